@@ -1,0 +1,176 @@
+namespace Parley.Data;
+
+/// <summary>A website (or app) that embeds the widget. Its key is public; its secret signs visitor identities.</summary>
+public sealed class Site
+{
+    public Guid Id { get; set; }
+
+    /// <summary>Public key used in the widget snippet (<c>data-site</c>) and the H5 URL.</summary>
+    public required string Key { get; set; }
+
+    public required string Name { get; set; }
+
+    /// <summary>HMAC key for identity verification; never sent to browsers.</summary>
+    public required string Secret { get; set; }
+
+    /// <summary>Space-separated origins allowed to embed the widget; empty allows any origin.</summary>
+    public string AllowedOrigins { get; set; } = "";
+
+    public DateTime CreatedAt { get; set; }
+}
+
+public enum UserRole
+{
+    Agent = 0,
+    Supervisor = 1,
+    Admin = 2,
+}
+
+/// <summary>A person who signs in to the console: agent, supervisor or admin.</summary>
+public sealed class User
+{
+    public Guid Id { get; set; }
+
+    public required string Email { get; set; }
+
+    /// <summary>Upper-cased, trimmed email; unique.</summary>
+    public required string NormalizedEmail { get; set; }
+
+    public required string DisplayName { get; set; }
+
+    /// <summary>ASP.NET Core Identity password hash (PBKDF2, versioned format).</summary>
+    public required string PasswordHash { get; set; }
+
+    public UserRole Role { get; set; }
+
+    /// <summary>Changes whenever credentials change; sessions carrying an older stamp are rejected.</summary>
+    public required string SecurityStamp { get; set; }
+
+    /// <summary>How many conversations the agent may hold at once.</summary>
+    public int Capacity { get; set; } = 20;
+
+    public bool IsActive { get; set; } = true;
+
+    public DateTime CreatedAt { get; set; }
+
+    public DateTime? LastSignInAt { get; set; }
+}
+
+/// <summary>A visitor or known customer of a site.</summary>
+public sealed class Contact
+{
+    public Guid Id { get; set; }
+
+    public Guid SiteId { get; set; }
+
+    /// <summary>The customer's id in the site owner's systems, when the site identifies its users.</summary>
+    public string? ExternalId { get; set; }
+
+    public string? Name { get; set; }
+
+    public string? Email { get; set; }
+
+    public string? Phone { get; set; }
+
+    /// <summary>Custom attributes as a JSON object.</summary>
+    public string? AttributesJson { get; set; }
+
+    public DateTime CreatedAt { get; set; }
+
+    public DateTime LastSeenAt { get; set; }
+}
+
+public enum ConversationStatus
+{
+    Open = 0,
+    Pending = 1,
+    Closed = 2,
+}
+
+public sealed class Conversation
+{
+    public Guid Id { get; set; }
+
+    public Guid SiteId { get; set; }
+
+    public Guid ContactId { get; set; }
+
+    public ConversationStatus Status { get; set; }
+
+    public Guid? AssigneeId { get; set; }
+
+    /// <summary>Department/team the conversation is routed to (routing and the department sandbox build on it).</summary>
+    public Guid? TeamId { get; set; }
+
+    /// <summary>Queue priority; higher is served first (VIP lane).</summary>
+    public int Priority { get; set; }
+
+    /// <summary>Highest sequence number assigned in this conversation; advanced in the transaction that stores a message.</summary>
+    public long LastSeq { get; set; }
+
+    /// <summary>Highest visitor-visible sequence number (internal notes are not counted).</summary>
+    public long LastVisitorSeq { get; set; }
+
+    public DateTime CreatedAt { get; set; }
+
+    public DateTime UpdatedAt { get; set; }
+
+    public DateTime? LastMessageAt { get; set; }
+
+    /// <summary>Start of the last visible message, for inbox lists without a join.</summary>
+    public string? LastMessagePreview { get; set; }
+
+    public SenderKind? LastMessageSenderKind { get; set; }
+
+    public DateTime? ClosedAt { get; set; }
+}
+
+public enum SenderKind
+{
+    Visitor = 0,
+    Agent = 1,
+    System = 2,
+    Bot = 3,
+}
+
+public enum MessageKind
+{
+    Text = 0,
+
+    /// <summary>Internal note: visible to agents only, never delivered to the visitor.</summary>
+    Note = 1,
+
+    /// <summary>A system event line (assigned, closed, ...).</summary>
+    Event = 2,
+}
+
+public sealed class Message
+{
+    public long Id { get; set; }
+
+    public Guid ConversationId { get; set; }
+
+    /// <summary>Per-conversation, gap-free sequence number starting at 1 (the agents' view: every message and note).</summary>
+    public long Seq { get; set; }
+
+    /// <summary>
+    /// Gap-free sequence over the messages a visitor may see; null for internal notes. Visitors never learn
+    /// that notes exist, and their replay logic can still rely on contiguous numbers.
+    /// </summary>
+    public long? VisitorSeq { get; set; }
+
+    /// <summary>Id the sender generated; unique per conversation so that retries never duplicate.</summary>
+    public Guid ClientId { get; set; }
+
+    public SenderKind SenderKind { get; set; }
+
+    public Guid? SenderId { get; set; }
+
+    public string? SenderName { get; set; }
+
+    public MessageKind Kind { get; set; }
+
+    public required string Body { get; set; }
+
+    public DateTime CreatedAt { get; set; }
+}

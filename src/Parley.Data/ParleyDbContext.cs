@@ -1,0 +1,89 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+
+namespace Parley.Data;
+
+/// <summary>The one DbContext. Its model is provider-neutral; each provider has its own migrations assembly.</summary>
+public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) : DbContext(options)
+{
+    public DbSet<Site> Sites => Set<Site>();
+
+    public DbSet<User> Users => Set<User>();
+
+    public DbSet<Contact> Contacts => Set<Contact>();
+
+    public DbSet<Conversation> Conversations => Set<Conversation>();
+
+    public DbSet<Message> Messages => Set<Message>();
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        // Every timestamp is UTC. SQLite hands DateTime back as Unspecified, so mark it on the way out.
+        configurationBuilder.Properties<DateTime>().HaveConversion<UtcConverter>();
+        configurationBuilder.Properties<DateTime?>().HaveConversion<UtcConverter>();
+    }
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<Site>(e =>
+        {
+            e.Property(x => x.Key).HasMaxLength(64);
+            e.Property(x => x.Name).HasMaxLength(200);
+            e.Property(x => x.Secret).HasMaxLength(128);
+            e.Property(x => x.AllowedOrigins).HasMaxLength(4000);
+            e.HasIndex(x => x.Key).IsUnique();
+        });
+
+        modelBuilder.Entity<User>(e =>
+        {
+            e.Property(x => x.Email).HasMaxLength(256);
+            e.Property(x => x.NormalizedEmail).HasMaxLength(256);
+            e.Property(x => x.DisplayName).HasMaxLength(200);
+            e.Property(x => x.PasswordHash).HasMaxLength(512);
+            e.Property(x => x.SecurityStamp).HasMaxLength(64);
+            e.HasIndex(x => x.NormalizedEmail).IsUnique();
+        });
+
+        modelBuilder.Entity<Contact>(e =>
+        {
+            e.Property(x => x.ExternalId).HasMaxLength(200);
+            e.Property(x => x.Name).HasMaxLength(200);
+            e.Property(x => x.Email).HasMaxLength(256);
+            e.Property(x => x.Phone).HasMaxLength(64);
+            e.HasOne<Site>().WithMany().HasForeignKey(x => x.SiteId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => new { x.SiteId, x.ExternalId }).IsUnique().HasFilter("\"ExternalId\" IS NOT NULL");
+        });
+
+        modelBuilder.Entity<Conversation>(e =>
+        {
+            e.Property(x => x.LastMessagePreview).HasMaxLength(200);
+            e.HasOne<Site>().WithMany().HasForeignKey(x => x.SiteId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<Contact>().WithMany().HasForeignKey(x => x.ContactId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<User>().WithMany().HasForeignKey(x => x.AssigneeId).OnDelete(DeleteBehavior.SetNull);
+            // At most one conversation per contact that is not closed: concurrent "start" calls converge on it.
+            e.HasIndex(x => x.ContactId).IsUnique().HasFilter("\"Status\" <> 2").HasDatabaseName("IX_Conversations_ContactId_Active");
+            e.HasIndex(x => new { x.ContactId, x.CreatedAt });
+            e.HasIndex(x => new { x.Status, x.LastMessageAt });
+            e.HasIndex(x => new { x.AssigneeId, x.Status });
+        });
+
+        modelBuilder.Entity<Message>(e =>
+        {
+            e.Property(x => x.SenderName).HasMaxLength(200);
+            e.HasOne<Conversation>().WithMany().HasForeignKey(x => x.ConversationId).OnDelete(DeleteBehavior.Cascade);
+            // The idempotency key of the message path: a retried send finds its original here.
+            e.HasIndex(x => new { x.ConversationId, x.ClientId }).IsUnique();
+            // Order and replay: (conversation, seq) is unique and is the replay scan.
+            e.HasIndex(x => new { x.ConversationId, x.Seq }).IsUnique();
+            e.HasIndex(x => new { x.ConversationId, x.VisitorSeq }).IsUnique().HasFilter("\"VisitorSeq\" IS NOT NULL");
+        });
+    }
+
+    private sealed class UtcConverter : ValueConverter<DateTime, DateTime>
+    {
+        public UtcConverter()
+            : base(v => v.Kind == DateTimeKind.Utc ? v : v.ToUniversalTime(), v => DateTime.SpecifyKind(v, DateTimeKind.Utc))
+        {
+        }
+    }
+}

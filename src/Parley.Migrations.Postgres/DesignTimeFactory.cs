@@ -1,0 +1,16 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Design;
+using Parley.Data;
+
+namespace Parley.Migrations.Postgres;
+
+/// <summary>Lets `dotnet ef migrations add` build the model for this provider without starting the server.</summary>
+public sealed class DesignTimeFactory : IDesignTimeDbContextFactory<ParleyDbContext>
+{
+    public ParleyDbContext CreateDbContext(string[] args)
+    {
+        var options = new DbContextOptionsBuilder<ParleyDbContext>();
+        options.UseNpgsql("Host=localhost;Database=parley_design", x => x.MigrationsAssembly(typeof(DesignTimeFactory).Assembly.GetName().Name));
+        return new ParleyDbContext(options.Options);
+    }
+}

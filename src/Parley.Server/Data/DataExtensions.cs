@@ -1,0 +1,99 @@
+using System.Data.Common;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Parley.Data;
+
+namespace Parley.Server.Data;
+
+internal static class DataExtensions
+{
+    public static WebApplicationBuilder AddParleyData(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+
+        // Read eagerly: the provider decides which services exist at all.
+        var options = builder.Configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
+        var connectionString = options.ResolveConnectionString();
+
+        if (options.Provider == DatabaseProvider.Postgres)
+        {
+            builder.Services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
+            builder.Services.AddSingleton<SqlDialect>(sp => new PostgresDialect(sp.GetRequiredService<NpgsqlDataSource>()));
+            builder.Services.AddDbContextPool<ParleyDbContext>((sp, db) => db.UseNpgsql(
+                sp.GetRequiredService<NpgsqlDataSource>(),
+                x => x.MigrationsAssembly("Parley.Migrations.Postgres")));
+        }
+        else
+        {
+            Directory.CreateDirectory(options.ResolveDataDirectory());
+            var interceptor = new SqlitePragmaInterceptor(options.SqliteSynchronous);
+            builder.Services.AddSingleton<SqlDialect>(new SqliteDialect(connectionString, options.SqliteSynchronous));
+            builder.Services.AddDbContextPool<ParleyDbContext>(db => db
+                .UseSqlite(connectionString, x => x.MigrationsAssembly("Parley.Migrations.Sqlite"))
+                .AddInterceptors(interceptor));
+        }
+
+        builder.Services.AddHostedService<DatabaseInitializer>();
+        builder.Services.AddHealthChecks().AddDbContextCheck<ParleyDbContext>("database", tags: ["ready"]);
+        return builder;
+    }
+
+    /// <summary>Applies the configured durability to every pooled SQLite connection EF Core opens.</summary>
+    private sealed class SqlitePragmaInterceptor(SqliteSynchronous synchronous) : DbConnectionInterceptor
+    {
+        private readonly string _pragmas = SqliteDialect.Pragmas(synchronous);
+
+        public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
+        {
+            using var cmd = connection.CreateCommand();
+            cmd.CommandText = _pragmas;
+            cmd.ExecuteNonQuery();
+        }
+
+        public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
+        {
+            await using var cmd = connection.CreateCommand();
+            cmd.CommandText = _pragmas;
+            await cmd.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+}
+
+/// <summary>Migrates the schema and creates the first admin and site before the server accepts requests.</summary>
+internal sealed partial class DatabaseInitializer(
+    IServiceScopeFactory scopes,
+    IOptions<DatabaseOptions> options,
+    ILogger<DatabaseInitializer> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
+        if (options.Value.Provider == DatabaseProvider.Sqlite)
+        {
+            // WAL lets readers run beside the single writer; it is a property of the file, set once.
+            await db.Database.OpenConnectionAsync(cancellationToken);
+            await db.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
+            await db.Database.CloseConnectionAsync();
+        }
+
+        if (options.Value.ApplyMigrations || options.Value.Provider == DatabaseProvider.Sqlite)
+        {
+            var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+            if (pending.Count > 0)
+            {
+                LogMigrating(logger, pending.Count, options.Value.Provider);
+                await db.Database.MigrateAsync(cancellationToken);
+            }
+        }
+
+        await scope.ServiceProvider.GetRequiredService<Features.Auth.Bootstrapper>().RunAsync(cancellationToken);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Applying {Count} migration(s) to the {Provider} database")]
+    private static partial void LogMigrating(ILogger logger, int count, DatabaseProvider provider);
+}

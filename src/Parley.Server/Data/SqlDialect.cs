@@ -1,0 +1,72 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace Parley.Server.Data;
+
+/// <summary>
+/// The few places where the hot path speaks SQL directly (group commit, replay) differ by provider only in
+/// connection creation, row locking and how a Guid is bound. Everything else goes through EF Core.
+/// </summary>
+internal abstract class SqlDialect
+{
+    public abstract DbConnection CreateConnection();
+
+    /// <summary>Suffix that row-locks the selected conversation rows until commit.</summary>
+    public abstract string LockConversationRows { get; }
+
+    public abstract object GuidValue(Guid value);
+
+    public abstract Task InitializeConnectionAsync(DbConnection connection, CancellationToken cancellationToken);
+
+    public static Guid ReadGuid(DbDataReader reader, int ordinal) =>
+        reader.GetFieldType(ordinal) == typeof(Guid) ? reader.GetGuid(ordinal) : Guid.Parse(reader.GetString(ordinal));
+
+    public static DateTime ReadUtc(DbDataReader reader, int ordinal) =>
+        DateTime.SpecifyKind(reader.GetDateTime(ordinal), DateTimeKind.Utc);
+
+    public void Add(DbCommand command, string name, object? value)
+    {
+        var p = command.CreateParameter();
+        p.ParameterName = name;
+        p.Value = value switch
+        {
+            null => DBNull.Value,
+            Guid g => GuidValue(g),
+            _ => value,
+        };
+        command.Parameters.Add(p);
+    }
+}
+
+internal sealed class SqliteDialect(string connectionString, SqliteSynchronous synchronous) : SqlDialect
+{
+    public override string LockConversationRows => ""; // SQLite: BEGIN IMMEDIATE already holds the single write lock.
+
+    // EF Core stores Guid as upper-case TEXT on SQLite; raw ADO.NET would bind a BLOB.
+    public override object GuidValue(Guid value) => value.ToString().ToUpperInvariant();
+
+    public override DbConnection CreateConnection() => new SqliteConnection(connectionString);
+
+    public override async Task InitializeConnectionAsync(DbConnection connection, CancellationToken cancellationToken)
+    {
+        await using var cmd = connection.CreateCommand();
+        cmd.CommandText = Pragmas(synchronous);
+        await cmd.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public static string Pragmas(SqliteSynchronous synchronous) =>
+        $"PRAGMA synchronous={(synchronous == SqliteSynchronous.Full ? "FULL" : "NORMAL")}; PRAGMA foreign_keys=ON;";
+}
+
+internal sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
+{
+    // Serializes writers of the same conversation across nodes; ORDER BY in the query keeps lock order stable.
+    public override string LockConversationRows => " FOR UPDATE OF c";
+
+    public override object GuidValue(Guid value) => value;
+
+    public override DbConnection CreateConnection() => dataSource.CreateConnection();
+
+    public override Task InitializeConnectionAsync(DbConnection connection, CancellationToken cancellationToken) => Task.CompletedTask;
+}

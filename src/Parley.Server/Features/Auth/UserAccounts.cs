@@ -1,0 +1,130 @@
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
+using Parley.Data;
+using Parley.Server.Infrastructure;
+
+namespace Parley.Server.Features.Auth;
+
+public sealed record UserDto(Guid Id, string Email, string DisplayName, string Role)
+{
+    public static UserDto From(User u) => new(u.Id, u.Email, u.DisplayName, u.Role.ToString().ToLowerInvariant());
+}
+
+/// <summary>Creating users and checking passwords (ASP.NET Core Identity's PBKDF2 hasher).</summary>
+public sealed class UserAccounts(ParleyDbContext db, IPasswordHasher<User> hasher, TimeProvider time)
+{
+    public const int MinPasswordLength = 8;
+
+    // Verifying against a real hash for unknown emails keeps the response time independent of whether the account exists.
+    private static readonly Lazy<string> DummyHash = new(() => new PasswordHasher<User>().HashPassword(null!, "parley-timing-equaliser"));
+
+    public static string Normalize(string email) => email.Trim().ToUpperInvariant();
+
+    public async Task<User> CreateAsync(string email, string password, string displayName, UserRole role, CancellationToken cancellationToken)
+    {
+        email = email.Trim();
+        if (email.Length is 0 or > 256 || !email.Contains('@', StringComparison.Ordinal))
+        {
+            throw new ParleyException("invalid_email", "A valid email address is required.");
+        }
+
+        if (password.Length < MinPasswordLength)
+        {
+            throw new ParleyException("weak_password", $"The password must be at least {MinPasswordLength} characters long.");
+        }
+
+        var user = new User
+        {
+            Id = Guid.CreateVersion7(),
+            Email = email,
+            NormalizedEmail = Normalize(email),
+            DisplayName = string.IsNullOrWhiteSpace(displayName) ? email : displayName.Trim(),
+            PasswordHash = "",
+            Role = role,
+            SecurityStamp = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)),
+            CreatedAt = time.GetUtcNow().UtcDateTime,
+        };
+        user.PasswordHash = hasher.HashPassword(user, password);
+        db.Users.Add(user);
+        await db.SaveChangesAsync(cancellationToken);
+        return user;
+    }
+
+    public async Task<User?> VerifyAsync(string email, string password, CancellationToken cancellationToken)
+    {
+        var normalized = Normalize(email);
+        var user = await db.Users.FirstOrDefaultAsync(u => u.NormalizedEmail == normalized, cancellationToken);
+        if (user is null || !user.IsActive)
+        {
+            hasher.VerifyHashedPassword(null!, DummyHash.Value, password);
+            return null;
+        }
+
+        var result = hasher.VerifyHashedPassword(user, user.PasswordHash, password);
+        if (result == PasswordVerificationResult.Failed)
+        {
+            return null;
+        }
+
+        if (result == PasswordVerificationResult.SuccessRehashNeeded)
+        {
+            user.PasswordHash = hasher.HashPassword(user, password);
+        }
+
+        user.LastSignInAt = time.GetUtcNow().UtcDateTime;
+        await db.SaveChangesAsync(cancellationToken);
+        return user;
+    }
+}
+
+/// <summary>Creates the configured first admin and a first site, so a fresh install is usable unattended.</summary>
+public sealed partial class Bootstrapper(ParleyDbContext db, UserAccounts accounts, Microsoft.Extensions.Options.IOptions<BootstrapOptions> options, TimeProvider time, ILogger<Bootstrapper> logger)
+{
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var o = options.Value;
+        if (!string.IsNullOrWhiteSpace(o.AdminEmail) && !string.IsNullOrEmpty(o.AdminPassword))
+        {
+            var normalized = UserAccounts.Normalize(o.AdminEmail);
+            if (!await db.Users.AnyAsync(u => u.NormalizedEmail == normalized, cancellationToken))
+            {
+                try
+                {
+                    await accounts.CreateAsync(o.AdminEmail, o.AdminPassword, o.AdminName, UserRole.Admin, cancellationToken);
+                    LogAdminCreated(logger, o.AdminEmail);
+                }
+                catch (DbUpdateException)
+                {
+                    // Another node created it at the same moment.
+                    db.ChangeTracker.Clear();
+                }
+            }
+        }
+
+        if (!await db.Sites.AnyAsync(cancellationToken))
+        {
+            db.Sites.Add(new Site
+            {
+                Id = Guid.CreateVersion7(),
+                Key = string.IsNullOrWhiteSpace(o.SiteKey) ? RandomKey(12) : o.SiteKey.Trim(),
+                Name = o.SiteName,
+                Secret = RandomKey(32),
+                CreatedAt = time.GetUtcNow().UtcDateTime,
+            });
+            try
+            {
+                await db.SaveChangesAsync(cancellationToken);
+            }
+            catch (DbUpdateException)
+            {
+                db.ChangeTracker.Clear();
+            }
+        }
+    }
+
+    public static string RandomKey(int bytes) => Convert.ToHexString(RandomNumberGenerator.GetBytes(bytes)).ToLowerInvariant();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Created the first admin {Email} from configuration")]
+    private static partial void LogAdminCreated(ILogger logger, string email);
+}

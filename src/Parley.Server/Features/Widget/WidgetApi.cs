@@ -1,0 +1,109 @@
+using System.ComponentModel.DataAnnotations;
+using System.Net;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Parley.Data;
+using Parley.Server.Infrastructure;
+using Parley.Server.Messaging;
+
+namespace Parley.Server.Features.Widget;
+
+public sealed record WidgetSessionRequest([property: Required, MaxLength(64)] string SiteKey, [property: MaxLength(512)] string? VisitorToken);
+
+public sealed record WidgetSite(string Key, string Name);
+
+public sealed record WidgetSessionResponse(string VisitorToken, Guid ContactId, WidgetSite Site, ConversationInfo? Conversation);
+
+public static class WidgetApi
+{
+    public const string SessionRateLimit = "widget-session";
+    public const string ConnectRateLimit = "visitor-connect";
+
+    public static IEndpointRouteBuilder MapWidgetApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1/widget").WithTags("Widget").WithParleyErrors();
+        api.MapPost("/session", CreateSessionAsync)
+            .WithName("CreateWidgetSession")
+            .WithSummary("Start or resume a visitor session")
+            .WithDescription("Returns a visitor token for the site (a new visitor when the given token is missing, invalid or for another site) and the visitor's open conversation, if any.")
+            .AllowAnonymous()
+            .RequireRateLimiting(SessionRateLimit);
+
+        app.MapGet("/chat/{siteKey}", ServeChatPage).ExcludeFromDescription();
+        app.MapGet("/demo", ServeDemoPageAsync).ExcludeFromDescription();
+        return app;
+    }
+
+    internal static async Task<Results<Ok<WidgetSessionResponse>, ProblemHttpResult>> CreateSessionAsync(
+        WidgetSessionRequest request, ParleyDbContext db, VisitorTokens tokens, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var site = await db.Sites.AsNoTracking().FirstOrDefaultAsync(s => s.Key == request.SiteKey, cancellationToken);
+        if (site is null)
+        {
+            return Problems.Create(StatusCodes.Status404NotFound, "site_not_found", "Unknown site key.");
+        }
+
+        var now = time.GetUtcNow().UtcDateTime;
+        Contact? contact = null;
+        if (tokens.Validate(request.VisitorToken) is { } known && known.SiteId == site.Id)
+        {
+            contact = await db.Contacts.FirstOrDefaultAsync(c => c.Id == known.ContactId && c.SiteId == site.Id, cancellationToken);
+        }
+
+        if (contact is null)
+        {
+            contact = new Contact { Id = Guid.CreateVersion7(), SiteId = site.Id, CreatedAt = now, LastSeenAt = now };
+            contact.Name = "Visitor " + contact.Id.ToString("N")[^6..].ToUpperInvariant();
+            db.Contacts.Add(contact);
+        }
+        else
+        {
+            contact.LastSeenAt = now;
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+
+        var open = await db.Conversations.AsNoTracking()
+            .Where(c => c.ContactId == contact.Id && c.Status != ConversationStatus.Closed)
+            .Select(c => new ConversationInfo { Id = c.Id, Status = c.Status == ConversationStatus.Open ? "open" : "pending", LastSeq = c.LastVisitorSeq, CreatedAt = c.CreatedAt })
+            .FirstOrDefaultAsync(cancellationToken);
+
+        return TypedResults.Ok(new WidgetSessionResponse(tokens.Issue(site.Id, contact.Id), contact.Id, new WidgetSite(site.Key, site.Name), open));
+    }
+
+    private static IResult ServeChatPage(string siteKey, IWebHostEnvironment env) =>
+        env.WebRootFileProvider.GetFileInfo("widget/index.html") is { Exists: true } file
+            ? Results.Stream(file.CreateReadStream(), "text/html; charset=utf-8")
+            : Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Web assets are not built.");
+
+    private static async Task<IResult> ServeDemoPageAsync(string? site, ParleyDbContext db, Microsoft.Extensions.Options.IOptions<WidgetOptions> options, CancellationToken cancellationToken)
+    {
+        if (!options.Value.DemoPage)
+        {
+            return Results.NotFound();
+        }
+
+        var key = site ?? await db.Sites.AsNoTracking().OrderBy(s => s.CreatedAt).Select(s => s.Key).FirstOrDefaultAsync(cancellationToken);
+        if (key is null || !await db.Sites.AnyAsync(s => s.Key == key, cancellationToken))
+        {
+            return Results.NotFound();
+        }
+
+        var encoded = WebUtility.HtmlEncode(key);
+        var html = $$"""
+            <!doctype html>
+            <html lang="en">
+            <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>Parley demo page</title>
+            <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#222}</style></head>
+            <body>
+            <h1>Parley demo page</h1>
+            <p>This page embeds the Parley widget exactly as a customer site would. Open the chat button in the corner,
+            write a message, and answer it from the <a href="/console/">agent console</a>.</p>
+            <pre>&lt;script src="/widget.js" data-site="{{encoded}}" async&gt;&lt;/script&gt;</pre>
+            <script src="/widget.js" data-site="{{encoded}}" async></script>
+            </body></html>
+            """;
+        return Results.Content(html, "text/html; charset=utf-8");
+    }
+}

@@ -1,0 +1,31 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Parley.Server.Features.Widget;
+
+public sealed class WidgetOptions
+{
+    public const string Section = "Parley:Widget";
+
+    /// <summary>How long a visitor token stays valid; the widget renews it on every visit.</summary>
+    [Range(1, 3650)]
+    public int VisitorTokenDays { get; set; } = 365;
+
+    /// <summary>Sustained messages per second one visitor connection may send.</summary>
+    [Range(0.01, 100_000)]
+    public double SendPerSecond { get; set; } = 2;
+
+    /// <summary>Burst of messages a visitor connection may send at once.</summary>
+    [Range(1, 100_000)]
+    public int SendBurst { get; set; } = 20;
+
+    /// <summary>Anonymous session requests (POST /api/v1/widget/session) per client IP per minute.</summary>
+    [Range(1, 1_000_000)]
+    public int SessionsPerMinutePerIp { get; set; } = 60;
+
+    /// <summary>Visitor hub requests (negotiate + connect) per client IP per minute.</summary>
+    [Range(1, 10_000_000)]
+    public int ConnectsPerMinutePerIp { get; set; } = 240;
+
+    /// <summary>Serve /demo, a page with the widget snippet for trying Parley out.</summary>
+    public bool DemoPage { get; set; } = true;
+}

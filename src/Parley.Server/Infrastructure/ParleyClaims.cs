@@ -1,0 +1,35 @@
+using System.Security.Claims;
+
+namespace Parley.Server.Infrastructure;
+
+/// <summary>Claim names and accessors shared by the cookie (agents) and visitor-token schemes.</summary>
+public static class ParleyClaims
+{
+    public const string VisitorScheme = "Visitor";
+    public const string ContactId = "parley:contact";
+    public const string SiteId = "parley:site";
+    public const string SecurityStamp = "parley:stamp";
+
+    public const string AgentPolicy = "Agent";
+    public const string VisitorPolicy = "Visitor";
+
+    public static Guid? UserId(this ClaimsPrincipal principal) =>
+        Guid.TryParse(principal.FindFirstValue(ClaimTypes.NameIdentifier), out var id) ? id : null;
+
+    public static Guid? VisitorContactId(this ClaimsPrincipal principal) =>
+        Guid.TryParse(principal.FindFirstValue(ContactId), out var id) ? id : null;
+
+    public static Guid? VisitorSiteId(this ClaimsPrincipal principal) =>
+        Guid.TryParse(principal.FindFirstValue(SiteId), out var id) ? id : null;
+}
+
+/// <summary>An expected failure with a stable code; hubs turn it into a HubException, REST into a problem.</summary>
+public sealed class ParleyException(string code, string message, int status = StatusCodes.Status400BadRequest) : Exception(message)
+{
+    public string Code { get; } = code;
+
+    public int Status { get; } = status;
+
+    public static ParleyException NotFound(string what = "conversation") =>
+        new($"{what}_not_found", $"No such {what}.", StatusCodes.Status404NotFound);
+}

@@ -1,0 +1,302 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Text;
+using Parley.Data;
+using Parley.Server.Data;
+
+namespace Parley.Server.Messaging;
+
+/// <summary>
+/// Stores a batch of messages in one transaction: lock the conversations, find retried client ids, assign
+/// sequence numbers, insert, advance the conversations. Four statements per batch however large it is.
+/// </summary>
+internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyncDisposable
+{
+    private const string MessageColumns =
+        "\"Id\", \"ConversationId\", \"Seq\", \"VisitorSeq\", \"ClientId\", \"SenderKind\", \"SenderId\", \"SenderName\", \"Kind\", \"Body\", \"CreatedAt\"";
+
+    private DbConnection? _connection;
+
+    public async Task<(WriteResult[] Results, List<MessageCommitted> Committed)> CommitAsync(IReadOnlyList<WriteCommand> batch, CancellationToken cancellationToken)
+    {
+        var connection = await EnsureOpenAsync(cancellationToken);
+        try
+        {
+            await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+            var conversations = await LockConversationsAsync(connection, tx, batch, cancellationToken);
+            var existing = await FindExistingAsync(connection, tx, batch, conversations, cancellationToken);
+
+            var now = time.GetUtcNow().UtcDateTime;
+            var results = new WriteResult[batch.Count];
+            var fresh = new List<(int Index, Message Message)>(batch.Count);
+            var freshByKey = new Dictionary<(Guid, Guid), Message>();
+            for (var i = 0; i < batch.Count; i++)
+            {
+                var cmd = batch[i];
+                if (!conversations.TryGetValue(cmd.ConversationId, out var conv)
+                    || (cmd.RequiredContactId is { } contact && conv.ContactId != contact))
+                {
+                    results[i] = new WriteResult(WriteOutcome.NotFound, null);
+                }
+                else if (existing.TryGetValue((cmd.ConversationId, cmd.ClientId), out var original)
+                    || freshByKey.TryGetValue((cmd.ConversationId, cmd.ClientId), out original))
+                {
+                    // A retry, possibly inside this very batch: answer with the original, store nothing.
+                    results[i] = new WriteResult(WriteOutcome.Duplicate, original);
+                }
+                else if (cmd.RejectIfClosed && conv.Status == ConversationStatus.Closed)
+                {
+                    results[i] = new WriteResult(WriteOutcome.Closed, null);
+                }
+                else
+                {
+                    var message = new Message
+                    {
+                        ConversationId = cmd.ConversationId,
+                        Seq = ++conv.LastSeq,
+                        VisitorSeq = cmd.Kind == MessageKind.Note ? null : ++conv.LastVisitorSeq,
+                        ClientId = cmd.ClientId,
+                        SenderKind = cmd.SenderKind,
+                        SenderId = cmd.SenderId,
+                        SenderName = cmd.SenderName,
+                        Kind = cmd.Kind,
+                        Body = cmd.Body,
+                        CreatedAt = now,
+                    };
+                    if (cmd.Kind != MessageKind.Note)
+                    {
+                        conv.LastMessageAt = now;
+                        conv.LastMessagePreview = ConversationState.Preview(cmd.Body);
+                        conv.LastMessageSenderKind = cmd.SenderKind;
+                    }
+
+                    freshByKey[(cmd.ConversationId, cmd.ClientId)] = message;
+                    fresh.Add((i, message));
+                    results[i] = new WriteResult(WriteOutcome.Stored, message);
+                }
+            }
+
+            var committed = new List<MessageCommitted>(fresh.Count);
+            if (fresh.Count > 0)
+            {
+                await InsertAsync(connection, tx, fresh, cancellationToken);
+                await AdvanceConversationsAsync(connection, tx, fresh, conversations, cancellationToken);
+                foreach (var (_, message) in fresh)
+                {
+                    committed.Add(new MessageCommitted(message, conversations[message.ConversationId]));
+                }
+            }
+
+            await tx.CommitAsync(cancellationToken);
+            return (results, committed);
+        }
+        catch
+        {
+            // The connection may be broken; the next batch starts from a fresh one.
+            await ResetAsync();
+            throw;
+        }
+    }
+
+    private async Task<DbConnection> EnsureOpenAsync(CancellationToken cancellationToken)
+    {
+        if (_connection is { State: System.Data.ConnectionState.Open })
+        {
+            return _connection;
+        }
+
+        await ResetAsync();
+        var connection = dialect.CreateConnection();
+        await connection.OpenAsync(cancellationToken);
+        await dialect.InitializeConnectionAsync(connection, cancellationToken);
+        _connection = connection;
+        return connection;
+    }
+
+    private async Task ResetAsync()
+    {
+        if (_connection is not null)
+        {
+            await _connection.DisposeAsync();
+            _connection = null;
+        }
+    }
+
+    private async Task<Dictionary<Guid, ConversationState>> LockConversationsAsync(
+        DbConnection connection, DbTransaction tx, IReadOnlyList<WriteCommand> batch, CancellationToken cancellationToken)
+    {
+        var ids = batch.Select(b => b.ConversationId).Distinct().Order().ToList();
+        await using var cmd = connection.CreateCommand();
+        cmd.Transaction = tx;
+        var sql = new StringBuilder("""
+            SELECT c."Id", c."SiteId", c."ContactId", c."Status", c."AssigneeId", c."LastSeq", c."LastVisitorSeq", c."CreatedAt",
+                   c."LastMessageAt", c."LastMessagePreview", c."LastMessageSenderKind", ct."Name", u."DisplayName"
+            FROM "Conversations" AS c
+            JOIN "Contacts" AS ct ON ct."Id" = c."ContactId"
+            LEFT JOIN "Users" AS u ON u."Id" = c."AssigneeId"
+            WHERE c."Id" IN (
+            """);
+        for (var i = 0; i < ids.Count; i++)
+        {
+            sql.Append(i == 0 ? "@c0" : $", @c{i}");
+            dialect.Add(cmd, $"@c{i}", ids[i]);
+        }
+
+        sql.Append(") ORDER BY c.\"Id\"").Append(dialect.LockConversationRows);
+        cmd.CommandText = sql.ToString();
+
+        var result = new Dictionary<Guid, ConversationState>(ids.Count);
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var state = new ConversationState
+            {
+                Id = SqlDialect.ReadGuid(reader, 0),
+                SiteId = SqlDialect.ReadGuid(reader, 1),
+                ContactId = SqlDialect.ReadGuid(reader, 2),
+                Status = (ConversationStatus)reader.GetInt32(3),
+                AssigneeId = reader.IsDBNull(4) ? null : SqlDialect.ReadGuid(reader, 4),
+                LastSeq = reader.GetInt64(5),
+                LastVisitorSeq = reader.GetInt64(6),
+                CreatedAt = SqlDialect.ReadUtc(reader, 7),
+                LastMessageAt = reader.IsDBNull(8) ? null : SqlDialect.ReadUtc(reader, 8),
+                LastMessagePreview = reader.IsDBNull(9) ? null : reader.GetString(9),
+                LastMessageSenderKind = reader.IsDBNull(10) ? null : (SenderKind)reader.GetInt32(10),
+                ContactName = reader.IsDBNull(11) ? null : reader.GetString(11),
+                AssigneeName = reader.IsDBNull(12) ? null : reader.GetString(12),
+            };
+            result[state.Id] = state;
+        }
+
+        return result;
+    }
+
+    private async Task<Dictionary<(Guid, Guid), Message>> FindExistingAsync(
+        DbConnection connection, DbTransaction tx, IReadOnlyList<WriteCommand> batch,
+        Dictionary<Guid, ConversationState> conversations, CancellationToken cancellationToken)
+    {
+        var found = new Dictionary<(Guid, Guid), Message>();
+        await using var cmd = connection.CreateCommand();
+        cmd.Transaction = tx;
+        var sql = new StringBuilder($"SELECT {MessageColumns} FROM \"Messages\" WHERE ");
+        var n = 0;
+        foreach (var item in batch)
+        {
+            if (!conversations.ContainsKey(item.ConversationId))
+            {
+                continue;
+            }
+
+            sql.Append(n == 0 ? "" : " OR ").Append(CultureInfo.InvariantCulture, $"(\"ConversationId\" = @dc{n} AND \"ClientId\" = @dk{n})");
+            dialect.Add(cmd, $"@dc{n}", item.ConversationId);
+            dialect.Add(cmd, $"@dk{n}", item.ClientId);
+            n++;
+        }
+
+        if (n == 0)
+        {
+            return found;
+        }
+
+        cmd.CommandText = sql.ToString();
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var m = MessageReader.Read(reader);
+            found[(m.ConversationId, m.ClientId)] = m;
+        }
+
+        return found;
+    }
+
+    private async Task InsertAsync(DbConnection connection, DbTransaction tx, List<(int Index, Message Message)> fresh, CancellationToken cancellationToken)
+    {
+        await using var cmd = connection.CreateCommand();
+        cmd.Transaction = tx;
+        var sql = new StringBuilder("""
+            INSERT INTO "Messages" ("ConversationId", "Seq", "VisitorSeq", "ClientId", "SenderKind", "SenderId", "SenderName", "Kind", "Body", "CreatedAt") VALUES 
+            """);
+        for (var i = 0; i < fresh.Count; i++)
+        {
+            var m = fresh[i].Message;
+            sql.Append(i == 0 ? "" : ", ")
+                .Append(CultureInfo.InvariantCulture, $"(@a{i}, @b{i}, @c{i}, @d{i}, @e{i}, @f{i}, @g{i}, @h{i}, @i{i}, @j{i})");
+            dialect.Add(cmd, $"@a{i}", m.ConversationId);
+            dialect.Add(cmd, $"@b{i}", m.Seq);
+            dialect.Add(cmd, $"@c{i}", m.VisitorSeq);
+            dialect.Add(cmd, $"@d{i}", m.ClientId);
+            dialect.Add(cmd, $"@e{i}", (int)m.SenderKind);
+            dialect.Add(cmd, $"@f{i}", m.SenderId);
+            dialect.Add(cmd, $"@g{i}", m.SenderName);
+            dialect.Add(cmd, $"@h{i}", (int)m.Kind);
+            dialect.Add(cmd, $"@i{i}", m.Body);
+            dialect.Add(cmd, $"@j{i}", m.CreatedAt);
+        }
+
+        sql.Append(" RETURNING \"Id\", \"ConversationId\", \"Seq\"");
+        cmd.CommandText = sql.ToString();
+
+        // RETURNING order is unspecified: match rows back by (conversation, seq), which is unique.
+        var byKey = new Dictionary<(Guid, long), Message>(fresh.Count);
+        foreach (var (_, m) in fresh)
+        {
+            byKey[(m.ConversationId, m.Seq)] = m;
+        }
+
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            byKey[(SqlDialect.ReadGuid(reader, 1), reader.GetInt64(2))].Id = reader.GetInt64(0);
+        }
+    }
+
+    private async Task AdvanceConversationsAsync(
+        DbConnection connection, DbTransaction tx, List<(int Index, Message Message)> fresh,
+        Dictionary<Guid, ConversationState> conversations, CancellationToken cancellationToken)
+    {
+        await using var cmd = connection.CreateCommand();
+        cmd.Transaction = tx;
+        var sql = new StringBuilder();
+        var i = 0;
+        foreach (var id in fresh.Select(f => f.Message.ConversationId).Distinct())
+        {
+            var c = conversations[id];
+            sql.Append(CultureInfo.InvariantCulture, $"""
+                UPDATE "Conversations" SET "LastSeq" = @s{i}, "LastVisitorSeq" = @v{i}, "LastMessageAt" = @t{i},
+                "LastMessagePreview" = @p{i}, "LastMessageSenderKind" = @k{i}, "UpdatedAt" = @u{i} WHERE "Id" = @id{i};
+                """);
+            dialect.Add(cmd, $"@s{i}", c.LastSeq);
+            dialect.Add(cmd, $"@v{i}", c.LastVisitorSeq);
+            dialect.Add(cmd, $"@t{i}", c.LastMessageAt);
+            dialect.Add(cmd, $"@p{i}", c.LastMessagePreview);
+            dialect.Add(cmd, $"@k{i}", c.LastMessageSenderKind is { } k ? (int)k : null);
+            dialect.Add(cmd, $"@u{i}", fresh[0].Message.CreatedAt);
+            dialect.Add(cmd, $"@id{i}", id);
+            i++;
+        }
+
+        cmd.CommandText = sql.ToString();
+        await cmd.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync() => await ResetAsync();
+}
+
+internal static class MessageReader
+{
+    /// <summary>Reads the columns in the order of GroupCommit.MessageColumns.</summary>
+    public static Message Read(DbDataReader reader) => new()
+    {
+        Id = reader.GetInt64(0),
+        ConversationId = SqlDialect.ReadGuid(reader, 1),
+        Seq = reader.GetInt64(2),
+        VisitorSeq = reader.IsDBNull(3) ? null : reader.GetInt64(3),
+        ClientId = SqlDialect.ReadGuid(reader, 4),
+        SenderKind = (SenderKind)reader.GetInt32(5),
+        SenderId = reader.IsDBNull(6) ? null : SqlDialect.ReadGuid(reader, 6),
+        SenderName = reader.IsDBNull(7) ? null : reader.GetString(7),
+        Kind = (MessageKind)reader.GetInt32(8),
+        Body = reader.GetString(9),
+        CreatedAt = SqlDialect.ReadUtc(reader, 10),
+    };
+}

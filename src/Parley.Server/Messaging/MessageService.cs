@@ -1,0 +1,101 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Parley.Data;
+using Parley.Server.Infrastructure;
+using Parley.Server.Realtime;
+
+namespace Parley.Server.Messaging;
+
+/// <summary>Who is acting: the audience decides numbering and visibility, the ids decide access.</summary>
+public readonly record struct Actor(Audience Audience, Guid PrincipalId, string? Name, Guid SiteId = default)
+{
+    public static Actor Visitor(Guid contactId, Guid siteId) => new(Audience.Visitor, contactId, null, siteId);
+
+    public static Actor Agent(Guid userId, string? name) => new(Audience.Agent, userId, name);
+}
+
+/// <summary>Send and replay, shared by both hubs and the REST API.</summary>
+public sealed class MessageService(MessageWriter writer, ParleyDbContext db, IOptions<MessagingOptions> options)
+{
+    public async Task<SendAck> SendAsync(Actor actor, SendRequest request, CancellationToken cancellationToken = default)
+    {
+        var conversationId = ParseId(request.ConversationId, "conversationId");
+        var clientId = ParseId(request.ClientId, "clientId");
+        var body = (request.Body ?? "").Trim();
+        if (body.Length == 0)
+        {
+            throw new ParleyException("body_empty", "The message body is empty.");
+        }
+
+        if (body.Length > options.Value.MaxBodyLength)
+        {
+            throw new ParleyException("body_too_large", $"The message body is longer than {options.Value.MaxBodyLength} characters.", StatusCodes.Status413PayloadTooLarge);
+        }
+
+        var isVisitor = actor.Audience == Audience.Visitor;
+        var command = new WriteCommand(
+            conversationId,
+            clientId,
+            isVisitor ? SenderKind.Visitor : SenderKind.Agent,
+            actor.PrincipalId,
+            actor.Name,
+            !isVisitor && request.Note ? MessageKind.Note : MessageKind.Text,
+            body)
+        {
+            RequiredContactId = isVisitor ? actor.PrincipalId : null,
+            RejectIfClosed = isVisitor,
+        };
+
+        var result = await writer.WriteAsync(command, cancellationToken);
+        return result.Outcome switch
+        {
+            WriteOutcome.Stored or WriteOutcome.Duplicate => MessageMapper.ToAck(result, actor.Audience),
+            WriteOutcome.Closed => throw new ParleyException("conversation_closed", "The conversation is closed; start a new one.", StatusCodes.Status409Conflict),
+            _ => throw ParleyException.NotFound(),
+        };
+    }
+
+    /// <summary>Messages after <paramref name="afterSeq"/> in the actor's numbering, or the newest ones when too many were missed.</summary>
+    public async Task<ReplayDto> ReplayAsync(Actor actor, Guid conversationId, long afterSeq, CancellationToken cancellationToken = default)
+    {
+        var conversation = await FindAccessibleAsync(actor, conversationId, cancellationToken);
+        var visitor = actor.Audience == Audience.Visitor;
+        var lastSeq = visitor ? conversation.LastVisitorSeq : conversation.LastSeq;
+        var limit = options.Value.ReplayLimit;
+        afterSeq = Math.Max(0, afterSeq);
+        var truncated = lastSeq - afterSeq > limit;
+        var from = truncated ? lastSeq - limit : afterSeq;
+
+        var query = db.Messages.AsNoTracking().Where(m => m.ConversationId == conversationId);
+        var messages = visitor
+            ? await query.Where(m => m.VisitorSeq > from).OrderBy(m => m.VisitorSeq).Take(limit).ToListAsync(cancellationToken)
+            : await query.Where(m => m.Seq > from).OrderBy(m => m.Seq).Take(limit).ToListAsync(cancellationToken);
+
+        var dtos = messages.ConvertAll(m => MessageMapper.ToDto(m, actor.Audience));
+        return new ReplayDto
+        {
+            ConversationId = conversationId,
+            Messages = dtos,
+            LastSeq = Math.Max(lastSeq, dtos.Count > 0 ? dtos[^1].Seq : 0),
+            Truncated = truncated,
+            Status = WireNames.Of(conversation.Status),
+        };
+    }
+
+    /// <summary>The conversation when the actor may use it; otherwise the same not-found answer as for an unknown id.</summary>
+    public async Task<Conversation> FindAccessibleAsync(Actor actor, Guid conversationId, CancellationToken cancellationToken)
+    {
+        var conversation = await db.Conversations.AsNoTracking().FirstOrDefaultAsync(c => c.Id == conversationId, cancellationToken);
+        if (conversation is null || (actor.Audience == Audience.Visitor && conversation.ContactId != actor.PrincipalId))
+        {
+            throw ParleyException.NotFound();
+        }
+
+        return conversation;
+    }
+
+    public static Guid ParseId(string? value, string field) =>
+        Guid.TryParse(value, out var id) && id != Guid.Empty
+            ? id
+            : throw new ParleyException("invalid_request", $"'{field}' must be a UUID.");
+}

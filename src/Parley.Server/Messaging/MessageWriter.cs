@@ -1,0 +1,137 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Options;
+using Parley.Server.Events;
+
+namespace Parley.Server.Messaging;
+
+/// <summary>Thrown when a write cannot be accepted (shutting down) or the store failed; the client retries with the same client id.</summary>
+public sealed class StoreUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// The single entry point of the message write path. Senders enqueue; one loop drains whatever has queued up
+/// into one transaction (group commit), acknowledges every sender after the commit, then raises
+/// <see cref="MessageCommitted"/> in sequence order for fan-out and other listeners.
+/// </summary>
+public sealed partial class MessageWriter : BackgroundService
+{
+    private readonly Channel<PendingWrite> _queue;
+    private readonly GroupCommit _store;
+    private readonly DomainEvents _events;
+    private readonly MessagingOptions _options;
+    private readonly ILogger<MessageWriter> _logger;
+
+    internal MessageWriter(GroupCommit store, DomainEvents events, IOptions<MessagingOptions> options, ILogger<MessageWriter> logger)
+    {
+        _store = store;
+        _events = events;
+        _options = options.Value;
+        _logger = logger;
+        _queue = Channel.CreateBounded<PendingWrite>(new BoundedChannelOptions(_options.QueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    /// <summary>Stores the message (or finds the original of a retry) and completes once it is durable.</summary>
+    public async Task<WriteResult> WriteAsync(WriteCommand command, CancellationToken cancellationToken = default)
+    {
+        var pending = new PendingWrite(command);
+        try
+        {
+            await _queue.Writer.WriteAsync(pending, cancellationToken);
+        }
+        catch (ChannelClosedException)
+        {
+            throw new StoreUnavailableException("The server is shutting down.");
+        }
+
+        // Once queued the write happens whatever the caller does next, so the ack is not cancellable.
+        return await pending.Completion.Task;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // On shutdown stop accepting, but drain and commit everything already queued.
+        await using var registration = stoppingToken.Register(() => _queue.Writer.TryComplete());
+        var batch = new List<PendingWrite>(_options.MaxBatchSize);
+        var commands = new List<WriteCommand>(_options.MaxBatchSize);
+        while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
+        {
+            while (batch.Count < _options.MaxBatchSize && _queue.Reader.TryRead(out var item))
+            {
+                batch.Add(item);
+                commands.Add(item.Command);
+            }
+
+            await ProcessAsync(batch, commands);
+            batch.Clear();
+            commands.Clear();
+        }
+
+        await _store.DisposeAsync();
+    }
+
+    private async Task ProcessAsync(List<PendingWrite> batch, List<WriteCommand> commands)
+    {
+        List<MessageCommitted> committed;
+        try
+        {
+            (var results, committed) = await _store.CommitAsync(commands, CancellationToken.None);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                batch[i].Completion.TrySetResult(results[i]);
+            }
+        }
+        catch (Exception ex) when (batch.Count > 1)
+        {
+            // One poisoned message must not fail its neighbours: retry them one by one.
+            LogBatchFailed(_logger, ex, batch.Count);
+            committed = [];
+            foreach (var item in batch)
+            {
+                committed.AddRange(await ProcessOneAsync(item));
+            }
+        }
+        catch (Exception ex)
+        {
+            LogWriteFailed(_logger, ex);
+            batch[0].Completion.TrySetException(new StoreUnavailableException("The message could not be stored.", ex));
+            return;
+        }
+
+        foreach (var evt in committed)
+        {
+            _events.Publish(evt);
+        }
+    }
+
+    private async Task<List<MessageCommitted>> ProcessOneAsync(PendingWrite item)
+    {
+        try
+        {
+            var (results, committed) = await _store.CommitAsync([item.Command], CancellationToken.None);
+            item.Completion.TrySetResult(results[0]);
+            return committed;
+        }
+        catch (Exception ex)
+        {
+            LogWriteFailed(_logger, ex);
+            item.Completion.TrySetException(new StoreUnavailableException("The message could not be stored.", ex));
+            return [];
+        }
+    }
+
+    private sealed class PendingWrite(WriteCommand command)
+    {
+        public WriteCommand Command { get; } = command;
+
+        public TaskCompletionSource<WriteResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Group commit of {Count} messages failed; retrying them one by one")]
+    private static partial void LogBatchFailed(ILogger logger, Exception exception, int count);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Storing a message failed")]
+    private static partial void LogWriteFailed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,22 @@
+using Parley.Server.Events;
+
+namespace Parley.Server.Messaging;
+
+public static class MessagingSetup
+{
+    public static WebApplicationBuilder AddParleyMessaging(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<MessagingOptions>().BindConfiguration(MessagingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<DomainEvents>();
+        services.AddSingleton<GroupCommit>();
+        services.AddSingleton(sp => new MessageWriter(
+            sp.GetRequiredService<GroupCommit>(),
+            sp.GetRequiredService<DomainEvents>(),
+            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<MessagingOptions>>(),
+            sp.GetRequiredService<ILogger<MessageWriter>>()));
+        services.AddHostedService(sp => sp.GetRequiredService<MessageWriter>());
+        services.AddScoped<MessageService>();
+        return builder;
+    }
+}

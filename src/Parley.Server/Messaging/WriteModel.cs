@@ -1,0 +1,81 @@
+using Parley.Data;
+
+namespace Parley.Server.Messaging;
+
+/// <summary>One message to store. Guards are checked against the locked conversation row inside the batch.</summary>
+public sealed record WriteCommand(
+    Guid ConversationId,
+    Guid ClientId,
+    SenderKind SenderKind,
+    Guid? SenderId,
+    string? SenderName,
+    MessageKind Kind,
+    string Body)
+{
+    /// <summary>When set, the conversation must belong to this contact (a visitor writing to its own conversation).</summary>
+    public Guid? RequiredContactId { get; init; }
+
+    /// <summary>Refuse to write into a closed conversation (visitors start a new one instead).</summary>
+    public bool RejectIfClosed { get; init; }
+}
+
+public enum WriteOutcome
+{
+    Stored,
+    Duplicate,
+    NotFound,
+    Closed,
+}
+
+public readonly record struct WriteResult(WriteOutcome Outcome, Message? Message);
+
+/// <summary>The conversation row as it stands after a commit; enough to describe it to agents without a query.</summary>
+public sealed record ConversationState
+{
+    public Guid Id { get; init; }
+
+    public Guid SiteId { get; init; }
+
+    public Guid ContactId { get; init; }
+
+    public string? ContactName { get; init; }
+
+    public ConversationStatus Status { get; init; }
+
+    public Guid? AssigneeId { get; init; }
+
+    public string? AssigneeName { get; init; }
+
+    public long LastSeq { get; set; }
+
+    public long LastVisitorSeq { get; set; }
+
+    public DateTime CreatedAt { get; init; }
+
+    public DateTime? LastMessageAt { get; set; }
+
+    public string? LastMessagePreview { get; set; }
+
+    public SenderKind? LastMessageSenderKind { get; set; }
+
+    public ConversationSummary ToSummary() => new()
+    {
+        Id = Id,
+        SiteId = SiteId,
+        ContactId = ContactId,
+        ContactName = ContactName,
+        Status = WireNames.Of(Status),
+        AssigneeId = AssigneeId,
+        AssigneeName = AssigneeName,
+        LastSeq = LastSeq,
+        LastMessageAt = LastMessageAt,
+        LastMessagePreview = LastMessagePreview,
+        LastMessageSenderKind = LastMessageSenderKind is { } k ? WireNames.Of(k) : null,
+        CreatedAt = CreatedAt,
+    };
+
+    public static string Preview(string body) => body.Length <= 140 ? body : string.Concat(body.AsSpan(0, 139), "…");
+}
+
+/// <summary>Raised after a message is durable and its sender acknowledged, in sequence order per conversation.</summary>
+public sealed record MessageCommitted(Message Message, ConversationState Conversation);

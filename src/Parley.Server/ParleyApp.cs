@@ -1,0 +1,111 @@
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.Extensions.Options;
+using Parley.Server.Data;
+using Parley.Server.Features.Auth;
+using Parley.Server.Features.Conversations;
+using Parley.Server.Features.Sites;
+using Parley.Server.Features.Web;
+using Parley.Server.Features.Widget;
+using Parley.Server.Infrastructure;
+using Parley.Server.Messaging;
+using Parley.Server.Realtime;
+using Scalar.AspNetCore;
+
+namespace Parley.Server;
+
+/// <summary>Builds the one Parley application. Program.cs runs it; tests start real instances of it on loopback ports.</summary>
+public static class ParleyApp
+{
+    public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        configure?.Invoke(builder);
+
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddProblemDetails();
+        builder.Services.AddOpenApi();
+        builder.Services.AddHealthChecks();
+        builder.AddNetworkOptions();
+
+        builder.AddParleyData();
+        builder.AddParleyAuth();
+        builder.AddParleyMessaging();
+        builder.AddParleyRealtime();
+        builder.AddWidget();
+        builder.Services.AddScoped<ConversationService>();
+
+        var app = builder.Build();
+
+        app.UseForwardedHeaders();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseParleyWebAssets();
+        app.UseRateLimiter();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseCsrfHeaderCheck();
+
+        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        app.MapOpenApi();
+        app.MapScalarApiReference();
+
+        app.MapAuthApi();
+        app.MapWidgetApi();
+        app.MapSitesApi();
+        app.MapConversationsApi();
+        app.MapParleyHubs();
+        return app;
+    }
+
+    private static void AddWidget(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<WidgetOptions>().BindConfiguration(WidgetOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<VisitorSendLimiter>();
+        builder.Services.AddSingleton<IConfigureOptions<Microsoft.AspNetCore.RateLimiting.RateLimiterOptions>, ConfigureAnonymousLimits>();
+        builder.Services.AddRateLimiter(_ => { });
+    }
+
+    /// <summary>Forwarded headers are honoured only from proxies the operator lists (Parley:Network:KnownProxies).</summary>
+    private static void AddNetworkOptions(this WebApplicationBuilder builder)
+    {
+        var proxies = builder.Configuration.GetSection("Parley:Network:KnownProxies").Get<string[]>() ?? [];
+        builder.Services.Configure<ForwardedHeadersOptions>(o =>
+        {
+            o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+            o.KnownProxies.Clear();
+            o.KnownIPNetworks.Clear();
+            foreach (var proxy in proxies)
+            {
+                if (System.Net.IPNetwork.TryParse(proxy, out var network))
+                {
+                    o.KnownIPNetworks.Add(network);
+                }
+                else if (System.Net.IPAddress.TryParse(proxy, out var address))
+                {
+                    o.KnownProxies.Add(address);
+                }
+            }
+        });
+    }
+
+    /// <summary>Fixed-window limits per client IP for what anonymous visitors can reach.</summary>
+    private sealed class ConfigureAnonymousLimits(IOptions<WidgetOptions> widget) : IConfigureOptions<Microsoft.AspNetCore.RateLimiting.RateLimiterOptions>
+    {
+        public void Configure(Microsoft.AspNetCore.RateLimiting.RateLimiterOptions options)
+        {
+            options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
+            options.OnRejected = async (context, cancellationToken) =>
+                await Problems.Create(StatusCodes.Status429TooManyRequests, "rate_limited", "Too many requests; retry later.").ExecuteAsync(context.HttpContext);
+            options.AddPolicy(WidgetApi.SessionRateLimit, http => PerIp(http, widget.Value.SessionsPerMinutePerIp));
+            options.AddPolicy(WidgetApi.ConnectRateLimit, http => PerIp(http, widget.Value.ConnectsPerMinutePerIp));
+        }
+
+        private static RateLimitPartition<string> PerIp(HttpContext http, int perMinute) =>
+            RateLimitPartition.GetFixedWindowLimiter(
+                http.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                _ => new FixedWindowRateLimiterOptions { PermitLimit = perMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 });
+    }
+}

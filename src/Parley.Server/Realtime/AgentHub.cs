@@ -1,0 +1,49 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.SignalR;
+using Parley.Server.Infrastructure;
+using Parley.Server.Messaging;
+
+namespace Parley.Server.Realtime;
+
+/// <summary>The agents' realtime endpoint (<c>/hubs/agent</c>). Methods and events: docs/protocol.md.</summary>
+[Authorize(Policy = ParleyClaims.AgentPolicy)]
+internal sealed class AgentHub(MessageService messages, ConnectionRegistry registry) : Hub
+{
+    [HubMethodName("Join")]
+    public async Task<ReplayDto> JoinAsync(ResumeRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var conversationId = MessageService.ParseId(request.ConversationId, "conversationId");
+        var actor = CurrentActor();
+        await messages.FindAccessibleAsync(actor, conversationId, Context.ConnectionAborted);
+        if (registry.Find(Context.ConnectionId) is { } connection)
+        {
+            registry.Subscribe(connection, conversationId);
+        }
+
+        return await messages.ReplayAsync(actor, conversationId, request.AfterSeq, Context.ConnectionAborted);
+    }
+
+    [HubMethodName("Leave")]
+    public void Leave(string conversationId)
+    {
+        if (Guid.TryParse(conversationId, out var id) && registry.Find(Context.ConnectionId) is { } connection)
+        {
+            registry.Unsubscribe(connection, id);
+        }
+    }
+
+    [HubMethodName("Send")]
+    public Task<SendAck> SendAsync(SendRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return messages.SendAsync(CurrentActor(), request);
+    }
+
+    private Actor CurrentActor()
+    {
+        var user = Context.User ?? throw new HubException("unauthorized: Not signed in.");
+        return Actor.Agent(user.UserId() ?? throw new HubException("unauthorized: Not signed in."), user.FindFirstValue(ClaimTypes.Name));
+    }
+}

@@ -1,0 +1,119 @@
+using System.Threading.Channels;
+using Microsoft.AspNetCore.SignalR;
+
+namespace Parley.Server.Realtime;
+
+public enum Audience
+{
+    Visitor,
+    Agent,
+}
+
+/// <summary>
+/// One live hub connection with its own bounded outbound queue. Fan-out only ever enqueues here, so one slow
+/// client never stalls the writer or other clients; when the queue is full the client is disconnected and
+/// resumes by replay.
+/// </summary>
+internal sealed partial class ClientConnection
+{
+    private readonly HubConnectionContext _context;
+    private readonly Channel<SerializedHubMessage> _outbound;
+    private readonly ILogger _logger;
+    private readonly Lock _gate = new();
+    private Guid[] _subscriptions = [];
+
+    public ClientConnection(HubConnectionContext context, Audience audience, Guid principalId, Guid siteId, int queueLimit, ILogger logger)
+    {
+        _context = context;
+        Audience = audience;
+        PrincipalId = principalId;
+        SiteId = siteId;
+        _logger = logger;
+        _outbound = Channel.CreateBounded<SerializedHubMessage>(new BoundedChannelOptions(queueLimit)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait, // never used to wait: TryWrite fails instead
+        });
+        _ = PumpAsync();
+    }
+
+    public string ConnectionId => _context.ConnectionId;
+
+    public Audience Audience { get; }
+
+    /// <summary>Contact id for visitors, user id for agents.</summary>
+    public Guid PrincipalId { get; }
+
+    /// <summary>The visitor's site; empty for agents.</summary>
+    public Guid SiteId { get; }
+
+    public IReadOnlyList<Guid> Subscriptions => _subscriptions;
+
+    public bool AddSubscription(Guid conversationId)
+    {
+        lock (_gate)
+        {
+            if (Array.IndexOf(_subscriptions, conversationId) >= 0)
+            {
+                return false;
+            }
+
+            _subscriptions = [.. _subscriptions, conversationId];
+            return true;
+        }
+    }
+
+    public bool RemoveSubscription(Guid conversationId)
+    {
+        lock (_gate)
+        {
+            if (Array.IndexOf(_subscriptions, conversationId) < 0)
+            {
+                return false;
+            }
+
+            _subscriptions = _subscriptions.Where(s => s != conversationId).ToArray();
+            return true;
+        }
+    }
+
+    public void Enqueue(SerializedHubMessage message)
+    {
+        if (!_outbound.Writer.TryWrite(message))
+        {
+            if (_outbound.Writer.TryComplete())
+            {
+                LogSlowConsumer(_logger, ConnectionId);
+                _context.Abort();
+            }
+        }
+    }
+
+    public void Close() => _outbound.Writer.TryComplete();
+
+    private async Task PumpAsync()
+    {
+        try
+        {
+            await foreach (var message in _outbound.Reader.ReadAllAsync(_context.ConnectionAborted))
+            {
+                await _context.WriteAsync(message, _context.ConnectionAborted);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Connection gone; nothing to deliver to.
+        }
+        catch (Exception ex)
+        {
+            LogPumpFailed(_logger, ex, ConnectionId);
+            _context.Abort();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Connection {ConnectionId} is not reading; outbound queue full, disconnecting (it will resume by replay)")]
+    private static partial void LogSlowConsumer(ILogger logger, string connectionId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Writing to connection {ConnectionId} failed")]
+    private static partial void LogPumpFailed(ILogger logger, Exception exception, string connectionId);
+}

@@ -1,0 +1,22 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Parley.Server.Realtime;
+
+public sealed class RealtimeOptions
+{
+    public const string Section = "Parley:Realtime";
+
+    /// <summary>Events a connection may have waiting to be written before it is treated as too slow and closed.</summary>
+    [Range(16, 1_000_000)]
+    public int OutboundQueueLimit { get; set; } = 1024;
+
+    /// <summary>Largest inbound hub frame; a larger one closes that connection.</summary>
+    [Range(1024, 16 * 1024 * 1024)]
+    public int MaxReceiveMessageBytes { get; set; } = 64 * 1024;
+
+    [Range(1, 300)]
+    public int KeepAliveSeconds { get; set; } = 15;
+
+    [Range(2, 600)]
+    public int ClientTimeoutSeconds { get; set; } = 30;
+}

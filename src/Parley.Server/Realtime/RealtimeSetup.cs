@@ -1,0 +1,51 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.Options;
+using Parley.Server.Events;
+using Parley.Server.Messaging;
+
+namespace Parley.Server.Realtime;
+
+public static class RealtimeSetup
+{
+    public static WebApplicationBuilder AddParleyRealtime(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<RealtimeOptions>().BindConfiguration(RealtimeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        var options = builder.Configuration.GetSection(RealtimeOptions.Section).Get<RealtimeOptions>() ?? new RealtimeOptions();
+
+        services.AddSignalR(o =>
+            {
+                o.MaximumReceiveMessageSize = options.MaxReceiveMessageBytes;
+                o.KeepAliveInterval = TimeSpan.FromSeconds(options.KeepAliveSeconds);
+                o.ClientTimeoutInterval = TimeSpan.FromSeconds(options.ClientTimeoutSeconds);
+                o.EnableDetailedErrors = false;
+                o.AddFilter<HubErrorFilter>();
+            })
+            .AddJsonProtocol(o => o.PayloadSerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase)
+            .AddMessagePackProtocol();
+
+        services.AddSingleton<ConnectionRegistry>();
+        services.AddSingleton<RealtimeFanout>();
+        services.AddSingleton<IDomainEventListener<MessageCommitted>>(sp => sp.GetRequiredService<RealtimeFanout>());
+        services.AddSingleton<IDomainEventListener<ConversationChanged>>(sp => sp.GetRequiredService<RealtimeFanout>());
+        AddTracking<VisitorHub>(services);
+        AddTracking<AgentHub>(services);
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapParleyHubs(this IEndpointRouteBuilder app)
+    {
+        app.MapHub<VisitorHub>("/hubs/visitor").RequireRateLimiting(Features.Widget.WidgetApi.ConnectRateLimit);
+        app.MapHub<AgentHub>("/hubs/agent");
+        return app;
+    }
+
+    private static void AddTracking<THub>(IServiceCollection services)
+        where THub : Hub =>
+        services.AddSingleton<HubLifetimeManager<THub>>(sp => new TrackingHubLifetimeManager<THub>(
+            ActivatorUtilities.CreateInstance<DefaultHubLifetimeManager<THub>>(sp),
+            sp.GetRequiredService<ConnectionRegistry>(),
+            sp.GetRequiredService<IOptions<RealtimeOptions>>(),
+            sp.GetRequiredService<ILogger<ClientConnection>>()));
+}

@@ -1,0 +1,77 @@
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Protocol;
+using Microsoft.Extensions.Options;
+using Parley.Server.Infrastructure;
+
+namespace Parley.Server.Realtime;
+
+/// <summary>
+/// Wraps SignalR's lifetime manager (in-memory, or Redis when scaled out) to register every connection with
+/// its bounded outbound queue in <see cref="ConnectionRegistry"/>. Everything else is delegated unchanged.
+/// </summary>
+internal sealed class TrackingHubLifetimeManager<THub>(
+    HubLifetimeManager<THub> inner,
+    ConnectionRegistry registry,
+    IOptions<RealtimeOptions> options,
+    ILogger<ClientConnection> logger) : HubLifetimeManager<THub>
+    where THub : Hub
+{
+    private readonly Audience _audience = typeof(THub) == typeof(AgentHub) ? Audience.Agent : Audience.Visitor;
+
+    public override async Task OnConnectedAsync(HubConnectionContext connection)
+    {
+        var user = connection.User;
+        var principal = (_audience == Audience.Agent ? user.UserId() : user.VisitorContactId()) ?? Guid.Empty;
+        var site = user.VisitorSiteId() ?? Guid.Empty;
+        registry.Add(new ClientConnection(connection, _audience, principal, site, options.Value.OutboundQueueLimit, logger));
+        await inner.OnConnectedAsync(connection);
+    }
+
+    public override async Task OnDisconnectedAsync(HubConnectionContext connection)
+    {
+        registry.Remove(connection.ConnectionId);
+        await inner.OnDisconnectedAsync(connection);
+    }
+
+    public override Task SendAllAsync(string methodName, object?[] args, CancellationToken cancellationToken = default) =>
+        inner.SendAllAsync(methodName, args, cancellationToken);
+
+    public override Task SendAllExceptAsync(string methodName, object?[] args, IReadOnlyList<string> excludedConnectionIds, CancellationToken cancellationToken = default) =>
+        inner.SendAllExceptAsync(methodName, args, excludedConnectionIds, cancellationToken);
+
+    public override Task SendConnectionAsync(string connectionId, string methodName, object?[] args, CancellationToken cancellationToken = default) =>
+        inner.SendConnectionAsync(connectionId, methodName, args, cancellationToken);
+
+    public override Task SendConnectionsAsync(IReadOnlyList<string> connectionIds, string methodName, object?[] args, CancellationToken cancellationToken = default) =>
+        inner.SendConnectionsAsync(connectionIds, methodName, args, cancellationToken);
+
+    public override Task SendGroupAsync(string groupName, string methodName, object?[] args, CancellationToken cancellationToken = default) =>
+        inner.SendGroupAsync(groupName, methodName, args, cancellationToken);
+
+    public override Task SendGroupsAsync(IReadOnlyList<string> groupNames, string methodName, object?[] args, CancellationToken cancellationToken = default) =>
+        inner.SendGroupsAsync(groupNames, methodName, args, cancellationToken);
+
+    public override Task SendGroupExceptAsync(string groupName, string methodName, object?[] args, IReadOnlyList<string> excludedConnectionIds, CancellationToken cancellationToken = default) =>
+        inner.SendGroupExceptAsync(groupName, methodName, args, excludedConnectionIds, cancellationToken);
+
+    public override Task SendUserAsync(string userId, string methodName, object?[] args, CancellationToken cancellationToken = default) =>
+        inner.SendUserAsync(userId, methodName, args, cancellationToken);
+
+    public override Task SendUsersAsync(IReadOnlyList<string> userIds, string methodName, object?[] args, CancellationToken cancellationToken = default) =>
+        inner.SendUsersAsync(userIds, methodName, args, cancellationToken);
+
+    public override Task AddToGroupAsync(string connectionId, string groupName, CancellationToken cancellationToken = default) =>
+        inner.AddToGroupAsync(connectionId, groupName, cancellationToken);
+
+    public override Task RemoveFromGroupAsync(string connectionId, string groupName, CancellationToken cancellationToken = default) =>
+        inner.RemoveFromGroupAsync(connectionId, groupName, cancellationToken);
+
+    public override Task<T> InvokeConnectionAsync<T>(string connectionId, string methodName, object?[] args, CancellationToken cancellationToken) =>
+        inner.InvokeConnectionAsync<T>(connectionId, methodName, args, cancellationToken);
+
+    public override Task SetConnectionResultAsync(string connectionId, CompletionMessage result) =>
+        inner.SetConnectionResultAsync(connectionId, result);
+
+    public override bool TryGetReturnType(string invocationId, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Type? type) =>
+        inner.TryGetReturnType(invocationId, out type);
+}

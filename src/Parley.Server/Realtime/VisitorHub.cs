@@ -1,0 +1,61 @@
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.SignalR;
+using Parley.Server.Features.Conversations;
+using Parley.Server.Features.Widget;
+using Parley.Server.Infrastructure;
+using Parley.Server.Messaging;
+
+namespace Parley.Server.Realtime;
+
+/// <summary>The visitor's realtime endpoint (<c>/hubs/visitor</c>). Methods and events: docs/protocol.md.</summary>
+[Authorize(Policy = ParleyClaims.VisitorPolicy)]
+internal sealed class VisitorHub(MessageService messages, ConversationService conversations, ConnectionRegistry registry, VisitorSendLimiter limiter) : Hub
+{
+    [HubMethodName("StartConversation")]
+    public async Task<ConversationInfo> StartConversationAsync()
+    {
+        var actor = CurrentActor();
+        var info = await conversations.StartForVisitorAsync(actor.SiteId, actor.PrincipalId, Context.ConnectionAborted);
+        Subscribe(info.Id);
+        return info;
+    }
+
+    [HubMethodName("Resume")]
+    public async Task<ReplayDto> ResumeAsync(ResumeRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var conversationId = MessageService.ParseId(request.ConversationId, "conversationId");
+        var actor = CurrentActor();
+
+        // Check access before subscribing, then subscribe before reading so nothing falls between replay and live.
+        await messages.FindAccessibleAsync(actor, conversationId, Context.ConnectionAborted);
+        Subscribe(conversationId);
+        return await messages.ReplayAsync(actor, conversationId, request.AfterSeq, Context.ConnectionAborted);
+    }
+
+    [HubMethodName("Send")]
+    public async Task<SendAck> SendAsync(SendRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        limiter.Acquire(Context);
+        var ack = await messages.SendAsync(CurrentActor(), request);
+        Subscribe(ack.ConversationId);
+        return ack;
+    }
+
+    private Actor CurrentActor()
+    {
+        var user = Context.User ?? throw new HubException("unauthorized: No visitor identity.");
+        return Actor.Visitor(
+            user.VisitorContactId() ?? throw new HubException("unauthorized: No visitor identity."),
+            user.VisitorSiteId() ?? Guid.Empty);
+    }
+
+    private void Subscribe(Guid conversationId)
+    {
+        if (registry.Find(Context.ConnectionId) is { } connection)
+        {
+            registry.Subscribe(connection, conversationId);
+        }
+    }
+}
