@@ -81,12 +81,8 @@ internal sealed partial class DatabaseInitializer(
 
         if (options.Value.ApplyMigrations || options.Value.Provider == DatabaseProvider.Sqlite)
         {
-            var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
-            if (pending.Count > 0)
-            {
-                LogMigrating(logger, pending.Count, options.Value.Provider);
-                await db.Database.MigrateAsync(cancellationToken);
-            }
+            LogMigrating(logger, options.Value.Provider);
+            await db.Database.MigrateAsync(cancellationToken);
         }
 
         await scope.ServiceProvider.GetRequiredService<Features.Auth.Bootstrapper>().RunAsync(cancellationToken);
@@ -94,6 +90,6 @@ internal sealed partial class DatabaseInitializer(
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Applying {Count} migration(s) to the {Provider} database")]
-    private static partial void LogMigrating(ILogger logger, int count, DatabaseProvider provider);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Bringing the {Provider} database schema up to date")]
+    private static partial void LogMigrating(ILogger logger, DatabaseProvider provider);
 }
