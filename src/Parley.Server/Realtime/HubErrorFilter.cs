@@ -5,7 +5,7 @@ using Parley.Server.Messaging;
 namespace Parley.Server.Realtime;
 
 /// <summary>Turns expected failures into <c>HubException("code: text")</c> so callers get a stable error code.</summary>
-internal sealed class HubErrorFilter : IHubFilter
+internal sealed partial class HubErrorFilter(ILogger<HubErrorFilter> logger) : IHubFilter
 {
     public async ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
     {
@@ -21,5 +21,14 @@ internal sealed class HubErrorFilter : IHubFilter
         {
             throw new HubException($"unavailable: {ex.Message} Retry with the same client id.");
         }
+        catch (Exception ex) when (ex is not HubException and not OperationCanceledException)
+        {
+            // SignalR's own dispatcher log is turned down (it reports every expected HubException as an error).
+            LogUnexpected(logger, ex, invocationContext.HubMethodName);
+            throw;
+        }
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Hub method {Method} failed")]
+    private static partial void LogUnexpected(ILogger logger, Exception exception, string method);
 }
