@@ -39,7 +39,6 @@ public static class WebAssets
         });
 
         app.MapGet("/", () => Results.Redirect("/console/")).ExcludeFromDescription();
-        app.MapGet("/widget", () => Results.Redirect("/widget/")).ExcludeFromDescription();
         app.MapFallbackToFile("/widget/{*path:nonfile}", "widget/index.html");
         app.MapFallbackToFile("/console/{*path:nonfile}", "console/index.html");
         return app;
