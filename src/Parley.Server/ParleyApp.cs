@@ -25,7 +25,13 @@ public static class ParleyApp
 
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddProblemDetails();
-        builder.Services.AddOpenApi();
+        builder.Services.AddOpenApi(o => o.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "Parley API";
+            document.Info.Version = "v1";
+            document.Info.Description = "REST API of Parley, the self-hosted live chat. Realtime hubs are described in docs/protocol.md.";
+            return Task.CompletedTask;
+        }));
         builder.Services.AddHealthChecks();
         builder.AddNetworkOptions();
 
