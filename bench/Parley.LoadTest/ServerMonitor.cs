@@ -142,12 +142,12 @@ internal sealed class ServerMonitor : IAsyncDisposable
             source.Dynamic.All += e =>
             {
                 if (e.EventName != "EventCounters" || e.PayloadValue(0) is not IDictionary<string, object> outer
-                    || outer.GetValueOrDefault("Payload") is not IDictionary<string, object> payload)
+                    || !outer.TryGetValue("Payload", out var inner) || inner is not IDictionary<string, object> payload)
                 {
                     return;
                 }
 
-                if (payload.GetValueOrDefault("Name") as string == "alloc-rate" && payload.GetValueOrDefault("Increment") is { } inc)
+                if (payload.TryGetValue("Name", out var name) && name as string == "alloc-rate" && payload.TryGetValue("Increment", out var inc))
                 {
                     Interlocked.Add(ref _allocatedBytes, (long)Convert.ToDouble(inc, CultureInfo.InvariantCulture));
                 }

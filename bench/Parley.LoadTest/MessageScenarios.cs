@@ -1,0 +1,430 @@
+using System.Diagnostics;
+using MessagePack;
+
+namespace Parley.LoadTest;
+
+/// <summary>One conversation as the generator tracks it: who sends into it and who must receive each message.</summary>
+internal sealed class Conv(Guid id)
+{
+    private long _maxAckSeq;
+
+    public Guid Id { get; } = id;
+
+    /// <summary>Connections that send into this conversation (round robin).</summary>
+    public List<HubClient> Senders { get; } = [];
+
+    /// <summary>Per receiving connection, its view of this conversation.</summary>
+    public Dictionary<HubClient, SeqTrack> Receivers { get; } = [];
+
+    public long MaxAckSeq => Volatile.Read(ref _maxAckSeq);
+
+    public int NextSender;
+
+    public void Acked(long seq)
+    {
+        long current;
+        while (seq > (current = Volatile.Read(ref _maxAckSeq)) && Interlocked.CompareExchange(ref _maxAckSeq, seq, current) != current)
+        {
+        }
+    }
+}
+
+/// <summary>
+/// Open-model message load: sends are scheduled on a clock at fixed intended times regardless of replies, each
+/// body carries its intended send time, and every ack and every delivered <c>message</c> event is timed against it.
+/// </summary>
+internal sealed class MessageLoad
+{
+    private readonly Dictionary<Guid, Conv> _conversations = [];
+    private readonly List<Conv> _order = [];
+    private long _sent;
+    private long _acked;
+    private long _failed;
+    private long _deliveries;
+    private long _updates;
+    private long _lastAckTicks;
+
+    public Latency AckLatency { get; } = new();
+
+    public Latency DeliveryLatency { get; } = new();
+
+    public Errors Errors { get; } = new();
+
+    public bool Recording { get; set; } = true;
+
+    public long Sent => Interlocked.Read(ref _sent);
+
+    public long Acked => Interlocked.Read(ref _acked);
+
+    public long Deliveries => Interlocked.Read(ref _deliveries);
+
+    public long Updates => Interlocked.Read(ref _updates);
+
+    public IReadOnlyList<Conv> Conversations => _order;
+
+    public Conv Add(Guid id)
+    {
+        var conv = new Conv(id);
+        _conversations.Add(id, conv);
+        _order.Add(conv);
+        return conv;
+    }
+
+    /// <summary>Receives hub events for every connection of the load.</summary>
+    public void OnEvent(HubClient client, string target, ref MessagePackReader args)
+    {
+        if (target == "message")
+        {
+            args.ReadArrayHeader();
+            var message = Wire.ReadMessage(ref args);
+            Interlocked.Increment(ref _deliveries);
+            if (message.IntendedTicks > 0 && Recording)
+            {
+                DeliveryLatency.RecordSince(message.IntendedTicks);
+            }
+
+            if (_conversations.TryGetValue(message.ConversationId, out var conv) && conv.Receivers.TryGetValue(client, out var track))
+            {
+                track.Apply(message.Seq);
+            }
+        }
+        else if (target == "conversationUpdated")
+        {
+            Interlocked.Increment(ref _updates);
+        }
+    }
+
+    public void ResetCounters()
+    {
+        AckLatency.Reset();
+        DeliveryLatency.Reset();
+        Interlocked.Exchange(ref _sent, 0);
+        Interlocked.Exchange(ref _acked, 0);
+        Interlocked.Exchange(ref _failed, 0);
+        Interlocked.Exchange(ref _deliveries, 0);
+        Interlocked.Exchange(ref _updates, 0);
+    }
+
+    /// <summary>
+    /// Sends <paramref name="rate"/> messages per second for <paramref name="seconds"/> on a dedicated thread,
+    /// round robin over the conversations; returns the start timestamp.
+    /// </summary>
+    public long Run(double rate, double seconds)
+    {
+        var total = (long)(rate * seconds);
+        var start = Stopwatch.GetTimestamp();
+        var ticksPerMessage = Stopwatch.Frequency / rate;
+        var thread = new Thread(() =>
+        {
+            long k = 0;
+            while (k < total)
+            {
+                var now = Stopwatch.GetTimestamp();
+                var due = Math.Min(total, (long)((now - start) / ticksPerMessage) + 1);
+                for (; k < due; k++)
+                {
+                    var intended = start + (long)(k * ticksPerMessage);
+                    var conv = _order[(int)(k % _order.Count)];
+                    var sender = conv.Senders[conv.NextSender++ % conv.Senders.Count];
+                    SendOne(sender, conv, intended);
+                }
+
+                Thread.Sleep(1);
+            }
+        })
+        { IsBackground = true, Name = "sender", Priority = ThreadPriority.AboveNormal };
+        thread.Start();
+        thread.Join();
+        return start;
+    }
+
+    private void SendOne(HubClient sender, Conv conv, long intended)
+    {
+        Interlocked.Increment(ref _sent);
+        if (!sender.IsOpen)
+        {
+            Interlocked.Increment(ref _failed);
+            Errors.Add("send on closed connection");
+            return;
+        }
+
+        _ = sender.SendInvocationAsync("Send", Wire.SendArgs(conv.Id, Guid.NewGuid(), Wire.Body(intended)), new PendingSend(this, conv, intended));
+    }
+
+    /// <summary>Waits until every send is answered and every receiver has caught up, or the timeout passes.</summary>
+    public async Task<bool> DrainAsync(TimeSpan timeout)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            if (Acked + Interlocked.Read(ref _failed) >= Sent && _order.All(c => c.Receivers.Values.All(r => r.Last >= c.MaxAckSeq)))
+            {
+                return true;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return false;
+    }
+
+    /// <summary>Lost / duplicated / out-of-order deliveries over all receivers, checked by seq.</summary>
+    public (long Lost, long Duplicates, long OutOfOrder, long Expected) Verify()
+    {
+        long lost = 0, dup = 0, ooo = 0, expected = 0;
+        foreach (var conv in _order)
+        {
+            var final = conv.MaxAckSeq;
+            foreach (var (client, track) in conv.Receivers)
+            {
+                expected += Math.Max(0, final - track.StartSeq);
+                lost += track.Lost(final);
+                dup += track.Duplicates;
+                ooo += track.OutOfOrder;
+                if (!client.IsOpen)
+                {
+                    Errors.Add("receiver connection closed: " + client.Closed.Task.Result);
+                }
+            }
+        }
+
+        return (lost, dup, ooo, expected);
+    }
+
+    public double SecondsSinceStartToLastAck(long start) => (Interlocked.Read(ref _lastAckTicks) - start) / (double)Stopwatch.Frequency;
+
+    private sealed class PendingSend(MessageLoad load, Conv conv, long intended) : IPendingCall
+    {
+        public void Complete(ref MessagePackReader reader, string? error, bool hasResult)
+        {
+            if (error is not null || !hasResult)
+            {
+                Interlocked.Increment(ref load._failed);
+                load.Errors.Add("send error: " + (error ?? "no result"));
+                return;
+            }
+
+            var ack = Wire.ReadAck(ref reader);
+            var now = Stopwatch.GetTimestamp();
+            if (load.Recording)
+            {
+                load.AckLatency.RecordTicks(now - intended);
+            }
+
+            conv.Acked(ack.Seq);
+            Interlocked.Increment(ref load._acked);
+            Interlocked.Exchange(ref load._lastAckTicks, now);
+            if (ack.Duplicate)
+            {
+                load.Errors.Add("unexpected duplicate ack");
+            }
+        }
+
+        public void Fail(Exception exception)
+        {
+            Interlocked.Increment(ref load._failed);
+            load.Errors.Add("send failed: " + exception.Message);
+        }
+    }
+}
+
+/// <summary><c>chat</c> and <c>fanout</c>.</summary>
+internal static class MessageScenarios
+{
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// chat: V visitors each in their own conversation, A agents; conversation i is joined by agent i mod A.
+    /// Each visitor message is acked to the visitor, pushed to the visitor's own connection and the joined
+    /// agent (<c>message</c>), and to every agent as <c>conversationUpdated</c>.
+    /// </summary>
+    public static async Task<Dictionary<string, object?>> ChatAsync(Options o, Target target, CancellationToken ct)
+    {
+        var rate = o.Double("rate", 1000);
+        var visitors = o.Int("visitors", Math.Clamp((int)(rate / 5), 50, 2000));
+        var agentCount = o.Int("agents", 2);
+        var load = new MessageLoad();
+        var clients = new List<HubClient>();
+
+        Console.Error.WriteLine($"[chat] creating {visitors} visitors, {agentCount} agents");
+        var cookie = await target.LoginAsync(o.Email, o.Password, ct);
+        var agents = new HubClient[agentCount];
+        for (var i = 0; i < agentCount; i++)
+        {
+            agents[i] = await target.ConnectAgentAsync(cookie, "agent" + i, load.OnEvent, ct);
+        }
+
+        clients.AddRange(agents);
+        var tokens = await target.CreateVisitorsAsync(visitors, ct);
+        var visitorClients = new HubClient[visitors];
+        var infos = new ConversationInfo[visitors];
+        await Parallel.ForAsync(0, visitors, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = ct }, async (i, c) =>
+        {
+            visitorClients[i] = await target.ConnectVisitorAsync(tokens[i], "visitor" + i, load.OnEvent, c);
+            infos[i] = await visitorClients[i].InvokeAsync("StartConversation", Wire.NoArgs, Wire.ReadConversationInfo, CallTimeout);
+        });
+        clients.AddRange(visitorClients);
+
+        for (var i = 0; i < visitors; i++)
+        {
+            var conv = load.Add(infos[i].Id);
+            conv.Senders.Add(visitorClients[i]);
+            conv.Receivers[visitorClients[i]] = new SeqTrack(infos[i].LastSeq);
+            conv.Receivers[agents[i % agentCount]] = new SeqTrack(infos[i].LastSeq);
+        }
+
+        await Parallel.ForAsync(0, visitors, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = ct }, async (i, _) =>
+        {
+            var conv = load.Conversations[i];
+            var replay = await agents[i % agentCount].InvokeAsync("Join", Wire.ResumeArgs(conv.Id, infos[i].LastSeq), Wire.ReadReplay, CallTimeout);
+            if (replay.Messages.Count != 0)
+            {
+                load.Errors.Add("join replayed messages of a fresh conversation");
+            }
+        });
+
+        return await RunMeasuredAsync(o, load, clients, rate, "chat", new()
+        {
+            ["visitors"] = visitors,
+            ["agents"] = agentCount,
+        });
+    }
+
+    /// <summary>
+    /// fanout: one conversation; R receivers are visitor connections sharing ONE visitor token (tabs) that all
+    /// Resume it, plus A agents that Join it. S sender connections (same visitor) send at the offered rate.
+    /// </summary>
+    public static async Task<Dictionary<string, object?>> FanoutAsync(Options o, Target target, CancellationToken ct)
+    {
+        var rate = o.Double("rate", 50);
+        var receivers = o.Int("receivers", 2000);
+        var agentCount = o.Int("agents", 2);
+        var senderCount = o.Int("senders", 4);
+        var load = new MessageLoad();
+        var clients = new List<HubClient>();
+
+        Console.Error.WriteLine($"[fanout] {receivers} visitor tabs + {agentCount} agents on one conversation, {senderCount} senders");
+        var token = await target.CreateVisitorAsync(ct);
+        var first = await target.ConnectVisitorAsync(token, "sender0", load.OnEvent, ct);
+        var info = await first.InvokeAsync("StartConversation", Wire.NoArgs, Wire.ReadConversationInfo, CallTimeout);
+        var conv = load.Add(info.Id);
+        conv.Senders.Add(first);
+        clients.Add(first);
+        for (var i = 1; i < senderCount; i++)
+        {
+            var s = await target.ConnectVisitorAsync(token, "sender" + i, load.OnEvent, ct);
+            await s.InvokeAsync("Resume", Wire.ResumeArgs(info.Id, info.LastSeq), Wire.ReadReplay, CallTimeout);
+            conv.Senders.Add(s);
+            clients.Add(s);
+        }
+
+        var cookie = await target.LoginAsync(o.Email, o.Password, ct);
+        var tabs = new HubClient[receivers];
+        await Parallel.ForAsync(0, receivers, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = ct }, async (i, c) =>
+            tabs[i] = await target.ConnectVisitorAsync(token, "tab" + i, load.OnEvent, c));
+        foreach (var tab in tabs)
+        {
+            conv.Receivers[tab] = new SeqTrack(info.LastSeq);
+        }
+
+        await Parallel.ForAsync(0, receivers, new ParallelOptions { MaxDegreeOfParallelism = 32, CancellationToken = ct }, async (i, _) =>
+            await tabs[i].InvokeAsync("Resume", Wire.ResumeArgs(info.Id, info.LastSeq), Wire.ReadReplay, CallTimeout));
+        clients.AddRange(tabs);
+        for (var i = 0; i < agentCount; i++)
+        {
+            var agent = await target.ConnectAgentAsync(cookie, "agent" + i, load.OnEvent, ct);
+            conv.Receivers[agent] = new SeqTrack(info.LastSeq);
+            await agent.InvokeAsync("Join", Wire.ResumeArgs(info.Id, info.LastSeq), Wire.ReadReplay, CallTimeout);
+            clients.Add(agent);
+        }
+
+        var result = await RunMeasuredAsync(o, load, clients, rate, "fanout", new()
+        {
+            ["receivers"] = receivers + agentCount,
+            ["senders"] = senderCount,
+        });
+        return result;
+    }
+
+    private static async Task<Dictionary<string, object?>> RunMeasuredAsync(
+        Options o, MessageLoad load, List<HubClient> clients, double rate, string scenario, Dictionary<string, object?> extra)
+    {
+        var seconds = o.Double("duration", 20);
+        var warmup = o.Double("warmup", 3);
+        await using var keepAlive = new KeepAlive(() => clients);
+
+        if (warmup > 0)
+        {
+            Console.Error.WriteLine($"[{scenario}] warm-up {warmup}s at {rate}/s");
+            load.Recording = false;
+            load.Run(rate, warmup);
+            await load.DrainAsync(TimeSpan.FromSeconds(20));
+            load.ResetCounters();
+            load.Recording = true;
+        }
+
+        // Receivers start counting seq from where the conversation stands after the warm-up.
+        foreach (var conv in load.Conversations)
+        {
+            foreach (var key in conv.Receivers.Keys.ToList())
+            {
+                conv.Receivers[key] = new SeqTrack(conv.Receivers[key].Last);
+            }
+        }
+
+        Console.Error.WriteLine($"[{scenario}] measuring {seconds}s at {rate}/s over {clients.Count} connections");
+        var monitor = new ServerMonitor(o.ServerPid);
+        monitor.Start();
+        var start = load.Run(rate, seconds);
+        var drained = await load.DrainAsync(TimeSpan.FromSeconds(o.Double("drain", 15)));
+        var elapsedToLastAck = Math.Max(seconds, load.SecondsSinceStartToLastAck(start));
+        var deliveries = load.Deliveries;
+        var updates = load.Updates;
+        var server = await monitor.StopAsync(deliveries + updates);
+        var (lost, dup, ooo, expected) = load.Verify();
+        if (!drained)
+        {
+            load.Errors.Add("not drained within the timeout (server fell behind)");
+        }
+
+        var result = new Dictionary<string, object?>
+        {
+            ["scenario"] = scenario,
+            ["label"] = o.Label,
+            ["offeredRate"] = rate,
+            ["durationS"] = seconds,
+            ["connections"] = clients.Count,
+            ["sent"] = load.Sent,
+            ["acked"] = load.Acked,
+            ["achievedRate"] = Math.Round(load.Acked / elapsedToLastAck, 1),
+            ["deliveries"] = deliveries,
+            ["deliveriesPerSec"] = Math.Round(deliveries / elapsedToLastAck, 1),
+            ["inboxUpdates"] = updates,
+            ["expectedDeliveries"] = expected,
+            ["lost"] = lost,
+            ["duplicates"] = dup,
+            ["outOfOrder"] = ooo,
+            ["errors"] = load.Errors.Total,
+            ["errorKinds"] = load.Errors.Snapshot(),
+            ["ackLatencyMs"] = load.AckLatency.Summary(),
+            ["deliveryLatencyMs"] = load.DeliveryLatency.Summary(),
+            ["server"] = server,
+        };
+        if (server.TryGetValue("allocatedMB", out var mb) && mb is double allocated && load.Acked > 0)
+        {
+            result["allocBytesPerMessage"] = Math.Round(allocated * 1048576 / load.Acked, 0);
+        }
+
+        foreach (var (k, v) in extra)
+        {
+            result[k] = v;
+        }
+
+        foreach (var client in clients)
+        {
+            await client.DisposeAsync();
+        }
+
+        return result;
+    }
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs Parley's whole test suite and ends with one line: "N passed, N failed, N skipped".
+#   - web unit tests (vitest) for the widget/console protocol logic
+#   - .NET tests: unit, integration over real sockets on SQLite and PostgreSQL, Playwright in Chromium
+# PostgreSQL tests need PARLEY_TEST_POSTGRES (an admin connection string); without it they are skipped,
+# except under CI=true where they fail. Browser tests need /usr/bin/chromium (or PARLEY_CHROMIUM) likewise.
+set -uo pipefail
+cd "$(dirname "$0")"
+results="$PWD/TestResults"
+rm -rf "$results" && mkdir -p "$results"
+
+passed=0 failed=0 skipped=0
+status=0
+
+# 1. Web unit tests.
+if [ ! -d web/node_modules ]; then (cd web && npm ci --no-audit --no-fund) || status=1; fi
+(cd web && npx vitest run --reporter=default --reporter=json --outputFile="$results/vitest.json") || status=1
+if [ -f "$results/vitest.json" ]; then
+  read -r p f s < <(node -e 'const r=require(process.argv[1]);console.log(r.numPassedTests,r.numFailedTests,r.numPendingTests+r.numTodoTests)' "$results/vitest.json")
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+else
+  failed=$((failed + 1))
+fi
+
+# 2. .NET tests (the server build produces the web assets first if they are missing).
+dotnet test Parley.slnx 2>&1 | tee "$results/dotnet.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+summary=$(sed -n '/Test run summary/,$p' "$results/dotnet.log")
+if [ -n "$summary" ]; then
+  p=$(awk '/succeeded:/ {print $2}' <<<"$summary"); f=$(awk '/failed:/ {print $2}' <<<"$summary"); s=$(awk '/skipped:/ {print $2}' <<<"$summary")
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${s:-0}))
+else
+  echo "dotnet test produced no summary (build failure?)"; failed=$((failed + 1))
+fi
+
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
