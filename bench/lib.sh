@@ -30,6 +30,8 @@ start_server() {
       Parley__Widget__DemoPage=false \
       Logging__LogLevel__Default=Warning \
       Logging__LogLevel__Microsoft.AspNetCore=Warning \
+      Logging__LogLevel__Microsoft.AspNetCore.SignalR="${BENCH_SIGNALR_LOG:-Warning}" \
+      Logging__LogLevel__Microsoft.AspNetCore.Http.Connections="${BENCH_SIGNALR_LOG:-Warning}" \
       "$@" \
       taskset -c "$cpus" "$dir/Parley.Server"
   ) >"$data/server.log" 2>&1 &

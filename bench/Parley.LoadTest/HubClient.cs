@@ -33,7 +33,7 @@ internal interface IPendingCall
 internal sealed class HubClient : IAsyncDisposable
 {
     private static readonly byte[] HandshakeRequest = Encoding.UTF8.GetBytes("{\"protocol\":\"messagepack\",\"version\":1}\u001e");
-    private static readonly byte[] PingFrame = [1, 0x91, 6]; // length 1, fixarray(1), 6
+    private static readonly byte[] PingFrame = [2, 0x91, 6]; // length 2: fixarray(1), 6
 
     private readonly ClientWebSocket _socket;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
