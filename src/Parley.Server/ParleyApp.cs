@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Parley.Server.Data;
 using Parley.Server.Features.Auth;
 using Parley.Server.Features.Conversations;
+using Parley.Server.Features.Metrics;
 using Parley.Server.Features.Sites;
 using Parley.Server.Features.Web;
 using Parley.Server.Features.Widget;
@@ -34,6 +35,7 @@ public static class ParleyApp
         }));
         builder.Services.AddHealthChecks();
         builder.AddNetworkOptions();
+        builder.AddParleyMetrics();
 
         builder.AddParleyData();
         builder.AddParleyAuth();
@@ -55,6 +57,7 @@ public static class ParleyApp
 
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+        app.MapParleyMetrics();
         app.MapOpenApi();
         app.MapScalarApiReference();
 
@@ -64,6 +67,14 @@ public static class ParleyApp
         app.MapConversationsApi();
         app.MapParleyHubs();
         return app;
+    }
+
+    /// <summary>Applies pending migrations (and the unattended bootstrap) without starting the server.</summary>
+    public static async Task MigrateAsync(string[] args)
+    {
+        await using var app = Create(args, b => b.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Parley:Database:ApplyMigrations"] = "true" }));
+        var initializer = app.Services.GetServices<IHostedService>().OfType<DatabaseInitializer>().Single();
+        await initializer.StartAsync(CancellationToken.None);
     }
 
     private static void AddWidget(this WebApplicationBuilder builder)

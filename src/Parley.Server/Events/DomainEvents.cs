@@ -12,9 +12,14 @@ public interface IDomainEventListener<in TEvent>
 /// </summary>
 public sealed partial class DomainEvents(IServiceProvider services, ILogger<DomainEvents> logger)
 {
+    // Listeners are singletons; resolve each event type's list once, not on every message.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Type, object> _listeners = new();
+
     public void Publish<TEvent>(TEvent domainEvent)
     {
-        foreach (var handler in services.GetServices<IDomainEventListener<TEvent>>())
+        var listeners = (IDomainEventListener<TEvent>[])_listeners.GetOrAdd(
+            typeof(TEvent), _ => services.GetServices<IDomainEventListener<TEvent>>().ToArray());
+        foreach (var handler in listeners)
         {
             try
             {

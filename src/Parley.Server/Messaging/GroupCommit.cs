@@ -26,7 +26,9 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
             var conversations = await LockConversationsAsync(connection, tx, batch, cancellationToken);
             var existing = await FindExistingAsync(connection, tx, batch, conversations, cancellationToken);
 
+            // Microsecond precision, as PostgreSQL stores it: the ack must equal what a later retry reads back.
             var now = time.GetUtcNow().UtcDateTime;
+            now = now.AddTicks(-(now.Ticks % TimeSpan.TicksPerMicrosecond));
             var results = new WriteResult[batch.Count];
             var fresh = new List<(int Index, Message Message)>(batch.Count);
             var freshByKey = new Dictionary<(Guid, Guid), Message>();

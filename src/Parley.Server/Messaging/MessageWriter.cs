@@ -1,6 +1,8 @@
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
+using System.Diagnostics;
 using Parley.Server.Events;
+using Parley.Server.Features.Metrics;
 
 namespace Parley.Server.Messaging;
 
@@ -19,9 +21,11 @@ public sealed partial class MessageWriter : BackgroundService
     private readonly DomainEvents _events;
     private readonly MessagingOptions _options;
     private readonly ILogger<MessageWriter> _logger;
+    private readonly ParleyMetrics _metrics;
 
-    internal MessageWriter(GroupCommit store, DomainEvents events, IOptions<MessagingOptions> options, ILogger<MessageWriter> logger)
+    internal MessageWriter(GroupCommit store, DomainEvents events, IOptions<MessagingOptions> options, ParleyMetrics metrics, ILogger<MessageWriter> logger)
     {
+        _metrics = metrics;
         _store = store;
         _events = events;
         _options = options.Value;
@@ -77,11 +81,16 @@ public sealed partial class MessageWriter : BackgroundService
         List<MessageCommitted> committed;
         try
         {
+            var started = Stopwatch.GetTimestamp();
             (var results, committed) = await _store.CommitAsync(commands, CancellationToken.None);
+            var duplicates = 0;
             for (var i = 0; i < batch.Count; i++)
             {
+                duplicates += results[i].Outcome == WriteOutcome.Duplicate ? 1 : 0;
                 batch[i].Completion.TrySetResult(results[i]);
             }
+
+            _metrics.Committed(batch.Count, committed.Count, duplicates, Stopwatch.GetElapsedTime(started));
         }
         catch (Exception ex) when (batch.Count > 1)
         {

@@ -19,11 +19,13 @@ internal sealed partial class ClientConnection
     private readonly HubConnectionContext _context;
     private readonly Channel<SerializedHubMessage> _outbound;
     private readonly ILogger _logger;
+    private readonly Action _onSlowConsumer;
     private readonly Lock _gate = new();
     private Guid[] _subscriptions = [];
 
-    public ClientConnection(HubConnectionContext context, Audience audience, Guid principalId, Guid siteId, int queueLimit, ILogger logger)
+    public ClientConnection(HubConnectionContext context, Audience audience, Guid principalId, Guid siteId, int queueLimit, ILogger logger, Action onSlowConsumer)
     {
+        _onSlowConsumer = onSlowConsumer;
         _context = context;
         Audience = audience;
         PrincipalId = principalId;
@@ -84,6 +86,7 @@ internal sealed partial class ClientConnection
             if (_outbound.Writer.TryComplete())
             {
                 LogSlowConsumer(_logger, ConnectionId);
+                _onSlowConsumer();
                 _context.Abort();
             }
         }

@@ -47,5 +47,6 @@ public static class RealtimeSetup
             ActivatorUtilities.CreateInstance<DefaultHubLifetimeManager<THub>>(sp),
             sp.GetRequiredService<ConnectionRegistry>(),
             sp.GetRequiredService<IOptions<RealtimeOptions>>(),
+            sp.GetRequiredService<Features.Metrics.ParleyMetrics>(),
             sp.GetRequiredService<ILogger<ClientConnection>>()));
 }

@@ -13,6 +13,7 @@ internal sealed class TrackingHubLifetimeManager<THub>(
     HubLifetimeManager<THub> inner,
     ConnectionRegistry registry,
     IOptions<RealtimeOptions> options,
+    Features.Metrics.ParleyMetrics metrics,
     ILogger<ClientConnection> logger) : HubLifetimeManager<THub>
     where THub : Hub
 {
@@ -23,7 +24,7 @@ internal sealed class TrackingHubLifetimeManager<THub>(
         var user = connection.User;
         var principal = (_audience == Audience.Agent ? user.UserId() : user.VisitorContactId()) ?? Guid.Empty;
         var site = user.VisitorSiteId() ?? Guid.Empty;
-        registry.Add(new ClientConnection(connection, _audience, principal, site, options.Value.OutboundQueueLimit, logger));
+        registry.Add(new ClientConnection(connection, _audience, principal, site, options.Value.OutboundQueueLimit, logger, metrics.SlowConsumerDisconnected));
         await inner.OnConnectedAsync(connection);
     }
 
