@@ -89,8 +89,9 @@ internal static class ConnectionScenarios
                 RedirectStandardOutput = true,
                 UseShellExecute = false,
             };
+            // Under `dotnet Parley.LoadTest.dll` the host is dotnet and the dll comes first; the apphost needs nothing.
             var entry = Environment.GetCommandLineArgs()[0];
-            if (entry.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
+            if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" && entry.EndsWith(".dll", StringComparison.OrdinalIgnoreCase))
             {
                 psi.ArgumentList.Add(entry);
             }
@@ -135,8 +136,15 @@ internal static class ConnectionScenarios
         var dropped = 0;
         foreach (var w in workers)
         {
-            await w.StandardInput.WriteLineAsync("STOP");
-            w.StandardInput.Close();
+            try
+            {
+                await w.StandardInput.WriteLineAsync("STOP");
+                w.StandardInput.Close();
+            }
+            catch (IOException)
+            {
+                // The worker is already gone.
+            }
             var line = await ReadLineUntilAsync(w, "DONE", TimeSpan.FromSeconds(60));
             if (line?.Split(' ') is { Length: 2 } parts)
             {
@@ -160,9 +168,9 @@ internal static class ConnectionScenarios
             ["scenario"] = "idle",
             ["label"] = o.Label,
             ["connections"] = connected,
-            ["failed"] = failed,
+            ["failed"] = Math.Max(failed, total - connected),
             ["droppedWhileIdle"] = dropped,
-            ["errors"] = failed + dropped,
+            ["errors"] = Math.Max(failed, total - connected) + dropped,
             ["generatorProcesses"] = procs,
             ["sources"] = string.Join(',', sources.Select(s => s.ToString())),
             ["rampSeconds"] = Math.Round(rampSeconds, 1),

@@ -1,6 +1,6 @@
+using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
-using System.Diagnostics;
 using Parley.Server.Events;
 using Parley.Server.Features.Metrics;
 
