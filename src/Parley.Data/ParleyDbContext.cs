@@ -71,8 +71,9 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
         {
             e.Property(x => x.SenderName).HasMaxLength(200);
             e.HasOne<Conversation>().WithMany().HasForeignKey(x => x.ConversationId).OnDelete(DeleteBehavior.Cascade);
-            // The idempotency key of the message path: a retried send finds its original here.
-            e.HasIndex(x => new { x.ConversationId, x.ClientId }).IsUnique();
+            // The idempotency key of the message path: a retried send finds its original here. ClientId leads
+            // so that a whole batch is checked with one `ClientId IN (...)` index lookup.
+            e.HasIndex(x => new { x.ClientId, x.ConversationId }).IsUnique();
             // Order and replay: (conversation, seq) is unique and is the replay scan.
             e.HasIndex(x => new { x.ConversationId, x.Seq }).IsUnique();
             e.HasIndex(x => new { x.ConversationId, x.VisitorSeq }).IsUnique().HasFilter("\"VisitorSeq\" IS NOT NULL");

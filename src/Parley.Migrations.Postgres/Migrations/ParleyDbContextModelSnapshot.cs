@@ -174,7 +174,7 @@ namespace Parley.Migrations.Postgres.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("ConversationId", "ClientId")
+                    b.HasIndex("ClientId", "ConversationId")
                         .IsUnique();
 
                     b.HasIndex("ConversationId", "Seq")

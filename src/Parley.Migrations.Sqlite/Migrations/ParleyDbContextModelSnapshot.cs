@@ -167,7 +167,7 @@ namespace Parley.Migrations.Sqlite.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("ConversationId", "ClientId")
+                    b.HasIndex("ClientId", "ConversationId")
                         .IsUnique();
 
                     b.HasIndex("ConversationId", "Seq")

@@ -180,20 +180,18 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
         var found = new Dictionary<(Guid, Guid), Message>();
         await using var cmd = connection.CreateCommand();
         cmd.Transaction = tx;
-        var sql = new StringBuilder($"SELECT {MessageColumns} FROM \"Messages\" WHERE ");
+        // One index range per client id on (ClientId, ConversationId); the pair is matched in memory. A long OR of
+        // (conversation AND client) pairs made SQLite's planner fall back to scanning the table.
+        var sql = new StringBuilder($"SELECT {MessageColumns} FROM \"Messages\" WHERE \"ClientId\" IN (");
         var n = 0;
-        foreach (var item in batch)
+        foreach (var clientId in batch.Where(b => conversations.ContainsKey(b.ConversationId)).Select(b => b.ClientId).Distinct())
         {
-            if (!conversations.ContainsKey(item.ConversationId))
-            {
-                continue;
-            }
-
-            sql.Append(n == 0 ? "" : " OR ").Append(CultureInfo.InvariantCulture, $"(\"ConversationId\" = @dc{n} AND \"ClientId\" = @dk{n})");
-            dialect.Add(cmd, $"@dc{n}", item.ConversationId);
-            dialect.Add(cmd, $"@dk{n}", item.ClientId);
+            sql.Append(n == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"@dk{n}");
+            dialect.Add(cmd, $"@dk{n}", clientId);
             n++;
         }
+
+        sql.Append(')');
 
         if (n == 0)
         {

@@ -17,6 +17,11 @@ public sealed class StoreUnavailableException(string message, Exception? inner =
 public sealed partial class MessageWriter : BackgroundService
 {
     private readonly Channel<PendingWrite> _queue;
+
+    // Committed batches wait here for the event dispatcher, so fan-out of one batch overlaps the next commit.
+    // Unbounded on purpose: it holds at most what the bounded write queue let in, and is drained in order.
+    private readonly Channel<List<MessageCommitted>> _committed = Channel.CreateUnbounded<List<MessageCommitted>>(
+        new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly GroupCommit _store;
     private readonly DomainEvents _events;
     private readonly MessagingOptions _options;
@@ -60,6 +65,7 @@ public sealed partial class MessageWriter : BackgroundService
         await using var registration = stoppingToken.Register(() => _queue.Writer.TryComplete());
         var batch = new List<PendingWrite>(_options.MaxBatchSize);
         var commands = new List<WriteCommand>(_options.MaxBatchSize);
+        var dispatcher = Task.Run(DispatchAsync, CancellationToken.None);
         while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
         {
             while (batch.Count < _options.MaxBatchSize && _queue.Reader.TryRead(out var item))
@@ -73,7 +79,21 @@ public sealed partial class MessageWriter : BackgroundService
             commands.Clear();
         }
 
+        _committed.Writer.TryComplete();
+        await dispatcher;
         await _store.DisposeAsync();
+    }
+
+    /// <summary>Raises the committed events, batch after batch, in commit (and so sequence) order.</summary>
+    private async Task DispatchAsync()
+    {
+        await foreach (var committed in _committed.Reader.ReadAllAsync())
+        {
+            foreach (var evt in committed)
+            {
+                _events.Publish(evt);
+            }
+        }
     }
 
     private async Task ProcessAsync(List<PendingWrite> batch, List<WriteCommand> commands)
@@ -109,9 +129,9 @@ public sealed partial class MessageWriter : BackgroundService
             return;
         }
 
-        foreach (var evt in committed)
+        if (committed.Count > 0)
         {
-            _events.Publish(evt);
+            _committed.Writer.TryWrite(committed);
         }
     }
 

@@ -14,6 +14,14 @@ public sealed class RealtimeOptions
     [Range(1024, 16 * 1024 * 1024)]
     public int MaxReceiveMessageBytes { get; set; } = 64 * 1024;
 
+    /// <summary>
+    /// Hub calls one connection may have in flight. Above 1 a client can pipeline sends (and pings keep flowing
+    /// while they commit); a connection's sends still reach the writer in the order they arrived, because the
+    /// hub enqueues them before its first await.
+    /// </summary>
+    [Range(1, 1024)]
+    public int MaxParallelInvocationsPerClient { get; set; } = 16;
+
     [Range(1, 300)]
     public int KeepAliveSeconds { get; set; } = 15;
 

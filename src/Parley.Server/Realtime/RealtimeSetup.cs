@@ -20,6 +20,7 @@ public static class RealtimeSetup
                 o.KeepAliveInterval = TimeSpan.FromSeconds(options.KeepAliveSeconds);
                 o.ClientTimeoutInterval = TimeSpan.FromSeconds(options.ClientTimeoutSeconds);
                 o.EnableDetailedErrors = false;
+                o.MaximumParallelInvocationsPerClient = options.MaxParallelInvocationsPerClient;
                 o.AddFilter<HubErrorFilter>();
             })
             .AddJsonProtocol(o => o.PayloadSerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase)

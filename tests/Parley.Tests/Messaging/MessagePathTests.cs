@@ -124,6 +124,22 @@ public sealed class MessagePathTests
         }
     }
 
+    [Fact]
+    public async Task PipelinedSends_FromOneConnection_KeepTheirOrder()
+    {
+        await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
+        await using var server = await ParleyServer.StartAsync(storage);
+        await using var visitor = await VisitorClient.ConnectAsync(server);
+        var conversation = await visitor.StartConversationAsync();
+
+        // Fired without waiting for acks: several are in flight on the connection at once.
+        var sends = Enumerable.Range(1, 100).Select(i => visitor.SendAsync(conversation.Id, $"line {i}")).ToList();
+        var acks = await Task.WhenAll(sends);
+
+        Assert.Equal(Enumerable.Range(1, 100).Select(i => (long)i), acks.Select(a => a.Seq));
+        Assert.Equal(Enumerable.Range(1, 100).Select(i => $"line {i}"), (await server.MessagesAsync(conversation.Id)).Select(m => m.Body));
+    }
+
     [Theory]
     [InlineData(Store.Sqlite)]
     [InlineData(Store.Postgres)]

@@ -180,9 +180,9 @@ namespace Parley.Migrations.Postgres.Migrations
                 columns: new[] { "Status", "LastMessageAt" });
 
             migrationBuilder.CreateIndex(
-                name: "IX_Messages_ConversationId_ClientId",
+                name: "IX_Messages_ClientId_ConversationId",
                 table: "Messages",
-                columns: new[] { "ConversationId", "ClientId" },
+                columns: new[] { "ClientId", "ConversationId" },
                 unique: true);
 
             migrationBuilder.CreateIndex(

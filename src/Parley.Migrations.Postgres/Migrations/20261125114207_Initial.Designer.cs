@@ -12,7 +12,7 @@ using Parley.Data;
 namespace Parley.Migrations.Postgres.Migrations
 {
     [DbContext(typeof(ParleyDbContext))]
-    [Migration("20261125105039_Initial")]
+    [Migration("20261125114207_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -177,7 +177,7 @@ namespace Parley.Migrations.Postgres.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("ConversationId", "ClientId")
+                    b.HasIndex("ClientId", "ConversationId")
                         .IsUnique();
 
                     b.HasIndex("ConversationId", "Seq")

@@ -11,7 +11,7 @@ using Parley.Data;
 namespace Parley.Migrations.Sqlite.Migrations
 {
     [DbContext(typeof(ParleyDbContext))]
-    [Migration("20261125105030_Initial")]
+    [Migration("20261125114157_Initial")]
     partial class Initial
     {
         /// <inheritdoc />
@@ -170,7 +170,7 @@ namespace Parley.Migrations.Sqlite.Migrations
 
                     b.HasKey("Id");
 
-                    b.HasIndex("ConversationId", "ClientId")
+                    b.HasIndex("ClientId", "ConversationId")
                         .IsUnique();
 
                     b.HasIndex("ConversationId", "Seq")
