@@ -17,11 +17,12 @@ public enum Audience
 internal sealed partial class ClientConnection
 {
     private readonly HubConnectionContext _context;
-    private readonly Channel<SerializedHubMessage> _outbound;
+    private readonly Channel<OutboundItem> _outbound;
     private readonly ILogger _logger;
     private readonly Action _onSlowConsumer;
     private readonly Lock _gate = new();
     private Guid[] _subscriptions = [];
+    private Dictionary<Guid, SerializedHubMessage>? _latestState;
 
     public ClientConnection(HubConnectionContext context, Audience audience, Guid principalId, Guid siteId, int queueLimit, ILogger logger, Action onSlowConsumer)
     {
@@ -31,7 +32,7 @@ internal sealed partial class ClientConnection
         PrincipalId = principalId;
         SiteId = siteId;
         _logger = logger;
-        _outbound = Channel.CreateBounded<SerializedHubMessage>(new BoundedChannelOptions(queueLimit)
+        _outbound = Channel.CreateBounded<OutboundItem>(new BoundedChannelOptions(queueLimit)
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait, // never used to wait: TryWrite fails instead
@@ -79,9 +80,33 @@ internal sealed partial class ClientConnection
         }
     }
 
-    public void Enqueue(SerializedHubMessage message)
+    /// <summary>Queues an event; every one is delivered, in order.</summary>
+    public void Enqueue(SerializedHubMessage message) => Write(new OutboundItem(message, default));
+
+    /// <summary>
+    /// Queues a state update (an inbox summary, a status) of which only the newest per key matters: while one is
+    /// still waiting, a newer one replaces it instead of queueing behind it. A busy conversation then costs an
+    /// agent who is behind one delivery, not one per message.
+    /// </summary>
+    public void EnqueueState(Guid key, SerializedHubMessage message)
     {
-        if (!_outbound.Writer.TryWrite(message))
+        lock (_gate)
+        {
+            _latestState ??= [];
+            var alreadyQueued = _latestState.ContainsKey(key);
+            _latestState[key] = message;
+            if (alreadyQueued)
+            {
+                return;
+            }
+        }
+
+        Write(new OutboundItem(null, key));
+    }
+
+    private void Write(OutboundItem item)
+    {
+        if (!_outbound.Writer.TryWrite(item))
         {
             if (_outbound.Writer.TryComplete())
             {
@@ -98,9 +123,13 @@ internal sealed partial class ClientConnection
     {
         try
         {
-            await foreach (var message in _outbound.Reader.ReadAllAsync(_context.ConnectionAborted))
+            await foreach (var item in _outbound.Reader.ReadAllAsync(_context.ConnectionAborted))
             {
-                await _context.WriteAsync(message, _context.ConnectionAborted);
+                var message = item.Message ?? TakeState(item.StateKey);
+                if (message is not null)
+                {
+                    await _context.WriteAsync(message, _context.ConnectionAborted);
+                }
             }
         }
         catch (OperationCanceledException)
@@ -113,6 +142,17 @@ internal sealed partial class ClientConnection
             _context.Abort();
         }
     }
+
+    private SerializedHubMessage? TakeState(Guid key)
+    {
+        lock (_gate)
+        {
+            return _latestState is not null && _latestState.Remove(key, out var message) ? message : null;
+        }
+    }
+
+    /// <summary>Either an event to deliver as is, or a marker for the newest state under a key.</summary>
+    private readonly record struct OutboundItem(SerializedHubMessage? Message, Guid StateKey);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Connection {ConnectionId} is not reading; outbound queue full, disconnecting (it will resume by replay)")]
     private static partial void LogSlowConsumer(ILogger logger, string connectionId);

@@ -52,7 +52,7 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry)
                     LastSeq = state.LastVisitorSeq,
                     CreatedAt = state.CreatedAt,
                 });
-                connection.Enqueue(forVisitors);
+                connection.EnqueueState(state.Id, forVisitors);
             }
         }
 
@@ -70,7 +70,7 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry)
         var serialized = Serialize(ConversationUpdatedEvent, summary);
         foreach (var agent in agents)
         {
-            agent.Enqueue(serialized);
+            agent.EnqueueState(summary.Id, serialized);
         }
     }
 
