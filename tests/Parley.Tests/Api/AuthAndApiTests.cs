@@ -163,22 +163,4 @@ public sealed class AuthAndApiTests
         Assert.True(openApi.GetProperty("paths").TryGetProperty("/api/v1/conversations/{id}/messages", out _));
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/scalar", ct)).StatusCode);
     }
-
-    [Fact]
-    public async Task Metrics_ExposeStoredMessagesInPrometheusFormat()
-    {
-        await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
-        await using var server = await ParleyServer.StartAsync(storage);
-        await using var visitor = await VisitorClient.ConnectAsync(server);
-        var conversation = await visitor.StartConversationAsync();
-        await visitor.SendAsync(conversation.Id, "one");
-        await visitor.SendAsync(conversation.Id, "two");
-        using var http = server.CreateHttpClient();
-
-        var text = await http.GetStringAsync("/metrics", TestContext.Current.CancellationToken);
-
-        var line = text.Split('\n').Single(l => l.StartsWith("parley_messages_stored_total", StringComparison.Ordinal));
-        Assert.Equal("2", line.Split(' ')[^1]);
-        Assert.Contains("dotnet_gc_heap_total_allocated_bytes_total", text, StringComparison.Ordinal);
-    }
 }

@@ -42,6 +42,7 @@ public sealed class ParleyServer : IAsyncDisposable
         settings["Parley:Widget:ConnectsPerMinutePerIp"] = "100000";
         settings["Logging:LogLevel:Default"] = "Warning";
         settings["Logging:LogLevel:Microsoft.AspNetCore"] = "Error";
+        settings["Logging:LogLevel:Microsoft.EntityFrameworkCore.Database.Command"] = "None"; // migrations probe missing tables on purpose
         settings["Logging:LogLevel:Microsoft.AspNetCore.SignalR.Internal.DefaultHubDispatcher"] = "Critical";
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
         {
