@@ -29,8 +29,6 @@ COMMANDS=()
 PG_DB=
 cleanup() {
   stop_server
-  # Keep the server's warnings (slow-consumer disconnects, errors) beside the result.
-  [ -s "$data/server.log" ] && cp "$data/server.log" "$RESULTS/$db/$name.server.log"
   if [ -n "$PG_DB" ]; then pg_drop "$PG_DB" || true; fi
 }
 trap cleanup EXIT
