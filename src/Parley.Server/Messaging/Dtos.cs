@@ -86,6 +86,14 @@ public sealed record ReplayDto
 [MessagePackObject]
 public sealed record ConversationInfo
 {
+    public static ConversationInfo From(Conversation c) => new()
+    {
+        Id = c.Id,
+        Status = WireNames.Of(c.Status),
+        LastSeq = c.LastVisitorSeq,
+        CreatedAt = c.CreatedAt,
+    };
+
     [Key("id")] public Guid Id { get; init; }
 
     [Key("status")] public required string Status { get; init; }

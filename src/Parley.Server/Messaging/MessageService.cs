@@ -55,6 +55,18 @@ public sealed class MessageService(MessageWriter writer, ParleyDbContext db, IOp
         };
     }
 
+    /// <summary>
+    /// Checks access, then subscribes (through <paramref name="subscribe"/>) before reading, so nothing committed in
+    /// between falls through the gap between replay and live delivery; then replays.
+    /// </summary>
+    public async Task<ReplayDto> JoinAsync(Actor actor, string? conversationId, long afterSeq, Action<Guid> subscribe, CancellationToken cancellationToken)
+    {
+        var id = ParseId(conversationId, "conversationId");
+        await FindAccessibleAsync(actor, id, cancellationToken);
+        subscribe(id);
+        return await ReplayAsync(actor, id, afterSeq, cancellationToken);
+    }
+
     /// <summary>Messages after <paramref name="afterSeq"/> in the actor's numbering, or the newest ones when too many were missed.</summary>
     public async Task<ReplayDto> ReplayAsync(Actor actor, Guid conversationId, long afterSeq, CancellationToken cancellationToken = default)
     {

@@ -14,15 +14,8 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
     public async Task<ReplayDto> JoinAsync(ResumeRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var conversationId = MessageService.ParseId(request.ConversationId, "conversationId");
-        var actor = CurrentActor();
-        await messages.FindAccessibleAsync(actor, conversationId, Context.ConnectionAborted);
-        if (registry.Find(Context.ConnectionId) is { } connection)
-        {
-            registry.Subscribe(connection, conversationId);
-        }
-
-        return await messages.ReplayAsync(actor, conversationId, request.AfterSeq, Context.ConnectionAborted);
+        return await messages.JoinAsync(
+            CurrentActor(), request.ConversationId, request.AfterSeq, id => registry.Subscribe(Context.ConnectionId, id), Context.ConnectionAborted);
     }
 
     [HubMethodName("Leave")]

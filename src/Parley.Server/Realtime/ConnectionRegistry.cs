@@ -53,6 +53,14 @@ internal sealed class ConnectionRegistry
         }
     }
 
+    public void Subscribe(string connectionId, Guid conversationId)
+    {
+        if (Find(connectionId) is { } connection)
+        {
+            Subscribe(connection, conversationId);
+        }
+    }
+
     public void Subscribe(ClientConnection connection, Guid conversationId)
     {
         if (connection.AddSubscription(conversationId))

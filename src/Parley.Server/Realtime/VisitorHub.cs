@@ -24,13 +24,7 @@ internal sealed class VisitorHub(MessageService messages, ConversationService co
     public async Task<ReplayDto> ResumeAsync(ResumeRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var conversationId = MessageService.ParseId(request.ConversationId, "conversationId");
-        var actor = CurrentActor();
-
-        // Check access before subscribing, then subscribe before reading so nothing falls between replay and live.
-        await messages.FindAccessibleAsync(actor, conversationId, Context.ConnectionAborted);
-        Subscribe(conversationId);
-        return await messages.ReplayAsync(actor, conversationId, request.AfterSeq, Context.ConnectionAborted);
+        return await messages.JoinAsync(CurrentActor(), request.ConversationId, request.AfterSeq, Subscribe, Context.ConnectionAborted);
     }
 
     [HubMethodName("Send")]
@@ -51,11 +45,5 @@ internal sealed class VisitorHub(MessageService messages, ConversationService co
             user.VisitorSiteId() ?? Guid.Empty);
     }
 
-    private void Subscribe(Guid conversationId)
-    {
-        if (registry.Find(Context.ConnectionId) is { } connection)
-        {
-            registry.Subscribe(connection, conversationId);
-        }
-    }
+    private void Subscribe(Guid conversationId) => registry.Subscribe(Context.ConnectionId, conversationId);
 }

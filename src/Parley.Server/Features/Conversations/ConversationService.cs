@@ -20,7 +20,7 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
                 .FirstOrDefaultAsync(cancellationToken);
             if (existing is not null)
             {
-                return ToInfo(existing);
+                return ConversationInfo.From(existing);
             }
 
             var now = time.GetUtcNow().UtcDateTime;
@@ -47,7 +47,7 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
             }
 
             events.Publish(new ConversationChanged(await LoadStateAsync(conversation.Id, cancellationToken)));
-            return ToInfo(conversation);
+            return ConversationInfo.From(conversation);
         }
     }
 
@@ -166,14 +166,6 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
         LastMessageAt = row.Conversation.LastMessageAt,
         LastMessagePreview = row.Conversation.LastMessagePreview,
         LastMessageSenderKind = row.Conversation.LastMessageSenderKind,
-    };
-
-    private static ConversationInfo ToInfo(Conversation c) => new()
-    {
-        Id = c.Id,
-        Status = WireNames.Of(c.Status),
-        LastSeq = c.LastVisitorSeq,
-        CreatedAt = c.CreatedAt,
     };
 
     // A class with init members (not a positional record) so EF Core can keep composing Where/OrderBy over it.

@@ -64,11 +64,10 @@ public static class WidgetApi
         await db.SaveChangesAsync(cancellationToken);
 
         var open = await db.Conversations.AsNoTracking()
-            .Where(c => c.ContactId == contact.Id && c.Status != ConversationStatus.Closed)
-            .Select(c => new ConversationInfo { Id = c.Id, Status = c.Status == ConversationStatus.Open ? "open" : "pending", LastSeq = c.LastVisitorSeq, CreatedAt = c.CreatedAt })
-            .FirstOrDefaultAsync(cancellationToken);
+            .FirstOrDefaultAsync(c => c.ContactId == contact.Id && c.Status != ConversationStatus.Closed, cancellationToken);
 
-        return TypedResults.Ok(new WidgetSessionResponse(tokens.Issue(site.Id, contact.Id), contact.Id, new WidgetSite(site.Key, site.Name), open));
+        return TypedResults.Ok(new WidgetSessionResponse(
+            tokens.Issue(site.Id, contact.Id), contact.Id, new WidgetSite(site.Key, site.Name), open is null ? null : ConversationInfo.From(open)));
     }
 
     private static IResult ServeChatPage(string siteKey, IWebHostEnvironment env) =>
