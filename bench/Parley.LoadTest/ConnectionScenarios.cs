@@ -69,6 +69,7 @@ internal static class ConnectionScenarios
         var pid = o.ServerPid;
 
         await Task.Delay(2000, ct);
+        await FullGc.InduceAsync(pid, ct);
         var before = Snapshot(pid);
         Console.Error.WriteLine($"[idle] opening {total} connections from {procs} processes over {string.Join(',', sources.Select(s => s.ToString()))}");
         var started = Stopwatch.GetTimestamp();
@@ -130,8 +131,12 @@ internal static class ConnectionScenarios
         monitor.Start();
         var hold = o.Double("hold", 20);
         await Task.Delay(TimeSpan.FromSeconds(hold), ct);
-        var during = Snapshot(pid);
+        // Memory per connection is read after a full, compacting GC, so it counts live objects and not the
+        // allocation budget the GC happened to be holding at that moment.
+        // (after the monitor stops, so the induced pause is not counted among the server's own GC pauses).
         var server = await monitor.StopAsync(0);
+        var gcInduced = await FullGc.InduceAsync(pid, ct);
+        var during = Snapshot(pid);
 
         var dropped = 0;
         foreach (var w in workers)
@@ -183,6 +188,7 @@ internal static class ConnectionScenarios
             // Both ends of every loopback connection live in this kernel; the server's share is about half.
             ["serverKernelBytesPerConnectionEstimate"] = (slabDelta + tcpDelta) / 2 / n,
             ["bytesPerConnectionInclKernel"] = (rssDelta + ((slabDelta + tcpDelta) / 2)) / n,
+            ["measuredAfterFullGc"] = gcInduced,
             ["holdSeconds"] = hold,
             ["server"] = server,
         };

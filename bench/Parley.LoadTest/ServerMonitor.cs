@@ -264,3 +264,47 @@ internal sealed class ServerMonitor : IAsyncDisposable
         }
     }
 }
+
+/// <summary>
+/// Makes the server run a full blocking GC from outside, the way dotnet-gcdump does: an EventPipe session that
+/// asks for the GCHeapCollect keyword induces one. Returns false when the server cannot be reached.
+/// </summary>
+internal static class FullGc
+{
+    public static async Task<bool> InduceAsync(int? pid, CancellationToken ct)
+    {
+        if (pid is not { } p)
+        {
+            return false;
+        }
+
+        try
+        {
+            var client = new DiagnosticsClient(p);
+            var providers = new[]
+            {
+                new EventPipeProvider("Microsoft-Windows-DotNETRuntime", System.Diagnostics.Tracing.EventLevel.Informational,
+                    (long)(ClrTraceEventParser.Keywords.GC | ClrTraceEventParser.Keywords.GCHeapCollect)),
+            };
+            using var session = client.StartEventPipeSession(providers, requestRundown: false, circularBufferMB: 16);
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using var source = new EventPipeEventSource(session.EventStream);
+            source.Clr.GCStop += e =>
+            {
+                if (e.Depth == 2)
+                {
+                    done.TrySetResult();
+                }
+            };
+            var processing = Task.Run(source.Process, ct);
+            var finished = await Task.WhenAny(done.Task, Task.Delay(TimeSpan.FromSeconds(15), ct)) == done.Task;
+            await session.StopAsync(ct);
+            await processing.WaitAsync(TimeSpan.FromSeconds(5), ct);
+            return finished;
+        }
+        catch (Exception ex) when (ex is ServerNotAvailableException or TimeoutException or EndOfStreamException or IOException)
+        {
+            return false;
+        }
+    }
+}
