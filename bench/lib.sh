@@ -17,6 +17,8 @@ start_server() {
   local urls="http://127.0.0.1:${port}"
   (
     ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    # The content root is the working directory: run from the published folder so its appsettings.json applies.
+    cd "$dir"
     exec env \
       ASPNETCORE_URLS="$urls" \
       Parley__Database__DataDirectory="$data" \

@@ -74,8 +74,8 @@ print("   ", {k: g(k) for k in ["achievedRate", "deliveriesPerSec", "deliveryLat
 PY
   fi
   stop_server
-  # Keep the server's warnings (slow-consumer disconnects, errors) beside the result.
-  [ -s "$data/server.log" ] && cp "$data/server.log" "$RESULTS/$db/$name.server.log"
+  # Keep the server's warnings (slow-consumer disconnects, errors) in the work folder (not committed).
+  mkdir -p "$WORK/logs" && [ -s "$data/server.log" ] && cp "$data/server.log" "$WORK/logs/$db-$name.server.log"
   if [ -n "$PG_DB" ]; then pg_drop "$PG_DB" >/dev/null || true; PG_DB=; fi
 }
 
