@@ -21,7 +21,7 @@ public static class ParleyApp
 {
     public static WebApplication Create(string[] args, Action<WebApplicationBuilder>? configure = null)
     {
-        var builder = WebApplication.CreateBuilder(args);
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = DefaultContentRoot(args) });
         configure?.Invoke(builder);
 
         builder.Services.AddSingleton(TimeProvider.System);
@@ -75,6 +75,25 @@ public static class ParleyApp
         await using var app = Create(args, b => b.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Parley:Database:ApplyMigrations"] = "true" }));
         var initializer = app.Services.GetServices<IHostedService>().OfType<DatabaseInitializer>().Single();
         await initializer.StartAsync(CancellationToken.None);
+    }
+
+    /// <summary>
+    /// The content root (appsettings.json, wwwroot) defaults to the working directory. A published Parley started
+    /// from elsewhere (`/opt/parley/Parley.Server`, a service unit) would then miss both, so fall back to the
+    /// folder the executable lives in. An explicit --contentRoot always wins.
+    /// </summary>
+    private static string? DefaultContentRoot(string[] args)
+    {
+        if (args.Any(a => a.StartsWith("--contentRoot", StringComparison.OrdinalIgnoreCase)))
+        {
+            return null;
+        }
+
+        var cwd = Directory.GetCurrentDirectory();
+        var published = AppContext.BaseDirectory;
+        return !File.Exists(Path.Combine(cwd, "appsettings.json")) && File.Exists(Path.Combine(published, "appsettings.json"))
+            ? published
+            : null;
     }
 
     private static void AddWidget(this WebApplicationBuilder builder)
