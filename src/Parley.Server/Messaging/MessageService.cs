@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Parley.Data;
@@ -12,6 +13,12 @@ public readonly record struct Actor(Audience Audience, Guid PrincipalId, string?
     public static Actor Visitor(Guid contactId, Guid siteId) => new(Audience.Visitor, contactId, null, siteId);
 
     public static Actor Agent(Guid userId, string? name) => new(Audience.Agent, userId, name);
+
+    /// <summary>The signed-in user behind a cookie session (REST or agent hub).</summary>
+    public static Actor Agent(ClaimsPrincipal? user) =>
+        user?.UserId() is { } id
+            ? Agent(id, user.FindFirstValue(ClaimTypes.Name))
+            : throw new ParleyException("unauthorized", "Not signed in.", StatusCodes.Status401Unauthorized);
 }
 
 /// <summary>Send and replay, shared by both hubs and the REST API.</summary>

@@ -34,9 +34,5 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
         return messages.SendAsync(CurrentActor(), request);
     }
 
-    private Actor CurrentActor()
-    {
-        var user = Context.User ?? throw new HubException("unauthorized: Not signed in.");
-        return Actor.Agent(user.UserId() ?? throw new HubException("unauthorized: Not signed in."), user.FindFirstValue(ClaimTypes.Name));
-    }
+    private Actor CurrentActor() => Actor.Agent(Context.User);
 }

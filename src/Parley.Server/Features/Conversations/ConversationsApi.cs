@@ -51,21 +51,18 @@ public static class ConversationsApi
     internal static async Task<Ok<SendAck>> SendAsync(Guid id, SendRequest request, MessageService messages, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         request.ConversationId = id.ToString();
-        return TypedResults.Ok(await messages.SendAsync(ActorOf(user), request, cancellationToken));
+        return TypedResults.Ok(await messages.SendAsync(Actor.Agent(user), request, cancellationToken));
     }
 
     internal static async Task<Ok<ConversationSummary>> AssignAsync(Guid id, AssignRequest? request, ConversationService service, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
-        var actor = ActorOf(user);
+        var actor = Actor.Agent(user);
         return TypedResults.Ok(await service.AssignAsync(id, request?.UserId ?? actor.PrincipalId, actor, cancellationToken));
     }
 
     internal static async Task<Ok<ConversationSummary>> CloseAsync(Guid id, ConversationService service, ClaimsPrincipal user, CancellationToken cancellationToken) =>
-        TypedResults.Ok(await service.CloseAsync(id, ActorOf(user), cancellationToken));
+        TypedResults.Ok(await service.CloseAsync(id, Actor.Agent(user), cancellationToken));
 
     internal static async Task<Ok<ConversationSummary>> ReopenAsync(Guid id, ConversationService service, ClaimsPrincipal user, CancellationToken cancellationToken) =>
-        TypedResults.Ok(await service.ReopenAsync(id, ActorOf(user), cancellationToken));
-
-    private static Actor ActorOf(ClaimsPrincipal user) =>
-        Actor.Agent(user.UserId() ?? throw new ParleyException("unauthorized", "Not signed in.", StatusCodes.Status401Unauthorized), user.FindFirstValue(ClaimTypes.Name));
+        TypedResults.Ok(await service.ReopenAsync(id, Actor.Agent(user), cancellationToken));
 }
