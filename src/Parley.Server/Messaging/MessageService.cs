@@ -69,15 +69,18 @@ public sealed class MessageService(MessageWriter writer, ParleyDbContext db, IOp
     public async Task<ReplayDto> JoinAsync(Actor actor, string? conversationId, long afterSeq, Action<Guid> subscribe, CancellationToken cancellationToken)
     {
         var id = ParseId(conversationId, "conversationId");
-        await FindAccessibleAsync(actor, id, cancellationToken);
+        var conversation = await FindAccessibleAsync(actor, id, cancellationToken);
         subscribe(id);
-        return await ReplayAsync(actor, id, afterSeq, cancellationToken);
+        return await ReplayAsync(actor, conversation, afterSeq, cancellationToken);
     }
 
-    /// <summary>Messages after <paramref name="afterSeq"/> in the actor's numbering, or the newest ones when too many were missed.</summary>
-    public async Task<ReplayDto> ReplayAsync(Actor actor, Guid conversationId, long afterSeq, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Messages after <paramref name="afterSeq"/> in the actor's numbering, or the newest ones when too many were
+    /// missed. The conversation row may be older than the messages read: the reply's lastSeq covers both.
+    /// </summary>
+    private async Task<ReplayDto> ReplayAsync(Actor actor, Conversation conversation, long afterSeq, CancellationToken cancellationToken)
     {
-        var conversation = await FindAccessibleAsync(actor, conversationId, cancellationToken);
+        var conversationId = conversation.Id;
         var visitor = actor.Audience == Audience.Visitor;
         var lastSeq = visitor ? conversation.LastVisitorSeq : conversation.LastSeq;
         var limit = options.Value.ReplayLimit;
