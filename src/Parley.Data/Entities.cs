@@ -174,3 +174,28 @@ public sealed class Message
 
     public DateTime CreatedAt { get; set; }
 }
+
+/// <summary>
+/// A team, also the department of the data sandbox: routing assigns conversations to a team's members, and a
+/// user who is not granted more sees only the conversations, contacts and reports of the teams they belong to.
+/// </summary>
+public sealed class Team
+{
+    public Guid Id { get; set; }
+
+    public required string Name { get; set; }
+
+    public string? Description { get; set; }
+
+    public DateTime CreatedAt { get; set; }
+}
+
+/// <summary>Membership of a user in a team (many-to-many).</summary>
+public sealed class TeamMember
+{
+    public Guid TeamId { get; set; }
+
+    public Guid UserId { get; set; }
+
+    public DateTime CreatedAt { get; set; }
+}

@@ -16,6 +16,10 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
 
     public DbSet<Message> Messages => Set<Message>();
 
+    public DbSet<Team> Teams => Set<Team>();
+
+    public DbSet<TeamMember> TeamMembers => Set<TeamMember>();
+
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
         // Every timestamp is UTC. SQLite hands DateTime back as Unspecified, so mark it on the way out.
@@ -78,6 +82,24 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
             e.HasIndex(x => new { x.ConversationId, x.Seq }).IsUnique();
             e.HasIndex(x => new { x.ConversationId, x.VisitorSeq }).IsUnique().HasFilter("\"VisitorSeq\" IS NOT NULL");
         });
+
+        modelBuilder.Entity<Team>(e =>
+        {
+            e.Property(x => x.Name).HasMaxLength(200);
+            e.Property(x => x.Description).HasMaxLength(2000);
+            e.HasIndex(x => x.Name).IsUnique();
+        });
+
+        modelBuilder.Entity<TeamMember>(e =>
+        {
+            e.HasKey(x => new { x.TeamId, x.UserId });
+            e.HasOne<Team>().WithMany().HasForeignKey(x => x.TeamId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<User>().WithMany().HasForeignKey(x => x.UserId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => x.UserId);
+        });
+
+        modelBuilder.Entity<Conversation>()
+            .HasOne<Team>().WithMany().HasForeignKey(x => x.TeamId).OnDelete(DeleteBehavior.SetNull);
     }
 
     private sealed class UtcConverter : ValueConverter<DateTime, DateTime>
