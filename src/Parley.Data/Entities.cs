@@ -78,6 +78,9 @@ public sealed class Contact
     public DateTime CreatedAt { get; set; }
 
     public DateTime LastSeenAt { get; set; }
+
+    /// <summary>Set when an agent blocked the contact (spam): it can neither start a conversation nor send.</summary>
+    public DateTime? BlockedAt { get; set; }
 }
 
 public enum ConversationStatus
@@ -123,6 +126,12 @@ public sealed class Conversation
     public SenderKind? LastMessageSenderKind { get; set; }
 
     public DateTime? ClosedAt { get; set; }
+
+    /// <summary>While set (status pending), the conversation is snoozed: it re-opens then, or on a visitor message.</summary>
+    public DateTime? SnoozedUntil { get; set; }
+
+    /// <summary>Since when the visitor has been waiting for an answer: their first message after the last agent reply.</summary>
+    public DateTime? WaitingSince { get; set; }
 }
 
 public enum SenderKind

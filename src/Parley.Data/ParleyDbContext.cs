@@ -20,6 +20,16 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
 
     public DbSet<TeamMember> TeamMembers => Set<TeamMember>();
 
+    public DbSet<CannedReply> CannedReplies => Set<CannedReply>();
+
+    public DbSet<Label> Labels => Set<Label>();
+
+    public DbSet<ConversationLabel> ConversationLabels => Set<ConversationLabel>();
+
+    public DbSet<ConversationRead> ConversationReads => Set<ConversationRead>();
+
+    public DbSet<ContactNote> ContactNotes => Set<ContactNote>();
+
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
         // Every timestamp is UTC. SQLite hands DateTime back as Unspecified, so mark it on the way out.
@@ -98,8 +108,56 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
             e.HasIndex(x => x.UserId);
         });
 
+        OnConsoleModelCreating(modelBuilder);
+
         modelBuilder.Entity<Conversation>()
             .HasOne<Team>().WithMany().HasForeignKey(x => x.TeamId).OnDelete(DeleteBehavior.SetNull);
+    }
+
+    /// <summary>Canned replies, labels, read markers and contact notes (the agent console's own tables).</summary>
+    private static void OnConsoleModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<Conversation>().HasIndex(x => x.SnoozedUntil).HasFilter("\"SnoozedUntil\" IS NOT NULL");
+
+        modelBuilder.Entity<CannedReply>(e =>
+        {
+            e.Property(x => x.Shortcut).HasMaxLength(64);
+            e.Property(x => x.Body).HasMaxLength(4000);
+            e.HasOne<User>().WithMany().HasForeignKey(x => x.OwnerId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => new { x.OwnerId, x.Shortcut });
+        });
+
+        modelBuilder.Entity<Label>(e =>
+        {
+            e.Property(x => x.Name).HasMaxLength(64);
+            e.Property(x => x.Color).HasMaxLength(16);
+            e.HasIndex(x => x.Name).IsUnique();
+        });
+
+        modelBuilder.Entity<ConversationLabel>(e =>
+        {
+            e.HasKey(x => new { x.ConversationId, x.LabelId });
+            e.HasOne<Conversation>().WithMany().HasForeignKey(x => x.ConversationId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<Label>().WithMany().HasForeignKey(x => x.LabelId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => x.LabelId);
+        });
+
+        modelBuilder.Entity<ConversationRead>(e =>
+        {
+            e.HasKey(x => new { x.UserId, x.ConversationId });
+            e.HasOne<Conversation>().WithMany().HasForeignKey(x => x.ConversationId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<User>().WithMany().HasForeignKey(x => x.UserId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => x.ConversationId);
+        });
+
+        modelBuilder.Entity<ContactNote>(e =>
+        {
+            e.Property(x => x.Body).HasMaxLength(4000);
+            e.Property(x => x.AuthorName).HasMaxLength(200);
+            e.HasOne<Contact>().WithMany().HasForeignKey(x => x.ContactId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<User>().WithMany().HasForeignKey(x => x.AuthorId).OnDelete(DeleteBehavior.SetNull);
+            e.HasIndex(x => new { x.ContactId, x.CreatedAt });
+        });
     }
 
     private sealed class UtcConverter : ValueConverter<DateTime, DateTime>

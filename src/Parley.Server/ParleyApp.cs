@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Options;
 using Parley.Server.Data;
 using Parley.Server.Features.Auth;
+using Parley.Server.Features.Console;
 using Parley.Server.Features.Conversations;
 using Parley.Server.Features.Metrics;
 using Parley.Server.Features.Sites;
@@ -43,6 +44,7 @@ public static class ParleyApp
         builder.AddParleyRealtime();
         builder.AddWidget();
         builder.Services.AddScoped<ConversationService>();
+        builder.AddConsoleFeatures();
 
         var app = builder.Build();
 
@@ -65,6 +67,7 @@ public static class ParleyApp
         app.MapWidgetApi();
         app.MapSitesApi();
         app.MapConversationsApi();
+        app.MapConsoleApi();
         app.MapParleyHubs();
         return app;
     }

@@ -129,6 +129,14 @@ public sealed record ConversationSummary
     [Key("lastMessageSenderKind")] public string? LastMessageSenderKind { get; init; }
 
     [Key("createdAt")] public DateTime CreatedAt { get; init; }
+
+    [Key("teamId")] public Guid? TeamId { get; init; }
+
+    /// <summary>Set while the conversation is snoozed (status pending).</summary>
+    [Key("snoozedUntil")] public DateTime? SnoozedUntil { get; init; }
+
+    /// <summary>Since when the visitor has been waiting for an agent's answer; null when answered.</summary>
+    [Key("waitingSince")] public DateTime? WaitingSince { get; init; }
 }
 
 /// <summary>Lower-case wire names for the persisted enums.</summary>

@@ -50,6 +50,10 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
                 {
                     results[i] = new WriteResult(WriteOutcome.Closed, null);
                 }
+                else if (cmd.SenderKind == SenderKind.Visitor && conv.ContactBlocked)
+                {
+                    results[i] = new WriteResult(WriteOutcome.Blocked, null);
+                }
                 else
                 {
                     var message = new Message
@@ -70,6 +74,14 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
                         conv.LastMessageAt = now;
                         conv.LastMessagePreview = ConversationState.Preview(cmd.Body);
                         conv.LastMessageSenderKind = cmd.SenderKind;
+                        if (cmd.SenderKind == SenderKind.Visitor)
+                        {
+                            conv.WaitingSince ??= now;
+                        }
+                        else if (cmd.SenderKind is SenderKind.Agent or SenderKind.Bot)
+                        {
+                            conv.WaitingSince = null;
+                        }
                     }
 
                     freshByKey[(cmd.ConversationId, cmd.ClientId)] = message;
@@ -132,7 +144,8 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
         cmd.Transaction = tx;
         var sql = new StringBuilder("""
             SELECT c."Id", c."SiteId", c."ContactId", c."Status", c."AssigneeId", c."LastSeq", c."LastVisitorSeq", c."CreatedAt",
-                   c."LastMessageAt", c."LastMessagePreview", c."LastMessageSenderKind", ct."Name", u."DisplayName"
+                   c."LastMessageAt", c."LastMessagePreview", c."LastMessageSenderKind", ct."Name", u."DisplayName",
+                   c."TeamId", c."SnoozedUntil", c."WaitingSince", ct."BlockedAt"
             FROM "Conversations" AS c
             JOIN "Contacts" AS ct ON ct."Id" = c."ContactId"
             LEFT JOIN "Users" AS u ON u."Id" = c."AssigneeId"
@@ -166,6 +179,10 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
                 LastMessageSenderKind = reader.IsDBNull(10) ? null : (SenderKind)reader.GetInt32(10),
                 ContactName = reader.IsDBNull(11) ? null : reader.GetString(11),
                 AssigneeName = reader.IsDBNull(12) ? null : reader.GetString(12),
+                TeamId = reader.IsDBNull(13) ? null : SqlDialect.ReadGuid(reader, 13),
+                SnoozedUntil = reader.IsDBNull(14) ? null : SqlDialect.ReadUtc(reader, 14),
+                WaitingSince = reader.IsDBNull(15) ? null : SqlDialect.ReadUtc(reader, 15),
+                ContactBlocked = !reader.IsDBNull(16),
             };
             result[state.Id] = state;
         }
@@ -263,7 +280,7 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
             var c = conversations[id];
             sql.Append(CultureInfo.InvariantCulture, $"""
                 UPDATE "Conversations" SET "LastSeq" = @s{i}, "LastVisitorSeq" = @v{i}, "LastMessageAt" = @t{i},
-                "LastMessagePreview" = @p{i}, "LastMessageSenderKind" = @k{i}, "UpdatedAt" = @u{i} WHERE "Id" = @id{i};
+                "LastMessagePreview" = @p{i}, "LastMessageSenderKind" = @k{i}, "UpdatedAt" = @u{i}, "WaitingSince" = @w{i} WHERE "Id" = @id{i};
                 """);
             dialect.Add(cmd, $"@s{i}", c.LastSeq);
             dialect.Add(cmd, $"@v{i}", c.LastVisitorSeq);
@@ -271,6 +288,7 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
             dialect.Add(cmd, $"@p{i}", c.LastMessagePreview);
             dialect.Add(cmd, $"@k{i}", c.LastMessageSenderKind is { } k ? (int)k : null);
             dialect.Add(cmd, $"@u{i}", fresh[0].Message.CreatedAt);
+            dialect.Add(cmd, $"@w{i}", c.WaitingSince);
             dialect.Add(cmd, $"@id{i}", id);
             i++;
         }

@@ -58,6 +58,7 @@ public sealed class MessageService(MessageWriter writer, ParleyDbContext db, IOp
         {
             WriteOutcome.Stored or WriteOutcome.Duplicate => MessageMapper.ToAck(result, actor.Audience),
             WriteOutcome.Closed => throw new ParleyException("conversation_closed", "The conversation is closed; start a new one.", StatusCodes.Status409Conflict),
+            WriteOutcome.Blocked => throw new ParleyException("contact_blocked", "This visitor is blocked.", StatusCodes.Status403Forbidden),
             _ => throw ParleyException.NotFound(),
         };
     }

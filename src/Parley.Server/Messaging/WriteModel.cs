@@ -25,6 +25,9 @@ public enum WriteOutcome
     Duplicate,
     NotFound,
     Closed,
+
+    /// <summary>The visitor's contact is blocked.</summary>
+    Blocked,
 }
 
 public readonly record struct WriteResult(WriteOutcome Outcome, Message? Message);
@@ -45,6 +48,16 @@ public sealed record ConversationState
     public Guid? AssigneeId { get; init; }
 
     public string? AssigneeName { get; init; }
+
+    public Guid? TeamId { get; init; }
+
+    public DateTime? SnoozedUntil { get; init; }
+
+    /// <summary>Since when the visitor waits for an answer; maintained by the write path.</summary>
+    public DateTime? WaitingSince { get; set; }
+
+    /// <summary>The contact is blocked (spam): its messages are refused. Not sent to clients.</summary>
+    public bool ContactBlocked { get; init; }
 
     public long LastSeq { get; set; }
 
@@ -72,6 +85,9 @@ public sealed record ConversationState
         LastMessagePreview = LastMessagePreview,
         LastMessageSenderKind = LastMessageSenderKind is { } k ? WireNames.Of(k) : null,
         CreatedAt = CreatedAt,
+        TeamId = TeamId,
+        SnoozedUntil = SnoozedUntil,
+        WaitingSince = WaitingSince,
     };
 
     public static string Preview(string body) => body.Length <= 140 ? body : string.Concat(body.AsSpan(0, 139), "…");

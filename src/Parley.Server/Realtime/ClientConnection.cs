@@ -52,6 +52,9 @@ internal sealed partial class ClientConnection
 
     public IReadOnlyList<Guid> Subscriptions => _subscriptions;
 
+    /// <summary>The agent's display name (who-is-viewing); null for visitors.</summary>
+    public string? DisplayName { get; init; }
+
     public bool AddSubscription(Guid conversationId)
     {
         lock (_gate)

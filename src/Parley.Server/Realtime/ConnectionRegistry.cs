@@ -12,6 +12,9 @@ internal sealed class ConnectionRegistry
 
     public int Count => _connections.Count;
 
+    /// <summary>Called with a conversation id after an agent connection subscribed to it or left it.</summary>
+    public Action<Guid>? AgentSubscriptionChanged { get; set; }
+
     public IReadOnlyList<ClientConnection> Agents => _agents;
 
     public ClientConnection? Find(string connectionId) => _connections.GetValueOrDefault(connectionId);
@@ -39,9 +42,18 @@ internal sealed class ConnectionRegistry
         }
 
         connection.Close();
-        foreach (var conversationId in connection.Subscriptions)
+        var subscriptions = connection.Subscriptions; // an immutable snapshot (copy-on-write)
+        foreach (var conversationId in subscriptions)
         {
             Unsubscribe(connection, conversationId);
+        }
+
+        if (connection.Audience == Audience.Agent && AgentSubscriptionChanged is { } changed)
+        {
+            foreach (var conversationId in subscriptions)
+            {
+                changed(conversationId);
+            }
         }
 
         if (connection.Audience == Audience.Agent)

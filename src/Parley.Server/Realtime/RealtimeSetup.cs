@@ -30,6 +30,9 @@ public static class RealtimeSetup
         services.AddSingleton<RealtimeFanout>();
         services.AddSingleton<IDomainEventListener<MessageCommitted>>(sp => sp.GetRequiredService<RealtimeFanout>());
         services.AddSingleton<IDomainEventListener<ConversationChanged>>(sp => sp.GetRequiredService<RealtimeFanout>());
+        services.AddSingleton<ConsoleRealtime>();
+        services.AddSingleton<IDomainEventListener<Features.Console.ConversationLabelsChanged>>(sp => sp.GetRequiredService<ConsoleRealtime>());
+        services.AddSingleton<IDomainEventListener<Features.Console.ConversationReadMoved>>(sp => sp.GetRequiredService<ConsoleRealtime>());
         AddTracking<VisitorHub>(services);
         AddTracking<AgentHub>(services);
         return builder;

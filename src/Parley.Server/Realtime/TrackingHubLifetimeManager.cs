@@ -24,7 +24,10 @@ internal sealed class TrackingHubLifetimeManager<THub>(
         var user = connection.User;
         var principal = (_audience == Audience.Agent ? user.UserId() : user.VisitorContactId()) ?? Guid.Empty;
         var site = user.VisitorSiteId() ?? Guid.Empty;
-        registry.Add(new ClientConnection(connection, _audience, principal, site, options.Value.OutboundQueueLimit, logger, metrics.SlowConsumerDisconnected));
+        registry.Add(new ClientConnection(connection, _audience, principal, site, options.Value.OutboundQueueLimit, logger, metrics.SlowConsumerDisconnected)
+        {
+            DisplayName = _audience == Audience.Agent ? user.FindFirst(System.Security.Claims.ClaimTypes.Name)?.Value : null,
+        });
         await inner.OnConnectedAsync(connection);
     }
 

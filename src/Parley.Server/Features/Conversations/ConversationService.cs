@@ -8,11 +8,16 @@ using Parley.Server.Realtime;
 namespace Parley.Server.Features.Conversations;
 
 /// <summary>Conversation lifecycle: start, assign, close, reopen, and the inbox queries.</summary>
-public sealed class ConversationService(ParleyDbContext db, MessageWriter writer, DomainEvents events, TimeProvider time)
+public sealed class ConversationService(ParleyDbContext db, MessageWriter writer, DomainEvents events, TimeProvider time, ConversationScope scope)
 {
     /// <summary>The visitor's open conversation, created on first use. Idempotent, also under concurrent calls.</summary>
     public async Task<ConversationInfo> StartForVisitorAsync(Guid siteId, Guid contactId, CancellationToken cancellationToken = default)
     {
+        if (await db.Contacts.AnyAsync(c => c.Id == contactId && c.BlockedAt != null, cancellationToken))
+        {
+            throw new ParleyException("contact_blocked", "This visitor is blocked.", StatusCodes.Status403Forbidden);
+        }
+
         for (var attempt = 0; ; attempt++)
         {
             var existing = await db.Conversations.AsNoTracking()
@@ -51,26 +56,76 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
         }
     }
 
-    public async Task<(List<ConversationSummary> Items, string? NextCursor)> ListAsync(string status, int limit, string? cursor, CancellationToken cancellationToken)
+    /// <summary>An inbox view (mine, unassigned, teams, all, closed) with filters, for one agent.</summary>
+    public async Task<InboxPage> ListAsync(System.Security.Claims.ClaimsPrincipal user, InboxFilter filter, CancellationToken cancellationToken)
     {
-        limit = Math.Clamp(limit, 1, 200);
-        var query = SummaryQuery();
-        query = status switch
+        var limit = Math.Clamp(filter.Limit, 1, 200);
+        var offset = 0;
+        if (filter.Cursor is not null && (!int.TryParse(filter.Cursor, System.Globalization.CultureInfo.InvariantCulture, out offset) || offset < 0))
         {
-            "closed" => query.Where(x => x.Conversation.Status == ConversationStatus.Closed),
-            "all" => query,
-            _ => query.Where(x => x.Conversation.Status != ConversationStatus.Closed),
-        };
-        if (cursor is not null && long.TryParse(cursor, out var ticks))
-        {
-            var before = new DateTime(ticks, DateTimeKind.Utc);
-            query = query.Where(x => x.Conversation.LastMessageAt < before);
+            throw new ParleyException("invalid_cursor", "The cursor is not one this API returned.");
         }
 
-        var rows = await query.OrderByDescending(x => x.Conversation.LastMessageAt).Take(limit + 1).ToListAsync(cancellationToken);
+        var visible = scope.VisibleConversations(user);
+        var query = from row in SummaryQuery() where visible.Any(v => v.Id == row.Conversation.Id) select row;
+        var me = Actor.Agent(user).PrincipalId;
+        query = filter.View switch
+        {
+            InboxView.Mine => query.Where(x => x.Conversation.AssigneeId == me && x.Conversation.Status != ConversationStatus.Closed),
+            InboxView.Unassigned => query.Where(x => x.Conversation.AssigneeId == null && x.Conversation.Status != ConversationStatus.Closed),
+            InboxView.Teams => query.Where(x => x.Conversation.Status != ConversationStatus.Closed
+                && db.TeamMembers.Any(tm => tm.UserId == me && tm.TeamId == x.Conversation.TeamId)),
+            InboxView.Closed => query.Where(x => x.Conversation.Status == ConversationStatus.Closed),
+            InboxView.Everything => query,
+            _ => query.Where(x => x.Conversation.Status != ConversationStatus.Closed),
+        };
+        query = filter.Status switch
+        {
+            "open" => query.Where(x => x.Conversation.Status != ConversationStatus.Closed),
+            "pending" => query.Where(x => x.Conversation.Status == ConversationStatus.Pending),
+            "snoozed" => query.Where(x => x.Conversation.SnoozedUntil != null),
+            "closed" => query.Where(x => x.Conversation.Status == ConversationStatus.Closed),
+            "waiting" => query.Where(x => x.Conversation.WaitingSince != null),
+            null or "" or "any" or "all" => query,
+            _ => throw new ParleyException("invalid_status", "status must be open, pending, snoozed, waiting, closed or all."),
+        };
+        if (filter.LabelId is { } labelId)
+        {
+            query = query.Where(x => db.ConversationLabels.Any(l => l.ConversationId == x.Conversation.Id && l.LabelId == labelId));
+        }
+
+        if (filter.From is { } from)
+        {
+            query = query.Where(x => x.Conversation.CreatedAt >= from);
+        }
+
+        if (filter.To is { } to)
+        {
+            query = query.Where(x => x.Conversation.CreatedAt < to);
+        }
+
+        // Oldest waiting first: whoever has waited longest for an answer is on top; answered ones follow, most recent first.
+        query = filter.Sort switch
+        {
+            InboxSort.Recent => query.OrderByDescending(x => x.Conversation.LastMessageAt).ThenBy(x => x.Conversation.Id),
+            _ => query.OrderBy(x => x.Conversation.WaitingSince == null)
+                .ThenBy(x => x.Conversation.WaitingSince)
+                .ThenByDescending(x => x.Conversation.LastMessageAt)
+                .ThenBy(x => x.Conversation.Id),
+        };
+
+        var rows = await query.Skip(offset).Take(limit + 1).ToListAsync(cancellationToken);
         var items = rows.Take(limit).Select(ToState).Select(s => s.ToSummary()).ToList();
-        var next = rows.Count > limit ? items[^1].LastMessageAt?.Ticks.ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
-        return (items, next);
+        var ids = items.Select(i => i.Id).ToList();
+        var reads = await db.ConversationReads.AsNoTracking()
+            .Where(r => r.UserId == me && ids.Contains(r.ConversationId))
+            .ToDictionaryAsync(r => r.ConversationId, r => r.LastReadSeq, cancellationToken);
+        var labels = (await db.ConversationLabels.AsNoTracking().Where(l => ids.Contains(l.ConversationId)).ToListAsync(cancellationToken))
+            .GroupBy(l => l.ConversationId)
+            .ToDictionary(g => g.Key, g => (IReadOnlyList<Guid>)g.Select(l => l.LabelId).ToList());
+        var entries = items.ConvertAll(i => new InboxEntry(i, reads.GetValueOrDefault(i.Id), labels.GetValueOrDefault(i.Id) ?? []));
+        var next = rows.Count > limit ? (offset + limit).ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
+        return new InboxPage(entries, next);
     }
 
     public async Task<ConversationSummary> GetAsync(Guid id, CancellationToken cancellationToken) =>
@@ -112,12 +167,12 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
     }
 
     public Task<ConversationSummary> CloseAsync(Guid id, Actor actor, CancellationToken cancellationToken) =>
-        ChangeAsync(id, c => { c.Status = ConversationStatus.Closed; c.ClosedAt = time.GetUtcNow().UtcDateTime; }, $"Closed by {actor.Name}", actor, cancellationToken);
+        ChangeAsync(id, c => { c.Status = ConversationStatus.Closed; c.ClosedAt = time.GetUtcNow().UtcDateTime; c.SnoozedUntil = null; }, $"Closed by {actor.Name}", actor, cancellationToken);
 
     public Task<ConversationSummary> ReopenAsync(Guid id, Actor actor, CancellationToken cancellationToken) =>
-        ChangeAsync(id, c => { c.Status = ConversationStatus.Open; c.ClosedAt = null; }, $"Reopened by {actor.Name}", actor, cancellationToken);
+        ChangeAsync(id, c => { c.Status = ConversationStatus.Open; c.ClosedAt = null; c.SnoozedUntil = null; }, $"Reopened by {actor.Name}", actor, cancellationToken);
 
-    private async Task<ConversationSummary> ChangeAsync(Guid id, Action<Conversation> change, string eventText, Actor actor, CancellationToken cancellationToken)
+    internal async Task<ConversationSummary> ChangeAsync(Guid id, Action<Conversation> change, string eventText, Actor actor, CancellationToken cancellationToken)
     {
         var conversation = await db.Conversations.FirstOrDefaultAsync(c => c.Id == id, cancellationToken) ?? throw ParleyException.NotFound();
         change(conversation);
@@ -138,7 +193,7 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
         return state.ToSummary();
     }
 
-    private async Task<ConversationState> LoadStateAsync(Guid id, CancellationToken cancellationToken)
+    internal async Task<ConversationState> LoadStateAsync(Guid id, CancellationToken cancellationToken)
     {
         var row = await SummaryQuery().FirstOrDefaultAsync(x => x.Conversation.Id == id, cancellationToken) ?? throw ParleyException.NotFound();
         return ToState(row);
@@ -166,6 +221,9 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
         LastMessageAt = row.Conversation.LastMessageAt,
         LastMessagePreview = row.Conversation.LastMessagePreview,
         LastMessageSenderKind = row.Conversation.LastMessageSenderKind,
+        TeamId = row.Conversation.TeamId,
+        SnoozedUntil = row.Conversation.SnoozedUntil,
+        WaitingSince = row.Conversation.WaitingSince,
     };
 
     // A class with init members (not a positional record) so EF Core can keep composing Where/OrderBy over it.

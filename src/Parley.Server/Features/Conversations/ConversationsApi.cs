@@ -5,7 +5,12 @@ using Parley.Server.Messaging;
 
 namespace Parley.Server.Features.Conversations;
 
-public sealed record ConversationPage(IReadOnlyList<ConversationSummary> Items, string? NextCursor);
+/// <summary>An inbox page. <c>lastReadSeq</c> and <c>labels</c> are keyed by conversation id and personal to the caller.</summary>
+public sealed record ConversationPage(
+    IReadOnlyList<ConversationSummary> Items,
+    string? NextCursor,
+    IReadOnlyDictionary<Guid, long> LastReadSeq,
+    IReadOnlyDictionary<Guid, IReadOnlyList<Guid>> Labels);
 
 public sealed record MessagePage(IReadOnlyList<MessageDto> Items);
 
@@ -21,8 +26,10 @@ public static class ConversationsApi
             .WithParleyErrors();
 
         api.MapGet("/", ListAsync).WithName("ListConversations")
-            .WithSummary("Inbox: conversations by most recent activity")
-            .WithDescription("status: open (default, includes pending), closed or all. Pass nextCursor back as cursor for the next page.");
+            .WithSummary("Inbox: a view of conversations with filters, oldest-waiting first")
+            .WithDescription("view: all (not closed; default), mine, unassigned, teams, closed. status: open (not closed, includes pending), pending, snoozed, waiting, closed, all. "
+                + "labelId, from/to (created, ISO-8601 UTC). sort: waiting (default: longest-waiting visitor first) or recent. Pass nextCursor back as cursor for the next page. "
+                + "Without view, status=closed shows closed and status=all everything (the original behaviour).");
         api.MapGet("/{id:guid}", GetAsync).WithName("GetConversation").WithSummary("One conversation");
         api.MapGet("/{id:guid}/messages", MessagesAsync).WithName("ListMessages")
             .WithSummary("Messages in sequence order")
@@ -36,10 +43,42 @@ public static class ConversationsApi
         return app;
     }
 
-    internal static async Task<Ok<ConversationPage>> ListAsync(ConversationService service, CancellationToken cancellationToken, string status = "open", int limit = 50, string? cursor = null)
+    internal static async Task<Ok<ConversationPage>> ListAsync(
+        ConversationService service,
+        ClaimsPrincipal user,
+        CancellationToken cancellationToken,
+        string? view = null,
+        string? status = null,
+        Guid? labelId = null,
+        DateTime? from = null,
+        DateTime? to = null,
+        string? sort = null,
+        int limit = 50,
+        string? cursor = null)
     {
-        var (items, next) = await service.ListAsync(status, limit, cursor, cancellationToken);
-        return TypedResults.Ok(new ConversationPage(items, next));
+        var inboxView = view switch
+        {
+            null or "" => status switch { "closed" => InboxView.Closed, "all" => InboxView.Everything, _ => InboxView.All },
+            "all" => InboxView.All,
+            "mine" => InboxView.Mine,
+            "unassigned" => InboxView.Unassigned,
+            "teams" => InboxView.Teams,
+            "closed" => InboxView.Closed,
+            _ => throw new ParleyException("invalid_view", "view must be all, mine, unassigned, teams or closed."),
+        };
+        var inboxSort = sort switch
+        {
+            null or "" or "waiting" => InboxSort.Waiting,
+            "recent" => InboxSort.Recent,
+            _ => throw new ParleyException("invalid_sort", "sort must be waiting or recent."),
+        };
+        var filter = new InboxFilter(inboxView, status, labelId, from?.ToUniversalTime(), to?.ToUniversalTime(), inboxSort, limit, cursor);
+        var page = await service.ListAsync(user, filter, cancellationToken);
+        return TypedResults.Ok(new ConversationPage(
+            page.Items.Select(i => i.Conversation).ToList(),
+            page.NextCursor,
+            page.Items.ToDictionary(i => i.Conversation.Id, i => i.LastReadSeq),
+            page.Items.ToDictionary(i => i.Conversation.Id, i => i.LabelIds)));
     }
 
     internal static async Task<Ok<ConversationSummary>> GetAsync(Guid id, ConversationService service, CancellationToken cancellationToken) =>

@@ -1,0 +1,170 @@
+using System.Security.Claims;
+using System.Text.RegularExpressions;
+using Microsoft.EntityFrameworkCore;
+using Parley.Data;
+using Parley.Server.Features.Conversations;
+using Parley.Server.Infrastructure;
+
+namespace Parley.Server.Features.Console;
+
+public sealed record CannedReplyDto(Guid Id, string Shortcut, string Body, bool Shared, bool Mine, string? Rendered);
+
+public sealed record CannedReplyRequest(string? Shortcut, string? Body, bool Shared = false);
+
+/// <summary>Personal and shared canned replies, and the one place their variables are expanded.</summary>
+public sealed partial class CannedReplyService(ParleyDbContext db, ConversationScope scope, TimeProvider time)
+{
+    public const int MaxBodyLength = 4000;
+
+    public async Task<List<CannedReplyDto>> ListAsync(ClaimsPrincipal user, string? q, Guid? conversationId, CancellationToken cancellationToken)
+    {
+        var me = Me(user);
+        var query = db.CannedReplies.AsNoTracking().Where(r => r.OwnerId == null || r.OwnerId == me);
+        if (!string.IsNullOrWhiteSpace(q))
+        {
+            var term = q.Trim().TrimStart('/').ToLowerInvariant();
+            var pattern = "%" + EscapeLike(term) + "%";
+            query = query.Where(r => r.Shortcut.StartsWith(term) || EF.Functions.Like(r.Body, pattern, "\\"));
+        }
+
+        var rows = await query.OrderBy(r => r.Shortcut).ThenBy(r => r.OwnerId == null).Take(200).ToListAsync(cancellationToken);
+        Dictionary<string, string?>? variables = null;
+        if (conversationId is { } id)
+        {
+            variables = await VariablesAsync(user, id, cancellationToken);
+        }
+
+        return rows.ConvertAll(r => new CannedReplyDto(r.Id, r.Shortcut, r.Body, r.OwnerId == null, r.OwnerId == me, variables is null ? null : Render(r.Body, variables)));
+    }
+
+    public async Task<CannedReplyDto> CreateAsync(ClaimsPrincipal user, CannedReplyRequest request, CancellationToken cancellationToken)
+    {
+        var (shortcut, body) = Validate(request);
+        var owner = OwnerFor(user, request.Shared);
+        await EnsureUniqueAsync(owner, shortcut, null, cancellationToken);
+        var now = time.GetUtcNow().UtcDateTime;
+        var reply = new CannedReply { Id = Guid.CreateVersion7(), OwnerId = owner, Shortcut = shortcut, Body = body, CreatedAt = now, UpdatedAt = now };
+        db.CannedReplies.Add(reply);
+        await db.SaveChangesAsync(cancellationToken);
+        return new CannedReplyDto(reply.Id, reply.Shortcut, reply.Body, owner is null, owner is not null, null);
+    }
+
+    public async Task<CannedReplyDto> UpdateAsync(ClaimsPrincipal user, Guid id, CannedReplyRequest request, CancellationToken cancellationToken)
+    {
+        var (shortcut, body) = Validate(request);
+        var reply = await FindEditableAsync(user, id, cancellationToken);
+        var owner = OwnerFor(user, request.Shared);
+        await EnsureUniqueAsync(owner, shortcut, id, cancellationToken);
+        reply.Shortcut = shortcut;
+        reply.Body = body;
+        reply.OwnerId = owner;
+        reply.UpdatedAt = time.GetUtcNow().UtcDateTime;
+        await db.SaveChangesAsync(cancellationToken);
+        return new CannedReplyDto(reply.Id, reply.Shortcut, reply.Body, owner is null, owner is not null, null);
+    }
+
+    public async Task DeleteAsync(ClaimsPrincipal user, Guid id, CancellationToken cancellationToken)
+    {
+        var reply = await FindEditableAsync(user, id, cancellationToken);
+        db.CannedReplies.Remove(reply);
+        await db.SaveChangesAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Expands <c>{{visitor.name}}</c>, <c>{{visitor.email}}</c>, <c>{{visitor.phone}}</c>, <c>{{agent.name}}</c>,
+    /// <c>{{agent.email}}</c>; <c>{{visitor.name|there}}</c> gives a fallback for an empty value. Unknown variables stay as typed.
+    /// </summary>
+    public static string Render(string body, IReadOnlyDictionary<string, string?> variables) =>
+        VariablePattern().Replace(body, m =>
+        {
+            var name = m.Groups[1].Value.ToLowerInvariant();
+            if (!variables.TryGetValue(name, out var value))
+            {
+                return m.Value;
+            }
+
+            return string.IsNullOrWhiteSpace(value) ? (m.Groups[2].Success ? m.Groups[2].Value.Trim() : "") : value;
+        });
+
+    private async Task<Dictionary<string, string?>> VariablesAsync(ClaimsPrincipal user, Guid conversationId, CancellationToken cancellationToken)
+    {
+        var me = Me(user);
+        var contact = await (from c in scope.VisibleConversations(user)
+                             where c.Id == conversationId
+                             join ct in db.Contacts on c.ContactId equals ct.Id
+                             select new { ct.Name, ct.Email, ct.Phone }).FirstOrDefaultAsync(cancellationToken)
+            ?? throw ParleyException.NotFound();
+        var agent = await db.Users.AsNoTracking().Where(u => u.Id == me).Select(u => new { u.DisplayName, u.Email }).FirstOrDefaultAsync(cancellationToken);
+        return new Dictionary<string, string?>
+        {
+            ["visitor.name"] = contact.Name,
+            ["visitor.email"] = contact.Email,
+            ["visitor.phone"] = contact.Phone,
+            ["agent.name"] = agent?.DisplayName,
+            ["agent.email"] = agent?.Email,
+        };
+    }
+
+    private async Task<CannedReply> FindEditableAsync(ClaimsPrincipal user, Guid id, CancellationToken cancellationToken)
+    {
+        var me = Me(user);
+        var reply = await db.CannedReplies.FirstOrDefaultAsync(r => r.Id == id && (r.OwnerId == null || r.OwnerId == me), cancellationToken)
+            ?? throw ParleyException.NotFound("canned_reply");
+        if (reply.OwnerId is null && !CanManageShared(user))
+        {
+            throw new ParleyException("forbidden", "Only supervisors and admins change shared canned replies.", StatusCodes.Status403Forbidden);
+        }
+
+        return reply;
+    }
+
+    private async Task EnsureUniqueAsync(Guid? owner, string shortcut, Guid? except, CancellationToken cancellationToken)
+    {
+        if (await db.CannedReplies.AnyAsync(r => r.OwnerId == owner && r.Shortcut == shortcut && r.Id != except, cancellationToken))
+        {
+            throw new ParleyException("canned_reply_exists", $"A canned reply '/{shortcut}' already exists.", StatusCodes.Status409Conflict);
+        }
+    }
+
+    private static Guid? OwnerFor(ClaimsPrincipal user, bool shared)
+    {
+        if (!shared)
+        {
+            return Me(user);
+        }
+
+        return CanManageShared(user)
+            ? null
+            : throw new ParleyException("forbidden", "Only supervisors and admins create shared canned replies.", StatusCodes.Status403Forbidden);
+    }
+
+    private static (string Shortcut, string Body) Validate(CannedReplyRequest request)
+    {
+        var shortcut = (request.Shortcut ?? "").Trim().TrimStart('/').ToLowerInvariant();
+        if (!ShortcutPattern().IsMatch(shortcut))
+        {
+            throw new ParleyException("invalid_shortcut", "The shortcut must be 1-64 letters, digits, '-' or '_'.");
+        }
+
+        var body = (request.Body ?? "").Trim();
+        if (body.Length == 0 || body.Length > MaxBodyLength)
+        {
+            throw new ParleyException("invalid_body", $"The body must be 1-{MaxBodyLength} characters.");
+        }
+
+        return (shortcut, body);
+    }
+
+    private static bool CanManageShared(ClaimsPrincipal user) => user.IsInRole("admin") || user.IsInRole("supervisor");
+
+    private static Guid Me(ClaimsPrincipal user) => Messaging.Actor.Agent(user).PrincipalId;
+
+    internal static string EscapeLike(string value) =>
+        value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal);
+
+    [GeneratedRegex(@"^[\p{L}\p{N}][\p{L}\p{N}_-]{0,63}$")]
+    private static partial Regex ShortcutPattern();
+
+    [GeneratedRegex(@"\{\{\s*([A-Za-z]+(?:\.[A-Za-z_]+)*)\s*(?:\|([^}]*))?\}\}")]
+    private static partial Regex VariablePattern();
+}

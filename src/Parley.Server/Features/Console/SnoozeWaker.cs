@@ -1,0 +1,116 @@
+using System.ComponentModel.DataAnnotations;
+using System.Threading.Channels;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Parley.Data;
+using Parley.Server.Events;
+using Parley.Server.Messaging;
+
+namespace Parley.Server.Features.Console;
+
+public sealed class ConsoleOptions
+{
+    public const string Section = "Parley:Console";
+
+    /// <summary>How often snoozed conversations whose time has come are re-opened.</summary>
+    [Range(1, 3600)]
+    public int SnoozeCheckSeconds { get; set; } = 15;
+
+    /// <summary>Most search hits per page.</summary>
+    [Range(1, 200)]
+    public int SearchPageSize { get; set; } = 30;
+}
+
+/// <summary>
+/// Re-opens snoozed conversations when their time comes (polled, so it survives restarts: the time is in the
+/// database) and at once when their visitor writes (a MessageCommitted listener hands the id over).
+/// </summary>
+internal sealed partial class SnoozeWaker(
+    IServiceScopeFactory scopes, IOptions<ConsoleOptions> options, TimeProvider time, ILogger<SnoozeWaker> logger)
+    : BackgroundService, IDomainEventListener<MessageCommitted>
+{
+    private readonly Channel<Guid> _woken = Channel.CreateBounded<Guid>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest });
+
+    public void Handle(MessageCommitted domainEvent)
+    {
+        if (domainEvent.Conversation.SnoozedUntil is not null && domainEvent.Message.SenderKind == SenderKind.Visitor)
+        {
+            _woken.Writer.TryWrite(domainEvent.Conversation.Id);
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var interval = TimeSpan.FromSeconds(options.Value.SnoozeCheckSeconds);
+        var nextSweep = time.GetUtcNow();
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                while (_woken.Reader.TryRead(out var id))
+                {
+                    await WakeAsync(id, "Re-opened: the visitor wrote", stoppingToken);
+                }
+
+                if (time.GetUtcNow() >= nextSweep)
+                {
+                    await SweepAsync(stoppingToken);
+                    nextSweep = time.GetUtcNow() + interval;
+                }
+
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                var delay = nextSweep - time.GetUtcNow();
+                wait.CancelAfter(delay > TimeSpan.Zero ? delay : TimeSpan.Zero);
+                try
+                {
+                    await _woken.Reader.WaitToReadAsync(wait.Token);
+                }
+                catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+                {
+                    // Time for the next sweep.
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                LogFailed(logger, ex);
+                await Task.Delay(interval, time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    private async Task SweepAsync(CancellationToken cancellationToken)
+    {
+        List<Guid> due;
+        await using (var scope = scopes.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
+            var now = time.GetUtcNow().UtcDateTime;
+            due = await db.Conversations.AsNoTracking().Where(c => c.SnoozedUntil != null && c.SnoozedUntil <= now)
+                .OrderBy(c => c.SnoozedUntil).Select(c => c.Id).Take(500).ToListAsync(cancellationToken);
+        }
+
+        foreach (var id in due)
+        {
+            await WakeAsync(id, "Re-opened: the snooze ended", cancellationToken);
+        }
+    }
+
+    private async Task WakeAsync(Guid id, string reason, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        if (await scope.ServiceProvider.GetRequiredService<ConsoleConversationActions>().WakeAsync(id, reason, cancellationToken))
+        {
+            LogWoken(logger, id);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Snoozed conversation {ConversationId} re-opened")]
+    private static partial void LogWoken(ILogger logger, Guid conversationId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Waking snoozed conversations failed; retrying")]
+    private static partial void LogFailed(ILogger logger, Exception exception);
+}
