@@ -31,7 +31,59 @@ export interface ViewMessage {
   error?: string | null;
 }
 
-export type InboxFilter = 'open' | 'closed';
+export type InboxView = 'all' | 'mine' | 'unassigned' | 'teams' | 'closed';
+
+export interface InboxFilters {
+  status: '' | 'open' | 'pending' | 'snoozed' | 'waiting';
+  labelId: string;
+  from: string;
+  to: string;
+  sort: 'waiting' | 'recent';
+}
+
+/** The inbox row as this server sends it (fields newer than @parley/shared's type). */
+export type Summary = ConversationSummary & { teamId?: string | null; snoozedUntil?: string | null; waitingSince?: string | null };
+
+export interface Label {
+  id: string;
+  name: string;
+  color: string;
+}
+
+export interface Agent {
+  id: string;
+  displayName: string;
+  role: string;
+}
+
+export interface CannedReply {
+  id: string;
+  shortcut: string;
+  body: string;
+  shared: boolean;
+  mine: boolean;
+  rendered: string | null;
+}
+
+export interface SearchHit {
+  conversationId: string;
+  messageId: number;
+  seq: number;
+  senderKind: string;
+  senderName: string | null;
+  kind: string;
+  createdAt: string;
+  contactName: string | null;
+  snippet: string;
+  highlights: { start: number; length: number }[];
+}
+
+interface InboxPage {
+  items: Summary[];
+  nextCursor: string | null;
+  lastReadSeq: Record<string, number>;
+  labels: Record<string, string[]>;
+}
 
 interface FailedItem {
   item: OutboxItem;
@@ -46,7 +98,6 @@ function storage(): Storage | null {
   }
 }
 
-const READ_KEY = 'parley:console:read';
 
 /**
  * Everything the signed-in console needs: the agent hub, the inbox (kept live by `conversationUpdated`),
@@ -58,15 +109,24 @@ const READ_KEY = 'parley:console:read';
 export function createConsoleStore(me: UserDto) {
   const store = storage();
   const connection = ref<ConnectionState>('connecting');
-  const summaries = ref<Record<string, ConversationSummary>>({});
-  const filter = ref<InboxFilter>('open');
+  const summaries = ref<Record<string, Summary>>({});
+  const view = ref<InboxView>('all');
+  const filters = ref<InboxFilters>({ status: '', labelId: '', from: '', to: '', sort: 'waiting' });
+  /** Ids the server listed for the current view; live updates add rows that match the view's rule. */
+  const listed = ref<Set<string>>(new Set());
+  const labels = ref<Label[]>([]);
+  const convLabels = ref<Record<string, string[]>>({});
+  const viewers = ref<Record<string, { id: string; name: string | null }[]>>({});
+  const agents = ref<Agent[]>([]);
+  const jumpSeq = ref<number | null>(null);
+  const notices: ((kind: 'new' | 'assigned', s: Summary) => void)[] = [];
   const nextCursor = ref<string | null>(null);
   const inboxLoading = ref(false);
   const selectedId = ref<string | null>(null);
   const version = ref(0);
   const loadingOlder = ref(false);
   const failed = shallowRef<FailedItem[]>([]);
-  const readSeq: Ref<Record<string, number>> = ref(loadRead());
+  const readSeq: Ref<Record<string, number>> = ref({});
   const logs = new Map<string, ConversationLog>();
   const outbox = new Outbox(store, 'parley:console:outbox');
 
@@ -108,19 +168,47 @@ export function createConsoleStore(me: UserDto) {
   }
 
   // ---- inbox ---------------------------------------------------------------------------------------
+  /** Does a (live-updated) conversation belong in the current view with the current filters? */
+  function matches(s: Summary): boolean {
+    const v = view.value;
+    const f = filters.value;
+    if (v === 'closed' ? s.status !== 'closed' : s.status === 'closed') return false;
+    if (v === 'mine' && s.assigneeId !== me.id) return false;
+    if (v === 'unassigned' && s.assigneeId) return false;
+    if (v === 'teams' && !listed.value.has(s.id)) return false;
+    if (f.status === 'pending' && s.status !== 'pending') return false;
+    if (f.status === 'snoozed' && !s.snoozedUntil) return false;
+    if (f.status === 'waiting' && !s.waitingSince) return false;
+    if (f.labelId && !(convLabels.value[s.id] ?? []).includes(f.labelId)) return false;
+    const created = toDate(s.createdAt)?.getTime() ?? 0;
+    if (f.from && created < new Date(f.from).getTime()) return false;
+    if (f.to && created >= new Date(f.to).getTime() + 86_400_000) return false;
+    return true;
+  }
+
   const inbox = computed(() => {
-    const want: ConversationStatus[] = filter.value === 'open' ? ['open', 'pending'] : ['closed'];
-    return Object.values(summaries.value)
-      .filter((s) => want.includes(s.status))
-      .sort((a, b) => activity(b) - activity(a));
+    const rows = Object.values(summaries.value).filter(matches);
+    if (filters.value.sort === 'recent') return rows.sort((a, b) => activity(b) - activity(a));
+    // Oldest waiting first, then answered ones by recent activity (the server's order).
+    return rows.sort((a, b) => {
+      const wa = toDate(a.waitingSince ?? null)?.getTime();
+      const wb = toDate(b.waitingSince ?? null)?.getTime();
+      if (wa !== undefined && wb !== undefined) return wa - wb;
+      if (wa !== undefined) return -1;
+      if (wb !== undefined) return 1;
+      return activity(b) - activity(a);
+    });
   });
 
   function activity(s: ConversationSummary): number {
     return (toDate(s.lastMessageAt) ?? toDate(s.createdAt))?.getTime() ?? 0;
   }
 
-  function upsert(s: ConversationSummary): void {
+  function upsert(s: Summary): void {
+    const before = summaries.value[s.id];
     summaries.value = { ...summaries.value, [s.id]: s };
+    if (!before && s.status !== 'closed') for (const n of notices) n('new', s);
+    else if (before && before.assigneeId !== me.id && s.assigneeId === me.id) for (const n of notices) n('assigned', s);
     if (s.id === selectedId.value) {
       markRead(s.id, s.lastSeq);
       // The summary may announce messages we have not received yet (a lost push): fetch them.
@@ -132,56 +220,76 @@ export function createConsoleStore(me: UserDto) {
   async function loadInbox(more = false): Promise<void> {
     inboxLoading.value = true;
     try {
-      const q = new URLSearchParams({ status: filter.value, limit: '50' });
+      const f = filters.value;
+      const q = new URLSearchParams({ view: view.value, limit: '50', sort: f.sort });
+      if (f.status) q.set('status', f.status);
+      if (f.labelId) q.set('labelId', f.labelId);
+      if (f.from) q.set('from', new Date(f.from).toISOString());
+      if (f.to) q.set('to', new Date(new Date(f.to).getTime() + 86_400_000).toISOString());
       if (more && nextCursor.value) q.set('cursor', nextCursor.value);
-      const page = await api<{ items: ConversationSummary[]; nextCursor: string | null }>('GET', `/conversations?${q}`);
-      const next = more ? { ...summaries.value } : keepOtherStatuses();
-      for (const s of page.items) next[s.id] = s;
+      const page = await api<InboxPage>('GET', `/conversations?${q}`);
+      const next = { ...summaries.value };
+      const ids = more ? new Set(listed.value) : new Set<string>();
+      for (const s of page.items) {
+        next[s.id] = s;
+        ids.add(s.id);
+      }
       summaries.value = next;
+      listed.value = ids;
+      readSeq.value = { ...readSeq.value, ...page.lastReadSeq };
+      convLabels.value = { ...convLabels.value, ...page.labels };
       nextCursor.value = page.nextCursor ?? null;
     } finally {
       inboxLoading.value = false;
     }
   }
 
-  /** A fresh first page replaces rows of the current tab (they may have changed while we were away). */
-  function keepOtherStatuses(): Record<string, ConversationSummary> {
-    const keep: Record<string, ConversationSummary> = {};
-    const closedTab = filter.value === 'closed';
-    for (const s of Object.values(summaries.value)) if ((s.status === 'closed') !== closedTab || s.id === selectedId.value) keep[s.id] = s;
-    return keep;
+  function setView(v: InboxView): void {
+    if (view.value === v) return;
+    view.value = v;
+    nextCursor.value = null;
+    void loadInbox().catch(() => undefined);
   }
 
-  function setFilter(f: InboxFilter): void {
-    if (filter.value === f) return;
-    filter.value = f;
+  function setFilters(f: Partial<InboxFilters>): void {
+    filters.value = { ...filters.value, ...f };
     nextCursor.value = null;
-    void loadInbox();
+    void loadInbox().catch(() => undefined);
+  }
+
+  function unreadCount(s: ConversationSummary): number {
+    if (s.id === selectedId.value) return 0;
+    return Math.max(0, s.lastSeq - (readSeq.value[s.id] ?? 0));
   }
 
   function isUnread(s: ConversationSummary): boolean {
-    if (s.id === selectedId.value) return false;
-    const read = readSeq.value[s.id];
-    if (read === undefined) return s.lastMessageSenderKind === 'visitor';
-    return s.lastSeq > read && s.lastMessageSenderKind !== 'agent';
+    return unreadCount(s) > 0;
   }
 
+  const pendingRead = new Map<string, number>();
+  let readTimer = 0;
+  /** Moves the read marker locally at once; tells the server (debounced) so other tabs and the unread counts follow. */
   function markRead(id: string, seq: number): void {
     if ((readSeq.value[id] ?? 0) >= seq) return;
     readSeq.value = { ...readSeq.value, [id]: seq };
-    try {
-      store?.setItem(READ_KEY, JSON.stringify(readSeq.value));
-    } catch {
-      /* ignore */
+    pendingRead.set(id, seq);
+    if (!readTimer) {
+      readTimer = window.setTimeout(() => {
+        readTimer = 0;
+        const batch = [...pendingRead];
+        pendingRead.clear();
+        for (const [cid, s] of batch) {
+          if (hub?.connected) void hub.connection.invoke('MarkRead', cid, s).catch(() => undefined);
+          else void api('POST', `/conversations/${cid}/read`, { seq: s }).catch(() => undefined);
+        }
+      }, 300);
     }
   }
 
-  function loadRead(): Record<string, number> {
-    try {
-      return JSON.parse(storage()?.getItem(READ_KEY) ?? '{}') as Record<string, number>;
-    } catch {
-      return {};
-    }
+  async function loadLookups(): Promise<void> {
+    const [l, a] = await Promise.all([api<Label[]>('GET', '/labels'), api<Agent[]>('GET', '/console/agents')]);
+    labels.value = l;
+    agents.value = a;
   }
 
   // ---- conversation messages -------------------------------------------------------------------------
@@ -211,9 +319,12 @@ export function createConsoleStore(me: UserDto) {
     bump();
   }
 
-  async function select(id: string | null): Promise<void> {
+  async function select(id: string | null, seq: number | null = null): Promise<void> {
     const previous = selectedId.value;
-    if (previous === id) return;
+    if (previous === id) {
+      if (seq !== null) void jumpTo(seq);
+      return;
+    }
     selectedId.value = id;
     failed.value = [];
     bump();
@@ -221,11 +332,12 @@ export function createConsoleStore(me: UserDto) {
     // Not subscribed any more: the cached log would go stale, so start from it but always re-Join.
     if (!id) return;
     if (!summaries.value[id]) {
-      void api<ConversationSummary>('GET', `/conversations/${id}`)
+      void api<Summary>('GET', `/conversations/${id}`)
         .then(upsert)
         .catch(() => undefined);
     }
-    requestJoin(id);
+    if (seq !== null) void join(id).then(() => jumpTo(seq)).catch(() => undefined);
+    else requestJoin(id);
   }
 
   async function loadOlder(): Promise<number> {
@@ -234,7 +346,7 @@ export function createConsoleStore(me: UserDto) {
     if (!id || !log || log.firstSeq === null || loadingOlder.value) return 0;
     loadingOlder.value = true;
     try {
-      const page = await api<{ items: MessageDto[] }>('GET', `/conversations/${id}/messages?beforeSeq=${log.firstSeq}&limit=50`);
+      const page = await api<{ items: MessageDto[] }>('GET', `/conversations/${id}/messages?beforeSeq=${log.firstSeq}&limit=200`);
       const added = log.prepend(page.items);
       if (page.items.length === 0 || log.firstSeq === 1) noOlder.add(id);
       bump();
@@ -244,6 +356,22 @@ export function createConsoleStore(me: UserDto) {
     }
   }
   const noOlder = new Set<string>();
+
+  /** Opens history down to `seq` (a search hit), then asks the list to scroll there. */
+  async function jumpTo(seq: number): Promise<void> {
+    const id = selectedId.value;
+    if (!id) return;
+    for (let i = 0; i < 200; i++) {
+      const log = logs.get(id);
+      if (log && log.firstSeq !== null && log.firstSeq <= seq) break;
+      if (!log || (log.firstSeq === null && log.lastSeq === 0)) {
+        await join(id);
+        continue;
+      }
+      if ((await loadOlder()) === 0 && !loadingOlder.value) break;
+    }
+    jumpSeq.value = seq;
+  }
 
   const canLoadOlder = computed(() => {
     void version.value;
@@ -288,10 +416,49 @@ export function createConsoleStore(me: UserDto) {
   }
 
   // ---- conversation actions (REST) -------------------------------------------------------------------
-  async function action(id: string, what: 'assign' | 'close' | 'reopen'): Promise<void> {
-    const s = await api<ConversationSummary>('POST', `/conversations/${id}/${what}`, what === 'assign' ? {} : undefined);
+  async function action(id: string, what: 'assign' | 'close' | 'reopen' | 'spam' | 'unsnooze'): Promise<void> {
+    const s =
+      what === 'unsnooze'
+        ? await api<Summary>('DELETE', `/conversations/${id}/snooze`)
+        : await api<Summary>('POST', `/conversations/${id}/${what}`, what === 'assign' ? {} : undefined);
     upsert(s);
-    requestJoin(id); // close/reopen append a system message
+    requestJoin(id); // these append a system message
+  }
+
+  async function snooze(id: string, until: Date): Promise<void> {
+    upsert(await api<Summary>('POST', `/conversations/${id}/snooze`, { until: until.toISOString() }));
+    requestJoin(id);
+  }
+
+  /** Hands the conversation to another agent, with an optional internal note for them. */
+  async function transfer(id: string, userId: string, note: string): Promise<void> {
+    if (note.trim()) {
+      outbox.add({ clientId: crypto.randomUUID(), conversationId: id, body: note.trim(), note: true, queuedAt: Date.now() });
+      await sender.flush();
+    }
+    upsert(await api<Summary>('POST', `/conversations/${id}/assign`, { userId }));
+    requestJoin(id);
+  }
+
+  async function setLabels(id: string, labelIds: string[]): Promise<void> {
+    const r = await api<{ conversationId: string; labelIds: string[] }>('PUT', `/conversations/${id}/labels`, { labelIds });
+    convLabels.value = { ...convLabels.value, [id]: r.labelIds };
+  }
+
+  async function createLabel(name: string, color: string): Promise<Label> {
+    const l = await api<Label>('POST', '/labels', { name, color });
+    labels.value = [...labels.value, l].sort((a, b) => a.name.localeCompare(b.name));
+    return l;
+  }
+
+  function cannedReplies(q: string): Promise<CannedReply[]> {
+    const p = new URLSearchParams({ q });
+    if (selectedId.value) p.set('conversationId', selectedId.value);
+    return api<CannedReply[]>('GET', `/canned-replies?${p}`);
+  }
+
+  function search(q: string): Promise<{ items: SearchHit[]; nextCursor: string | null }> {
+    return api('GET', `/search/messages?${new URLSearchParams({ q })}`);
   }
 
   // ---- hub -------------------------------------------------------------------------------------------
@@ -319,6 +486,15 @@ export function createConsoleStore(me: UserDto) {
     });
     hub.connection.on('message', onPush);
     hub.connection.on('conversationUpdated', upsert);
+    hub.connection.on('viewers', (v: { conversationId: string; viewers: { id: string; name: string | null }[] }) => {
+      viewers.value = { ...viewers.value, [v.conversationId]: v.viewers };
+    });
+    hub.connection.on('conversationLabels', (l: { conversationId: string; labelIds: string[] }) => {
+      convLabels.value = { ...convLabels.value, [l.conversationId]: l.labelIds };
+    });
+    hub.connection.on('readState', (r: { conversationId: string; lastReadSeq: number }) => {
+      if ((readSeq.value[r.conversationId] ?? 0) < r.lastReadSeq) readSeq.value = { ...readSeq.value, [r.conversationId]: r.lastReadSeq };
+    });
     await hub.start();
   }
 
@@ -329,18 +505,36 @@ export function createConsoleStore(me: UserDto) {
   return {
     me,
     connection,
-    filter,
+    view,
+    filters,
+    labels,
+    convLabels,
+    viewers,
+    agents,
+    jumpSeq,
     inbox,
     inboxLoading,
     nextCursor,
     selectedId,
-    selected: computed(() => (selectedId.value ? (summaries.value[selectedId.value] ?? null) : null)),
+    selected: computed<Summary | null>(() => (selectedId.value ? (summaries.value[selectedId.value] ?? null) : null)),
     messages,
     canLoadOlder,
     loadingOlder,
     isUnread,
-    setFilter,
+    unreadCount,
+    setView,
+    setFilters,
     loadInbox,
+    loadLookups,
+    jumpTo,
+    snooze,
+    transfer,
+    setLabels,
+    createLabel,
+    cannedReplies,
+    search,
+    onNotice: (fn: (kind: 'new' | 'assigned', s: Summary) => void) => notices.push(fn),
+    hubInvoke: <T>(method: string, ...args: unknown[]): Promise<T> => hub!.connection.invoke<T>(method, ...args),
     select,
     loadOlder,
     send,
