@@ -42,7 +42,7 @@ public sealed class ConversationLabel
 }
 
 /// <summary>How far one agent has read one conversation; unread counts are the conversation's seq beyond it.</summary>
-public sealed class ConversationRead
+public sealed class ReadMarker
 {
     public Guid ConversationId { get; set; }
 

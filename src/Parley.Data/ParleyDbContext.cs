@@ -26,9 +26,13 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
 
     public DbSet<ConversationLabel> ConversationLabels => Set<ConversationLabel>();
 
-    public DbSet<ConversationRead> ConversationReads => Set<ConversationRead>();
+    public DbSet<ReadMarker> ReadMarkers => Set<ReadMarker>();
 
     public DbSet<ContactNote> ContactNotes => Set<ContactNote>();
+
+    public DbSet<Attachment> Attachments => Set<Attachment>();
+
+    public DbSet<ConversationRating> ConversationRatings => Set<ConversationRating>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -110,6 +114,23 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
 
         OnConsoleModelCreating(modelBuilder);
 
+        modelBuilder.Entity<Attachment>(e =>
+        {
+            e.Property(x => x.FileName).HasMaxLength(255);
+            e.Property(x => x.ContentType).HasMaxLength(100);
+            e.Property(x => x.StorageKey).HasMaxLength(200);
+            e.Property(x => x.AccessKey).HasMaxLength(64);
+            e.HasOne<Conversation>().WithMany().HasForeignKey(x => x.ConversationId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => x.ConversationId);
+        });
+
+        modelBuilder.Entity<ConversationRating>(e =>
+        {
+            e.HasKey(x => x.ConversationId);
+            e.Property(x => x.Comment).HasMaxLength(2000);
+            e.HasOne<Conversation>().WithMany().HasForeignKey(x => x.ConversationId).OnDelete(DeleteBehavior.Cascade);
+        });
+
         modelBuilder.Entity<Conversation>()
             .HasOne<Team>().WithMany().HasForeignKey(x => x.TeamId).OnDelete(DeleteBehavior.SetNull);
     }
@@ -142,7 +163,7 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
             e.HasIndex(x => x.LabelId);
         });
 
-        modelBuilder.Entity<ConversationRead>(e =>
+        modelBuilder.Entity<ReadMarker>(e =>
         {
             e.HasKey(x => new { x.UserId, x.ConversationId });
             e.HasOne<Conversation>().WithMany().HasForeignKey(x => x.ConversationId).OnDelete(DeleteBehavior.Cascade);

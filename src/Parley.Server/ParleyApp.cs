@@ -3,9 +3,11 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Options;
 using Parley.Server.Data;
+using Parley.Server.Features.Attachments;
 using Parley.Server.Features.Auth;
 using Parley.Server.Features.Console;
 using Parley.Server.Features.Conversations;
+using Parley.Server.Features.Csat;
 using Parley.Server.Features.Metrics;
 using Parley.Server.Features.Sites;
 using Parley.Server.Features.Web;
@@ -43,6 +45,9 @@ public static class ParleyApp
         builder.AddParleyMessaging();
         builder.AddParleyRealtime();
         builder.AddWidget();
+        builder.AddWidgetFeatures();
+        builder.AddAttachments();
+        builder.AddCsat();
         builder.Services.AddScoped<ConversationService>();
         builder.AddConsoleFeatures();
 
@@ -65,6 +70,9 @@ public static class ParleyApp
 
         app.MapAuthApi();
         app.MapWidgetApi();
+        app.MapWidgetFeaturesApi();
+        app.MapAttachmentsApi();
+        app.MapCsatApi();
         app.MapSitesApi();
         app.MapConversationsApi();
         app.MapConsoleApi();

@@ -22,6 +22,54 @@ namespace Parley.Migrations.Postgres.Migrations
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
+            modelBuilder.Entity("Parley.Data.Attachment", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("AccessKey")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("ContentType")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<Guid>("ConversationId")
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("FileName")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)");
+
+                    b.Property<long>("Size")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("StorageKey")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<Guid?>("UploaderId")
+                        .HasColumnType("uuid");
+
+                    b.Property<int>("UploaderKind")
+                        .HasColumnType("integer");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ConversationId");
+
+                    b.ToTable("Attachments");
+                });
+
             modelBuilder.Entity("Parley.Data.CannedReply", b =>
                 {
                     b.Property<Guid>("Id")
@@ -76,6 +124,9 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.Property<string>("ExternalId")
                         .HasMaxLength(200)
                         .HasColumnType("character varying(200)");
+
+                    b.Property<string>("LastPageJson")
+                        .HasColumnType("text");
 
                     b.Property<DateTime>("LastSeenAt")
                         .HasColumnType("timestamp with time zone");
@@ -142,6 +193,9 @@ namespace Parley.Migrations.Postgres.Migrations
                         .ValueGeneratedOnAdd()
                         .HasColumnType("uuid");
 
+                    b.Property<long>("AgentReadSeq")
+                        .HasColumnType("bigint");
+
                     b.Property<Guid?>("AssigneeId")
                         .HasColumnType("uuid");
 
@@ -188,6 +242,9 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<long>("VisitorReadSeq")
+                        .HasColumnType("bigint");
+
                     b.Property<DateTime?>("WaitingSince")
                         .HasColumnType("timestamp with time zone");
 
@@ -229,25 +286,27 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.ToTable("ConversationLabels");
                 });
 
-            modelBuilder.Entity("Parley.Data.ConversationRead", b =>
+            modelBuilder.Entity("Parley.Data.ConversationRating", b =>
                 {
-                    b.Property<Guid>("UserId")
-                        .HasColumnType("uuid");
-
                     b.Property<Guid>("ConversationId")
                         .HasColumnType("uuid");
 
-                    b.Property<long>("LastReadSeq")
-                        .HasColumnType("bigint");
+                    b.Property<string>("Comment")
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)");
 
-                    b.Property<DateTime>("UpdatedAt")
+                    b.Property<Guid>("ContactId")
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTime>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
 
-                    b.HasKey("UserId", "ConversationId");
+                    b.Property<int>("Score")
+                        .HasColumnType("integer");
 
-                    b.HasIndex("ConversationId");
+                    b.HasKey("ConversationId");
 
-                    b.ToTable("ConversationReads");
+                    b.ToTable("ConversationRatings");
                 });
 
             modelBuilder.Entity("Parley.Data.Label", b =>
@@ -332,6 +391,27 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.ToTable("Messages");
                 });
 
+            modelBuilder.Entity("Parley.Data.ReadMarker", b =>
+                {
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid");
+
+                    b.Property<Guid>("ConversationId")
+                        .HasColumnType("uuid");
+
+                    b.Property<long>("LastReadSeq")
+                        .HasColumnType("bigint");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("UserId", "ConversationId");
+
+                    b.HasIndex("ConversationId");
+
+                    b.ToTable("ReadMarkers");
+                });
+
             modelBuilder.Entity("Parley.Data.Site", b =>
                 {
                     b.Property<Guid>("Id")
@@ -360,6 +440,9 @@ namespace Parley.Migrations.Postgres.Migrations
                         .IsRequired()
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)");
+
+                    b.Property<string>("WidgetSettingsJson")
+                        .HasColumnType("text");
 
                     b.HasKey("Id");
 
@@ -467,6 +550,15 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.ToTable("Users");
                 });
 
+            modelBuilder.Entity("Parley.Data.Attachment", b =>
+                {
+                    b.HasOne("Parley.Data.Conversation", null)
+                        .WithMany()
+                        .HasForeignKey("ConversationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Parley.Data.CannedReply", b =>
                 {
                     b.HasOne("Parley.Data.User", null)
@@ -538,7 +630,25 @@ namespace Parley.Migrations.Postgres.Migrations
                         .IsRequired();
                 });
 
-            modelBuilder.Entity("Parley.Data.ConversationRead", b =>
+            modelBuilder.Entity("Parley.Data.ConversationRating", b =>
+                {
+                    b.HasOne("Parley.Data.Conversation", null)
+                        .WithMany()
+                        .HasForeignKey("ConversationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Parley.Data.Message", b =>
+                {
+                    b.HasOne("Parley.Data.Conversation", null)
+                        .WithMany()
+                        .HasForeignKey("ConversationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Parley.Data.ReadMarker", b =>
                 {
                     b.HasOne("Parley.Data.Conversation", null)
                         .WithMany()
@@ -549,15 +659,6 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.HasOne("Parley.Data.User", null)
                         .WithMany()
                         .HasForeignKey("UserId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-                });
-
-            modelBuilder.Entity("Parley.Data.Message", b =>
-                {
-                    b.HasOne("Parley.Data.Conversation", null)
-                        .WithMany()
-                        .HasForeignKey("ConversationId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

@@ -17,6 +17,54 @@ namespace Parley.Migrations.Sqlite.Migrations
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
+            modelBuilder.Entity("Parley.Data.Attachment", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("AccessKey")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ContentType")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("ConversationId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("FileName")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("Size")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("StorageKey")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid?>("UploaderId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("UploaderKind")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ConversationId");
+
+                    b.ToTable("Attachments");
+                });
+
             modelBuilder.Entity("Parley.Data.CannedReply", b =>
                 {
                     b.Property<Guid>("Id")
@@ -70,6 +118,9 @@ namespace Parley.Migrations.Sqlite.Migrations
 
                     b.Property<string>("ExternalId")
                         .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("LastPageJson")
                         .HasColumnType("TEXT");
 
                     b.Property<DateTime>("LastSeenAt")
@@ -137,6 +188,9 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .ValueGeneratedOnAdd()
                         .HasColumnType("TEXT");
 
+                    b.Property<long>("AgentReadSeq")
+                        .HasColumnType("INTEGER");
+
                     b.Property<Guid?>("AssigneeId")
                         .HasColumnType("TEXT");
 
@@ -183,6 +237,9 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("TEXT");
 
+                    b.Property<long>("VisitorReadSeq")
+                        .HasColumnType("INTEGER");
+
                     b.Property<DateTime?>("WaitingSince")
                         .HasColumnType("TEXT");
 
@@ -224,25 +281,27 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.ToTable("ConversationLabels");
                 });
 
-            modelBuilder.Entity("Parley.Data.ConversationRead", b =>
+            modelBuilder.Entity("Parley.Data.ConversationRating", b =>
                 {
-                    b.Property<Guid>("UserId")
-                        .HasColumnType("TEXT");
-
                     b.Property<Guid>("ConversationId")
                         .HasColumnType("TEXT");
 
-                    b.Property<long>("LastReadSeq")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<DateTime>("UpdatedAt")
+                    b.Property<string>("Comment")
+                        .HasMaxLength(2000)
                         .HasColumnType("TEXT");
 
-                    b.HasKey("UserId", "ConversationId");
+                    b.Property<Guid>("ContactId")
+                        .HasColumnType("TEXT");
 
-                    b.HasIndex("ConversationId");
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
 
-                    b.ToTable("ConversationReads");
+                    b.Property<int>("Score")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("ConversationId");
+
+                    b.ToTable("ConversationRatings");
                 });
 
             modelBuilder.Entity("Parley.Data.Label", b =>
@@ -325,6 +384,27 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.ToTable("Messages");
                 });
 
+            modelBuilder.Entity("Parley.Data.ReadMarker", b =>
+                {
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("ConversationId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("LastReadSeq")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("UserId", "ConversationId");
+
+                    b.HasIndex("ConversationId");
+
+                    b.ToTable("ReadMarkers");
+                });
+
             modelBuilder.Entity("Parley.Data.Site", b =>
                 {
                     b.Property<Guid>("Id")
@@ -352,6 +432,9 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.Property<string>("Secret")
                         .IsRequired()
                         .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("WidgetSettingsJson")
                         .HasColumnType("TEXT");
 
                     b.HasKey("Id");
@@ -460,6 +543,15 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.ToTable("Users");
                 });
 
+            modelBuilder.Entity("Parley.Data.Attachment", b =>
+                {
+                    b.HasOne("Parley.Data.Conversation", null)
+                        .WithMany()
+                        .HasForeignKey("ConversationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Parley.Data.CannedReply", b =>
                 {
                     b.HasOne("Parley.Data.User", null)
@@ -531,7 +623,25 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .IsRequired();
                 });
 
-            modelBuilder.Entity("Parley.Data.ConversationRead", b =>
+            modelBuilder.Entity("Parley.Data.ConversationRating", b =>
+                {
+                    b.HasOne("Parley.Data.Conversation", null)
+                        .WithMany()
+                        .HasForeignKey("ConversationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Parley.Data.Message", b =>
+                {
+                    b.HasOne("Parley.Data.Conversation", null)
+                        .WithMany()
+                        .HasForeignKey("ConversationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Parley.Data.ReadMarker", b =>
                 {
                     b.HasOne("Parley.Data.Conversation", null)
                         .WithMany()
@@ -542,15 +652,6 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.HasOne("Parley.Data.User", null)
                         .WithMany()
                         .HasForeignKey("UserId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-                });
-
-            modelBuilder.Entity("Parley.Data.Message", b =>
-                {
-                    b.HasOne("Parley.Data.Conversation", null)
-                        .WithMany()
-                        .HasForeignKey("ConversationId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

@@ -8,7 +8,7 @@ namespace Parley.Server.Realtime;
 
 /// <summary>The agents' realtime endpoint (<c>/hubs/agent</c>). Methods and events: docs/protocol.md.</summary>
 [Authorize(Policy = ParleyClaims.AgentPolicy)]
-internal sealed class AgentHub(MessageService messages, ConnectionRegistry registry, ConsoleRealtime console, Features.Console.ConsoleConversationActions actions) : Hub
+internal sealed class AgentHub(MessageService messages, ConnectionRegistry registry, TypingSignals typing, ReadReceipts receipts, ConsoleRealtime console, Features.Console.ConsoleConversationActions actions) : Hub
 {
     [HubMethodName("Join")]
     public async Task<ReplayDto> JoinAsync(ResumeRequest request)
@@ -35,16 +35,30 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
         }
     }
 
-    /// <summary>Moves the caller's read marker of a conversation forward (unread counts); returns where it stands.</summary>
-    [HubMethodName("MarkRead")]
-    public Task<Features.Console.ReadStateDto> MarkReadAsync(string conversationId, long seq) =>
-        actions.MarkReadAsync(Context.User!, MessageService.ParseId(conversationId, "conversationId"), seq, Context.ConnectionAborted);
-
     [HubMethodName("Send")]
     public Task<SendAck> SendAsync(SendRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
         return messages.SendAsync(CurrentActor(), request);
+    }
+
+    [HubMethodName("Typing")]
+    public void Typing(TypingRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        typing.Typing(Context.ConnectionId, CurrentActor().Name, request);
+    }
+
+    /// <summary>
+    /// "I have seen up to seq": the conversation's agent-side read receipt (what the visitor sees) and the caller's
+    /// own read marker (their unread counts) both move forward.
+    /// </summary>
+    [HubMethodName("MarkRead")]
+    public async Task MarkReadAsync(ReadRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        await receipts.MarkReadAsync(CurrentActor(), request, Context.ConnectionAborted);
+        await actions.MarkReadAsync(Context.User!, MessageService.ParseId(request.ConversationId, "conversationId"), request.Seq, Context.ConnectionAborted);
     }
 
     private Actor CurrentActor() => Actor.Agent(Context.User);

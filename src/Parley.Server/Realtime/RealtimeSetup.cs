@@ -33,6 +33,9 @@ public static class RealtimeSetup
         services.AddSingleton<ConsoleRealtime>();
         services.AddSingleton<IDomainEventListener<Features.Console.ConversationLabelsChanged>>(sp => sp.GetRequiredService<ConsoleRealtime>());
         services.AddSingleton<IDomainEventListener<Features.Console.ConversationReadMoved>>(sp => sp.GetRequiredService<ConsoleRealtime>());
+        services.AddSingleton<TypingSignals>();
+        services.AddScoped<ReadReceipts>();
+        services.AddSingleton<IDomainEventListener<ConversationRead>, ReadReceiptFanout>();
         AddTracking<VisitorHub>(services);
         AddTracking<AgentHub>(services);
         return builder;

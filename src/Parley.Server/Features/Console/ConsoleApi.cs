@@ -113,7 +113,7 @@ public static class ConsoleApi
     internal static async Task<Ok<ConversationSummary>> SpamAsync(Guid id, ConsoleConversationActions actions, ClaimsPrincipal user, CancellationToken cancellationToken) =>
         TypedResults.Ok(await actions.MarkSpamAsync(user, id, cancellationToken));
 
-    internal static async Task<Ok<ReadStateDto>> ReadAsync(Guid id, ReadRequest request, ConsoleConversationActions actions, ClaimsPrincipal user, CancellationToken cancellationToken) =>
+    internal static async Task<Ok<ReadStateDto>> ReadAsync(Guid id, ReadMarkerRequest request, ConsoleConversationActions actions, ClaimsPrincipal user, CancellationToken cancellationToken) =>
         TypedResults.Ok(await actions.MarkReadAsync(user, id, request.Seq, cancellationToken));
 
     internal static async Task<Ok<ContactProfileDto>> GetContactAsync(Guid id, ContactProfileService service, ClaimsPrincipal user, CancellationToken cancellationToken) =>

@@ -10,7 +10,7 @@ namespace Parley.Server.Features.Console;
 
 public sealed record SnoozeRequest(DateTime? Until);
 
-public sealed record ReadRequest(long Seq);
+public sealed record ReadMarkerRequest(long Seq);
 
 public sealed record ReadStateDto(Guid ConversationId, long LastReadSeq);
 
@@ -106,19 +106,19 @@ public sealed class ConsoleConversationActions(
         if (db.Database.IsNpgsql())
         {
             await db.Database.ExecuteSqlInterpolatedAsync($"""
-                INSERT INTO "ConversationReads" ("UserId", "ConversationId", "LastReadSeq", "UpdatedAt") VALUES ({me}, {id}, {seq}, {now})
-                ON CONFLICT ("UserId", "ConversationId") DO UPDATE SET "LastReadSeq" = GREATEST("ConversationReads"."LastReadSeq", excluded."LastReadSeq"), "UpdatedAt" = excluded."UpdatedAt"
+                INSERT INTO "ReadMarkers" ("UserId", "ConversationId", "LastReadSeq", "UpdatedAt") VALUES ({me}, {id}, {seq}, {now})
+                ON CONFLICT ("UserId", "ConversationId") DO UPDATE SET "LastReadSeq" = GREATEST("ReadMarkers"."LastReadSeq", excluded."LastReadSeq"), "UpdatedAt" = excluded."UpdatedAt"
                 """, cancellationToken);
         }
         else
         {
             await db.Database.ExecuteSqlInterpolatedAsync($"""
-                INSERT INTO "ConversationReads" ("UserId", "ConversationId", "LastReadSeq", "UpdatedAt") VALUES ({me}, {id}, {seq}, {now})
+                INSERT INTO "ReadMarkers" ("UserId", "ConversationId", "LastReadSeq", "UpdatedAt") VALUES ({me}, {id}, {seq}, {now})
                 ON CONFLICT ("UserId", "ConversationId") DO UPDATE SET "LastReadSeq" = max("LastReadSeq", excluded."LastReadSeq"), "UpdatedAt" = excluded."UpdatedAt"
                 """, cancellationToken);
         }
 
-        var stored = await db.ConversationReads.AsNoTracking().Where(r => r.UserId == me && r.ConversationId == id).Select(r => r.LastReadSeq).FirstAsync(cancellationToken);
+        var stored = await db.ReadMarkers.AsNoTracking().Where(r => r.UserId == me && r.ConversationId == id).Select(r => r.LastReadSeq).FirstAsync(cancellationToken);
         events.Publish(new ConversationReadMoved(me, id, stored));
         return new ReadStateDto(id, stored);
     }

@@ -117,7 +117,7 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
         var rows = await query.Skip(offset).Take(limit + 1).ToListAsync(cancellationToken);
         var items = rows.Take(limit).Select(ToState).Select(s => s.ToSummary()).ToList();
         var ids = items.Select(i => i.Id).ToList();
-        var reads = await db.ConversationReads.AsNoTracking()
+        var reads = await db.ReadMarkers.AsNoTracking()
             .Where(r => r.UserId == me && ids.Contains(r.ConversationId))
             .ToDictionaryAsync(r => r.ConversationId, r => r.LastReadSeq, cancellationToken);
         var labels = (await db.ConversationLabels.AsNoTracking().Where(l => ids.Contains(l.ConversationId)).ToListAsync(cancellationToken))

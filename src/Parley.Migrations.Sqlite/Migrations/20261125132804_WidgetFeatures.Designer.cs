@@ -11,8 +11,8 @@ using Parley.Data;
 namespace Parley.Migrations.Sqlite.Migrations
 {
     [DbContext(typeof(ParleyDbContext))]
-    [Migration("20261125132821_ConsoleInbox")]
-    partial class ConsoleInbox
+    [Migration("20261125132804_WidgetFeatures")]
+    partial class WidgetFeatures
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -20,36 +20,52 @@ namespace Parley.Migrations.Sqlite.Migrations
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
-            modelBuilder.Entity("Parley.Data.CannedReply", b =>
+            modelBuilder.Entity("Parley.Data.Attachment", b =>
                 {
                     b.Property<Guid>("Id")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("TEXT");
 
-                    b.Property<string>("Body")
+                    b.Property<string>("AccessKey")
                         .IsRequired()
-                        .HasMaxLength(4000)
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ContentType")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("ConversationId")
                         .HasColumnType("TEXT");
 
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("TEXT");
 
-                    b.Property<Guid?>("OwnerId")
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("Shortcut")
+                    b.Property<string>("FileName")
                         .IsRequired()
-                        .HasMaxLength(64)
+                        .HasMaxLength(255)
                         .HasColumnType("TEXT");
 
-                    b.Property<DateTime>("UpdatedAt")
+                    b.Property<long>("Size")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("StorageKey")
+                        .IsRequired()
+                        .HasMaxLength(200)
                         .HasColumnType("TEXT");
+
+                    b.Property<Guid?>("UploaderId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("UploaderKind")
+                        .HasColumnType("INTEGER");
 
                     b.HasKey("Id");
 
-                    b.HasIndex("OwnerId", "Shortcut");
+                    b.HasIndex("ConversationId");
 
-                    b.ToTable("CannedReplies");
+                    b.ToTable("Attachments");
                 });
 
             modelBuilder.Entity("Parley.Data.Contact", b =>
@@ -61,9 +77,6 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.Property<string>("AttributesJson")
                         .HasColumnType("TEXT");
 
-                    b.Property<DateTime?>("BlockedAt")
-                        .HasColumnType("TEXT");
-
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("TEXT");
 
@@ -73,6 +86,9 @@ namespace Parley.Migrations.Sqlite.Migrations
 
                     b.Property<string>("ExternalId")
                         .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("LastPageJson")
                         .HasColumnType("TEXT");
 
                     b.Property<DateTime>("LastSeenAt")
@@ -98,47 +114,14 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.ToTable("Contacts");
                 });
 
-            modelBuilder.Entity("Parley.Data.ContactNote", b =>
-                {
-                    b.Property<Guid>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("TEXT");
-
-                    b.Property<Guid?>("AuthorId")
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("AuthorName")
-                        .HasMaxLength(200)
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("Body")
-                        .IsRequired()
-                        .HasMaxLength(4000)
-                        .HasColumnType("TEXT");
-
-                    b.Property<Guid>("ContactId")
-                        .HasColumnType("TEXT");
-
-                    b.Property<DateTime>("CreatedAt")
-                        .HasColumnType("TEXT");
-
-                    b.Property<DateTime>("UpdatedAt")
-                        .HasColumnType("TEXT");
-
-                    b.HasKey("Id");
-
-                    b.HasIndex("AuthorId");
-
-                    b.HasIndex("ContactId", "CreatedAt");
-
-                    b.ToTable("ContactNotes");
-                });
-
             modelBuilder.Entity("Parley.Data.Conversation", b =>
                 {
                     b.Property<Guid>("Id")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("TEXT");
+
+                    b.Property<long>("AgentReadSeq")
+                        .HasColumnType("INTEGER");
 
                     b.Property<Guid?>("AssigneeId")
                         .HasColumnType("TEXT");
@@ -174,9 +157,6 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.Property<Guid>("SiteId")
                         .HasColumnType("TEXT");
 
-                    b.Property<DateTime?>("SnoozedUntil")
-                        .HasColumnType("TEXT");
-
                     b.Property<int>("Status")
                         .HasColumnType("INTEGER");
 
@@ -186,8 +166,8 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("TEXT");
 
-                    b.Property<DateTime?>("WaitingSince")
-                        .HasColumnType("TEXT");
+                    b.Property<long>("VisitorReadSeq")
+                        .HasColumnType("INTEGER");
 
                     b.HasKey("Id");
 
@@ -197,9 +177,6 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .HasFilter("\"Status\" <> 2");
 
                     b.HasIndex("SiteId");
-
-                    b.HasIndex("SnoozedUntil")
-                        .HasFilter("\"SnoozedUntil\" IS NOT NULL");
 
                     b.HasIndex("TeamId");
 
@@ -212,67 +189,27 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.ToTable("Conversations");
                 });
 
-            modelBuilder.Entity("Parley.Data.ConversationLabel", b =>
+            modelBuilder.Entity("Parley.Data.ConversationRating", b =>
                 {
                     b.Property<Guid>("ConversationId")
                         .HasColumnType("TEXT");
 
-                    b.Property<Guid>("LabelId")
+                    b.Property<string>("Comment")
+                        .HasMaxLength(2000)
                         .HasColumnType("TEXT");
 
-                    b.HasKey("ConversationId", "LabelId");
-
-                    b.HasIndex("LabelId");
-
-                    b.ToTable("ConversationLabels");
-                });
-
-            modelBuilder.Entity("Parley.Data.ConversationRead", b =>
-                {
-                    b.Property<Guid>("UserId")
-                        .HasColumnType("TEXT");
-
-                    b.Property<Guid>("ConversationId")
-                        .HasColumnType("TEXT");
-
-                    b.Property<long>("LastReadSeq")
-                        .HasColumnType("INTEGER");
-
-                    b.Property<DateTime>("UpdatedAt")
-                        .HasColumnType("TEXT");
-
-                    b.HasKey("UserId", "ConversationId");
-
-                    b.HasIndex("ConversationId");
-
-                    b.ToTable("ConversationReads");
-                });
-
-            modelBuilder.Entity("Parley.Data.Label", b =>
-                {
-                    b.Property<Guid>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("TEXT");
-
-                    b.Property<string>("Color")
-                        .IsRequired()
-                        .HasMaxLength(16)
+                    b.Property<Guid>("ContactId")
                         .HasColumnType("TEXT");
 
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("TEXT");
 
-                    b.Property<string>("Name")
-                        .IsRequired()
-                        .HasMaxLength(64)
-                        .HasColumnType("TEXT");
+                    b.Property<int>("Score")
+                        .HasColumnType("INTEGER");
 
-                    b.HasKey("Id");
+                    b.HasKey("ConversationId");
 
-                    b.HasIndex("Name")
-                        .IsUnique();
-
-                    b.ToTable("Labels");
+                    b.ToTable("ConversationRatings");
                 });
 
             modelBuilder.Entity("Parley.Data.Message", b =>
@@ -355,6 +292,9 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.Property<string>("Secret")
                         .IsRequired()
                         .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("WidgetSettingsJson")
                         .HasColumnType("TEXT");
 
                     b.HasKey("Id");
@@ -463,12 +403,13 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.ToTable("Users");
                 });
 
-            modelBuilder.Entity("Parley.Data.CannedReply", b =>
+            modelBuilder.Entity("Parley.Data.Attachment", b =>
                 {
-                    b.HasOne("Parley.Data.User", null)
+                    b.HasOne("Parley.Data.Conversation", null)
                         .WithMany()
-                        .HasForeignKey("OwnerId")
-                        .OnDelete(DeleteBehavior.Cascade);
+                        .HasForeignKey("ConversationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Parley.Data.Contact", b =>
@@ -476,20 +417,6 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.HasOne("Parley.Data.Site", null)
                         .WithMany()
                         .HasForeignKey("SiteId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-                });
-
-            modelBuilder.Entity("Parley.Data.ContactNote", b =>
-                {
-                    b.HasOne("Parley.Data.User", null)
-                        .WithMany()
-                        .HasForeignKey("AuthorId")
-                        .OnDelete(DeleteBehavior.SetNull);
-
-                    b.HasOne("Parley.Data.Contact", null)
-                        .WithMany()
-                        .HasForeignKey("ContactId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });
@@ -519,32 +446,11 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .OnDelete(DeleteBehavior.SetNull);
                 });
 
-            modelBuilder.Entity("Parley.Data.ConversationLabel", b =>
+            modelBuilder.Entity("Parley.Data.ConversationRating", b =>
                 {
                     b.HasOne("Parley.Data.Conversation", null)
                         .WithMany()
                         .HasForeignKey("ConversationId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-
-                    b.HasOne("Parley.Data.Label", null)
-                        .WithMany()
-                        .HasForeignKey("LabelId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-                });
-
-            modelBuilder.Entity("Parley.Data.ConversationRead", b =>
-                {
-                    b.HasOne("Parley.Data.Conversation", null)
-                        .WithMany()
-                        .HasForeignKey("ConversationId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired();
-
-                    b.HasOne("Parley.Data.User", null)
-                        .WithMany()
-                        .HasForeignKey("UserId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

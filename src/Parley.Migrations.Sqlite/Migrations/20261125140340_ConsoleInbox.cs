@@ -3,7 +3,7 @@ using Microsoft.EntityFrameworkCore.Migrations;
 
 #nullable disable
 
-namespace Parley.Migrations.Postgres.Migrations
+namespace Parley.Migrations.Sqlite.Migrations
 {
     /// <inheritdoc />
     public partial class ConsoleInbox : Migration
@@ -14,31 +14,31 @@ namespace Parley.Migrations.Postgres.Migrations
             migrationBuilder.AddColumn<DateTime>(
                 name: "SnoozedUntil",
                 table: "Conversations",
-                type: "timestamp with time zone",
+                type: "TEXT",
                 nullable: true);
 
             migrationBuilder.AddColumn<DateTime>(
                 name: "WaitingSince",
                 table: "Conversations",
-                type: "timestamp with time zone",
+                type: "TEXT",
                 nullable: true);
 
             migrationBuilder.AddColumn<DateTime>(
                 name: "BlockedAt",
                 table: "Contacts",
-                type: "timestamp with time zone",
+                type: "TEXT",
                 nullable: true);
 
             migrationBuilder.CreateTable(
                 name: "CannedReplies",
                 columns: table => new
                 {
-                    Id = table.Column<Guid>(type: "uuid", nullable: false),
-                    OwnerId = table.Column<Guid>(type: "uuid", nullable: true),
-                    Shortcut = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
-                    Body = table.Column<string>(type: "character varying(4000)", maxLength: 4000, nullable: false),
-                    CreatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false),
-                    UpdatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false)
+                    Id = table.Column<Guid>(type: "TEXT", nullable: false),
+                    OwnerId = table.Column<Guid>(type: "TEXT", nullable: true),
+                    Shortcut = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
+                    Body = table.Column<string>(type: "TEXT", maxLength: 4000, nullable: false),
+                    CreatedAt = table.Column<DateTime>(type: "TEXT", nullable: false),
+                    UpdatedAt = table.Column<DateTime>(type: "TEXT", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -55,13 +55,13 @@ namespace Parley.Migrations.Postgres.Migrations
                 name: "ContactNotes",
                 columns: table => new
                 {
-                    Id = table.Column<Guid>(type: "uuid", nullable: false),
-                    ContactId = table.Column<Guid>(type: "uuid", nullable: false),
-                    AuthorId = table.Column<Guid>(type: "uuid", nullable: true),
-                    AuthorName = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: true),
-                    Body = table.Column<string>(type: "character varying(4000)", maxLength: 4000, nullable: false),
-                    CreatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false),
-                    UpdatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false)
+                    Id = table.Column<Guid>(type: "TEXT", nullable: false),
+                    ContactId = table.Column<Guid>(type: "TEXT", nullable: false),
+                    AuthorId = table.Column<Guid>(type: "TEXT", nullable: true),
+                    AuthorName = table.Column<string>(type: "TEXT", maxLength: 200, nullable: true),
+                    Body = table.Column<string>(type: "TEXT", maxLength: 4000, nullable: false),
+                    CreatedAt = table.Column<DateTime>(type: "TEXT", nullable: false),
+                    UpdatedAt = table.Column<DateTime>(type: "TEXT", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -81,39 +81,13 @@ namespace Parley.Migrations.Postgres.Migrations
                 });
 
             migrationBuilder.CreateTable(
-                name: "ConversationReads",
-                columns: table => new
-                {
-                    ConversationId = table.Column<Guid>(type: "uuid", nullable: false),
-                    UserId = table.Column<Guid>(type: "uuid", nullable: false),
-                    LastReadSeq = table.Column<long>(type: "bigint", nullable: false),
-                    UpdatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false)
-                },
-                constraints: table =>
-                {
-                    table.PrimaryKey("PK_ConversationReads", x => new { x.UserId, x.ConversationId });
-                    table.ForeignKey(
-                        name: "FK_ConversationReads_Conversations_ConversationId",
-                        column: x => x.ConversationId,
-                        principalTable: "Conversations",
-                        principalColumn: "Id",
-                        onDelete: ReferentialAction.Cascade);
-                    table.ForeignKey(
-                        name: "FK_ConversationReads_Users_UserId",
-                        column: x => x.UserId,
-                        principalTable: "Users",
-                        principalColumn: "Id",
-                        onDelete: ReferentialAction.Cascade);
-                });
-
-            migrationBuilder.CreateTable(
                 name: "Labels",
                 columns: table => new
                 {
-                    Id = table.Column<Guid>(type: "uuid", nullable: false),
-                    Name = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
-                    Color = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
-                    CreatedAt = table.Column<DateTime>(type: "timestamp with time zone", nullable: false)
+                    Id = table.Column<Guid>(type: "TEXT", nullable: false),
+                    Name = table.Column<string>(type: "TEXT", maxLength: 64, nullable: false),
+                    Color = table.Column<string>(type: "TEXT", maxLength: 16, nullable: false),
+                    CreatedAt = table.Column<DateTime>(type: "TEXT", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -121,11 +95,37 @@ namespace Parley.Migrations.Postgres.Migrations
                 });
 
             migrationBuilder.CreateTable(
+                name: "ReadMarkers",
+                columns: table => new
+                {
+                    ConversationId = table.Column<Guid>(type: "TEXT", nullable: false),
+                    UserId = table.Column<Guid>(type: "TEXT", nullable: false),
+                    LastReadSeq = table.Column<long>(type: "INTEGER", nullable: false),
+                    UpdatedAt = table.Column<DateTime>(type: "TEXT", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_ReadMarkers", x => new { x.UserId, x.ConversationId });
+                    table.ForeignKey(
+                        name: "FK_ReadMarkers_Conversations_ConversationId",
+                        column: x => x.ConversationId,
+                        principalTable: "Conversations",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Cascade);
+                    table.ForeignKey(
+                        name: "FK_ReadMarkers_Users_UserId",
+                        column: x => x.UserId,
+                        principalTable: "Users",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "ConversationLabels",
                 columns: table => new
                 {
-                    ConversationId = table.Column<Guid>(type: "uuid", nullable: false),
-                    LabelId = table.Column<Guid>(type: "uuid", nullable: false)
+                    ConversationId = table.Column<Guid>(type: "TEXT", nullable: false),
+                    LabelId = table.Column<Guid>(type: "TEXT", nullable: false)
                 },
                 constraints: table =>
                 {
@@ -171,24 +171,24 @@ namespace Parley.Migrations.Postgres.Migrations
                 column: "LabelId");
 
             migrationBuilder.CreateIndex(
-                name: "IX_ConversationReads_ConversationId",
-                table: "ConversationReads",
-                column: "ConversationId");
-
-            migrationBuilder.CreateIndex(
                 name: "IX_Labels_Name",
                 table: "Labels",
                 column: "Name",
                 unique: true);
 
+            migrationBuilder.CreateIndex(
+                name: "IX_ReadMarkers_ConversationId",
+                table: "ReadMarkers",
+                column: "ConversationId");
+
             // Full-text index over message bodies (raw SQL: not part of the EF model).
-            migrationBuilder.Sql(Parley.Data.SearchIndexSql.PostgresCreate);
+            migrationBuilder.Sql(Parley.Data.SearchIndexSql.SqliteCreate);
         }
 
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
-            migrationBuilder.Sql(Parley.Data.SearchIndexSql.PostgresDrop);
+            migrationBuilder.Sql(Parley.Data.SearchIndexSql.SqliteDrop);
 
             migrationBuilder.DropTable(
                 name: "CannedReplies");
@@ -200,7 +200,7 @@ namespace Parley.Migrations.Postgres.Migrations
                 name: "ConversationLabels");
 
             migrationBuilder.DropTable(
-                name: "ConversationReads");
+                name: "ReadMarkers");
 
             migrationBuilder.DropTable(
                 name: "Labels");
