@@ -336,8 +336,8 @@ export function createConsoleStore(me: UserDto) {
         .then(upsert)
         .catch(() => undefined);
     }
-    if (seq !== null) void join(id).then(() => jumpTo(seq)).catch(() => undefined);
-    else requestJoin(id);
+    requestJoin(id);
+    if (seq !== null) void jumpTo(seq).catch(() => undefined);
   }
 
   async function loadOlder(): Promise<number> {
@@ -361,14 +361,20 @@ export function createConsoleStore(me: UserDto) {
   async function jumpTo(seq: number): Promise<void> {
     const id = selectedId.value;
     if (!id) return;
-    for (let i = 0; i < 200; i++) {
+    const pause = () => new Promise((r) => window.setTimeout(r, 50));
+    for (let i = 0; i < 600 && selectedId.value === id; i++) {
       const log = logs.get(id);
       if (log && log.firstSeq !== null && log.firstSeq <= seq) break;
-      if (!log || (log.firstSeq === null && log.lastSeq === 0)) {
-        await join(id);
+      if (!hub?.connected || loadingOlder.value) {
+        await pause(); // a deep link opened before the hub connected, or a page already on its way
         continue;
       }
-      if ((await loadOlder()) === 0 && !loadingOlder.value) break;
+      if (!log || log.firstSeq === null) {
+        await join(id);
+        if ((logs.get(id)?.lastSeq ?? 0) === 0) break;
+        continue;
+      }
+      if ((await loadOlder()) === 0) break;
     }
     jumpSeq.value = seq;
   }
