@@ -4,8 +4,10 @@ using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Options;
 using Parley.Server.Data;
 using Parley.Server.Features.Access;
+using Parley.Server.Features.Attachments;
 using Parley.Server.Features.Auth;
 using Parley.Server.Features.Conversations;
+using Parley.Server.Features.Csat;
 using Parley.Server.Features.Metrics;
 using Parley.Server.Features.Sites;
 using Parley.Server.Features.Users;
@@ -45,6 +47,9 @@ public static class ParleyApp
         builder.AddParleyMessaging();
         builder.AddParleyRealtime();
         builder.AddWidget();
+        builder.AddWidgetFeatures();
+        builder.AddAttachments();
+        builder.AddCsat();
         builder.Services.AddScoped<ConversationService>();
 
         var app = builder.Build();
@@ -66,6 +71,9 @@ public static class ParleyApp
 
         app.MapAuthApi();
         app.MapWidgetApi();
+        app.MapWidgetFeaturesApi();
+        app.MapAttachmentsApi();
+        app.MapCsatApi();
         app.MapSitesApi();
         app.MapUsersApi();
         app.MapConversationsApi();

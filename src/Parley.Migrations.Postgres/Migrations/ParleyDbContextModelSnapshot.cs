@@ -73,6 +73,54 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.ToTable("ApiTokens");
                 });
 
+            modelBuilder.Entity("Parley.Data.Attachment", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("AccessKey")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<string>("ContentType")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)");
+
+                    b.Property<Guid>("ConversationId")
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("FileName")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)");
+
+                    b.Property<long>("Size")
+                        .HasColumnType("bigint");
+
+                    b.Property<string>("StorageKey")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<Guid?>("UploaderId")
+                        .HasColumnType("uuid");
+
+                    b.Property<int>("UploaderKind")
+                        .HasColumnType("integer");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ConversationId");
+
+                    b.ToTable("Attachments");
+                });
+
             modelBuilder.Entity("Parley.Data.AuditEntry", b =>
                 {
                     b.Property<long>("Id")
@@ -141,6 +189,9 @@ namespace Parley.Migrations.Postgres.Migrations
                         .HasMaxLength(200)
                         .HasColumnType("character varying(200)");
 
+                    b.Property<string>("LastPageJson")
+                        .HasColumnType("text");
+
                     b.Property<DateTime>("LastSeenAt")
                         .HasColumnType("timestamp with time zone");
 
@@ -169,6 +220,9 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.Property<Guid>("Id")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("uuid");
+
+                    b.Property<long>("AgentReadSeq")
+                        .HasColumnType("bigint");
 
                     b.Property<Guid?>("AssigneeId")
                         .HasColumnType("uuid");
@@ -213,6 +267,9 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<long>("VisitorReadSeq")
+                        .HasColumnType("bigint");
+
                     b.HasKey("Id");
 
                     b.HasIndex("ContactId")
@@ -231,6 +288,29 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.HasIndex("Status", "LastMessageAt");
 
                     b.ToTable("Conversations");
+                });
+
+            modelBuilder.Entity("Parley.Data.ConversationRating", b =>
+                {
+                    b.Property<Guid>("ConversationId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Comment")
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)");
+
+                    b.Property<Guid>("ContactId")
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<int>("Score")
+                        .HasColumnType("integer");
+
+                    b.HasKey("ConversationId");
+
+                    b.ToTable("ConversationRatings");
                 });
 
             modelBuilder.Entity("Parley.Data.Message", b =>
@@ -316,6 +396,9 @@ namespace Parley.Migrations.Postgres.Migrations
                         .IsRequired()
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)");
+
+                    b.Property<string>("WidgetSettingsJson")
+                        .HasColumnType("text");
 
                     b.HasKey("Id");
 
@@ -490,6 +573,15 @@ namespace Parley.Migrations.Postgres.Migrations
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("Parley.Data.Attachment", b =>
+                {
+                    b.HasOne("Parley.Data.Conversation", null)
+                        .WithMany()
+                        .HasForeignKey("ConversationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Parley.Data.Contact", b =>
                 {
                     b.HasOne("Parley.Data.Site", null)
@@ -522,6 +614,15 @@ namespace Parley.Migrations.Postgres.Migrations
                         .WithMany()
                         .HasForeignKey("TeamId")
                         .OnDelete(DeleteBehavior.SetNull);
+                });
+
+            modelBuilder.Entity("Parley.Data.ConversationRating", b =>
+                {
+                    b.HasOne("Parley.Data.Conversation", null)
+                        .WithMany()
+                        .HasForeignKey("ConversationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Parley.Data.Message", b =>

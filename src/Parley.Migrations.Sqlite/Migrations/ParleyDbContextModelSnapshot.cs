@@ -68,6 +68,54 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.ToTable("ApiTokens");
                 });
 
+            modelBuilder.Entity("Parley.Data.Attachment", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("AccessKey")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("ContentType")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("ConversationId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("FileName")
+                        .IsRequired()
+                        .HasMaxLength(255)
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("Size")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("StorageKey")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid?>("UploaderId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("UploaderKind")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ConversationId");
+
+                    b.ToTable("Attachments");
+                });
+
             modelBuilder.Entity("Parley.Data.AuditEntry", b =>
                 {
                     b.Property<long>("Id")
@@ -134,6 +182,9 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .HasMaxLength(200)
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("LastPageJson")
+                        .HasColumnType("TEXT");
+
                     b.Property<DateTime>("LastSeenAt")
                         .HasColumnType("TEXT");
 
@@ -162,6 +213,9 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.Property<Guid>("Id")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("TEXT");
+
+                    b.Property<long>("AgentReadSeq")
+                        .HasColumnType("INTEGER");
 
                     b.Property<Guid?>("AssigneeId")
                         .HasColumnType("TEXT");
@@ -206,6 +260,9 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.Property<DateTime>("UpdatedAt")
                         .HasColumnType("TEXT");
 
+                    b.Property<long>("VisitorReadSeq")
+                        .HasColumnType("INTEGER");
+
                     b.HasKey("Id");
 
                     b.HasIndex("ContactId")
@@ -224,6 +281,29 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.HasIndex("Status", "LastMessageAt");
 
                     b.ToTable("Conversations");
+                });
+
+            modelBuilder.Entity("Parley.Data.ConversationRating", b =>
+                {
+                    b.Property<Guid>("ConversationId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Comment")
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("ContactId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Score")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("ConversationId");
+
+                    b.ToTable("ConversationRatings");
                 });
 
             modelBuilder.Entity("Parley.Data.Message", b =>
@@ -306,6 +386,9 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.Property<string>("Secret")
                         .IsRequired()
                         .HasMaxLength(128)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("WidgetSettingsJson")
                         .HasColumnType("TEXT");
 
                     b.HasKey("Id");
@@ -481,6 +564,15 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .IsRequired();
                 });
 
+            modelBuilder.Entity("Parley.Data.Attachment", b =>
+                {
+                    b.HasOne("Parley.Data.Conversation", null)
+                        .WithMany()
+                        .HasForeignKey("ConversationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
             modelBuilder.Entity("Parley.Data.Contact", b =>
                 {
                     b.HasOne("Parley.Data.Site", null)
@@ -513,6 +605,15 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .WithMany()
                         .HasForeignKey("TeamId")
                         .OnDelete(DeleteBehavior.SetNull);
+                });
+
+            modelBuilder.Entity("Parley.Data.ConversationRating", b =>
+                {
+                    b.HasOne("Parley.Data.Conversation", null)
+                        .WithMany()
+                        .HasForeignKey("ConversationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Parley.Data.Message", b =>
