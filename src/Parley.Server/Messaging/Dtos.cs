@@ -123,6 +123,9 @@ public sealed record ConversationSummary
 
     [Key("assigneeName")] public string? AssigneeName { get; init; }
 
+    /// <summary>The department (team) the conversation belongs to; null while unrouted.</summary>
+    [Key("teamId")] public Guid? TeamId { get; init; }
+
     [Key("lastSeq")] public long LastSeq { get; init; }
 
     [Key("lastMessageAt")] public DateTime? LastMessageAt { get; init; }
@@ -132,8 +135,6 @@ public sealed record ConversationSummary
     [Key("lastMessageSenderKind")] public string? LastMessageSenderKind { get; init; }
 
     [Key("createdAt")] public DateTime CreatedAt { get; init; }
-
-    [Key("teamId")] public Guid? TeamId { get; init; }
 
     /// <summary>Set while the conversation is snoozed (status pending).</summary>
     [Key("snoozedUntil")] public DateTime? SnoozedUntil { get; init; }

@@ -52,6 +52,7 @@ public sealed record ConversationState
 
     public string? AssigneeName { get; init; }
 
+    /// <summary>The conversation's department; the access policy filters fan-out by it.</summary>
     public Guid? TeamId { get; init; }
 
     public DateTime? SnoozedUntil { get; init; }
@@ -83,12 +84,12 @@ public sealed record ConversationState
         Status = WireNames.Of(Status),
         AssigneeId = AssigneeId,
         AssigneeName = AssigneeName,
+        TeamId = TeamId,
         LastSeq = LastSeq,
         LastMessageAt = LastMessageAt,
         LastMessagePreview = LastMessagePreview,
         LastMessageSenderKind = LastMessageSenderKind is { } k ? WireNames.Of(k) : null,
         CreatedAt = CreatedAt,
-        TeamId = TeamId,
         SnoozedUntil = SnoozedUntil,
         WaitingSince = WaitingSince,
     };

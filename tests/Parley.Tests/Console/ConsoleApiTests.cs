@@ -28,7 +28,7 @@ public sealed class ConsoleApiTests
         await using var server = await ParleyServer.StartAsync(storage);
         await server.CreateUserAsync("mei@test.local", "Mei Lin");
         await using var admin = await AgentClient.ConnectAsync(server);
-        await using var mei = await AgentClient.ConnectAsync(server, "mei@test.local", UserSeeding.Password);
+        await using var mei = await AgentClient.ConnectAsAsync(server, "mei@test.local", UserSeeding.Password);
         await using var visitor = await VisitorClient.ConnectAsync(server);
         var conversation = await visitor.StartConversationAsync();
         await SetContactAsync(admin, conversation.Id, new { name = "Zhang Wei", email = "zw@example.com" });
@@ -189,7 +189,7 @@ public sealed class ConsoleApiTests
         await using var server = await ParleyServer.StartAsync(storage);
         await server.CreateUserAsync("li@test.local", "Li Na");
         await using var admin = await AgentClient.ConnectAsync(server);
-        await using var li = await AgentClient.ConnectAsync(server, "li@test.local", UserSeeding.Password);
+        await using var li = await AgentClient.ConnectAsAsync(server, "li@test.local", UserSeeding.Password);
         await using var visitor = await VisitorClient.ConnectAsync(server);
         var old = await visitor.StartConversationAsync();
         await visitor.SendAsync(old.Id, "old question");
@@ -219,7 +219,7 @@ public sealed class ConsoleApiTests
         await using var server = await ParleyServer.StartAsync(storage);
         await server.CreateUserAsync("bo@test.local", "Bo");
         await using var admin = await AgentClient.ConnectAsync(server);
-        var bo = await AgentClient.ConnectAsync(server, "bo@test.local", UserSeeding.Password, messagePack: true);
+        var bo = await AgentClient.ConnectAsAsync(server, "bo@test.local", UserSeeding.Password, messagePack: true);
         await using var visitor = await VisitorClient.ConnectAsync(server);
         var conversation = await visitor.StartConversationAsync();
         var seen = new Inbox<ViewersDto>();

@@ -164,10 +164,10 @@ public sealed class AgentClient : IAsyncDisposable
     }
 
     public static Task<AgentClient> ConnectAsync(ParleyServer server, bool messagePack = false) =>
-        ConnectAsync(server, ParleyServer.AdminEmail, ParleyServer.AdminPassword, messagePack);
+        ConnectAsAsync(server, ParleyServer.AdminEmail, ParleyServer.AdminPassword, messagePack);
 
-    /// <summary>Signs in as the given user (see <c>ParleyServer.CreateUserAsync</c>) and connects the agent hub.</summary>
-    public static async Task<AgentClient> ConnectAsync(ParleyServer server, string email, string password, bool messagePack = false)
+    /// <summary>Signs in as the given user (agent, supervisor, ...) and opens the agent hub with that session.</summary>
+    public static async Task<AgentClient> ConnectAsAsync(ParleyServer server, string email, string password, bool messagePack = false)
     {
         var (http, cookies) = await SignInAsync(server, email, password);
         var hub = HubFactory.Build(server.BaseAddress, "/hubs/agent", messagePack, o => o.Cookies = cookies);

@@ -89,7 +89,8 @@ public sealed partial class CannedReplyService(ParleyDbContext db, ConversationS
     private async Task<Dictionary<string, string?>> VariablesAsync(ClaimsPrincipal user, Guid conversationId, CancellationToken cancellationToken)
     {
         var me = Me(user);
-        var contact = await (from c in scope.VisibleConversations(user)
+        var visible = await scope.VisibleConversationsAsync(user, cancellationToken);
+        var contact = await (from c in visible
                              where c.Id == conversationId
                              join ct in db.Contacts on c.ContactId equals ct.Id
                              select new { ct.Name, ct.Email, ct.Phone }).FirstOrDefaultAsync(cancellationToken)

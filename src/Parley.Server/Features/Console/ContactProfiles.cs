@@ -41,7 +41,7 @@ public sealed class ContactProfileService(ParleyDbContext db, ConversationScope 
         var contact = await db.Contacts.AsNoTracking().FirstAsync(c => c.Id == contactId, cancellationToken);
         var notes = await db.ContactNotes.AsNoTracking().Where(n => n.ContactId == contactId).OrderByDescending(n => n.CreatedAt).Take(100)
             .Select(n => new ContactNoteDto(n.Id, n.Body, n.AuthorId, n.AuthorName, n.CreatedAt, n.UpdatedAt)).ToListAsync(cancellationToken);
-        var previous = await scope.VisibleConversations(user).Where(c => c.ContactId == contactId).OrderByDescending(c => c.CreatedAt).Take(20)
+        var previous = await (await scope.VisibleConversationsAsync(user, cancellationToken)).Where(c => c.ContactId == contactId).OrderByDescending(c => c.CreatedAt).Take(20)
             .ToListAsync(cancellationToken);
         return new ContactProfileDto(
             contact.Id,
@@ -143,8 +143,7 @@ public sealed class ContactProfileService(ParleyDbContext db, ConversationScope 
     }
 
     private async Task<Guid> ContactOfAsync(ClaimsPrincipal user, Guid conversationId, CancellationToken cancellationToken) =>
-        await scope.VisibleConversations(user).Where(c => c.Id == conversationId).Select(c => (Guid?)c.ContactId).FirstOrDefaultAsync(cancellationToken)
-            ?? throw ParleyException.NotFound();
+        (await scope.RequireAsync(user, conversationId, Access.ConversationAction.Read, cancellationToken)).ContactId;
 
     private static string NoteBody(ContactNoteRequest request)
     {

@@ -98,7 +98,7 @@ public sealed class ConsoleConversationActions(
         }
 
         var me = Actor.Agent(user).PrincipalId;
-        var lastSeq = await scope.VisibleConversations(user).Where(c => c.Id == id).Select(c => (long?)c.LastSeq).FirstOrDefaultAsync(cancellationToken)
+        var lastSeq = await (await scope.VisibleConversationsAsync(user, cancellationToken)).Where(c => c.Id == id).Select(c => (long?)c.LastSeq).FirstOrDefaultAsync(cancellationToken)
             ?? throw ParleyException.NotFound();
         seq = Math.Min(seq, lastSeq);
         var now = time.GetUtcNow().UtcDateTime;
@@ -142,8 +142,7 @@ public sealed class ConsoleConversationActions(
             .ExecuteUpdateAsync(s => s.SetProperty(c => c.BlockedAt, c => blocked ? (c.BlockedAt ?? now) : null), cancellationToken);
     }
 
-    /// <summary>The conversation's contact when the user may see the conversation; not-found otherwise.</summary>
+    /// <summary>The conversation's contact when the user may change the conversation (access policy); 404/403 otherwise.</summary>
     private async Task<Guid> EnsureVisibleAsync(ClaimsPrincipal user, Guid id, CancellationToken cancellationToken) =>
-        await scope.VisibleConversations(user).Where(c => c.Id == id).Select(c => (Guid?)c.ContactId).FirstOrDefaultAsync(cancellationToken)
-            ?? throw ParleyException.NotFound();
+        (await scope.RequireAsync(user, id, Access.ConversationAction.ChangeStatus, cancellationToken)).ContactId;
 }

@@ -65,10 +65,7 @@ public sealed partial class LabelService(ParleyDbContext db, ConversationScope s
     /// <summary>Replaces the conversation's labels with the given set.</summary>
     public async Task<ConversationLabelsDto> SetAsync(ClaimsPrincipal user, Guid conversationId, IReadOnlyList<Guid> labelIds, CancellationToken cancellationToken)
     {
-        if (!await scope.VisibleConversations(user).AnyAsync(c => c.Id == conversationId, cancellationToken))
-        {
-            throw ParleyException.NotFound();
-        }
+        await scope.RequireAsync(user, conversationId, Access.ConversationAction.ChangeStatus, cancellationToken);
 
         var wanted = labelIds.Distinct().ToList();
         if (wanted.Count > 50)

@@ -51,7 +51,7 @@ public sealed class MessageSearch(ParleyDbContext db, ConversationScope scope, I
         }
 
         var pageSize = options.Value.SearchPageSize;
-        var visible = scope.VisibleConversations(user);
+        var visible = await scope.VisibleConversationsAsync(user, cancellationToken);
         var messages = Candidates(term).Where(m => m.Kind != MessageKind.Event);
         if (conversationId is { } cid)
         {

@@ -81,11 +81,11 @@ public static class ConversationsApi
             page.Items.ToDictionary(i => i.Conversation.Id, i => i.LabelIds)));
     }
 
-    internal static async Task<Ok<ConversationSummary>> GetAsync(Guid id, ConversationService service, CancellationToken cancellationToken) =>
-        TypedResults.Ok(await service.GetAsync(id, cancellationToken));
+    internal static async Task<Ok<ConversationSummary>> GetAsync(Guid id, ConversationService service, ClaimsPrincipal user, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await service.GetAsync(Actor.Agent(user), id, cancellationToken));
 
-    internal static async Task<Ok<MessagePage>> MessagesAsync(Guid id, ConversationService service, CancellationToken cancellationToken, long? beforeSeq = null, long? afterSeq = null, int limit = 50) =>
-        TypedResults.Ok(new MessagePage(await service.MessagesAsync(id, beforeSeq, afterSeq, limit, cancellationToken)));
+    internal static async Task<Ok<MessagePage>> MessagesAsync(Guid id, ConversationService service, ClaimsPrincipal user, CancellationToken cancellationToken, long? beforeSeq = null, long? afterSeq = null, int limit = 50) =>
+        TypedResults.Ok(new MessagePage(await service.MessagesAsync(Actor.Agent(user), id, beforeSeq, afterSeq, limit, cancellationToken)));
 
     internal static async Task<Ok<SendAck>> SendAsync(Guid id, SendRequest request, MessageService messages, ClaimsPrincipal user, CancellationToken cancellationToken)
     {

@@ -1,5 +1,4 @@
 using System.Security.Claims;
-using Microsoft.EntityFrameworkCore;
 using Parley.Data;
 using Parley.Server.Messaging;
 
@@ -41,24 +40,15 @@ public sealed record InboxEntry(ConversationSummary Conversation, long LastReadS
 public sealed record InboxPage(IReadOnlyList<InboxEntry> Items, string? NextCursor);
 
 /// <summary>
-/// Which conversations a signed-in user may see in lists and search. TEMPORARY single place until the security
-/// helper's AccessPolicy lands on main: swap the body of <see cref="VisibleConversations"/> for it. Until then
-/// admins and supervisors see everything; agents see conversations assigned to them, unassigned ones without a
-/// team, and those of the teams they belong to.
+/// Which conversations a signed-in user may see, for the console's lists, search and actions: the security
+/// feature's <see cref="Access.AccessPolicy"/> (RBAC + department sandbox), taken from the principal.
 /// </summary>
-public sealed class ConversationScope(ParleyDbContext db)
+public sealed class ConversationScope(Access.AccessPolicy access)
 {
-    public IQueryable<Conversation> VisibleConversations(ClaimsPrincipal user)
-    {
-        var all = db.Conversations.AsNoTracking();
-        if (user.IsInRole("admin") || user.IsInRole("supervisor"))
-        {
-            return all;
-        }
+    public Task<IQueryable<Conversation>> VisibleConversationsAsync(ClaimsPrincipal user, CancellationToken cancellationToken) =>
+        access.ConversationsAsync(Actor.Agent(user), cancellationToken);
 
-        var me = Infrastructure.ParleyClaims.UserId(user) ?? Guid.Empty;
-        return all.Where(c => c.AssigneeId == me
-            || (c.TeamId == null && c.AssigneeId == null)
-            || db.TeamMembers.Any(tm => tm.UserId == me && tm.TeamId == c.TeamId));
-    }
+    /// <summary>The conversation when the user may do <paramref name="action"/> with it; 404/403 otherwise.</summary>
+    public Task<Conversation> RequireAsync(ClaimsPrincipal user, Guid conversationId, Access.ConversationAction action, CancellationToken cancellationToken) =>
+        access.RequireConversationAsync(Actor.Agent(user), conversationId, action, cancellationToken);
 }
