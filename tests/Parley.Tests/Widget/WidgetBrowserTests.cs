@@ -224,6 +224,29 @@ public sealed class WidgetBrowserTests(BrowserFixture browser) : IClassFixture<B
         Assert.Equal((5, "很快，谢谢！"), (rating.Score, rating.Comment));
     }
 
+    [Fact]
+    public async Task ConsoleSettingsPage_AdminChangesTheColour_TheWidgetFollows()
+    {
+        await using var env = await Env.StartAsync(browser);
+        await using var context = await browser.Browser.NewContextAsync(new() { Locale = "en-US" });
+        var console = await context.NewPageAsync();
+        await console.GotoAsync(new Uri(env.Server.BaseAddress, "/console/").ToString());
+        await console.GetByTestId("login-email").FillAsync(ParleyServer.AdminEmail);
+        await console.GetByTestId("login-password").FillAsync(ParleyServer.AdminPassword);
+        await console.GetByTestId("login-submit").ClickAsync();
+        await console.GetByTestId("nav-widget-settings").ClickAsync();
+        await console.GetByTestId("ws-color").FillAsync("#be123c");
+        await console.GetByTestId("ws-greeting").FillAsync("Welcome to Acme!");
+        await console.GetByTestId("ws-save").ClickAsync();
+        await Assertions.Expect(console.GetByTestId("ws-status")).ToHaveTextAsync("Saved.", Text);
+
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(env.HostPage);
+        var widget = page.FrameLocator("iframe[data-testid=parley-frame]");
+        await Assertions.Expect(widget.GetByTestId("notice")).ToHaveTextAsync("Welcome to Acme!", Text);
+        await Assertions.Expect(page.GetByTestId("parley-launcher")).ToHaveCSSAsync("background-color", "rgb(190, 18, 60)", new() { Timeout = 20_000 });
+    }
+
     /// <summary>A Parley server plus a customer's page on a second loopback server (another origin) that embeds the snippet.</summary>
     private sealed class Env : IAsyncDisposable
     {

@@ -31,6 +31,7 @@ interface ParleyApi {
   setUser(user: ParleyUser | null): void;
   setAttributes(attributes: Record<string, string | number | boolean>): void;
   setSound(on: boolean): void;
+  trackPage(): void;
   on(event: EventName, fn: Handler): void;
   off(event: EventName, fn: Handler): void;
   isOpen(): boolean;
@@ -252,6 +253,9 @@ interface FrameMessage {
     setSound(on: boolean) {
       sound = !!on;
     },
+    trackPage() {
+      if (ready) post('page', { page: { url: location.href, title: document.title, referrer: document.referrer } });
+    },
     on(event, fn) {
       (handlers[event] ||= []).push(fn);
     },
@@ -261,6 +265,9 @@ interface FrameMessage {
   };
 
   launcher.addEventListener('click', () => api.toggle());
+  // Single-page apps: back/forward and hash navigation are reported; pushState-based routers call Parley.trackPage().
+  window.addEventListener('popstate', () => api.trackPage());
+  window.addEventListener('hashchange', () => api.trackPage());
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && open && document.activeElement === host) api.close();
   });

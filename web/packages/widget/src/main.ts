@@ -84,6 +84,8 @@ window.addEventListener('message', (e: MessageEvent) => {
     setLocale(msg.locale);
   } else if (msg.type === 'open' || msg.type === 'close') {
     setOpen(msg.type === 'open');
+  } else if (msg.type === 'page' && msg.page) {
+    void chat?.post('/api/v1/widget/page', { ...msg.page, language: navigator.language, timeZone: Intl.DateTimeFormat().resolvedOptions().timeZone }).catch(() => undefined);
   } else if (msg.type === 'user') {
     void chat?.identify(msg.user ?? null).catch(() => undefined);
   }
@@ -102,16 +104,29 @@ if (vv) {
   fit();
 }
 
-/** Which form, if any, stands in for (or under) the conversation right now. */
+let panelKey = '';
+
+/**
+ * Which form, if any, stands in for (or under) the conversation right now. Rebuilt only when that decision
+ * changes, so a half-typed comment survives incoming messages and receipts.
+ */
 function refresh(): void {
   const s = session?.settings;
   const t = view.t;
   const convId = chat?.conversationId ?? null;
   const history = chat?.hasHistory ?? false;
+  const rated = (store?.getItem(key('rated')) ?? '').split(' ');
+  const mode = !s ? 'none'
+    : status === 'closed' && convId ? `closed:${convId}:${rated.includes(convId)}`
+    : !history && !offlineSent && s.offlineForm && !s.agentsAvailable ? 'offline'
+    : !history && s.preChatFields.length > 0 && !preChatDone() ? 'prechat'
+    : 'chat';
+  const next = `${mode}|${locale}|${s?.transcriptAvailable}`;
+  if (next === panelKey) return;
+  panelKey = next;
   view.panel.replaceChildren();
   let composer = true;
   if (s && status === 'closed' && convId) {
-    const rated = (store?.getItem(key('rated')) ?? '').split(' ');
     if (!rated.includes(convId)) {
       view.panel.append(buildRating(t, async (score, comment) => {
         try {
@@ -120,6 +135,7 @@ function refresh(): void {
           if (!(error instanceof HttpError && error.code === 'already_rated')) throw error;
         }
         store?.setItem(key('rated'), [...rated.slice(-20), convId].join(' '));
+        panelKey = `closed:${convId}:true|${locale}|${s.transcriptAvailable}`; // keep the thanks on screen
       }));
     }
     if (s.transcriptAvailable) view.panel.append(transcriptForm(convId));
@@ -136,6 +152,7 @@ function refresh(): void {
       submit: async ({ message = '', ...rest }) => {
         await chat!.sendOffline(rest, message);
         offlineSent = true;
+        panelKey = '';
         refresh();
         view.panel.append(el('p', { class: 'card card-intro', 'data-testid': 'offline-done' }, t.offlineDone));
       },
@@ -147,6 +164,7 @@ function refresh(): void {
       submit: async ({ name, email, phone, ...fields }) => {
         await chat!.post('/api/v1/widget/profile', { name, email, phone, fields });
         store?.setItem(key('prechat'), '1');
+        panelKey = '';
         refresh();
         view.focusInput();
       },
