@@ -183,8 +183,9 @@ public static class WidgetFeaturesApi
         return TypedResults.NoContent();
     }
 
-    internal static async Task<Ok<VisitorContextDto>> VisitorContextAsync(Guid id, ParleyDbContext db, CancellationToken cancellationToken)
+    internal static async Task<Ok<VisitorContextDto>> VisitorContextAsync(Guid id, ParleyDbContext db, Access.AccessPolicy access, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
+        await access.RequireConversationAsync(Actor.Agent(user), id, Access.ConversationAction.Read, cancellationToken);
         var row = await (from c in db.Conversations.AsNoTracking()
                          join ct in db.Contacts.AsNoTracking() on c.ContactId equals ct.Id
                          where c.Id == id
