@@ -12,6 +12,7 @@ using Parley.Server.Features.Widget;
 using Parley.Server.Infrastructure;
 using Parley.Server.Messaging;
 using Parley.Server.Realtime;
+using Parley.Server.Routing;
 using Scalar.AspNetCore;
 
 namespace Parley.Server;
@@ -42,6 +43,7 @@ public static class ParleyApp
         builder.AddParleyMessaging();
         builder.AddParleyRealtime();
         builder.AddWidget();
+        builder.AddParleyRouting();
         builder.Services.AddScoped<ConversationService>();
 
         var app = builder.Build();
@@ -65,6 +67,7 @@ public static class ParleyApp
         app.MapWidgetApi();
         app.MapSitesApi();
         app.MapConversationsApi();
+        app.MapRoutingApis();
         app.MapParleyHubs();
         return app;
     }

@@ -71,6 +71,9 @@ namespace Parley.Migrations.Postgres.Migrations
                         .ValueGeneratedOnAdd()
                         .HasColumnType("uuid");
 
+                    b.Property<DateTime?>("AssignedAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<Guid?>("AssigneeId")
                         .HasColumnType("uuid");
 
@@ -82,6 +85,10 @@ namespace Parley.Migrations.Postgres.Migrations
 
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("DeclinedBy")
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)");
 
                     b.Property<DateTime?>("LastMessageAt")
                         .HasColumnType("timestamp with time zone");
@@ -99,8 +106,20 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.Property<long>("LastVisitorSeq")
                         .HasColumnType("bigint");
 
+                    b.Property<DateTime?>("OfferExpiresAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid?>("OfferedToId")
+                        .HasColumnType("uuid");
+
                     b.Property<int>("Priority")
                         .HasColumnType("integer");
+
+                    b.Property<DateTime?>("QueuedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTime?>("RoutedAt")
+                        .HasColumnType("timestamp with time zone");
 
                     b.Property<Guid>("SiteId")
                         .HasColumnType("uuid");
@@ -121,15 +140,19 @@ namespace Parley.Migrations.Postgres.Migrations
                         .HasDatabaseName("IX_Conversations_ContactId_Active")
                         .HasFilter("\"Status\" <> 2");
 
-                    b.HasIndex("SiteId");
+                    b.HasIndex("OfferedToId");
 
-                    b.HasIndex("TeamId");
+                    b.HasIndex("SiteId");
 
                     b.HasIndex("AssigneeId", "Status");
 
                     b.HasIndex("ContactId", "CreatedAt");
 
                     b.HasIndex("Status", "LastMessageAt");
+
+                    b.HasIndex("TeamId", "QueuedAt")
+                        .HasDatabaseName("IX_Conversations_Queue")
+                        .HasFilter("\"QueuedAt\" IS NOT NULL");
 
                     b.ToTable("Conversations");
                 });
@@ -239,15 +262,45 @@ namespace Parley.Migrations.Postgres.Migrations
                         .HasMaxLength(2000)
                         .HasColumnType("character varying(2000)");
 
+                    b.Property<string>("HoursJson")
+                        .HasMaxLength(20000)
+                        .HasColumnType("character varying(20000)");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasMaxLength(200)
                         .HasColumnType("character varying(200)");
 
+                    b.Property<int>("OfferTimeoutSeconds")
+                        .HasColumnType("integer");
+
+                    b.Property<int?>("OverflowAfterMinutes")
+                        .HasColumnType("integer");
+
+                    b.Property<Guid?>("OverflowTeamId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Skills")
+                        .HasMaxLength(1000)
+                        .HasColumnType("character varying(1000)");
+
+                    b.Property<bool>("Sticky")
+                        .HasColumnType("boolean");
+
+                    b.Property<int>("Strategy")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("TimeZone")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
                     b.HasKey("Id");
 
                     b.HasIndex("Name")
                         .IsUnique();
+
+                    b.HasIndex("OverflowTeamId");
 
                     b.ToTable("Teams");
                 });
@@ -261,6 +314,9 @@ namespace Parley.Migrations.Postgres.Migrations
                         .HasColumnType("uuid");
 
                     b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTime?>("LastAssignedAt")
                         .HasColumnType("timestamp with time zone");
 
                     b.HasKey("TeamId", "UserId");
@@ -365,6 +421,14 @@ namespace Parley.Migrations.Postgres.Migrations
                         .HasForeignKey("ConversationId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
+                });
+
+            modelBuilder.Entity("Parley.Data.Team", b =>
+                {
+                    b.HasOne("Parley.Data.Team", null)
+                        .WithMany()
+                        .HasForeignKey("OverflowTeamId")
+                        .OnDelete(DeleteBehavior.SetNull);
                 });
 
             modelBuilder.Entity("Parley.Data.TeamMember", b =>
