@@ -91,7 +91,7 @@ public static class RoutingApi
             query = query.Where(c => c.TeamId == t);
         }
 
-        var rows = await query.OrderByDescending(c => c.Priority).ThenBy(c => c.QueuedAt).ThenBy(c => c.CreatedAt)
+        var rows = await query.OrderByDescending(c => c.Priority).ThenBy(c => c.QueuedAt).ThenBy(c => c.Id)
             .Take(Math.Clamp(limit, 1, 1000))
             .Select(c => new QueueEntryDto(c.Id, c.TeamId, c.Priority, c.QueuedAt!.Value, c.OfferedToId))
             .ToListAsync(cancellationToken);

@@ -29,7 +29,8 @@ public sealed record OfferDto
 {
     [Key("conversationId")] public Guid ConversationId { get; init; }
 
-    [Key("expiresAt")] public DateTime ExpiresAt { get; init; }
+    /// <summary>Accept before this; null on a withdrawal.</summary>
+    [Key("expiresAt")] public DateTime? ExpiresAt { get; init; }
 
     /// <summary>True when the offer was withdrawn (accepted elsewhere, declined, expired).</summary>
     [Key("withdrawn")] public bool Withdrawn { get; init; }

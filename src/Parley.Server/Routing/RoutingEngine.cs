@@ -27,7 +27,8 @@ internal sealed partial class RoutingEngine(
     : BackgroundService,
       IDomainEventListener<ConversationChanged>,
       IDomainEventListener<ConversationQueued>,
-      IDomainEventListener<AgentPresenceChanged>
+      IDomainEventListener<AgentPresenceChanged>,
+      IDomainEventListener<OfferWithdrawn>
 {
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly ConcurrentQueue<Guid> _wentOffline = new();
@@ -47,6 +48,8 @@ internal sealed partial class RoutingEngine(
     public void Handle(ConversationChanged domainEvent) => Wake();
 
     public void Handle(ConversationQueued domainEvent) => Wake();
+
+    public void Handle(OfferWithdrawn domainEvent) => Wake();
 
     public void Handle(AgentPresenceChanged domainEvent)
     {
@@ -121,7 +124,7 @@ internal sealed partial class RoutingEngine(
         var hours = teams.ToDictionary(t => t.Key, t => BusinessHours.FromStored(t.Value.TimeZone, t.Value.HoursJson));
         var queue = await db.Conversations.AsNoTracking()
             .Where(c => c.QueuedAt != null && c.AssigneeId == null && c.Status != ConversationStatus.Closed)
-            .OrderByDescending(c => c.Priority).ThenBy(c => c.QueuedAt).ThenBy(c => c.CreatedAt)
+            .OrderByDescending(c => c.Priority).ThenBy(c => c.QueuedAt).ThenBy(c => c.Id)
             .Select(c => new QueueRow { Id = c.Id, TeamId = c.TeamId, Priority = c.Priority, ContactId = c.ContactId, RoutedAt = c.RoutedAt ?? c.CreatedAt, OfferedToId = c.OfferedToId, DeclinedBy = c.DeclinedBy })
             .ToListAsync(cancellationToken);
 
@@ -153,7 +156,8 @@ internal sealed partial class RoutingEngine(
         var generalCursor = new Dictionary<Guid, DateTime?>();
 
         var again = false;
-        var assigned = new HashSet<Guid>();
+        var assigned = new HashSet<Guid>(); // visitors learn it from ConversationAssigned
+        var taken = new HashSet<Guid>();    // assigned by another node (or closed): tell them here
         var full = new HashSet<Guid>(); // teams (Guid.Empty: the general queue) where nobody online has room
         foreach (var row in queue)
         {
@@ -216,12 +220,12 @@ internal sealed partial class RoutingEngine(
                     break;
                 default:
                     // Taken by another node, or closed: it leaves the queue.
-                    assigned.Add(row.Id);
+                    taken.Add(row.Id);
                     break;
             }
         }
 
-        PublishPositions(queue, assigned, teams, hours, members, agents, now);
+        PublishPositions(queue, assigned, taken, teams, hours, members, agents, now);
         return again;
     }
 
@@ -306,7 +310,7 @@ internal sealed partial class RoutingEngine(
 
     /// <summary>Positions per queue (1 = next), an estimated wait from the online capacity, pushed only when changed.</summary>
     private void PublishPositions(
-        List<QueueRow> queue, HashSet<Guid> assigned, Dictionary<Guid, Team> teams, Dictionary<Guid, BusinessHours> hours,
+        List<QueueRow> queue, HashSet<Guid> assigned, HashSet<Guid> taken, Dictionary<Guid, Team> teams, Dictionary<Guid, BusinessHours> hours,
         ILookup<Guid, TeamMember> members, Dictionary<Guid, int> agents, DateTimeOffset now)
     {
         var changes = new List<QueueStatus>();
@@ -315,10 +319,14 @@ internal sealed partial class RoutingEngine(
         foreach (var row in queue)
         {
             seen.Add(row.Id);
-            if (assigned.Contains(row.Id))
+            if (assigned.Contains(row.Id) || taken.Contains(row.Id))
             {
                 _told.TryRemove(row.Id, out _);
-                changes.Add(new QueueStatus { ConversationId = row.Id, State = QueueStatus.Assigned });
+                if (taken.Contains(row.Id))
+                {
+                    changes.Add(new QueueStatus { ConversationId = row.Id, State = QueueStatus.Assigned });
+                }
+
                 continue;
             }
 

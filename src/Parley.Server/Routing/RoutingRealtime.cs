@@ -7,7 +7,7 @@ namespace Parley.Server.Routing;
 
 /// <summary>Pushes routing decisions to this node's connections: queue status to visitors, offers to agents.</summary>
 internal sealed class RoutingRealtime(ConnectionRegistry registry)
-    : IDomainEventListener<QueuePositionsChanged>, IDomainEventListener<ConversationOffered>, IDomainEventListener<OfferWithdrawn>
+    : IDomainEventListener<QueuePositionsChanged>, IDomainEventListener<ConversationOffered>, IDomainEventListener<OfferWithdrawn>, IDomainEventListener<ConversationAssigned>
 {
     public const string QueueEvent = "queue";
     public const string OfferEvent = "offer";
@@ -33,6 +33,10 @@ internal sealed class RoutingRealtime(ConnectionRegistry registry)
 
     public void Handle(OfferWithdrawn domainEvent) =>
         ToAgent(domainEvent.AgentId, new OfferDto { ConversationId = domainEvent.ConversationId, Withdrawn = true });
+
+    /// <summary>However it was assigned (routing, accepted offer, pick, transfer), the visitor stops waiting.</summary>
+    public void Handle(ConversationAssigned domainEvent) =>
+        Handle(new QueuePositionsChanged([new QueueStatus { ConversationId = domainEvent.ConversationId, State = QueueStatus.Assigned }]));
 
     private void ToAgent(Guid agentId, OfferDto offer)
     {

@@ -25,11 +25,13 @@ public static class RoutingSetup
         services.AddSingleton<IDomainEventListener<ConversationChanged>>(sp => sp.GetRequiredService<RoutingEngine>());
         services.AddSingleton<IDomainEventListener<ConversationQueued>>(sp => sp.GetRequiredService<RoutingEngine>());
         services.AddSingleton<IDomainEventListener<AgentPresenceChanged>>(sp => sp.GetRequiredService<RoutingEngine>());
+        services.AddSingleton<IDomainEventListener<OfferWithdrawn>>(sp => sp.GetRequiredService<RoutingEngine>());
 
         services.AddSingleton<RoutingRealtime>();
         services.AddSingleton<IDomainEventListener<QueuePositionsChanged>>(sp => sp.GetRequiredService<RoutingRealtime>());
         services.AddSingleton<IDomainEventListener<ConversationOffered>>(sp => sp.GetRequiredService<RoutingRealtime>());
         services.AddSingleton<IDomainEventListener<OfferWithdrawn>>(sp => sp.GetRequiredService<RoutingRealtime>());
+        services.AddSingleton<IDomainEventListener<ConversationAssigned>>(sp => sp.GetRequiredService<RoutingRealtime>());
 
         services.AddAuthorizationBuilder().AddPolicy(TeamsApi.AdminPolicy, p => p.RequireRole("admin"));
         return builder;
