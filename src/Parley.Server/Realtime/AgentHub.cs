@@ -8,15 +8,18 @@ namespace Parley.Server.Realtime;
 
 /// <summary>The agents' realtime endpoint (<c>/hubs/agent</c>). Methods and events: docs/protocol.md.</summary>
 [Authorize(Policy = ParleyClaims.AgentPolicy)]
-internal sealed class AgentHub(MessageService messages, ConnectionRegistry registry, Presence.IAgentPresence presence, Routing.RoutingService routing) : Hub
+internal sealed class AgentHub(MessageService messages, ConnectionRegistry registry, TypingSignals typing, ReadReceipts receipts, Features.Access.AccessDirectory access, Presence.IAgentPresence presence, Routing.RoutingService routing) : Hub
 {
+    /// <summary>Loads the agent's access scope before any fan-out needs it (fan-out never queries; unknown means denied).</summary>
     public override async Task OnConnectedAsync()
     {
-        if (Context.User?.UserId() is { } id)
+        if (await access.GetAsync(CurrentActor().PrincipalId, Context.ConnectionAborted) is null)
         {
-            await presence.ConnectedAsync(id, Context.ConnectionId);
+            Context.Abort();
+            return;
         }
 
+        await presence.ConnectedAsync(CurrentActor().PrincipalId, Context.ConnectionId);
         await base.OnConnectedAsync();
     }
 
@@ -80,6 +83,20 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
     {
         ArgumentNullException.ThrowIfNull(request);
         return messages.SendAsync(CurrentActor(), request);
+    }
+
+    [HubMethodName("Typing")]
+    public void Typing(TypingRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        typing.Typing(Context.ConnectionId, CurrentActor().Name, request);
+    }
+
+    [HubMethodName("MarkRead")]
+    public Task MarkReadAsync(ReadRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return receipts.MarkReadAsync(CurrentActor(), request, Context.ConnectionAborted);
     }
 
     private Actor CurrentActor() => Actor.Agent(Context.User);

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Parley.Data;
+using Parley.Server.Features.Access;
 using Parley.Server.Infrastructure;
 using Parley.Server.Messaging;
 using Parley.Server.Realtime.Presence;
@@ -9,8 +10,6 @@ using Parley.Server.Realtime.Presence;
 namespace Parley.Server.Routing;
 
 public sealed record AgentRoutingDto(Guid Id, string DisplayName, string Email, string Status, int Load, int Capacity, IReadOnlyList<Guid> TeamIds);
-
-public sealed record CapacityRequest(int? Capacity);
 
 public sealed record QueueEntryDto(Guid ConversationId, Guid? TeamId, int Priority, DateTime QueuedAt, Guid? OfferedToId);
 
@@ -28,10 +27,6 @@ public static class RoutingApi
 
         api.MapGet("/agents", AgentsAsync).WithName("ListRoutingAgents")
             .WithSummary("Agents with presence (online, away, offline), load and capacity");
-        api.MapPut("/agents/{id:guid}/capacity", SetCapacityAsync).WithName("SetAgentCapacity")
-            .WithSummary("Set how many conversations an agent may hold at once (admin)")
-            .WithDescription("0 … 1000; lowering it never takes conversations away, it only stops new ones.")
-            .RequireAuthorization(TeamsApi.AdminPolicy);
         api.MapGet("/queue", QueueAsync).WithName("ListQueue")
             .WithSummary("Waiting conversations in the order they will be served")
             .WithDescription("Priority lane first, then arrival. Manual teams' pools are part of it; take one with /conversations/{id}/pick.");
@@ -67,25 +62,10 @@ public static class RoutingApi
             [.. teams[u.Id]])));
     }
 
-    internal static async Task<NoContent> SetCapacityAsync(Guid id, CapacityRequest request, ParleyDbContext db, RoutingEngine engine, CancellationToken cancellationToken)
+    internal static async Task<Ok<List<QueueEntryDto>>> QueueAsync(AccessPolicy access, ClaimsPrincipal user, CancellationToken cancellationToken, Guid? teamId = null, int limit = 200)
     {
-        if (request.Capacity is not { } capacity || capacity is < 0 or > 1000)
-        {
-            throw new ParleyException("invalid_capacity", "capacity must be between 0 and 1000.");
-        }
-
-        if (await db.Users.Where(u => u.Id == id).ExecuteUpdateAsync(s => s.SetProperty(u => u.Capacity, capacity), cancellationToken) == 0)
-        {
-            throw ParleyException.NotFound("user");
-        }
-
-        engine.Wake();
-        return TypedResults.NoContent();
-    }
-
-    internal static async Task<Ok<List<QueueEntryDto>>> QueueAsync(ParleyDbContext db, CancellationToken cancellationToken, Guid? teamId = null, int limit = 200)
-    {
-        var query = db.Conversations.AsNoTracking().Where(c => c.QueuedAt != null && c.AssigneeId == null && c.Status != ConversationStatus.Closed);
+        // The department sandbox applies: an agent sees the waiting conversations of their own teams.
+        var query = (await access.ConversationsAsync(Actor.Agent(user), cancellationToken)).AsNoTracking().Where(c => c.QueuedAt != null && c.AssigneeId == null && c.Status != ConversationStatus.Closed);
         if (teamId is { } t)
         {
             query = query.Where(c => c.TeamId == t);
@@ -103,11 +83,7 @@ public static class RoutingApi
 
     internal static async Task<NoContent> UnassignAsync(Guid id, RoutingService routing, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
-        if (!await routing.RequeueAsync(id, null, "unassigned", Actor.Agent(user), cancellationToken))
-        {
-            throw new ParleyException("not_assigned", "The conversation is not assigned (or is closed).", StatusCodes.Status409Conflict);
-        }
-
+        await routing.UnassignAsync(id, Actor.Agent(user), cancellationToken);
         return TypedResults.NoContent();
     }
 

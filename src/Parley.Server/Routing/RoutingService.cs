@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Parley.Data;
 using Parley.Server.Events;
+using Parley.Server.Features.Access;
 using Parley.Server.Features.Conversations;
 using Parley.Server.Infrastructure;
 using Parley.Server.Messaging;
@@ -13,11 +14,13 @@ internal sealed class RoutingService(
     ConversationService conversations,
     ParleyDbContext db,
     DomainEvents events,
+    AccessPolicy access,
     TimeProvider time)
 {
     /// <summary>Assigns (or transfers) to <paramref name="userId"/>, within that user's capacity.</summary>
     public async Task<ConversationSummary> AssignAsync(Guid id, Guid userId, Actor actor, CancellationToken cancellationToken)
     {
+        await access.RequireAssignAsync(actor, id, userId, cancellationToken);
         var result = await store.AssignAsync(id, userId, AssignMode.Transfer, cancellationToken: cancellationToken);
         return await CompleteAsync(id, userId, result, AssignReason.Manual, actor, cancellationToken);
     }
@@ -25,6 +28,7 @@ internal sealed class RoutingService(
     /// <summary>The agent takes a waiting conversation from the queue (manual teams, or ahead of routing).</summary>
     public async Task<ConversationSummary> PickAsync(Guid id, Actor actor, CancellationToken cancellationToken)
     {
+        await access.RequireAssignAsync(actor, id, actor.PrincipalId, cancellationToken);
         var result = await store.AssignAsync(id, actor.PrincipalId, AssignMode.Pick, cancellationToken: cancellationToken);
         return await CompleteAsync(id, actor.PrincipalId, result, AssignReason.Picked, actor, cancellationToken);
     }
@@ -49,6 +53,17 @@ internal sealed class RoutingService(
         else if (!expired)
         {
             throw new ParleyException("offer_gone", "The offer expired or was withdrawn.", StatusCodes.Status409Conflict);
+        }
+    }
+
+    /// <summary>An agent hands back their own conversation; a supervisor may take anyone's. Back to the queue.</summary>
+    public async Task UnassignAsync(Guid id, Actor actor, CancellationToken cancellationToken)
+    {
+        var conversation = await access.RequireConversationAsync(actor, id, ConversationAction.Read, cancellationToken);
+        await access.RequireAsync(actor, conversation, conversation.AssigneeId == actor.PrincipalId ? ConversationAction.Claim : ConversationAction.Reassign, cancellationToken);
+        if (!await RequeueAsync(id, conversation.AssigneeId, "unassigned", actor, cancellationToken))
+        {
+            throw new ParleyException("not_assigned", "The conversation is not assigned (or is closed).", StatusCodes.Status409Conflict);
         }
     }
 
@@ -77,6 +92,7 @@ internal sealed class RoutingService(
     /// <summary>Sets a waiting conversation's team and/or priority (the API side of the VIP lane and departments).</summary>
     public async Task<ConversationSummary> SetRoutingAsync(Guid id, Guid? teamId, int? priority, Actor actor, CancellationToken cancellationToken)
     {
+        await access.RequireConversationAsync(actor, id, ConversationAction.Reassign, cancellationToken);
         var conversation = await db.Conversations.FirstOrDefaultAsync(c => c.Id == id, cancellationToken) ?? throw ParleyException.NotFound();
         if (teamId is { } t && !await db.Teams.AnyAsync(x => x.Id == t, cancellationToken))
         {
@@ -104,7 +120,7 @@ internal sealed class RoutingService(
             events.Publish(new ConversationQueued(id, conversation.TeamId, conversation.Priority, moved ? "transferred" : "priority"));
         }
 
-        return await conversations.GetAsync(id, cancellationToken);
+        return await conversations.GetAsync(actor, id, cancellationToken);
     }
 
     /// <summary>Turns an assignment attempt into the conversation's event line and events, or a clear error.</summary>
@@ -130,7 +146,7 @@ internal sealed class RoutingService(
                 events.Publish(new ConversationAssigned(id, agentId, result.PreviousAssigneeId, result.TeamId, reason));
                 return summary;
             case AssignOutcome.Unchanged:
-                return await conversations.GetAsync(id, cancellationToken);
+                return await conversations.GetAsync(actor, id, cancellationToken);
             case AssignOutcome.AtCapacity:
                 throw new ParleyException("agent_at_capacity", "The agent already holds as many conversations as their capacity allows.", StatusCodes.Status409Conflict);
             case AssignOutcome.AgentUnavailable:

@@ -33,7 +33,6 @@ public static class RoutingSetup
         services.AddSingleton<IDomainEventListener<OfferWithdrawn>>(sp => sp.GetRequiredService<RoutingRealtime>());
         services.AddSingleton<IDomainEventListener<ConversationAssigned>>(sp => sp.GetRequiredService<RoutingRealtime>());
 
-        services.AddAuthorizationBuilder().AddPolicy(TeamsApi.AdminPolicy, p => p.RequireRole("admin"));
         return builder;
     }
 

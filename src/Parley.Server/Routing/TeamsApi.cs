@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Parley.Data;
+using Parley.Server.Features.Access;
 using Parley.Server.Infrastructure;
 
 namespace Parley.Server.Routing;
@@ -71,8 +72,6 @@ public sealed record MembersRequest(IReadOnlyList<Guid>? UserIds);
 /// <summary>Teams (departments): settings, members and business hours. Reading needs an agent; changing needs an admin.</summary>
 public static class TeamsApi
 {
-    public const string AdminPolicy = "RoutingAdmin";
-
     public static IEndpointRouteBuilder MapTeamsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/teams")
@@ -82,22 +81,22 @@ public static class TeamsApi
 
         api.MapGet("/", ListAsync).WithName("ListTeams").WithSummary("All teams with their members and routing settings");
         api.MapGet("/{id:guid}", GetAsync).WithName("GetTeam").WithSummary("One team");
-        api.MapPost("/", CreateAsync).WithName("CreateTeam").WithSummary("Create a team (admin)").RequireAuthorization(AdminPolicy);
+        api.MapPost("/", CreateAsync).WithName("CreateTeam").WithSummary("Create a team (admin)").RequireAuthorization(ParleyClaims.AdminPolicy);
         api.MapPut("/{id:guid}", UpdateAsync).WithName("UpdateTeam")
             .WithSummary("Replace a team's settings (admin)")
             .WithDescription("Strategy, sticky, hours, overflow and offer timeout. Members are changed through /members.")
-            .RequireAuthorization(AdminPolicy);
+            .RequireAuthorization(ParleyClaims.AdminPolicy);
         api.MapDelete("/{id:guid}", DeleteAsync).WithName("DeleteTeam")
             .WithSummary("Delete a team (admin)")
             .WithDescription("Its conversations move to the general queue.")
-            .RequireAuthorization(AdminPolicy);
+            .RequireAuthorization(ParleyClaims.AdminPolicy);
         api.MapPut("/{id:guid}/hours", SetHoursAsync).WithName("SetTeamHours")
             .WithSummary("Set business hours: time zone, weekly spans, holidays (admin)")
             .WithDescription("Spans are local wall-clock times (HH:mm); close <= open runs overnight; open == close is all day. Holidays are local dates (yyyy-MM-dd).")
-            .RequireAuthorization(AdminPolicy);
-        api.MapPut("/{id:guid}/members", SetMembersAsync).WithName("SetTeamMembers").WithSummary("Replace the team's members (admin)").RequireAuthorization(AdminPolicy);
-        api.MapPut("/{id:guid}/members/{userId:guid}", AddMemberAsync).WithName("AddTeamMember").WithSummary("Add a member (admin)").RequireAuthorization(AdminPolicy);
-        api.MapDelete("/{id:guid}/members/{userId:guid}", RemoveMemberAsync).WithName("RemoveTeamMember").WithSummary("Remove a member (admin)").RequireAuthorization(AdminPolicy);
+            .RequireAuthorization(ParleyClaims.AdminPolicy);
+        api.MapPut("/{id:guid}/members", SetMembersAsync).WithName("SetTeamMembers").WithSummary("Replace the team's members (admin)").RequireAuthorization(ParleyClaims.AdminPolicy);
+        api.MapPut("/{id:guid}/members/{userId:guid}", AddMemberAsync).WithName("AddTeamMember").WithSummary("Add a member (admin)").RequireAuthorization(ParleyClaims.AdminPolicy);
+        api.MapDelete("/{id:guid}/members/{userId:guid}", RemoveMemberAsync).WithName("RemoveTeamMember").WithSummary("Remove a member (admin)").RequireAuthorization(ParleyClaims.AdminPolicy);
         return app;
     }
 
@@ -129,11 +128,12 @@ public static class TeamsApi
         return TypedResults.Ok(await LoadAsync(db, id, cancellationToken));
     }
 
-    internal static async Task<NoContent> DeleteAsync(Guid id, ParleyDbContext db, RoutingEngine engine, CancellationToken cancellationToken)
+    internal static async Task<NoContent> DeleteAsync(Guid id, ParleyDbContext db, RoutingEngine engine, AccessDirectory directory, CancellationToken cancellationToken)
     {
         var team = await db.Teams.FirstOrDefaultAsync(t => t.Id == id, cancellationToken) ?? throw ParleyException.NotFound("team");
         db.Teams.Remove(team);
         await db.SaveChangesAsync(cancellationToken);
+        directory.InvalidateAll(); // department scopes of its members changed
         engine.Wake();
         return TypedResults.NoContent();
     }
@@ -149,7 +149,7 @@ public static class TeamsApi
         return TypedResults.Ok(await LoadAsync(db, id, cancellationToken));
     }
 
-    internal static async Task<Ok<TeamDto>> SetMembersAsync(Guid id, MembersRequest request, ParleyDbContext db, TimeProvider time, RoutingEngine engine, CancellationToken cancellationToken)
+    internal static async Task<Ok<TeamDto>> SetMembersAsync(Guid id, MembersRequest request, ParleyDbContext db, TimeProvider time, RoutingEngine engine, AccessDirectory directory, CancellationToken cancellationToken)
     {
         if (!await db.Teams.AnyAsync(t => t.Id == id, cancellationToken))
         {
@@ -172,11 +172,16 @@ public static class TeamsApi
         }
 
         await SaveAsync(db, cancellationToken);
+        foreach (var userId in wanted.Union(current.Select(m => m.UserId)))
+        {
+            directory.Invalidate(userId);
+        }
+
         engine.Wake();
         return TypedResults.Ok(await LoadAsync(db, id, cancellationToken));
     }
 
-    internal static async Task<Ok<TeamDto>> AddMemberAsync(Guid id, Guid userId, ParleyDbContext db, TimeProvider time, RoutingEngine engine, CancellationToken cancellationToken)
+    internal static async Task<Ok<TeamDto>> AddMemberAsync(Guid id, Guid userId, ParleyDbContext db, TimeProvider time, RoutingEngine engine, AccessDirectory directory, CancellationToken cancellationToken)
     {
         if (!await db.Teams.AnyAsync(t => t.Id == id, cancellationToken))
         {
@@ -192,17 +197,19 @@ public static class TeamsApi
         {
             db.TeamMembers.Add(new TeamMember { TeamId = id, UserId = userId, CreatedAt = time.GetUtcNow().UtcDateTime });
             await SaveAsync(db, cancellationToken);
+            directory.Invalidate(userId);
         }
 
         engine.Wake();
         return TypedResults.Ok(await LoadAsync(db, id, cancellationToken));
     }
 
-    internal static async Task<Ok<TeamDto>> RemoveMemberAsync(Guid id, Guid userId, ParleyDbContext db, CancellationToken cancellationToken)
+    internal static async Task<Ok<TeamDto>> RemoveMemberAsync(Guid id, Guid userId, ParleyDbContext db, AccessDirectory directory, CancellationToken cancellationToken)
     {
         var member = await db.TeamMembers.FirstOrDefaultAsync(m => m.TeamId == id && m.UserId == userId, cancellationToken) ?? throw ParleyException.NotFound("member");
         db.TeamMembers.Remove(member);
         await db.SaveChangesAsync(cancellationToken);
+        directory.Invalidate(userId);
         return TypedResults.Ok(await LoadAsync(db, id, cancellationToken));
     }
 

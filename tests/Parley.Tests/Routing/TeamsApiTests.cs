@@ -56,7 +56,7 @@ public sealed class TeamsApiTests
         var agents = (await admin.GetFromJsonAsync<List<AgentRoutingDto>>("/api/v1/routing/agents", ct))!;
         Assert.Equal((5, "offline", 0), (agents.Single(x => x.Id == a).Capacity, agents.Single(x => x.Id == a).Status, agents.Single(x => x.Id == a).Load));
         Assert.Equal([sales.Id], agents.Single(x => x.Id == a).TeamIds);
-        (await admin.PutAsJsonAsync($"/api/v1/routing/agents/{a}/capacity", new { capacity = 7 }, ct)).EnsureSuccessStatusCode();
+        (await admin.PatchAsJsonAsync($"/api/v1/users/{a}", new { capacity = 7 }, ct)).EnsureSuccessStatusCode();
         Assert.Equal(7, (await admin.GetFromJsonAsync<List<AgentRoutingDto>>("/api/v1/routing/agents", ct))!.Single(x => x.Id == a).Capacity);
 
         Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync($"/api/v1/teams/{support.Id}", ct)).StatusCode);
