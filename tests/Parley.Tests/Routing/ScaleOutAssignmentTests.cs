@@ -14,8 +14,11 @@ public sealed class ScaleOutAssignmentTests
     public async Task TwoServers_SharingPostgres_NeverDoubleAssign()
     {
         await using var storage = await TestStorage.CreateAsync(Store.Postgres);
-        await using var one = await ParleyServer.StartAsync(storage, FastRouting());
-        await using var two = await ParleyServer.StartAsync(storage, FastRouting());
+        // The PostgreSQL server is shared with other test runs: keep each node's pool small.
+        var settings = FastRouting();
+        settings["Parley:Database:ConnectionString"] = storage.ConnectionString + ";Maximum Pool Size=12";
+        await using var one = await ParleyServer.StartAsync(storage, settings);
+        await using var two = await ParleyServer.StartAsync(storage, settings);
 
         // Every agent is connected to both nodes, so both route to all of them at the same time.
         var seen = new ConcurrentDictionary<Guid, ConcurrentDictionary<Guid, byte>>();
@@ -39,7 +42,19 @@ public sealed class ScaleOutAssignmentTests
         }
 
         // 60 visitors arrive, half on each node: 30 places, 30 wait.
-        var visitors = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => ConnectVisitorAsync(i % 2 == 0 ? one : two)));
+        using var gate = new SemaphoreSlim(8);
+        var visitors = await Task.WhenAll(Enumerable.Range(0, 60).Select(async i =>
+        {
+            await gate.WaitAsync(TestContext.Current.CancellationToken);
+            try
+            {
+                return await ConnectVisitorAsync(i % 2 == 0 ? one : two);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }));
         var rows = await WaitForStoreAsync(one, r => r.Count == 60 && r.Count(c => c.AssigneeId is not null) == 30, TimeSpan.FromSeconds(60));
         Assert.All(rows.Where(c => c.AssigneeId is not null).GroupBy(c => c.AssigneeId), g => Assert.Equal(6, g.Count()));
 
