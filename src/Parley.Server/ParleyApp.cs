@@ -12,6 +12,7 @@ using Parley.Server.Features.Widget;
 using Parley.Server.Infrastructure;
 using Parley.Server.Messaging;
 using Parley.Server.Realtime;
+using Parley.Server.ScaleOut;
 using Scalar.AspNetCore;
 
 namespace Parley.Server;
@@ -41,6 +42,7 @@ public static class ParleyApp
         builder.AddParleyAuth();
         builder.AddParleyMessaging();
         builder.AddParleyRealtime();
+        builder.AddParleyScaleOut();
         builder.AddWidget();
         builder.Services.AddScoped<ConversationService>();
 

@@ -16,7 +16,13 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry)
 
     public void Handle(MessageCommitted domainEvent)
     {
-        var message = domainEvent.Message;
+        DeliverMessage(domainEvent.Message);
+        BroadcastToAgents(domainEvent.Conversation.ToSummary());
+    }
+
+    /// <summary>Pushes one stored message to this node's subscribers of its conversation (notes to agents only).</summary>
+    public void DeliverMessage(Message message)
+    {
         SerializedHubMessage? forAgents = null;
         SerializedHubMessage? forVisitors = null;
         foreach (var connection in registry.SubscribersOf(message.ConversationId))
@@ -33,8 +39,6 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry)
                 connection.Enqueue(forVisitors);
             }
         }
-
-        BroadcastToAgents(domainEvent.Conversation.ToSummary());
     }
 
     public void Handle(ConversationChanged domainEvent)
