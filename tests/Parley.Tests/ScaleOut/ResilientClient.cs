@@ -25,6 +25,7 @@ public sealed class ResilientClient : IAsyncDisposable
     private readonly Dictionary<Guid, ConversationLog> _logs = [];
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private HubConnection? _hub;
+    private volatile bool _disposed;
 
     private ResilientClient(TestCluster cluster, bool visitor, string? token, CookieContainer? cookies)
     {
@@ -225,6 +226,17 @@ public sealed class ResilientClient : IAsyncDisposable
             }
         });
         hub.On<MessageDto>("message", m => OnPushed(hub, m));
+
+        // Like the web clients' automatic reconnect: a closed connection (node killed or draining) is replaced at once.
+        hub.Closed += error =>
+        {
+            if (!_disposed)
+            {
+                _ = Task.Run(ReconnectInBackgroundAsync);
+            }
+
+            return Task.CompletedTask;
+        };
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
         {
@@ -327,8 +339,21 @@ public sealed class ResilientClient : IAsyncDisposable
         }
     }
 
+    private async Task ReconnectInBackgroundAsync()
+    {
+        try
+        {
+            await EnsureConnectedAsync();
+        }
+        catch (Exception) when (_disposed)
+        {
+            // Test over.
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
+        _disposed = true;
         if (_hub is not null)
         {
             await _hub.DisposeAsync();

@@ -11,14 +11,14 @@ namespace Parley.Tests.ScaleOut;
 /// </summary>
 [CollectionDefinition(nameof(ScaleOutTests), DisableParallelization = true)]
 [Collection(nameof(ScaleOutTests))]
-public sealed class ScaleOutTests
+public sealed class ScaleOutTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>, IAsyncLifetime
 {
     private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(60);
 
     [Fact]
     public async Task CrossNode_VisitorOnOneNode_AgentsOnOthers_ChatBothWaysLive()
     {
-        await using var cluster = await TestCluster.StartAsync();
+        var cluster = fixture.Cluster;
         await using var visitor = await ResilientClient.VisitorAsync(cluster, cluster.Nodes[0]);
         await using var agent = await ResilientClient.AgentAsync(cluster, cluster.Nodes[1]);
         await using var watcher = await ResilientClient.AgentAsync(cluster, cluster.Nodes[2]);
@@ -45,7 +45,7 @@ public sealed class ScaleOutTests
     [Fact]
     public async Task NodeKilledMidStream_EveryAckedMessageDeliveredOnceInOrder()
     {
-        await using var cluster = await TestCluster.StartAsync();
+        var cluster = fixture.Cluster;
         var doomed = cluster.Nodes[0];
         await using var visitor = await ResilientClient.VisitorAsync(cluster, doomed);
         await using var agentOnDoomed = await ResilientClient.AgentAsync(cluster, doomed);
@@ -80,7 +80,7 @@ public sealed class ScaleOutTests
     [Fact]
     public async Task RedisRestartedMidStream_ClientsOnOtherNodesCatchUp()
     {
-        await using var cluster = await TestCluster.StartAsync();
+        var cluster = fixture.Cluster;
         await using var visitor = await ResilientClient.VisitorAsync(cluster, cluster.Nodes[0]);
         await using var agent = await ResilientClient.AgentAsync(cluster, cluster.Nodes[1]);
         await using var watcher = await ResilientClient.AgentAsync(cluster, cluster.Nodes[2]);
@@ -123,7 +123,7 @@ public sealed class ScaleOutTests
     [Fact]
     public async Task RollingRestartOfAllNodes_WithVisitorsAndAgentsConnected_LosesNothing()
     {
-        await using var cluster = await TestCluster.StartAsync();
+        var cluster = fixture.Cluster;
         var visitors = new[]
         {
             await ResilientClient.VisitorAsync(cluster, cluster.Nodes[0]),
@@ -198,6 +198,18 @@ public sealed class ScaleOutTests
                 await client.DisposeAsync();
             }
         }
+    }
+
+    public async ValueTask InitializeAsync() => await fixture.Cluster.EnsureAllRunningAsync();
+
+    public ValueTask DisposeAsync()
+    {
+        if (TestContext.Current.TestState?.Result == TestResult.Failed)
+        {
+            TestContext.Current.TestOutputHelper?.WriteLine(fixture.Cluster.Logs());
+        }
+
+        return ValueTask.CompletedTask;
     }
 
     /// <summary>Sends <paramref name="count"/> messages, four in flight at a time, each retried until acknowledged.</summary>

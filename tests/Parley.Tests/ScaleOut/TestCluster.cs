@@ -86,18 +86,41 @@ public sealed class TestCluster : IAsyncDisposable
         return Nodes.FirstOrDefault(n => n.IsRunning) ?? throw new InvalidOperationException("No node is running.");
     }
 
+    /// <summary>Starts whatever a previous test stopped or killed, and Redis if it is down.</summary>
+    public async Task EnsureAllRunningAsync()
+    {
+        if (!await Redis.PingAsync())
+        {
+            await Redis.StartAgainAsync();
+        }
+
+        await Task.WhenAll(Nodes.Where(n => !n.IsRunning).Select(n => n.StartAsync()));
+    }
+
     public string Logs() => string.Join("\n", Nodes.Select(n => $"===== {n.Name}\n{n.Log()}"));
 
     public async ValueTask DisposeAsync()
     {
-        var output = TestContext.Current.TestOutputHelper;
-        if (TestContext.Current.TestState?.Result == TestResult.Failed && output is not null)
-        {
-            output.WriteLine(Logs());
-        }
-
         await Task.WhenAll(Nodes.Select(n => n.DisposeAsync().AsTask()));
         await Redis.DisposeAsync();
         await Storage.DisposeAsync();
+    }
+}
+
+/// <summary>One cluster for all scale-out tests (starting three processes is the slow part); each test uses its own conversations.</summary>
+public sealed class ClusterFixture : IAsyncLifetime
+{
+    private TestCluster? _cluster;
+
+    public TestCluster Cluster => _cluster ?? throw new InvalidOperationException("Cluster not started.");
+
+    public async ValueTask InitializeAsync() => _cluster = await TestCluster.StartAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_cluster is not null)
+        {
+            await _cluster.DisposeAsync();
+        }
     }
 }
