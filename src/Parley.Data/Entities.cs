@@ -16,6 +16,9 @@ public sealed class Site
     /// <summary>Space-separated origins allowed to embed the widget; empty allows any origin.</summary>
     public string AllowedOrigins { get; set; } = "";
 
+    /// <summary>Widget settings (colour, greeting, position, pre-chat fields, offline form, identity policy) as JSON; null means defaults.</summary>
+    public string? WidgetSettingsJson { get; set; }
+
     public DateTime CreatedAt { get; set; }
 }
 
@@ -75,6 +78,9 @@ public sealed class Contact
     /// <summary>Custom attributes as a JSON object.</summary>
     public string? AttributesJson { get; set; }
 
+    /// <summary>The page the visitor was last on (url, title, referrer, browser, language, time zone) as JSON.</summary>
+    public string? LastPageJson { get; set; }
+
     public DateTime CreatedAt { get; set; }
 
     public DateTime LastSeenAt { get; set; }
@@ -123,6 +129,12 @@ public sealed class Conversation
     public SenderKind? LastMessageSenderKind { get; set; }
 
     public DateTime? ClosedAt { get; set; }
+
+    /// <summary>Read receipt of the visitor: the highest message (agent numbering, <see cref="Message.Seq"/>) they have seen.</summary>
+    public long VisitorReadSeq { get; set; }
+
+    /// <summary>Read receipt of the agents: the highest message (<see cref="Message.Seq"/>) an agent has seen.</summary>
+    public long AgentReadSeq { get; set; }
 }
 
 public enum SenderKind
@@ -142,6 +154,9 @@ public enum MessageKind
 
     /// <summary>A system event line (assigned, closed, ...).</summary>
     Event = 2,
+
+    /// <summary>A file or image; the body is the attachment's JSON description (id, name, contentType, size, url).</summary>
+    Attachment = 3,
 }
 
 public sealed class Message

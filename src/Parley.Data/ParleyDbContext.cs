@@ -22,6 +22,10 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
 
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
+    public DbSet<Attachment> Attachments => Set<Attachment>();
+
+    public DbSet<ConversationRating> ConversationRatings => Set<ConversationRating>();
+
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
         // Every timestamp is UTC. SQLite hands DateTime back as Unspecified, so mark it on the way out.
@@ -104,6 +108,23 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
         {
             e.Property(x => x.FriendlyName).HasMaxLength(200);
             e.HasIndex(x => x.FriendlyName).IsUnique();
+        });
+
+        modelBuilder.Entity<Attachment>(e =>
+        {
+            e.Property(x => x.FileName).HasMaxLength(255);
+            e.Property(x => x.ContentType).HasMaxLength(100);
+            e.Property(x => x.StorageKey).HasMaxLength(200);
+            e.Property(x => x.AccessKey).HasMaxLength(64);
+            e.HasOne<Conversation>().WithMany().HasForeignKey(x => x.ConversationId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => x.ConversationId);
+        });
+
+        modelBuilder.Entity<ConversationRating>(e =>
+        {
+            e.HasKey(x => x.ConversationId);
+            e.Property(x => x.Comment).HasMaxLength(2000);
+            e.HasOne<Conversation>().WithMany().HasForeignKey(x => x.ConversationId).OnDelete(DeleteBehavior.Cascade);
         });
 
         modelBuilder.Entity<Conversation>()

@@ -3,8 +3,10 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Options;
 using Parley.Server.Data;
+using Parley.Server.Features.Attachments;
 using Parley.Server.Features.Auth;
 using Parley.Server.Features.Conversations;
+using Parley.Server.Features.Csat;
 using Parley.Server.Features.Metrics;
 using Parley.Server.Features.Sites;
 using Parley.Server.Features.Web;
@@ -44,6 +46,9 @@ public static class ParleyApp
         builder.AddParleyRealtime();
         builder.AddParleyScaleOut();
         builder.AddWidget();
+        builder.AddWidgetFeatures();
+        builder.AddAttachments();
+        builder.AddCsat();
         builder.Services.AddScoped<ConversationService>();
 
         var app = builder.Build();
@@ -65,6 +70,9 @@ public static class ParleyApp
 
         app.MapAuthApi();
         app.MapWidgetApi();
+        app.MapWidgetFeaturesApi();
+        app.MapAttachmentsApi();
+        app.MapCsatApi();
         app.MapSitesApi();
         app.MapConversationsApi();
         app.MapParleyHubs();

@@ -81,6 +81,9 @@ public sealed record ReplayDto
     [Key("truncated")] public bool Truncated { get; init; }
 
     [Key("status")] public required string Status { get; init; }
+
+    /// <summary>How far the other side has read, in the caller's numbering (read receipts after a reload).</summary>
+    [Key("peerReadSeq")] public long PeerReadSeq { get; init; }
 }
 
 [MessagePackObject]
@@ -148,6 +151,7 @@ public static class WireNames
         MessageKind.Text => "text",
         MessageKind.Note => "note",
         MessageKind.Event => "event",
+        MessageKind.Attachment => "attachment",
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 

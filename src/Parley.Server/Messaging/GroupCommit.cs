@@ -68,7 +68,7 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
                     if (cmd.Kind != MessageKind.Note)
                     {
                         conv.LastMessageAt = now;
-                        conv.LastMessagePreview = ConversationState.Preview(cmd.Body);
+                        conv.LastMessagePreview = ConversationState.Preview(cmd.PreviewText ?? cmd.Body);
                         conv.LastMessageSenderKind = cmd.SenderKind;
                     }
 

@@ -94,6 +94,12 @@ public sealed class MessageService(MessageWriter writer, ParleyDbContext db, IOp
             : await query.Where(m => m.Seq > from).OrderBy(m => m.Seq).Take(limit).ToListAsync(cancellationToken);
 
         var dtos = messages.ConvertAll(m => MessageMapper.ToDto(m, actor.Audience));
+
+        // Read receipts are stored in agent numbering; the visitor gets the agents' position in theirs.
+        var peerReadSeq = !visitor ? conversation.VisitorReadSeq
+            : conversation.AgentReadSeq <= 0 ? 0
+            : await db.Messages.Where(m => m.ConversationId == conversationId && m.Seq <= conversation.AgentReadSeq && m.VisitorSeq != null)
+                .MaxAsync(m => m.VisitorSeq, cancellationToken) ?? 0;
         return new ReplayDto
         {
             ConversationId = conversationId,
@@ -101,6 +107,7 @@ public sealed class MessageService(MessageWriter writer, ParleyDbContext db, IOp
             LastSeq = Math.Max(lastSeq, dtos.Count > 0 ? dtos[^1].Seq : 0),
             Truncated = truncated,
             Status = WireNames.Of(conversation.Status),
+            PeerReadSeq = peerReadSeq,
         };
     }
 

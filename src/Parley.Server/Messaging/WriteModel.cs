@@ -17,6 +17,9 @@ public sealed record WriteCommand(
 
     /// <summary>Refuse to write into a closed conversation (visitors start a new one instead).</summary>
     public bool RejectIfClosed { get; init; }
+
+    /// <summary>Inbox preview when the body itself is not readable text (an attachment's JSON description).</summary>
+    public string? PreviewText { get; init; }
 }
 
 public enum WriteOutcome

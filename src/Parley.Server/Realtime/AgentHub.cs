@@ -8,7 +8,7 @@ namespace Parley.Server.Realtime;
 
 /// <summary>The agents' realtime endpoint (<c>/hubs/agent</c>). Methods and events: docs/protocol.md.</summary>
 [Authorize(Policy = ParleyClaims.AgentPolicy)]
-internal sealed class AgentHub(MessageService messages, ConnectionRegistry registry) : Hub
+internal sealed class AgentHub(MessageService messages, ConnectionRegistry registry, TypingSignals typing, ReadReceipts receipts) : Hub
 {
     [HubMethodName("Join")]
     public async Task<ReplayDto> JoinAsync(ResumeRequest request)
@@ -32,6 +32,20 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
     {
         ArgumentNullException.ThrowIfNull(request);
         return messages.SendAsync(CurrentActor(), request);
+    }
+
+    [HubMethodName("Typing")]
+    public void Typing(TypingRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        typing.Typing(Context.ConnectionId, CurrentActor().Name, request);
+    }
+
+    [HubMethodName("MarkRead")]
+    public Task MarkReadAsync(ReadRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return receipts.MarkReadAsync(CurrentActor(), request, Context.ConnectionAborted);
     }
 
     private Actor CurrentActor() => Actor.Agent(Context.User);
