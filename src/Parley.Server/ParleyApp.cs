@@ -44,12 +44,12 @@ public static class ParleyApp
         builder.AddParleyAuth();
         builder.AddParleyMessaging();
         builder.AddParleyRealtime();
-        builder.AddParleyScaleOut();
         builder.AddWidget();
         builder.AddWidgetFeatures();
         builder.AddAttachments();
         builder.AddCsat();
         builder.Services.AddScoped<ConversationService>();
+        builder.AddParleyScaleOut(); // after the features: with Redis it swaps node-local services for cluster-wide ones
 
         var app = builder.Build();
 

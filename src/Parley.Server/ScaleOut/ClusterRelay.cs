@@ -37,10 +37,14 @@ internal sealed partial class ClusterRelay(
     public const string HeartbeatTopic = "node";
 
     private readonly ConcurrentDictionary<Guid, DateTime> _nodes = new();
+    private readonly ConcurrentDictionary<Guid, int> _agents = new();
     private readonly Lock _catchUpGate = new();
     private DateTime? _pendingSince;
     private Task _catchUp = Task.CompletedTask;
     private ITimer? _heartbeat;
+
+    /// <summary>Agent connections on the other live nodes, as of their last heartbeat.</summary>
+    public int RemoteAgentConnections => _agents.Where(a => _nodes.ContainsKey(a.Key)).Sum(a => a.Value);
 
     public void Handle(MessageCommitted domainEvent) => bus.Publish(MessageTopic, domainEvent);
 
@@ -51,7 +55,11 @@ internal sealed partial class ClusterRelay(
         bus.Subscribe<MessageCommitted>(MessageTopic, fanout.Handle);
         bus.Subscribe<ConversationState>(ConversationTopic, state => fanout.Handle(new ConversationChanged(state)));
         bus.Subscribe<ResyncRequest>(ResyncTopic, request => RequestCatchUp(request.Since, "another node's Redis link came back"));
-        bus.Subscribe<NodeHeartbeat>(HeartbeatTopic, beat => _nodes[beat.NodeId] = time.GetUtcNow().UtcDateTime);
+        bus.Subscribe<NodeHeartbeat>(HeartbeatTopic, beat =>
+        {
+            _nodes[beat.NodeId] = time.GetUtcNow().UtcDateTime;
+            _agents[beat.NodeId] = beat.Agents;
+        });
         bus.Restored += since =>
         {
             RequestCatchUp(since, "our Redis link came back");
@@ -81,13 +89,14 @@ internal sealed partial class ClusterRelay(
 
     private void Beat()
     {
-        bus.Publish(HeartbeatTopic, new NodeHeartbeat(bus.NodeId));
+        bus.Publish(HeartbeatTopic, new NodeHeartbeat(bus.NodeId, registry.Agents.Count));
         var now = time.GetUtcNow().UtcDateTime;
         var timeout = TimeSpan.FromSeconds(options.Value.NodeTimeoutSeconds);
         foreach (var (node, lastSeen) in _nodes)
         {
             if (now - lastSeen > timeout && _nodes.TryRemove(new KeyValuePair<Guid, DateTime>(node, lastSeen)))
             {
+                _agents.TryRemove(node, out _);
                 // It may have committed and acknowledged messages it never got to publish.
                 LogNodeLost(logger, node, lastSeen);
                 RequestCatchUp(lastSeen - TimeSpan.FromSeconds(options.Value.HeartbeatSeconds), "a node stopped announcing itself");
@@ -176,7 +185,7 @@ internal sealed partial class ClusterRelay(
 
     internal sealed record ResyncRequest(DateTime Since);
 
-    internal sealed record NodeHeartbeat(Guid NodeId);
+    internal sealed record NodeHeartbeat(Guid NodeId, int Agents);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Node {Node} has not been heard from since {LastSeen:O}; catching up on what it committed")]
     private static partial void LogNodeLost(ILogger logger, Guid node, DateTime lastSeen);

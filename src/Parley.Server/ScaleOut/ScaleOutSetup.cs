@@ -11,6 +11,7 @@ namespace Parley.Server.ScaleOut;
 public static class ScaleOutSetup
 {
     /// <summary>
+    /// Call after the other features: with Redis on it replaces single-node services (agent availability).
     /// Graceful drain and the cross-node delivery API always; with <c>Parley:Redis:ConnectionString</c> also the
     /// Redis cluster bus that relays the fan-out's events between nodes, and a Redis readiness check.
     /// </summary>
@@ -49,12 +50,23 @@ public static class ScaleOutSetup
         services.AddSingleton<IDomainEventListener<MessageCommitted>>(sp => sp.GetRequiredService<ClusterRelay>());
         services.AddSingleton<IDomainEventListener<ConversationChanged>>(sp => sp.GetRequiredService<ClusterRelay>());
         services.AddHostedService(sp => sp.GetRequiredService<ClusterRelay>());
+        services.AddSingleton<Features.Widget.IAgentAvailability, ClusterAgentAvailability>();
+        services.RelayToOtherNodes<ConversationRead, ReadReceiptFanout>();
+        services.RelayToOtherNodes<Features.Csat.ConversationRated, Features.Csat.RatingFanout>();
+        services.RelayToOtherNodes<Features.Widget.VisitorPageChanged, Features.Widget.VisitorPageFanout>();
         services.AddHealthChecks().Add(new HealthCheckRegistration(
             "redis",
             sp => new RedisHealthCheck(sp.GetRequiredService<IConnectionMultiplexer>()),
             redis.ReadinessRequiresRedis ? HealthStatus.Unhealthy : HealthStatus.Degraded,
             ["ready"]));
         return builder;
+    }
+
+    /// <summary>Agents are available when one is connected to this node or to any other live node (heartbeats).</summary>
+    private sealed class ClusterAgentAvailability(ConnectionRegistry registry, ClusterRelay relay) : Features.Widget.IAgentAvailability
+    {
+        public ValueTask<bool> IsAvailableAsync(Guid siteId, CancellationToken cancellationToken) =>
+            ValueTask.FromResult(registry.Agents.Count > 0 || relay.RemoteAgentConnections > 0);
     }
 
     private sealed class DrainStartupFilter(GracefulDrain drain) : IStartupFilter

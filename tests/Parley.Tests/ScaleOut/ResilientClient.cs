@@ -26,6 +26,7 @@ public sealed class ResilientClient : IAsyncDisposable
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private HubConnection? _hub;
     private volatile bool _disposed;
+    private readonly List<Action<HubConnection>> _handlers = [];
 
     private ResilientClient(TestCluster cluster, bool visitor, string? token, CookieContainer? cookies)
     {
@@ -89,6 +90,24 @@ public sealed class ResilientClient : IAsyncDisposable
 
         await ResumeAsync(conversationId);
     }
+
+    /// <summary>Handles a hub event on this and every later connection.</summary>
+    public void On<T>(string target, Action<T> handler)
+    {
+        _handlers.Add(hub => hub.On(target, handler));
+        if (_hub is { } hub)
+        {
+            hub.On(target, handler);
+        }
+    }
+
+    /// <summary>Calls a hub method that returns nothing, retrying on another node if need be.</summary>
+    public Task InvokeAsync(string method, object argument) =>
+        WithRetryAsync(async hub =>
+        {
+            await hub.InvokeAsync(method, argument);
+            return true;
+        });
 
     /// <summary>Sends until acknowledged, reconnecting (to another node if need be) and retrying with the same client id.</summary>
     public Task<SendAck> SendAsync(Guid conversationId, string body, Guid clientId) =>
@@ -226,6 +245,10 @@ public sealed class ResilientClient : IAsyncDisposable
             }
         });
         hub.On<MessageDto>("message", m => OnPushed(hub, m));
+        foreach (var register in _handlers)
+        {
+            register(hub);
+        }
 
         // Like the web clients' automatic reconnect: a closed connection (node killed or draining) is replaced at once.
         hub.Closed += error =>

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using Npgsql;
 using Parley.Server.Messaging;
+using Parley.Server.Realtime;
+using Parley.Tests.Infrastructure;
 
 namespace Parley.Tests.ScaleOut;
 
@@ -38,6 +40,18 @@ public sealed class ScaleOutTests(ClusterFixture fixture) : IClassFixture<Cluste
         await watcher.WaitForAsync(conversation, [hello, reply], TimeSpan.FromSeconds(15));
 
         Assert.Equal([hello, reply], visitor.Applied(conversation).Select(m => m.ClientId));
+
+        // Typing and read receipts cross nodes too (RealtimeDelivery and relayed domain events).
+        var typing = new Inbox<TypingEvent>();
+        var read = new Inbox<ReadEvent>();
+        agent.On<TypingEvent>("typing", typing.Add);
+        agent.On<ReadEvent>("read", read.Add);
+        await visitor.InvokeAsync("Typing", new TypingRequest { ConversationId = conversation.ToString(), Typing = true });
+        await visitor.InvokeAsync("MarkRead", new ReadRequest { ConversationId = conversation.ToString(), Seq = 2 });
+        var typed = await typing.WaitForCountAsync(1);
+        Assert.True(typed[0].Typing && typed[0].ConversationId == conversation && typed[0].Side == "visitor");
+        var receipts = await read.WaitForCountAsync(1);
+        Assert.Equal(2, receipts[0].Seq);
         Assert.Equal("hi from node2", visitor.Applied(conversation)[1].Body);
         Assert.Equal(0, visitor.Reconnects + agent.Reconnects + watcher.Reconnects);
     }
