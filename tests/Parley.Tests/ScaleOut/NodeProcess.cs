@@ -112,9 +112,9 @@ public sealed class NodeProcess : IAsyncDisposable
                     return;
                 }
             }
-            catch (HttpRequestException)
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
             {
-                // Not listening yet.
+                // Not listening yet, or too busy starting to answer within the probe timeout.
             }
 
             if (deadline.Elapsed > TimeSpan.FromSeconds(90))
