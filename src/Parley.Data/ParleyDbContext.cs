@@ -22,6 +22,12 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
 
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
+    public DbSet<UserSession> UserSessions => Set<UserSession>();
+
+    public DbSet<ApiToken> ApiTokens => Set<ApiToken>();
+
+    public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
+
     public DbSet<Attachment> Attachments => Set<Attachment>();
 
     public DbSet<ConversationRating> ConversationRatings => Set<ConversationRating>();
@@ -51,7 +57,39 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
             e.Property(x => x.DisplayName).HasMaxLength(200);
             e.Property(x => x.PasswordHash).HasMaxLength(512);
             e.Property(x => x.SecurityStamp).HasMaxLength(64);
+            e.Property(x => x.TotpSecret).HasMaxLength(512);
             e.HasIndex(x => x.NormalizedEmail).IsUnique();
+        });
+
+        modelBuilder.Entity<UserSession>(e =>
+        {
+            e.Property(x => x.IpAddress).HasMaxLength(64);
+            e.Property(x => x.UserAgent).HasMaxLength(512);
+            e.HasOne<User>().WithMany().HasForeignKey(x => x.UserId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => new { x.UserId, x.RevokedAt });
+        });
+
+        modelBuilder.Entity<ApiToken>(e =>
+        {
+            e.Property(x => x.Name).HasMaxLength(200);
+            e.Property(x => x.Prefix).HasMaxLength(32);
+            e.Property(x => x.Hash).HasMaxLength(64);
+            e.Property(x => x.Scopes).HasMaxLength(1000);
+            e.HasOne<User>().WithMany().HasForeignKey(x => x.UserId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => x.Hash).IsUnique();
+            e.HasIndex(x => x.UserId);
+        });
+
+        modelBuilder.Entity<AuditEntry>(e =>
+        {
+            e.Property(x => x.ActorName).HasMaxLength(200);
+            e.Property(x => x.Action).HasMaxLength(100);
+            e.Property(x => x.TargetType).HasMaxLength(100);
+            e.Property(x => x.TargetId).HasMaxLength(100);
+            e.Property(x => x.IpAddress).HasMaxLength(64);
+            e.Property(x => x.DetailsJson).HasMaxLength(4000);
+            e.HasIndex(x => x.At);
+            e.HasIndex(x => new { x.ActorId, x.At });
         });
 
         modelBuilder.Entity<Contact>(e =>

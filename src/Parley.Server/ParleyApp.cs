@@ -3,12 +3,14 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Options;
 using Parley.Server.Data;
+using Parley.Server.Features.Access;
 using Parley.Server.Features.Attachments;
 using Parley.Server.Features.Auth;
 using Parley.Server.Features.Conversations;
 using Parley.Server.Features.Csat;
 using Parley.Server.Features.Metrics;
 using Parley.Server.Features.Sites;
+using Parley.Server.Features.Users;
 using Parley.Server.Features.Web;
 using Parley.Server.Features.Widget;
 using Parley.Server.Infrastructure;
@@ -42,6 +44,7 @@ public static class ParleyApp
 
         builder.AddParleyData();
         builder.AddParleyAuth();
+        builder.AddParleyAccess();
         builder.AddParleyMessaging();
         builder.AddParleyRealtime();
         builder.AddWidget();
@@ -74,6 +77,7 @@ public static class ParleyApp
         app.MapAttachmentsApi();
         app.MapCsatApi();
         app.MapSitesApi();
+        app.MapUsersApi();
         app.MapConversationsApi();
         app.MapParleyHubs();
         return app;

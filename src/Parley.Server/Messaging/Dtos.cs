@@ -123,6 +123,9 @@ public sealed record ConversationSummary
 
     [Key("assigneeName")] public string? AssigneeName { get; init; }
 
+    /// <summary>The department (team) the conversation belongs to; null while unrouted.</summary>
+    [Key("teamId")] public Guid? TeamId { get; init; }
+
     [Key("lastSeq")] public long LastSeq { get; init; }
 
     [Key("lastMessageAt")] public DateTime? LastMessageAt { get; init; }

@@ -49,6 +49,9 @@ public sealed record ConversationState
 
     public string? AssigneeName { get; init; }
 
+    /// <summary>The conversation's department; the access policy filters fan-out by it.</summary>
+    public Guid? TeamId { get; init; }
+
     public long LastSeq { get; set; }
 
     public long LastVisitorSeq { get; set; }
@@ -70,6 +73,7 @@ public sealed record ConversationState
         Status = WireNames.Of(Status),
         AssigneeId = AssigneeId,
         AssigneeName = AssigneeName,
+        TeamId = TeamId,
         LastSeq = LastSeq,
         LastMessageAt = LastMessageAt,
         LastMessagePreview = LastMessagePreview,

@@ -2,12 +2,16 @@ using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Protocol;
 using Parley.Data;
 using Parley.Server.Events;
+using Parley.Server.Features.Access;
 using Parley.Server.Messaging;
 
 namespace Parley.Server.Realtime;
 
-/// <summary>Pushes committed messages and conversation changes to this node's subscribed connections.</summary>
-internal sealed class RealtimeFanout(ConnectionRegistry registry)
+/// <summary>
+/// Pushes committed messages and conversation changes to this node's subscribed connections. Agents receive only
+/// what the department sandbox lets them see (<see cref="AccessDirectory"/>, in memory, never a query here).
+/// </summary>
+internal sealed class RealtimeFanout(ConnectionRegistry registry, AccessDirectory access)
     : IDomainEventListener<MessageCommitted>, IDomainEventListener<ConversationChanged>
 {
     public const string MessageEvent = "message";
@@ -16,12 +20,16 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry)
 
     public void Handle(MessageCommitted domainEvent)
     {
-        DeliverMessage(domainEvent.Message);
-        BroadcastToAgents(domainEvent.Conversation.ToSummary());
+        var conversation = domainEvent.Conversation;
+        DeliverMessage(domainEvent.Message, conversation.TeamId, conversation.AssigneeId);
+        BroadcastToAgents(conversation.ToSummary());
     }
 
-    /// <summary>Pushes one stored message to this node's subscribers of its conversation (notes to agents only).</summary>
-    public void DeliverMessage(Message message)
+    /// <summary>
+    /// Pushes one stored message to this node's subscribers of its conversation: notes to agents only, and to an
+    /// agent only when the sandbox lets them see a conversation of that team and assignee.
+    /// </summary>
+    public void DeliverMessage(Message message, Guid? teamId, Guid? assigneeId)
     {
         SerializedHubMessage? forAgents = null;
         SerializedHubMessage? forVisitors = null;
@@ -29,6 +37,12 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry)
         {
             if (connection.Audience == Audience.Agent)
             {
+                // Joined after an access check; checked again because membership or role may have changed since.
+                if (!access.CanSee(connection.PrincipalId, teamId, assigneeId))
+                {
+                    continue;
+                }
+
                 // Serialized once per protocol and reused for every recipient.
                 forAgents ??= Serialize(MessageEvent, MessageMapper.ToDto(message, Audience.Agent));
                 connection.Enqueue(forAgents);
@@ -71,10 +85,14 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry)
             return;
         }
 
-        var serialized = Serialize(ConversationUpdatedEvent, summary);
+        SerializedHubMessage? serialized = null;
         foreach (var agent in agents)
         {
-            agent.EnqueueState(summary.Id, serialized);
+            if (access.CanSee(agent.PrincipalId, summary.TeamId, summary.AssigneeId))
+            {
+                serialized ??= Serialize(ConversationUpdatedEvent, summary);
+                agent.EnqueueState(summary.Id, serialized);
+            }
         }
     }
 

@@ -170,11 +170,11 @@ internal sealed partial class ClusterRelay(
                     join c in db.Conversations on m.ConversationId equals c.Id
                     where ids.Contains(c.Id) && m.Seq > c.LastSeq - limit && m.CreatedAt >= since
                     orderby m.ConversationId, m.Seq
-                    select m)
+                    select new { Message = m, c.TeamId, c.AssigneeId })
                 .ToListAsync();
-            foreach (var message in messages)
+            foreach (var row in messages)
             {
-                fanout.DeliverMessage(message);
+                fanout.DeliverMessage(row.Message, row.TeamId, row.AssigneeId);
             }
 
             pushed += messages.Count;

@@ -117,8 +117,12 @@ public static class CsatApi
     internal static async Task<Ok<RatingDto>> RateAsync(Guid id, RatingRequest request, System.Security.Claims.ClaimsPrincipal user, CsatService csat, CancellationToken cancellationToken) =>
         TypedResults.Ok(await csat.RateAsync(user.VisitorContactId() ?? Guid.Empty, id, request, cancellationToken));
 
-    internal static async Task<Results<Ok<RatingDto>, ProblemHttpResult>> GetAsync(Guid id, CsatService csat, CancellationToken cancellationToken) =>
-        await csat.FindAsync(id, cancellationToken) is { } rating
+    internal static async Task<Results<Ok<RatingDto>, ProblemHttpResult>> GetAsync(
+        Guid id, CsatService csat, Access.AccessPolicy access, System.Security.Claims.ClaimsPrincipal user, CancellationToken cancellationToken)
+    {
+        await access.RequireConversationAsync(Messaging.Actor.Agent(user), id, Access.ConversationAction.Read, cancellationToken);
+        return await csat.FindAsync(id, cancellationToken) is { } rating
             ? TypedResults.Ok(rating)
             : Problems.Create(StatusCodes.Status404NotFound, "rating_not_found", "This conversation has not been rated.");
+    }
 }
