@@ -117,9 +117,9 @@ public sealed class NodeProcess : IAsyncDisposable
                 // Not listening yet, or too busy starting to answer within the probe timeout.
             }
 
-            if (deadline.Elapsed > TimeSpan.FromSeconds(90))
+            if (deadline.Elapsed > TimeSpan.FromSeconds(180))
             {
-                throw new TimeoutException($"{Name} not ready in 90 s:\n{Log()}");
+                throw new TimeoutException($"{Name} not ready in 180 s:\n{Log()}");
             }
 
             await Task.Delay(100);

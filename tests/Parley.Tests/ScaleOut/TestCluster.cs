@@ -114,7 +114,16 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public TestCluster Cluster => _cluster ?? throw new InvalidOperationException("Cluster not started.");
 
-    public async ValueTask InitializeAsync() => _cluster = await TestCluster.StartAsync();
+    /// <summary>Three server processes are heavy: they run where PARLEY_SCALEOUT_TESTS=1 (.ci/run sets it).</summary>
+    public static bool Enabled => Environment.GetEnvironmentVariable("PARLEY_SCALEOUT_TESTS") == "1";
+
+    public async ValueTask InitializeAsync()
+    {
+        if (Enabled)
+        {
+            _cluster = await TestCluster.StartAsync();
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {
