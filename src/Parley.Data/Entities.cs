@@ -361,3 +361,16 @@ public sealed class TeamMember
 
     public DateTime CreatedAt { get; set; }
 }
+
+/// <summary>
+/// One key of the ASP.NET Core Data Protection key ring, as the XML the framework writes. Kept in the database so
+/// every node of a cluster protects and reads cookies and visitor tokens with the same keys.
+/// </summary>
+public sealed class DataProtectionKey
+{
+    public int Id { get; set; }
+
+    public string? FriendlyName { get; set; }
+
+    public required string Xml { get; set; }
+}

@@ -20,6 +20,8 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
 
     public DbSet<TeamMember> TeamMembers => Set<TeamMember>();
 
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+
     public DbSet<UserSession> UserSessions => Set<UserSession>();
 
     public DbSet<ApiToken> ApiTokens => Set<ApiToken>();
@@ -146,6 +148,12 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
             e.HasOne<Team>().WithMany().HasForeignKey(x => x.TeamId).OnDelete(DeleteBehavior.Cascade);
             e.HasOne<User>().WithMany().HasForeignKey(x => x.UserId).OnDelete(DeleteBehavior.Cascade);
             e.HasIndex(x => x.UserId);
+        });
+
+        modelBuilder.Entity<DataProtectionKey>(e =>
+        {
+            e.Property(x => x.FriendlyName).HasMaxLength(200);
+            e.HasIndex(x => x.FriendlyName).IsUnique();
         });
 
         modelBuilder.Entity<Attachment>(e =>

@@ -17,6 +17,7 @@ using Parley.Server.Infrastructure;
 using Parley.Server.Messaging;
 using Parley.Server.Realtime;
 using Parley.Server.Routing;
+using Parley.Server.ScaleOut;
 using Scalar.AspNetCore;
 
 namespace Parley.Server;
@@ -53,6 +54,7 @@ public static class ParleyApp
         builder.AddCsat();
         builder.AddParleyRouting();
         builder.Services.AddScoped<ConversationService>();
+        builder.AddParleyScaleOut(); // after the features: with Redis it swaps node-local services for cluster-wide ones
 
         var app = builder.Build();
 

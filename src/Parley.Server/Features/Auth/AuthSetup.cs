@@ -6,6 +6,7 @@ using Parley.Data;
 using Parley.Server.Data;
 using Parley.Server.Features.Widget;
 using Parley.Server.Infrastructure;
+using Parley.Server.ScaleOut;
 
 namespace Parley.Server.Features.Auth;
 
@@ -20,11 +21,12 @@ public static class AuthSetup
         services.AddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
         services.AddSingleton<VisitorTokens>();
 
-        // Cookies and visitor tokens are protected with this key ring; keep it with the data so restarts keep sessions.
+        // Cookies and visitor tokens are protected with this key ring; it lives in the database so restarts keep
+        // sessions and every node of a cluster reads what the others wrote (keys from the old data/keys are imported).
         var database = builder.Configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
         services.AddDataProtection()
             .SetApplicationName("Parley")
-            .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(database.ResolveDataDirectory(), "keys")));
+            .PersistKeysToParleyDatabase(Path.Combine(database.ResolveDataDirectory(), "keys"));
 
         services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)
             .AddCookie(o =>
