@@ -138,6 +138,13 @@ public sealed class WidgetServerTests
         await agent.JoinAsync(conversation.Id);
         await SessionAsync(http, session.VisitorToken, null, page with { Url = "https://shop.example/checkout", Title = "Checkout" });
         await pages.WaitUntilAsync(p => p.Any(x => x.GetProperty("page").GetProperty("url").GetString() == "https://shop.example/checkout"));
+
+        // In-page navigation of a single-page app is reported without a new session; non-http URLs are dropped.
+        (await visitorHttp.PostAsJsonAsync("/api/v1/widget/page", page with { Url = "https://shop.example/checkout#pay", Title = "Pay" })).EnsureSuccessStatusCode();
+        await pages.WaitUntilAsync(p => p.Any(x => x.GetProperty("page").GetProperty("url").GetString() == "https://shop.example/checkout#pay"));
+        (await visitorHttp.PostAsJsonAsync("/api/v1/widget/page", page with { Url = "javascript:alert(1)" })).EnsureSuccessStatusCode();
+        var latest = await agent.Http.GetFromJsonAsync<VisitorContextDto>($"/api/v1/conversations/{conversation.Id}/visitor");
+        Assert.Null(latest!.Page!.Url);
     }
 
     [Theory]

@@ -112,6 +112,9 @@ public static class WidgetFeaturesApi
         visitor.MapPost("/profile", UpdateProfileAsync).WithName("UpdateVisitorProfile")
             .WithSummary("Pre-chat form answers (visitor token as Bearer)")
             .WithDescription("Required fields of the site's pre-chat form must be present (field_required); email and phone are checked (invalid_email, invalid_phone).");
+        visitor.MapPost("/page", TrackPageAsync).WithName("TrackVisitorPage")
+            .WithSummary("The visitor moved to another page without a reload (single-page apps)")
+            .WithDescription("Stores the page for agents and pushes visitorPage to the agents watching the visitor's open conversation.");
         visitor.MapPost("/offline", LeaveOfflineMessageAsync).WithName("LeaveOfflineMessage")
             .WithSummary("Offline form: leave a message and an email address")
             .WithDescription("Stores the message in the visitor's conversation through the normal message path (idempotent by clientId), so agents find it in the inbox.");
@@ -137,6 +140,22 @@ public static class WidgetFeaturesApi
         profiles.ApplyProfile(contact, request, settings);
         await db.SaveChangesAsync(cancellationToken);
         return TypedResults.Ok(VisitorProfiles.ProfileOf(contact, settings));
+    }
+
+    internal static async Task<NoContent> TrackPageAsync(
+        VisitorPage page, ClaimsPrincipal user, HttpContext http, ParleyDbContext db, VisitorProfiles profiles, WidgetSessionFacts facts, CancellationToken cancellationToken)
+    {
+        var (contact, _) = await LoadVisitorAsync(user, db, cancellationToken);
+        profiles.ApplyPage(contact, page, http.Request.Headers.UserAgent.ToString());
+        await db.SaveChangesAsync(cancellationToken);
+        var open = await db.Conversations.AsNoTracking().Where(c => c.ContactId == contact.Id && c.Status != ConversationStatus.Closed)
+            .Select(c => (Guid?)c.Id).FirstOrDefaultAsync(cancellationToken);
+        if (open is { } id && VisitorProfiles.PageOf(contact) is { } tracked)
+        {
+            facts.PageChanged(id, tracked);
+        }
+
+        return TypedResults.NoContent();
     }
 
     internal static async Task<Ok<OfflineMessageResponse>> LeaveOfflineMessageAsync(

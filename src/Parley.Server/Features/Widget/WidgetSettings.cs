@@ -37,8 +37,11 @@ public sealed partial record WidgetSettings
     /// <summary>Fields asked before the first message; empty means no pre-chat form.</summary>
     public IReadOnlyList<PreChatField> PreChatFields { get; init; } = [];
 
-    /// <summary>When no agent is available the widget shows a form (email + message) instead of live chat.</summary>
-    public bool OfflineForm { get; init; } = true;
+    /// <summary>
+    /// When no agent is available the widget shows a form (email + message) instead of live chat. Off by default:
+    /// messages written to an unstaffed chat are still stored and answered later.
+    /// </summary>
+    public bool OfflineForm { get; init; }
 
     /// <summary>optional or required: whether setUser must carry a valid HMAC of the user id.</summary>
     public string IdentityVerification { get; init; } = "optional";
