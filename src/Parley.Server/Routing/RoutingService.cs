@@ -28,7 +28,23 @@ internal sealed class RoutingService(
     /// <summary>The agent takes a waiting conversation from the queue (manual teams, or ahead of routing).</summary>
     public async Task<ConversationSummary> PickAsync(Guid id, Actor actor, CancellationToken cancellationToken)
     {
-        await access.RequireAssignAsync(actor, id, actor.PrincipalId, cancellationToken);
+        try
+        {
+            await access.RequireAssignAsync(actor, id, actor.PrincipalId, cancellationToken);
+        }
+        catch (ParleyException e) when (e.Code == "forbidden")
+        {
+            // Losing a pick race to another agent is "taken", not a permission problem: an agent may claim a
+            // waiting conversation, and this one stopped waiting between the click and the check.
+            var current = await access.RequireConversationAsync(actor, id, ConversationAction.Read, cancellationToken);
+            if (current.AssigneeId is { } holder && holder != actor.PrincipalId)
+            {
+                throw Taken();
+            }
+
+            throw;
+        }
+
         var result = await store.AssignAsync(id, actor.PrincipalId, AssignMode.Pick, cancellationToken: cancellationToken);
         return await CompleteAsync(id, actor.PrincipalId, result, AssignReason.Picked, actor, cancellationToken);
     }
@@ -154,7 +170,10 @@ internal sealed class RoutingService(
             case AssignOutcome.NotFound:
                 throw ParleyException.NotFound();
             default:
-                throw new ParleyException("conversation_taken", "The conversation is closed or was taken by someone else.", StatusCodes.Status409Conflict);
+                throw Taken();
         }
     }
+
+    private static ParleyException Taken() =>
+        new("conversation_taken", "The conversation is closed or was taken by someone else.", StatusCodes.Status409Conflict);
 }
