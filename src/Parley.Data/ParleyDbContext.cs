@@ -30,6 +30,8 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
 
     public DbSet<ContactNote> ContactNotes => Set<ContactNote>();
 
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+
     public DbSet<UserSession> UserSessions => Set<UserSession>();
 
     public DbSet<ApiToken> ApiTokens => Set<ApiToken>();
@@ -121,6 +123,10 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
             e.HasIndex(x => new { x.ContactId, x.CreatedAt });
             e.HasIndex(x => new { x.Status, x.LastMessageAt });
             e.HasIndex(x => new { x.AssigneeId, x.Status });
+            e.Property(x => x.DeclinedBy).HasMaxLength(2000);
+            e.HasIndex(x => x.OfferedToId);
+            // The waiting queue scan: per team, priority lane first, then arrival.
+            e.HasIndex(x => new { x.TeamId, x.QueuedAt }).HasFilter("\"QueuedAt\" IS NOT NULL").HasDatabaseName("IX_Conversations_Queue");
         });
 
         modelBuilder.Entity<Message>(e =>
@@ -139,6 +145,10 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
         {
             e.Property(x => x.Name).HasMaxLength(200);
             e.Property(x => x.Description).HasMaxLength(2000);
+            e.Property(x => x.TimeZone).HasMaxLength(64);
+            e.Property(x => x.HoursJson).HasMaxLength(20000);
+            e.Property(x => x.Skills).HasMaxLength(1000);
+            e.HasOne<Team>().WithMany().HasForeignKey(x => x.OverflowTeamId).OnDelete(DeleteBehavior.SetNull);
             e.HasIndex(x => x.Name).IsUnique();
         });
 
@@ -151,6 +161,12 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
         });
 
         OnConsoleModelCreating(modelBuilder);
+
+        modelBuilder.Entity<DataProtectionKey>(e =>
+        {
+            e.Property(x => x.FriendlyName).HasMaxLength(200);
+            e.HasIndex(x => x.FriendlyName).IsUnique();
+        });
 
         modelBuilder.Entity<Attachment>(e =>
         {

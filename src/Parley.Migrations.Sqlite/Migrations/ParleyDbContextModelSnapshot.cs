@@ -288,6 +288,9 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.Property<long>("AgentReadSeq")
                         .HasColumnType("INTEGER");
 
+                    b.Property<DateTime?>("AssignedAt")
+                        .HasColumnType("TEXT");
+
                     b.Property<Guid?>("AssigneeId")
                         .HasColumnType("TEXT");
 
@@ -298,6 +301,10 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT");
 
                     b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("DeclinedBy")
+                        .HasMaxLength(2000)
                         .HasColumnType("TEXT");
 
                     b.Property<DateTime?>("LastMessageAt")
@@ -316,8 +323,20 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.Property<long>("LastVisitorSeq")
                         .HasColumnType("INTEGER");
 
+                    b.Property<DateTime?>("OfferExpiresAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid?>("OfferedToId")
+                        .HasColumnType("TEXT");
+
                     b.Property<int>("Priority")
                         .HasColumnType("INTEGER");
+
+                    b.Property<DateTime?>("QueuedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("RoutedAt")
+                        .HasColumnType("TEXT");
 
                     b.Property<Guid>("SiteId")
                         .HasColumnType("TEXT");
@@ -347,18 +366,22 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .HasDatabaseName("IX_Conversations_ContactId_Active")
                         .HasFilter("\"Status\" <> 2");
 
+                    b.HasIndex("OfferedToId");
+
                     b.HasIndex("SiteId");
 
                     b.HasIndex("SnoozedUntil")
                         .HasFilter("\"SnoozedUntil\" IS NOT NULL");
-
-                    b.HasIndex("TeamId");
 
                     b.HasIndex("AssigneeId", "Status");
 
                     b.HasIndex("ContactId", "CreatedAt");
 
                     b.HasIndex("Status", "LastMessageAt");
+
+                    b.HasIndex("TeamId", "QueuedAt")
+                        .HasDatabaseName("IX_Conversations_Queue")
+                        .HasFilter("\"QueuedAt\" IS NOT NULL");
 
                     b.ToTable("Conversations");
                 });
@@ -399,6 +422,28 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.HasKey("ConversationId");
 
                     b.ToTable("ConversationRatings");
+                });
+
+            modelBuilder.Entity("Parley.Data.DataProtectionKey", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("FriendlyName")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Xml")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("FriendlyName")
+                        .IsUnique();
+
+                    b.ToTable("DataProtectionKeys");
                 });
 
             modelBuilder.Entity("Parley.Data.Label", b =>
@@ -555,15 +600,45 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .HasMaxLength(2000)
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("HoursJson")
+                        .HasMaxLength(20000)
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("OfferTimeoutSeconds")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("OverflowAfterMinutes")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid?>("OverflowTeamId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Skills")
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("Sticky")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Strategy")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("TimeZone")
+                        .IsRequired()
+                        .HasMaxLength(64)
                         .HasColumnType("TEXT");
 
                     b.HasKey("Id");
 
                     b.HasIndex("Name")
                         .IsUnique();
+
+                    b.HasIndex("OverflowTeamId");
 
                     b.ToTable("Teams");
                 });
@@ -577,6 +652,9 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT");
 
                     b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("LastAssignedAt")
                         .HasColumnType("TEXT");
 
                     b.HasKey("TeamId", "UserId");
@@ -818,6 +896,14 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .HasForeignKey("UserId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
+                });
+
+            modelBuilder.Entity("Parley.Data.Team", b =>
+                {
+                    b.HasOne("Parley.Data.Team", null)
+                        .WithMany()
+                        .HasForeignKey("OverflowTeamId")
+                        .OnDelete(DeleteBehavior.SetNull);
                 });
 
             modelBuilder.Entity("Parley.Data.TeamMember", b =>
