@@ -65,6 +65,7 @@ public sealed class ConsoleApiTests
         await using var storage = await TestStorage.CreateAsync(store);
         await using var server = await ParleyServer.StartAsync(storage);
         await using var admin = await AgentClient.ConnectAsync(server);
+        await admin.Hub.InvokeAsync("SetStatus", "away", Ct); // routing would hand new chats to an online agent; these views are about manual assignment
         await using var first = await VisitorClient.ConnectAsync(server);
         await using var second = await VisitorClient.ConnectAsync(server);
         await using var third = await VisitorClient.ConnectAsync(server);

@@ -104,18 +104,22 @@ public sealed class ConsoleBrowserTests(BrowserFixture browser) : IClassFixture<
         await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
         await using var server = await ParleyServer.StartAsync(storage);
         await server.CreateUserAsync("bo@test.local", "Bo Zhang");
+
+        // The admin is online first, so routing hands the visitor's chat to the admin.
+        await using var adminContext = await browser.Browser.NewContextAsync(new() { Locale = "en-US", ViewportSize = new() { Width = 1440, Height = 860 } });
+        var admin = await SignInAsync(adminContext, server, ParleyServer.AdminEmail, ParleyServer.AdminPassword);
         await using var visitor = await VisitorClient.ConnectAsync(server);
         var conversation = await visitor.StartConversationAsync();
         await visitor.SendAsync(conversation.Id, "I need a refund for order 77");
+        await admin.GetByTestId("inbox-view-mine").ClickAsync();
+        await admin.GetByTestId("inbox-item").First.ClickAsync(new() { Timeout = Timeout });
+        await Assertions.Expect(admin.GetByTestId("conversation-assignee")).ToContainTextAsync("Admin", new() { Timeout = Timeout });
 
         await using var boContext = await browser.Browser.NewContextAsync(new() { Locale = "en-US", ViewportSize = new() { Width = 1440, Height = 860 } });
         var bo = await SignInAsync(boContext, server, "bo@test.local", UserSeeding.Password);
         await bo.GetByTestId("inbox-view-mine").ClickAsync();
         await Assertions.Expect(bo.GetByTestId("inbox-item")).ToHaveCountAsync(0, new() { Timeout = Timeout });
 
-        await using var adminContext = await browser.Browser.NewContextAsync(new() { Locale = "en-US", ViewportSize = new() { Width = 1440, Height = 860 } });
-        var admin = await SignInAsync(adminContext, server, ParleyServer.AdminEmail, ParleyServer.AdminPassword);
-        await admin.GetByTestId("inbox-item").First.ClickAsync();
         await admin.GetByTestId("transfer").ClickAsync();
         await admin.GetByTestId("transfer-agent").SelectOptionAsync(new SelectOptionValue { Label = "Bo Zhang" });
         await admin.GetByTestId("transfer-note").FillAsync("VIP: please handle the refund today");
