@@ -30,6 +30,14 @@ public static class WebAssets
                     var site = await context.RequestServices.GetRequiredService<SiteOrigins>().ForSiteKeyAsync(siteKey, context.RequestAborted);
                     var ancestors = site is null ? "frame-ancestors 'none'" : site.FrameAncestors;
                     csp = ancestors is null ? csp : $"{csp}; {ancestors}";
+
+                    // The page's framing rule follows the site's settings: a cached copy (revalidated by the file's
+                    // ETag alone) would keep yesterday's frame-ancestors.
+                    context.Response.OnStarting(() =>
+                    {
+                        context.Response.Headers.CacheControl = "no-store";
+                        return Task.CompletedTask;
+                    });
                 }
 
                 headers.ContentSecurityPolicy = csp;
