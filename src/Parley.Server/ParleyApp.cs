@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Parley.Server.Data;
 using Parley.Server.Features.Auth;
 using Parley.Server.Features.Conversations;
+using Parley.Server.Features.Integration;
 using Parley.Server.Features.Metrics;
 using Parley.Server.Features.Sites;
 using Parley.Server.Features.Web;
@@ -43,6 +44,7 @@ public static class ParleyApp
         builder.AddParleyRealtime();
         builder.AddWidget();
         builder.Services.AddScoped<ConversationService>();
+        builder.AddParleyIntegration();
 
         var app = builder.Build();
 
@@ -54,6 +56,7 @@ public static class ParleyApp
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseCsrfHeaderCheck();
+        app.UseIdempotencyKeys();
 
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
@@ -65,6 +68,7 @@ public static class ParleyApp
         app.MapWidgetApi();
         app.MapSitesApi();
         app.MapConversationsApi();
+        app.MapIntegrationApi();
         app.MapParleyHubs();
         return app;
     }

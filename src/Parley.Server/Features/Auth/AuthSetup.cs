@@ -65,6 +65,8 @@ public static class AuthSetup
         if (unsafeMethod
             && request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase)
             && !request.Path.StartsWithSegments("/api/v1/widget", StringComparison.OrdinalIgnoreCase)
+            // A bearer token is not ambient like a cookie: a cross-site page cannot attach it.
+            && !request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
             && !request.Headers.ContainsKey(AuthApi.CsrfHeader))
         {
             await Problems.Create(StatusCodes.Status403Forbidden, "csrf_header_missing", $"State-changing requests must send the {AuthApi.CsrfHeader} header.")

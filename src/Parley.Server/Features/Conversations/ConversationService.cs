@@ -46,7 +46,7 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
                 continue;
             }
 
-            events.Publish(new ConversationChanged(await LoadStateAsync(conversation.Id, cancellationToken)));
+            events.Publish(new ConversationChanged(await LoadStateAsync(conversation.Id, cancellationToken)) { Change = "created" });
             return ConversationInfo.From(conversation);
         }
     }
@@ -108,16 +108,16 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
     {
         var assignee = await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == userId && u.IsActive, cancellationToken)
             ?? throw ParleyException.NotFound("user");
-        return await ChangeAsync(id, c => c.AssigneeId = assignee.Id, $"Assigned to {assignee.DisplayName}", actor, cancellationToken);
+        return await ChangeAsync(id, c => c.AssigneeId = assignee.Id, $"Assigned to {assignee.DisplayName}", actor, cancellationToken, "assigned");
     }
 
     public Task<ConversationSummary> CloseAsync(Guid id, Actor actor, CancellationToken cancellationToken) =>
-        ChangeAsync(id, c => { c.Status = ConversationStatus.Closed; c.ClosedAt = time.GetUtcNow().UtcDateTime; }, $"Closed by {actor.Name}", actor, cancellationToken);
+        ChangeAsync(id, c => { c.Status = ConversationStatus.Closed; c.ClosedAt = time.GetUtcNow().UtcDateTime; }, $"Closed by {actor.Name}", actor, cancellationToken, "closed");
 
     public Task<ConversationSummary> ReopenAsync(Guid id, Actor actor, CancellationToken cancellationToken) =>
-        ChangeAsync(id, c => { c.Status = ConversationStatus.Open; c.ClosedAt = null; }, $"Reopened by {actor.Name}", actor, cancellationToken);
+        ChangeAsync(id, c => { c.Status = ConversationStatus.Open; c.ClosedAt = null; }, $"Reopened by {actor.Name}", actor, cancellationToken, "reopened");
 
-    private async Task<ConversationSummary> ChangeAsync(Guid id, Action<Conversation> change, string eventText, Actor actor, CancellationToken cancellationToken)
+    private async Task<ConversationSummary> ChangeAsync(Guid id, Action<Conversation> change, string eventText, Actor actor, CancellationToken cancellationToken, string changeKind = "updated")
     {
         var conversation = await db.Conversations.FirstOrDefaultAsync(c => c.Id == id, cancellationToken) ?? throw ParleyException.NotFound();
         change(conversation);
@@ -134,7 +134,7 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
         // The change is recorded in the conversation itself as an event line, through the normal message path.
         await writer.WriteAsync(new WriteCommand(id, Guid.NewGuid(), SenderKind.System, actor.PrincipalId, actor.Name, MessageKind.Event, eventText), cancellationToken);
         var state = await LoadStateAsync(id, cancellationToken);
-        events.Publish(new ConversationChanged(state));
+        events.Publish(new ConversationChanged(state) { Change = changeKind });
         return state.ToSummary();
     }
 

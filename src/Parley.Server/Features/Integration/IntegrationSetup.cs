@@ -1,0 +1,90 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Authorization;
+using Parley.Data;
+using Parley.Server.Events;
+using Parley.Server.Features.Webhooks;
+using Parley.Server.Infrastructure;
+using Parley.Server.Messaging;
+using Parley.Server.Realtime;
+
+namespace Parley.Server.Features.Integration;
+
+/// <summary>
+/// The integration event types. Adding one is one <see cref="IntegrationSetup.AddIntegrationEvent{TEvent}"/> line
+/// in <see cref="IntegrationSetup.AddIntegrationEventSources"/> plus its name here.
+/// </summary>
+public static class IntegrationEventTypes
+{
+    public const string ConversationCreated = "conversation.created";
+    public const string ConversationAssigned = "conversation.assigned";
+    public const string ConversationClosed = "conversation.closed";
+    public const string ConversationReopened = "conversation.reopened";
+    public const string MessageCreated = "message.created";
+    public const string BusinessPrefix = "business.";
+
+    public static readonly IReadOnlyList<string> Known =
+    [
+        ConversationCreated, ConversationAssigned, ConversationClosed, ConversationReopened, MessageCreated,
+        "business.order", "business.customer", "business.ticket", "business.<custom>",
+    ];
+}
+
+public static class IntegrationSetup
+{
+    public const string AdminPolicy = "IntegrationAdmin";
+
+    public static WebApplicationBuilder AddParleyIntegration(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<IntegrationOptions>().BindConfiguration(IntegrationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+
+        services.AddAuthentication().AddScheme<AuthenticationSchemeOptions, IntegrationKeyHandler>(IntegrationKeyHandler.SchemeName, null);
+        services.AddAuthorizationBuilder().AddPolicy(AdminPolicy, p => p
+            .AddAuthenticationSchemes(CookieAuthenticationDefaults.AuthenticationScheme, IntegrationKeyHandler.SchemeName)
+            .RequireAuthenticatedUser()
+            .RequireRole("admin"));
+
+        // The agent API (conversations, messages) also accepts integration keys: a business system sends as a bot would.
+        services.PostConfigure<AuthorizationOptions>(o =>
+        {
+            if (o.GetPolicy(ParleyClaims.AgentPolicy) is { } agent && !agent.AuthenticationSchemes.Contains(IntegrationKeyHandler.SchemeName))
+            {
+                o.AddPolicy(ParleyClaims.AgentPolicy, new AuthorizationPolicyBuilder(agent).AddAuthenticationSchemes(IntegrationKeyHandler.SchemeName).Build());
+            }
+        });
+
+        services.AddSingleton<IntegrationEventSignal>();
+        services.AddSingleton<IntegrationEventLog>();
+        services.AddHostedService(sp => sp.GetRequiredService<IntegrationEventLog>());
+        services.AddSingleton<WebhookDispatcher>();
+        services.AddScoped<WebhookService>();
+        if (builder.Configuration.GetValue(WebhookOptions.Section + ":" + nameof(WebhookOptions.WorkerEnabled), true))
+        {
+            services.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
+        }
+
+        services.AddIntegrationEventSources();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapIntegrationApi(this IEndpointRouteBuilder app)
+    {
+        app.MapWebhooksApi();
+        return app;
+    }
+
+    /// <summary>Which domain events become integration events (webhooks, gRPC streams). One line per event kind.</summary>
+    private static void AddIntegrationEventSources(this IServiceCollection services)
+    {
+        services.AddIntegrationEvent<MessageCommitted>(e => e.Message.Kind == MessageKind.Event
+            ? null // assignment/close lines are reported as conversation events instead
+            : new(IntegrationEventTypes.MessageCreated, e.Message.ConversationId, e.Conversation.ContactId, MessageMapper.ToDto(e.Message, Audience.Agent)));
+        services.AddIntegrationEvent<ConversationChanged>(e =>
+            new("conversation." + e.Change, e.Conversation.Id, e.Conversation.ContactId, e.Conversation.ToSummary()));
+    }
+
+    public static IServiceCollection AddIntegrationEvent<TEvent>(this IServiceCollection services, Func<TEvent, IntegrationEventDraft?> map) =>
+        services.AddSingleton<IDomainEventListener<TEvent>>(sp => new IntegrationEventSource<TEvent>(sp.GetRequiredService<IntegrationEventLog>(), map));
+}
