@@ -21,11 +21,12 @@ public static class IntegrationEventTypes
     public const string ConversationClosed = "conversation.closed";
     public const string ConversationReopened = "conversation.reopened";
     public const string MessageCreated = "message.created";
+    public const string ContactUpdated = "contact.updated";
     public const string BusinessPrefix = "business.";
 
     public static readonly IReadOnlyList<string> Known =
     [
-        ConversationCreated, ConversationAssigned, ConversationClosed, ConversationReopened, MessageCreated,
+        ConversationCreated, ConversationAssigned, ConversationClosed, ConversationReopened, MessageCreated, ContactUpdated,
         "business.order", "business.customer", "business.ticket", "business.<custom>",
     ];
 }
@@ -60,11 +61,14 @@ public static class IntegrationSetup
         services.AddHostedService(sp => sp.GetRequiredService<IntegrationEventLog>());
         services.AddSingleton<WebhookDispatcher>();
         services.AddScoped<WebhookService>();
+        services.AddScoped<BusinessEventService>();
+        services.AddSingleton<IDomainEventListener<ContactEventRecorded>, ContactEventFanout>();
         if (builder.Configuration.GetValue(WebhookOptions.Section + ":" + nameof(WebhookOptions.WorkerEnabled), true))
         {
             services.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
         }
 
+        services.AddGrpc(o => o.Interceptors.Add<GrpcErrorInterceptor>());
         services.AddIntegrationEventSources();
         return builder;
     }
@@ -72,6 +76,9 @@ public static class IntegrationSetup
     public static IEndpointRouteBuilder MapIntegrationApi(this IEndpointRouteBuilder app)
     {
         app.MapWebhooksApi();
+        app.MapEventsApi();
+        app.MapContactsApi();
+        app.MapGrpcService<ParleyGrpcService>();
         return app;
     }
 
@@ -83,6 +90,7 @@ public static class IntegrationSetup
             : new(IntegrationEventTypes.MessageCreated, e.Message.ConversationId, e.Conversation.ContactId, MessageMapper.ToDto(e.Message, Audience.Agent)));
         services.AddIntegrationEvent<ConversationChanged>(e =>
             new("conversation." + e.Change, e.Conversation.Id, e.Conversation.ContactId, e.Conversation.ToSummary()));
+        services.AddIntegrationEvent<ContactUpdated>(e => new(IntegrationEventTypes.ContactUpdated, null, e.Contact.Id, e.Contact));
     }
 
     public static IServiceCollection AddIntegrationEvent<TEvent>(this IServiceCollection services, Func<TEvent, IntegrationEventDraft?> map) =>
