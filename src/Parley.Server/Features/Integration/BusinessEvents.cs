@@ -228,6 +228,11 @@ public sealed record ContactEventMessage
 
     public static ContactEventMessage From(ContactEventDto e) => new()
     {
-        Id = e.Id, ContactId = e.ContactId, EventType = e.EventType, DataJson = e.Data.GetRawText(), OccurredAt = e.OccurredAt, Source = e.Source,
+        Id = e.Id,
+        ContactId = e.ContactId,
+        EventType = e.EventType,
+        DataJson = e.Data.GetRawText(),
+        OccurredAt = e.OccurredAt,
+        Source = e.Source,
     };
 }
