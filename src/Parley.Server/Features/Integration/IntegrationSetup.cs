@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authorization;
 using Parley.Data;
 using Parley.Server.Events;
+using Parley.Server.Features.Adapters;
 using Parley.Server.Features.Webhooks;
 using Parley.Server.Infrastructure;
 using Parley.Server.Messaging;
@@ -69,6 +70,7 @@ public static class IntegrationSetup
         }
 
         services.AddGrpc(o => o.Interceptors.Add<GrpcErrorInterceptor>());
+        builder.AddContextAdapters();
         services.AddIntegrationEventSources();
         return builder;
     }
@@ -78,6 +80,7 @@ public static class IntegrationSetup
         app.MapWebhooksApi();
         app.MapEventsApi();
         app.MapContactsApi();
+        app.MapContextApi();
         app.MapGrpcService<ParleyGrpcService>();
         return app;
     }
