@@ -16,6 +16,9 @@ public sealed class Site
     /// <summary>Space-separated origins allowed to embed the widget; empty allows any origin.</summary>
     public string AllowedOrigins { get; set; } = "";
 
+    /// <summary>Widget settings (colour, greeting, position, pre-chat fields, offline form, identity policy) as JSON; null means defaults.</summary>
+    public string? WidgetSettingsJson { get; set; }
+
     public DateTime CreatedAt { get; set; }
 }
 
@@ -54,6 +57,98 @@ public sealed class User
     public DateTime CreatedAt { get; set; }
 
     public DateTime? LastSignInAt { get; set; }
+
+    /// <summary>Grant to see every department's conversations (the sandbox's "all departments" exception).</summary>
+    public bool AllDepartments { get; set; }
+
+    /// <summary>Consecutive failed sign-ins since the last success; drives the account lockout.</summary>
+    public int FailedSignIns { get; set; }
+
+    /// <summary>Sign-in refused until then (account lockout after repeated failures).</summary>
+    public DateTime? LockedUntil { get; set; }
+
+    /// <summary>TOTP (RFC 6238) shared secret, encrypted with the Data Protection key ring; null when not set up.</summary>
+    public string? TotpSecret { get; set; }
+
+    /// <summary>Whether the second factor is required at sign-in (set once a code was confirmed).</summary>
+    public bool TotpEnabled { get; set; }
+
+    /// <summary>Time step of the last accepted TOTP code, so a code cannot be replayed within its window.</summary>
+    public long TotpLastStep { get; set; }
+
+    public DateTime? PasswordChangedAt { get; set; }
+}
+
+/// <summary>A console sign-in (one cookie), stored so that it can be listed and revoked.</summary>
+public sealed class UserSession
+{
+    public Guid Id { get; set; }
+
+    public Guid UserId { get; set; }
+
+    public DateTime CreatedAt { get; set; }
+
+    public DateTime LastSeenAt { get; set; }
+
+    public DateTime ExpiresAt { get; set; }
+
+    public DateTime? RevokedAt { get; set; }
+
+    public string? IpAddress { get; set; }
+
+    public string? UserAgent { get; set; }
+}
+
+/// <summary>A personal API token. Only its SHA-256 hash is stored; the token itself is shown once.</summary>
+public sealed class ApiToken
+{
+    public Guid Id { get; set; }
+
+    public Guid UserId { get; set; }
+
+    public required string Name { get; set; }
+
+    /// <summary>First characters of the token, to recognise it in lists.</summary>
+    public required string Prefix { get; set; }
+
+    /// <summary>Lower-case hex SHA-256 of the whole token; unique.</summary>
+    public required string Hash { get; set; }
+
+    /// <summary>Space-separated scopes, e.g. <c>conversations:read conversations:write</c>.</summary>
+    public required string Scopes { get; set; }
+
+    public DateTime CreatedAt { get; set; }
+
+    public DateTime ExpiresAt { get; set; }
+
+    public DateTime? LastUsedAt { get; set; }
+
+    public DateTime? RevokedAt { get; set; }
+}
+
+/// <summary>One audited action: sign-ins, failed sign-ins, admin changes.</summary>
+public sealed class AuditEntry
+{
+    public long Id { get; set; }
+
+    public DateTime At { get; set; }
+
+    /// <summary>Who acted; null for anonymous (a failed sign-in of an unknown email).</summary>
+    public Guid? ActorId { get; set; }
+
+    public string? ActorName { get; set; }
+
+    /// <summary>Stable dotted name, e.g. <c>auth.sign_in</c>, <c>user.role_changed</c>.</summary>
+    public required string Action { get; set; }
+
+    public string? TargetType { get; set; }
+
+    public string? TargetId { get; set; }
+
+    public string? IpAddress { get; set; }
+
+    /// <summary>Free-form details as a JSON object.</summary>
+    public string? DetailsJson { get; set; }
 }
 
 /// <summary>A visitor or known customer of a site.</summary>
@@ -74,6 +169,9 @@ public sealed class Contact
 
     /// <summary>Custom attributes as a JSON object.</summary>
     public string? AttributesJson { get; set; }
+
+    /// <summary>The page the visitor was last on (url, title, referrer, browser, language, time zone) as JSON.</summary>
+    public string? LastPageJson { get; set; }
 
     public DateTime CreatedAt { get; set; }
 
@@ -123,6 +221,12 @@ public sealed class Conversation
     public SenderKind? LastMessageSenderKind { get; set; }
 
     public DateTime? ClosedAt { get; set; }
+
+    /// <summary>Read receipt of the visitor: the highest message (agent numbering, <see cref="Message.Seq"/>) they have seen.</summary>
+    public long VisitorReadSeq { get; set; }
+
+    /// <summary>Read receipt of the agents: the highest message (<see cref="Message.Seq"/>) an agent has seen.</summary>
+    public long AgentReadSeq { get; set; }
 }
 
 public enum SenderKind
@@ -142,6 +246,9 @@ public enum MessageKind
 
     /// <summary>A system event line (assigned, closed, ...).</summary>
     Event = 2,
+
+    /// <summary>A file or image; the body is the attachment's JSON description (id, name, contentType, size, url).</summary>
+    Attachment = 3,
 }
 
 public sealed class Message

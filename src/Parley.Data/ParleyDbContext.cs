@@ -31,6 +31,15 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
     public DbSet<ContactEvent> ContactEvents => Set<ContactEvent>();
 
     public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
+    public DbSet<UserSession> UserSessions => Set<UserSession>();
+
+    public DbSet<ApiToken> ApiTokens => Set<ApiToken>();
+
+    public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
+
+    public DbSet<Attachment> Attachments => Set<Attachment>();
+
+    public DbSet<ConversationRating> ConversationRatings => Set<ConversationRating>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -57,7 +66,39 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
             e.Property(x => x.DisplayName).HasMaxLength(200);
             e.Property(x => x.PasswordHash).HasMaxLength(512);
             e.Property(x => x.SecurityStamp).HasMaxLength(64);
+            e.Property(x => x.TotpSecret).HasMaxLength(512);
             e.HasIndex(x => x.NormalizedEmail).IsUnique();
+        });
+
+        modelBuilder.Entity<UserSession>(e =>
+        {
+            e.Property(x => x.IpAddress).HasMaxLength(64);
+            e.Property(x => x.UserAgent).HasMaxLength(512);
+            e.HasOne<User>().WithMany().HasForeignKey(x => x.UserId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => new { x.UserId, x.RevokedAt });
+        });
+
+        modelBuilder.Entity<ApiToken>(e =>
+        {
+            e.Property(x => x.Name).HasMaxLength(200);
+            e.Property(x => x.Prefix).HasMaxLength(32);
+            e.Property(x => x.Hash).HasMaxLength(64);
+            e.Property(x => x.Scopes).HasMaxLength(1000);
+            e.HasOne<User>().WithMany().HasForeignKey(x => x.UserId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => x.Hash).IsUnique();
+            e.HasIndex(x => x.UserId);
+        });
+
+        modelBuilder.Entity<AuditEntry>(e =>
+        {
+            e.Property(x => x.ActorName).HasMaxLength(200);
+            e.Property(x => x.Action).HasMaxLength(100);
+            e.Property(x => x.TargetType).HasMaxLength(100);
+            e.Property(x => x.TargetId).HasMaxLength(100);
+            e.Property(x => x.IpAddress).HasMaxLength(64);
+            e.Property(x => x.DetailsJson).HasMaxLength(4000);
+            e.HasIndex(x => x.At);
+            e.HasIndex(x => new { x.ActorId, x.At });
         });
 
         modelBuilder.Entity<Contact>(e =>
@@ -111,6 +152,22 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
         });
 
         IntegrationModel.Configure(modelBuilder);
+        modelBuilder.Entity<Attachment>(e =>
+        {
+            e.Property(x => x.FileName).HasMaxLength(255);
+            e.Property(x => x.ContentType).HasMaxLength(100);
+            e.Property(x => x.StorageKey).HasMaxLength(200);
+            e.Property(x => x.AccessKey).HasMaxLength(64);
+            e.HasOne<Conversation>().WithMany().HasForeignKey(x => x.ConversationId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => x.ConversationId);
+        });
+
+        modelBuilder.Entity<ConversationRating>(e =>
+        {
+            e.HasKey(x => x.ConversationId);
+            e.Property(x => x.Comment).HasMaxLength(2000);
+            e.HasOne<Conversation>().WithMany().HasForeignKey(x => x.ConversationId).OnDelete(DeleteBehavior.Cascade);
+        });
 
         modelBuilder.Entity<Conversation>()
             .HasOne<Team>().WithMany().HasForeignKey(x => x.TeamId).OnDelete(DeleteBehavior.SetNull);

@@ -3,11 +3,15 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.Extensions.Options;
 using Parley.Server.Data;
+using Parley.Server.Features.Access;
+using Parley.Server.Features.Attachments;
 using Parley.Server.Features.Auth;
 using Parley.Server.Features.Conversations;
 using Parley.Server.Features.Integration;
+using Parley.Server.Features.Csat;
 using Parley.Server.Features.Metrics;
 using Parley.Server.Features.Sites;
+using Parley.Server.Features.Users;
 using Parley.Server.Features.Web;
 using Parley.Server.Features.Widget;
 using Parley.Server.Infrastructure;
@@ -40,9 +44,13 @@ public static class ParleyApp
 
         builder.AddParleyData();
         builder.AddParleyAuth();
+        builder.AddParleyAccess();
         builder.AddParleyMessaging();
         builder.AddParleyRealtime();
         builder.AddWidget();
+        builder.AddWidgetFeatures();
+        builder.AddAttachments();
+        builder.AddCsat();
         builder.Services.AddScoped<ConversationService>();
         builder.AddParleyIntegration();
 
@@ -66,7 +74,11 @@ public static class ParleyApp
 
         app.MapAuthApi();
         app.MapWidgetApi();
+        app.MapWidgetFeaturesApi();
+        app.MapAttachmentsApi();
+        app.MapCsatApi();
         app.MapSitesApi();
+        app.MapUsersApi();
         app.MapConversationsApi();
         app.MapIntegrationApi();
         app.MapParleyHubs();

@@ -10,7 +10,14 @@ public static class ParleyClaims
     public const string SiteId = "parley:site";
     public const string SecurityStamp = "parley:stamp";
 
+    /// <summary>Any signed-in console user (agent, supervisor, admin).</summary>
     public const string AgentPolicy = "Agent";
+
+    /// <summary>Supervisors and admins.</summary>
+    public const string SupervisorPolicy = "Supervisor";
+
+    /// <summary>Admins only: users, teams, sites and settings administration, the audit log.</summary>
+    public const string AdminPolicy = "Admin";
     public const string VisitorPolicy = "Visitor";
 
     public static Guid? UserId(this ClaimsPrincipal principal) =>

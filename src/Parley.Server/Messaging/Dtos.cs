@@ -81,6 +81,9 @@ public sealed record ReplayDto
     [Key("truncated")] public bool Truncated { get; init; }
 
     [Key("status")] public required string Status { get; init; }
+
+    /// <summary>How far the other side has read, in the caller's numbering (read receipts after a reload).</summary>
+    [Key("peerReadSeq")] public long PeerReadSeq { get; init; }
 }
 
 [MessagePackObject]
@@ -120,6 +123,9 @@ public sealed record ConversationSummary
 
     [Key("assigneeName")] public string? AssigneeName { get; init; }
 
+    /// <summary>The department (team) the conversation belongs to; null while unrouted.</summary>
+    [Key("teamId")] public Guid? TeamId { get; init; }
+
     [Key("lastSeq")] public long LastSeq { get; init; }
 
     [Key("lastMessageAt")] public DateTime? LastMessageAt { get; init; }
@@ -148,6 +154,7 @@ public static class WireNames
         MessageKind.Text => "text",
         MessageKind.Note => "note",
         MessageKind.Event => "event",
+        MessageKind.Attachment => "attachment",
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 

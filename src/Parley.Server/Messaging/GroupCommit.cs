@@ -68,7 +68,7 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
                     if (cmd.Kind != MessageKind.Note)
                     {
                         conv.LastMessageAt = now;
-                        conv.LastMessagePreview = ConversationState.Preview(cmd.Body);
+                        conv.LastMessagePreview = ConversationState.Preview(cmd.PreviewText ?? cmd.Body);
                         conv.LastMessageSenderKind = cmd.SenderKind;
                     }
 
@@ -132,7 +132,7 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
         cmd.Transaction = tx;
         var sql = new StringBuilder("""
             SELECT c."Id", c."SiteId", c."ContactId", c."Status", c."AssigneeId", c."LastSeq", c."LastVisitorSeq", c."CreatedAt",
-                   c."LastMessageAt", c."LastMessagePreview", c."LastMessageSenderKind", ct."Name", u."DisplayName"
+                   c."LastMessageAt", c."LastMessagePreview", c."LastMessageSenderKind", ct."Name", u."DisplayName", c."TeamId"
             FROM "Conversations" AS c
             JOIN "Contacts" AS ct ON ct."Id" = c."ContactId"
             LEFT JOIN "Users" AS u ON u."Id" = c."AssigneeId"
@@ -166,6 +166,7 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
                 LastMessageSenderKind = reader.IsDBNull(10) ? null : (SenderKind)reader.GetInt32(10),
                 ContactName = reader.IsDBNull(11) ? null : reader.GetString(11),
                 AssigneeName = reader.IsDBNull(12) ? null : reader.GetString(12),
+                TeamId = reader.IsDBNull(13) ? null : SqlDialect.ReadGuid(reader, 13),
             };
             result[state.Id] = state;
         }

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Parley.Data;
+using Parley.Server.Features.Access;
 using Parley.Server.Infrastructure;
 using Parley.Server.Realtime;
 
@@ -22,7 +23,7 @@ public readonly record struct Actor(Audience Audience, Guid PrincipalId, string?
 }
 
 /// <summary>Send and replay, shared by both hubs and the REST API.</summary>
-public sealed class MessageService(MessageWriter writer, ParleyDbContext db, IOptions<MessagingOptions> options)
+public sealed class MessageService(MessageWriter writer, ParleyDbContext db, AccessPolicy access, IOptions<MessagingOptions> options)
 {
     public async Task<SendAck> SendAsync(Actor actor, SendRequest request, CancellationToken cancellationToken = default)
     {
@@ -40,6 +41,12 @@ public sealed class MessageService(MessageWriter writer, ParleyDbContext db, IOp
         }
 
         var isVisitor = actor.Audience == Audience.Visitor;
+        if (!isVisitor)
+        {
+            // Visitors are checked inside the write transaction (RequiredContactId), with no extra query on their path.
+            await access.RequireConversationAsync(actor, conversationId, request.Note ? ConversationAction.Note : ConversationAction.Reply, cancellationToken);
+        }
+
         var command = new WriteCommand(
             conversationId,
             clientId,
@@ -94,6 +101,12 @@ public sealed class MessageService(MessageWriter writer, ParleyDbContext db, IOp
             : await query.Where(m => m.Seq > from).OrderBy(m => m.Seq).Take(limit).ToListAsync(cancellationToken);
 
         var dtos = messages.ConvertAll(m => MessageMapper.ToDto(m, actor.Audience));
+
+        // Read receipts are stored in agent numbering; the visitor gets the agents' position in theirs.
+        var peerReadSeq = !visitor ? conversation.VisitorReadSeq
+            : conversation.AgentReadSeq <= 0 ? 0
+            : await db.Messages.Where(m => m.ConversationId == conversationId && m.Seq <= conversation.AgentReadSeq && m.VisitorSeq != null)
+                .MaxAsync(m => m.VisitorSeq, cancellationToken) ?? 0;
         return new ReplayDto
         {
             ConversationId = conversationId,
@@ -101,20 +114,13 @@ public sealed class MessageService(MessageWriter writer, ParleyDbContext db, IOp
             LastSeq = Math.Max(lastSeq, dtos.Count > 0 ? dtos[^1].Seq : 0),
             Truncated = truncated,
             Status = WireNames.Of(conversation.Status),
+            PeerReadSeq = peerReadSeq,
         };
     }
 
-    /// <summary>The conversation when the actor may use it; otherwise the same not-found answer as for an unknown id.</summary>
-    public async Task<Conversation> FindAccessibleAsync(Actor actor, Guid conversationId, CancellationToken cancellationToken)
-    {
-        var conversation = await db.Conversations.AsNoTracking().FirstOrDefaultAsync(c => c.Id == conversationId, cancellationToken);
-        if (conversation is null || (actor.Audience == Audience.Visitor && conversation.ContactId != actor.PrincipalId))
-        {
-            throw ParleyException.NotFound();
-        }
-
-        return conversation;
-    }
+    /// <summary>The conversation when the actor may read it (<see cref="AccessPolicy"/>); otherwise the same not-found answer as for an unknown id.</summary>
+    public Task<Conversation> FindAccessibleAsync(Actor actor, Guid conversationId, CancellationToken cancellationToken) =>
+        access.RequireConversationAsync(actor, conversationId, ConversationAction.Read, cancellationToken);
 
     public static Guid ParseId(string? value, string field) =>
         Guid.TryParse(value, out var id) && id != Guid.Empty

@@ -17,6 +17,9 @@ public sealed record WriteCommand(
 
     /// <summary>Refuse to write into a closed conversation (visitors start a new one instead).</summary>
     public bool RejectIfClosed { get; init; }
+
+    /// <summary>Inbox preview when the body itself is not readable text (an attachment's JSON description).</summary>
+    public string? PreviewText { get; init; }
 }
 
 public enum WriteOutcome
@@ -46,6 +49,9 @@ public sealed record ConversationState
 
     public string? AssigneeName { get; init; }
 
+    /// <summary>The conversation's department; the access policy filters fan-out by it.</summary>
+    public Guid? TeamId { get; init; }
+
     public long LastSeq { get; set; }
 
     public long LastVisitorSeq { get; set; }
@@ -67,6 +73,7 @@ public sealed record ConversationState
         Status = WireNames.Of(Status),
         AssigneeId = AssigneeId,
         AssigneeName = AssigneeName,
+        TeamId = TeamId,
         LastSeq = LastSeq,
         LastMessageAt = LastMessageAt,
         LastMessagePreview = LastMessagePreview,

@@ -8,8 +8,20 @@ namespace Parley.Server.Realtime;
 
 /// <summary>The agents' realtime endpoint (<c>/hubs/agent</c>). Methods and events: docs/protocol.md.</summary>
 [Authorize(Policy = ParleyClaims.AgentPolicy)]
-internal sealed class AgentHub(MessageService messages, ConnectionRegistry registry) : Hub
+internal sealed class AgentHub(MessageService messages, ConnectionRegistry registry, TypingSignals typing, ReadReceipts receipts, Features.Access.AccessDirectory access) : Hub
 {
+    /// <summary>Loads the agent's access scope before any fan-out needs it (fan-out never queries; unknown means denied).</summary>
+    public override async Task OnConnectedAsync()
+    {
+        if (await access.GetAsync(CurrentActor().PrincipalId, Context.ConnectionAborted) is null)
+        {
+            Context.Abort();
+            return;
+        }
+
+        await base.OnConnectedAsync();
+    }
+
     [HubMethodName("Join")]
     public async Task<ReplayDto> JoinAsync(ResumeRequest request)
     {
@@ -32,6 +44,20 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
     {
         ArgumentNullException.ThrowIfNull(request);
         return messages.SendAsync(CurrentActor(), request);
+    }
+
+    [HubMethodName("Typing")]
+    public void Typing(TypingRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        typing.Typing(Context.ConnectionId, CurrentActor().Name, request);
+    }
+
+    [HubMethodName("MarkRead")]
+    public Task MarkReadAsync(ReadRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return receipts.MarkReadAsync(CurrentActor(), request, Context.ConnectionAborted);
     }
 
     private Actor CurrentActor() => Actor.Agent(Context.User);

@@ -2,12 +2,16 @@ using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Protocol;
 using Parley.Data;
 using Parley.Server.Events;
+using Parley.Server.Features.Access;
 using Parley.Server.Messaging;
 
 namespace Parley.Server.Realtime;
 
-/// <summary>Pushes committed messages and conversation changes to this node's subscribed connections.</summary>
-internal sealed class RealtimeFanout(ConnectionRegistry registry)
+/// <summary>
+/// Pushes committed messages and conversation changes to this node's subscribed connections. Agents receive only
+/// what the department sandbox lets them see (<see cref="AccessDirectory"/>, in memory, never a query here).
+/// </summary>
+internal sealed class RealtimeFanout(ConnectionRegistry registry, AccessDirectory access)
     : IDomainEventListener<MessageCommitted>, IDomainEventListener<ConversationChanged>
 {
     public const string MessageEvent = "message";
@@ -17,12 +21,19 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry)
     public void Handle(MessageCommitted domainEvent)
     {
         var message = domainEvent.Message;
+        var conversation = domainEvent.Conversation;
         SerializedHubMessage? forAgents = null;
         SerializedHubMessage? forVisitors = null;
         foreach (var connection in registry.SubscribersOf(message.ConversationId))
         {
             if (connection.Audience == Audience.Agent)
             {
+                // Joined after an access check; checked again because membership or role may have changed since.
+                if (!access.CanSee(connection.PrincipalId, conversation.TeamId, conversation.AssigneeId))
+                {
+                    continue;
+                }
+
                 // Serialized once per protocol and reused for every recipient.
                 forAgents ??= Serialize(MessageEvent, MessageMapper.ToDto(message, Audience.Agent));
                 connection.Enqueue(forAgents);
@@ -34,7 +45,7 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry)
             }
         }
 
-        BroadcastToAgents(domainEvent.Conversation.ToSummary());
+        BroadcastToAgents(conversation.ToSummary());
     }
 
     public void Handle(ConversationChanged domainEvent)
@@ -67,10 +78,14 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry)
             return;
         }
 
-        var serialized = Serialize(ConversationUpdatedEvent, summary);
+        SerializedHubMessage? serialized = null;
         foreach (var agent in agents)
         {
-            agent.EnqueueState(summary.Id, serialized);
+            if (access.CanSee(agent.PrincipalId, summary.TeamId, summary.AssigneeId))
+            {
+                serialized ??= Serialize(ConversationUpdatedEvent, summary);
+                agent.EnqueueState(summary.Id, serialized);
+            }
         }
     }
 

@@ -30,6 +30,9 @@ public static class RealtimeSetup
         services.AddSingleton<RealtimeFanout>();
         services.AddSingleton<IDomainEventListener<MessageCommitted>>(sp => sp.GetRequiredService<RealtimeFanout>());
         services.AddSingleton<IDomainEventListener<ConversationChanged>>(sp => sp.GetRequiredService<RealtimeFanout>());
+        services.AddSingleton<TypingSignals>();
+        services.AddScoped<ReadReceipts>();
+        services.AddSingleton<IDomainEventListener<ConversationRead>, ReadReceiptFanout>();
         AddTracking<VisitorHub>(services);
         AddTracking<AgentHub>(services);
         return builder;

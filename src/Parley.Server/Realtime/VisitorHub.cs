@@ -9,7 +9,7 @@ namespace Parley.Server.Realtime;
 
 /// <summary>The visitor's realtime endpoint (<c>/hubs/visitor</c>). Methods and events: docs/protocol.md.</summary>
 [Authorize(Policy = ParleyClaims.VisitorPolicy)]
-internal sealed class VisitorHub(MessageService messages, ConversationService conversations, ConnectionRegistry registry, VisitorSendLimiter limiter) : Hub
+internal sealed class VisitorHub(MessageService messages, ConversationService conversations, ConnectionRegistry registry, VisitorSendLimiter limiter, TypingSignals typing, ReadReceipts receipts) : Hub
 {
     [HubMethodName("StartConversation")]
     public async Task<ConversationInfo> StartConversationAsync()
@@ -35,6 +35,20 @@ internal sealed class VisitorHub(MessageService messages, ConversationService co
         var ack = await messages.SendAsync(CurrentActor(), request);
         Subscribe(ack.ConversationId);
         return ack;
+    }
+
+    [HubMethodName("Typing")]
+    public void Typing(TypingRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        typing.Typing(Context.ConnectionId, null, request);
+    }
+
+    [HubMethodName("MarkRead")]
+    public Task MarkReadAsync(ReadRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return receipts.MarkReadAsync(CurrentActor(), request, Context.ConnectionAborted);
     }
 
     private Actor CurrentActor()

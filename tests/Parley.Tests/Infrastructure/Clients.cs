@@ -163,9 +163,13 @@ public sealed class AgentClient : IAsyncDisposable
         return (http, cookies);
     }
 
-    public static async Task<AgentClient> ConnectAsync(ParleyServer server, bool messagePack = false)
+    public static Task<AgentClient> ConnectAsync(ParleyServer server, bool messagePack = false) =>
+        ConnectAsAsync(server, ParleyServer.AdminEmail, ParleyServer.AdminPassword, messagePack);
+
+    /// <summary>Signs in as the given user (agent, supervisor, ...) and opens the agent hub with that session.</summary>
+    public static async Task<AgentClient> ConnectAsAsync(ParleyServer server, string email, string password, bool messagePack = false)
     {
-        var (http, cookies) = await SignInAsync(server);
+        var (http, cookies) = await SignInAsync(server, email, password);
         var hub = HubFactory.Build(server.BaseAddress, "/hubs/agent", messagePack, o => o.Cookies = cookies);
         var client = new AgentClient(http, hub);
         await hub.StartAsync(TestContext.Current.CancellationToken);

@@ -21,6 +21,8 @@ public sealed class UserAccounts(ParleyDbContext db, IPasswordHasher<User> hashe
 
     public static string Normalize(string email) => email.Trim().ToUpperInvariant();
 
+    public static string NewSecurityStamp() => Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
+
     public async Task<User> CreateAsync(string email, string password, string displayName, UserRole role, CancellationToken cancellationToken)
     {
         email = email.Trim();
@@ -42,7 +44,7 @@ public sealed class UserAccounts(ParleyDbContext db, IPasswordHasher<User> hashe
             DisplayName = string.IsNullOrWhiteSpace(displayName) ? email : displayName.Trim(),
             PasswordHash = "",
             Role = role,
-            SecurityStamp = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)),
+            SecurityStamp = NewSecurityStamp(),
             CreatedAt = time.GetUtcNow().UtcDateTime,
         };
         user.PasswordHash = hasher.HashPassword(user, password);

@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Parley.Data;
 using Parley.Server.Events;
+using Parley.Server.Features.Access;
 using Parley.Server.Infrastructure;
 using Parley.Server.Messaging;
 using Parley.Server.Realtime;
@@ -8,7 +9,8 @@ using Parley.Server.Realtime;
 namespace Parley.Server.Features.Conversations;
 
 /// <summary>Conversation lifecycle: start, assign, close, reopen, and the inbox queries.</summary>
-public sealed class ConversationService(ParleyDbContext db, MessageWriter writer, DomainEvents events, TimeProvider time)
+/// <remarks>Every method that takes an <see cref="Actor"/> checks it through <see cref="AccessPolicy"/>.</remarks>
+public sealed class ConversationService(ParleyDbContext db, MessageWriter writer, DomainEvents events, AccessPolicy access, TimeProvider time)
 {
     /// <summary>The visitor's open conversation, created on first use. Idempotent, also under concurrent calls.</summary>
     public async Task<ConversationInfo> StartForVisitorAsync(Guid siteId, Guid contactId, CancellationToken cancellationToken = default)
@@ -51,10 +53,10 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
         }
     }
 
-    public async Task<(List<ConversationSummary> Items, string? NextCursor)> ListAsync(string status, int limit, string? cursor, CancellationToken cancellationToken)
+    public async Task<(List<ConversationSummary> Items, string? NextCursor)> ListAsync(Actor actor, string status, int limit, string? cursor, CancellationToken cancellationToken)
     {
         limit = Math.Clamp(limit, 1, 200);
-        var query = SummaryQuery();
+        var query = SummaryQuery(await access.ConversationsAsync(actor, cancellationToken));
         query = status switch
         {
             "closed" => query.Where(x => x.Conversation.Status == ConversationStatus.Closed),
@@ -73,16 +75,16 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
         return (items, next);
     }
 
-    public async Task<ConversationSummary> GetAsync(Guid id, CancellationToken cancellationToken) =>
-        (await LoadStateAsync(id, cancellationToken)).ToSummary();
+    public async Task<ConversationSummary> GetAsync(Actor actor, Guid id, CancellationToken cancellationToken)
+    {
+        await access.RequireConversationAsync(actor, id, ConversationAction.Read, cancellationToken);
+        return (await LoadStateAsync(id, cancellationToken)).ToSummary();
+    }
 
-    public async Task<List<MessageDto>> MessagesAsync(Guid id, long? beforeSeq, long? afterSeq, int limit, CancellationToken cancellationToken)
+    public async Task<List<MessageDto>> MessagesAsync(Actor actor, Guid id, long? beforeSeq, long? afterSeq, int limit, CancellationToken cancellationToken)
     {
         limit = Math.Clamp(limit, 1, 200);
-        if (!await db.Conversations.AnyAsync(c => c.Id == id, cancellationToken))
-        {
-            throw ParleyException.NotFound();
-        }
+        await access.RequireConversationAsync(actor, id, ConversationAction.Read, cancellationToken);
 
         var query = db.Messages.AsNoTracking().Where(m => m.ConversationId == id);
         List<Message> rows;
@@ -106,16 +108,23 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
 
     public async Task<ConversationSummary> AssignAsync(Guid id, Guid userId, Actor actor, CancellationToken cancellationToken)
     {
+        await access.RequireAssignAsync(actor, id, userId, cancellationToken);
         var assignee = await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == userId && u.IsActive, cancellationToken)
             ?? throw ParleyException.NotFound("user");
         return await ChangeAsync(id, c => c.AssigneeId = assignee.Id, $"Assigned to {assignee.DisplayName}", actor, cancellationToken, "assigned");
     }
 
-    public Task<ConversationSummary> CloseAsync(Guid id, Actor actor, CancellationToken cancellationToken) =>
-        ChangeAsync(id, c => { c.Status = ConversationStatus.Closed; c.ClosedAt = time.GetUtcNow().UtcDateTime; }, $"Closed by {actor.Name}", actor, cancellationToken, "closed");
+    public async Task<ConversationSummary> CloseAsync(Guid id, Actor actor, CancellationToken cancellationToken)
+    {
+        await access.RequireConversationAsync(actor, id, ConversationAction.ChangeStatus, cancellationToken);
+        return await ChangeAsync(id, c => { c.Status = ConversationStatus.Closed; c.ClosedAt = time.GetUtcNow().UtcDateTime; }, $"Closed by {actor.Name}", actor, cancellationToken, "closed");
+    }
 
-    public Task<ConversationSummary> ReopenAsync(Guid id, Actor actor, CancellationToken cancellationToken) =>
-        ChangeAsync(id, c => { c.Status = ConversationStatus.Open; c.ClosedAt = null; }, $"Reopened by {actor.Name}", actor, cancellationToken, "reopened");
+    public async Task<ConversationSummary> ReopenAsync(Guid id, Actor actor, CancellationToken cancellationToken)
+    {
+        await access.RequireConversationAsync(actor, id, ConversationAction.ChangeStatus, cancellationToken);
+        return await ChangeAsync(id, c => { c.Status = ConversationStatus.Open; c.ClosedAt = null; }, $"Reopened by {actor.Name}", actor, cancellationToken, "reopened");
+    }
 
     private async Task<ConversationSummary> ChangeAsync(Guid id, Action<Conversation> change, string eventText, Actor actor, CancellationToken cancellationToken, string changeKind = "updated")
     {
@@ -140,12 +149,12 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
 
     private async Task<ConversationState> LoadStateAsync(Guid id, CancellationToken cancellationToken)
     {
-        var row = await SummaryQuery().FirstOrDefaultAsync(x => x.Conversation.Id == id, cancellationToken) ?? throw ParleyException.NotFound();
+        var row = await SummaryQuery(db.Conversations.AsNoTracking()).FirstOrDefaultAsync(x => x.Conversation.Id == id, cancellationToken) ?? throw ParleyException.NotFound();
         return ToState(row);
     }
 
-    private IQueryable<SummaryRow> SummaryQuery() =>
-        from c in db.Conversations.AsNoTracking()
+    private IQueryable<SummaryRow> SummaryQuery(IQueryable<Conversation> conversations) =>
+        from c in conversations
         join ct in db.Contacts on c.ContactId equals ct.Id
         join u in db.Users on c.AssigneeId equals u.Id into assignees
         from u in assignees.DefaultIfEmpty()
@@ -160,6 +169,7 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
         Status = row.Conversation.Status,
         AssigneeId = row.Conversation.AssigneeId,
         AssigneeName = row.AssigneeName,
+        TeamId = row.Conversation.TeamId,
         LastSeq = row.Conversation.LastSeq,
         LastVisitorSeq = row.Conversation.LastVisitorSeq,
         CreatedAt = row.Conversation.CreatedAt,

@@ -36,17 +36,17 @@ public static class ConversationsApi
         return app;
     }
 
-    internal static async Task<Ok<ConversationPage>> ListAsync(ConversationService service, CancellationToken cancellationToken, string status = "open", int limit = 50, string? cursor = null)
+    internal static async Task<Ok<ConversationPage>> ListAsync(ConversationService service, ClaimsPrincipal user, CancellationToken cancellationToken, string status = "open", int limit = 50, string? cursor = null)
     {
-        var (items, next) = await service.ListAsync(status, limit, cursor, cancellationToken);
+        var (items, next) = await service.ListAsync(Actor.Agent(user), status, limit, cursor, cancellationToken);
         return TypedResults.Ok(new ConversationPage(items, next));
     }
 
-    internal static async Task<Ok<ConversationSummary>> GetAsync(Guid id, ConversationService service, CancellationToken cancellationToken) =>
-        TypedResults.Ok(await service.GetAsync(id, cancellationToken));
+    internal static async Task<Ok<ConversationSummary>> GetAsync(Guid id, ConversationService service, ClaimsPrincipal user, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await service.GetAsync(Actor.Agent(user), id, cancellationToken));
 
-    internal static async Task<Ok<MessagePage>> MessagesAsync(Guid id, ConversationService service, CancellationToken cancellationToken, long? beforeSeq = null, long? afterSeq = null, int limit = 50) =>
-        TypedResults.Ok(new MessagePage(await service.MessagesAsync(id, beforeSeq, afterSeq, limit, cancellationToken)));
+    internal static async Task<Ok<MessagePage>> MessagesAsync(Guid id, ConversationService service, ClaimsPrincipal user, CancellationToken cancellationToken, long? beforeSeq = null, long? afterSeq = null, int limit = 50) =>
+        TypedResults.Ok(new MessagePage(await service.MessagesAsync(Actor.Agent(user), id, beforeSeq, afterSeq, limit, cancellationToken)));
 
     internal static async Task<Ok<SendAck>> SendAsync(Guid id, SendRequest request, MessageService messages, ClaimsPrincipal user, CancellationToken cancellationToken)
     {

@@ -4,7 +4,6 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Parley.Data;
 using Parley.Server.Events;
-using Parley.Server.Features.Auth;
 using Parley.Server.Infrastructure;
 
 namespace Parley.Server.Features.Integration;
@@ -24,7 +23,7 @@ public sealed record UpdateContactRequest(string? Name = null, string? Email = n
 /// <summary>Raised after a contact's profile or attributes changed.</summary>
 public sealed record ContactUpdated(ContactDto Contact);
 
-/// <summary>Contacts, their attributes and business-event timeline; the users list.</summary>
+/// <summary>Contacts, their attributes and business-event timeline.</summary>
 public static class ContactsApi
 {
     public const int MaxAttributesLength = 16 * 1024;
@@ -40,9 +39,6 @@ public static class ContactsApi
             .WithSummary("Change profile fields; attributes are merged key by key (null removes a key)");
         contacts.MapGet("/{id:guid}/events", TimelineAsync).WithName("ListContactEvents")
             .WithSummary("The contact's business-event timeline, newest first");
-
-        app.MapGroup("/api/v1/users").WithTags("Users").RequireAuthorization(ParleyClaims.AgentPolicy).WithParleyErrors()
-            .MapGet("/", UsersAsync).WithName("ListUsers").WithSummary("Active users (agents, supervisors, admins)");
         return app;
     }
 
@@ -126,9 +122,6 @@ public static class ContactsApi
 
     internal static async Task<Ok<Page<ContactEventDto>>> TimelineAsync(Guid id, BusinessEventService service, CancellationToken cancellationToken, string? cursor = null, int limit = 50) =>
         TypedResults.Ok(await service.TimelineAsync(id, cursor, limit, cancellationToken));
-
-    internal static async Task<Ok<List<UserDto>>> UsersAsync(ParleyDbContext db, CancellationToken cancellationToken) =>
-        TypedResults.Ok((await db.Users.AsNoTracking().Where(u => u.IsActive).OrderBy(u => u.DisplayName).ToListAsync(cancellationToken)).ConvertAll(UserDto.From));
 
     private static string? Field(string? value, string? current, int max, string name)
     {

@@ -8,11 +8,21 @@ using Parley.Server.Messaging;
 
 namespace Parley.Server.Features.Widget;
 
-public sealed record WidgetSessionRequest([property: Required, MaxLength(64)] string SiteKey, [property: MaxLength(512)] string? VisitorToken);
+public sealed record WidgetSessionRequest(
+    [property: Required, MaxLength(64)] string SiteKey,
+    [property: MaxLength(512)] string? VisitorToken,
+    WidgetUser? User = null,
+    VisitorPage? Page = null);
 
 public sealed record WidgetSite(string Key, string Name);
 
-public sealed record WidgetSessionResponse(string VisitorToken, Guid ContactId, WidgetSite Site, ConversationInfo? Conversation);
+public sealed record WidgetSessionResponse(
+    string VisitorToken,
+    Guid ContactId,
+    WidgetSite Site,
+    ConversationInfo? Conversation,
+    WidgetPublicSettings Settings,
+    VisitorProfile Profile);
 
 public static class WidgetApi
 {
@@ -35,7 +45,14 @@ public static class WidgetApi
     }
 
     internal static async Task<Results<Ok<WidgetSessionResponse>, ProblemHttpResult>> CreateSessionAsync(
-        WidgetSessionRequest request, ParleyDbContext db, VisitorTokens tokens, TimeProvider time, CancellationToken cancellationToken)
+        WidgetSessionRequest request,
+        ParleyDbContext db,
+        VisitorTokens tokens,
+        VisitorProfiles profiles,
+        WidgetSessionFacts facts,
+        HttpContext http,
+        TimeProvider time,
+        CancellationToken cancellationToken)
     {
         var site = await db.Sites.AsNoTracking().FirstOrDefaultAsync(s => s.Key == request.SiteKey, cancellationToken);
         if (site is null)
@@ -44,6 +61,7 @@ public static class WidgetApi
         }
 
         var now = time.GetUtcNow().UtcDateTime;
+        var settings = WidgetSettings.Of(site);
         Contact? contact = null;
         if (tokens.Validate(request.VisitorToken) is { } known && known.SiteId == site.Id)
         {
@@ -53,7 +71,7 @@ public static class WidgetApi
         if (contact is null)
         {
             contact = new Contact { Id = Guid.CreateVersion7(), SiteId = site.Id, CreatedAt = now, LastSeenAt = now };
-            contact.Name = "Visitor " + contact.Id.ToString("N")[^6..].ToUpperInvariant();
+            contact.Name = VisitorProfiles.GeneratedName(contact.Id);
             db.Contacts.Add(contact);
         }
         else
@@ -61,13 +79,39 @@ public static class WidgetApi
             contact.LastSeenAt = now;
         }
 
+        try
+        {
+            if (request.User is { } user)
+            {
+                contact = await profiles.ApplyUserAsync(site, contact, user, settings, cancellationToken);
+            }
+
+            if (request.Page is { } page)
+            {
+                profiles.ApplyPage(contact, page, http.Request.Headers.UserAgent.ToString());
+            }
+        }
+        catch (ParleyException ex)
+        {
+            return Problems.From(ex);
+        }
+
         await db.SaveChangesAsync(cancellationToken);
 
         var open = await db.Conversations.AsNoTracking()
             .FirstOrDefaultAsync(c => c.ContactId == contact.Id && c.Status != ConversationStatus.Closed, cancellationToken);
+        if (open is not null && request.Page is not null && VisitorProfiles.PageOf(contact) is { } tracked)
+        {
+            facts.PageChanged(open.Id, tracked);
+        }
 
         return TypedResults.Ok(new WidgetSessionResponse(
-            tokens.Issue(site.Id, contact.Id), contact.Id, new WidgetSite(site.Key, site.Name), open is null ? null : ConversationInfo.From(open)));
+            tokens.Issue(site.Id, contact.Id),
+            contact.Id,
+            new WidgetSite(site.Key, site.Name),
+            open is null ? null : ConversationInfo.From(open),
+            await facts.PublicSettingsAsync(site, settings, cancellationToken),
+            VisitorProfiles.ProfileOf(contact, settings)));
     }
 
     private static IResult ServeChatPage(string siteKey, IWebHostEnvironment env) =>

@@ -59,7 +59,7 @@ export function createManagedHub(options: ManagedHubOptions): ManagedHub {
       options.onState('disconnected');
       return;
     }
-    options.onState('reconnecting');
+    options.onState(typeof navigator !== 'undefined' && navigator.onLine === false ? 'disconnected' : 'reconnecting');
     void startLoop();
   });
 
@@ -67,7 +67,10 @@ export function createManagedHub(options: ManagedHubOptions): ManagedHub {
   if (typeof window !== 'undefined') {
     window.addEventListener('online', () => wake?.());
     window.addEventListener('offline', () => {
-      if (connection.state !== HubConnectionState.Connected) options.onState('disconnected');
+      // The browser knows the network is gone; a WebSocket can take a keep-alive timeout (30 s) to notice. Drop
+      // it now so the state shown is honest and new messages wait in the outbox; `online` reconnects at once.
+      options.onState('disconnected');
+      if (connection.state === HubConnectionState.Connected) void connection.stop().catch(() => undefined);
     });
   }
 

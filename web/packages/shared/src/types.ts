@@ -5,7 +5,7 @@
 export type Timestamp = Date | string;
 
 export type SenderKind = 'visitor' | 'agent' | 'system' | 'bot';
-export type MessageKind = 'text' | 'note' | 'event';
+export type MessageKind = 'text' | 'note' | 'event' | 'attachment';
 export type ConversationStatus = 'open' | 'pending' | 'closed';
 
 export interface MessageDto {
@@ -43,6 +43,8 @@ export interface Replay {
   lastSeq: number;
   truncated: boolean;
   status: ConversationStatus;
+  /** How far the other side has read, in the caller's numbering (absent from older servers). */
+  peerReadSeq?: number;
 }
 
 export interface ResumeRequest {
@@ -74,11 +76,65 @@ export interface ConversationSummary {
   createdAt: Timestamp;
 }
 
+export interface PreChatField {
+  key: string;
+  label: string | null;
+  required: boolean;
+}
+
+/** Public widget settings of a site, with live facts (docs/api.md, widget session). */
+export interface WidgetPublicSettings {
+  color: string;
+  greeting: string | null;
+  position: 'right' | 'left';
+  preChatFields: PreChatField[];
+  offlineForm: boolean;
+  identityRequired: boolean;
+  agentsAvailable: boolean;
+  transcriptAvailable: boolean;
+  maxUploadBytes: number;
+}
+
+export interface VisitorProfile {
+  name: string | null;
+  email: string | null;
+  phone: string | null;
+  verified: boolean;
+  missingFields: string[];
+}
+
 export interface WidgetSessionResponse {
   visitorToken: string;
   contactId: string;
   site: { key: string; name: string };
   conversation: ConversationInfo | null;
+  settings?: WidgetPublicSettings;
+  profile?: VisitorProfile;
+}
+
+/** Body of a `kind: "attachment"` message. */
+export interface AttachmentInfo {
+  id: string;
+  name: string;
+  contentType: string;
+  size: number;
+  image: boolean;
+  url: string;
+}
+
+/** Hub event `typing` (both hubs). */
+export interface TypingEvent {
+  conversationId: string;
+  side: 'visitor' | 'agent';
+  name: string | null;
+  typing: boolean;
+}
+
+/** Hub event `read` (both hubs); `seq` is in the recipient's numbering. */
+export interface ReadEvent {
+  conversationId: string;
+  side: 'visitor' | 'agent';
+  seq: number;
 }
 
 export type UserRole = 'admin' | 'supervisor' | 'agent';

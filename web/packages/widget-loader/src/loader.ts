@@ -13,11 +13,25 @@ type EventName = 'open' | 'close' | 'ready' | 'message';
 type Handler = (data?: unknown) => void;
 type QueuedCall = [string, ...unknown[]];
 
+/** What the host page knows about its signed-in user; `hash` is the HMAC its backend computed (docs/widget.md). */
+interface ParleyUser {
+  id?: string;
+  name?: string;
+  email?: string;
+  phone?: string;
+  attributes?: Record<string, string | number | boolean>;
+  hash?: string;
+}
+
 interface ParleyApi {
   open(): void;
   close(): void;
   toggle(): void;
   setLocale(locale: string): void;
+  setUser(user: ParleyUser | null): void;
+  setAttributes(attributes: Record<string, string | number | boolean>): void;
+  setSound(on: boolean): void;
+  trackPage(): void;
   on(event: EventName, fn: Handler): void;
   off(event: EventName, fn: Handler): void;
   isOpen(): boolean;
@@ -58,6 +72,9 @@ interface FrameMessage {
   let open = false;
   let ready = false;
   let unread = 0;
+  let user: ParleyUser | null = null;
+  let sound = script.getAttribute('data-sound') === 'true';
+  let left = false;
 
   // ---- DOM ------------------------------------------------------------------------------------------
   const host = document.createElement('div');
@@ -72,6 +89,7 @@ interface FrameMessage {
     '.l{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;padding:0;margin:0;' +
     'background:#2563eb;color:#fff;cursor:pointer;box-shadow:0 4px 14px rgba(0,0,0,.25);display:flex;' +
     'align-items:center;justify-content:center;transition:transform .15s;font:600 12px/1 system-ui,sans-serif}' +
+    '.z .l,.z .f{right:auto;left:20px}' +
     '.l:hover{transform:scale(1.06)}.l:focus-visible{outline:3px solid #93c5fd;outline-offset:2px}' +
     '.l svg{width:26px;height:26px;fill:currentColor}' +
     '.b{position:absolute;top:-2px;right:-2px;min-width:18px;height:18px;border-radius:9px;background:#dc2626;' +
@@ -112,8 +130,11 @@ interface FrameMessage {
   const CHAT_ICON = 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H8l-4 4V6a2 2 0 0 1 2-2z';
   const CLOSE_ICON = 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4L12 13.4 6.4 19 5 17.6 10.6 12 5 6.4z';
 
+  const wrap = document.createElement('div');
+
   function render(): void {
     const zh = isZh();
+    wrap.className = left ? 'z' : '';
     path.setAttribute('d', open ? CLOSE_ICON : CHAT_ICON);
     const label = zh ? '聊天' : 'Chat';
     launcher.setAttribute(
@@ -151,14 +172,25 @@ interface FrameMessage {
     switch (msg.type) {
       case 'ready':
         ready = true;
-        post('locale', { locale });
-        post(open ? 'open' : 'close');
+        // Everything the app needs before it opens its session: the page (it cannot read ours), the user, the locale.
+        post('init', {
+          locale,
+          open,
+          user,
+          page: { url: location.href, title: document.title, referrer: document.referrer },
+        });
         emit('ready', { site: msg.site });
+        break;
+      case 'settings':
+        left = msg.position === 'left';
+        if (typeof msg.color === 'string' && /^#[0-9a-f]{6}$/i.test(msg.color)) launcher.style.background = msg.color;
+        render();
         break;
       case 'message':
         if (!open) {
           unread++;
           render();
+          if (sound) beep();
         }
         emit('message', msg.message);
         break;
@@ -169,6 +201,25 @@ interface FrameMessage {
   });
 
   // ---- public API ------------------------------------------------------------------------------------
+  /** A short soft tone for unread messages (opt-in; browsers may block audio before any user gesture). */
+  function beep(): void {
+    try {
+      const Ctx = window.AudioContext || (window as unknown as { webkitAudioContext: typeof AudioContext }).webkitAudioContext;
+      const ctx = new Ctx();
+      const osc = ctx.createOscillator();
+      const gain = ctx.createGain();
+      osc.frequency.value = 880;
+      gain.gain.setValueAtTime(0.08, ctx.currentTime);
+      gain.gain.exponentialRampToValueAtTime(0.0001, ctx.currentTime + 0.25);
+      osc.connect(gain).connect(ctx.destination);
+      osc.start();
+      osc.stop(ctx.currentTime + 0.25);
+      osc.onended = () => void ctx.close();
+    } catch {
+      // no audio: the badge still shows
+    }
+  }
+
   function setOpen(next: boolean): void {
     if (next === open) return;
     open = next;
@@ -191,6 +242,20 @@ interface FrameMessage {
       render();
       if (ready) post('locale', { locale });
     },
+    setUser(u: ParleyUser | null) {
+      user = u && typeof u === 'object' ? { ...u } : null;
+      if (ready) post('user', { user });
+    },
+    setAttributes(attributes) {
+      user = { ...(user ?? {}), attributes: { ...(user?.attributes ?? {}), ...attributes } };
+      if (ready) post('user', { user });
+    },
+    setSound(on: boolean) {
+      sound = !!on;
+    },
+    trackPage() {
+      if (ready) post('page', { page: { url: location.href, title: document.title, referrer: document.referrer } });
+    },
     on(event, fn) {
       (handlers[event] ||= []).push(fn);
     },
@@ -200,6 +265,9 @@ interface FrameMessage {
   };
 
   launcher.addEventListener('click', () => api.toggle());
+  // Single-page apps: back/forward and hash navigation are reported; pushState-based routers call Parley.trackPage().
+  window.addEventListener('popstate', () => api.trackPage());
+  window.addEventListener('hashchange', () => api.trackPage());
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && open && document.activeElement === host) api.close();
   });
@@ -208,7 +276,8 @@ interface FrameMessage {
   const queued = w.Parley?.q ?? [];
   w.Parley = api;
 
-  root.append(style, launcher, frame);
+  wrap.append(launcher, frame);
+  root.append(style, wrap);
   render();
   const mount = (): void => {
     document.body.appendChild(host);

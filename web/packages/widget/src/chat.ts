@@ -14,7 +14,9 @@ import {
   type MessageDto,
   type OutboxItem,
   type Replay,
+  type ReadEvent,
   type SendAck,
+  type TypingEvent,
   type WidgetSessionResponse,
 } from '@parley/shared';
 import type { ViewMessage } from './view';
@@ -23,12 +25,26 @@ import type { ViewMessage } from './view';
 export interface ChatEvents {
   onChange(items: ViewMessage[], ownSend: boolean): void;
   onConnection(state: ConnectionState): void;
-  onSession(siteName: string): void;
+  onSession(session: WidgetSessionResponse): void;
   onStatus(status: 'none' | 'open' | 'closed'): void;
   onFatal(kind: 'siteNotFound'): void;
   onLoadError(): void;
   /** A new agent/bot/system message arrived live (for the loader's unread badge). */
   onIncoming(message: MessageDto): void;
+  /** An agent started or stopped typing. */
+  onTyping(typing: boolean, name: string | null): void;
+}
+
+/** What the host page told us through the loader (Parley.setUser) and where the visitor is. */
+export interface ChatInit {
+  user: Record<string, unknown> | null;
+  page: { url?: string; title?: string; referrer?: string; language?: string; timeZone?: string } | null;
+}
+
+interface Upload {
+  name: string;
+  progress: number;
+  error?: string;
 }
 
 interface FailedItem {
@@ -36,7 +52,7 @@ interface FailedItem {
   code: string | null;
 }
 
-class HttpError extends Error {
+export class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly code: string | undefined,
@@ -64,10 +80,17 @@ export class VisitorChat {
   private saveQueued = false;
   private readonly fillGap = coalesce(() => this.resume());
   private starting: Promise<ConversationInfo> | null = null;
+  private peerReadSeq = 0;
+  private markedSeq = 0;
+  private visible = false;
+  private typingSentAt = 0;
+  private readonly uploads = new Map<string, Upload>();
+  private readonly markRead = coalesce(() => this.sendRead());
 
   constructor(
     private readonly siteKey: string,
     private readonly events: ChatEvents,
+    private init: ChatInit = { user: null, page: null },
   ) {
     const prefix = `parley:${siteKey}:`;
     this.keys = { token: `${prefix}token`, conv: `${prefix}conv`, outbox: `${prefix}outbox` };
@@ -124,13 +147,125 @@ export class VisitorChat {
     const c = this.hub.connection;
     c.on('message', (m: MessageDto) => this.onPush(m));
     c.on('conversation', (info: ConversationInfo) => this.onConversationInfo(info));
+    c.on('typing', (e: TypingEvent) => {
+      if (e.side === 'agent' && e.conversationId === this.log?.conversationId) this.events.onTyping(e.typing, e.name);
+    });
+    c.on('read', (e: ReadEvent) => {
+      if (e.side === 'agent' && e.conversationId === this.log?.conversationId && e.seq > this.peerReadSeq) {
+        this.peerReadSeq = e.seq;
+        this.changed(false);
+      }
+    });
     await this.hub.start();
+  }
+
+  get conversationId(): string | null {
+    return this.status === 'open' || this.status === 'closed' ? (this.log?.conversationId ?? null) : null;
+  }
+
+  get hasHistory(): boolean {
+    return (this.log?.messages().length ?? 0) > 0 || this.outbox.items.length > 0;
+  }
+
+  /** The chat is on screen (widget open and tab visible): agent messages count as read. */
+  setVisible(visible: boolean): void {
+    this.visible = visible;
+    if (visible) void this.markRead().catch(() => undefined);
+  }
+
+  /** Called on every keystroke; tells agents "typing" at most every 2.5 s, and "stopped" once. */
+  typing(active: boolean): void {
+    const id = this.status === 'open' ? this.log?.conversationId : undefined;
+    if (!id || !this.hub?.connected) return;
+    const now = Date.now();
+    if (active && now - this.typingSentAt < 2500) return;
+    if (!active && this.typingSentAt === 0) return;
+    this.typingSentAt = active ? now : 0;
+    void this.hub.connection.invoke('Typing', { conversationId: id, typing: active }).catch(() => undefined);
+  }
+
+  /** setUser after load: a different (verified) person means a different contact and history, so start over. */
+  async identify(user: Record<string, unknown> | null): Promise<void> {
+    this.init = { ...this.init, user };
+    const before = this.contactId;
+    await this.openSession();
+    if (before && this.contactId !== before) {
+      this.store?.removeItem(this.keys.conv);
+      this.store?.removeItem(this.keys.outbox);
+      location.reload();
+    }
+  }
+
+  /** Upload a file as a message; progress and errors show as a row until the message itself arrives. */
+  async upload(file: File): Promise<void> {
+    const clientId = crypto.randomUUID();
+    const row: Upload = { name: file.name, progress: 0 };
+    this.uploads.set(clientId, row);
+    this.changed(true);
+    try {
+      if (!this.hub?.connected) throw new HttpError(0, 'offline');
+      const info = this.status === 'open' && this.log ? { id: this.log.conversationId } : await this.ensureConversation();
+      const url = `/api/v1/widget/conversations/${info.id}/attachments?name=${encodeURIComponent(file.name)}&clientId=${clientId}`;
+      await xhrUpload(url, this.token ?? '', file, (p) => {
+        row.progress = p;
+        this.events.onChange(this.viewItems(), false);
+      });
+      this.uploads.delete(clientId);
+      if (!this.log?.hasClientId(clientId)) void this.fillGap().catch(() => undefined);
+    } catch (error) {
+      row.error = error instanceof HttpError ? (error.code ?? 'generic') : 'generic';
+    }
+    this.changed(false);
+  }
+
+  dismissUpload(key: string): void {
+    this.uploads.delete(key);
+    this.changed(false);
+  }
+
+  /** POST to a visitor endpoint with the token; throws HttpError with the problem code. */
+  async post<T>(path: string, body: unknown): Promise<T | null> {
+    const res = await fetch(path, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${this.token ?? ''}` },
+      credentials: 'omit',
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) {
+      const problem = (await res.json().catch(() => ({}))) as { code?: string };
+      throw new HttpError(res.status, problem.code);
+    }
+    return res.status === 204 ? null : ((await res.json()) as T);
+  }
+
+  /** The offline form: stored as a message of a (new) conversation, which we then follow like any other. */
+  async sendOffline(form: Record<string, string>, message: string): Promise<void> {
+    const { name, email, phone, ...fields } = form;
+    const result = await this.post<{ conversation: ConversationInfo }>('/api/v1/widget/offline', {
+      name, email, phone, fields, message, clientId: crypto.randomUUID(),
+    });
+    if (result) {
+      this.setLog(new ConversationLog(result.conversation.id));
+      this.status = 'open';
+      this.events.onStatus(this.status);
+      if (this.hub?.connected) await this.fillGap().catch(() => undefined);
+      this.changed(true);
+    }
+  }
+
+  private async sendRead(): Promise<void> {
+    const log = this.log;
+    if (!log || !this.visible || !this.hub?.connected || log.lastSeq <= this.markedSeq) return;
+    const seq = log.lastSeq;
+    await this.hub.connection.invoke('MarkRead', { conversationId: log.conversationId, seq });
+    this.markedSeq = Math.max(this.markedSeq, seq);
   }
 
   /** Queue a message: shown at once as "sending", sent in order when connected. */
   send(text: string): void {
     const body = text.trim();
     if (!body) return;
+    this.typingSentAt = 0; // the message itself ends "typing" on the agent's side
     this.outbox.add({
       clientId: crypto.randomUUID(),
       conversationId: this.status === 'open' ? (this.log?.conversationId ?? null) : null,
@@ -146,7 +281,7 @@ export class VisitorChat {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       credentials: 'omit',
-      body: JSON.stringify({ siteKey: this.siteKey, visitorToken: this.token }),
+      body: JSON.stringify({ siteKey: this.siteKey, visitorToken: this.token, user: this.init.user, page: this.init.page }),
     });
     if (!res.ok) {
       const problem = (await res.json().catch(() => ({}))) as { code?: string };
@@ -156,7 +291,7 @@ export class VisitorChat {
     this.token = session.visitorToken;
     this.contactId = session.contactId;
     this.store?.setItem(this.keys.token, session.visitorToken);
-    this.events.onSession(session.site.name);
+    this.events.onSession(session);
     const conv = session.conversation;
     if (conv && conv.status !== 'closed') {
       // Cached history is only valid for the same conversation and if the server has not gone backwards.
@@ -182,6 +317,7 @@ export class VisitorChat {
       const replay = await this.hub.connection.invoke<Replay>('Resume', { conversationId: log.conversationId, afterSeq: log.lastSeq });
       if (this.log !== log) return;
       log.applyReplay(replay);
+      if ((replay.peerReadSeq ?? 0) > this.peerReadSeq) this.peerReadSeq = replay.peerReadSeq ?? 0;
       for (const m of replay.messages) this.outbox.remove(m.clientId);
       this.status = replay.status === 'closed' ? 'closed' : 'open';
       this.events.onStatus(this.status);
@@ -252,6 +388,7 @@ export class VisitorChat {
     this.outbox.remove(m.clientId); // our own message sent from another tab, or an ack we lost
     if (result === 'buffered') void this.fillGap().catch(() => undefined);
     if (result !== 'duplicate') {
+      if (m.senderKind === 'agent') this.events.onTyping(false, null);
       this.changed(false);
       if (m.senderKind !== 'visitor') this.events.onIncoming(m);
     }
@@ -265,6 +402,10 @@ export class VisitorChat {
   }
 
   private setLog(log: ConversationLog | null): void {
+    if (log?.conversationId !== this.log?.conversationId) {
+      this.peerReadSeq = 0;
+      this.markedSeq = 0;
+    }
     this.log = log;
     this.persist();
   }
@@ -272,6 +413,7 @@ export class VisitorChat {
   private changed(ownSend: boolean): void {
     this.persist();
     this.events.onChange(this.viewItems(), ownSend);
+    if (this.visible) void this.markRead().catch(() => undefined);
   }
 
   private viewItems(): ViewMessage[] {
@@ -279,7 +421,12 @@ export class VisitorChat {
     const log = this.log;
     for (const m of log?.messages() ?? []) {
       if (m.kind === 'note') continue;
-      items.push({ key: m.clientId, seq: m.seq, senderKind: m.senderKind, senderName: m.senderName, kind: m.kind, body: m.body, createdAt: m.createdAt, state: 'sent' });
+      const read = m.senderKind === 'visitor' && m.seq <= this.peerReadSeq;
+      items.push({ key: m.clientId, seq: m.seq, senderKind: m.senderKind, senderName: m.senderName, kind: m.kind, body: m.body, createdAt: m.createdAt, state: read ? 'read' : 'sent' });
+    }
+    for (const [key, u] of this.uploads) {
+      if (log?.hasClientId(key)) continue;
+      items.push({ key, seq: null, senderKind: 'visitor', senderName: null, kind: 'upload', body: u.name, createdAt: null, state: u.error ? 'failed' : 'sending', progress: u.progress, error: u.error });
     }
     for (const i of this.outbox.items) {
       if (log?.hasClientId(i.clientId)) continue;
@@ -305,6 +452,33 @@ export class VisitorChat {
       }
     });
   }
+}
+
+/** XMLHttpRequest because fetch has no upload progress. */
+function xhrUpload(url: string, token: string, file: File, progress: (fraction: number) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', url);
+    xhr.setRequestHeader('Authorization', `Bearer ${token}`);
+    xhr.setRequestHeader('Content-Type', 'application/octet-stream');
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable) progress(e.loaded / e.total);
+    };
+    xhr.onload = () => {
+      if (xhr.status >= 200 && xhr.status < 300) resolve();
+      else {
+        let code: string | undefined;
+        try {
+          code = (JSON.parse(xhr.responseText) as { code?: string }).code;
+        } catch {
+          code = undefined;
+        }
+        reject(new HttpError(xhr.status, code));
+      }
+    };
+    xhr.onerror = () => reject(new HttpError(0, 'network'));
+    xhr.send(file);
+  });
 }
 
 function safeStorage(): Storage | null {

@@ -8,14 +8,39 @@ export interface Strings {
   send: string;
   close: string;
   sending: string;
+  sent: string;
+  read: string;
   failed: string;
-  errors: { body_too_large: string; body_empty: string; generic: string };
+  errors: Record<'body_too_large' | 'body_empty' | 'attachment_too_large' | 'attachment_type_not_allowed' | 'generic', string>;
   empty: string;
   closedNotice: string;
   siteNotFound: string;
   loadError: string;
   messages: string;
   you: string;
+  today: string;
+  yesterday: string;
+  typing: (name: string | null) => string;
+  emoji: string;
+  attach: string;
+  uploading: string;
+  fields: Record<'name' | 'email' | 'phone' | 'message', string>;
+  optional: string;
+  preChatTitle: string;
+  start: string;
+  offlineTitle: string;
+  offlineIntro: string;
+  offlineSend: string;
+  offlineDone: string;
+  rateTitle: string;
+  rateComment: string;
+  rateSend: string;
+  rateThanks: string;
+  stars: (n: number) => string;
+  transcript: string;
+  transcriptSend: string;
+  transcriptDone: string;
+  formErrors: Record<'field_required' | 'invalid_email' | 'invalid_phone' | 'generic', string>;
 }
 
 const en: Strings = {
@@ -26,10 +51,14 @@ const en: Strings = {
   send: 'Send',
   close: 'Close chat',
   sending: 'Sending…',
+  sent: 'Sent',
+  read: 'Read',
   failed: 'Not sent',
   errors: {
     body_too_large: 'This message is too long. Please shorten it and send it again.',
     body_empty: 'An empty message cannot be sent.',
+    attachment_too_large: 'This file is too large.',
+    attachment_type_not_allowed: 'This type of file cannot be sent. Images, PDF, ZIP and text files are fine.',
     generic: 'This message could not be sent.',
   },
   empty: 'Hi! Ask us anything — we usually reply within a few minutes.',
@@ -38,6 +67,34 @@ const en: Strings = {
   loadError: 'Cannot reach the chat service. Retrying…',
   messages: 'Messages',
   you: 'You',
+  today: 'Today',
+  yesterday: 'Yesterday',
+  typing: (name) => `${name || 'Support'} is typing…`,
+  emoji: 'Emoji',
+  attach: 'Attach a file',
+  uploading: 'Uploading',
+  fields: { name: 'Name', email: 'Email', phone: 'Phone', message: 'Message' },
+  optional: '(optional)',
+  preChatTitle: 'Before we start, please tell us a little about you.',
+  start: 'Start chat',
+  offlineTitle: 'We are away right now',
+  offlineIntro: 'Leave a message and your email address, and we will get back to you.',
+  offlineSend: 'Send message',
+  offlineDone: 'Thanks! We will reply by email as soon as we can.',
+  rateTitle: 'How was this conversation?',
+  rateComment: 'Anything to add? (optional)',
+  rateSend: 'Send rating',
+  rateThanks: 'Thank you for your feedback!',
+  stars: (n) => `${n} of 5`,
+  transcript: 'Email me a transcript',
+  transcriptSend: 'Send transcript',
+  transcriptDone: 'The transcript is on its way.',
+  formErrors: {
+    field_required: 'Please fill in the required fields.',
+    invalid_email: 'Please enter a valid email address.',
+    invalid_phone: 'Please enter a valid phone number.',
+    generic: 'Something went wrong. Please try again.',
+  },
 };
 
 const zh: Strings = {
@@ -48,10 +105,14 @@ const zh: Strings = {
   send: '发送',
   close: '关闭聊天',
   sending: '发送中…',
+  sent: '已发送',
+  read: '已读',
   failed: '未发送',
   errors: {
     body_too_large: '消息太长，请缩短后重新发送。',
     body_empty: '不能发送空消息。',
+    attachment_too_large: '文件太大。',
+    attachment_type_not_allowed: '不支持此类文件。可以发送图片、PDF、ZIP 和文本文件。',
     generic: '消息发送失败。',
   },
   empty: '您好！有什么可以帮您？我们通常会在几分钟内回复。',
@@ -60,6 +121,34 @@ const zh: Strings = {
   loadError: '无法连接聊天服务，正在重试…',
   messages: '消息',
   you: '我',
+  today: '今天',
+  yesterday: '昨天',
+  typing: (name) => `${name || '客服'}正在输入…`,
+  emoji: '表情',
+  attach: '发送文件',
+  uploading: '正在上传',
+  fields: { name: '姓名', email: '邮箱', phone: '电话', message: '留言' },
+  optional: '（选填）',
+  preChatTitle: '开始之前，请简单介绍一下您自己。',
+  start: '开始聊天',
+  offlineTitle: '我们暂时不在线',
+  offlineIntro: '请留下您的留言和邮箱，我们会尽快回复您。',
+  offlineSend: '提交留言',
+  offlineDone: '谢谢！我们会尽快通过邮件回复您。',
+  rateTitle: '您对本次服务满意吗？',
+  rateComment: '还有什么想说的吗？（选填）',
+  rateSend: '提交评价',
+  rateThanks: '感谢您的反馈！',
+  stars: (n) => `${n} 星（满分 5 星）`,
+  transcript: '将聊天记录发送到我的邮箱',
+  transcriptSend: '发送聊天记录',
+  transcriptDone: '聊天记录已发送。',
+  formErrors: {
+    field_required: '请填写必填项。',
+    invalid_email: '请输入有效的邮箱地址。',
+    invalid_phone: '请输入有效的电话号码。',
+    generic: '出错了，请重试。',
+  },
 };
 
 export function strings(locale: Locale): Strings {

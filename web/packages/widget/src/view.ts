@@ -1,36 +1,79 @@
-import { clockTime, type ConnectionState, type Locale, type MessageKind, type SenderKind, type Timestamp } from '@parley/shared';
+import { clockTime, toDate, type AttachmentInfo, type ConnectionState, type Locale, type PreChatField, type SenderKind, type Timestamp } from '@parley/shared';
 import { strings, type Strings } from './i18n';
 
-/** One row of the message list: a stored message, a queued one, or one the server refused. */
+/** One row of the message list: a stored message, a queued one, an upload in progress, or one the server refused. */
 export interface ViewMessage {
   /** The client id: stable from "sending" to "sent", so the element is reused, not recreated. */
   key: string;
   seq: number | null;
   senderKind: SenderKind;
   senderName: string | null;
-  kind: MessageKind;
+  kind: 'text' | 'note' | 'event' | 'attachment' | 'upload';
   body: string;
   createdAt: Timestamp | null;
-  state: 'sending' | 'sent' | 'failed';
-  /** Protocol error code of a failed row (body_too_large, body_empty, …). */
+  state: 'sending' | 'sent' | 'read' | 'failed';
+  /** Protocol error code of a failed row (body_too_large, attachment_type_not_allowed, …). */
   error?: string;
+  /** Upload progress, 0…1. */
+  progress?: number;
 }
 
 export interface ViewCallbacks {
   onSend(text: string): void;
   onClose(): void;
+  onTyping(active: boolean): void;
+  onFile(file: File): void;
+  onDismiss(key: string): void;
 }
 
+export type NoticeKind = 'empty' | 'closed' | 'siteNotFound' | 'loadError';
+
 /** Small element helper. Text goes in with textContent only: user text must never become HTML. */
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
+export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
   if (text !== undefined) node.textContent = text;
   return node;
 }
 
+const EMOJI = '😀 😂 😊 😍 😘 😉 😎 🤔 😅 😭 😢 😡 👍 👎 👌 🙏 👏 🙌 💪 👋 ❤️ 💔 🎉 🔥 ✨ ⭐ ✅ ❌ ❓ ❗ 📦 🚚 💳 📷 📎 ☕ 🌹 😴 🤝 🙂'.split(' ');
+const LINK = /\b(?:https?:\/\/|mailto:)[^\s<>"']+/gi;
+
+/**
+ * Appends text with links made clickable: only http, https and mailto, checked with the URL parser;
+ * trailing punctuation stays text. Links open in a new tab without access to this window.
+ */
+export function appendLinked(parent: HTMLElement, text: string): void {
+  let last = 0;
+  for (const match of text.matchAll(LINK)) {
+    let href = match[0];
+    const trail = /[).,!?;:'"\]]+$/.exec(href);
+    if (trail) href = href.slice(0, -trail[0].length);
+    const at = match.index ?? 0;
+    let ok = false;
+    try {
+      ok = ['http:', 'https:', 'mailto:'].includes(new URL(href).protocol);
+    } catch {
+      ok = false;
+    }
+    if (!ok || !href) continue;
+    if (at > last) parent.append(text.slice(last, at));
+    parent.append(el('a', { href, target: '_blank', rel: 'noopener noreferrer nofollow' }, href));
+    last = at + href.length;
+  }
+  if (last < text.length) parent.append(text.slice(last));
+}
+
+function dayKey(d: Date): string {
+  return `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;
+}
+
+function fileSize(n: number): string {
+  return n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(0)} KB` : `${(n / 1048576).toFixed(1)} MB`;
+}
+
 export class WidgetView {
-  private t: Strings;
+  t: Strings;
   private locale: Locale;
   private state: ConnectionState = 'connecting';
   private readonly title = el('h1', { class: 'title' });
@@ -38,12 +81,23 @@ export class WidgetView {
   private readonly closeBtn = el('button', { type: 'button', class: 'close', 'data-testid': 'widget-close' });
   private readonly list = el('div', { class: 'list', 'data-testid': 'message-list', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', tabindex: '0' });
   private readonly notice = el('p', { class: 'notice', 'data-testid': 'notice' });
+  private readonly typingEl = el('div', { class: 'typing', 'data-testid': 'typing-indicator', 'aria-live': 'polite' });
+  /** Forms (pre-chat, offline, rating, transcript) live here, between the list and the composer. */
+  readonly panel = el('div', { class: 'panel' });
+  private readonly form = el('form', { class: 'composer' });
   private readonly label = el('label', { class: 'sr-only', for: 'parley-input' });
   private readonly input = el('textarea', { id: 'parley-input', 'data-testid': 'composer-input', rows: '1', enterkeyhint: 'send', autocomplete: 'off' });
   private readonly sendBtn = el('button', { type: 'submit', class: 'send', 'data-testid': 'composer-send' });
+  private readonly emojiBtn = el('button', { type: 'button', class: 'tool', 'data-testid': 'emoji-button', 'aria-expanded': 'false', 'aria-controls': 'parley-emoji' });
+  private readonly attachBtn = el('button', { type: 'button', class: 'tool', 'data-testid': 'attach-button' });
+  private readonly fileInput = el('input', { type: 'file', hidden: '', 'data-testid': 'file-input', accept: 'image/png,image/jpeg,image/gif,image/webp,application/pdf,application/zip,text/plain,.txt,.zip,.pdf' });
+  private readonly emojiPanel = el('div', { id: 'parley-emoji', class: 'emoji', role: 'group', hidden: '', 'data-testid': 'emoji-panel' });
   private readonly rows = new Map<string, HTMLElement>();
   private siteName = '';
+  private greeting: string | null = null;
   private items: ViewMessage[] = [];
+  private typingTimer = 0;
+  private typingName: string | null = null;
 
   constructor(
     private readonly root: HTMLElement,
@@ -62,10 +116,25 @@ export class WidgetView {
       this.closeBtn.addEventListener('click', () => cb.onClose());
       header.append(this.closeBtn);
     }
-    const form = el('form', { class: 'composer' });
     this.sendBtn.append(svgIcon('M3.4 20.4 21 12 3.4 3.6 3.4 10l12.6 2-12.6 2z'));
-    form.append(this.label, this.input, this.sendBtn);
-    form.addEventListener('submit', (e) => {
+    this.emojiBtn.append(svgIcon('M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm0 18a8 8 0 1 1 0-16 8 8 0 0 1 0 16zm-3.5-9a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3zm7 0a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3zM12 17.5c2.3 0 4.3-1.5 5-3.5H7c.7 2 2.7 3.5 5 3.5z'));
+    this.attachBtn.append(svgIcon('M16.5 6v11.5a4 4 0 0 1-8 0V5a2.5 2.5 0 0 1 5 0v10.5a1 1 0 0 1-2 0V6H10v9.5a2.5 2.5 0 0 0 5 0V5a4 4 0 0 0-8 0v12.5a5.5 5.5 0 0 0 11 0V6h-1.5z'));
+    for (const e of EMOJI) {
+      const b = el('button', { type: 'button', class: 'em' }, e);
+      b.addEventListener('click', () => this.insert(e));
+      this.emojiPanel.append(b);
+    }
+    this.emojiPanel.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') this.toggleEmoji(false, true);
+    });
+    this.emojiBtn.addEventListener('click', () => this.toggleEmoji(this.emojiPanel.hidden !== false, false));
+    this.attachBtn.addEventListener('click', () => this.fileInput.click());
+    this.fileInput.addEventListener('change', () => {
+      for (const f of Array.from(this.fileInput.files ?? [])) cb.onFile(f);
+      this.fileInput.value = '';
+    });
+    this.form.append(this.label, this.emojiBtn, this.attachBtn, this.fileInput, this.input, this.sendBtn);
+    this.form.addEventListener('submit', (e) => {
       e.preventDefault();
       this.submit();
     });
@@ -78,10 +147,23 @@ export class WidgetView {
         cb.onClose();
       }
     });
-    this.input.addEventListener('input', () => this.autosize());
+    this.input.addEventListener('input', () => {
+      this.autosize();
+      cb.onTyping(this.input.value.trim().length > 0);
+    });
+    this.input.addEventListener('blur', () => cb.onTyping(false));
+    // Pasting an image from the clipboard sends it like a picked file.
+    this.input.addEventListener('paste', (e) => {
+      const files = Array.from(e.clipboardData?.files ?? []);
+      if (files.length) {
+        e.preventDefault();
+        for (const f of files) cb.onFile(f);
+      }
+    });
+    this.typingEl.hidden = true;
     const main = el('main', { class: 'body' });
-    main.append(this.notice, this.list);
-    root.append(header, main, form);
+    main.append(this.notice, this.list, this.typingEl);
+    root.append(header, main, this.panel, this.emojiPanel, this.form);
     this.applyTexts();
   }
 
@@ -89,11 +171,14 @@ export class WidgetView {
     this.locale = locale;
     this.t = strings(locale);
     this.applyTexts();
+    this.rows.clear();
+    this.list.textContent = '';
     this.renderMessages(this.items, false);
   }
 
-  setSiteName(name: string): void {
+  setSiteName(name: string, greeting: string | null): void {
     this.siteName = name;
+    this.greeting = greeting;
     this.applyTexts();
   }
 
@@ -104,15 +189,23 @@ export class WidgetView {
   }
 
   /** A notice above the list (empty state, conversation ended, errors); null hides it. */
-  setNotice(kind: 'empty' | 'closed' | 'siteNotFound' | 'loadError' | null): void {
+  setNotice(kind: NoticeKind | null): void {
     this.notice.hidden = kind === null;
     this.notice.setAttribute('data-kind', kind ?? '');
-    if (kind) this.notice.textContent = this.t[kind === 'closed' ? 'closedNotice' : kind];
+    if (kind) this.notice.textContent = kind === 'empty' && this.greeting ? this.greeting : this.t[kind === 'closed' ? 'closedNotice' : kind];
   }
 
   setEnabled(enabled: boolean): void {
     this.input.disabled = !enabled;
     this.sendBtn.disabled = !enabled;
+    this.attachBtn.disabled = !enabled;
+    this.emojiBtn.disabled = !enabled;
+  }
+
+  /** Hide the composer while a form (pre-chat, offline) stands in for it. */
+  showComposer(visible: boolean): void {
+    this.form.hidden = !visible;
+    if (!visible) this.toggleEmoji(false, false);
   }
 
   focusInput(): void {
@@ -123,27 +216,51 @@ export class WidgetView {
     this.list.scrollTop = this.list.scrollHeight;
   }
 
+  /** "Anna is typing…" until it stops, a message from them arrives, or 6 s pass without a repeat. */
+  setTyping(typing: boolean, name: string | null): void {
+    clearTimeout(this.typingTimer);
+    this.typingName = name ?? this.typingName;
+    this.typingEl.hidden = !typing;
+    this.typingEl.textContent = typing ? this.t.typing(this.typingName) : '';
+    if (typing) {
+      this.typingTimer = window.setTimeout(() => this.setTyping(false, null), 6000);
+      this.scrollToBottom();
+    }
+  }
+
   /**
    * Keyed update: rows are matched by client id, so a message keeps its element when it goes from
-   * "sending" to "sent" (no flicker, focus and screen-reader position kept). Stays at the bottom when the
-   * reader was already there.
+   * "sending" to "sent" (no flicker, focus and screen-reader position kept). Day separators are rows too.
+   * Stays at the bottom when the reader was already there.
    */
   renderMessages(items: ViewMessage[], forceScroll: boolean): void {
     this.items = items;
     const atBottom = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 40;
     const keep = new Set<string>();
     let prev: Element | null = null;
-    for (const m of items) {
-      keep.add(m.key);
-      let row = this.rows.get(m.key);
+    let lastDay = '';
+    const place = (key: string, make: () => HTMLElement, update: (row: HTMLElement) => void): void => {
+      keep.add(key);
+      let row = this.rows.get(key);
       if (!row) {
-        row = this.createRow();
-        this.rows.set(m.key, row);
+        row = make();
+        this.rows.set(key, row);
       }
-      this.updateRow(row, m);
+      update(row);
       const expected: Element | null = prev ? prev.nextElementSibling : this.list.firstElementChild;
       if (expected !== row) this.list.insertBefore(row, expected);
       prev = row;
+    };
+    for (const m of items) {
+      const d = toDate(m.createdAt) ?? new Date();
+      const day = dayKey(d);
+      if (day !== lastDay) {
+        lastDay = day;
+        place(`day:${day}`, () => el('div', { class: 'day', role: 'separator', 'data-testid': 'day-separator' }), (row) => {
+          row.textContent = this.dayLabel(d);
+        });
+      }
+      place(m.key, () => this.createRow(), (row) => this.updateRow(row, m));
     }
     for (const [key, row] of this.rows) {
       if (!keep.has(key)) {
@@ -154,13 +271,17 @@ export class WidgetView {
     if (forceScroll || atBottom) this.scrollToBottom();
   }
 
+  private dayLabel(d: Date): string {
+    const today = new Date();
+    const yesterday = new Date(today.getFullYear(), today.getMonth(), today.getDate() - 1);
+    if (dayKey(d) === dayKey(today)) return this.t.today;
+    if (dayKey(d) === dayKey(yesterday)) return this.t.yesterday;
+    return d.toLocaleDateString(this.locale, { year: 'numeric', month: 'long', day: 'numeric' });
+  }
+
   private createRow(): HTMLElement {
     const row = el('div', { class: 'msg', 'data-testid': 'message' });
-    const name = el('div', { class: 'name' });
-    const bubble = el('div', { class: 'bubble' });
-    bubble.append(el('span', { 'data-testid': 'message-body' }));
-    const meta = el('div', { class: 'meta' });
-    row.append(name, bubble, meta);
+    row.append(el('div', { class: 'name' }), el('div', { class: 'bubble' }), el('div', { class: 'meta' }));
     return row;
   }
 
@@ -171,17 +292,85 @@ export class WidgetView {
     else row.setAttribute('data-seq', String(m.seq));
     row.setAttribute('data-sender-kind', m.senderKind);
     row.setAttribute('data-state', m.state);
+    row.setAttribute('data-kind', m.kind);
     const [name, bubble, meta] = row.children as unknown as [HTMLElement, HTMLElement, HTMLElement];
     const showName = side === 'left' && !!m.senderName;
     name.hidden = !showName;
     name.textContent = showName ? m.senderName : '';
-    const body = bubble.firstElementChild as HTMLElement;
-    if (body.textContent !== m.body) body.textContent = m.body;
-    const status = m.state === 'sending' ? this.t.sending : m.state === 'failed' ? `${this.t.failed} · ${errorText(this.t, m.error)}` : clockTime(m.createdAt, this.locale);
+    // Rebuild the bubble only when its content changed (keeps images from reloading).
+    const signature = `${m.kind}|${m.body}|${m.kind === 'upload' ? Math.round((m.progress ?? 0) * 100) : ''}`;
+    if (bubble.dataset.sig !== signature) {
+      bubble.dataset.sig = signature;
+      bubble.textContent = '';
+      this.fillBubble(bubble, m);
+    }
+    const status =
+      m.state === 'sending' ? (m.kind === 'upload' ? this.t.uploading : this.t.sending)
+        : m.state === 'failed' ? `${this.t.failed} · ${errorText(this.t, m.error)}`
+        : `${clockTime(m.createdAt, this.locale)}${side === 'right' ? ` · ${m.state === 'read' ? this.t.read : this.t.sent}` : ''}`;
     meta.textContent = side === 'center' ? '' : status;
     meta.hidden = side === 'center';
-    if (m.state === 'failed') meta.setAttribute('role', 'alert');
-    else meta.removeAttribute('role');
+    meta.setAttribute('data-testid', 'message-meta');
+    if (m.state === 'failed') {
+      meta.setAttribute('role', 'alert');
+      if (m.kind === 'upload') {
+        const dismiss = el('button', { type: 'button', class: 'link', 'data-testid': 'dismiss' }, '×');
+        dismiss.setAttribute('aria-label', this.t.close);
+        dismiss.addEventListener('click', () => this.cb.onDismiss(m.key));
+        meta.append(' ', dismiss);
+      }
+    } else meta.removeAttribute('role');
+  }
+
+  private fillBubble(bubble: HTMLElement, m: ViewMessage): void {
+    const body = el('span', { 'data-testid': 'message-body' });
+    bubble.append(body);
+    if (m.kind === 'upload') {
+      body.textContent = m.body;
+      const bar = el('progress', { max: '1', 'data-testid': 'upload-progress' });
+      bar.value = m.progress ?? 0;
+      bubble.append(bar);
+      return;
+    }
+    if (m.kind === 'attachment') {
+      let a: AttachmentInfo | null = null;
+      try {
+        a = JSON.parse(m.body) as AttachmentInfo;
+      } catch {
+        a = null;
+      }
+      // Only our own server's download path: the body comes from the server, but never trust a URL blindly.
+      if (!a || typeof a.url !== 'string' || !a.url.startsWith('/api/v1/attachments/')) {
+        body.textContent = '📎';
+        return;
+      }
+      const link = el('a', { href: a.url, target: '_blank', rel: 'noopener noreferrer', class: 'file', 'data-testid': 'attachment' });
+      if (a.image) {
+        // No server thumbnails: the browser scales the image down with CSS (max 220×220) and loads it lazily.
+        link.append(el('img', { src: a.url, alt: a.name, loading: 'lazy', class: 'thumb', 'data-testid': 'attachment-image' }));
+      } else {
+        link.setAttribute('download', a.name);
+        link.textContent = `📎 ${a.name} (${fileSize(a.size)})`;
+      }
+      body.append(link);
+      return;
+    }
+    appendLinked(body, m.body);
+  }
+
+  private insert(text: string): void {
+    const { selectionStart: s, selectionEnd: e, value } = this.input;
+    this.input.value = value.slice(0, s) + text + value.slice(e);
+    this.input.selectionStart = this.input.selectionEnd = s + text.length;
+    this.autosize();
+    this.focusInput();
+  }
+
+  private toggleEmoji(open: boolean, focusButton: boolean): void {
+    this.emojiPanel.hidden = !open;
+    this.emojiBtn.setAttribute('aria-expanded', String(open));
+    if (open) (this.emojiPanel.firstElementChild as HTMLElement | null)?.focus();
+    else if (focusButton) this.emojiBtn.focus();
   }
 
   private submit(): void {
@@ -189,6 +378,7 @@ export class WidgetView {
     if (!text.trim()) return;
     this.input.value = '';
     this.autosize();
+    this.toggleEmoji(false, false);
     this.cb.onSend(text);
     this.focusInput();
   }
@@ -204,18 +394,19 @@ export class WidgetView {
     document.title = this.siteName ? `${this.siteName} · ${this.t.title}` : this.t.title;
     this.label.textContent = this.t.inputLabel;
     this.input.placeholder = this.t.placeholder;
-    this.sendBtn.setAttribute('aria-label', this.t.send);
-    this.sendBtn.title = this.t.send;
-    this.closeBtn.setAttribute('aria-label', this.t.close);
-    this.closeBtn.title = this.t.close;
+    for (const [b, text] of [[this.sendBtn, this.t.send], [this.closeBtn, this.t.close], [this.emojiBtn, this.t.emoji], [this.attachBtn, this.t.attach]] as const) {
+      b.setAttribute('aria-label', text);
+      b.title = text;
+    }
+    this.emojiPanel.setAttribute('aria-label', this.t.emoji);
     this.list.setAttribute('aria-label', this.t.messages);
     this.setConnection(this.state);
     const kind = this.notice.getAttribute('data-kind');
-    if (kind) this.setNotice(kind as 'empty');
+    if (kind) this.setNotice(kind as NoticeKind);
   }
 }
 
-function svgIcon(d: string): SVGSVGElement {
+export function svgIcon(d: string): SVGSVGElement {
   const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
   svg.setAttribute('viewBox', '0 0 24 24');
   svg.setAttribute('aria-hidden', 'true');
@@ -226,5 +417,11 @@ function svgIcon(d: string): SVGSVGElement {
 }
 
 function errorText(t: Strings, code: string | undefined): string {
-  return code === 'body_too_large' || code === 'body_empty' ? t.errors[code] : t.errors.generic;
+  return code && code in t.errors ? t.errors[code as keyof Strings['errors']] : t.errors.generic;
+}
+
+/** Fields for the pre-chat and offline forms; built-in keys get translated labels. */
+export function fieldLabel(t: Strings, f: PreChatField): string {
+  const builtIn = f.key === 'name' || f.key === 'email' || f.key === 'phone' ? t.fields[f.key] : null;
+  return `${f.label || builtIn || f.key}${f.required ? ' *' : ` ${t.optional}`}`;
 }

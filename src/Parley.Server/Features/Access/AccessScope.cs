@@ -1,0 +1,61 @@
+using System.Linq.Expressions;
+using Parley.Data;
+
+namespace Parley.Server.Features.Access;
+
+/// <summary>What a console user may see: their role, their departments (teams) and the "all departments" grant.</summary>
+public sealed record AccessScope(Guid UserId, UserRole Role, bool AllDepartments, IReadOnlySet<Guid> TeamIds, bool UnteamedVisible)
+{
+    /// <summary>Admins and users granted all departments see every conversation.</summary>
+    public bool SeesAllDepartments => Role == UserRole.Admin || AllDepartments;
+
+    public bool IsSupervisor => Role is UserRole.Supervisor or UserRole.Admin;
+
+    /// <summary>
+    /// The department sandbox, in memory (fan-out). Must agree with <see cref="ConversationFilter"/>: a conversation is
+    /// visible when it belongs to one of the user's teams, is assigned to the user, or has no team and unteamed
+    /// conversations are visible to everyone (the default: they are the shared queue before routing picks a team).
+    /// </summary>
+    public bool CanSee(Guid? teamId, Guid? assigneeId) =>
+        SeesAllDepartments
+        || assigneeId == UserId
+        || (teamId is { } team ? TeamIds.Contains(team) : UnteamedVisible);
+
+    /// <summary>The same rule as an expression EF Core translates to SQL, for lists, search and reports.</summary>
+    public Expression<Func<Conversation, bool>> ConversationFilter()
+    {
+        if (SeesAllDepartments)
+        {
+            return _ => true;
+        }
+
+        var userId = UserId;
+        var teams = TeamIds.ToList();
+        var unteamed = UnteamedVisible;
+        return c => c.AssigneeId == userId
+                    || (c.TeamId != null && teams.Contains(c.TeamId.Value))
+                    || (unteamed && c.TeamId == null);
+    }
+}
+
+/// <summary>What an actor wants to do with a conversation; the policy decides per role.</summary>
+public enum ConversationAction
+{
+    /// <summary>See it, its messages and attachments; join it live (supervisors: watch team chats).</summary>
+    Read,
+
+    /// <summary>Send a visible message.</summary>
+    Reply,
+
+    /// <summary>Internal note / supervisor whisper: visible to agents only.</summary>
+    Note,
+
+    /// <summary>Close or reopen.</summary>
+    ChangeStatus,
+
+    /// <summary>Assign to oneself while it is unassigned or already one's own.</summary>
+    Claim,
+
+    /// <summary>Assign to someone else, or take over a conversation another agent holds (supervisors and admins).</summary>
+    Reassign,
+}

@@ -1,0 +1,32 @@
+using System.Security.Claims;
+using System.Text.Json;
+using Parley.Data;
+using Parley.Server.Infrastructure;
+
+namespace Parley.Server.Features.Access;
+
+/// <summary>Records sign-ins and admin actions. Entries are written in their own save, so a failed action that is audited stays audited.</summary>
+public sealed class AuditLog(ParleyDbContext db, IHttpContextAccessor http, TimeProvider time)
+{
+    public async Task RecordAsync(string action, Guid? actorId, string? actorName, string? targetType = null, string? targetId = null, object? details = null, CancellationToken cancellationToken = default)
+    {
+        db.AuditEntries.Add(new AuditEntry
+        {
+            At = time.GetUtcNow().UtcDateTime,
+            ActorId = actorId,
+            ActorName = Truncate(actorName, 200),
+            Action = action,
+            TargetType = targetType,
+            TargetId = Truncate(targetId, 100),
+            IpAddress = http.HttpContext?.Connection.RemoteIpAddress?.ToString(),
+            DetailsJson = details is null ? null : Truncate(JsonSerializer.Serialize(details, JsonSerializerOptions.Web), 4000),
+        });
+        await db.SaveChangesAsync(cancellationToken);
+    }
+
+    /// <summary>An action by the signed-in user.</summary>
+    public Task RecordAsync(ClaimsPrincipal user, string action, string? targetType = null, string? targetId = null, object? details = null, CancellationToken cancellationToken = default) =>
+        RecordAsync(action, user.UserId(), user.FindFirstValue(ClaimTypes.Name), targetType, targetId, details, cancellationToken);
+
+    private static string? Truncate(string? value, int max) => value is null || value.Length <= max ? value : value[..max];
+}

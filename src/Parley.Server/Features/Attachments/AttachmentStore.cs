@@ -1,0 +1,84 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+using Parley.Server.Data;
+
+namespace Parley.Server.Features.Attachments;
+
+public sealed class AttachmentOptions
+{
+    public const string Section = "Parley:Attachments";
+
+    /// <summary>Largest file a visitor or agent may upload, in bytes (default 10 MiB).</summary>
+    [Range(1024, 1L << 31)]
+    public long MaxBytes { get; set; } = 10 * 1024 * 1024;
+
+    /// <summary>Folder for the files; relative paths are under the data directory. Default: {DataDirectory}/attachments.</summary>
+    public string? Directory { get; set; }
+}
+
+/// <summary>
+/// Where attachment bytes live. Keys are chosen by the server (never from a client-supplied name), so nothing a
+/// visitor sends can point outside the store. A second implementation (S3-compatible) can come later.
+/// </summary>
+public interface IAttachmentStore
+{
+    /// <summary>Copies the content in and returns its key.</summary>
+    Task<string> SaveAsync(Stream content, CancellationToken cancellationToken);
+
+    /// <summary>The stored bytes, or null when the key is unknown.</summary>
+    Stream? OpenRead(string key);
+
+    void Delete(string key);
+}
+
+/// <summary>Files under the data directory, in one folder per month: <c>attachments/2026-11/{random}.bin</c>.</summary>
+public sealed class LocalDiskAttachmentStore(IOptions<AttachmentOptions> options, IOptions<DatabaseOptions> database, TimeProvider time) : IAttachmentStore
+{
+    private readonly string _root = Path.GetFullPath(options.Value.Directory is { Length: > 0 } dir
+        ? Path.Combine(database.Value.ResolveDataDirectory(), dir)
+        : Path.Combine(database.Value.ResolveDataDirectory(), "attachments"));
+
+    public async Task<string> SaveAsync(Stream content, CancellationToken cancellationToken)
+    {
+        var key = $"{time.GetUtcNow():yyyy-MM}/{Guid.NewGuid():N}.bin";
+        var path = PathOf(key)!;
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        try
+        {
+            await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, useAsync: true);
+            await content.CopyToAsync(file, cancellationToken);
+        }
+        catch
+        {
+            File.Delete(path); // too large, client gone: leave no partial file behind
+            throw;
+        }
+
+        return key;
+    }
+
+    public Stream? OpenRead(string key) =>
+        PathOf(key) is { } path && File.Exists(path) ? new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true) : null;
+
+    public void Delete(string key)
+    {
+        if (PathOf(key) is { } path)
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>Only keys of the shape this store issues resolve to a path (defence in depth against traversal).</summary>
+    private string? PathOf(string key)
+    {
+        var parts = key.Split('/');
+        if (parts.Length != 2 || parts[0].Length != 7 || !parts[1].EndsWith(".bin", StringComparison.Ordinal)
+            || parts.Any(p => p.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '.'))) || parts[1].Contains("..", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var path = Path.GetFullPath(Path.Combine(_root, parts[0], parts[1]));
+        return path.StartsWith(_root + Path.DirectorySeparatorChar, StringComparison.Ordinal) ? path : null;
+    }
+}

@@ -1,0 +1,262 @@
+using System.ComponentModel.DataAnnotations;
+using System.Security.Claims;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Protocol;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Parley.Data;
+using Parley.Server.Events;
+using Parley.Server.Features.Attachments;
+using Parley.Server.Features.Conversations;
+using Parley.Server.Features.Transcripts;
+using Parley.Server.Infrastructure;
+using Parley.Server.Messaging;
+using Parley.Server.Realtime;
+
+namespace Parley.Server.Features.Widget;
+
+public sealed record OfflineMessageRequest(
+    [property: MaxLength(200)] string? Name,
+    [property: MaxLength(256)] string? Email,
+    [property: MaxLength(64)] string? Phone,
+    Dictionary<string, string>? Fields,
+    string? Message,
+    string? ClientId);
+
+public sealed record OfflineMessageResponse(ConversationInfo Conversation, SendAck Ack);
+
+public sealed record TranscriptRequest([property: MaxLength(256)] string? Email);
+
+/// <summary>Admin view of a site's widget settings (with the allowed origins kept on the site itself).</summary>
+public sealed record WidgetSettingsDto(WidgetSettings Settings, IReadOnlyList<string> AllowedOrigins);
+
+/// <summary>What agents see about the visitor of a conversation: profile, attributes and the page they are on.</summary>
+[MessagePack.MessagePackObject]
+public sealed record VisitorContextDto
+{
+    [MessagePack.Key("conversationId")] public Guid ConversationId { get; init; }
+
+    [MessagePack.Key("contactId")] public Guid ContactId { get; init; }
+
+    [MessagePack.Key("name")] public string? Name { get; init; }
+
+    [MessagePack.Key("email")] public string? Email { get; init; }
+
+    [MessagePack.Key("phone")] public string? Phone { get; init; }
+
+    /// <summary>The site's own user id, present only when it was verified (identity verification).</summary>
+    [MessagePack.Key("externalId")] public string? ExternalId { get; init; }
+
+    [MessagePack.Key("attributes")] public Dictionary<string, string>? Attributes { get; init; }
+
+    [MessagePack.Key("page")] public VisitorPage? Page { get; init; }
+
+    [MessagePack.Key("lastSeenAt")] public DateTime LastSeenAt { get; init; }
+}
+
+/// <summary>Raised when a visitor with an open conversation loads a page.</summary>
+public sealed record VisitorPageChanged(Guid ConversationId, VisitorPage Page);
+
+/// <summary>Live facts that go with a widget session, and the page-change signal to agents.</summary>
+public sealed class WidgetSessionFacts(IAgentAvailability availability, TranscriptMailer transcripts, IOptions<AttachmentOptions> attachments, DomainEvents events)
+{
+    public async Task<WidgetPublicSettings> PublicSettingsAsync(Site site, WidgetSettings settings, CancellationToken cancellationToken) => new(
+        settings.Color,
+        settings.Greeting,
+        settings.Position,
+        settings.PreChatFields,
+        settings.OfflineForm,
+        settings.IdentityRequired,
+        await availability.IsAvailableAsync(site.Id, cancellationToken),
+        transcripts.Enabled,
+        attachments.Value.MaxBytes);
+
+    public void PageChanged(Guid conversationId, VisitorPage page) => events.Publish(new VisitorPageChanged(conversationId, page));
+}
+
+/// <summary>Pushes <c>visitorPage</c> to the agents watching the conversation.</summary>
+internal sealed class VisitorPageFanout(ConnectionRegistry registry) : IDomainEventListener<VisitorPageChanged>
+{
+    public void Handle(VisitorPageChanged domainEvent)
+    {
+        SerializedHubMessage? message = null;
+        foreach (var connection in registry.SubscribersOf(domainEvent.ConversationId))
+        {
+            if (connection.Audience == Audience.Agent)
+            {
+                message ??= new SerializedHubMessage(new InvocationMessage("visitorPage", [new { conversationId = domainEvent.ConversationId, page = domainEvent.Page }]));
+                connection.Enqueue(message);
+            }
+        }
+    }
+}
+
+public static class WidgetFeaturesApi
+{
+    public static WebApplicationBuilder AddWidgetFeatures(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddOptions<SmtpOptions>().BindConfiguration(SmtpOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddScoped<TranscriptMailer>();
+        builder.Services.AddScoped<VisitorProfiles>();
+        builder.Services.AddScoped<WidgetSessionFacts>();
+        builder.Services.AddSingleton<IAgentAvailability, ConnectedAgentsAvailability>();
+        builder.Services.AddSingleton<IDomainEventListener<VisitorPageChanged>, VisitorPageFanout>();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapWidgetFeaturesApi(this IEndpointRouteBuilder app)
+    {
+        var visitor = app.MapGroup("/api/v1/widget").WithTags("Widget").RequireAuthorization(ParleyClaims.VisitorPolicy).WithParleyErrors();
+        visitor.MapPost("/profile", UpdateProfileAsync).WithName("UpdateVisitorProfile")
+            .WithSummary("Pre-chat form answers (visitor token as Bearer)")
+            .WithDescription("Required fields of the site's pre-chat form must be present (field_required); email and phone are checked (invalid_email, invalid_phone).");
+        visitor.MapPost("/page", TrackPageAsync).WithName("TrackVisitorPage")
+            .WithSummary("The visitor moved to another page without a reload (single-page apps)")
+            .WithDescription("Stores the page for agents and pushes visitorPage to the agents watching the visitor's open conversation.");
+        visitor.MapPost("/offline", LeaveOfflineMessageAsync).WithName("LeaveOfflineMessage")
+            .WithSummary("Offline form: leave a message and an email address")
+            .WithDescription("Stores the message in the visitor's conversation through the normal message path (idempotent by clientId), so agents find it in the inbox.");
+        visitor.MapPost("/conversations/{id:guid}/transcript", SendTranscriptAsync).WithName("SendTranscript")
+            .WithSummary("Email the conversation to the visitor")
+            .WithDescription("Uses the given address or the contact's. transcript_unavailable (404) when no SMTP server is configured.");
+
+        var agents = app.MapGroup("/api/v1").RequireAuthorization(ParleyClaims.AgentPolicy).WithParleyErrors();
+        agents.MapGet("/conversations/{id:guid}/visitor", VisitorContextAsync).WithTags("Conversations").WithName("GetVisitorContext")
+            .WithSummary("The visitor of a conversation: profile, attributes, current page, browser, language and time zone");
+        agents.MapGet("/sites/{id:guid}/widget-settings", GetSettingsAsync).WithTags("Sites").WithName("GetWidgetSettings")
+            .WithSummary("A site's widget settings");
+        agents.MapPut("/sites/{id:guid}/widget-settings", PutSettingsAsync).WithTags("Sites").WithName("PutWidgetSettings")
+            .WithSummary("Replace a site's widget settings (admins)")
+            .WithDescription("invalid_settings names the first bad value; allowedOrigins are origins like https://shop.example (empty allows any).")
+            .RequireAuthorization(p => p.RequireRole("admin"));
+        return app;
+    }
+
+    internal static async Task<Ok<VisitorProfile>> UpdateProfileAsync(ProfileRequest request, ClaimsPrincipal user, ParleyDbContext db, VisitorProfiles profiles, CancellationToken cancellationToken)
+    {
+        var (contact, settings) = await LoadVisitorAsync(user, db, cancellationToken);
+        profiles.ApplyProfile(contact, request, settings);
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Ok(VisitorProfiles.ProfileOf(contact, settings));
+    }
+
+    internal static async Task<NoContent> TrackPageAsync(
+        VisitorPage page, ClaimsPrincipal user, HttpContext http, ParleyDbContext db, VisitorProfiles profiles, WidgetSessionFacts facts, CancellationToken cancellationToken)
+    {
+        var (contact, _) = await LoadVisitorAsync(user, db, cancellationToken);
+        profiles.ApplyPage(contact, page, http.Request.Headers.UserAgent.ToString());
+        await db.SaveChangesAsync(cancellationToken);
+        var open = await db.Conversations.AsNoTracking().Where(c => c.ContactId == contact.Id && c.Status != ConversationStatus.Closed)
+            .Select(c => (Guid?)c.Id).FirstOrDefaultAsync(cancellationToken);
+        if (open is { } id && VisitorProfiles.PageOf(contact) is { } tracked)
+        {
+            facts.PageChanged(id, tracked);
+        }
+
+        return TypedResults.NoContent();
+    }
+
+    internal static async Task<Ok<OfflineMessageResponse>> LeaveOfflineMessageAsync(
+        OfflineMessageRequest request, ClaimsPrincipal user, ParleyDbContext db, VisitorProfiles profiles, ConversationService conversations, MessageService messages, CancellationToken cancellationToken)
+    {
+        var (contact, settings) = await LoadVisitorAsync(user, db, cancellationToken);
+        if (string.IsNullOrWhiteSpace(request.Message))
+        {
+            throw new ParleyException("body_empty", "The message body is empty.");
+        }
+
+        MessageService.ParseId(request.ClientId, "clientId");
+        profiles.ApplyProfile(contact, new ProfileRequest(request.Name, request.Email, request.Phone, request.Fields), settings, requireEmail: true);
+        await db.SaveChangesAsync(cancellationToken);
+
+        var actor = Actor.Visitor(contact.Id, contact.SiteId);
+        var conversation = await conversations.StartForVisitorAsync(contact.SiteId, contact.Id, cancellationToken);
+        var ack = await messages.SendAsync(actor, new SendRequest { ConversationId = conversation.Id.ToString(), ClientId = request.ClientId, Body = request.Message }, cancellationToken);
+        return TypedResults.Ok(new OfflineMessageResponse(conversation, ack));
+    }
+
+    internal static async Task<NoContent> SendTranscriptAsync(Guid id, TranscriptRequest? request, ClaimsPrincipal user, TranscriptMailer mailer, CancellationToken cancellationToken)
+    {
+        await mailer.SendAsync(id, user.VisitorContactId() ?? Guid.Empty, request?.Email, cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    internal static async Task<Ok<VisitorContextDto>> VisitorContextAsync(Guid id, ParleyDbContext db, Access.AccessPolicy access, ClaimsPrincipal user, CancellationToken cancellationToken)
+    {
+        await access.RequireConversationAsync(Actor.Agent(user), id, Access.ConversationAction.Read, cancellationToken);
+        var row = await (from c in db.Conversations.AsNoTracking()
+                         join ct in db.Contacts.AsNoTracking() on c.ContactId equals ct.Id
+                         where c.Id == id
+                         select ct).FirstOrDefaultAsync(cancellationToken) ?? throw ParleyException.NotFound();
+        Dictionary<string, string>? attributes = null;
+        if (row.AttributesJson is not null)
+        {
+            try
+            {
+                attributes = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(row.AttributesJson)?
+                    .ToDictionary(a => a.Key, a => a.Value.ValueKind == JsonValueKind.String ? a.Value.GetString() ?? "" : a.Value.GetRawText());
+            }
+            catch (JsonException)
+            {
+                attributes = null;
+            }
+        }
+
+        return TypedResults.Ok(new VisitorContextDto
+        {
+            ConversationId = id,
+            ContactId = row.Id,
+            Name = row.Name,
+            Email = row.Email,
+            Phone = row.Phone,
+            ExternalId = row.ExternalId,
+            Attributes = attributes,
+            Page = VisitorProfiles.PageOf(row),
+            LastSeenAt = row.LastSeenAt,
+        });
+    }
+
+    internal static async Task<Ok<WidgetSettingsDto>> GetSettingsAsync(Guid id, ParleyDbContext db, CancellationToken cancellationToken)
+    {
+        var site = await db.Sites.AsNoTracking().FirstOrDefaultAsync(s => s.Id == id, cancellationToken) ?? throw ParleyException.NotFound("site");
+        return TypedResults.Ok(new WidgetSettingsDto(WidgetSettings.Of(site), Origins(site.AllowedOrigins)));
+    }
+
+    internal static async Task<Ok<WidgetSettingsDto>> PutSettingsAsync(Guid id, WidgetSettingsDto request, ParleyDbContext db, CancellationToken cancellationToken)
+    {
+        var site = await db.Sites.FirstOrDefaultAsync(s => s.Id == id, cancellationToken) ?? throw ParleyException.NotFound("site");
+        var settings = (request.Settings ?? throw new ParleyException("invalid_settings", "settings is required.")).Validated();
+        var origins = new List<string>();
+        foreach (var value in request.AllowedOrigins ?? [])
+        {
+            if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("https" or "http") || uri.GetLeftPart(UriPartial.Authority) != value.TrimEnd('/'))
+            {
+                throw new ParleyException("invalid_settings", $"'{value}' is not an origin (scheme://host[:port]).");
+            }
+
+            origins.Add(uri.GetLeftPart(UriPartial.Authority));
+        }
+
+        site.WidgetSettingsJson = settings.ToJson();
+        site.AllowedOrigins = string.Join(' ', origins.Distinct(StringComparer.OrdinalIgnoreCase));
+        if (site.AllowedOrigins.Length > 4000)
+        {
+            throw new ParleyException("invalid_settings", "Too many allowed origins.");
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        return TypedResults.Ok(new WidgetSettingsDto(settings, Origins(site.AllowedOrigins)));
+    }
+
+    private static async Task<(Contact Contact, WidgetSettings Settings)> LoadVisitorAsync(ClaimsPrincipal user, ParleyDbContext db, CancellationToken cancellationToken)
+    {
+        var contactId = user.VisitorContactId() ?? throw new ParleyException("unauthorized", "No visitor identity.", StatusCodes.Status401Unauthorized);
+        var contact = await db.Contacts.FirstOrDefaultAsync(c => c.Id == contactId, cancellationToken) ?? throw ParleyException.NotFound("contact");
+        var site = await db.Sites.AsNoTracking().FirstAsync(s => s.Id == contact.SiteId, cancellationToken);
+        return (contact, WidgetSettings.Of(site));
+    }
+
+    private static List<string> Origins(string value) => [.. value.Split(' ', StringSplitOptions.RemoveEmptyEntries)];
+}
