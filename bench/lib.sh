@@ -2,7 +2,7 @@
 # Shared helpers for bench/run.sh and bench/smoke.sh (sourced, not run).
 # Starts and stops a published Parley server for load; every wait is bounded.
 
-BENCH_PASSWORD="${BENCH_PASSWORD:-bench-password-1}"
+BENCH_PASSWORD="${BENCH_PASSWORD:-Tr4ffic-load-smoke-2026}"
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'

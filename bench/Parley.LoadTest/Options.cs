@@ -60,7 +60,7 @@ internal sealed class Options
 
     public string Email => Get("email", "bench@example.com");
 
-    public string Password => Get("password", "bench-password-1");
+    public string Password => Get("password", "Tr4ffic-load-smoke-2026");
 
     public int? ServerPid => _values.TryGetValue("server-pid", out var v) ? int.Parse(v, CultureInfo.InvariantCulture) : null;
 

@@ -1,7 +1,8 @@
 // Parley.Client sample: an "order system" that tells Parley about an order and then follows the conversation
-// events. Run a Parley server with an integration key configured (docs/integration.md), then:
+// events. Create a user for the order system (role admin: it records business events) and a personal API token for
+// it with the scopes events:write, contacts:write and conversations:write (docs/integration.md), then:
 //
-//   PARLEY_URL=http://localhost:5000 PARLEY_GRPC_URL=http://localhost:5001 PARLEY_KEY=... \
+//   PARLEY_URL=http://localhost:5000 PARLEY_GRPC_URL=http://localhost:5001 PARLEY_TOKEN=pat_... \
 //     dotnet run --project samples/Parley.Client.Sample -- c-42
 //
 // The argument is the customer's external id (a contact that exists, or pass PARLEY_SITE to create it).
@@ -9,10 +10,10 @@ using Parley.Client;
 
 var baseUrl = new Uri(Environment.GetEnvironmentVariable("PARLEY_URL") ?? "http://localhost:5000");
 var grpcUrl = Environment.GetEnvironmentVariable("PARLEY_GRPC_URL") is { Length: > 0 } g ? new Uri(g) : null;
-var key = Environment.GetEnvironmentVariable("PARLEY_KEY") ?? throw new InvalidOperationException("Set PARLEY_KEY to an integration key.");
+var token = Environment.GetEnvironmentVariable("PARLEY_TOKEN") ?? throw new InvalidOperationException("Set PARLEY_TOKEN to a personal API token (pat_...).");
 var customer = args.FirstOrDefault() ?? "c-42";
 
-using var parley = new ParleyClient(new ParleyClientOptions { BaseAddress = baseUrl, GrpcAddress = grpcUrl, ApiKey = key });
+using var parley = new ParleyClient(new ParleyClientOptions { BaseAddress = baseUrl, GrpcAddress = grpcUrl, ApiToken = token });
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
 

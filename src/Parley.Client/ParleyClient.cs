@@ -38,11 +38,11 @@ public sealed class ParleyClient : IDisposable
             KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
         };
         _http = new HttpClient(_handler, disposeHandler: false) { BaseAddress = options.BaseAddress, Timeout = options.RequestTimeout };
-        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.ApiKey);
+        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.ApiToken);
         var grpcAddress = options.GrpcAddress ?? options.BaseAddress;
         var credentials = CallCredentials.FromInterceptor((_, metadata) =>
         {
-            metadata.Add("authorization", "Bearer " + options.ApiKey);
+            metadata.Add("authorization", "Bearer " + options.ApiToken);
             return Task.CompletedTask;
         });
         _channel = GrpcChannel.ForAddress(grpcAddress, new GrpcChannelOptions

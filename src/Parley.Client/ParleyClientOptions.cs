@@ -12,8 +12,12 @@ public sealed class ParleyClientOptions
     /// </summary>
     public Uri? GrpcAddress { get; init; }
 
-    /// <summary>Integration key or personal API token, sent as <c>Authorization: Bearer</c>.</summary>
-    public required string ApiKey { get; init; }
+    /// <summary>
+    /// A personal API token (<c>pat_...</c>, created under Account → API tokens or <c>POST /api/v1/auth/tokens</c>),
+    /// sent as <c>Authorization: Bearer</c>. The client acts as the token's user, with that user's role, departments
+    /// and the token's scopes; give an integration its own user.
+    /// </summary>
+    public required string ApiToken { get; init; }
 
     /// <summary>How many times a failed safe call is retried (connection errors, 408, 429, 5xx).</summary>
     public int MaxRetries { get; init; } = 3;

@@ -227,6 +227,23 @@ public sealed class Conversation
 
     /// <summary>Read receipt of the agents: the highest message (<see cref="Message.Seq"/>) an agent has seen.</summary>
     public long AgentReadSeq { get; set; }
+
+    /// <summary>When the conversation entered the waiting queue (FIFO order within a priority); null when not queued.</summary>
+    public DateTime? QueuedAt { get; set; }
+
+    /// <summary>When it was routed to its current team; overflow timers run from here.</summary>
+    public DateTime? RoutedAt { get; set; }
+
+    /// <summary>When the current assignee got it.</summary>
+    public DateTime? AssignedAt { get; set; }
+
+    /// <summary>The agent a routing offer is waiting on; an offered conversation counts against that agent's capacity.</summary>
+    public Guid? OfferedToId { get; set; }
+
+    public DateTime? OfferExpiresAt { get; set; }
+
+    /// <summary>Agents who declined or let an offer expire, space-separated; routing moves on to someone else.</summary>
+    public string? DeclinedBy { get; set; }
 }
 
 public enum SenderKind
@@ -282,6 +299,18 @@ public sealed class Message
     public DateTime CreatedAt { get; set; }
 }
 
+public enum RoutingStrategy
+{
+    /// <summary>The member who was assigned a conversation longest ago goes next.</summary>
+    RoundRobin = 0,
+
+    /// <summary>The member with the fewest active conversations relative to their capacity goes next.</summary>
+    LeastBusy = 1,
+
+    /// <summary>Nobody is assigned automatically: conversations wait in the team's pool and agents pick them.</summary>
+    Manual = 2,
+}
+
 /// <summary>
 /// A team, also the department of the data sandbox: routing assigns conversations to a team's members, and a
 /// user who is not granted more sees only the conversations, contacts and reports of the teams they belong to.
@@ -294,6 +323,29 @@ public sealed class Team
 
     public string? Description { get; set; }
 
+    public RoutingStrategy Strategy { get; set; } = RoutingStrategy.LeastBusy;
+
+    /// <summary>Offer a returning visitor to the agent of their previous conversation first, when that agent can take it.</summary>
+    public bool Sticky { get; set; } = true;
+
+    /// <summary>IANA time zone of the business hours.</summary>
+    public string TimeZone { get; set; } = "UTC";
+
+    /// <summary>Weekly schedule and holidays as JSON (see Routing/BusinessHours); null means always open.</summary>
+    public string? HoursJson { get; set; }
+
+    /// <summary>After this many minutes waiting, overflow applies; null disables overflow.</summary>
+    public int? OverflowAfterMinutes { get; set; }
+
+    /// <summary>Team that takes the overflow; when null, the visitor is offered the offline form instead.</summary>
+    public Guid? OverflowTeamId { get; set; }
+
+    /// <summary>Seconds an agent has to accept an offered conversation; 0 assigns without asking.</summary>
+    public int OfferTimeoutSeconds { get; set; }
+
+    /// <summary>Languages or skills the team covers, space-separated (routing rules match on them).</summary>
+    public string? Skills { get; set; }
+
     public DateTime CreatedAt { get; set; }
 }
 
@@ -304,5 +356,21 @@ public sealed class TeamMember
 
     public Guid UserId { get; set; }
 
+    /// <summary>When routing last gave this member a conversation of the team (the round-robin cursor, shared by every node).</summary>
+    public DateTime? LastAssignedAt { get; set; }
+
     public DateTime CreatedAt { get; set; }
+}
+
+/// <summary>
+/// One key of the ASP.NET Core Data Protection key ring, as the XML the framework writes. Kept in the database so
+/// every node of a cluster protects and reads cookies and visitor tokens with the same keys.
+/// </summary>
+public sealed class DataProtectionKey
+{
+    public int Id { get; set; }
+
+    public string? FriendlyName { get; set; }
+
+    public required string Xml { get; set; }
 }

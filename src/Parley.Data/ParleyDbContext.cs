@@ -31,6 +31,9 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
     public DbSet<ContactEvent> ContactEvents => Set<ContactEvent>();
 
     public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
+
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+
     public DbSet<UserSession> UserSessions => Set<UserSession>();
 
     public DbSet<ApiToken> ApiTokens => Set<ApiToken>();
@@ -122,6 +125,10 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
             e.HasIndex(x => new { x.ContactId, x.CreatedAt });
             e.HasIndex(x => new { x.Status, x.LastMessageAt });
             e.HasIndex(x => new { x.AssigneeId, x.Status });
+            e.Property(x => x.DeclinedBy).HasMaxLength(2000);
+            e.HasIndex(x => x.OfferedToId);
+            // The waiting queue scan: per team, priority lane first, then arrival.
+            e.HasIndex(x => new { x.TeamId, x.QueuedAt }).HasFilter("\"QueuedAt\" IS NOT NULL").HasDatabaseName("IX_Conversations_Queue");
         });
 
         modelBuilder.Entity<Message>(e =>
@@ -140,6 +147,10 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
         {
             e.Property(x => x.Name).HasMaxLength(200);
             e.Property(x => x.Description).HasMaxLength(2000);
+            e.Property(x => x.TimeZone).HasMaxLength(64);
+            e.Property(x => x.HoursJson).HasMaxLength(20000);
+            e.Property(x => x.Skills).HasMaxLength(1000);
+            e.HasOne<Team>().WithMany().HasForeignKey(x => x.OverflowTeamId).OnDelete(DeleteBehavior.SetNull);
             e.HasIndex(x => x.Name).IsUnique();
         });
 
@@ -152,6 +163,13 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
         });
 
         IntegrationModel.Configure(modelBuilder);
+
+        modelBuilder.Entity<DataProtectionKey>(e =>
+        {
+            e.Property(x => x.FriendlyName).HasMaxLength(200);
+            e.HasIndex(x => x.FriendlyName).IsUnique();
+        });
+
         modelBuilder.Entity<Attachment>(e =>
         {
             e.Property(x => x.FileName).HasMaxLength(255);

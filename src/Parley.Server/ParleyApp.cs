@@ -17,6 +17,8 @@ using Parley.Server.Features.Widget;
 using Parley.Server.Infrastructure;
 using Parley.Server.Messaging;
 using Parley.Server.Realtime;
+using Parley.Server.Routing;
+using Parley.Server.ScaleOut;
 using Scalar.AspNetCore;
 
 namespace Parley.Server;
@@ -51,18 +53,26 @@ public static class ParleyApp
         builder.AddWidgetFeatures();
         builder.AddAttachments();
         builder.AddCsat();
+        builder.AddParleyRouting();
         builder.Services.AddScoped<ConversationService>();
         builder.AddParleyIntegration();
+        builder.AddParleyScaleOut(); // after the features: with Redis it swaps node-local services for cluster-wide ones
 
         var app = builder.Build();
 
-        app.UseForwardedHeaders();
+        // Forwarded headers are honoured only when the operator names the proxies; with an empty list the middleware
+        // is not used at all (with empty trust lists it would still accept X-Forwarded-For).
+        if (app.Configuration.GetSection("Parley:Network:KnownProxies").Get<string[]>() is { Length: > 0 })
+        {
+            app.UseForwardedHeaders();
+        }
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseParleyWebAssets();
         app.UseRateLimiter();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseApiTokenScopes();
         app.UseCsrfHeaderCheck();
         app.UseIdempotencyKeys();
 
@@ -79,8 +89,10 @@ public static class ParleyApp
         app.MapCsatApi();
         app.MapSitesApi();
         app.MapUsersApi();
+        app.MapAuditApi();
         app.MapConversationsApi();
         app.MapIntegrationApi();
+        app.MapRoutingApis();
         app.MapParleyHubs();
         return app;
     }
@@ -127,8 +139,14 @@ public static class ParleyApp
         builder.Services.Configure<ForwardedHeadersOptions>(o =>
         {
             o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+            // Nothing is trusted by default, loopback included (a spoofed X-Forwarded-For from a co-located client
+            // would otherwise pick its own rate-limit bucket). Both network lists are cleared: the obsolete one still
+            // holds 127.0.0.0/8 by default.
             o.KnownProxies.Clear();
             o.KnownIPNetworks.Clear();
+#pragma warning disable CS0618, ASPDEPR005
+            o.KnownNetworks.Clear();
+#pragma warning restore CS0618, ASPDEPR005
             foreach (var proxy in proxies)
             {
                 if (System.Net.IPNetwork.TryParse(proxy, out var network))

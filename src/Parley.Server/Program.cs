@@ -5,11 +5,18 @@ using Parley.Server;
 if (args is ["migrate", .. var rest])
 {
     await ParleyApp.MigrateAsync(rest);
-    return;
+    return 0;
+}
+
+// `Parley.Server healthcheck` probes the local server's readiness (container health checks without curl).
+if (args is ["healthcheck", .. var probeArgs])
+{
+    return await Parley.Server.ScaleOut.HealthProbe.RunAsync(probeArgs);
 }
 
 var app = ParleyApp.Create(args);
 await app.RunAsync();
+return 0;
 
 /// <summary>Entry point; everything is wired in <see cref="ParleyApp"/>.</summary>
 public partial class Program;

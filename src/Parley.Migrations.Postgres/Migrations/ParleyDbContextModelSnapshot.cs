@@ -261,6 +261,9 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.Property<long>("AgentReadSeq")
                         .HasColumnType("bigint");
 
+                    b.Property<DateTime?>("AssignedAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<Guid?>("AssigneeId")
                         .HasColumnType("uuid");
 
@@ -272,6 +275,10 @@ namespace Parley.Migrations.Postgres.Migrations
 
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("DeclinedBy")
+                        .HasMaxLength(2000)
+                        .HasColumnType("character varying(2000)");
 
                     b.Property<DateTime?>("LastMessageAt")
                         .HasColumnType("timestamp with time zone");
@@ -289,8 +296,20 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.Property<long>("LastVisitorSeq")
                         .HasColumnType("bigint");
 
+                    b.Property<DateTime?>("OfferExpiresAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid?>("OfferedToId")
+                        .HasColumnType("uuid");
+
                     b.Property<int>("Priority")
                         .HasColumnType("integer");
+
+                    b.Property<DateTime?>("QueuedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTime?>("RoutedAt")
+                        .HasColumnType("timestamp with time zone");
 
                     b.Property<Guid>("SiteId")
                         .HasColumnType("uuid");
@@ -314,15 +333,19 @@ namespace Parley.Migrations.Postgres.Migrations
                         .HasDatabaseName("IX_Conversations_ContactId_Active")
                         .HasFilter("\"Status\" <> 2");
 
-                    b.HasIndex("SiteId");
+                    b.HasIndex("OfferedToId");
 
-                    b.HasIndex("TeamId");
+                    b.HasIndex("SiteId");
 
                     b.HasIndex("AssigneeId", "Status");
 
                     b.HasIndex("ContactId", "CreatedAt");
 
                     b.HasIndex("Status", "LastMessageAt");
+
+                    b.HasIndex("TeamId", "QueuedAt")
+                        .HasDatabaseName("IX_Conversations_Queue")
+                        .HasFilter("\"QueuedAt\" IS NOT NULL");
 
                     b.ToTable("Conversations");
                 });
@@ -348,6 +371,30 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.HasKey("ConversationId");
 
                     b.ToTable("ConversationRatings");
+                });
+
+            modelBuilder.Entity("Parley.Data.DataProtectionKey", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("integer");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<int>("Id"));
+
+                    b.Property<string>("FriendlyName")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<string>("Xml")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("FriendlyName")
+                        .IsUnique();
+
+                    b.ToTable("DataProtectionKeys");
                 });
 
             modelBuilder.Entity("Parley.Data.IdempotencyRecord", b =>
@@ -527,15 +574,45 @@ namespace Parley.Migrations.Postgres.Migrations
                         .HasMaxLength(2000)
                         .HasColumnType("character varying(2000)");
 
+                    b.Property<string>("HoursJson")
+                        .HasMaxLength(20000)
+                        .HasColumnType("character varying(20000)");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasMaxLength(200)
                         .HasColumnType("character varying(200)");
 
+                    b.Property<int>("OfferTimeoutSeconds")
+                        .HasColumnType("integer");
+
+                    b.Property<int?>("OverflowAfterMinutes")
+                        .HasColumnType("integer");
+
+                    b.Property<Guid?>("OverflowTeamId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Skills")
+                        .HasMaxLength(1000)
+                        .HasColumnType("character varying(1000)");
+
+                    b.Property<bool>("Sticky")
+                        .HasColumnType("boolean");
+
+                    b.Property<int>("Strategy")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("TimeZone")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
                     b.HasKey("Id");
 
                     b.HasIndex("Name")
                         .IsUnique();
+
+                    b.HasIndex("OverflowTeamId");
 
                     b.ToTable("Teams");
                 });
@@ -549,6 +626,9 @@ namespace Parley.Migrations.Postgres.Migrations
                         .HasColumnType("uuid");
 
                     b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTime?>("LastAssignedAt")
                         .HasColumnType("timestamp with time zone");
 
                     b.HasKey("TeamId", "UserId");
@@ -902,6 +982,14 @@ namespace Parley.Migrations.Postgres.Migrations
                         .HasForeignKey("ConversationId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
+                });
+
+            modelBuilder.Entity("Parley.Data.Team", b =>
+                {
+                    b.HasOne("Parley.Data.Team", null)
+                        .WithMany()
+                        .HasForeignKey("OverflowTeamId")
+                        .OnDelete(DeleteBehavior.SetNull);
                 });
 
             modelBuilder.Entity("Parley.Data.TeamMember", b =>

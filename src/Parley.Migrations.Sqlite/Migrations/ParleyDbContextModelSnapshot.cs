@@ -252,6 +252,9 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.Property<long>("AgentReadSeq")
                         .HasColumnType("INTEGER");
 
+                    b.Property<DateTime?>("AssignedAt")
+                        .HasColumnType("TEXT");
+
                     b.Property<Guid?>("AssigneeId")
                         .HasColumnType("TEXT");
 
@@ -262,6 +265,10 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT");
 
                     b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("DeclinedBy")
+                        .HasMaxLength(2000)
                         .HasColumnType("TEXT");
 
                     b.Property<DateTime?>("LastMessageAt")
@@ -280,8 +287,20 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.Property<long>("LastVisitorSeq")
                         .HasColumnType("INTEGER");
 
+                    b.Property<DateTime?>("OfferExpiresAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid?>("OfferedToId")
+                        .HasColumnType("TEXT");
+
                     b.Property<int>("Priority")
                         .HasColumnType("INTEGER");
+
+                    b.Property<DateTime?>("QueuedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("RoutedAt")
+                        .HasColumnType("TEXT");
 
                     b.Property<Guid>("SiteId")
                         .HasColumnType("TEXT");
@@ -305,15 +324,19 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .HasDatabaseName("IX_Conversations_ContactId_Active")
                         .HasFilter("\"Status\" <> 2");
 
-                    b.HasIndex("SiteId");
+                    b.HasIndex("OfferedToId");
 
-                    b.HasIndex("TeamId");
+                    b.HasIndex("SiteId");
 
                     b.HasIndex("AssigneeId", "Status");
 
                     b.HasIndex("ContactId", "CreatedAt");
 
                     b.HasIndex("Status", "LastMessageAt");
+
+                    b.HasIndex("TeamId", "QueuedAt")
+                        .HasDatabaseName("IX_Conversations_Queue")
+                        .HasFilter("\"QueuedAt\" IS NOT NULL");
 
                     b.ToTable("Conversations");
                 });
@@ -339,6 +362,28 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.HasKey("ConversationId");
 
                     b.ToTable("ConversationRatings");
+                });
+
+            modelBuilder.Entity("Parley.Data.DataProtectionKey", b =>
+                {
+                    b.Property<int>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("FriendlyName")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Xml")
+                        .IsRequired()
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("FriendlyName")
+                        .IsUnique();
+
+                    b.ToTable("DataProtectionKeys");
                 });
 
             modelBuilder.Entity("Parley.Data.IdempotencyRecord", b =>
@@ -514,15 +559,45 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .HasMaxLength(2000)
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("HoursJson")
+                        .HasMaxLength(20000)
+                        .HasColumnType("TEXT");
+
                     b.Property<string>("Name")
                         .IsRequired()
                         .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("OfferTimeoutSeconds")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int?>("OverflowAfterMinutes")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid?>("OverflowTeamId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Skills")
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("Sticky")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Strategy")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("TimeZone")
+                        .IsRequired()
+                        .HasMaxLength(64)
                         .HasColumnType("TEXT");
 
                     b.HasKey("Id");
 
                     b.HasIndex("Name")
                         .IsUnique();
+
+                    b.HasIndex("OverflowTeamId");
 
                     b.ToTable("Teams");
                 });
@@ -536,6 +611,9 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT");
 
                     b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("LastAssignedAt")
                         .HasColumnType("TEXT");
 
                     b.HasKey("TeamId", "UserId");
@@ -885,6 +963,14 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .HasForeignKey("ConversationId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
+                });
+
+            modelBuilder.Entity("Parley.Data.Team", b =>
+                {
+                    b.HasOne("Parley.Data.Team", null)
+                        .WithMany()
+                        .HasForeignKey("OverflowTeamId")
+                        .OnDelete(DeleteBehavior.SetNull);
                 });
 
             modelBuilder.Entity("Parley.Data.TeamMember", b =>

@@ -15,6 +15,9 @@ internal abstract class SqlDialect
     /// <summary>Suffix that row-locks the selected conversation rows until commit.</summary>
     public abstract string LockConversationRows { get; }
 
+    /// <summary>Suffix that row-locks the rows a single-table SELECT returns until commit (routing's assignment core).</summary>
+    public abstract string LockRows { get; }
+
     public abstract object GuidValue(Guid value);
 
     public abstract Task InitializeConnectionAsync(DbConnection connection, CancellationToken cancellationToken);
@@ -43,6 +46,8 @@ internal sealed class SqliteDialect(string connectionString, SqliteSynchronous s
 {
     public override string LockConversationRows => ""; // SQLite: BEGIN IMMEDIATE already holds the single write lock.
 
+    public override string LockRows => "";
+
     // EF Core stores Guid as upper-case TEXT on SQLite; raw ADO.NET would bind a BLOB.
     public override object GuidValue(Guid value) => value.ToString().ToUpperInvariant();
 
@@ -63,6 +68,8 @@ internal sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
 {
     // Serializes writers of the same conversation across nodes; ORDER BY in the query keeps lock order stable.
     public override string LockConversationRows => " FOR UPDATE OF c";
+
+    public override string LockRows => " FOR UPDATE";
 
     public override object GuidValue(Guid value) => value;
 

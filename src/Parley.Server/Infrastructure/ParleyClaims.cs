@@ -6,6 +6,9 @@ namespace Parley.Server.Infrastructure;
 public static class ParleyClaims
 {
     public const string VisitorScheme = "Visitor";
+
+    /// <summary>Console users: forwards to the API-token scheme for <c>Bearer pat_...</c>, else to the cookie.</summary>
+    public const string ConsoleScheme = "Console";
     public const string ContactId = "parley:contact";
     public const string SiteId = "parley:site";
     public const string SecurityStamp = "parley:stamp";

@@ -8,7 +8,7 @@ namespace Parley.Server.Realtime;
 
 /// <summary>The agents' realtime endpoint (<c>/hubs/agent</c>). Methods and events: docs/protocol.md.</summary>
 [Authorize(Policy = ParleyClaims.AgentPolicy)]
-internal sealed class AgentHub(MessageService messages, ConnectionRegistry registry, TypingSignals typing, ReadReceipts receipts, Features.Access.AccessDirectory access) : Hub
+internal sealed class AgentHub(MessageService messages, ConnectionRegistry registry, TypingSignals typing, ReadReceipts receipts, Features.Access.AccessDirectory access, Presence.IAgentPresence presence, Routing.RoutingService routing) : Hub
 {
     /// <summary>Loads the agent's access scope before any fan-out needs it (fan-out never queries; unknown means denied).</summary>
     public override async Task OnConnectedAsync()
@@ -19,7 +19,46 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
             return;
         }
 
+        await presence.ConnectedAsync(CurrentActor().PrincipalId, Context.ConnectionId);
         await base.OnConnectedAsync();
+    }
+
+    public override async Task OnDisconnectedAsync(Exception? exception)
+    {
+        if (Context.User?.UserId() is { } id)
+        {
+            await presence.DisconnectedAsync(id, Context.ConnectionId);
+        }
+
+        await base.OnDisconnectedAsync(exception);
+    }
+
+    /// <summary>The agent's own availability: "online" takes new conversations, "away" keeps the current ones only.</summary>
+    [HubMethodName("SetStatus")]
+    public Task SetStatusAsync(string status) => presence.SetStatusAsync(
+        CurrentActor().PrincipalId,
+        status switch
+        {
+            "online" => Presence.AgentStatus.Online,
+            "away" => Presence.AgentStatus.Away,
+            _ => throw new ParleyException("invalid_status", "status must be 'online' or 'away'."),
+        });
+
+    [HubMethodName("AcceptOffer")]
+    public Task<ConversationSummary> AcceptOfferAsync(string conversationId) =>
+        routing.AcceptOfferAsync(MessageService.ParseId(conversationId, "conversationId"), CurrentActor(), Context.ConnectionAborted);
+
+    [HubMethodName("DeclineOffer")]
+    public Task DeclineOfferAsync(string conversationId) =>
+        routing.DeclineOfferAsync(MessageService.ParseId(conversationId, "conversationId"), CurrentActor().PrincipalId, expired: false, Context.ConnectionAborted);
+
+    /// <summary>Assigns or transfers (userId null: to yourself), within the assignee's capacity.</summary>
+    [HubMethodName("Assign")]
+    public Task<ConversationSummary> AssignAsync(string conversationId, string? userId)
+    {
+        var actor = CurrentActor();
+        var assignee = userId is null ? actor.PrincipalId : MessageService.ParseId(userId, "userId");
+        return routing.AssignAsync(MessageService.ParseId(conversationId, "conversationId"), assignee, actor, Context.ConnectionAborted);
     }
 
     [HubMethodName("Join")]

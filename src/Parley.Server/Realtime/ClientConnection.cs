@@ -119,6 +119,21 @@ internal sealed partial class ClientConnection
 
     public void Close() => _outbound.Writer.TryComplete();
 
+    /// <summary>Delivers what is queued, then <paramref name="closeMessage"/>; the client closes and reconnects elsewhere.</summary>
+    public void CloseForReconnect(SerializedHubMessage closeMessage)
+    {
+        if (_outbound.Writer.TryWrite(new OutboundItem(closeMessage, default)))
+        {
+            _outbound.Writer.TryComplete();
+        }
+        else
+        {
+            Abort();
+        }
+    }
+
+    public void Abort() => _context.Abort();
+
     private async Task PumpAsync()
     {
         try

@@ -16,6 +16,12 @@ internal sealed class ConnectionRegistry
 
     public ClientConnection? Find(string connectionId) => _connections.GetValueOrDefault(connectionId);
 
+    /// <summary>Every live connection of this node (a snapshot).</summary>
+    public IEnumerable<ClientConnection> All => _connections.Values;
+
+    /// <summary>Conversations that have at least one subscriber on this node (a snapshot).</summary>
+    public IReadOnlyCollection<Guid> SubscribedConversations => [.. _byConversation.Keys];
+
     public IReadOnlyList<ClientConnection> SubscribersOf(Guid conversationId) =>
         _byConversation.TryGetValue(conversationId, out var list) ? list : [];
 

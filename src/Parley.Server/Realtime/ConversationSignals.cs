@@ -58,7 +58,7 @@ public sealed record ReadEvent
 /// once per <see cref="TypingInterval"/> per connection and conversation; clients repeat it while the person
 /// keeps typing and the other side expires it after a few seconds without a repeat.
 /// </summary>
-internal sealed class TypingSignals(ConnectionRegistry registry, TimeProvider time)
+internal sealed class TypingSignals(ConnectionRegistry registry, RealtimeDelivery delivery, TimeProvider time)
 {
     public static readonly TimeSpan TypingInterval = TimeSpan.FromSeconds(2);
 
@@ -93,16 +93,8 @@ internal sealed class TypingSignals(ConnectionRegistry registry, TimeProvider ti
 
         var side = connection.Audience == Audience.Visitor ? "visitor" : "agent";
         var payload = new TypingEvent { ConversationId = conversationId, Side = side, Name = connection.Audience == Audience.Agent ? name : null, Typing = request.Typing };
-        SerializedHubMessage? message = null;
-        foreach (var other in registry.SubscribersOf(conversationId))
-        {
-            // Agents see the visitor and each other; the visitor sees agents.
-            if (other != connection && (other.Audience == Audience.Agent || connection.Audience == Audience.Agent))
-            {
-                message ??= new SerializedHubMessage(new InvocationMessage("typing", [payload]));
-                other.Enqueue(message);
-            }
-        }
+        // Agents see the visitor and each other; the visitor sees agents. On every node (RealtimeDelivery).
+        delivery.ToConversation(conversationId, connection.Audience == Audience.Agent ? DeliveryAudience.Everyone : DeliveryAudience.Agents, "typing", payload, connectionId);
     }
 }
 

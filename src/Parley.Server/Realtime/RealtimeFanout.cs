@@ -20,8 +20,17 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry, AccessDirector
 
     public void Handle(MessageCommitted domainEvent)
     {
-        var message = domainEvent.Message;
         var conversation = domainEvent.Conversation;
+        DeliverMessage(domainEvent.Message, conversation.TeamId, conversation.AssigneeId);
+        BroadcastToAgents(conversation.ToSummary());
+    }
+
+    /// <summary>
+    /// Pushes one stored message to this node's subscribers of its conversation: notes to agents only, and to an
+    /// agent only when the sandbox lets them see a conversation of that team and assignee.
+    /// </summary>
+    public void DeliverMessage(Message message, Guid? teamId, Guid? assigneeId)
+    {
         SerializedHubMessage? forAgents = null;
         SerializedHubMessage? forVisitors = null;
         foreach (var connection in registry.SubscribersOf(message.ConversationId))
@@ -29,7 +38,7 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry, AccessDirector
             if (connection.Audience == Audience.Agent)
             {
                 // Joined after an access check; checked again because membership or role may have changed since.
-                if (!access.CanSee(connection.PrincipalId, conversation.TeamId, conversation.AssigneeId))
+                if (!access.CanSee(connection.PrincipalId, teamId, assigneeId))
                 {
                     continue;
                 }
@@ -44,8 +53,6 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry, AccessDirector
                 connection.Enqueue(forVisitors);
             }
         }
-
-        BroadcastToAgents(conversation.ToSummary());
     }
 
     public void Handle(ConversationChanged domainEvent)

@@ -9,7 +9,7 @@ namespace Parley.Server.Realtime;
 
 /// <summary>The visitor's realtime endpoint (<c>/hubs/visitor</c>). Methods and events: docs/protocol.md.</summary>
 [Authorize(Policy = ParleyClaims.VisitorPolicy)]
-internal sealed class VisitorHub(MessageService messages, ConversationService conversations, ConnectionRegistry registry, VisitorSendLimiter limiter, TypingSignals typing, ReadReceipts receipts) : Hub
+internal sealed class VisitorHub(MessageService messages, ConversationService conversations, ConnectionRegistry registry, VisitorSendLimiter limiter, TypingSignals typing, ReadReceipts receipts, Routing.RoutingEngine routing) : Hub
 {
     [HubMethodName("StartConversation")]
     public async Task<ConversationInfo> StartConversationAsync()
@@ -17,6 +17,7 @@ internal sealed class VisitorHub(MessageService messages, ConversationService co
         var actor = CurrentActor();
         var info = await conversations.StartForVisitorAsync(actor.SiteId, actor.PrincipalId, Context.ConnectionAborted);
         Subscribe(info.Id);
+        routing.Resend(info.Id); // its queue status may have been pushed before this connection subscribed
         return info;
     }
 
@@ -24,7 +25,9 @@ internal sealed class VisitorHub(MessageService messages, ConversationService co
     public async Task<ReplayDto> ResumeAsync(ResumeRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return await messages.JoinAsync(CurrentActor(), request.ConversationId, request.AfterSeq, Subscribe, Context.ConnectionAborted);
+        var replay = await messages.JoinAsync(CurrentActor(), request.ConversationId, request.AfterSeq, Subscribe, Context.ConnectionAborted);
+        routing.Resend(replay.ConversationId);
+        return replay;
     }
 
     [HubMethodName("Send")]

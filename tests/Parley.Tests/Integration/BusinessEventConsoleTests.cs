@@ -18,18 +18,18 @@ public sealed class BusinessEventConsoleTests(BrowserFixture browser) : IClassFi
         browser.SkipIfUnavailable();
         await using var orders = await FakeOrderSystem.StartAsync();
         await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
-        var (server, grpcAddress) = await IntegrationTestKit.StartWithGrpcAsync(storage, orders.AdapterSettings("00:00:03"));
+        var (server, grpcAddress, token) = await IntegrationTestKit.StartWithGrpcAsync(storage, orders.AdapterSettings("00:00:03"));
         await using var _ = server;
 
         // A customer the shop knows as c-42 is chatting.
         await using var visitor = await VisitorClient.ConnectAsync(server);
         var conversation = await visitor.StartConversationAsync();
         await visitor.SendAsync(conversation.Id, "Question about order A-1001");
-        using var erp = IntegrationTestKit.KeyClient(server);
+        using var erp = IntegrationTestKit.TokenClient(server, token);
         (await erp.PatchAsJsonAsync($"/api/v1/contacts/{visitor.Session.ContactId}", new { externalId = "c-42", name = "Ana" }, TestContext.Current.CancellationToken)).EnsureSuccessStatusCode();
 
         // Warm both paths up once (first-request JIT and EF query compilation are not what is measured here).
-        using var channel = IntegrationTestKit.Channel(grpcAddress);
+        using var channel = IntegrationTestKit.Channel(grpcAddress, token);
         var grpc = new ParleyService.ParleyServiceClient(channel);
         (await erp.PostAsJsonAsync("/api/v1/events", new { event_type = "CUSTOMER", contact = new { external_id = "warm-up" }, site_key = ParleyServer.SiteKey }, TestContext.Current.CancellationToken)).EnsureSuccessStatusCode();
         await grpc.PublishEventAsync(new BusinessEvent { EventType = "CUSTOMER", Contact = new ContactRef { ExternalId = "warm-up" } }, cancellationToken: TestContext.Current.CancellationToken);

@@ -23,7 +23,7 @@ public sealed class BusinessEventTests
     public async Task EventPostedByRestAndGrpc_ReachesTheTimelineAndTheAgentViewingTheConversation(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
-        var (server, grpcAddress) = await IntegrationTestKit.StartWithGrpcAsync(storage);
+        var (server, grpcAddress, token) = await IntegrationTestKit.StartWithGrpcAsync(storage);
         await using var _ = server;
         await using var visitor = await VisitorClient.ConnectAsync(server);
         var conversation = await visitor.StartConversationAsync();
@@ -38,7 +38,7 @@ public sealed class BusinessEventTests
         agent.Hub.On<ContactEventMessage>("contactEvent", pushed.Add);
         await agent.JoinAsync(conversation.Id);
 
-        using var erp = IntegrationTestKit.KeyClient(server);
+        using var erp = IntegrationTestKit.TokenClient(server, token);
         var rest = await erp.PostAsJsonAsync("/api/v1/events", new
         {
             event_type = "ORDER",
@@ -54,7 +54,7 @@ public sealed class BusinessEventTests
         Assert.Equal("ORDER", live.EventType);
         Assert.Equal("A-1001", JsonDocument.Parse(live.DataJson).RootElement.GetProperty("order_id").GetString());
 
-        using var channel = IntegrationTestKit.Channel(grpcAddress);
+        using var channel = IntegrationTestKit.Channel(grpcAddress, token);
         var grpc = new ParleyService.ParleyServiceClient(channel);
         var data = new Struct();
         data.Fields["ticket_id"] = Value.ForString("T-7");
@@ -85,9 +85,9 @@ public sealed class BusinessEventTests
     public async Task IdempotencyKey_ReplaysTheStoredResponse_AndRefusesAnotherRequest(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
-        var (server, grpcAddress) = await IntegrationTestKit.StartWithGrpcAsync(storage);
+        var (server, grpcAddress, token) = await IntegrationTestKit.StartWithGrpcAsync(storage);
         await using var _ = server;
-        using var erp = IntegrationTestKit.KeyClient(server);
+        using var erp = IntegrationTestKit.TokenClient(server, token);
         var body = new { event_type = "CUSTOMER", contact = new { external_id = "new-1" }, data = new { tier = "vip" }, site_key = ParleyServer.SiteKey };
 
         async Task<HttpResponseMessage> PostAsync(object payload)
@@ -117,9 +117,9 @@ public sealed class BusinessEventTests
     public async Task BadEvents_GetClearErrors()
     {
         await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
-        var (server, grpcAddress) = await IntegrationTestKit.StartWithGrpcAsync(storage);
+        var (server, grpcAddress, token) = await IntegrationTestKit.StartWithGrpcAsync(storage);
         await using var _ = server;
-        using var erp = IntegrationTestKit.KeyClient(server);
+        using var erp = IntegrationTestKit.TokenClient(server, token);
 
         async Task ExpectAsync(HttpStatusCode status, string code, object payload)
         {
@@ -143,7 +143,7 @@ public sealed class BusinessEventTests
         var refused = await anonymous.PostAsJsonAsync("/api/v1/events", new { event_type = "ORDER" }, TestContext.Current.CancellationToken);
         Assert.True(refused.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden, refused.StatusCode.ToString());
 
-        using var channel = IntegrationTestKit.Channel(grpcAddress);
+        using var channel = IntegrationTestKit.Channel(grpcAddress, token);
         var grpc = new ParleyService.ParleyServiceClient(channel);
         var error = await Assert.ThrowsAsync<RpcException>(async () => await grpc.PublishEventAsync(new BusinessEvent { EventType = "ORDER" }, cancellationToken: TestContext.Current.CancellationToken));
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);

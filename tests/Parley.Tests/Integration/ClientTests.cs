@@ -10,12 +10,12 @@ public sealed class ClientTests
     public async Task Client_PublishesEvents_SendsMessages_AndStreams()
     {
         await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
-        var (server, grpcAddress) = await IntegrationTestKit.StartWithGrpcAsync(storage);
+        var (server, grpcAddress, token) = await IntegrationTestKit.StartWithGrpcAsync(storage);
         await using var _ = server;
         await using var visitor = await VisitorClient.ConnectAsync(server);
         var conversation = await visitor.StartConversationAsync();
 
-        using var client = new ParleyClient(new ParleyClientOptions { BaseAddress = server.BaseAddress, GrpcAddress = grpcAddress, ApiKey = IntegrationTestKit.Key });
+        using var client = new ParleyClient(new ParleyClientOptions { BaseAddress = server.BaseAddress, GrpcAddress = grpcAddress, ApiToken = token });
         var attributes = await client.UpdateAttributesAsync(visitor.Session.ContactId, new Dictionary<string, object?> { ["plan"] = "gold" }, TestContext.Current.CancellationToken);
         Assert.Equal("gold", attributes.Attributes["plan"]!.GetValue<string>());
 

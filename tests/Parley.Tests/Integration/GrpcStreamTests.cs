@@ -14,11 +14,11 @@ public sealed class GrpcStreamTests
     public async Task SubscriberThatDisconnectsAndResumes_MissesNothing(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
-        var (server, grpcAddress) = await IntegrationTestKit.StartWithGrpcAsync(storage);
+        var (server, grpcAddress, token) = await IntegrationTestKit.StartWithGrpcAsync(storage);
         await using var _ = server;
         await using var visitor = await VisitorClient.ConnectAsync(server);
         var conversation = await visitor.StartConversationAsync();
-        using var channel = IntegrationTestKit.Channel(grpcAddress);
+        using var channel = IntegrationTestKit.Channel(grpcAddress, token);
         var grpc = new ParleyService.ParleyServiceClient(channel);
 
         var seen = new List<(long Id, string Body)>();
@@ -66,11 +66,11 @@ public sealed class GrpcStreamTests
     public async Task SendMessage_UsesTheSameCoreAsRest()
     {
         await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
-        var (server, grpcAddress) = await IntegrationTestKit.StartWithGrpcAsync(storage);
+        var (server, grpcAddress, token) = await IntegrationTestKit.StartWithGrpcAsync(storage);
         await using var _ = server;
         await using var visitor = await VisitorClient.ConnectAsync(server);
         var conversation = await visitor.StartConversationAsync();
-        using var channel = IntegrationTestKit.Channel(grpcAddress);
+        using var channel = IntegrationTestKit.Channel(grpcAddress, token);
         var grpc = new ParleyService.ParleyServiceClient(channel);
 
         var clientId = Guid.NewGuid().ToString();

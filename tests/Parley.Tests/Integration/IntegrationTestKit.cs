@@ -1,4 +1,7 @@
+using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.Extensions.DependencyInjection;
@@ -6,20 +9,21 @@ using Parley.Tests.Infrastructure;
 
 namespace Parley.Tests.Integration;
 
-/// <summary>Integration-key settings and clients shared by the integration tests.</summary>
+/// <summary>Servers with gRPC, API tokens and clients shared by the integration tests.</summary>
 public static class IntegrationTestKit
 {
-    public const string KeyName = "erp";
-    public const string Key = "test-integration-key-0123456789abcdef";
+    /// <summary>Scopes of the token <see cref="StartWithGrpcAsync"/> gives the business system.</summary>
+    public static readonly string[] IntegrationScopes = ["events:write", "contacts:write", "conversations:write", "webhooks:write"];
 
     /// <summary>
     /// Starts Parley with two loopback endpoints: HTTP/1.1+2 for REST and hubs (the BaseAddress) and an HTTP/2-only
     /// one for gRPC: Kestrel speaks cleartext HTTP/2 (h2c, prior knowledge) only on an HTTP/2-only endpoint. With TLS
     /// one endpoint serves both (ALPN).
     /// </summary>
-    public static async Task<(ParleyServer Server, Uri Grpc)> StartWithGrpcAsync(TestStorage storage, Dictionary<string, string?>? more = null)
+    /// <remarks>Token: a personal API token of the admin with <see cref="IntegrationScopes"/>, as a business system would hold.</remarks>
+    public static async Task<(ParleyServer Server, Uri Grpc, string Token)> StartWithGrpcAsync(TestStorage storage, Dictionary<string, string?>? more = null)
     {
-        var settings = Settings(more);
+        var settings = new Dictionary<string, string?>(more ?? []);
         // Kestrel binds configured endpoints in key order: "Http" before "HttpGrpc", so BaseAddress stays the HTTP one.
         settings["Kestrel:Endpoints:Http:Url"] = "http://127.0.0.1:0";
         settings["Kestrel:Endpoints:HttpGrpc:Url"] = "http://127.0.0.1:0";
@@ -29,37 +33,34 @@ public static class IntegrationTestKit
             .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.Select(a => new Uri(a)).ToList();
         Assert.Equal(2, addresses.Count);
         Assert.Equal(addresses[0], server.BaseAddress);
-        return (server, addresses[1]);
+        return (server, addresses[1], await CreateTokenAsync(server, IntegrationScopes));
     }
 
-    public static Dictionary<string, string?> Settings(Dictionary<string, string?>? more = null)
+    /// <summary>Signs in (the admin by default) and creates a personal API token with the given scopes.</summary>
+    public static async Task<string> CreateTokenAsync(ParleyServer server, string[] scopes, string email = ParleyServer.AdminEmail, string password = ParleyServer.AdminPassword)
     {
-        var settings = new Dictionary<string, string?>
+        var (session, _) = await AgentClient.SignInAsync(server, email, password);
+        using (session)
         {
-            ["Parley:Integration:ApiKeys:0:Name"] = KeyName,
-            ["Parley:Integration:ApiKeys:0:Key"] = Key,
-        };
-        foreach (var (k, v) in more ?? [])
-        {
-            settings[k] = v;
+            var response = await session.PostAsJsonAsync("/api/v1/auth/tokens", new { name = "integration", scopes, expiresInDays = 7 }, TestContext.Current.CancellationToken);
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+            return (await response.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken)).GetProperty("token").GetString()!;
         }
-
-        return settings;
     }
 
-    /// <summary>A business system's HTTP client: bearer integration key, no cookie, no CSRF header.</summary>
-    public static HttpClient KeyClient(ParleyServer server)
+    /// <summary>A business system's HTTP client: bearer API token, no cookie, no CSRF header.</summary>
+    public static HttpClient TokenClient(ParleyServer server, string token)
     {
         var http = server.CreateHttpClient();
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Key);
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
         return http;
     }
 
-    public static GrpcChannel Channel(Uri address) => GrpcChannel.ForAddress(address, new GrpcChannelOptions
+    public static GrpcChannel Channel(Uri address, string token) => GrpcChannel.ForAddress(address, new GrpcChannelOptions
     {
         Credentials = ChannelCredentials.Create(ChannelCredentials.Insecure, CallCredentials.FromInterceptor((_, metadata) =>
         {
-            metadata.Add("authorization", "Bearer " + Key);
+            metadata.Add("authorization", "Bearer " + token);
             return Task.CompletedTask;
         })),
         UnsafeUseInsecureChannelCallCredentials = true,

@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Authentication.Cookies;
 using Parley.Server.Infrastructure;
 
 namespace Parley.Server.Features.Access;
@@ -26,6 +25,6 @@ public static class AccessSetup
         return builder;
     }
 
-    /// <summary>Schemes that authenticate console users (the session cookie; API tokens join in AuthSetup).</summary>
-    public static string[] ConsoleSchemes { get; } = [CookieAuthenticationDefaults.AuthenticationScheme];
+    /// <summary>Console users authenticate by session cookie or personal API token.</summary>
+    public static string[] ConsoleSchemes { get; } = [ParleyClaims.ConsoleScheme];
 }

@@ -1,11 +1,14 @@
 using System.Collections.Concurrent;
+using System.Security.Claims;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Parley.Adapters;
 using Parley.Data;
+using Parley.Server.Features.Access;
 using Parley.Server.Infrastructure;
+using Parley.Server.Messaging;
 
 namespace Parley.Server.Features.Adapters;
 
@@ -175,8 +178,9 @@ public static class ContextApi
         return app;
     }
 
-    internal static async Task<Ok<ContextResponse>> GetAsync(Guid id, ParleyDbContext db, ContextService service, CancellationToken cancellationToken)
+    internal static async Task<Ok<ContextResponse>> GetAsync(Guid id, ParleyDbContext db, AccessPolicy access, ClaimsPrincipal user, ContextService service, CancellationToken cancellationToken)
     {
+        await access.RequireConversationAsync(Actor.Agent(user), id, ConversationAction.Read, cancellationToken);
         var contact = await (from c in db.Conversations.AsNoTracking()
                              join ct in db.Contacts.AsNoTracking() on c.ContactId equals ct.Id
                              where c.Id == id

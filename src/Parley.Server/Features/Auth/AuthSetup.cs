@@ -6,6 +6,7 @@ using Parley.Data;
 using Parley.Server.Data;
 using Parley.Server.Features.Widget;
 using Parley.Server.Infrastructure;
+using Parley.Server.ScaleOut;
 
 namespace Parley.Server.Features.Auth;
 
@@ -15,16 +16,21 @@ public static class AuthSetup
     {
         var services = builder.Services;
         services.AddOptions<BootstrapOptions>().BindConfiguration(BootstrapOptions.Section);
+        services.AddOptions<SignInOptions>().BindConfiguration(SignInOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddScoped<UserAccounts>();
+        services.AddScoped<SignInService>();
+        services.AddSingleton<SignInThrottle>();
+        services.AddSingleton<TotpSecrets>();
         services.AddScoped<Bootstrapper>();
         services.AddSingleton<IPasswordHasher<User>, PasswordHasher<User>>();
         services.AddSingleton<VisitorTokens>();
 
-        // Cookies and visitor tokens are protected with this key ring; keep it with the data so restarts keep sessions.
+        // Cookies and visitor tokens are protected with this key ring; it lives in the database so restarts keep
+        // sessions and every node of a cluster reads what the others wrote (keys from the old data/keys are imported).
         var database = builder.Configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
         services.AddDataProtection()
             .SetApplicationName("Parley")
-            .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(database.ResolveDataDirectory(), "keys")));
+            .PersistKeysToParleyDatabase(Path.Combine(database.ResolveDataDirectory(), "keys"));
 
         services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)
             .AddCookie(o =>
@@ -42,11 +48,17 @@ public static class AuthSetup
                 o.Events.OnRedirectToLogin = ctx => { ctx.Response.StatusCode = StatusCodes.Status401Unauthorized; return Task.CompletedTask; };
                 o.Events.OnRedirectToAccessDenied = ctx => { ctx.Response.StatusCode = StatusCodes.Status403Forbidden; return Task.CompletedTask; };
             })
-            .AddScheme<AuthenticationSchemeOptions, VisitorAuthenticationHandler>(ParleyClaims.VisitorScheme, null);
+            .AddScheme<AuthenticationSchemeOptions, VisitorAuthenticationHandler>(ParleyClaims.VisitorScheme, null)
+            .AddScheme<AuthenticationSchemeOptions, ApiTokenAuthenticationHandler>(ApiTokens.Scheme, null)
+            // Console users: a personal API token when the request carries one, otherwise the session cookie.
+            .AddPolicyScheme(ParleyClaims.ConsoleScheme, "Console user", o => o.ForwardDefaultSelector = ctx =>
+                ctx.Request.Headers.Authorization.ToString().StartsWith("Bearer " + ApiTokens.Prefix, StringComparison.Ordinal)
+                    ? ApiTokens.Scheme
+                    : CookieAuthenticationDefaults.AuthenticationScheme);
 
         services.AddAuthorizationBuilder()
             .AddPolicy(ParleyClaims.AgentPolicy, p => p
-                .AddAuthenticationSchemes(CookieAuthenticationDefaults.AuthenticationScheme)
+                .AddAuthenticationSchemes(ParleyClaims.ConsoleScheme)
                 .RequireAuthenticatedUser()
                 .RequireRole("agent", "supervisor", "admin"))
             .AddPolicy(ParleyClaims.VisitorPolicy, p => p
@@ -59,6 +71,7 @@ public static class AuthSetup
     /// <summary>
     /// Cross-site request forgery defence for the cookie-authenticated API: state-changing requests must carry a
     /// custom header, which a cross-site form or simple request cannot set (and SameSite=Strict backs it up).
+    /// Requests authenticated by an API token are exempt: a browser never attaches a token on its own.
     /// </summary>
     public static IApplicationBuilder UseCsrfHeaderCheck(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
@@ -67,8 +80,7 @@ public static class AuthSetup
         if (unsafeMethod
             && request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase)
             && !request.Path.StartsWithSegments("/api/v1/widget", StringComparison.OrdinalIgnoreCase)
-            // A bearer token is not ambient like a cookie: a cross-site page cannot attach it.
-            && !request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+            && !context.User.HasClaim(c => c.Type == ApiTokens.TokenClaim)
             && !request.Headers.ContainsKey(AuthApi.CsrfHeader))
         {
             await Problems.Create(StatusCodes.Status403Forbidden, "csrf_header_missing", $"State-changing requests must send the {AuthApi.CsrfHeader} header.")

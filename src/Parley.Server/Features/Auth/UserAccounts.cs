@@ -11,14 +11,9 @@ public sealed record UserDto(Guid Id, string Email, string DisplayName, string R
     public static UserDto From(User u) => new(u.Id, u.Email, u.DisplayName, u.Role.ToString().ToLowerInvariant());
 }
 
-/// <summary>Creating users and checking passwords (ASP.NET Core Identity's PBKDF2 hasher).</summary>
-public sealed class UserAccounts(ParleyDbContext db, IPasswordHasher<User> hasher, TimeProvider time)
+/// <summary>Creating users (ASP.NET Core Identity's PBKDF2 hasher; the password policy applies). Sign-in: <see cref="SignInService"/>.</summary>
+public sealed class UserAccounts(ParleyDbContext db, IPasswordHasher<User> hasher, Microsoft.Extensions.Options.IOptions<SignInOptions> signInOptions, TimeProvider time)
 {
-    public const int MinPasswordLength = 8;
-
-    // Verifying against a real hash for unknown emails keeps the response time independent of whether the account exists.
-    private static readonly Lazy<string> DummyHash = new(() => new PasswordHasher<User>().HashPassword(null!, "parley-timing-equaliser"));
-
     public static string Normalize(string email) => email.Trim().ToUpperInvariant();
 
     public static string NewSecurityStamp() => Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
@@ -31,10 +26,7 @@ public sealed class UserAccounts(ParleyDbContext db, IPasswordHasher<User> hashe
             throw new ParleyException("invalid_email", "A valid email address is required.");
         }
 
-        if (password.Length < MinPasswordLength)
-        {
-            throw new ParleyException("weak_password", $"The password must be at least {MinPasswordLength} characters long.");
-        }
+        PasswordPolicy.Check(password, email, signInOptions.Value.MinPasswordLength);
 
         var user = new User
         {
@@ -49,32 +41,6 @@ public sealed class UserAccounts(ParleyDbContext db, IPasswordHasher<User> hashe
         };
         user.PasswordHash = hasher.HashPassword(user, password);
         db.Users.Add(user);
-        await db.SaveChangesAsync(cancellationToken);
-        return user;
-    }
-
-    public async Task<User?> VerifyAsync(string email, string password, CancellationToken cancellationToken)
-    {
-        var normalized = Normalize(email);
-        var user = await db.Users.FirstOrDefaultAsync(u => u.NormalizedEmail == normalized, cancellationToken);
-        if (user is null || !user.IsActive)
-        {
-            hasher.VerifyHashedPassword(null!, DummyHash.Value, password);
-            return null;
-        }
-
-        var result = hasher.VerifyHashedPassword(user, user.PasswordHash, password);
-        if (result == PasswordVerificationResult.Failed)
-        {
-            return null;
-        }
-
-        if (result == PasswordVerificationResult.SuccessRehashNeeded)
-        {
-            user.PasswordHash = hasher.HashPassword(user, password);
-        }
-
-        user.LastSignInAt = time.GetUtcNow().UtcDateTime;
         await db.SaveChangesAsync(cancellationToken);
         return user;
     }

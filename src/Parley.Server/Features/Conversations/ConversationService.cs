@@ -10,7 +10,7 @@ namespace Parley.Server.Features.Conversations;
 
 /// <summary>Conversation lifecycle: start, assign, close, reopen, and the inbox queries.</summary>
 /// <remarks>Every method that takes an <see cref="Actor"/> checks it through <see cref="AccessPolicy"/>.</remarks>
-public sealed class ConversationService(ParleyDbContext db, MessageWriter writer, DomainEvents events, AccessPolicy access, TimeProvider time)
+public sealed class ConversationService(ParleyDbContext db, MessageWriter writer, DomainEvents events, AccessPolicy access, TimeProvider time, IEnumerable<Routing.IRoutingRule> routingRules)
 {
     /// <summary>The visitor's open conversation, created on first use. Idempotent, also under concurrent calls.</summary>
     public async Task<ConversationInfo> StartForVisitorAsync(Guid siteId, Guid contactId, CancellationToken cancellationToken = default)
@@ -26,6 +26,8 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
             }
 
             var now = time.GetUtcNow().UtcDateTime;
+            now = now.AddTicks(-(now.Ticks % TimeSpan.TicksPerMicrosecond));
+            var routing = await RouteAsync(siteId, contactId, cancellationToken);
             var conversation = new Conversation
             {
                 Id = Guid.CreateVersion7(),
@@ -35,6 +37,11 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
                 CreatedAt = now,
                 UpdatedAt = now,
                 LastMessageAt = now,
+                // Every new conversation starts in the waiting queue; routing takes it from there.
+                TeamId = routing.TeamId,
+                Priority = routing.Priority,
+                QueuedAt = now,
+                RoutedAt = now,
             };
             db.Conversations.Add(conversation);
             try
@@ -49,6 +56,7 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
             }
 
             events.Publish(new ConversationChanged(await LoadStateAsync(conversation.Id, cancellationToken)) { Change = "created" });
+            events.Publish(new Routing.ConversationQueued(conversation.Id, conversation.TeamId, conversation.Priority, "new"));
             return ConversationInfo.From(conversation);
         }
     }
@@ -106,24 +114,16 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
         return rows.ConvertAll(m => MessageMapper.ToDto(m, Audience.Agent));
     }
 
-    public async Task<ConversationSummary> AssignAsync(Guid id, Guid userId, Actor actor, CancellationToken cancellationToken)
-    {
-        await access.RequireAssignAsync(actor, id, userId, cancellationToken);
-        var assignee = await db.Users.AsNoTracking().FirstOrDefaultAsync(u => u.Id == userId && u.IsActive, cancellationToken)
-            ?? throw ParleyException.NotFound("user");
-        return await ChangeAsync(id, c => c.AssigneeId = assignee.Id, $"Assigned to {assignee.DisplayName}", actor, cancellationToken, "assigned");
-    }
-
     public async Task<ConversationSummary> CloseAsync(Guid id, Actor actor, CancellationToken cancellationToken)
     {
         await access.RequireConversationAsync(actor, id, ConversationAction.ChangeStatus, cancellationToken);
-        return await ChangeAsync(id, c => { c.Status = ConversationStatus.Closed; c.ClosedAt = time.GetUtcNow().UtcDateTime; }, $"Closed by {actor.Name}", actor, cancellationToken, "closed");
+        return await ChangeAsync(id, c => { c.Status = ConversationStatus.Closed; c.ClosedAt = time.GetUtcNow().UtcDateTime; c.QueuedAt = null; c.OfferedToId = null; c.OfferExpiresAt = null; }, $"Closed by {actor.Name}", actor, cancellationToken, "closed");
     }
 
     public async Task<ConversationSummary> ReopenAsync(Guid id, Actor actor, CancellationToken cancellationToken)
     {
         await access.RequireConversationAsync(actor, id, ConversationAction.ChangeStatus, cancellationToken);
-        return await ChangeAsync(id, c => { c.Status = ConversationStatus.Open; c.ClosedAt = null; }, $"Reopened by {actor.Name}", actor, cancellationToken, "reopened");
+        return await ChangeAsync(id, c => { c.Status = ConversationStatus.Open; c.ClosedAt = null; c.QueuedAt = c.AssigneeId is null ? time.GetUtcNow().UtcDateTime : null; }, $"Reopened by {actor.Name}", actor, cancellationToken, "reopened");
     }
 
     private async Task<ConversationSummary> ChangeAsync(Guid id, Action<Conversation> change, string eventText, Actor actor, CancellationToken cancellationToken, string changeKind = "updated")
@@ -140,11 +140,40 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
             throw new ParleyException("conversation_conflict", "The visitor already has another active conversation.", StatusCodes.Status409Conflict);
         }
 
-        // The change is recorded in the conversation itself as an event line, through the normal message path.
+        return await RecordChangeAsync(id, eventText, actor, cancellationToken, changeKind);
+    }
+
+    /// <summary>
+    /// After a committed change of status or assignee: records it in the conversation itself as an event line
+    /// (through the normal message path) and tells everyone the conversation changed.
+    /// </summary>
+    /// <param name="changeKind">What changed, for integrations (<c>conversation.{changeKind}</c>): updated, assigned, closed, reopened.</param>
+    public async Task<ConversationSummary> RecordChangeAsync(Guid id, string eventText, Actor actor, CancellationToken cancellationToken, string changeKind = "updated")
+    {
         await writer.WriteAsync(new WriteCommand(id, Guid.NewGuid(), SenderKind.System, actor.PrincipalId, actor.Name, MessageKind.Event, eventText), cancellationToken);
         var state = await LoadStateAsync(id, cancellationToken);
         events.Publish(new ConversationChanged(state) { Change = changeKind });
         return state.ToSummary();
+    }
+
+    /// <summary>Tells everyone the conversation changed (a change committed elsewhere, without an event line).</summary>
+    public async Task<ConversationSummary> PublishChangedAsync(Guid id, CancellationToken cancellationToken)
+    {
+        var state = await LoadStateAsync(id, cancellationToken);
+        events.Publish(new ConversationChanged(state));
+        return state.ToSummary();
+    }
+
+    private async Task<Routing.RoutingContext> RouteAsync(Guid siteId, Guid contactId, CancellationToken cancellationToken)
+    {
+        var attributes = await db.Contacts.AsNoTracking().Where(c => c.Id == contactId).Select(c => c.AttributesJson).FirstOrDefaultAsync(cancellationToken);
+        var context = new Routing.RoutingContext { SiteId = siteId, ContactId = contactId, ContactAttributesJson = attributes };
+        foreach (var rule in routingRules)
+        {
+            await rule.ApplyAsync(context, cancellationToken);
+        }
+
+        return context;
     }
 
     private async Task<ConversationState> LoadStateAsync(Guid id, CancellationToken cancellationToken)

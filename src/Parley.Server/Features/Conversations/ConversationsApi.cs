@@ -30,7 +30,8 @@ public static class ConversationsApi
         api.MapPost("/{id:guid}/messages", SendAsync).WithName("SendMessage")
             .WithSummary("Send a message or internal note as the signed-in agent")
             .WithDescription("Idempotent by clientId: repeating a request returns the original message with duplicate=true.");
-        api.MapPost("/{id:guid}/assign", AssignAsync).WithName("AssignConversation").WithSummary("Assign to a user (omit userId to assign to yourself)");
+        api.MapPost("/{id:guid}/assign", AssignAsync).WithName("AssignConversation").WithSummary("Assign to a user (omit userId to assign to yourself)")
+            .WithDescription("Also transfers. 409 agent_at_capacity when the user already holds their capacity; 409 conversation_closed for a closed conversation.");
         api.MapPost("/{id:guid}/close", CloseAsync).WithName("CloseConversation").WithSummary("Close the conversation");
         api.MapPost("/{id:guid}/reopen", ReopenAsync).WithName("ReopenConversation").WithSummary("Reopen a closed conversation");
         return app;
@@ -54,10 +55,11 @@ public static class ConversationsApi
         return TypedResults.Ok(await messages.SendAsync(Actor.Agent(user), request, cancellationToken));
     }
 
-    internal static async Task<Ok<ConversationSummary>> AssignAsync(Guid id, AssignRequest? request, ConversationService service, ClaimsPrincipal user, CancellationToken cancellationToken)
+    // Goes through routing's assignment core: the assignee's capacity holds, and a concurrent assignment wins once.
+    internal static async Task<Ok<ConversationSummary>> AssignAsync(Guid id, AssignRequest? request, Routing.RoutingService routing, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var actor = Actor.Agent(user);
-        return TypedResults.Ok(await service.AssignAsync(id, request?.UserId ?? actor.PrincipalId, actor, cancellationToken));
+        return TypedResults.Ok(await routing.AssignAsync(id, request?.UserId ?? actor.PrincipalId, actor, cancellationToken));
     }
 
     internal static async Task<Ok<ConversationSummary>> CloseAsync(Guid id, ConversationService service, ClaimsPrincipal user, CancellationToken cancellationToken) =>

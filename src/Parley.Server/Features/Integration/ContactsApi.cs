@@ -1,10 +1,13 @@
+using System.Security.Claims;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Parley.Data;
 using Parley.Server.Events;
+using Parley.Server.Features.Access;
 using Parley.Server.Infrastructure;
+using Parley.Server.Messaging;
 
 namespace Parley.Server.Features.Integration;
 
@@ -42,10 +45,10 @@ public static class ContactsApi
         return app;
     }
 
-    internal static async Task<Ok<Page<ContactDto>>> ListAsync(ParleyDbContext db, CancellationToken cancellationToken, string? cursor = null, int limit = 50, string? externalId = null, string? email = null)
+    internal static async Task<Ok<Page<ContactDto>>> ListAsync(AccessPolicy access, ClaimsPrincipal user, CancellationToken cancellationToken, string? cursor = null, int limit = 50, string? externalId = null, string? email = null)
     {
         var size = CursorPage.Limit(limit);
-        var query = db.Contacts.AsNoTracking();
+        var query = await access.ContactsAsync(Actor.Agent(user), cancellationToken);
         if (!string.IsNullOrWhiteSpace(externalId))
         {
             query = query.Where(c => c.ExternalId == externalId);
@@ -72,11 +75,21 @@ public static class ContactsApi
         return TypedResults.Ok(new Page<ContactDto>(items, next));
     }
 
-    internal static async Task<Ok<ContactDto>> GetAsync(Guid id, ParleyDbContext db, CancellationToken cancellationToken) =>
-        TypedResults.Ok(ContactDto.From(await db.Contacts.AsNoTracking().FirstOrDefaultAsync(c => c.Id == id, cancellationToken) ?? throw ParleyException.NotFound("contact")));
+    internal static async Task<Ok<ContactDto>> GetAsync(Guid id, AccessPolicy access, ClaimsPrincipal user, CancellationToken cancellationToken) =>
+        TypedResults.Ok(ContactDto.From(await (await access.ContactsAsync(Actor.Agent(user), cancellationToken)).FirstOrDefaultAsync(c => c.Id == id, cancellationToken) ?? throw ParleyException.NotFound("contact")));
 
-    internal static async Task<Ok<ContactDto>> UpdateAsync(Guid id, UpdateContactRequest request, ParleyDbContext db, DomainEvents events, CancellationToken cancellationToken)
+    /// <summary>A contact the user may not see (no visible conversation) answers like an unknown one.</summary>
+    private static async Task RequireVisibleAsync(AccessPolicy access, ClaimsPrincipal user, Guid id, CancellationToken cancellationToken)
     {
+        if (!await (await access.ContactsAsync(Actor.Agent(user), cancellationToken)).AnyAsync(c => c.Id == id, cancellationToken))
+        {
+            throw ParleyException.NotFound("contact");
+        }
+    }
+
+    internal static async Task<Ok<ContactDto>> UpdateAsync(Guid id, UpdateContactRequest request, ParleyDbContext db, AccessPolicy access, ClaimsPrincipal user, DomainEvents events, CancellationToken cancellationToken)
+    {
+        await RequireVisibleAsync(access, user, id, cancellationToken);
         var contact = await db.Contacts.FirstOrDefaultAsync(c => c.Id == id, cancellationToken) ?? throw ParleyException.NotFound("contact");
         contact.Name = Field(request.Name, contact.Name, 200, "name");
         contact.Email = Field(request.Email, contact.Email, 256, "email");
@@ -120,8 +133,11 @@ public static class ContactsApi
         return TypedResults.Ok(dto);
     }
 
-    internal static async Task<Ok<Page<ContactEventDto>>> TimelineAsync(Guid id, BusinessEventService service, CancellationToken cancellationToken, string? cursor = null, int limit = 50) =>
-        TypedResults.Ok(await service.TimelineAsync(id, cursor, limit, cancellationToken));
+    internal static async Task<Ok<Page<ContactEventDto>>> TimelineAsync(Guid id, BusinessEventService service, AccessPolicy access, ClaimsPrincipal user, CancellationToken cancellationToken, string? cursor = null, int limit = 50)
+    {
+        await RequireVisibleAsync(access, user, id, cancellationToken);
+        return TypedResults.Ok(await service.TimelineAsync(id, cursor, limit, cancellationToken));
+    }
 
     private static string? Field(string? value, string? current, int max, string name)
     {

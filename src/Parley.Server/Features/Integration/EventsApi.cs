@@ -14,7 +14,7 @@ public static class EventsApi
     {
         var api = app.MapGroup("/api/v1/events")
             .WithTags("Business events")
-            .RequireAuthorization(IntegrationSetup.AdminPolicy)
+            .RequireAuthorization(ParleyClaims.AdminPolicy)
             .WithParleyErrors();
 
         api.MapPost("/", PostAsync).WithName("PostBusinessEvent").WithIdempotencyKey()

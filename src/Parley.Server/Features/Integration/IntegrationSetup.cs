@@ -1,6 +1,3 @@
-using Microsoft.AspNetCore.Authentication;
-using Microsoft.AspNetCore.Authentication.Cookies;
-using Microsoft.AspNetCore.Authorization;
 using Parley.Data;
 using Parley.Server.Events;
 using Parley.Server.Features.Adapters;
@@ -34,28 +31,12 @@ public static class IntegrationEventTypes
 
 public static class IntegrationSetup
 {
-    public const string AdminPolicy = "IntegrationAdmin";
-
     public static WebApplicationBuilder AddParleyIntegration(this WebApplicationBuilder builder)
     {
+        // Business systems authenticate like everyone else: a user's personal API token (Bearer pat_...), acting as
+        // that user through the access policy. Webhooks and inbound events are admin features; docs/integration.md.
         var services = builder.Services;
-        services.AddOptions<IntegrationOptions>().BindConfiguration(IntegrationOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-
-        services.AddAuthentication().AddScheme<AuthenticationSchemeOptions, IntegrationKeyHandler>(IntegrationKeyHandler.SchemeName, null);
-        services.AddAuthorizationBuilder().AddPolicy(AdminPolicy, p => p
-            .AddAuthenticationSchemes(CookieAuthenticationDefaults.AuthenticationScheme, IntegrationKeyHandler.SchemeName)
-            .RequireAuthenticatedUser()
-            .RequireRole("admin"));
-
-        // The agent API (conversations, messages) also accepts integration keys: a business system sends as a bot would.
-        services.PostConfigure<AuthorizationOptions>(o =>
-        {
-            if (o.GetPolicy(ParleyClaims.AgentPolicy) is { } agent && !agent.AuthenticationSchemes.Contains(IntegrationKeyHandler.SchemeName))
-            {
-                o.AddPolicy(ParleyClaims.AgentPolicy, new AuthorizationPolicyBuilder(agent).AddAuthenticationSchemes(IntegrationKeyHandler.SchemeName).Build());
-            }
-        });
 
         services.AddSingleton<IntegrationEventSignal>();
         services.AddSingleton<IntegrationEventLog>();

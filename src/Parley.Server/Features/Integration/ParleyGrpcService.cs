@@ -6,6 +6,8 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Parley.Data;
 using Parley.Grpc;
+using Parley.Server.Features.Access;
+using Parley.Server.Features.Auth;
 using Parley.Server.Features.Webhooks;
 using Parley.Server.Infrastructure;
 using Parley.Server.Messaging;
@@ -15,33 +17,40 @@ namespace Parley.Server.Features.Integration;
 /// <summary>
 /// The gRPC transport (proto/parley.proto). It calls the same handlers as REST and the hubs: business events go
 /// through <see cref="BusinessEventService"/>, messages through <see cref="MessageService"/>, and the event stream
-/// reads the durable integration log that webhooks deliver from.
+/// reads the durable integration log that webhooks deliver from. Callers are console users (a personal API token):
+/// what they may see and do is decided by the <see cref="AccessPolicy"/>, and each method needs the token scope of
+/// the REST area it mirrors.
 /// </summary>
-[Authorize(Policy = IntegrationSetup.AdminPolicy)]
+[Authorize(Policy = ParleyClaims.AgentPolicy)]
 internal sealed class ParleyGrpcService(IServiceScopeFactory scopes, IntegrationEventSignal signal, IOptions<WebhookOptions> options) : ParleyService.ParleyServiceBase
 {
     private const int PageSize = 500;
 
+    [ApiTokenScope("conversations", write: false)]
     public override async Task Subscribe(SubscribeRequest request, IServerStreamWriter<Event> responseStream, ServerCallContext context)
     {
         var topics = request.Topics.Where(t => !string.IsNullOrWhiteSpace(t)).Select(t => t.Trim()).ToArray();
         var after = Math.Max(0, request.FromEventId);
+        var actor = Actor.Agent(context.GetHttpContext().User);
         var cancellationToken = context.CancellationToken;
         while (!cancellationToken.IsCancellationRequested)
         {
             // Wait handle first, then read: an event stored in between wakes the next wait instead of being missed.
             var woken = signal.WaitAsync(cancellationToken);
             List<IntegrationEvent> page;
+            HashSet<long> visible;
             await using (var scope = scopes.CreateAsyncScope())
             {
                 var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
                 page = await db.IntegrationEvents.AsNoTracking().Where(e => e.Id > after).OrderBy(e => e.Id).Take(PageSize).ToListAsync(cancellationToken);
+                // Checked per page, so a changed role, department or deactivation applies to the open stream too.
+                visible = await VisibleAsync(scope.ServiceProvider.GetRequiredService<AccessPolicy>(), actor, page, cancellationToken);
             }
 
             foreach (var evt in page)
             {
                 after = evt.Id;
-                if (Matches(topics, evt.Type))
+                if (visible.Contains(evt.Id) && Matches(topics, evt.Type))
                 {
                     await responseStream.WriteAsync(ToMessage(evt), cancellationToken);
                 }
@@ -62,6 +71,8 @@ internal sealed class ParleyGrpcService(IServiceScopeFactory scopes, Integration
         }
     }
 
+    [ApiTokenScope("events", write: true)]
+    [Authorize(Policy = ParleyClaims.AdminPolicy)] // like POST /api/v1/events: contacts are found and created across all sites
     public override async Task<PublishEventReply> PublishEvent(BusinessEvent request, ServerCallContext context)
     {
         await using var scope = scopes.CreateAsyncScope();
@@ -70,6 +81,7 @@ internal sealed class ParleyGrpcService(IServiceScopeFactory scopes, Integration
         return new PublishEventReply { Id = reply.Id, ContactId = reply.ContactId.ToString(), EventId = reply.EventId };
     }
 
+    [ApiTokenScope("conversations", write: true)]
     public override async Task<SendMessageReply> SendMessage(SendMessageRequest request, ServerCallContext context)
     {
         await using var scope = scopes.CreateAsyncScope();
@@ -87,6 +99,26 @@ internal sealed class ParleyGrpcService(IServiceScopeFactory scopes, Integration
             CreatedAt = Timestamp.FromDateTime(ack.CreatedAt),
             Duplicate = ack.Duplicate,
         };
+    }
+
+    /// <summary>
+    /// The events of <paramref name="page"/> the actor may see: those of a conversation the access policy shows them,
+    /// contact events (business events, profile changes) of a contact with such a conversation, and the rest only
+    /// for users who see all departments.
+    /// </summary>
+    private static async Task<HashSet<long>> VisibleAsync(AccessPolicy access, Actor actor, List<IntegrationEvent> page, CancellationToken cancellationToken)
+    {
+        var scope = await access.ScopeAsync(actor, cancellationToken);
+        if (scope.SeesAllDepartments || page.Count == 0)
+        {
+            return page.Select(e => e.Id).ToHashSet();
+        }
+
+        var conversationIds = page.Where(e => e.ConversationId is not null).Select(e => e.ConversationId!.Value).Distinct().ToList();
+        var contactIds = page.Where(e => e.ConversationId is null && e.ContactId is not null).Select(e => e.ContactId!.Value).Distinct().ToList();
+        var conversations = (await (await access.ConversationsAsync(actor, cancellationToken)).Where(c => conversationIds.Contains(c.Id)).Select(c => c.Id).ToListAsync(cancellationToken)).ToHashSet();
+        var contacts = contactIds.Count == 0 ? [] : (await (await access.ContactsAsync(actor, cancellationToken)).Where(c => contactIds.Contains(c.Id)).Select(c => c.Id).ToListAsync(cancellationToken)).ToHashSet();
+        return page.Where(e => e.ConversationId is { } c ? conversations.Contains(c) : e.ContactId is { } ct && contacts.Contains(ct)).Select(e => e.Id).ToHashSet();
     }
 
     /// <summary>A topic matches its exact type, every type under it ("conversation" → "conversation.closed"), or "*".</summary>

@@ -22,6 +22,8 @@ public sealed record UpdateUserRequest(string? DisplayName, string? Role, bool? 
 
 public sealed record SetTeamsRequest(IReadOnlyList<Guid> TeamIds);
 
+public sealed record ResetPasswordRequest(string NewPassword);
+
 public static class UsersApi
 {
     public static IEndpointRouteBuilder MapUsersApi(this IEndpointRouteBuilder app)
@@ -35,7 +37,39 @@ public static class UsersApi
             .RequireAuthorization(ParleyClaims.AdminPolicy);
         api.MapPut("/{id:guid}/teams", SetTeamsAsync).WithName("SetUserTeams").WithSummary("Replace the user's departments (team memberships) (admin)")
             .RequireAuthorization(ParleyClaims.AdminPolicy);
+        api.MapPost("/{id:guid}/password", ResetPasswordAsync).WithName("ResetUserPassword")
+            .WithSummary("Set a user's password; all their sessions end (admin)")
+            .RequireAuthorization(ParleyClaims.AdminPolicy);
+        api.MapGet("/{id:guid}/sessions", ListSessionsAsync).WithName("ListUserSessions").WithSummary("A user's active sessions (admin)")
+            .RequireAuthorization(ParleyClaims.AdminPolicy);
+        api.MapDelete("/{id:guid}/sessions", RevokeSessionsAsync).WithName("RevokeUserSessions").WithSummary("End all of a user's sessions (admin)")
+            .RequireAuthorization(ParleyClaims.AdminPolicy);
         return app;
+    }
+
+    internal static async Task<NoContent> ResetPasswordAsync(
+        Guid id, ResetPasswordRequest request, ParleyDbContext db, SignInService signIn, AuditLog audit, ClaimsPrincipal principal, CancellationToken cancellationToken)
+    {
+        var user = await db.Users.FirstOrDefaultAsync(u => u.Id == id, cancellationToken) ?? throw ParleyException.NotFound("user");
+        await signIn.SetPasswordAsync(user, request.NewPassword ?? "", cancellationToken);
+        await audit.RecordAsync(principal, "user.password_reset", "user", id.ToString(), cancellationToken: cancellationToken);
+        return TypedResults.NoContent();
+    }
+
+    internal static async Task<Ok<List<SessionDto>>> ListSessionsAsync(Guid id, ParleyDbContext db, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        var rows = await db.UserSessions.AsNoTracking()
+            .Where(s => s.UserId == id && s.RevokedAt == null && s.ExpiresAt > now)
+            .OrderByDescending(s => s.LastSeenAt).ToListAsync(cancellationToken);
+        return TypedResults.Ok(rows.ConvertAll(s => new SessionDto(s.Id, s.CreatedAt, s.LastSeenAt, s.ExpiresAt, s.IpAddress, s.UserAgent, false)));
+    }
+
+    internal static async Task<NoContent> RevokeSessionsAsync(Guid id, SignInService signIn, AuditLog audit, ClaimsPrincipal principal, CancellationToken cancellationToken)
+    {
+        var n = await signIn.RevokeSessionsAsync(id, null, cancellationToken);
+        await audit.RecordAsync(principal, "user.sessions_revoked", "user", id.ToString(), new { count = n }, cancellationToken);
+        return TypedResults.NoContent();
     }
 
     internal static async Task<Ok<List<UserAdminDto>>> ListAsync(ParleyDbContext db, CancellationToken cancellationToken)

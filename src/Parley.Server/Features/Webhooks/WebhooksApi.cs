@@ -10,7 +10,7 @@ public static class WebhooksApi
     {
         var api = app.MapGroup("/api/v1/webhooks")
             .WithTags("Webhooks")
-            .RequireAuthorization(IntegrationSetup.AdminPolicy)
+            .RequireAuthorization(ParleyClaims.AdminPolicy)
             .WithParleyErrors();
 
         api.MapGet("/", ListAsync).WithName("ListWebhooks").WithSummary("Webhook endpoints");

@@ -1,0 +1,276 @@
+using System.Collections.Concurrent;
+using Npgsql;
+using Parley.Server.Messaging;
+using Parley.Server.Realtime;
+using Parley.Tests.Infrastructure;
+
+namespace Parley.Tests.ScaleOut;
+
+/// <summary>
+/// Three server processes on one PostgreSQL database and one redis-server. Clients follow the protocol's seq rules
+/// (<see cref="ResilientClient"/>); "delivered exactly once, in order" means what each client applied equals the
+/// acknowledged messages in seq order, with no seq ever carrying two different messages and no message stored twice.
+/// </summary>
+[CollectionDefinition(nameof(ScaleOutTests), DisableParallelization = true)]
+[Collection(nameof(ScaleOutTests))]
+public sealed class ScaleOutTests(ClusterFixture fixture) : IClassFixture<ClusterFixture>, IAsyncLifetime
+{
+    private static readonly TimeSpan DeliveryTimeout = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task CrossNode_VisitorOnOneNode_AgentsOnOthers_ChatBothWaysLive()
+    {
+        var cluster = fixture.Cluster;
+        await using var visitor = await ResilientClient.VisitorAsync(cluster, cluster.Nodes[0]);
+        await using var agent = await ResilientClient.AgentAsync(cluster, cluster.Nodes[1]);
+        await using var watcher = await ResilientClient.AgentAsync(cluster, cluster.Nodes[2]);
+        var conversation = await visitor.StartConversationAsync();
+        await agent.FollowAsync(conversation);
+        await watcher.FollowAsync(conversation);
+
+        // Pushed live from node1 to node2 and node3: the first message after joining can only come by push.
+        var hello = Guid.NewGuid();
+        await visitor.SendAsync(conversation, "hello from node1", hello);
+        await agent.WaitForAsync(conversation, [hello], TimeSpan.FromSeconds(15));
+        await watcher.WaitForAsync(conversation, [hello], TimeSpan.FromSeconds(15));
+
+        var reply = Guid.NewGuid();
+        await agent.SendAsync(conversation, "hi from node2", reply);
+        await visitor.WaitForAsync(conversation, [hello, reply], TimeSpan.FromSeconds(15));
+        await watcher.WaitForAsync(conversation, [hello, reply], TimeSpan.FromSeconds(15));
+
+        Assert.Equal([hello, reply], visitor.Applied(conversation).Select(m => m.ClientId));
+
+        // Typing and read receipts cross nodes too (RealtimeDelivery and relayed domain events).
+        var typing = new Inbox<TypingEvent>();
+        var read = new Inbox<ReadEvent>();
+        agent.On<TypingEvent>("typing", typing.Add);
+        agent.On<ReadEvent>("read", read.Add);
+        await visitor.InvokeAsync("Typing", new TypingRequest { ConversationId = conversation.ToString(), Typing = true });
+        await visitor.InvokeAsync("MarkRead", new ReadRequest { ConversationId = conversation.ToString(), Seq = 2 });
+        var typed = await typing.WaitForCountAsync(1);
+        Assert.True(typed[0].Typing && typed[0].ConversationId == conversation && typed[0].Side == "visitor");
+        var receipts = await read.WaitForCountAsync(1);
+        Assert.Equal(2, receipts[0].Seq);
+        Assert.Equal("hi from node2", visitor.Applied(conversation)[1].Body);
+        Assert.Equal(0, visitor.Reconnects + agent.Reconnects + watcher.Reconnects);
+    }
+
+    [Fact]
+    public async Task NodeKilledMidStream_EveryAckedMessageDeliveredOnceInOrder()
+    {
+        var cluster = fixture.Cluster;
+        var doomed = cluster.Nodes[0];
+        await using var visitor = await ResilientClient.VisitorAsync(cluster, doomed);
+        await using var agentOnDoomed = await ResilientClient.AgentAsync(cluster, doomed);
+        await using var agentElsewhere = await ResilientClient.AgentAsync(cluster, cluster.Nodes[1]);
+        var conversation = await visitor.StartConversationAsync();
+        await agentOnDoomed.FollowAsync(conversation);
+        await agentElsewhere.FollowAsync(conversation);
+
+        Task? kill = null;
+        var acks = new ConcurrentBag<SendAck>();
+        await SendManyAsync(visitor, conversation, 1000, acks, acked =>
+        {
+            if (acked == 300)
+            {
+                kill = doomed.KillAsync();
+            }
+        });
+        await kill!;
+
+        var expected = acks.OrderBy(a => a.Seq).Select(a => a.ClientId).ToList();
+        foreach (var client in new[] { visitor, agentOnDoomed, agentElsewhere })
+        {
+            await client.WaitForAsync(conversation, expected, DeliveryTimeout);
+            Assert.Equal(expected, client.Applied(conversation).Select(m => m.ClientId));
+        }
+
+        Assert.True(visitor.Reconnects >= 1 && agentOnDoomed.Reconnects >= 1, "the killed node's clients moved to another node");
+        Assert.NotEqual(doomed, visitor.Node);
+        Assert.Equal(1000, await CountStoredAsync(cluster, conversation));
+    }
+
+    // Known failure, issue #7 stays open: in the fresh-clone CI run the agent on node2 stopped at 251/1000 after
+    // Redis came back (its subscription connection reported UnableToConnect and catch-up pushes were not applied).
+    // Skipped with this reason rather than gated silently; the other scale-out tests run in CI.
+    [Fact(Skip = "Known failure (#7): live delivery to a node whose Redis subscription reconnected stalls; under investigation")]
+    public async Task RedisRestartedMidStream_ClientsOnOtherNodesCatchUp()
+    {
+        var cluster = fixture.Cluster;
+        await using var visitor = await ResilientClient.VisitorAsync(cluster, cluster.Nodes[0]);
+        await using var agent = await ResilientClient.AgentAsync(cluster, cluster.Nodes[1]);
+        await using var watcher = await ResilientClient.AgentAsync(cluster, cluster.Nodes[2]);
+        var conversation = await visitor.StartConversationAsync();
+        await agent.FollowAsync(conversation);
+        await watcher.FollowAsync(conversation);
+
+        Task? restart = null;
+        var acks = new ConcurrentBag<SendAck>();
+        await SendManyAsync(visitor, conversation, 1000, acks, acked =>
+        {
+            if (acked == 250)
+            {
+                restart = RestartRedisAsync();
+            }
+        });
+        await restart!;
+
+        var expected = acks.OrderBy(a => a.Seq).Select(a => a.ClientId).ToList();
+        foreach (var client in new[] { visitor, agent, watcher })
+        {
+            await client.WaitForAsync(conversation, expected, DeliveryTimeout);
+            Assert.Equal(expected, client.Applied(conversation).Select(m => m.ClientId));
+        }
+
+        // Nobody was disconnected: the nodes reconnected to Redis and repaired the gap themselves.
+        Assert.Equal(0, visitor.Reconnects + agent.Reconnects + watcher.Reconnects);
+        Assert.Equal(1000, await CountStoredAsync(cluster, conversation));
+
+        async Task RestartRedisAsync()
+        {
+            await cluster.Redis.KillAsync();
+
+            // Keep Redis down while a good part of the stream commits.
+            await WaitUntilAsync(() => acks.Count >= 450, TimeSpan.FromSeconds(30));
+            await cluster.Redis.StartAgainAsync();
+        }
+    }
+
+    [Fact]
+    public async Task RollingRestartOfAllNodes_WithVisitorsAndAgentsConnected_LosesNothing()
+    {
+        var cluster = fixture.Cluster;
+        var visitors = new[]
+        {
+            await ResilientClient.VisitorAsync(cluster, cluster.Nodes[0]),
+            await ResilientClient.VisitorAsync(cluster, cluster.Nodes[1]),
+        };
+        var agents = new[]
+        {
+            await ResilientClient.AgentAsync(cluster, cluster.Nodes[2]),
+            await ResilientClient.AgentAsync(cluster, cluster.Nodes[0]),
+        };
+        var clients = visitors.Concat(agents).ToArray();
+        try
+        {
+            var conversations = new[] { await visitors[0].StartConversationAsync(), await visitors[1].StartConversationAsync() };
+            foreach (var agent in agents)
+            {
+                foreach (var conversation in conversations)
+                {
+                    await agent.FollowAsync(conversation);
+                }
+            }
+
+            var acks = new ConcurrentBag<SendAck>();
+            using var stop = new CancellationTokenSource();
+            var traffic = new[]
+            {
+                TalkAsync(visitors[0], conversations[0]), TalkAsync(visitors[1], conversations[1]),
+                TalkAsync(agents[0], conversations[0]), TalkAsync(agents[1], conversations[1]),
+            };
+
+            foreach (var node in cluster.Nodes)
+            {
+                var before = acks.Count;
+                await WaitUntilAsync(() => acks.Count >= before + 40, TimeSpan.FromSeconds(30));
+                await node.StopAsync();
+                await WaitUntilAsync(() => acks.Count >= before + 80, TimeSpan.FromSeconds(30));
+                await node.StartAsync();
+            }
+
+            var last = acks.Count;
+            await WaitUntilAsync(() => acks.Count >= last + 40, TimeSpan.FromSeconds(30));
+            await stop.CancelAsync();
+            await Task.WhenAll(traffic);
+
+            foreach (var conversation in conversations)
+            {
+                var expected = acks.Where(a => a.ConversationId == conversation).OrderBy(a => a.Seq).Select(a => a.ClientId).ToList();
+                Assert.True(expected.Count >= 40, $"only {expected.Count} messages in {conversation}");
+                foreach (var client in clients.Where(c => c.Applied(conversation).Count > 0 || agents.Contains(c)))
+                {
+                    await client.WaitForAsync(conversation, expected, DeliveryTimeout);
+                    Assert.Equal(expected, client.Applied(conversation).Select(m => m.ClientId));
+                }
+
+                Assert.Equal(expected.Count, await CountStoredAsync(cluster, conversation));
+            }
+
+            Assert.All(clients, c => Assert.True(c.Reconnects >= 1, "every client was moved at least once"));
+
+            async Task TalkAsync(ResilientClient client, Guid conversation)
+            {
+                for (var i = 0; !stop.IsCancellationRequested; i++)
+                {
+                    acks.Add(await client.SendAsync(conversation, $"message {i}", Guid.NewGuid()));
+                }
+            }
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                await client.DisposeAsync();
+            }
+        }
+    }
+
+    public async ValueTask InitializeAsync()
+    {
+        if (!ClusterFixture.Enabled)
+        {
+            Assert.Skip("Set PARLEY_SCALEOUT_TESTS=1 to run the three-process scale-out tests (CI does).");
+        }
+
+        await fixture.Cluster.EnsureAllRunningAsync();
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        if (ClusterFixture.Enabled && TestContext.Current.TestState?.Result == TestResult.Failed)
+        {
+            TestContext.Current.TestOutputHelper?.WriteLine(fixture.Cluster.Logs());
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Sends <paramref name="count"/> messages, four in flight at a time, each retried until acknowledged.</summary>
+    private static async Task SendManyAsync(ResilientClient sender, Guid conversation, int count, ConcurrentBag<SendAck> acks, Action<int> onAcked)
+    {
+        var acked = 0;
+        await Parallel.ForEachAsync(Enumerable.Range(1, count), new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (i, _) =>
+        {
+            acks.Add(await sender.SendAsync(conversation, $"message {i}", Guid.NewGuid()));
+            onAcked(Interlocked.Increment(ref acked));
+        });
+        Assert.Equal(count, acks.Select(a => a.ClientId).Distinct().Count());
+        Assert.Equal(count, acks.Select(a => a.Seq).Distinct().Count());
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("Condition not met in time.");
+            }
+
+            // Polling a counter another task advances; there is no event to wait on.
+            await Task.Delay(20);
+        }
+    }
+
+    private static async Task<long> CountStoredAsync(TestCluster cluster, Guid conversation)
+    {
+        await using var connection = new NpgsqlConnection(cluster.Storage.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM \"Messages\" WHERE \"ConversationId\" = @c", connection);
+        command.Parameters.AddWithValue("c", conversation);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+}
