@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -16,6 +17,7 @@ namespace Parley.Tests.Integration;
 public sealed class WebhookTests
 {
     private static readonly string[] All = ["*"];
+    private static readonly string[] LifecycleTypes = ["conversation.assigned", "conversation.closed", "conversation.created", "conversation.queued", "csat.submitted"];
 
     /// <summary>Short retry delays so a test sees several attempts in well under a second each.</summary>
     private static Dictionary<string, string?> FastRetries(params string[] schedule)
@@ -75,7 +77,7 @@ public sealed class WebhookTests
         await using var server = await ParleyServer.StartAsync(storage, FastRetries("00:00:00.100", "00:00:00.100", "00:00:00.100", "00:00:00.100"));
         await using var receiver = await WebhookReceiver.StartAsync(500, 503, 502);
         var (admin, _) = await AgentClient.SignInAsync(server);
-        var endpoint = await CreateEndpointAsync(admin, receiver.Url, ["conversation.*"]);
+        var endpoint = await CreateEndpointAsync(admin, receiver.Url, ["conversation.created"]);
 
         await using var visitor = await VisitorClient.ConnectAsync(server);
         var conversation = await visitor.StartConversationAsync();
@@ -201,8 +203,10 @@ public sealed class WebhookTests
         await using var storage = await TestStorage.CreateAsync(store);
         await using var server = await ParleyServer.StartAsync(storage, FastRetries("00:00:00.100"));
         await using var receiver = await WebhookReceiver.StartAsync(410);
+        await using var watcher = await WebhookReceiver.StartAsync();
         var (admin, _) = await AgentClient.SignInAsync(server);
         var endpoint = await CreateEndpointAsync(admin, receiver.Url, ["*"]);
+        await CreateEndpointAsync(admin, watcher.Url, ["webhook.disabled"]);
 
         await using var visitor = await VisitorClient.ConnectAsync(server);
         await visitor.StartConversationAsync();
@@ -214,11 +218,55 @@ public sealed class WebhookTests
         });
         Assert.Contains("410", disabled.DisabledReason, StringComparison.Ordinal);
 
+        // Admins are told: an audit entry, and the webhook.disabled event (here to the endpoint subscribed to it).
+        var entry = (await PollAsync(async () =>
+        {
+            var audit = await admin.GetFromJsonAsync<JsonElement>($"/api/v1/audit?action={WebhookAdminNotice.AuditAction}", TestContext.Current.CancellationToken);
+            return audit.GetProperty("items").EnumerateArray().Select(e => (JsonElement?)e).SingleOrDefault() is { } found ? new StrongBox<JsonElement>(found) : null;
+        })).Value;
+        Assert.Equal(endpoint.Id.ToString(), entry.GetProperty("targetId").GetString());
+        Assert.Contains("410", entry.GetProperty("detailsJson").GetString(), StringComparison.Ordinal);
+        using (var notice = JsonDocument.Parse((await watcher.Requests.WaitForCountAsync(1)).Single().Body))
+        {
+            Assert.Equal("webhook.disabled", notice.RootElement.GetProperty("type").GetString());
+            Assert.Equal(endpoint.Id, notice.RootElement.GetProperty("data").GetProperty("endpointId").GetGuid());
+        }
+
         // Re-enabling clears the notice.
         var patched = await admin.PatchAsJsonAsync($"/api/v1/webhooks/{endpoint.Id}", new { enabled = true }, TestContext.Current.CancellationToken);
         var enabled = (await patched.Content.ReadFromJsonAsync<WebhookEndpointDto>(TestContext.Current.CancellationToken))!;
         Assert.True(enabled.Enabled);
         Assert.Null(enabled.DisabledReason);
+    }
+
+    [Theory]
+    [InlineData(Store.Sqlite)]
+    [InlineData(Store.Postgres)]
+    public async Task RoutingAndCsatEvents_BecomeWebhooks(Store store)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var storage = await TestStorage.CreateAsync(store);
+        await using var server = await ParleyServer.StartAsync(storage);
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var (admin, _) = await AgentClient.SignInAsync(server);
+        await CreateEndpointAsync(admin, receiver.Url, ["conversation.*", "csat.submitted"]);
+
+        await using var visitor = await VisitorClient.ConnectAsync(server);
+        var conversation = await visitor.StartConversationAsync();
+        (await admin.PostAsJsonAsync($"/api/v1/conversations/{conversation.Id}/assign", new { }, ct)).EnsureSuccessStatusCode();
+        (await admin.PostAsync($"/api/v1/conversations/{conversation.Id}/close", null, ct)).EnsureSuccessStatusCode();
+        using var visitorHttp = server.CreateHttpClient();
+        visitorHttp.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", visitor.Token);
+        (await visitorHttp.PostAsJsonAsync($"/api/v1/widget/conversations/{conversation.Id}/rating", new { score = 5, comment = "Great" }, ct)).EnsureSuccessStatusCode();
+
+        // Deliveries run in parallel, so their arrival order is not the events' order.
+        var received = await receiver.Requests.WaitForCountAsync(5);
+        var events = received.Select(r => JsonDocument.Parse(r.Body).RootElement).ToDictionary(e => e.GetProperty("type").GetString()!);
+        Assert.Equal(LifecycleTypes, events.Keys.Order(StringComparer.Ordinal));
+        Assert.All(events.Values, e => Assert.Equal(conversation.Id, (e.GetProperty("data").TryGetProperty("conversationId", out var id) ? id : e.GetProperty("data").GetProperty("id")).GetGuid()));
+        Assert.Equal("manual", events["conversation.assigned"].GetProperty("data").GetProperty("reason").GetString());
+        Assert.Equal("new", events["conversation.queued"].GetProperty("data").GetProperty("reason").GetString());
+        Assert.Equal(5, events["csat.submitted"].GetProperty("data").GetProperty("score").GetInt32());
     }
 
     internal static async Task<WebhookEndpointDto> CreateEndpointAsync(HttpClient admin, Uri url, string[] eventTypes)

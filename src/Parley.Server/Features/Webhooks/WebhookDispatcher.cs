@@ -259,8 +259,11 @@ public sealed partial class WebhookDispatcher(
                     : null;
             if (reason is not null)
             {
-                await WebhookService.DisableAsync(db, current.Id, reason, now, CancellationToken.None);
-                LogDisabled(logger, current.Id, current.Url, reason);
+                if (await WebhookService.DisableAsync(db, current.Id, reason, now, CancellationToken.None))
+                {
+                    LogDisabled(logger, current.Id, current.Url, reason);
+                    await scope.ServiceProvider.GetRequiredService<WebhookAdminNotice>().EndpointDisabledAsync(current, reason, now, CancellationToken.None);
+                }
             }
         }
     }

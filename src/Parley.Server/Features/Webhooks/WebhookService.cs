@@ -162,12 +162,16 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
         return ToDto(delivery, type, null);
     }
 
-    /// <summary>Disables an endpoint with the reason admins see, and cancels what it still had pending.</summary>
-    internal static async Task DisableAsync(ParleyDbContext db, Guid id, string reason, DateTime now, CancellationToken cancellationToken)
+    /// <summary>
+    /// Disables an endpoint with the reason admins see, and cancels what it still had pending. True when this call
+    /// disabled it (of two nodes disabling the same endpoint, one does).
+    /// </summary>
+    internal static async Task<bool> DisableAsync(ParleyDbContext db, Guid id, string reason, DateTime now, CancellationToken cancellationToken)
     {
-        await db.WebhookEndpoints.Where(e => e.Id == id && e.Enabled)
+        var changed = await db.WebhookEndpoints.Where(e => e.Id == id && e.Enabled)
             .ExecuteUpdateAsync(s => s.SetProperty(e => e.Enabled, false).SetProperty(e => e.DisabledAt, now).SetProperty(e => e.DisabledReason, reason).SetProperty(e => e.UpdatedAt, now), cancellationToken);
         await CancelPendingAsync(db, id, now, cancellationToken);
+        return changed == 1;
     }
 
     private static Task<int> CancelPendingAsync(ParleyDbContext db, Guid id, DateTime now, CancellationToken cancellationToken) =>
