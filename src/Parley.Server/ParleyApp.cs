@@ -10,6 +10,7 @@ using Parley.Server.Features.Conversations;
 using Parley.Server.Features.Csat;
 using Parley.Server.Features.Metrics;
 using Parley.Server.Features.Sites;
+using Parley.Server.Features.Supervision;
 using Parley.Server.Features.Users;
 using Parley.Server.Features.Web;
 using Parley.Server.Features.Widget;
@@ -54,6 +55,7 @@ public static class ParleyApp
         builder.AddAttachments();
         builder.AddCsat();
         builder.AddParleyRouting();
+        builder.AddSupervision();
         builder.Services.AddScoped<ConversationService>();
         builder.AddParleyScaleOut(); // after the features: with Redis it swaps node-local services for cluster-wide ones
 
@@ -91,6 +93,7 @@ public static class ParleyApp
         app.MapAuditApi();
         app.MapConversationsApi();
         app.MapRoutingApis();
+        app.MapSupervisionApi();
         app.MapParleyHubs();
         return app;
     }
