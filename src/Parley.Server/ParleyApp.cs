@@ -8,6 +8,7 @@ using Parley.Server.Features.Attachments;
 using Parley.Server.Features.Auth;
 using Parley.Server.Features.Conversations;
 using Parley.Server.Features.Csat;
+using Parley.Server.Features.Integration;
 using Parley.Server.Features.Metrics;
 using Parley.Server.Features.Sites;
 using Parley.Server.Features.Supervision;
@@ -57,6 +58,7 @@ public static class ParleyApp
         builder.AddParleyRouting();
         builder.AddSupervision();
         builder.Services.AddScoped<ConversationService>();
+        builder.AddParleyIntegration();
         builder.AddParleyScaleOut(); // after the features: with Redis it swaps node-local services for cluster-wide ones
 
         var app = builder.Build();
@@ -76,6 +78,7 @@ public static class ParleyApp
         app.UseAuthorization();
         app.UseApiTokenScopes();
         app.UseCsrfHeaderCheck();
+        app.UseIdempotencyKeys();
 
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
@@ -92,6 +95,7 @@ public static class ParleyApp
         app.MapUsersApi();
         app.MapAuditApi();
         app.MapConversationsApi();
+        app.MapIntegrationApi();
         app.MapRoutingApis();
         app.MapSupervisionApi();
         app.MapParleyHubs();
