@@ -12,6 +12,7 @@ using Parley.Server.Features.Csat;
 using Parley.Server.Features.Integration;
 using Parley.Server.Features.Metrics;
 using Parley.Server.Features.Sites;
+using Parley.Server.Features.Supervision;
 using Parley.Server.Features.Users;
 using Parley.Server.Features.Web;
 using Parley.Server.Features.Widget;
@@ -56,6 +57,7 @@ public static class ParleyApp
         builder.AddAttachments();
         builder.AddCsat();
         builder.AddParleyRouting();
+        builder.AddSupervision();
         builder.Services.AddScoped<ConversationService>();
         builder.AddConsoleFeatures();
         builder.AddParleyIntegration();
@@ -98,6 +100,7 @@ public static class ParleyApp
         app.MapConsoleApi();
         app.MapIntegrationApi();
         app.MapRoutingApis();
+        app.MapSupervisionApi();
         app.MapParleyHubs();
         return app;
     }
