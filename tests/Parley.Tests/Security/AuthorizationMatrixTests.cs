@@ -126,6 +126,29 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         ["POST /api/v1/routing/conversations/{id}/accept"] = new(Rule.Console, May404: true), // no offer
         ["POST /api/v1/routing/conversations/{id}/decline"] = new(Rule.Console, May404: true),
 
+        // Agent console (#4): canned replies, labels, snooze, spam/block, contact profile and notes, read markers, search.
+        ["GET /api/v1/canned-replies"] = new(Rule.Console),
+        ["POST /api/v1/canned-replies"] = new(Rule.Console), // {} is invalid_shortcut; shared ones need a supervisor (ConsoleApiTests)
+        ["PUT /api/v1/canned-replies/{id}"] = new(Rule.Console, May404: true),
+        ["DELETE /api/v1/canned-replies/{id}"] = new(Rule.Console, May404: true),
+        ["GET /api/v1/labels"] = new(Rule.Console),
+        ["POST /api/v1/labels"] = new(Rule.Console),
+        ["DELETE /api/v1/labels/{id}"] = new(Rule.Supervisor, May404: true),
+        ["PUT /api/v1/conversations/{id}/labels"] = new(Rule.Console),
+        ["POST /api/v1/conversations/{id}/snooze"] = new(Rule.Console),
+        ["DELETE /api/v1/conversations/{id}/snooze"] = new(Rule.Console),
+        ["POST /api/v1/conversations/{id}/spam"] = new(Rule.Console),
+        ["POST /api/v1/conversations/{id}/read"] = new(Rule.Console),
+        ["GET /api/v1/conversations/{id}/contact"] = new(Rule.Console),
+        ["PATCH /api/v1/conversations/{id}/contact"] = new(Rule.Console),
+        ["POST /api/v1/conversations/{id}/contact/block"] = new(Rule.Console),
+        ["DELETE /api/v1/conversations/{id}/contact/block"] = new(Rule.Console),
+        ["POST /api/v1/conversations/{id}/contact/notes"] = new(Rule.Console),
+        ["PUT /api/v1/conversations/{id}/contact/notes/{noteId}"] = new(Rule.Console, May404: true),
+        ["DELETE /api/v1/conversations/{id}/contact/notes/{noteId}"] = new(Rule.Console, May404: true),
+        ["GET /api/v1/search/messages"] = new(Rule.Console),
+        ["GET /api/v1/console/agents"] = new(Rule.Console),
+
         // Sites, users, teams, audit: read by console users where the console needs it, changed by admins.
         ["GET /api/v1/sites"] = new(Rule.Console),
         ["GET /api/v1/sites/{id}/widget-settings"] = new(Rule.Console),
@@ -518,6 +541,9 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
                 "documentName" => null,
                 "userId" => "user",
                 "deliveryId" => "delivery",
+                "noteId" => "own",
+                _ when pattern.StartsWith("/api/v1/canned-replies/", StringComparison.Ordinal) => "own",
+                _ when pattern.StartsWith("/api/v1/labels/", StringComparison.Ordinal) => "own",
                 _ when pattern.StartsWith("/api/v1/users/", StringComparison.Ordinal) => "user",
                 _ when pattern.StartsWith("/api/v1/teams/", StringComparison.Ordinal) => "team",
                 _ when pattern.StartsWith("/api/v1/sites/", StringComparison.Ordinal) => "site",
