@@ -62,6 +62,8 @@ internal sealed partial class RedisClusterBus : IClusterBus
 
     public event Action<DateTime>? Restored;
 
+    public event Action? Interrupted;
+
     public void Publish<T>(string topic, T payload)
     {
         try
@@ -110,12 +112,18 @@ internal sealed partial class RedisClusterBus : IClusterBus
 
     private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
     {
+        bool began;
         lock (_gate)
         {
+            began = _outageSince is null;
             _outageSince ??= _time.GetUtcNow().UtcDateTime;
         }
 
         LogConnectionFailed(_logger, e.ConnectionType, e.FailureType);
+        if (began)
+        {
+            Interrupted?.Invoke();
+        }
     }
 
     private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
@@ -143,11 +151,19 @@ internal sealed partial class RedisClusterBus : IClusterBus
     /// </summary>
     private async Task RaiseWhenSubscribedAsync(DateTime since)
     {
-        for (var attempt = 0; attempt < 60; attempt++)
+        // No attempt limit: while Redis answers, our subscriptions come back sooner or later, and giving up would
+        // leave this node without its catch-up for good (a later restore of the other connection finds no outage).
+        for (var attempt = 1; ; attempt++)
         {
+            if (attempt == 60)
+            {
+                LogProbeSlow(_logger);
+            }
+
             var nonce = Guid.NewGuid();
             var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _probes[nonce] = arrived;
+            var publishFailed = false;
             try
             {
                 await _subscriber.PublishAsync(_probeChannel, nonce.ToString());
@@ -155,13 +171,23 @@ internal sealed partial class RedisClusterBus : IClusterBus
                 Restored?.Invoke(since);
                 return;
             }
-            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            catch (TimeoutException)
             {
-                // Not yet: try again shortly.
+                // Published, but our subscription did not hear it within a second: not yet.
+            }
+            catch (RedisException)
+            {
+                publishFailed = true;
             }
             finally
             {
                 _probes.TryRemove(nonce, out _);
+            }
+
+            if (publishFailed)
+            {
+                // The publish itself failed at once: wait before the next try instead of spinning.
+                await Task.Delay(TimeSpan.FromSeconds(1), _time);
             }
 
             if (!_redis.IsConnected)
@@ -175,8 +201,6 @@ internal sealed partial class RedisClusterBus : IClusterBus
                 return;
             }
         }
-
-        LogProbeGaveUp(_logger);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing on the cluster bus failed ({Topic}); other nodes catch up when Redis is back")]
@@ -191,6 +215,6 @@ internal sealed partial class RedisClusterBus : IClusterBus
     [LoggerMessage(Level = LogLevel.Information, Message = "Redis connection restored ({ConnectionType}); catching up")]
     private static partial void LogConnectionRestored(ILogger logger, ConnectionType connectionType);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Redis reconnected but our subscriptions did not come back within a minute")]
-    private static partial void LogProbeGaveUp(ILogger logger);
+    [LoggerMessage(Level = LogLevel.Error, Message = "Redis reconnected but our subscriptions have not come back for a minute; still waiting before catching up")]
+    private static partial void LogProbeSlow(ILogger logger);
 }
