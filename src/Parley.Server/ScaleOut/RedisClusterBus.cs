@@ -44,7 +44,7 @@ internal sealed partial class RedisClusterBus : IClusterBus
 
         redis.ConnectionFailed += OnConnectionFailed;
         redis.ConnectionRestored += OnConnectionRestored;
-        _subscriber.Subscribe(_probeChannel).OnMessage(message =>
+        SubscribeReliably(_probeChannel, message =>
         {
             if (Guid.TryParse((string?)message.Message, out var nonce) && _probes.TryRemove(nonce, out var waiter))
             {
@@ -85,7 +85,7 @@ internal sealed partial class RedisClusterBus : IClusterBus
 
     public void Subscribe<T>(string topic, Action<T> handler)
     {
-        _subscriber.Subscribe(Channel(topic)).OnMessage(message =>
+        SubscribeReliably(Channel(topic), message =>
         {
             byte[]? frame = message.Message;
             if (frame is null || frame.Length < 16 || frame.AsSpan(0, 16).SequenceEqual(_nodeBytes))
@@ -110,7 +110,51 @@ internal sealed partial class RedisClusterBus : IClusterBus
 
     private RedisChannel Channel(string topic) => RedisChannel.Literal($"{_prefix}:{topic}");
 
-    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    /// <summary>
+    /// Subscribes without ever throwing: when Redis is slow or unreachable while the node starts, the subscription
+    /// is retried in the background, and the time without it counts as an outage (a catch-up follows).
+    /// </summary>
+    private void SubscribeReliably(RedisChannel channel, Action<ChannelMessage> onMessage)
+    {
+        try
+        {
+            _subscriber.Subscribe(channel).OnMessage(onMessage);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            LogSubscribeFailed(_logger, ex, channel);
+            MarkOutage();
+            _ = RetrySubscribeAsync(channel, onMessage);
+        }
+    }
+
+    private async Task RetrySubscribeAsync(RedisChannel channel, Action<ChannelMessage> onMessage)
+    {
+        while (true)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), _time);
+            try
+            {
+                // Drop whatever the failed attempt left registered (one subscription per channel here), so no
+                // message is handled twice and no orphaned queue fills up.
+                await _subscriber.UnsubscribeAsync(channel);
+                (await _subscriber.SubscribeAsync(channel)).OnMessage(onMessage);
+                LogSubscribed(_logger, channel);
+                if (_redis.IsConnected)
+                {
+                    OnConnectionRestored(this, null);
+                }
+
+                return;
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                // Still not possible: try again.
+            }
+        }
+    }
+
+    private void MarkOutage()
     {
         bool began;
         lock (_gate)
@@ -119,14 +163,19 @@ internal sealed partial class RedisClusterBus : IClusterBus
             _outageSince ??= _time.GetUtcNow().UtcDateTime;
         }
 
-        LogConnectionFailed(_logger, e.ConnectionType, e.FailureType);
         if (began)
         {
             Interrupted?.Invoke();
         }
     }
 
-    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    {
+        LogConnectionFailed(_logger, e.ConnectionType, e.FailureType);
+        MarkOutage();
+    }
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs? e)
     {
         DateTime since;
         lock (_gate)
@@ -140,7 +189,7 @@ internal sealed partial class RedisClusterBus : IClusterBus
             _outageSince = null;
         }
 
-        LogConnectionRestored(_logger, e.ConnectionType);
+        LogConnectionRestored(_logger, e?.ConnectionType);
         _ = RaiseWhenSubscribedAsync(since);
     }
 
@@ -213,7 +262,13 @@ internal sealed partial class RedisClusterBus : IClusterBus
     private static partial void LogConnectionFailed(ILogger logger, ConnectionType connectionType, ConnectionFailureType failureType);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Redis connection restored ({ConnectionType}); catching up")]
-    private static partial void LogConnectionRestored(ILogger logger, ConnectionType connectionType);
+    private static partial void LogConnectionRestored(ILogger logger, ConnectionType? connectionType);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Subscribing to {Channel} failed; retrying in the background (cross-node delivery on it is paused meanwhile)")]
+    private static partial void LogSubscribeFailed(ILogger logger, Exception exception, RedisChannel channel);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Subscribed to {Channel} after retrying")]
+    private static partial void LogSubscribed(ILogger logger, RedisChannel channel);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Redis reconnected but our subscriptions have not come back for a minute; still waiting before catching up")]
     private static partial void LogProbeSlow(ILogger logger);
