@@ -46,6 +46,7 @@ public static class ParleyApp
         builder.AddParleyData();
         builder.AddParleyAuth();
         builder.AddParleyAccess();
+        builder.AddTransportSecurity();
         builder.AddParleyMessaging();
         builder.AddParleyRealtime();
         builder.AddWidget();
@@ -66,6 +67,7 @@ public static class ParleyApp
         }
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseTransportSecurity();
         app.UseParleyWebAssets();
         app.UseRateLimiter();
         app.UseAuthentication();
