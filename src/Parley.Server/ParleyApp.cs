@@ -8,6 +8,7 @@ using Parley.Server.Features.Attachments;
 using Parley.Server.Features.Auth;
 using Parley.Server.Features.Conversations;
 using Parley.Server.Features.Csat;
+using Parley.Server.Features.Integration;
 using Parley.Server.Features.Metrics;
 using Parley.Server.Features.Sites;
 using Parley.Server.Features.Users;
@@ -55,6 +56,7 @@ public static class ParleyApp
         builder.AddCsat();
         builder.AddParleyRouting();
         builder.Services.AddScoped<ConversationService>();
+        builder.AddParleyIntegration();
         builder.AddParleyScaleOut(); // after the features: with Redis it swaps node-local services for cluster-wide ones
 
         var app = builder.Build();
@@ -74,6 +76,7 @@ public static class ParleyApp
         app.UseAuthorization();
         app.UseApiTokenScopes();
         app.UseCsrfHeaderCheck();
+        app.UseIdempotencyKeys();
 
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
@@ -90,6 +93,7 @@ public static class ParleyApp
         app.MapUsersApi();
         app.MapAuditApi();
         app.MapConversationsApi();
+        app.MapIntegrationApi();
         app.MapRoutingApis();
         app.MapParleyHubs();
         return app;

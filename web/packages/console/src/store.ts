@@ -307,6 +307,18 @@ export function createConsoleStore(me: UserDto) {
     }
   }
 
+  // Handlers of hub events that extensions (the context panel) register; kept across (re)connects.
+  const extraHandlers: Array<[string, (...args: never[]) => void]> = [];
+  function onHubEvent<T>(name: string, handler: (payload: T) => void): () => void {
+    const entry: [string, (...args: never[]) => void] = [name, handler as (...args: never[]) => void];
+    extraHandlers.push(entry);
+    hub?.connection.on(name, handler as (...args: unknown[]) => void);
+    return () => {
+      extraHandlers.splice(extraHandlers.indexOf(entry), 1);
+      hub?.connection.off(name, handler as (...args: unknown[]) => void);
+    };
+  }
+
   async function connect(): Promise<void> {
     hub = createManagedHub({
       url: '/hubs/agent',
@@ -319,6 +331,7 @@ export function createConsoleStore(me: UserDto) {
     });
     hub.connection.on('message', onPush);
     hub.connection.on('conversationUpdated', upsert);
+    for (const [name, handler] of extraHandlers) hub.connection.on(name, handler as (...args: unknown[]) => void);
     await hub.start();
   }
 
@@ -347,6 +360,7 @@ export function createConsoleStore(me: UserDto) {
     action,
     connect,
     disconnect,
+    onHubEvent,
   };
 }
 
