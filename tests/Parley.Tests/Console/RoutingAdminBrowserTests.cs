@@ -145,6 +145,71 @@ public sealed class RoutingAdminBrowserTests(BrowserFixture browser) : IClassFix
         await Assertions.Expect(page.GetByTestId("offer")).ToHaveCountAsync(0);
     }
 
+    [Fact]
+    public async Task Visitor_ChoosesADepartmentInTheWidget_AndTheChatWaitsInThatTeamsQueue()
+    {
+        browser.SkipIfUnavailable();
+        await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
+        await using var server = await ParleyServer.StartAsync(storage);
+        using var admin = (await AgentClient.SignInAsync(server)).Http;
+        var teams = new Dictionary<string, TeamDto>();
+        foreach (var name in new[] { "Sales", "Billing", "Internal" })
+        {
+            var response = await admin.PostAsJsonAsync("/api/v1/teams", new { name }, Ct);
+            response.EnsureSuccessStatusCode();
+            teams[name] = (await response.Content.ReadFromJsonAsync<TeamDto>(Ct))!;
+        }
+
+        // The admin offers two of the three teams as departments on the widget settings page.
+        await using var adminContext = await browser.Browser.NewContextAsync(new() { Locale = "en-US", ViewportSize = new() { Width = 1440, Height = 900 } });
+        var console = await SignInAsync(adminContext, server, ParleyServer.AdminEmail, ParleyServer.AdminPassword);
+        await console.GetByTestId("nav-widget-settings").ClickAsync();
+        await console.Locator("[data-testid=ws-department][data-name=Sales]").CheckAsync(new() { Timeout = Timeout });
+        await console.Locator("[data-testid=ws-department][data-name=Billing]").CheckAsync();
+        await console.GetByTestId("ws-save").ClickAsync();
+        await Assertions.Expect(console.GetByTestId("ws-status")).ToHaveTextAsync("Saved.", new() { Timeout = Timeout });
+
+        // A department that is not a team is refused.
+        var site = (await admin.GetFromJsonAsync<JsonArray>("/api/v1/sites", Ct))![0]!["id"]!.GetValue<string>();
+        var stored = (await admin.GetFromJsonAsync<JsonObject>($"/api/v1/sites/{site}/widget-settings", Ct))!;
+        var offered = stored["settings"]!["departments"]!.AsArray().Select(x => Guid.Parse(x!.GetValue<string>())).ToList();
+        Assert.Equal<Guid>([teams["Sales"].Id, teams["Billing"].Id], offered);
+        var bad = stored["settings"]!.DeepClone().AsObject();
+        bad["departments"] = new JsonArray(Guid.NewGuid().ToString());
+        var refused = await admin.PutAsJsonAsync($"/api/v1/sites/{site}/widget-settings", new JsonObject { ["settings"] = bad, ["allowedOrigins"] = new JsonArray() }, Ct);
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("invalid_settings", await refused.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+
+        // The visitor picks Billing in the widget's pre-chat form, then writes.
+        await using var visitorContext = await browser.Browser.NewContextAsync(new() { Locale = "en-US" });
+        var page = await visitorContext.NewPageAsync();
+        await page.GotoAsync(new Uri(server.BaseAddress, $"/demo?site={ParleyServer.SiteKey}").ToString());
+        await page.GetByTestId("parley-launcher").ClickAsync();
+        var widget = page.FrameLocator("iframe[data-testid=parley-frame]");
+        var choice = widget.GetByTestId("field-team");
+        await Assertions.Expect(choice).ToBeVisibleAsync(new() { Timeout = Timeout });
+        Assert.Equal(["—", "Sales", "Billing"], await choice.Locator("option").AllTextContentsAsync());
+        await widget.GetByTestId("prechat-form-submit").ClickAsync(); // required
+        await Assertions.Expect(widget.GetByTestId("prechat-form-error")).ToBeVisibleAsync();
+        await choice.SelectOptionAsync(new SelectOptionValue { Label = "Billing" });
+        await widget.GetByTestId("prechat-form-submit").ClickAsync();
+        await widget.GetByTestId("composer-input").FillAsync("My invoice is wrong");
+        await widget.GetByTestId("composer-send").ClickAsync();
+        await Assertions.Expect(widget.Locator("[data-testid=message][data-sender-kind=visitor][data-state=sent]")).ToHaveCountAsync(1, new() { Timeout = Timeout });
+
+        // Nobody is in Billing: the chat waits in Billing's queue (the online admin is not a member).
+        var entry = Assert.Single((await admin.GetFromJsonAsync<List<QueueEntryDto>>("/api/v1/routing/queue", Ct))!);
+        Assert.Equal(teams["Billing"].Id, entry.TeamId);
+
+        // A visitor cannot route themselves to a team the site does not offer.
+        await using var other = await VisitorClient.ConnectAsync(server);
+        using var http = server.CreateHttpClient();
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", other.Token);
+        var sneaky = await http.PostAsJsonAsync("/api/v1/widget/profile", new { fields = new Dictionary<string, string> { ["team"] = teams["Internal"].Id.ToString() } }, Ct);
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, sneaky.StatusCode);
+        Assert.Contains("invalid_department", await sneaky.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+    }
+
     /// <summary>The site's pre-chat form gets a "team" field: its answer routes the conversation (ContactAttributesRule).</summary>
     private static async Task AddTeamPreChatFieldAsync(HttpClient admin)
     {
