@@ -47,6 +47,7 @@ public static class ParleyApp
         builder.AddParleyData();
         builder.AddParleyAuth();
         builder.AddParleyAccess();
+        builder.AddTransportSecurity();
         builder.AddParleyMessaging();
         builder.AddParleyRealtime();
         builder.AddWidget();
@@ -68,6 +69,7 @@ public static class ParleyApp
         }
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseTransportSecurity();
         app.UseParleyWebAssets();
         app.UseRateLimiter();
         app.UseAuthentication();

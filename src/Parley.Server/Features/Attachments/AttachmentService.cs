@@ -23,6 +23,7 @@ public sealed class AttachmentService(
     MessageService messages,
     MessageWriter writer,
     IOptions<AttachmentOptions> options,
+    Access.AccessPolicy access,
     TimeProvider time)
 {
     public async Task<SendAck> UploadAsync(Actor actor, Guid conversationId, string? clientIdText, string? fileName, Stream body, long? declaredLength, CancellationToken cancellationToken)
@@ -117,14 +118,30 @@ public sealed class AttachmentService(
         return MessageMapper.ToAck(result, actor.Audience);
     }
 
-    /// <summary>The file when the access key matches (constant time); null otherwise, for an unknown id too.</summary>
-    public async Task<(Attachment Attachment, Stream Content)?> OpenAsync(Guid id, string? accessKey, CancellationToken cancellationToken)
+    /// <summary>
+    /// The file when the access key matches (constant time); null otherwise, for an unknown id too. The key is a
+    /// capability (the widget's images cannot send a token); a signed-in console user must in addition be allowed to
+    /// read the conversation (department sandbox), so a leaked link does not cross departments in the console.
+    /// </summary>
+    public async Task<(Attachment Attachment, Stream Content)?> OpenAsync(Guid id, string? accessKey, Actor? consoleUser, CancellationToken cancellationToken)
     {
         var attachment = await db.Attachments.AsNoTracking().FirstOrDefaultAsync(a => a.Id == id, cancellationToken);
         if (attachment is null || string.IsNullOrEmpty(accessKey)
             || !CryptographicOperations.FixedTimeEquals(System.Text.Encoding.ASCII.GetBytes(attachment.AccessKey), System.Text.Encoding.ASCII.GetBytes(accessKey)))
         {
             return null;
+        }
+
+        if (consoleUser is { } user)
+        {
+            try
+            {
+                await access.RequireConversationAsync(user, attachment.ConversationId, Access.ConversationAction.Read, cancellationToken);
+            }
+            catch (ParleyException ex) when (ex.Status is StatusCodes.Status404NotFound or StatusCodes.Status403Forbidden)
+            {
+                return null;
+            }
         }
 
         return store.OpenRead(attachment.StorageKey) is { } content ? (attachment, content) : null;

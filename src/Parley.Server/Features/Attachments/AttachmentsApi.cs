@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Net.Http.Headers;
 using Parley.Server.Infrastructure;
@@ -52,7 +53,10 @@ public static class AttachmentsApi
 
     internal static async Task<Results<FileStreamHttpResult, ProblemHttpResult>> DownloadAsync(Guid id, string? k, AttachmentService attachments, HttpContext http, CancellationToken cancellationToken)
     {
-        if (await attachments.OpenAsync(id, k, cancellationToken) is not { } found)
+        // Console users (session cookie or API token) are held to the department sandbox as well as the key.
+        var console = await http.AuthenticateAsync(ParleyClaims.ConsoleScheme);
+        var consoleUser = console.Succeeded && console.Principal.UserId() is not null ? Actor.Agent(console.Principal) : (Actor?)null;
+        if (await attachments.OpenAsync(id, k, consoleUser, cancellationToken) is not { } found)
         {
             return Problems.Create(StatusCodes.Status404NotFound, "attachment_not_found", "No such attachment.");
         }

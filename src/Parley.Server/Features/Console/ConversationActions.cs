@@ -58,10 +58,14 @@ public sealed class ConsoleConversationActions(
         return await conversations.ChangeAsync(id, Wake, $"Unsnoozed by {actor.Name}", actor, cancellationToken);
     }
 
-    /// <summary>Re-opens a snoozed conversation whose time has come or whose visitor wrote; false when it is not snoozed any more.</summary>
-    public async Task<bool> WakeAsync(Guid id, string reason, CancellationToken cancellationToken)
+    /// <summary>
+    /// Re-opens a snoozed conversation whose time has come or whose visitor wrote; false when it is not snoozed any
+    /// more. With <paramref name="snoozedUntil"/> only that very snooze is ended (a newer one stays).
+    /// </summary>
+    public async Task<bool> WakeAsync(Guid id, DateTime? snoozedUntil, string reason, CancellationToken cancellationToken)
     {
-        if (!await db.Conversations.AnyAsync(c => c.Id == id && c.SnoozedUntil != null, cancellationToken))
+        var current = await db.Conversations.AsNoTracking().Where(c => c.Id == id).Select(c => c.SnoozedUntil).FirstOrDefaultAsync(cancellationToken);
+        if (current is null || (snoozedUntil is { } expected && current != expected))
         {
             return false;
         }

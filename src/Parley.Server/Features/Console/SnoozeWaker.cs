@@ -29,13 +29,14 @@ internal sealed partial class SnoozeWaker(
     IServiceScopeFactory scopes, IOptions<ConsoleOptions> options, TimeProvider time, ILogger<SnoozeWaker> logger)
     : BackgroundService, IDomainEventListener<MessageCommitted>
 {
-    private readonly Channel<Guid> _woken = Channel.CreateBounded<Guid>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest });
+    private readonly Channel<(Guid Id, DateTime SnoozedUntil)> _woken = Channel.CreateBounded<(Guid, DateTime)>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest });
 
     public void Handle(MessageCommitted domainEvent)
     {
-        if (domainEvent.Conversation.SnoozedUntil is not null && domainEvent.Message.SenderKind == SenderKind.Visitor)
+        // Carries the snooze the message saw: a snooze set after the message was stored is not woken by it.
+        if (domainEvent.Conversation.SnoozedUntil is { } until && domainEvent.Message.SenderKind == SenderKind.Visitor)
         {
-            _woken.Writer.TryWrite(domainEvent.Conversation.Id);
+            _woken.Writer.TryWrite((domainEvent.Conversation.Id, until));
         }
     }
 
@@ -47,9 +48,9 @@ internal sealed partial class SnoozeWaker(
         {
             try
             {
-                while (_woken.Reader.TryRead(out var id))
+                while (_woken.Reader.TryRead(out var woken))
                 {
-                    await WakeAsync(id, "Re-opened: the visitor wrote", stoppingToken);
+                    await WakeAsync(woken.Id, woken.SnoozedUntil, "Re-opened: the visitor wrote", stoppingToken);
                 }
 
                 if (time.GetUtcNow() >= nextSweep)
@@ -95,14 +96,14 @@ internal sealed partial class SnoozeWaker(
 
         foreach (var id in due)
         {
-            await WakeAsync(id, "Re-opened: the snooze ended", cancellationToken);
+            await WakeAsync(id, null, "Re-opened: the snooze ended", cancellationToken);
         }
     }
 
-    private async Task WakeAsync(Guid id, string reason, CancellationToken cancellationToken)
+    private async Task WakeAsync(Guid id, DateTime? snoozedUntil, string reason, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
-        if (await scope.ServiceProvider.GetRequiredService<ConsoleConversationActions>().WakeAsync(id, reason, cancellationToken))
+        if (await scope.ServiceProvider.GetRequiredService<ConsoleConversationActions>().WakeAsync(id, snoozedUntil, reason, cancellationToken))
         {
             LogWoken(logger, id);
         }

@@ -1,4 +1,5 @@
 using Microsoft.Net.Http.Headers;
+using Parley.Server.Features.Access;
 
 namespace Parley.Server.Features.Web;
 
@@ -21,8 +22,25 @@ public static class WebAssets
             }
             else if (path.StartsWithSegments("/widget") || path.StartsWithSegments("/chat"))
             {
-                // The widget is framed by customer sites (per-site allow-lists tighten frame-ancestors later).
-                headers.ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self' ws: wss:; base-uri 'none'";
+                path.StartsWithSegments("/chat", out var rest);
+                // The widget is framed by customer sites: only by the site's allowed origins when it lists any.
+                var csp = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self' ws: wss:; base-uri 'none'";
+                if (WidgetSiteKey(context.Request, rest) is { } siteKey)
+                {
+                    var site = await context.RequestServices.GetRequiredService<SiteOrigins>().ForSiteKeyAsync(siteKey, context.RequestAborted);
+                    var ancestors = site is null ? "frame-ancestors 'none'" : site.FrameAncestors;
+                    csp = ancestors is null ? csp : $"{csp}; {ancestors}";
+
+                    // The page's framing rule follows the site's settings: a cached copy (revalidated by the file's
+                    // ETag alone) would keep yesterday's frame-ancestors.
+                    context.Response.OnStarting(() =>
+                    {
+                        context.Response.Headers.CacheControl = "no-store";
+                        return Task.CompletedTask;
+                    });
+                }
+
+                headers.ContentSecurityPolicy = csp;
             }
 
             await next(context);
@@ -42,5 +60,18 @@ public static class WebAssets
         app.MapFallbackToFile("/widget/{*path:nonfile}", "widget/index.html");
         app.MapFallbackToFile("/console/{*path:nonfile}", "console/index.html");
         return app;
+    }
+
+    /// <summary>The site a widget page is for: <c>/widget/?site=KEY</c> (iframe) or <c>/chat/KEY</c> (H5 page).</summary>
+    private static string? WidgetSiteKey(HttpRequest request, PathString chatRest)
+    {
+        if (chatRest.HasValue)
+        {
+            var key = chatRest.Value!.TrimStart('/').Split('/')[0];
+            return key.Length > 0 ? Uri.UnescapeDataString(key) : null;
+        }
+
+        var site = request.Query["site"].ToString();
+        return site.Length > 0 ? site : null;
     }
 }

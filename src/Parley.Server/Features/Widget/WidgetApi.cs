@@ -50,6 +50,7 @@ public static class WidgetApi
         VisitorTokens tokens,
         VisitorProfiles profiles,
         WidgetSessionFacts facts,
+        Access.SiteOrigins origins,
         HttpContext http,
         TimeProvider time,
         CancellationToken cancellationToken)
@@ -58,6 +59,16 @@ public static class WidgetApi
         if (site is null)
         {
             return Problems.Create(StatusCodes.Status404NotFound, "site_not_found", "Unknown site key.");
+        }
+
+        try
+        {
+            // The one visitor endpoint that names its site in the body, so the transport middleware cannot check it.
+            Access.SiteOrigins.Require(http, await origins.ForSiteAsync(site.Id, cancellationToken) ?? Access.SiteOriginList.Parse(site.AllowedOrigins));
+        }
+        catch (ParleyException ex)
+        {
+            return Problems.From(ex);
         }
 
         var now = time.GetUtcNow().UtcDateTime;

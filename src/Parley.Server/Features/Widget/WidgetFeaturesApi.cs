@@ -238,7 +238,7 @@ public static class WidgetFeaturesApi
         return TypedResults.Ok(new WidgetSettingsDto(WidgetSettings.Of(site), Origins(site.AllowedOrigins)));
     }
 
-    internal static async Task<Ok<WidgetSettingsDto>> PutSettingsAsync(Guid id, WidgetSettingsDto request, ParleyDbContext db, CancellationToken cancellationToken)
+    internal static async Task<Ok<WidgetSettingsDto>> PutSettingsAsync(Guid id, WidgetSettingsDto request, ParleyDbContext db, Access.SiteOrigins siteOrigins, CancellationToken cancellationToken)
     {
         var site = await db.Sites.FirstOrDefaultAsync(s => s.Id == id, cancellationToken) ?? throw ParleyException.NotFound("site");
         var settings = (request.Settings ?? throw new ParleyException("invalid_settings", "settings is required.")).Validated();
@@ -267,6 +267,7 @@ public static class WidgetFeaturesApi
         }
 
         await db.SaveChangesAsync(cancellationToken);
+        siteOrigins.Invalidate();
         return TypedResults.Ok(new WidgetSettingsDto(settings, Origins(site.AllowedOrigins)));
     }
 
