@@ -30,6 +30,18 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
 
     public DbSet<ContactNote> ContactNotes => Set<ContactNote>();
 
+    public DbSet<IntegrationEvent> IntegrationEvents => Set<IntegrationEvent>();
+
+    public DbSet<WebhookEndpoint> WebhookEndpoints => Set<WebhookEndpoint>();
+
+    public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
+
+    public DbSet<WebhookAttempt> WebhookAttempts => Set<WebhookAttempt>();
+
+    public DbSet<ContactEvent> ContactEvents => Set<ContactEvent>();
+
+    public DbSet<IdempotencyRecord> IdempotencyRecords => Set<IdempotencyRecord>();
+
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     public DbSet<UserSession> UserSessions => Set<UserSession>();
@@ -161,6 +173,8 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
         });
 
         OnConsoleModelCreating(modelBuilder);
+
+        IntegrationModel.Configure(modelBuilder);
 
         modelBuilder.Entity<DataProtectionKey>(e =>
         {

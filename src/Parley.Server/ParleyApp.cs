@@ -9,6 +9,7 @@ using Parley.Server.Features.Auth;
 using Parley.Server.Features.Console;
 using Parley.Server.Features.Conversations;
 using Parley.Server.Features.Csat;
+using Parley.Server.Features.Integration;
 using Parley.Server.Features.Metrics;
 using Parley.Server.Features.Sites;
 using Parley.Server.Features.Users;
@@ -57,6 +58,7 @@ public static class ParleyApp
         builder.AddParleyRouting();
         builder.Services.AddScoped<ConversationService>();
         builder.AddConsoleFeatures();
+        builder.AddParleyIntegration();
         builder.AddParleyScaleOut(); // after the features: with Redis it swaps node-local services for cluster-wide ones
 
         var app = builder.Build();
@@ -76,6 +78,7 @@ public static class ParleyApp
         app.UseAuthorization();
         app.UseApiTokenScopes();
         app.UseCsrfHeaderCheck();
+        app.UseIdempotencyKeys();
 
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
@@ -93,6 +96,7 @@ public static class ParleyApp
         app.MapAuditApi();
         app.MapConversationsApi();
         app.MapConsoleApi();
+        app.MapIntegrationApi();
         app.MapRoutingApis();
         app.MapParleyHubs();
         return app;

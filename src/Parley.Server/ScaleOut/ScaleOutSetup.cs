@@ -54,6 +54,7 @@ public static class ScaleOutSetup
         services.RelayToOtherNodes<ConversationRead, ReadReceiptFanout>();
         services.RelayToOtherNodes<Features.Csat.ConversationRated, Features.Csat.RatingFanout>();
         services.RelayToOtherNodes<Features.Widget.VisitorPageChanged, Features.Widget.VisitorPageFanout>();
+        services.RelayToOtherNodes<Features.Integration.ContactEventRecorded, Features.Integration.ContactEventFanout>();
         services.AddHealthChecks().Add(new HealthCheckRegistration(
             "redis",
             sp => new RedisHealthCheck(sp.GetRequiredService<IConnectionMultiplexer>()),

@@ -102,8 +102,20 @@ internal sealed class ApiTokenAuthenticationHandler(
 }
 
 /// <summary>
+/// The token scope an endpoint needs when its path does not say it: gRPC methods (<c>/parley.v1.ParleyService/...</c>,
+/// always POST) name the REST area whose scope they share and whether they only read.
+/// </summary>
+[AttributeUsage(AttributeTargets.Method | AttributeTargets.Class, AllowMultiple = false)]
+public sealed class ApiTokenScopeAttribute(string area, bool write) : Attribute
+{
+    public string Area { get; } = area;
+
+    public bool Write { get; } = write;
+}
+
+/// <summary>
 /// For requests authenticated by an API token: the token's scopes must cover the request (area = the segment after
-/// /api/v1/), and account management (/api/v1/auth/... other than GET me) needs a signed-in session, so a leaked token
+/// /api/v1/, or the endpoint's <see cref="ApiTokenScopeAttribute"/>), and account management (/api/v1/auth/... other than GET me) needs a signed-in session, so a leaked token
 /// cannot mint tokens, change the password or switch off the second factor.
 /// </summary>
 internal static class ApiTokenScopeCheck
@@ -116,6 +128,11 @@ internal static class ApiTokenScopeCheck
             var segments = context.Request.Path.Value?.Split('/', StringSplitOptions.RemoveEmptyEntries) ?? [];
             var area = segments.Length >= 3 && segments[0] == "api" && segments[1] == "v1" ? segments[2] : "";
             var write = !(HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method));
+            if (context.GetEndpoint()?.Metadata.GetMetadata<ApiTokenScopeAttribute>() is { } declared)
+            {
+                (area, write) = (declared.Area, declared.Write);
+            }
+
             if (area == "auth" && !(segments is [_, _, _, "me"] && !write))
             {
                 await Problems.Create(StatusCodes.Status403Forbidden, "session_required", "Account management needs a signed-in session, not an API token.").ExecuteAsync(context);

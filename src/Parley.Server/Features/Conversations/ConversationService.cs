@@ -60,7 +60,7 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
                 continue;
             }
 
-            events.Publish(new ConversationChanged(await LoadStateAsync(conversation.Id, cancellationToken)));
+            events.Publish(new ConversationChanged(await LoadStateAsync(conversation.Id, cancellationToken)) { Change = "created" });
             events.Publish(new Routing.ConversationQueued(conversation.Id, conversation.TeamId, conversation.Priority, "new"));
             return ConversationInfo.From(conversation);
         }
@@ -172,16 +172,16 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
     public async Task<ConversationSummary> CloseAsync(Guid id, Actor actor, CancellationToken cancellationToken)
     {
         await access.RequireConversationAsync(actor, id, ConversationAction.ChangeStatus, cancellationToken);
-        return await ChangeAsync(id, c => { c.Status = ConversationStatus.Closed; c.ClosedAt = time.GetUtcNow().UtcDateTime; c.SnoozedUntil = null; c.QueuedAt = null; c.OfferedToId = null; c.OfferExpiresAt = null; }, $"Closed by {actor.Name}", actor, cancellationToken);
+        return await ChangeAsync(id, c => { c.Status = ConversationStatus.Closed; c.ClosedAt = time.GetUtcNow().UtcDateTime; c.SnoozedUntil = null; c.QueuedAt = null; c.OfferedToId = null; c.OfferExpiresAt = null; }, $"Closed by {actor.Name}", actor, cancellationToken, "closed");
     }
 
     public async Task<ConversationSummary> ReopenAsync(Guid id, Actor actor, CancellationToken cancellationToken)
     {
         await access.RequireConversationAsync(actor, id, ConversationAction.ChangeStatus, cancellationToken);
-        return await ChangeAsync(id, c => { c.Status = ConversationStatus.Open; c.ClosedAt = null; c.SnoozedUntil = null; c.QueuedAt = c.AssigneeId is null ? time.GetUtcNow().UtcDateTime : null; }, $"Reopened by {actor.Name}", actor, cancellationToken);
+        return await ChangeAsync(id, c => { c.Status = ConversationStatus.Open; c.ClosedAt = null; c.SnoozedUntil = null; c.QueuedAt = c.AssigneeId is null ? time.GetUtcNow().UtcDateTime : null; }, $"Reopened by {actor.Name}", actor, cancellationToken, "reopened");
     }
 
-    internal async Task<ConversationSummary> ChangeAsync(Guid id, Action<Conversation> change, string eventText, Actor actor, CancellationToken cancellationToken)
+    internal async Task<ConversationSummary> ChangeAsync(Guid id, Action<Conversation> change, string eventText, Actor actor, CancellationToken cancellationToken, string changeKind = "updated")
     {
         var conversation = await db.Conversations.FirstOrDefaultAsync(c => c.Id == id, cancellationToken) ?? throw ParleyException.NotFound();
         change(conversation);
@@ -195,18 +195,19 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
             throw new ParleyException("conversation_conflict", "The visitor already has another active conversation.", StatusCodes.Status409Conflict);
         }
 
-        return await RecordChangeAsync(id, eventText, actor, cancellationToken);
+        return await RecordChangeAsync(id, eventText, actor, cancellationToken, changeKind);
     }
 
     /// <summary>
     /// After a committed change of status or assignee: records it in the conversation itself as an event line
     /// (through the normal message path) and tells everyone the conversation changed.
     /// </summary>
-    public async Task<ConversationSummary> RecordChangeAsync(Guid id, string eventText, Actor actor, CancellationToken cancellationToken)
+    /// <param name="changeKind">What changed, for integrations (<c>conversation.{changeKind}</c>): updated, assigned, closed, reopened.</param>
+    public async Task<ConversationSummary> RecordChangeAsync(Guid id, string eventText, Actor actor, CancellationToken cancellationToken, string changeKind = "updated")
     {
         await writer.WriteAsync(new WriteCommand(id, Guid.NewGuid(), SenderKind.System, actor.PrincipalId, actor.Name, MessageKind.Event, eventText), cancellationToken);
         var state = await LoadStateAsync(id, cancellationToken);
-        events.Publish(new ConversationChanged(state));
+        events.Publish(new ConversationChanged(state) { Change = changeKind });
         return state.ToSummary();
     }
 

@@ -541,6 +541,18 @@ export function createConsoleStore(me: UserDto) {
     }
   }
 
+  // Handlers of hub events that extensions (the context panel) register; kept across (re)connects.
+  const extraHandlers: Array<[string, (...args: never[]) => void]> = [];
+  function onHubEvent<T>(name: string, handler: (payload: T) => void): () => void {
+    const entry: [string, (...args: never[]) => void] = [name, handler as (...args: never[]) => void];
+    extraHandlers.push(entry);
+    hub?.connection.on(name, handler as (...args: unknown[]) => void);
+    return () => {
+      extraHandlers.splice(extraHandlers.indexOf(entry), 1);
+      hub?.connection.off(name, handler as (...args: unknown[]) => void);
+    };
+  }
+
   async function connect(): Promise<void> {
     hub = createManagedHub({
       url: '/hubs/agent',
@@ -563,6 +575,7 @@ export function createConsoleStore(me: UserDto) {
     hub.connection.on('readState', (r: { conversationId: string; lastReadSeq: number }) => {
       if ((readSeq.value[r.conversationId] ?? 0) < r.lastReadSeq) readSeq.value = { ...readSeq.value, [r.conversationId]: r.lastReadSeq };
     });
+    for (const [name, handler] of extraHandlers) hub.connection.on(name, handler as (...args: unknown[]) => void);
     await hub.start();
   }
 
@@ -613,6 +626,7 @@ export function createConsoleStore(me: UserDto) {
     action,
     connect,
     disconnect,
+    onHubEvent,
   };
 }
 

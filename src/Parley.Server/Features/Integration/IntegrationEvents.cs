@@ -1,0 +1,187 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using Microsoft.EntityFrameworkCore;
+using Parley.Data;
+using Parley.Server.Events;
+
+namespace Parley.Server.Features.Integration;
+
+/// <summary>What a domain event becomes in the integration log (webhooks, gRPC subscribers).</summary>
+public sealed record IntegrationEventDraft(string Type, Guid? ConversationId, Guid? ContactId, object Data);
+
+/// <summary>
+/// Turns one kind of domain event into an integration event. Registered once per event kind with
+/// <see cref="IntegrationEventsSetup.AddIntegrationEvent{TEvent}"/>; return null to skip an occurrence.
+/// </summary>
+internal sealed class IntegrationEventSource<TEvent>(IntegrationEventLog log, Func<TEvent, IntegrationEventDraft?> map) : IDomainEventListener<TEvent>
+{
+    public void Handle(TEvent domainEvent)
+    {
+        if (map(domainEvent) is { } draft)
+        {
+            log.Enqueue(draft);
+        }
+    }
+}
+
+/// <summary>Wakes whoever waits for new integration events on this node (webhook workers, gRPC streams).</summary>
+public sealed class IntegrationEventSignal
+{
+    private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>A task that completes at the next <see cref="Notify"/>.</summary>
+    public Task WaitAsync(CancellationToken cancellationToken) => Volatile.Read(ref _next).Task.WaitAsync(cancellationToken);
+
+    public void Notify() => Interlocked.Exchange(ref _next, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+}
+
+/// <summary>
+/// The writer of the durable integration log. Domain-event listeners only enqueue (they run on the message
+/// path's dispatcher and must not block); one loop stores what has queued up in one transaction together with
+/// the webhook outbox rows of every subscribed endpoint. It drains after every other hosted service stopped,
+/// so events raised while the message writer drains on shutdown are stored too.
+/// </summary>
+public sealed partial class IntegrationEventLog(
+    IServiceScopeFactory scopes,
+    IntegrationEventSignal signal,
+    TimeProvider time,
+    ILogger<IntegrationEventLog> logger) : IHostedLifecycleService
+{
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    private readonly Channel<IntegrationEventDraft> _queue = Channel.CreateUnbounded<IntegrationEventDraft>(new UnboundedChannelOptions { SingleReader = true });
+    private Task _loop = Task.CompletedTask;
+
+    public void Enqueue(IntegrationEventDraft draft)
+    {
+        if (!_queue.Writer.TryWrite(draft))
+        {
+            LogDropped(logger, draft.Type);
+        }
+    }
+
+    /// <summary>
+    /// Adds the event and its webhook outbox rows to <paramref name="db"/> without saving, so a caller can store
+    /// them in the same transaction as its own change. Call <see cref="IntegrationEventSignal.Notify"/> after saving.
+    /// </summary>
+    public static async Task<IntegrationEvent> AddAsync(ParleyDbContext db, IntegrationEventDraft draft, DateTime now, CancellationToken cancellationToken)
+    {
+        var endpoints = await db.WebhookEndpoints.AsNoTracking().Where(e => e.Enabled).Select(e => new { e.Id, e.EventTypes }).ToListAsync(cancellationToken);
+        return Add(db, draft, now, endpoints.Select(e => (e.Id, e.EventTypes)));
+    }
+
+    private static IntegrationEvent Add(ParleyDbContext db, IntegrationEventDraft draft, DateTime now, IEnumerable<(Guid Id, string EventTypes)> endpoints)
+    {
+        var evt = new IntegrationEvent
+        {
+            Type = draft.Type,
+            ConversationId = draft.ConversationId,
+            ContactId = draft.ContactId,
+            DataJson = draft.Data as string ?? JsonSerializer.Serialize(draft.Data, Json),
+            CreatedAt = now,
+        };
+        db.IntegrationEvents.Add(evt);
+        foreach (var (id, types) in endpoints)
+        {
+            if (Subscribes(types, draft.Type))
+            {
+                db.Add(new WebhookDelivery { EndpointId = id, Status = WebhookDeliveryStatus.Pending, NextAttemptAt = now, CreatedAt = now, Event = evt });
+            }
+        }
+
+        return evt;
+    }
+
+    /// <summary>Whether a space-separated subscription list covers a type (<c>*</c>, exact, or a <c>prefix.*</c>).</summary>
+    public static bool Subscribes(string eventTypes, string type)
+    {
+        foreach (var entry in eventTypes.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (entry == "*" || string.Equals(entry, type, StringComparison.OrdinalIgnoreCase)
+                || (entry.EndsWith(".*", StringComparison.Ordinal) && type.StartsWith(entry[..^1], StringComparison.OrdinalIgnoreCase)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _loop = Task.Run(RunAsync, CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StoppedAsync(CancellationToken cancellationToken)
+    {
+        _queue.Writer.TryComplete();
+        await _loop.WaitAsync(cancellationToken);
+    }
+
+    private async Task RunAsync()
+    {
+        var batch = new List<IntegrationEventDraft>();
+        while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
+        {
+            while (batch.Count < 500 && _queue.Reader.TryRead(out var draft))
+            {
+                batch.Add(draft);
+            }
+
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await StoreAsync(batch);
+                    break;
+                }
+                catch (Exception ex) when (attempt < 5)
+                {
+                    LogStoreFailed(logger, ex, batch.Count, attempt);
+                    await Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), time, CancellationToken.None);
+                }
+                catch (Exception ex)
+                {
+                    LogLost(logger, ex, batch.Count);
+                    break;
+                }
+            }
+
+            batch.Clear();
+            signal.Notify();
+        }
+    }
+
+    private async Task StoreAsync(List<IntegrationEventDraft> batch)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
+        var endpoints = (await db.WebhookEndpoints.AsNoTracking().Where(e => e.Enabled).Select(e => new { e.Id, e.EventTypes }).ToListAsync())
+            .Select(e => (e.Id, e.EventTypes)).ToList();
+        var now = time.GetUtcNow().UtcDateTime;
+        foreach (var draft in batch)
+        {
+            Add(db, draft, now, endpoints);
+        }
+
+        await db.SaveChangesAsync();
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Integration event {Type} raised after shutdown; not stored")]
+    private static partial void LogDropped(ILogger logger, string type);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Storing {Count} integration events failed (attempt {Attempt}); retrying")]
+    private static partial void LogStoreFailed(ILogger logger, Exception exception, int count, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Storing {Count} integration events failed for good; they are lost")]
+    private static partial void LogLost(ILogger logger, Exception exception, int count);
+}

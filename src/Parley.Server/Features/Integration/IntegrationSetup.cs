@@ -1,0 +1,98 @@
+using Parley.Data;
+using Parley.Server.Events;
+using Parley.Server.Features.Adapters;
+using Parley.Server.Features.Webhooks;
+using Parley.Server.Infrastructure;
+using Parley.Server.Messaging;
+using Parley.Server.Realtime;
+
+namespace Parley.Server.Features.Integration;
+
+/// <summary>
+/// The integration event types. Adding one is one <see cref="IntegrationSetup.AddIntegrationEvent{TEvent}"/> line
+/// in <see cref="IntegrationSetup.AddIntegrationEventSources"/> plus its name here.
+/// </summary>
+public static class IntegrationEventTypes
+{
+    public const string ConversationCreated = "conversation.created";
+    public const string ConversationAssigned = "conversation.assigned";
+    public const string ConversationClosed = "conversation.closed";
+    public const string ConversationReopened = "conversation.reopened";
+    public const string ConversationQueued = "conversation.queued";
+    public const string QueueOverflowed = "queue.overflowed";
+    public const string MessageCreated = "message.created";
+    public const string ContactUpdated = "contact.updated";
+    public const string CsatSubmitted = "csat.submitted";
+    public const string WebhookDisabled = "webhook.disabled";
+    public const string BusinessPrefix = "business.";
+
+    public static readonly IReadOnlyList<string> Known =
+    [
+        ConversationCreated, ConversationAssigned, ConversationClosed, ConversationReopened, ConversationQueued, QueueOverflowed,
+        MessageCreated, ContactUpdated, CsatSubmitted, WebhookDisabled,
+        "business.order", "business.customer", "business.ticket", "business.<custom>",
+    ];
+}
+
+public static class IntegrationSetup
+{
+    public static WebApplicationBuilder AddParleyIntegration(this WebApplicationBuilder builder)
+    {
+        // Business systems authenticate like everyone else: a user's personal API token (Bearer pat_...), acting as
+        // that user through the access policy. Webhooks and inbound events are admin features; docs/integration.md.
+        var services = builder.Services;
+        services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+
+        services.AddSingleton<IntegrationEventSignal>();
+        services.AddSingleton<IntegrationEventLog>();
+        services.AddHostedService(sp => sp.GetRequiredService<IntegrationEventLog>());
+        services.AddSingleton<WebhookDispatcher>();
+        services.AddScoped<WebhookService>();
+        services.AddScoped<WebhookAdminNotice>();
+        services.AddScoped<BusinessEventService>();
+        services.AddSingleton<IDomainEventListener<ContactEventRecorded>, ContactEventFanout>();
+        if (builder.Configuration.GetValue(WebhookOptions.Section + ":" + nameof(WebhookOptions.WorkerEnabled), true))
+        {
+            services.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
+        }
+
+        services.AddGrpc(o => o.Interceptors.Add<GrpcErrorInterceptor>());
+        builder.AddContextAdapters();
+        services.AddIntegrationEventSources();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapIntegrationApi(this IEndpointRouteBuilder app)
+    {
+        app.MapWebhooksApi();
+        app.MapEventsApi();
+        app.MapContactsApi();
+        app.MapContextApi();
+        app.MapGrpcService<ParleyGrpcService>();
+        return app;
+    }
+
+    /// <summary>Which domain events become integration events (webhooks, gRPC streams). One line per event kind.</summary>
+    private static void AddIntegrationEventSources(this IServiceCollection services)
+    {
+        services.AddIntegrationEvent<MessageCommitted>(e => e.Message.Kind == MessageKind.Event
+            ? null // assignment/close lines are reported as conversation events instead
+            : new(IntegrationEventTypes.MessageCreated, e.Message.ConversationId, e.Conversation.ContactId, MessageMapper.ToDto(e.Message, Audience.Agent)));
+        services.AddIntegrationEvent<ConversationChanged>(e => e.Change is "created" or "closed" or "reopened"
+            ? new("conversation." + e.Change, e.Conversation.Id, e.Conversation.ContactId, e.Conversation.ToSummary())
+            : null); // assignment and queue changes come from routing's own events below, with their reason
+        services.AddIntegrationEvent<Routing.ConversationAssigned>(e => new(IntegrationEventTypes.ConversationAssigned, e.ConversationId, null,
+            new { e.ConversationId, e.AgentId, e.PreviousAgentId, e.TeamId, Reason = Name(e.Reason) }));
+        services.AddIntegrationEvent<Routing.ConversationQueued>(e => new(IntegrationEventTypes.ConversationQueued, e.ConversationId, null,
+            new { e.ConversationId, e.TeamId, e.Priority, e.Reason }));
+        services.AddIntegrationEvent<Routing.ConversationOverflowed>(e => new(IntegrationEventTypes.QueueOverflowed, e.ConversationId, null,
+            new { e.ConversationId, e.FromTeamId, e.ToTeamId, Offline = e.ToTeamId is null }));
+        services.AddIntegrationEvent<Csat.ConversationRated>(e => new(IntegrationEventTypes.CsatSubmitted, e.Rating.ConversationId, null, e.Rating));
+        services.AddIntegrationEvent<ContactUpdated>(e => new(IntegrationEventTypes.ContactUpdated, null, e.Contact.Id, e.Contact));
+    }
+
+    private static string Name(Routing.AssignReason reason) => System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(reason.ToString());
+
+    public static IServiceCollection AddIntegrationEvent<TEvent>(this IServiceCollection services, Func<TEvent, IntegrationEventDraft?> map) =>
+        services.AddSingleton<IDomainEventListener<TEvent>>(sp => new IntegrationEventSource<TEvent>(sp.GetRequiredService<IntegrationEventLog>(), map));
+}
