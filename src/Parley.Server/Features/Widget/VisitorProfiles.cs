@@ -139,6 +139,17 @@ public sealed class VisitorProfiles(ParleyDbContext db, TimeProvider time)
         }
 
         var custom = fields.Where(f => settings.PreChatFields.Any(p => p.Key == f.Key) && f.Key is not ("name" or "email" or "phone")).ToList();
+        if (settings.Departments.Count > 0 && fields.TryGetValue(WidgetSettings.DepartmentField, out var department) && !string.IsNullOrEmpty(department))
+        {
+            // Only a department this site offers: the answer decides routing, so a visitor cannot pick any team.
+            if (!Guid.TryParse(department, out var teamId) || !settings.Departments.Contains(teamId))
+            {
+                throw new ParleyException("invalid_department", "Choose one of the site's departments.");
+            }
+
+            custom.Add(new(WidgetSettings.DepartmentField, teamId.ToString()));
+        }
+
         if (custom.Any(f => f.Value is { Length: > 500 }))
         {
             throw new ParleyException("invalid_field", "Field values are at most 500 characters.");

@@ -60,7 +60,7 @@ public sealed record VisitorContextDto
 public sealed record VisitorPageChanged(Guid ConversationId, VisitorPage Page);
 
 /// <summary>Live facts that go with a widget session, and the page-change signal to agents.</summary>
-public sealed class WidgetSessionFacts(IAgentAvailability availability, TranscriptMailer transcripts, IOptions<AttachmentOptions> attachments, DomainEvents events)
+public sealed class WidgetSessionFacts(IAgentAvailability availability, TranscriptMailer transcripts, IOptions<AttachmentOptions> attachments, DomainEvents events, ParleyDbContext db)
 {
     public async Task<WidgetPublicSettings> PublicSettingsAsync(Site site, WidgetSettings settings, CancellationToken cancellationToken) => new(
         settings.Color,
@@ -68,10 +68,24 @@ public sealed class WidgetSessionFacts(IAgentAvailability availability, Transcri
         settings.Position,
         settings.PreChatFields,
         settings.OfflineForm,
+        await DepartmentsAsync(settings, cancellationToken),
         settings.IdentityRequired,
         await availability.IsAvailableAsync(site.Id, cancellationToken),
         transcripts.Enabled,
         attachments.Value.MaxBytes);
+
+    /// <summary>The site's departments that still exist, in the order the admin chose them.</summary>
+    private async Task<IReadOnlyList<DepartmentOption>> DepartmentsAsync(WidgetSettings settings, CancellationToken cancellationToken)
+    {
+        if (settings.Departments.Count == 0)
+        {
+            return [];
+        }
+
+        var ids = settings.Departments.ToList();
+        var names = await db.Teams.AsNoTracking().Where(t => ids.Contains(t.Id)).ToDictionaryAsync(t => t.Id, t => t.Name, cancellationToken);
+        return [.. ids.Where(names.ContainsKey).Select(id => new DepartmentOption(id, names[id]))];
+    }
 
     public void PageChanged(Guid conversationId, VisitorPage page) => events.Publish(new VisitorPageChanged(conversationId, page));
 }
@@ -228,6 +242,12 @@ public static class WidgetFeaturesApi
     {
         var site = await db.Sites.FirstOrDefaultAsync(s => s.Id == id, cancellationToken) ?? throw ParleyException.NotFound("site");
         var settings = (request.Settings ?? throw new ParleyException("invalid_settings", "settings is required.")).Validated();
+        var departments = settings.Departments.ToList();
+        if (departments.Count > 0 && await db.Teams.CountAsync(t => departments.Contains(t.Id), cancellationToken) != departments.Count)
+        {
+            throw new ParleyException("invalid_settings", "Every department must be an existing team.");
+        }
+
         var origins = new List<string>();
         foreach (var value in request.AllowedOrigins ?? [])
         {

@@ -23,6 +23,9 @@ public sealed partial record WidgetSettings
 {
     public static readonly WidgetSettings Default = new();
 
+    /// <summary>The profile field (and contact attribute) carrying the visitor's department choice.</summary>
+    public const string DepartmentField = "team";
+
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     /// <summary>Accent colour, #rrggbb.</summary>
@@ -42,6 +45,12 @@ public sealed partial record WidgetSettings
     /// messages written to an unstaffed chat are still stored and answered later.
     /// </summary>
     public bool OfflineForm { get; init; }
+
+    /// <summary>
+    /// Teams (departments) the visitor chooses from before the first message; the choice routes the conversation
+    /// to that team (contact attribute <c>team</c>, docs/routing.md). Empty: no choice.
+    /// </summary>
+    public IReadOnlyList<Guid> Departments { get; init; } = [];
 
     /// <summary>optional or required: whether setUser must carry a valid HMAC of the user id.</summary>
     public string IdentityVerification { get; init; } = "optional";
@@ -108,7 +117,18 @@ public sealed partial record WidgetSettings
             throw Bad("Pre-chat field keys must be unique.");
         }
 
-        return this with { PreChatFields = fields, Greeting = string.IsNullOrWhiteSpace(Greeting) ? null : Greeting.Trim() };
+        var departments = (Departments ?? []).Distinct().ToList();
+        if (departments.Count > 20)
+        {
+            throw Bad("At most 20 departments.");
+        }
+
+        if (departments.Count > 0 && fields.Any(f => f.Key == DepartmentField))
+        {
+            throw Bad($"'{DepartmentField}' is the department choice; remove that pre-chat field or the departments.");
+        }
+
+        return this with { PreChatFields = fields, Departments = departments, Greeting = string.IsNullOrWhiteSpace(Greeting) ? null : Greeting.Trim() };
     }
 
     [GeneratedRegex("^#[0-9a-fA-F]{6}$")]
@@ -125,7 +145,11 @@ public sealed record WidgetPublicSettings(
     string Position,
     IReadOnlyList<PreChatField> PreChatFields,
     bool OfflineForm,
+    IReadOnlyList<DepartmentOption> Departments,
     bool IdentityRequired,
     bool AgentsAvailable,
     bool TranscriptAvailable,
     long MaxUploadBytes);
+
+/// <summary>A department the visitor may choose in the widget.</summary>
+public sealed record DepartmentOption(Guid Id, string Name);

@@ -78,6 +78,21 @@ export interface SearchHit {
   highlights: { start: number; length: number }[];
 }
 
+/** A conversation routing offers to this agent (agent hub event `offer`, docs/protocol.md). */
+export interface Offer {
+  conversationId: string;
+  /** Epoch milliseconds (server clock). */
+  expiresAt: number;
+  contactName: string | null;
+  preview: string | null;
+}
+
+/** The stable code of a hub error ("HubException: <code>: text"), any code; null for transport failures. */
+export function hubCode(error: unknown): string | null {
+  const text = error instanceof Error ? error.message : String(error ?? '');
+  return /HubException:\s*([a-z_]+)\s*:/.exec(text)?.[1] ?? null;
+}
+
 interface InboxPage {
   items: Summary[];
   nextCursor: string | null;
@@ -119,6 +134,7 @@ export function createConsoleStore(me: UserDto) {
   const viewers = ref<Record<string, { id: string; name: string | null }[]>>({});
   const agents = ref<Agent[]>([]);
   const jumpSeq = ref<number | null>(null);
+  const offers = ref<Offer[]>([]);
   const notices: ((kind: 'new' | 'assigned', s: Summary) => void)[] = [];
   const nextCursor = ref<string | null>(null);
   const inboxLoading = ref(false);
@@ -209,6 +225,9 @@ export function createConsoleStore(me: UserDto) {
     summaries.value = { ...summaries.value, [s.id]: s };
     if (!before && s.status !== 'closed') for (const n of notices) n('new', s);
     else if (before && before.assigneeId !== me.id && s.assigneeId === me.id) for (const n of notices) n('assigned', s);
+    if (offers.value.some((o) => o.conversationId === s.id)) {
+      offers.value = offers.value.map((o) => (o.conversationId === s.id ? { ...o, contactName: s.contactName ?? o.contactName, preview: s.lastMessagePreview ?? o.preview } : o));
+    }
     if (s.id === selectedId.value) {
       markRead(s.id, s.lastSeq);
       // The summary may announce messages we have not received yet (a lost push): fetch them.
@@ -467,6 +486,48 @@ export function createConsoleStore(me: UserDto) {
     return api('GET', `/search/messages?${new URLSearchParams({ q })}`);
   }
 
+  // ---- offers (routing asks this agent to accept a conversation) -------------------------------------
+  function dropOffer(id: string): void {
+    if (offers.value.some((o) => o.conversationId === id)) offers.value = offers.value.filter((o) => o.conversationId !== id);
+  }
+
+  function onOffer(o: { conversationId: string; expiresAt: Date | string | null; withdrawn: boolean }): void {
+    const id = String(o.conversationId);
+    const expires = toDate(o.expiresAt)?.getTime();
+    if (o.withdrawn || expires === undefined) {
+      dropOffer(id);
+      return;
+    }
+    const s = summaries.value[id];
+    const offer: Offer = { conversationId: id, expiresAt: expires, contactName: s?.contactName ?? null, preview: s?.lastMessagePreview ?? null };
+    offers.value = [...offers.value.filter((x) => x.conversationId !== id), offer];
+    // Who is it? The offer only carries the id; the summary has the visitor's name and first words.
+    void api<Summary>('GET', `/conversations/${id}`)
+      .then((full) => {
+        offers.value = offers.value.map((x) => (x.conversationId === id ? { ...x, contactName: full.contactName ?? null, preview: full.lastMessagePreview ?? null } : x));
+      })
+      .catch(() => undefined);
+  }
+
+  /** Takes an offered conversation; throws the hub error (code `offer_gone` when it expired or went elsewhere). */
+  async function acceptOffer(id: string): Promise<Summary> {
+    try {
+      const s = await hub!.connection.invoke<Summary>('AcceptOffer', id);
+      upsert(s);
+      return s;
+    } finally {
+      dropOffer(id);
+    }
+  }
+
+  async function declineOffer(id: string): Promise<void> {
+    try {
+      await hub!.connection.invoke('DeclineOffer', id);
+    } finally {
+      dropOffer(id);
+    }
+  }
+
   // ---- hub -------------------------------------------------------------------------------------------
   function onPush(m: MessageDto): void {
     const log = logs.get(m.conversationId);
@@ -504,6 +565,7 @@ export function createConsoleStore(me: UserDto) {
     });
     hub.connection.on('message', onPush);
     hub.connection.on('conversationUpdated', upsert);
+    hub.connection.on('offer', onOffer);
     hub.connection.on('viewers', (v: { conversationId: string; viewers: { id: string; name: string | null }[] }) => {
       viewers.value = { ...viewers.value, [v.conversationId]: v.viewers };
     });
@@ -531,6 +593,10 @@ export function createConsoleStore(me: UserDto) {
     viewers,
     agents,
     jumpSeq,
+    offers,
+    dropOffer,
+    acceptOffer,
+    declineOffer,
     inbox,
     inboxLoading,
     nextCursor,

@@ -89,6 +89,8 @@ export interface WidgetPublicSettings {
   position: 'right' | 'left';
   preChatFields: PreChatField[];
   offlineForm: boolean;
+  /** Teams the visitor may choose from (pre-chat `fields.team`); absent or empty: no choice. */
+  departments?: { id: string; name: string }[];
   identityRequired: boolean;
   agentsAvailable: boolean;
   transcriptAvailable: boolean;

@@ -4,6 +4,8 @@ import { el, fieldLabel } from './view';
 
 export interface FormField extends PreChatField {
   multiline?: boolean;
+  /** A choice (select) instead of free text: value and shown label. */
+  options?: { value: string; label: string }[];
 }
 
 /**
@@ -17,11 +19,13 @@ export function buildForm(
   const form = el('form', { class: 'card', 'data-testid': opts.testId, novalidate: '' });
   form.append(el('h2', { class: 'card-title' }, opts.title));
   if (opts.intro) form.append(el('p', { class: 'card-intro' }, opts.intro));
-  const inputs: [string, HTMLInputElement | HTMLTextAreaElement][] = [];
+  const inputs: [string, HTMLInputElement | HTMLTextAreaElement | HTMLSelectElement][] = [];
   for (const f of opts.fields) {
     const id = `f-${opts.testId}-${f.key}`;
     const label = el('label', { for: id }, fieldLabel(t, f));
-    const input = f.multiline
+    const input = f.options
+      ? choice(id, f.key, f.options)
+      : f.multiline
       ? el('textarea', { id, name: f.key, rows: '3', 'data-testid': `field-${f.key}` })
       : el('input', {
           id,
@@ -69,6 +73,12 @@ export function buildForm(
     error.textContent = text;
   }
   return form;
+}
+
+function choice(id: string, key: string, options: { value: string; label: string }[]): HTMLSelectElement {
+  const select = el('select', { id, name: key, 'data-testid': `field-${key}` });
+  select.append(el('option', { value: '' }, '—'), ...options.map((o) => el('option', { value: o.value }, o.label)));
+  return select;
 }
 
 /** 1–5 rating as a radio group of buttons, then an optional comment. */

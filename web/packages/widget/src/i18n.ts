@@ -24,7 +24,7 @@ export interface Strings {
   emoji: string;
   attach: string;
   uploading: string;
-  fields: Record<'name' | 'email' | 'phone' | 'message', string>;
+  fields: Record<'name' | 'email' | 'phone' | 'message' | 'team', string>;
   optional: string;
   preChatTitle: string;
   start: string;
@@ -40,7 +40,7 @@ export interface Strings {
   transcript: string;
   transcriptSend: string;
   transcriptDone: string;
-  formErrors: Record<'field_required' | 'invalid_email' | 'invalid_phone' | 'generic', string>;
+  formErrors: Record<'field_required' | 'invalid_email' | 'invalid_phone' | 'invalid_department' | 'generic', string>;
 }
 
 const en: Strings = {
@@ -73,7 +73,7 @@ const en: Strings = {
   emoji: 'Emoji',
   attach: 'Attach a file',
   uploading: 'Uploading',
-  fields: { name: 'Name', email: 'Email', phone: 'Phone', message: 'Message' },
+  fields: { name: 'Name', email: 'Email', phone: 'Phone', message: 'Message', team: 'Department' },
   optional: '(optional)',
   preChatTitle: 'Before we start, please tell us a little about you.',
   start: 'Start chat',
@@ -93,6 +93,7 @@ const en: Strings = {
     field_required: 'Please fill in the required fields.',
     invalid_email: 'Please enter a valid email address.',
     invalid_phone: 'Please enter a valid phone number.',
+    invalid_department: 'Please choose one of the listed departments.',
     generic: 'Something went wrong. Please try again.',
   },
 };
@@ -127,7 +128,7 @@ const zh: Strings = {
   emoji: '表情',
   attach: '发送文件',
   uploading: '正在上传',
-  fields: { name: '姓名', email: '邮箱', phone: '电话', message: '留言' },
+  fields: { name: '姓名', email: '邮箱', phone: '电话', message: '留言', team: '咨询部门' },
   optional: '（选填）',
   preChatTitle: '开始之前，请简单介绍一下您自己。',
   start: '开始聊天',
@@ -147,6 +148,7 @@ const zh: Strings = {
     field_required: '请填写必填项。',
     invalid_email: '请输入有效的邮箱地址。',
     invalid_phone: '请输入有效的电话号码。',
+    invalid_department: '请选择列表中的部门。',
     generic: '出错了，请重试。',
   },
 };

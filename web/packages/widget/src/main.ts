@@ -1,6 +1,6 @@
-import { pickLocale, type MessageDto, type WidgetSessionResponse } from '@parley/shared';
+import { pickLocale, type MessageDto, type WidgetPublicSettings, type WidgetSessionResponse } from '@parley/shared';
 import { HttpError, VisitorChat, type ChatInit } from './chat';
-import { buildForm, buildRating } from './forms';
+import { buildForm, buildRating, type FormField } from './forms';
 import { el, WidgetView } from './view';
 import './style.css';
 
@@ -119,7 +119,7 @@ function refresh(): void {
   const mode = !s ? 'none'
     : status === 'closed' && convId ? `closed:${convId}:${rated.includes(convId)}`
     : !history && !offlineSent && s.offlineForm && !s.agentsAvailable ? 'offline'
-    : !history && s.preChatFields.length > 0 && !preChatDone() ? 'prechat'
+    : !history && preChatFields(s).length > 0 && !preChatDone() ? 'prechat'
     : 'chat';
   const next = `${mode}|${locale}|${s?.transcriptAvailable}`;
   if (next === panelKey) return;
@@ -157,10 +157,10 @@ function refresh(): void {
         view.panel.append(el('p', { class: 'card card-intro', 'data-testid': 'offline-done' }, t.offlineDone));
       },
     }));
-  } else if (s && !history && s.preChatFields.length > 0 && !preChatDone()) {
+  } else if (s && !history && preChatFields(s).length > 0 && !preChatDone()) {
     composer = false;
     view.panel.append(buildForm(t, {
-      testId: 'prechat-form', title: t.preChatTitle, fields: s.preChatFields, submitText: t.start,
+      testId: 'prechat-form', title: t.preChatTitle, fields: preChatFields(s), submitText: t.start,
       submit: async ({ name, email, phone, ...fields }) => {
         await chat!.post('/api/v1/widget/profile', { name, email, phone, fields });
         store?.setItem(key('prechat'), '1');
@@ -173,11 +173,19 @@ function refresh(): void {
   view.showComposer(composer);
 }
 
+/** The site's pre-chat fields, plus the department choice when the site offers one (it routes the chat). */
+function preChatFields(s: WidgetPublicSettings): FormField[] {
+  const departments = s.departments ?? [];
+  if (!departments.length) return s.preChatFields;
+  return [...s.preChatFields, { key: 'team', label: null, required: true, options: departments.map((d) => ({ value: d.id, label: d.name })) }];
+}
+
 function preChatDone(): boolean {
   const s = session?.settings;
   if (store?.getItem(key('prechat')) === '1') return true;
   // Everything required is already known (for example from setUser): don't ask again.
-  return !!s && s.preChatFields.some((f) => f.required) && (session?.profile?.missingFields.length ?? 1) === 0;
+  // (The department choice is never known in advance.)
+  return !!s && !s.departments?.length && s.preChatFields.some((f) => f.required) && (session?.profile?.missingFields.length ?? 1) === 0;
 }
 
 function transcriptForm(convId: string): HTMLFormElement {

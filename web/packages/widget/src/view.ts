@@ -422,6 +422,6 @@ function errorText(t: Strings, code: string | undefined): string {
 
 /** Fields for the pre-chat and offline forms; built-in keys get translated labels. */
 export function fieldLabel(t: Strings, f: PreChatField): string {
-  const builtIn = f.key === 'name' || f.key === 'email' || f.key === 'phone' ? t.fields[f.key] : null;
+  const builtIn = f.key === 'name' || f.key === 'email' || f.key === 'phone' || f.key === 'team' ? t.fields[f.key] : null;
   return `${f.label || builtIn || f.key}${f.required ? ' *' : ` ${t.optional}`}`;
 }
