@@ -11,6 +11,7 @@ using Parley.Server.Features.Csat;
 using Parley.Server.Features.Integration;
 using Parley.Server.Features.Metrics;
 using Parley.Server.Features.Sites;
+using Parley.Server.Features.Supervision;
 using Parley.Server.Features.Users;
 using Parley.Server.Features.Web;
 using Parley.Server.Features.Widget;
@@ -55,6 +56,7 @@ public static class ParleyApp
         builder.AddAttachments();
         builder.AddCsat();
         builder.AddParleyRouting();
+        builder.AddSupervision();
         builder.Services.AddScoped<ConversationService>();
         builder.AddParleyIntegration();
         builder.AddParleyScaleOut(); // after the features: with Redis it swaps node-local services for cluster-wide ones
@@ -95,6 +97,7 @@ public static class ParleyApp
         app.MapConversationsApi();
         app.MapIntegrationApi();
         app.MapRoutingApis();
+        app.MapSupervisionApi();
         app.MapParleyHubs();
         return app;
     }

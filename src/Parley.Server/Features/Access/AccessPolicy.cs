@@ -96,7 +96,7 @@ public sealed class AccessPolicy(ParleyDbContext db, AccessDirectory directory)
     {
         ConversationAction.Read or ConversationAction.Reply or ConversationAction.Note or ConversationAction.ChangeStatus => true,
         ConversationAction.Claim => assigneeId is null || assigneeId == scope.UserId || scope.IsSupervisor,
-        ConversationAction.Reassign => scope.IsSupervisor,
+        ConversationAction.Reassign or ConversationAction.Whisper or ConversationAction.TakeOver => scope.IsSupervisor,
         _ => false,
     };
 

@@ -58,4 +58,10 @@ public enum ConversationAction
 
     /// <summary>Assign to someone else, or take over a conversation another agent holds (supervisors and admins).</summary>
     Reassign,
+
+    /// <summary>Supervisor whisper: a note addressed to the conversation's assigned agent (supervisors and admins).</summary>
+    Whisper,
+
+    /// <summary>Supervisor take-over: assign to oneself whoever holds it, the holder is told (supervisors and admins).</summary>
+    TakeOver,
 }
