@@ -133,6 +133,7 @@ public static class ParleyApp
     {
         builder.Services.AddOptions<WidgetOptions>().BindConfiguration(WidgetOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<VisitorSendLimiter>();
+        builder.Services.AddSingleton<IAnonymousRateLimits, InProcessAnonymousRateLimits>(); // scale-out: Redis
         builder.Services.AddSingleton<IConfigureOptions<Microsoft.AspNetCore.RateLimiting.RateLimiterOptions>, ConfigureAnonymousLimits>();
         builder.Services.AddRateLimiter(_ => { });
     }
@@ -167,20 +168,19 @@ public static class ParleyApp
     }
 
     /// <summary>Fixed-window limits per client IP for what anonymous visitors can reach.</summary>
-    private sealed class ConfigureAnonymousLimits(IOptions<WidgetOptions> widget) : IConfigureOptions<Microsoft.AspNetCore.RateLimiting.RateLimiterOptions>
+    private sealed class ConfigureAnonymousLimits(IOptions<WidgetOptions> widget, IAnonymousRateLimits limits) : IConfigureOptions<Microsoft.AspNetCore.RateLimiting.RateLimiterOptions>
     {
         public void Configure(Microsoft.AspNetCore.RateLimiting.RateLimiterOptions options)
         {
             options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
             options.OnRejected = async (context, cancellationToken) =>
                 await Problems.Create(StatusCodes.Status429TooManyRequests, "rate_limited", "Too many requests; retry later.").ExecuteAsync(context.HttpContext);
-            options.AddPolicy(WidgetApi.SessionRateLimit, http => PerIp(http, widget.Value.SessionsPerMinutePerIp));
-            options.AddPolicy(WidgetApi.ConnectRateLimit, http => PerIp(http, widget.Value.ConnectsPerMinutePerIp));
+            options.AddPolicy(WidgetApi.SessionRateLimit, http => PerIp(http, WidgetApi.SessionRateLimit, widget.Value.SessionsPerMinutePerIp));
+            options.AddPolicy(WidgetApi.ConnectRateLimit, http => PerIp(http, WidgetApi.ConnectRateLimit, widget.Value.ConnectsPerMinutePerIp));
+            options.AddPolicy(WidgetApi.UploadRateLimit, http => PerIp(http, WidgetApi.UploadRateLimit, widget.Value.UploadsPerMinutePerIp));
         }
 
-        private static RateLimitPartition<string> PerIp(HttpContext http, int perMinute) =>
-            RateLimitPartition.GetFixedWindowLimiter(
-                http.Connection.RemoteIpAddress?.ToString() ?? "unknown",
-                _ => new FixedWindowRateLimiterOptions { PermitLimit = perMinute, Window = TimeSpan.FromMinutes(1), QueueLimit = 0 });
+        private RateLimitPartition<string> PerIp(HttpContext http, string policy, int perMinute) =>
+            limits.Partition(policy, http.Connection.RemoteIpAddress?.ToString() ?? "unknown", perMinute, TimeSpan.FromMinutes(1));
     }
 }

@@ -23,6 +23,8 @@ internal sealed partial class ClientConnection
     private readonly Lock _gate = new();
     private Guid[] _subscriptions = [];
     private Dictionary<Guid, SerializedHubMessage>? _latestState;
+    private TaskCompletionSource? _roomWaiter;
+    private int _roomTarget;
 
     public ClientConnection(HubConnectionContext context, Audience audience, Guid principalId, Guid siteId, int queueLimit, ILogger logger, Action onSlowConsumer)
     {
@@ -51,6 +53,28 @@ internal sealed partial class ClientConnection
     public Guid SiteId { get; }
 
     public IReadOnlyList<Guid> Subscriptions => _subscriptions;
+
+    /// <summary>Events waiting to be written.</summary>
+    public int Pending => _outbound.Reader.Count;
+
+    /// <summary>
+    /// Completes once at most <paramref name="pending"/> events wait to be written (or the connection is gone).
+    /// For bulk pushes (the cluster catch-up) that must not overrun the queue; live fan-out never waits.
+    /// </summary>
+    public Task WaitForRoomAsync(int pending, CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (_outbound.Reader.Count <= pending || _outbound.Reader.Completion.IsCompleted || _context.ConnectionAborted.IsCancellationRequested)
+            {
+                return Task.CompletedTask;
+            }
+
+            _roomTarget = _roomWaiter is null ? pending : Math.Min(_roomTarget, pending);
+            _roomWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _roomWaiter.Task.WaitAsync(cancellationToken);
+        }
+    }
 
     public bool AddSubscription(Guid conversationId)
     {
@@ -145,6 +169,11 @@ internal sealed partial class ClientConnection
                 {
                     await _context.WriteAsync(message, _context.ConnectionAborted);
                 }
+
+                if (Volatile.Read(ref _roomWaiter) is not null)
+                {
+                    SignalRoom(force: false);
+                }
             }
         }
         catch (OperationCanceledException)
@@ -155,6 +184,22 @@ internal sealed partial class ClientConnection
         {
             LogPumpFailed(_logger, ex, ConnectionId);
             _context.Abort();
+        }
+        finally
+        {
+            SignalRoom(force: true);
+        }
+    }
+
+    private void SignalRoom(bool force)
+    {
+        lock (_gate)
+        {
+            if (_roomWaiter is { } waiter && (force || _outbound.Reader.Count <= _roomTarget))
+            {
+                _roomWaiter = null;
+                waiter.TrySetResult();
+            }
         }
     }
 

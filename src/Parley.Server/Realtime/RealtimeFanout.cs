@@ -77,6 +77,9 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry, AccessDirector
         BroadcastToAgents(state.ToSummary());
     }
 
+    /// <summary>Pushes a conversation's current summary to this node's agents again (after a cluster bus outage).</summary>
+    public void RefreshSummary(ConversationState state) => BroadcastToAgents(state.ToSummary());
+
     private void BroadcastToAgents(ConversationSummary summary)
     {
         var agents = registry.Agents;

@@ -23,6 +23,12 @@ public interface IClusterBus
     void Subscribe<T>(string topic, Action<T> handler);
 
     /// <summary>
+    /// Raised when this node's link to the bus breaks: until <see cref="Restored"/>, messages published by this node
+    /// or the others may be lost.
+    /// </summary>
+    event Action? Interrupted;
+
+    /// <summary>
     /// Raised when this node's link to the bus works again after an outage (the argument is when it began, UTC):
     /// messages published meanwhile, by this node or others, may have been lost.
     /// </summary>
@@ -37,6 +43,12 @@ internal sealed class LocalClusterBus : IClusterBus
     public bool IsClustered => false;
 
     public event Action<DateTime>? Restored
+    {
+        add { }
+        remove { }
+    }
+
+    public event Action? Interrupted
     {
         add { }
         remove { }

@@ -16,8 +16,15 @@ namespace Parley.Server.ScaleOut;
 /// The bus is best effort, so this class also repairs what it may have lost: when the bus comes back after an
 /// outage, when another node reports that its own link came back, and when a node stops announcing itself
 /// (killed before it could publish what it committed), every node re-reads from the database the messages
-/// committed since then in the conversations its clients follow and pushes them again. Clients drop what they
-/// already have by seq (docs/protocol.md), so a repeat is harmless and a gap becomes impossible.
+/// committed since then in the conversations its clients follow and pushes them again, oldest first, all of
+/// them (up to <see cref="RedisOptions.CatchUpLimit"/> per conversation), so a client that stopped hearing
+/// at seq N continues at N + 1 however long the outage was. Clients drop what they already have by seq
+/// (docs/protocol.md), so a repeat is harmless. Inbox summaries changed meanwhile are pushed again too.
+/// </para>
+/// <para>
+/// Order: from the moment the link breaks until the catch-up has pushed its part, messages arriving from the
+/// bus are held back and delivered after it, so clients see the repaired stretch before newer messages
+/// instead of a gap they would have to fill by a (possibly truncated) replay.
 /// </para>
 /// </summary>
 internal sealed partial class ClusterRelay(
@@ -26,7 +33,7 @@ internal sealed partial class ClusterRelay(
     ConnectionRegistry registry,
     IServiceScopeFactory scopes,
     IOptions<RedisOptions> options,
-    IOptions<MessagingOptions> messaging,
+    IOptions<RealtimeOptions> realtime,
     TimeProvider time,
     ILogger<ClusterRelay> logger)
     : IDomainEventListener<MessageCommitted>, IDomainEventListener<ConversationChanged>, IHostedService, IDisposable
@@ -36,11 +43,25 @@ internal sealed partial class ClusterRelay(
     public const string ResyncTopic = "resync";
     public const string HeartbeatTopic = "node";
 
+    /// <summary>Messages read from the store per query during a catch-up.</summary>
+    private const int CatchUpPage = 200;
+
+    /// <summary>Inbox summaries pushed again after an outage, newest first.</summary>
+    private const int InboxRefreshLimit = 2000;
+
+    /// <summary>Live messages held back while the bus is down or a catch-up runs; beyond, the catch-up's own read covers them.</summary>
+    private const int HoldLimit = 100_000;
+
     private readonly ConcurrentDictionary<Guid, DateTime> _nodes = new();
     private readonly ConcurrentDictionary<Guid, int> _agents = new();
     private readonly Lock _catchUpGate = new();
+    private readonly Lock _holdGate = new();
+    private readonly List<MessageCommitted> _held = [];
     private DateTime? _pendingSince;
     private Task _catchUp = Task.CompletedTask;
+    private bool _linkDown;
+    private bool _catchingUp;
+    private bool _heldOverflow;
     private ITimer? _heartbeat;
 
     /// <summary>Agent connections on the other live nodes, as of their last heartbeat.</summary>
@@ -52,7 +73,7 @@ internal sealed partial class ClusterRelay(
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        bus.Subscribe<MessageCommitted>(MessageTopic, fanout.Handle);
+        bus.Subscribe<MessageCommitted>(MessageTopic, OnRemoteMessage);
         bus.Subscribe<ConversationState>(ConversationTopic, state => fanout.Handle(new ConversationChanged(state)));
         bus.Subscribe<ResyncRequest>(ResyncTopic, request => RequestCatchUp(request.Since, "another node's Redis link came back"));
         bus.Subscribe<NodeHeartbeat>(HeartbeatTopic, beat =>
@@ -60,9 +81,21 @@ internal sealed partial class ClusterRelay(
             _nodes[beat.NodeId] = time.GetUtcNow().UtcDateTime;
             _agents[beat.NodeId] = beat.Agents;
         });
+        bus.Interrupted += () =>
+        {
+            lock (_holdGate)
+            {
+                _linkDown = true;
+            }
+        };
         bus.Restored += since =>
         {
             RequestCatchUp(since, "our Redis link came back");
+            lock (_holdGate)
+            {
+                // The catch-up requested above keeps holding until it has pushed its part.
+                _linkDown = false;
+            }
 
             // What we published during the outage never reached the others either.
             bus.Publish(ResyncTopic, new ResyncRequest(since));
@@ -104,10 +137,38 @@ internal sealed partial class ClusterRelay(
         }
     }
 
+    /// <summary>A message another node committed: delivered now, or after the catch-up when one is due or running.</summary>
+    private void OnRemoteMessage(MessageCommitted message)
+    {
+        lock (_holdGate)
+        {
+            if (_linkDown || _catchingUp)
+            {
+                if (_held.Count < HoldLimit)
+                {
+                    _held.Add(message);
+                }
+                else
+                {
+                    _heldOverflow = true;
+                }
+
+                return;
+            }
+        }
+
+        fanout.Handle(message);
+    }
+
     /// <summary>Runs one catch-up at a time; requests arriving meanwhile merge into the next run (earliest start wins).</summary>
     private void RequestCatchUp(DateTime since, string reason)
     {
         LogCatchUpRequested(logger, since, reason);
+        lock (_holdGate)
+        {
+            _catchingUp = true;
+        }
+
         lock (_catchUpGate)
         {
             var wasPending = _pendingSince is not null;
@@ -135,6 +196,17 @@ internal sealed partial class ClusterRelay(
             _pendingSince = null;
         }
 
+        lock (_holdGate)
+        {
+            // Everything held so far was committed before the reads below start, so they deliver it (in order).
+            _held.Clear();
+            if (_heldOverflow)
+            {
+                _heldOverflow = false;
+                LogHoldOverflow(logger, HoldLimit);
+            }
+        }
+
         try
         {
             await CatchUpAsync(since - TimeSpan.FromSeconds(options.Value.CatchUpMarginSeconds));
@@ -143,44 +215,164 @@ internal sealed partial class ClusterRelay(
         {
             LogCatchUpFailed(logger, ex);
         }
+        finally
+        {
+            ReleaseHeld(since);
+        }
     }
+
+    /// <summary>Delivers what arrived during the catch-up, unless the link is down or another catch-up is due.</summary>
+    private void ReleaseHeld(DateTime since)
+    {
+        bool again;
+        lock (_holdGate)
+        {
+            lock (_catchUpGate)
+            {
+                again = _pendingSince is not null;
+            }
+
+            if (again || _linkDown)
+            {
+                return;
+            }
+
+            again = _heldOverflow;
+            if (!again)
+            {
+                // Delivered under the lock so that a message arriving meanwhile cannot overtake these.
+                foreach (var message in _held)
+                {
+                    fanout.Handle(message);
+                }
+
+                _held.Clear();
+                _catchingUp = false;
+                return;
+            }
+        }
+
+        // Some arrived after the reads began and were not kept: read again from the same start.
+        RequestCatchUp(since, "more live messages arrived during the catch-up than are held");
+    }
+
 
     /// <summary>
     /// Pushes again, from the store, what was committed since <paramref name="since"/> in the conversations this
-    /// node's clients follow. At most the replay limit per conversation: beyond it a client sees a gap and
-    /// resumes, which is the protocol's answer to large gaps anyway.
+    /// node's clients follow: oldest first, page by page, each page only once the receiving connections have room
+    /// for it (a burst must not trip the slow-consumer limit). Then the inbox summaries changed since then.
     /// </summary>
     private async Task CatchUpAsync(DateTime since)
     {
         var followed = registry.SubscribedConversations;
-        if (followed.Count == 0)
-        {
-            return;
-        }
-
-        var limit = messaging.Value.ReplayLimit;
+        var limit = options.Value.CatchUpLimit;
+        var room = Math.Max(0, realtime.Value.OutboundQueueLimit - (2 * CatchUpPage));
         var pushed = 0;
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
         foreach (var chunk in followed.Chunk(200))
         {
             var ids = chunk.ToList();
-            var messages = await (
-                    from m in db.Messages.AsNoTracking()
-                    join c in db.Conversations on m.ConversationId equals c.Id
-                    where ids.Contains(c.Id) && m.Seq > c.LastSeq - limit && m.CreatedAt >= since
-                    orderby m.ConversationId, m.Seq
-                    select new { Message = m, c.TeamId, c.AssigneeId })
+            var active = await db.Conversations.AsNoTracking()
+                .Where(c => ids.Contains(c.Id) && c.LastMessageAt >= since)
+                .Select(c => new { c.Id, c.TeamId, c.AssigneeId, c.LastSeq })
                 .ToListAsync();
-            foreach (var row in messages)
+            foreach (var conversation in active)
             {
-                fanout.DeliverMessage(row.Message, row.TeamId, row.AssigneeId);
-            }
+                var after = Math.Max(0, conversation.LastSeq - limit);
+                while (true)
+                {
+                    var id = conversation.Id;
+                    var from = after;
+                    var page = await db.Messages.AsNoTracking()
+                        .Where(m => m.ConversationId == id && m.Seq > from && m.CreatedAt >= since)
+                        .OrderBy(m => m.Seq)
+                        .Take(CatchUpPage)
+                        .ToListAsync();
+                    if (page.Count == 0)
+                    {
+                        break;
+                    }
 
-            pushed += messages.Count;
+                    await WaitForRoomAsync(id, room);
+                    foreach (var message in page)
+                    {
+                        fanout.DeliverMessage(message, conversation.TeamId, conversation.AssigneeId);
+                    }
+
+                    pushed += page.Count;
+                    after = page[^1].Seq;
+                    if (page.Count < CatchUpPage)
+                    {
+                        break;
+                    }
+                }
+            }
         }
 
-        LogCaughtUp(logger, pushed, followed.Count, since);
+        var refreshed = registry.Agents.Count > 0 ? await RefreshInboxesAsync(db, since) : 0;
+        LogCaughtUp(logger, pushed, followed.Count, refreshed, since);
+    }
+
+    /// <summary>
+    /// Waits until every subscriber of the conversation has at most <paramref name="pending"/> events queued. A
+    /// connection that does not drain within the bound is left to the queue's own slow-consumer rule.
+    /// </summary>
+    private async Task WaitForRoomAsync(Guid conversationId, int pending)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10), time);
+        foreach (var connection in registry.SubscribersOf(conversationId))
+        {
+            try
+            {
+                await connection.WaitForRoomAsync(pending, timeout.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Pushes the current summary of every conversation that changed since <paramref name="since"/> (newest first,
+    /// bounded) to this node's agents, so inboxes do not keep what they showed before the outage.
+    /// </summary>
+    private async Task<int> RefreshInboxesAsync(ParleyDbContext db, DateTime since)
+    {
+        var rows = await (
+                from c in db.Conversations.AsNoTracking()
+                where (c.Status != ConversationStatus.Closed && c.UpdatedAt >= since) || (c.Status == ConversationStatus.Closed && c.LastMessageAt >= since)
+                join ct in db.Contacts on c.ContactId equals ct.Id
+                join u in db.Users on c.AssigneeId equals u.Id into assignees
+                from u in assignees.DefaultIfEmpty()
+                orderby c.UpdatedAt descending
+                select new { Conversation = c, ContactName = ct.Name, AssigneeName = u == null ? null : u.DisplayName })
+            .Take(InboxRefreshLimit)
+            .ToListAsync();
+        foreach (var row in rows)
+        {
+            var c = row.Conversation;
+            fanout.RefreshSummary(new ConversationState
+            {
+                Id = c.Id,
+                SiteId = c.SiteId,
+                ContactId = c.ContactId,
+                ContactName = row.ContactName,
+                Status = c.Status,
+                AssigneeId = c.AssigneeId,
+                AssigneeName = row.AssigneeName,
+                TeamId = c.TeamId,
+                LastSeq = c.LastSeq,
+                LastVisitorSeq = c.LastVisitorSeq,
+                CreatedAt = c.CreatedAt,
+                LastMessageAt = c.LastMessageAt,
+                LastMessagePreview = c.LastMessagePreview,
+                LastMessageSenderKind = c.LastMessageSenderKind,
+            });
+        }
+
+        return rows.Count;
     }
 
     internal sealed record ResyncRequest(DateTime Since);
@@ -193,8 +385,11 @@ internal sealed partial class ClusterRelay(
     [LoggerMessage(Level = LogLevel.Information, Message = "Catch-up since {Since:O} requested: {Reason}")]
     private static partial void LogCatchUpRequested(ILogger logger, DateTime since, string reason);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Catch-up pushed {Count} message(s) in {Conversations} followed conversation(s) committed since {Since:O}")]
-    private static partial void LogCaughtUp(ILogger logger, int count, int conversations, DateTime since);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Catch-up pushed {Count} message(s) in {Conversations} followed conversation(s) and {Summaries} inbox summaries, committed since {Since:O}")]
+    private static partial void LogCaughtUp(ILogger logger, int count, int conversations, int summaries, DateTime since);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "More than {Limit} live messages arrived while catching up; they are read again from the store")]
+    private static partial void LogHoldOverflow(ILogger logger, int limit);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Catch-up from the store failed; clients repair by replay on their next gap or reconnect")]
     private static partial void LogCatchUpFailed(ILogger logger, Exception exception);

@@ -44,7 +44,7 @@ internal sealed partial class RedisClusterBus : IClusterBus
 
         redis.ConnectionFailed += OnConnectionFailed;
         redis.ConnectionRestored += OnConnectionRestored;
-        _subscriber.Subscribe(_probeChannel).OnMessage(message =>
+        SubscribeReliably(_probeChannel, message =>
         {
             if (Guid.TryParse((string?)message.Message, out var nonce) && _probes.TryRemove(nonce, out var waiter))
             {
@@ -61,6 +61,8 @@ internal sealed partial class RedisClusterBus : IClusterBus
     public long Dropped => Interlocked.Read(ref _dropped);
 
     public event Action<DateTime>? Restored;
+
+    public event Action? Interrupted;
 
     public void Publish<T>(string topic, T payload)
     {
@@ -83,7 +85,7 @@ internal sealed partial class RedisClusterBus : IClusterBus
 
     public void Subscribe<T>(string topic, Action<T> handler)
     {
-        _subscriber.Subscribe(Channel(topic)).OnMessage(message =>
+        SubscribeReliably(Channel(topic), message =>
         {
             byte[]? frame = message.Message;
             if (frame is null || frame.Length < 16 || frame.AsSpan(0, 16).SequenceEqual(_nodeBytes))
@@ -108,17 +110,72 @@ internal sealed partial class RedisClusterBus : IClusterBus
 
     private RedisChannel Channel(string topic) => RedisChannel.Literal($"{_prefix}:{topic}");
 
-    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    /// <summary>
+    /// Subscribes without ever throwing: when Redis is slow or unreachable while the node starts, the subscription
+    /// is retried in the background, and the time without it counts as an outage (a catch-up follows).
+    /// </summary>
+    private void SubscribeReliably(RedisChannel channel, Action<ChannelMessage> onMessage)
     {
+        try
+        {
+            _subscriber.Subscribe(channel).OnMessage(onMessage);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            LogSubscribeFailed(_logger, ex, channel);
+            MarkOutage();
+            _ = RetrySubscribeAsync(channel, onMessage);
+        }
+    }
+
+    private async Task RetrySubscribeAsync(RedisChannel channel, Action<ChannelMessage> onMessage)
+    {
+        while (true)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), _time);
+            try
+            {
+                // Drop whatever the failed attempt left registered (one subscription per channel here), so no
+                // message is handled twice and no orphaned queue fills up.
+                await _subscriber.UnsubscribeAsync(channel);
+                (await _subscriber.SubscribeAsync(channel)).OnMessage(onMessage);
+                LogSubscribed(_logger, channel);
+                if (_redis.IsConnected)
+                {
+                    OnConnectionRestored(this, null);
+                }
+
+                return;
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            {
+                // Still not possible: try again.
+            }
+        }
+    }
+
+    private void MarkOutage()
+    {
+        bool began;
         lock (_gate)
         {
+            began = _outageSince is null;
             _outageSince ??= _time.GetUtcNow().UtcDateTime;
         }
 
-        LogConnectionFailed(_logger, e.ConnectionType, e.FailureType);
+        if (began)
+        {
+            Interrupted?.Invoke();
+        }
     }
 
-    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs e)
+    private void OnConnectionFailed(object? sender, ConnectionFailedEventArgs e)
+    {
+        LogConnectionFailed(_logger, e.ConnectionType, e.FailureType);
+        MarkOutage();
+    }
+
+    private void OnConnectionRestored(object? sender, ConnectionFailedEventArgs? e)
     {
         DateTime since;
         lock (_gate)
@@ -132,7 +189,7 @@ internal sealed partial class RedisClusterBus : IClusterBus
             _outageSince = null;
         }
 
-        LogConnectionRestored(_logger, e.ConnectionType);
+        LogConnectionRestored(_logger, e?.ConnectionType);
         _ = RaiseWhenSubscribedAsync(since);
     }
 
@@ -143,11 +200,19 @@ internal sealed partial class RedisClusterBus : IClusterBus
     /// </summary>
     private async Task RaiseWhenSubscribedAsync(DateTime since)
     {
-        for (var attempt = 0; attempt < 60; attempt++)
+        // No attempt limit: while Redis answers, our subscriptions come back sooner or later, and giving up would
+        // leave this node without its catch-up for good (a later restore of the other connection finds no outage).
+        for (var attempt = 1; ; attempt++)
         {
+            if (attempt == 60)
+            {
+                LogProbeSlow(_logger);
+            }
+
             var nonce = Guid.NewGuid();
             var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _probes[nonce] = arrived;
+            var publishFailed = false;
             try
             {
                 await _subscriber.PublishAsync(_probeChannel, nonce.ToString());
@@ -155,13 +220,23 @@ internal sealed partial class RedisClusterBus : IClusterBus
                 Restored?.Invoke(since);
                 return;
             }
-            catch (Exception ex) when (ex is RedisException or TimeoutException)
+            catch (TimeoutException)
             {
-                // Not yet: try again shortly.
+                // Published, but our subscription did not hear it within a second: not yet.
+            }
+            catch (RedisException)
+            {
+                publishFailed = true;
             }
             finally
             {
                 _probes.TryRemove(nonce, out _);
+            }
+
+            if (publishFailed)
+            {
+                // The publish itself failed at once: wait before the next try instead of spinning.
+                await Task.Delay(TimeSpan.FromSeconds(1), _time);
             }
 
             if (!_redis.IsConnected)
@@ -175,8 +250,6 @@ internal sealed partial class RedisClusterBus : IClusterBus
                 return;
             }
         }
-
-        LogProbeGaveUp(_logger);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Publishing on the cluster bus failed ({Topic}); other nodes catch up when Redis is back")]
@@ -189,8 +262,14 @@ internal sealed partial class RedisClusterBus : IClusterBus
     private static partial void LogConnectionFailed(ILogger logger, ConnectionType connectionType, ConnectionFailureType failureType);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Redis connection restored ({ConnectionType}); catching up")]
-    private static partial void LogConnectionRestored(ILogger logger, ConnectionType connectionType);
+    private static partial void LogConnectionRestored(ILogger logger, ConnectionType? connectionType);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Redis reconnected but our subscriptions did not come back within a minute")]
-    private static partial void LogProbeGaveUp(ILogger logger);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Subscribing to {Channel} failed; retrying in the background (cross-node delivery on it is paused meanwhile)")]
+    private static partial void LogSubscribeFailed(ILogger logger, Exception exception, RedisChannel channel);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Subscribed to {Channel} after retrying")]
+    private static partial void LogSubscribed(ILogger logger, RedisChannel channel);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Redis reconnected but our subscriptions have not come back for a minute; still waiting before catching up")]
+    private static partial void LogProbeSlow(ILogger logger);
 }

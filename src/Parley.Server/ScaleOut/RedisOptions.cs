@@ -34,6 +34,13 @@ public sealed class RedisOptions
     public int CatchUpMarginSeconds { get; set; } = 30;
 
     /// <summary>
+    /// Most messages per conversation a catch-up pushes again (the newest ones). A client further behind than
+    /// that sees a gap and repairs it by replay (docs/protocol.md; beyond the replay limit it reloads).
+    /// </summary>
+    [Range(100, 1_000_000)]
+    public int CatchUpLimit { get; set; } = 10_000;
+
+    /// <summary>
     /// When true, /health/ready fails while Redis is unreachable. Off by default: a node without Redis still
     /// serves its own clients correctly, and failing every node's readiness at once would take the whole
     /// cluster out of the load balancer.

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.SignalR;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Parley.Server.Events;
@@ -51,6 +52,12 @@ public static class ScaleOutSetup
         services.AddSingleton<IDomainEventListener<ConversationChanged>>(sp => sp.GetRequiredService<ClusterRelay>());
         services.AddHostedService(sp => sp.GetRequiredService<ClusterRelay>());
         services.AddSingleton<Features.Widget.IAgentAvailability, ClusterAgentAvailability>();
+        services.RemoveAll<Features.Widget.IAnonymousRateLimits>();
+        services.AddSingleton<Features.Widget.IAnonymousRateLimits, RedisRateLimits>();
+        services.RemoveAll<Realtime.Presence.IAgentPresence>();
+        services.AddSingleton<RedisAgentPresence>();
+        services.AddSingleton<Realtime.Presence.IAgentPresence>(sp => sp.GetRequiredService<RedisAgentPresence>());
+        services.AddHostedService(sp => sp.GetRequiredService<RedisAgentPresence>());
         services.RelayToOtherNodes<ConversationRead, ReadReceiptFanout>();
         services.RelayToOtherNodes<Features.Csat.ConversationRated, Features.Csat.RatingFanout>();
         services.RelayToOtherNodes<Features.Widget.VisitorPageChanged, Features.Widget.VisitorPageFanout>();

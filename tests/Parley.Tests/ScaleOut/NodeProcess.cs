@@ -153,14 +153,14 @@ public sealed class NodeProcess : IAsyncDisposable
         await process.WaitForExitAsync(cts.Token);
     }
 
-    public string Log()
+    public string Log(int tail = 8000)
     {
         try
         {
             using var stream = new FileStream(_logPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
             using var reader = new StreamReader(stream);
             var text = reader.ReadToEnd();
-            return text.Length > 8000 ? text[^8000..] : text;
+            return text.Length > tail ? text[^tail..] : text;
         }
         catch (IOException ex)
         {

@@ -97,7 +97,7 @@ public sealed class TestCluster : IAsyncDisposable
         await Task.WhenAll(Nodes.Where(n => !n.IsRunning).Select(n => n.StartAsync()));
     }
 
-    public string Logs() => string.Join("\n", Nodes.Select(n => $"===== {n.Name}\n{n.Log()}"));
+    public string Logs(int tail = 8000) => string.Join("\n", Nodes.Select(n => $"===== {n.Name}\n{n.Log(tail)}"));
 
     public async ValueTask DisposeAsync()
     {

@@ -30,6 +30,7 @@ public static class AttachmentsApi
             .MapPost("/{id:guid}/attachments", UploadAsVisitorAsync)
             .WithName("UploadVisitorAttachment")
             .WithSummary("Send a file as the visitor (visitor token as Bearer)")
+            .RequireRateLimiting(Widget.WidgetApi.UploadRateLimit)
             .WithDescription("Same rules as UploadAttachment.")
             .Accepts<Stream>("application/octet-stream");
 

@@ -28,6 +28,7 @@ public static class WidgetApi
 {
     public const string SessionRateLimit = "widget-session";
     public const string ConnectRateLimit = "visitor-connect";
+    public const string UploadRateLimit = "visitor-upload";
 
     public static IEndpointRouteBuilder MapWidgetApi(this IEndpointRouteBuilder app)
     {

@@ -26,6 +26,10 @@ public sealed class WidgetOptions
     [Range(1, 10_000_000)]
     public int ConnectsPerMinutePerIp { get; set; } = 240;
 
+    /// <summary>Visitor file uploads (POST /api/v1/widget/conversations/{id}/attachments) per client IP per minute.</summary>
+    [Range(1, 1_000_000)]
+    public int UploadsPerMinutePerIp { get; set; } = 60;
+
     /// <summary>Serve /demo, a page with the widget snippet for trying Parley out.</summary>
     public bool DemoPage { get; set; } = true;
 }

@@ -1,0 +1,28 @@
+using System.Threading.RateLimiting;
+
+namespace Parley.Server.Features.Widget;
+
+/// <summary>
+/// Where the limits on anonymous visitors count. On one node: in this process. With Redis (scale-out) the
+/// counts are shared by every node, so a client cannot multiply a limit by the number of nodes behind the load
+/// balancer (see ScaleOut/RedisRateLimits). Hub sends are limited per connection (<see cref="VisitorSendLimiter"/>):
+/// a connection lives on one node, so that limit is the same on any node, and how many connections one client
+/// opens is limited here (per IP, cluster-wide with Redis). The send path itself never waits on Redis: a hub
+/// enqueues a connection's sends in arrival order before its first await.
+/// </summary>
+public interface IAnonymousRateLimits
+{
+    /// <summary>A fixed window of <paramref name="permits"/> per <paramref name="window"/> for one key (a client IP) of one policy.</summary>
+    RateLimitPartition<string> Partition(string policy, string key, int permits, TimeSpan window);
+}
+
+/// <summary>Limits of this process only: enough for one node.</summary>
+internal sealed class InProcessAnonymousRateLimits : IAnonymousRateLimits
+{
+    public RateLimitPartition<string> Partition(string policy, string key, int permits, TimeSpan window) =>
+        RateLimitPartition.GetFixedWindowLimiter(key, _ => Options(permits, window));
+
+    internal static FixedWindowRateLimiterOptions Options(int permits, TimeSpan window) =>
+        new() { PermitLimit = permits, Window = window, QueueLimit = 0, AutoReplenishment = true };
+}
+
