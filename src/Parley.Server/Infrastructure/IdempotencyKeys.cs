@@ -5,12 +5,18 @@ using Parley.Data;
 
 namespace Parley.Server.Infrastructure;
 
-/// <summary>Marks an endpoint whose POSTs honour the <c>Idempotency-Key</c> header.</summary>
+/// <summary>Marks an endpoint outside <c>/api/v1</c> whose POSTs honour the <c>Idempotency-Key</c> header.</summary>
 public sealed class IdempotentEndpointMetadata;
 
+/// <summary>Marks a POST endpoint whose responses must not be stored (they carry secrets), so it ignores the header.</summary>
+public sealed class NotIdempotentEndpointMetadata;
+
 /// <summary>
-/// <c>Idempotency-Key</c> for POST endpoints marked with <see cref="WithIdempotencyKey{TBuilder}"/>: the first
-/// request with a key runs and its response (status, type, body) is stored per caller; a retry with the same key
+/// <c>Idempotency-Key</c> for every POST of the REST API (<c>/api/v1/...</c>) except those whose response carries a
+/// secret that must not be stored in clear (sign-in, account management and API tokens under <c>/api/v1/auth</c>,
+/// visitor sessions, password resets, webhook secret rotation, and endpoints marked
+/// <see cref="WithoutIdempotencyKey{TBuilder}"/>), plus endpoints marked <see cref="WithIdempotencyKey{TBuilder}"/>.
+/// The first request with a key runs and its response (status, type, body) is stored per caller; a retry with the same key
 /// and the same request gets the stored response again, a different request with a reused key gets 422
 /// (<c>idempotency_key_reused</c>), and a retry while the first is still running gets 409
 /// (<c>idempotency_in_progress</c>). Server errors (5xx) are not stored, so the retry runs again.
@@ -23,10 +29,39 @@ public static partial class IdempotencyKeys
         where TBuilder : IEndpointConventionBuilder =>
         builder.WithMetadata(new IdempotentEndpointMetadata());
 
+    public static TBuilder WithoutIdempotencyKey<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(new NotIdempotentEndpointMetadata());
+
+    /// <summary>Paths whose responses carry secrets (tokens, session state, passwords, signing secrets).</summary>
+    private static readonly string[] SecretPrefixes = ["/api/v1/auth", "/api/v1/setup", "/api/v1/widget/session"];
+
+    /// <summary>Whether a POST to this endpoint honours <c>Idempotency-Key</c> (also used to document the header).</summary>
+    public static bool Applies(string? path, EndpointMetadataCollection metadata)
+    {
+        if (metadata.GetMetadata<NotIdempotentEndpointMetadata>() is not null)
+        {
+            return false;
+        }
+
+        if (metadata.GetMetadata<IdempotentEndpointMetadata>() is not null)
+        {
+            return true;
+        }
+
+        path = "/" + (path ?? "").Trim('/');
+        return path.StartsWith("/api/v1/", StringComparison.OrdinalIgnoreCase)
+            && !string.Equals(path, "/api/v1/users", StringComparison.OrdinalIgnoreCase) // answers a temporary password
+            && !SecretPrefixes.Any(p => path.StartsWith(p, StringComparison.OrdinalIgnoreCase))
+            && !path.EndsWith("/password", StringComparison.OrdinalIgnoreCase)
+            && !path.EndsWith("/rotate-secret", StringComparison.OrdinalIgnoreCase);
+    }
+
     public static IApplicationBuilder UseIdempotencyKeys(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
         var key = context.Request.Headers[Header].ToString();
-        if (!HttpMethods.IsPost(context.Request.Method) || key.Length == 0 || context.GetEndpoint()?.Metadata.GetMetadata<IdempotentEndpointMetadata>() is null)
+        if (!HttpMethods.IsPost(context.Request.Method) || key.Length == 0
+            || context.GetEndpoint() is not RouteEndpoint endpoint || !Applies(endpoint.RoutePattern.RawText, endpoint.Metadata))
         {
             await next(context);
             return;
@@ -43,8 +78,14 @@ public static partial class IdempotencyKeys
             return;
         }
 
+        // Keys are per caller; an anonymous request has no caller to keep its key apart from others', so it just runs.
         var user = context.User;
-        var scope = user.FindFirstValue(ClaimTypes.NameIdentifier) ?? user.FindFirstValue(ParleyClaims.ContactId) ?? "anonymous";
+        if ((user.FindFirstValue(ClaimTypes.NameIdentifier) ?? user.FindFirstValue(ParleyClaims.ContactId)) is not { } scope)
+        {
+            await next(context);
+            return;
+        }
+
         context.Request.EnableBuffering();
         using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hasher.AppendData(System.Text.Encoding.UTF8.GetBytes($"{context.Request.Method} {context.Request.Path}{context.Request.QueryString}\n"));

@@ -1,3 +1,4 @@
+using Microsoft.OpenApi;
 using Parley.Data;
 using Parley.Server.Events;
 using Parley.Server.Features.Adapters;
@@ -57,6 +58,7 @@ public static class IntegrationSetup
         }
 
         services.AddGrpc(o => o.Interceptors.Add<GrpcErrorInterceptor>());
+        services.Configure<Microsoft.AspNetCore.OpenApi.OpenApiOptions>("v1", o => o.AddOperationTransformer(DocumentIdempotencyKey));
         builder.AddContextAdapters();
         services.AddIntegrationEventSources();
         return builder;
@@ -70,6 +72,28 @@ public static class IntegrationSetup
         app.MapContextApi();
         app.MapGrpcService<ParleyGrpcService>();
         return app;
+    }
+
+    /// <summary>Adds the optional <c>Idempotency-Key</c> header to every POST operation that honours it.</summary>
+    private static Task DocumentIdempotencyKey(OpenApiOperation operation, Microsoft.AspNetCore.OpenApi.OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        var description = context.Description;
+        if (string.Equals(description.HttpMethod, "POST", StringComparison.OrdinalIgnoreCase)
+            && IdempotencyKeys.Applies(description.RelativePath, new EndpointMetadataCollection(description.ActionDescriptor.EndpointMetadata)))
+        {
+            operation.Parameters ??= [];
+            operation.Parameters.Add(new OpenApiParameter
+            {
+                Name = IdempotencyKeys.Header,
+                In = ParameterLocation.Header,
+                Required = false,
+                Description = "Makes a retry safe: the first response for this key (per caller) is stored and replayed for the same request (Idempotent-Replayed: true); another request with the same key is 422 idempotency_key_reused. At most 200 characters.",
+                Schema = new OpenApiSchema { Type = JsonSchemaType.String, MaxLength = 200 },
+                Example = System.Text.Json.Nodes.JsonValue.Create("order-A-1001-shipped"),
+            });
+        }
+
+        return Task.CompletedTask;
     }
 
     /// <summary>Which domain events become integration events (webhooks, gRPC streams). One line per event kind.</summary>
