@@ -90,6 +90,24 @@ public sealed class ParleyClient : IDisposable
             cancellationToken);
     }
 
+    /// <summary>
+    /// Sends an automated reply as a bot (REST): visitors see <paramref name="botName"/> and a bot marker instead of an
+    /// agent. Needs the same right as replying. Retried safely: the client id makes it idempotent.
+    /// </summary>
+    /// <param name="conversationId">The conversation.</param>
+    /// <param name="body">Text of the message.</param>
+    /// <param name="botName">The name visitors see (at most 100 characters); "Bot" when null or empty.</param>
+    /// <param name="clientId">Your id for the message; generated when omitted.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The acknowledgement with id and sequence number.</returns>
+    public Task<SendAck> SendBotMessageAsync(Guid conversationId, string body, string? botName = null, Guid? clientId = null, CancellationToken cancellationToken = default)
+    {
+        var id = clientId ?? Guid.NewGuid();
+        return SendAsync<SendAck>(
+            () => new HttpRequestMessage(HttpMethod.Post, $"api/v1/conversations/{conversationId}/messages") { Content = JsonContent.Create(new { clientId = id, body, asBot = true, botName }, options: Json) },
+            cancellationToken);
+    }
+
     /// <summary>One contact with its attributes.</summary>
     /// <param name="contactId">Contact id.</param>
     /// <param name="cancellationToken">Cancels the call.</param>

@@ -43,6 +43,15 @@ public sealed class SendRequest
 
     /// <summary>Agents only: store as an internal note.</summary>
     [Key("note")] public bool Note { get; set; }
+
+    /// <summary>
+    /// Console users and API tokens only: send as a bot (an automated reply: FAQ, order status, a notification)
+    /// under <see cref="BotName"/>; needs the same right as replying. Ignored for visitors.
+    /// </summary>
+    [Key("asBot")] public bool AsBot { get; set; }
+
+    /// <summary>The name visitors see for a bot message (at most 100 characters); "Bot" when empty.</summary>
+    [Key("botName")] public string? BotName { get; set; }
 }
 
 [MessagePackObject]

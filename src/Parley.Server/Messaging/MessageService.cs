@@ -41,6 +41,18 @@ public sealed class MessageService(MessageWriter writer, ParleyDbContext db, Acc
         }
 
         var isVisitor = actor.Audience == Audience.Visitor;
+        var asBot = !isVisitor && request.AsBot;
+        if (asBot && request.Note)
+        {
+            throw new ParleyException("invalid_request", "A message is either a bot reply or an internal note, not both.");
+        }
+
+        var botName = asBot ? (request.BotName?.Trim() is { Length: > 0 } n ? n : "Bot") : null;
+        if (botName is { Length: > 100 })
+        {
+            throw new ParleyException("invalid_request", "botName is at most 100 characters.");
+        }
+
         if (!isVisitor)
         {
             // Visitors are checked inside the write transaction (RequiredContactId), with no extra query on their path.
@@ -50,9 +62,9 @@ public sealed class MessageService(MessageWriter writer, ParleyDbContext db, Acc
         var command = new WriteCommand(
             conversationId,
             clientId,
-            isVisitor ? SenderKind.Visitor : SenderKind.Agent,
+            isVisitor ? SenderKind.Visitor : asBot ? SenderKind.Bot : SenderKind.Agent,
             actor.PrincipalId,
-            actor.Name,
+            botName ?? actor.Name,
             !isVisitor && request.Note ? MessageKind.Note : MessageKind.Text,
             body)
         {

@@ -239,6 +239,50 @@ public sealed class RoutingAdminBrowserTests(BrowserFixture browser) : IClassFix
         public ValueTask DisposeAsync() => Client.DisposeAsync();
     }
 
+    [Fact]
+    public async Task Admin_AddsASite_AndRevealsItsIdentitySecret_WhichAgentsNeverSee()
+    {
+        browser.SkipIfUnavailable();
+        await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
+        await using var server = await ParleyServer.StartAsync(storage);
+        await server.CreateUserAsync("ann@test.local", "Ann Agent");
+
+        await using var context = await browser.Browser.NewContextAsync(new() { Locale = "en-US" });
+        var page = await SignInAsync(context, server, ParleyServer.AdminEmail, ParleyServer.AdminPassword);
+        await page.GetByTestId("nav-install").ClickAsync();
+        await page.GetByTestId("install-site-name").FillAsync("Shop <b>EU</b>");
+        await page.GetByTestId("install-site-key").FillAsync("shop-eu");
+        await page.Locator("[data-testid=install-add-site] button[type=submit]").ClickAsync();
+        var added = page.Locator("[data-testid=install-site][data-site-key=shop-eu]");
+        await Assertions.Expect(added.Locator("h3")).ToContainTextAsync("Shop <b>EU</b>", new() { Timeout = Timeout }); // the name is text, not markup
+        await Assertions.Expect(added.GetByTestId("install-snippet")).ToContainTextAsync("data-site=\"shop-eu\"");
+
+        // The same key again: the server's answer is shown, nothing is added.
+        await page.GetByTestId("install-site-name").FillAsync("Copy");
+        await page.GetByTestId("install-site-key").FillAsync("shop-eu");
+        await page.Locator("[data-testid=install-add-site] button[type=submit]").ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=install-add-site] [role=alert]")).ToHaveTextAsync("Another site already has this key.", new() { Timeout = Timeout });
+        await Assertions.Expect(page.GetByTestId("install-site")).ToHaveCountAsync(2);
+
+        await added.GetByTestId("install-reveal").ClickAsync();
+        var shown = await added.GetByTestId("install-secret").TextContentAsync(new() { Timeout = Timeout });
+        var (admin, _) = await AgentClient.SignInAsync(server);
+        using (admin)
+        {
+            var sites = await admin.GetFromJsonAsync<List<Parley.Server.Features.Sites.SiteDto>>("/api/v1/sites", Ct);
+            var id = sites!.Single(s => s.Key == "shop-eu").Id;
+            var secret = await admin.GetFromJsonAsync<Parley.Server.Features.Sites.SiteSecretDto>($"/api/v1/sites/{id}/identity-secret", Ct);
+            Assert.Equal(secret!.Secret, shown);
+        }
+
+        await using var agentContext = await browser.Browser.NewContextAsync(new() { Locale = "en-US" });
+        var agentPage = await SignInAsync(agentContext, server, "ann@test.local", UserSeeding.Password);
+        await agentPage.GetByTestId("nav-install").ClickAsync();
+        await Assertions.Expect(agentPage.GetByTestId("install-site")).ToHaveCountAsync(2, new() { Timeout = Timeout });
+        await Assertions.Expect(agentPage.GetByTestId("install-identity")).ToHaveCountAsync(0);
+        await Assertions.Expect(agentPage.GetByTestId("install-add-site")).ToHaveCountAsync(0);
+    }
+
     private static async Task<IPage> SignInAsync(IBrowserContext context, ParleyServer server, string email, string password)
     {
         var page = await context.NewPageAsync();

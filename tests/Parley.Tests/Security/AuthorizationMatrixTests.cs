@@ -151,6 +151,11 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
 
         // Sites, users, teams, audit: read by console users where the console needs it, changed by admins.
         ["GET /api/v1/sites"] = new(Rule.Console),
+        ["GET /api/v1/sites/{id}"] = new(Rule.Console),
+        ["POST /api/v1/sites"] = new(Rule.Admin), // {} is invalid_site_name
+        ["PATCH /api/v1/sites/{id}"] = new(Rule.Admin),
+        ["GET /api/v1/sites/{id}/identity-secret"] = new(Rule.Admin),
+        ["POST /api/v1/sites/{id}/identity-secret/rotate"] = new(Rule.Admin),
         ["GET /api/v1/sites/{id}/widget-settings"] = new(Rule.Console),
         ["PUT /api/v1/sites/{id}/widget-settings"] = new(Rule.Admin),
         ["GET /api/v1/users"] = new(Rule.Console),

@@ -88,7 +88,7 @@ internal sealed class ParleyGrpcService(IServiceScopeFactory scopes, Integration
         var messages = scope.ServiceProvider.GetRequiredService<MessageService>();
         var ack = await messages.SendAsync(
             Actor.Agent(context.GetHttpContext().User),
-            new SendRequest { ConversationId = request.ConversationId, ClientId = request.ClientId, Body = request.Body, Note = request.Note },
+            new SendRequest { ConversationId = request.ConversationId, ClientId = request.ClientId, Body = request.Body, Note = request.Note, AsBot = request.AsBot, BotName = request.BotName },
             context.CancellationToken);
         return new SendMessageReply
         {

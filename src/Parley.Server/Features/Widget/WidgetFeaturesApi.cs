@@ -238,7 +238,8 @@ public static class WidgetFeaturesApi
         return TypedResults.Ok(new WidgetSettingsDto(WidgetSettings.Of(site), Origins(site.AllowedOrigins)));
     }
 
-    internal static async Task<Ok<WidgetSettingsDto>> PutSettingsAsync(Guid id, WidgetSettingsDto request, ParleyDbContext db, Access.SiteOrigins siteOrigins, CancellationToken cancellationToken)
+    internal static async Task<Ok<WidgetSettingsDto>> PutSettingsAsync(
+        Guid id, WidgetSettingsDto request, ParleyDbContext db, Access.SiteOrigins siteOrigins, Access.AuditLog audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var site = await db.Sites.FirstOrDefaultAsync(s => s.Id == id, cancellationToken) ?? throw ParleyException.NotFound("site");
         var settings = (request.Settings ?? throw new ParleyException("invalid_settings", "settings is required.")).Validated();
@@ -268,6 +269,7 @@ public static class WidgetFeaturesApi
 
         await db.SaveChangesAsync(cancellationToken);
         siteOrigins.Invalidate();
+        await audit.RecordAsync(user, "site.widget_settings_updated", "site", site.Id.ToString(), new { allowedOrigins = site.AllowedOrigins }, cancellationToken);
         return TypedResults.Ok(new WidgetSettingsDto(settings, Origins(site.AllowedOrigins)));
     }
 
