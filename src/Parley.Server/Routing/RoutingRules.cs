@@ -14,11 +14,21 @@ public sealed class RoutingContext
     /// <summary>The contact's custom attributes (a JSON object), when any.</summary>
     public string? ContactAttributesJson { get; init; }
 
+    /// <summary>The browser language the widget reported (BCP 47, e.g. <c>zh-CN</c>), when known.</summary>
+    public string? VisitorLanguage { get; init; }
+
     /// <summary>The team to queue in; null is the general queue every online agent serves.</summary>
     public Guid? TeamId { get; set; }
 
     /// <summary>Higher is served first (the VIP lane).</summary>
     public int Priority { get; set; }
+
+    /// <summary>The language to serve the visitor in: a <c>language</c> contact attribute, else <see cref="VisitorLanguage"/>.</summary>
+    public string? Language
+    {
+        get => field ?? VisitorLanguage;
+        set;
+    }
 }
 
 /// <summary>
@@ -33,7 +43,8 @@ public interface IRoutingRule
 /// <summary>
 /// The built-in rule: contact attributes set by the site (setUser) or the contacts API.
 /// <c>priority</c> (integer) or <c>vip: true</c> (priority 10) pick the lane; <c>team</c> (a team id or name)
-/// picks the department, which is how a site lets the visitor choose one.
+/// picks the department, which is how a site lets the visitor choose one; <c>language</c> overrides the browser's
+/// language for <see cref="LanguageSkillRule"/>.
 /// </summary>
 internal sealed class ContactAttributesRule(ParleyDbContext db) : IRoutingRule
 {
@@ -70,6 +81,11 @@ internal sealed class ContactAttributesRule(ParleyDbContext db) : IRoutingRule
             context.Priority = VipPriority;
         }
 
+        if (attributes.TryGetProperty("language", out var language) && language.ValueKind == JsonValueKind.String && language.GetString() is { Length: > 0 and <= 35 } tag)
+        {
+            context.Language = tag;
+        }
+
         if (attributes.TryGetProperty("team", out var t) && t.ValueKind == JsonValueKind.String && t.GetString() is { Length: > 0 } team)
         {
             var id = Guid.TryParse(team, out var g)
@@ -78,4 +94,58 @@ internal sealed class ContactAttributesRule(ParleyDbContext db) : IRoutingRule
             context.TeamId = id ?? context.TeamId;
         }
     }
+}
+
+/// <summary>
+/// Routes by language when no earlier rule chose a team: the team whose skills (space- or comma-separated, e.g.
+/// <c>zh-CN en</c>) list the visitor's language exactly wins over one that lists only its primary language
+/// (<c>zh</c> for <c>zh-TW</c>, or the other way round). When the site offers departments in its widget, only those
+/// teams are candidates. Ties go to the older team, so the choice is the same on every node.
+/// </summary>
+internal sealed class LanguageSkillRule(ParleyDbContext db) : IRoutingRule
+{
+    public async ValueTask ApplyAsync(RoutingContext context, CancellationToken cancellationToken)
+    {
+        if (context.TeamId is not null || string.IsNullOrWhiteSpace(context.Language))
+        {
+            return;
+        }
+
+        var settingsJson = await db.Sites.AsNoTracking().Where(s => s.Id == context.SiteId).Select(s => s.WidgetSettingsJson).FirstOrDefaultAsync(cancellationToken);
+        var departments = Features.Widget.WidgetSettings.Parse(settingsJson).Departments;
+        var teams = await db.Teams.AsNoTracking().Where(t => t.Skills != null)
+            .OrderBy(t => t.CreatedAt).ThenBy(t => t.Id)
+            .Select(t => new { t.Id, t.Skills }).ToListAsync(cancellationToken);
+        context.TeamId = teams
+            .Where(t => departments.Count == 0 || departments.Contains(t.Id))
+            .Select(t => (t.Id, Score: Score(context.Language, t.Skills!)))
+            .Where(t => t.Score > 0)
+            .OrderByDescending(t => t.Score) // stable: the older team first among equals
+            .Select(t => (Guid?)t.Id)
+            .FirstOrDefault();
+    }
+
+    /// <summary>2: a skill is the visitor's language tag; 1: they share the primary language; 0: no match.</summary>
+    internal static int Score(string language, string skills)
+    {
+        var wanted = language.Trim();
+        var primary = Primary(wanted);
+        var best = 0;
+        foreach (var skill in skills.Split([' ', ',', ';'], StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (string.Equals(skill, wanted, StringComparison.OrdinalIgnoreCase))
+            {
+                return 2;
+            }
+
+            if (string.Equals(Primary(skill), primary, StringComparison.OrdinalIgnoreCase))
+            {
+                best = 1;
+            }
+        }
+
+        return best;
+    }
+
+    private static string Primary(string tag) => tag.Split('-', '_')[0];
 }

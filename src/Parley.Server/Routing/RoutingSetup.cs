@@ -19,6 +19,7 @@ public static class RoutingSetup
         services.AddSingleton<AssignmentStore>();
         services.AddScoped<RoutingService>();
         services.AddScoped<IRoutingRule, ContactAttributesRule>();
+        services.AddScoped<IRoutingRule, LanguageSkillRule>(); // after the attributes: an explicit team wins
 
         services.AddSingleton<RoutingEngine>();
         services.AddHostedService(sp => sp.GetRequiredService<RoutingEngine>());

@@ -221,8 +221,14 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
 
     private async Task<Routing.RoutingContext> RouteAsync(Guid siteId, Guid contactId, CancellationToken cancellationToken)
     {
-        var attributes = await db.Contacts.AsNoTracking().Where(c => c.Id == contactId).Select(c => c.AttributesJson).FirstOrDefaultAsync(cancellationToken);
-        var context = new Routing.RoutingContext { SiteId = siteId, ContactId = contactId, ContactAttributesJson = attributes };
+        var contact = await db.Contacts.AsNoTracking().Where(c => c.Id == contactId).Select(c => new { c.AttributesJson, c.LastPageJson }).FirstOrDefaultAsync(cancellationToken);
+        var context = new Routing.RoutingContext
+        {
+            SiteId = siteId,
+            ContactId = contactId,
+            ContactAttributesJson = contact?.AttributesJson,
+            VisitorLanguage = Widget.VisitorProfiles.PageOf(contact?.LastPageJson)?.Language,
+        };
         foreach (var rule in routingRules)
         {
             await rule.ApplyAsync(context, cancellationToken);

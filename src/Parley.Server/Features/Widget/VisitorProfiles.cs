@@ -171,16 +171,19 @@ public sealed class VisitorProfiles(ParleyDbContext db, TimeProvider time)
         contact.LastPageJson = JsonSerializer.Serialize(stored, JsonSerializerOptions.Web);
     }
 
-    public static VisitorPage? PageOf(Contact contact)
+    public static VisitorPage? PageOf(Contact contact) => PageOf(contact.LastPageJson);
+
+    /// <summary>The stored page (<see cref="Contact.LastPageJson"/>), or null when there is none or it does not parse.</summary>
+    public static VisitorPage? PageOf(string? lastPageJson)
     {
-        if (contact.LastPageJson is null)
+        if (lastPageJson is null)
         {
             return null;
         }
 
         try
         {
-            return JsonSerializer.Deserialize<VisitorPage>(contact.LastPageJson, JsonSerializerOptions.Web);
+            return JsonSerializer.Deserialize<VisitorPage>(lastPageJson, JsonSerializerOptions.Web);
         }
         catch (JsonException)
         {

@@ -58,16 +58,19 @@ public sealed partial record WidgetSettings
     [JsonIgnore]
     public bool IdentityRequired => IdentityVerification == "required";
 
-    public static WidgetSettings Of(Site site)
+    public static WidgetSettings Of(Site site) => Parse(site.WidgetSettingsJson);
+
+    /// <summary>The settings stored as <see cref="Site.WidgetSettingsJson"/>; defaults when none or unreadable.</summary>
+    public static WidgetSettings Parse(string? json)
     {
-        if (string.IsNullOrEmpty(site.WidgetSettingsJson))
+        if (string.IsNullOrEmpty(json))
         {
             return Default;
         }
 
         try
         {
-            return JsonSerializer.Deserialize<WidgetSettings>(site.WidgetSettingsJson, Json) ?? Default;
+            return JsonSerializer.Deserialize<WidgetSettings>(json, Json) ?? Default;
         }
         catch (JsonException)
         {
