@@ -20,6 +20,7 @@ internal sealed partial class RoutingEngine(
     IServiceScopeFactory scopes,
     IAgentPresence presence,
     AssignmentStore store,
+    HandleTimes handleTimes,
     DomainEvents events,
     TimeProvider time,
     IOptions<RoutingOptions> options,
@@ -225,6 +226,11 @@ internal sealed partial class RoutingEngine(
             }
         }
 
+        if (queue.Count > assigned.Count)
+        {
+            await handleTimes.RefreshAsync(db, cancellationToken);
+        }
+
         PublishPositions(queue, assigned, taken, teams, hours, members, agents, now);
         return again;
     }
@@ -308,7 +314,10 @@ internal sealed partial class RoutingEngine(
         }
     }
 
-    /// <summary>Positions per queue (1 = next), an estimated wait from the online capacity, pushed only when changed.</summary>
+    /// <summary>
+/// Positions per queue (1 = next), an estimated wait from the online capacity and the measured handle time, pushed
+/// only when changed.
+/// </summary>
     private void PublishPositions(
         List<QueueRow> queue, HashSet<Guid> assigned, HashSet<Guid> taken, Dictionary<Guid, Team> teams, Dictionary<Guid, BusinessHours> hours,
         ILookup<Guid, TeamMember> members, Dictionary<Guid, int> agents, DateTimeOffset now)
@@ -352,7 +361,7 @@ internal sealed partial class RoutingEngine(
                     ConversationId = row.Id,
                     State = QueueStatus.Queued,
                     Position = position,
-                    EstimatedWaitSeconds = capacity > 0 ? (int)Math.Ceiling((double)position * options.Value.AverageHandleSeconds / capacity) : null,
+                    EstimatedWaitSeconds = capacity > 0 ? (int)Math.Ceiling((double)position * handleTimes.SecondsFor(team?.Id) / capacity) : null,
                 };
             }
 

@@ -27,7 +27,10 @@ public sealed class RoutingOptions
     /// <summary>When an agent goes offline (after the presence grace period), put their open conversations back in the queue.</summary>
     public bool RequeueOnAgentOffline { get; set; } = true;
 
-    /// <summary>Average time an agent spends on one conversation, for the visitor's estimated wait.</summary>
+    /// <summary>
+    /// Time an agent spends on one conversation, for the visitor's estimated wait until enough conversations have
+    /// closed to measure it (see <see cref="HandleTimes"/>).
+    /// </summary>
     [Range(1, 86_400)]
     public int AverageHandleSeconds { get; set; } = 300;
 }

@@ -17,6 +17,7 @@ public static class RoutingSetup
         // Scale-out registers a shared presence before this line runs (TryAdd keeps it).
         services.TryAddSingleton<IAgentPresence, InProcessAgentPresence>();
         services.AddSingleton<AssignmentStore>();
+        services.AddSingleton<HandleTimes>();
         services.AddScoped<RoutingService>();
         services.AddScoped<IRoutingRule, ContactAttributesRule>();
         services.AddScoped<IRoutingRule, LanguageSkillRule>(); // after the attributes: an explicit team wins
