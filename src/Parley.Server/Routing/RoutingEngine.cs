@@ -315,9 +315,9 @@ internal sealed partial class RoutingEngine(
     }
 
     /// <summary>
-/// Positions per queue (1 = next), an estimated wait from the online capacity and the measured handle time, pushed
-/// only when changed.
-/// </summary>
+    /// Positions per queue (1 = next), an estimated wait from the online capacity and the measured handle time, pushed
+    /// only when changed.
+    /// </summary>
     private void PublishPositions(
         List<QueueRow> queue, HashSet<Guid> assigned, HashSet<Guid> taken, Dictionary<Guid, Team> teams, Dictionary<Guid, BusinessHours> hours,
         ILookup<Guid, TeamMember> members, Dictionary<Guid, int> agents, DateTimeOffset now)
