@@ -27,14 +27,10 @@ public sealed class GeoIpServerTests
         await using var storage = await TestStorage.CreateAsync(store);
         await using var server = await StartWithGeoIpAsync(storage);
         await using var agent = await AgentClient.ConnectAsync(server);
-        using var http = server.CreateHttpClient();
 
-        var session = await SessionFromAsync(http, London);
-        await using var visitor = await VisitorClient.ConnectAsync(server, session.VisitorToken);
-        var conversation = await visitor.StartConversationAsync();
+        var (conversationId, token) = await StartChatFromAsync(server, London);
 
-        var context = await agent.Http.GetFromJsonAsync<VisitorContextDto>($"/api/v1/conversations/{conversation.Id}/visitor", Ct);
-        var location = context!.Page!.Location;
+        var location = (await PageSeenByAsync(agent, conversationId))?.Location;
         Assert.NotNull(location);
         Assert.Equal("GB", location.CountryCode);
         Assert.Equal("United Kingdom", location.Country!["en"]);
@@ -47,8 +43,8 @@ public sealed class GeoIpServerTests
         // The visitor moves networks (mobile): the next page carries the new location to the agents watching.
         var pages = new Inbox<JsonElement>();
         agent.Hub.On<JsonElement>("visitorPage", pages.Add);
-        await agent.JoinAsync(conversation.Id);
-        using var visitorHttp = WidgetTestKit.VisitorHttp(server, session.VisitorToken);
+        await agent.JoinAsync(conversationId);
+        using var visitorHttp = WidgetTestKit.VisitorHttp(server, token);
         (await PostPageFromAsync(visitorHttp, "2001:db8:1::5", new { url = "https://shop.example/checkout" })).EnsureSuccessStatusCode();
         var pushed = await pages.WaitUntilAsync(p => p.Any(x => x.GetProperty("page").GetProperty("url").GetString() == "https://shop.example/checkout"));
         var pushedLocation = pushed[^1].GetProperty("page").GetProperty("location");
@@ -63,28 +59,23 @@ public sealed class GeoIpServerTests
         await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
         await using var server = await StartWithGeoIpAsync(storage);
         await using var agent = await AgentClient.ConnectAsync(server);
-        using var http = server.CreateHttpClient();
 
         foreach (var client in new[] { "198.51.100.7", "10.1.2.3", "192.168.0.20" })
         {
-            var session = await SessionFromAsync(http, client);
-            await using var visitor = await VisitorClient.ConnectAsync(server, session.VisitorToken);
-            var conversation = await visitor.StartConversationAsync();
-            var context = await agent.Http.GetFromJsonAsync<VisitorContextDto>($"/api/v1/conversations/{conversation.Id}/visitor", Ct);
-            Assert.Equal("https://shop.example/cart", context!.Page!.Url);
-            Assert.Null(context.Page.Location);
+            var (conversationId, _) = await StartChatFromAsync(server, client);
+            var page = await PageSeenByAsync(agent, conversationId);
+            Assert.Equal("https://shop.example/cart", page!.Url);
+            Assert.Null(page.Location);
         }
 
         // The location is the server's finding: whatever a visitor claims is replaced (here: nothing is known).
-        var mapped = await SessionFromAsync(http, London);
-        await using var liar = await VisitorClient.ConnectAsync(server, mapped.VisitorToken);
-        var chat = await liar.StartConversationAsync();
-        using var visitorHttp = WidgetTestKit.VisitorHttp(server, mapped.VisitorToken);
+        var (chat, token) = await StartChatFromAsync(server, London);
+        using var visitorHttp = WidgetTestKit.VisitorHttp(server, token);
         var forged = new { url = "https://shop.example/", location = new { countryCode = "US", city = new Dictionary<string, string> { ["en"] = "Washington" } } };
         (await PostPageFromAsync(visitorHttp, "10.9.9.9", forged)).EnsureSuccessStatusCode();
-        var after = await agent.Http.GetFromJsonAsync<VisitorContextDto>($"/api/v1/conversations/{chat.Id}/visitor", Ct);
-        Assert.Equal("https://shop.example/", after!.Page!.Url);
-        Assert.Null(after.Page.Location);
+        var after = await PageSeenByAsync(agent, chat);
+        Assert.Equal("https://shop.example/", after!.Url);
+        Assert.Null(after.Location);
     }
 
     [Fact]
@@ -93,14 +84,11 @@ public sealed class GeoIpServerTests
         await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
         await using var server = await ParleyServer.StartAsync(storage, new Dictionary<string, string?> { ["Parley:Network:KnownProxies:0"] = "127.0.0.1" });
         await using var agent = await AgentClient.ConnectAsync(server);
-        using var http = server.CreateHttpClient();
-        var session = await SessionFromAsync(http, London);
-        await using var visitor = await VisitorClient.ConnectAsync(server, session.VisitorToken);
-        var conversation = await visitor.StartConversationAsync();
+        var (conversationId, _) = await StartChatFromAsync(server, London);
 
-        var context = await agent.Http.GetFromJsonAsync<VisitorContextDto>($"/api/v1/conversations/{conversation.Id}/visitor", Ct);
-        Assert.Equal("https://shop.example/cart", context!.Page!.Url);
-        Assert.Null(context.Page.Location);
+        var page = await PageSeenByAsync(agent, conversationId);
+        Assert.Equal("https://shop.example/cart", page!.Url);
+        Assert.Null(page.Location);
     }
 
     [Fact]
@@ -131,6 +119,20 @@ public sealed class GeoIpServerTests
             ["Parley:Network:KnownProxies:0"] = "127.0.0.1",
         });
     }
+
+    /// <summary>A visitor at <paramref name="client"/> loads <see cref="Page"/> and starts a conversation.</summary>
+    private static async Task<(Guid ConversationId, string Token)> StartChatFromAsync(ParleyServer server, string client)
+    {
+        using var http = server.CreateHttpClient();
+        var session = await SessionFromAsync(http, client);
+        await using var visitor = await VisitorClient.ConnectAsync(server, session.VisitorToken);
+        var conversation = await visitor.StartConversationAsync();
+        return (conversation.Id, session.VisitorToken);
+    }
+
+    /// <summary>The visitor's page as the agent's context panel gets it.</summary>
+    private static async Task<VisitorPage?> PageSeenByAsync(AgentClient agent, Guid conversationId) =>
+        (await agent.Http.GetFromJsonAsync<VisitorContextDto>($"/api/v1/conversations/{conversationId}/visitor", Ct))!.Page;
 
     private static async Task<WidgetSessionResponse> SessionFromAsync(HttpClient http, string client)
     {
