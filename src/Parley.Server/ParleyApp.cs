@@ -9,6 +9,7 @@ using Parley.Server.Features.Auth;
 using Parley.Server.Features.Console;
 using Parley.Server.Features.Conversations;
 using Parley.Server.Features.Csat;
+using Parley.Server.Features.GeoIp;
 using Parley.Server.Features.Integration;
 using Parley.Server.Features.Metrics;
 using Parley.Server.Features.Sites;
@@ -54,6 +55,7 @@ public static class ParleyApp
         builder.AddParleyRealtime();
         builder.AddWidget();
         builder.AddWidgetFeatures();
+        builder.AddGeoIp();
         builder.AddAttachments();
         builder.AddCsat();
         builder.AddParleyRouting();

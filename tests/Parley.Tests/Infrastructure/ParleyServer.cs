@@ -53,7 +53,17 @@ public sealed class ParleyServer : IAsyncDisposable
         var app = ParleyApp.Create(
             [$"--contentRoot={contentRoot}", $"--urls=http://127.0.0.1:{port}"],
             builder => builder.Configuration.AddInMemoryCollection(settings));
-        await app.StartAsync(TestContext.Current.CancellationToken);
+        try
+        {
+            await app.StartAsync(TestContext.Current.CancellationToken);
+        }
+        catch
+        {
+            // A server that fails to start (options validation) still holds its services and files.
+            await app.DisposeAsync();
+            throw;
+        }
+
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new ParleyServer(app, new Uri(address));
     }

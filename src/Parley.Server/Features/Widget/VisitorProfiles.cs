@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using System.Net;
 using System.Net.Mail;
 using System.Security.Cryptography;
 using System.Text;
@@ -6,6 +7,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Microsoft.EntityFrameworkCore;
 using Parley.Data;
+using Parley.Server.Features.GeoIp;
 using Parley.Server.Infrastructure;
 
 namespace Parley.Server.Features.Widget;
@@ -32,6 +34,12 @@ public sealed record VisitorPage(
     public string? Browser { get; init; }
 
     public DateTime? At { get; init; }
+
+    /// <summary>
+    /// Where the visitor is, from the client IP of this page load, filled in by the server when a GeoIP database
+    /// is configured. The IP itself is not kept.
+    /// </summary>
+    public VisitorLocation? Location { get; init; }
 }
 
 /// <summary>Pre-chat / offline form answers.</summary>
@@ -50,7 +58,7 @@ public sealed record VisitorProfile(string? Name, string? Email, string? Phone, 
 /// (lower-case hex HMAC-SHA256); only a verified id is bound to a contact, because binding an unverified one
 /// would let anybody read that user's conversations by claiming their id.
 /// </summary>
-public sealed class VisitorProfiles(ParleyDbContext db, TimeProvider time)
+public sealed class VisitorProfiles(ParleyDbContext db, GeoIpLocator geoIp, TimeProvider time)
 {
     private const int MaxAttributes = 50;
 
@@ -159,7 +167,11 @@ public sealed class VisitorProfiles(ParleyDbContext db, TimeProvider time)
         MergeAttributes(contact, custom.Select(f => (f.Key, (JsonNode?)JsonValue.Create(f.Value))));
     }
 
-    public void ApplyPage(Contact contact, VisitorPage page, string? userAgent)
+    /// <summary>
+    /// Stores the page with what the server knows about the request: browser, time, and the location of
+    /// <paramref name="client"/> (whatever the visitor sent for those is replaced).
+    /// </summary>
+    public void ApplyPage(Contact contact, VisitorPage page, string? userAgent, IPAddress? client)
     {
         var stored = page with
         {
@@ -167,6 +179,7 @@ public sealed class VisitorProfiles(ParleyDbContext db, TimeProvider time)
             Referrer = SafeUrl(page.Referrer),
             Browser = userAgent is { Length: > 512 } ? userAgent[..512] : userAgent,
             At = time.GetUtcNow().UtcDateTime,
+            Location = geoIp.Locate(client),
         };
         contact.LastPageJson = JsonSerializer.Serialize(stored, JsonSerializerOptions.Web);
     }

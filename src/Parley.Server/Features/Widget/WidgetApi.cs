@@ -100,7 +100,7 @@ public static class WidgetApi
 
             if (request.Page is { } page)
             {
-                profiles.ApplyPage(contact, page, http.Request.Headers.UserAgent.ToString());
+                profiles.ApplyPage(contact, page, http.Request.Headers.UserAgent.ToString(), http.Connection.RemoteIpAddress);
             }
         }
         catch (ParleyException ex)

@@ -32,7 +32,7 @@ public sealed record TranscriptRequest([property: MaxLength(256)] string? Email)
 /// <summary>Admin view of a site's widget settings (with the allowed origins kept on the site itself).</summary>
 public sealed record WidgetSettingsDto(WidgetSettings Settings, IReadOnlyList<string> AllowedOrigins);
 
-/// <summary>What agents see about the visitor of a conversation: profile, attributes and the page they are on.</summary>
+/// <summary>What agents see about the visitor of a conversation: profile, attributes, the page they are on and where they are.</summary>
 [MessagePack.MessagePackObject]
 public sealed record VisitorContextDto
 {
@@ -138,7 +138,8 @@ public static class WidgetFeaturesApi
 
         var agents = app.MapGroup("/api/v1").RequireAuthorization(ParleyClaims.AgentPolicy).WithParleyErrors();
         agents.MapGet("/conversations/{id:guid}/visitor", VisitorContextAsync).WithTags("Conversations").WithName("GetVisitorContext")
-            .WithSummary("The visitor of a conversation: profile, attributes, current page, browser, language and time zone");
+            .WithSummary("The visitor of a conversation: profile, attributes, current page, browser, language and time zone")
+            .WithDescription("page.location (country, region, city, time zone from the client IP) is present when the server has a GeoIP database (Parley:GeoIp:DatabasePath) and the address is in it.");
         agents.MapGet("/sites/{id:guid}/widget-settings", GetSettingsAsync).WithTags("Sites").WithName("GetWidgetSettings")
             .WithSummary("A site's widget settings");
         agents.MapPut("/sites/{id:guid}/widget-settings", PutSettingsAsync).WithTags("Sites").WithName("PutWidgetSettings")
@@ -160,7 +161,7 @@ public static class WidgetFeaturesApi
         VisitorPage page, ClaimsPrincipal user, HttpContext http, ParleyDbContext db, VisitorProfiles profiles, WidgetSessionFacts facts, CancellationToken cancellationToken)
     {
         var (contact, _) = await LoadVisitorAsync(user, db, cancellationToken);
-        profiles.ApplyPage(contact, page, http.Request.Headers.UserAgent.ToString());
+        profiles.ApplyPage(contact, page, http.Request.Headers.UserAgent.ToString(), http.Connection.RemoteIpAddress);
         await db.SaveChangesAsync(cancellationToken);
         var open = await db.Conversations.AsNoTracking().Where(c => c.ContactId == contact.Id && c.Status != ConversationStatus.Closed)
             .Select(c => (Guid?)c.Id).FirstOrDefaultAsync(cancellationToken);

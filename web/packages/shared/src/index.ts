@@ -4,4 +4,5 @@ export * from './seq';
 export * from './outbox';
 export * from './retry';
 export * from './format';
+export * from './place';
 export * from './hub';
