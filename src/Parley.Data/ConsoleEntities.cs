@@ -70,3 +70,22 @@ public sealed class ContactNote
 
     public DateTime UpdatedAt { get; set; }
 }
+
+/// <summary>
+/// One page a visitor opened with the widget on it: the trail agents see beside the chat. Only the newest
+/// <see cref="Retained"/> are kept per contact.
+/// </summary>
+public sealed class PageView
+{
+    public const int Retained = 50;
+
+    public long Id { get; set; }
+
+    public Guid ContactId { get; set; }
+
+    public required string Url { get; set; }
+
+    public string? Title { get; set; }
+
+    public DateTime At { get; set; }
+}

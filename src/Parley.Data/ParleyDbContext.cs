@@ -30,6 +30,8 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
 
     public DbSet<ContactNote> ContactNotes => Set<ContactNote>();
 
+    public DbSet<PageView> PageViews => Set<PageView>();
+
     public DbSet<IntegrationEvent> IntegrationEvents => Set<IntegrationEvent>();
 
     public DbSet<WebhookEndpoint> WebhookEndpoints => Set<WebhookEndpoint>();
@@ -246,6 +248,14 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
             e.HasOne<Contact>().WithMany().HasForeignKey(x => x.ContactId).OnDelete(DeleteBehavior.Cascade);
             e.HasOne<User>().WithMany().HasForeignKey(x => x.AuthorId).OnDelete(DeleteBehavior.SetNull);
             e.HasIndex(x => new { x.ContactId, x.CreatedAt });
+        });
+
+        modelBuilder.Entity<PageView>(e =>
+        {
+            e.Property(x => x.Url).HasMaxLength(2048);
+            e.Property(x => x.Title).HasMaxLength(500);
+            e.HasOne<Contact>().WithMany().HasForeignKey(x => x.ContactId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => new { x.ContactId, x.Id });
         });
     }
 

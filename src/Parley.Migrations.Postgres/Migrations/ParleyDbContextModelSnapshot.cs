@@ -643,6 +643,36 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.ToTable("Messages");
                 });
 
+            modelBuilder.Entity("Parley.Data.PageView", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<DateTime>("At")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid>("ContactId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Title")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)");
+
+                    b.Property<string>("Url")
+                        .IsRequired()
+                        .HasMaxLength(2048)
+                        .HasColumnType("character varying(2048)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ContactId", "Id");
+
+                    b.ToTable("PageViews");
+                });
+
             modelBuilder.Entity("Parley.Data.ReadMarker", b =>
                 {
                     b.Property<Guid>("UserId")
@@ -1160,6 +1190,15 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.HasOne("Parley.Data.Conversation", null)
                         .WithMany()
                         .HasForeignKey("ConversationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Parley.Data.PageView", b =>
+                {
+                    b.HasOne("Parley.Data.Contact", null)
+                        .WithMany()
+                        .HasForeignKey("ContactId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

@@ -628,6 +628,34 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.ToTable("Messages");
                 });
 
+            modelBuilder.Entity("Parley.Data.PageView", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("At")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("ContactId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Title")
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Url")
+                        .IsRequired()
+                        .HasMaxLength(2048)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("ContactId", "Id");
+
+                    b.ToTable("PageViews");
+                });
+
             modelBuilder.Entity("Parley.Data.ReadMarker", b =>
                 {
                     b.Property<Guid>("UserId")
@@ -1141,6 +1169,15 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.HasOne("Parley.Data.Conversation", null)
                         .WithMany()
                         .HasForeignKey("ConversationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Parley.Data.PageView", b =>
+                {
+                    b.HasOne("Parley.Data.Contact", null)
+                        .WithMany()
+                        .HasForeignKey("ContactId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

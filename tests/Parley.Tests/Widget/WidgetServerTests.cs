@@ -150,6 +150,47 @@ public sealed class WidgetServerTests
     [Theory]
     [InlineData(Store.Sqlite)]
     [InlineData(Store.Postgres)]
+    public async Task PageTrail_HasEachPageOpened_NotReloads_NewestFirst_AndKeepsOnlyTheNewest(Store store)
+    {
+        await using var storage = await TestStorage.CreateAsync(store);
+        await using var server = await ParleyServer.StartAsync(storage);
+        var (admin, _) = await AgentClient.SignInAsync(server);
+        using var _admin = admin;
+        using var http = server.CreateHttpClient();
+        var home = new VisitorPage("https://shop.example/", "Home", null, "en", null);
+        var session = await SessionAsync(http, null, null, home);
+        using var visitorHttp = WidgetTestKit.VisitorHttp(server, session.VisitorToken);
+        await using var visitor = await VisitorClient.ConnectAsync(server, session.VisitorToken);
+        var conversation = await visitor.StartConversationAsync();
+
+        await SessionAsync(http, session.VisitorToken, null, home); // a reload: not a new step
+        foreach (var (url, title) in new[] { ("https://shop.example/shoes", "Shoes"), ("https://shop.example/cart", "Cart"), ("javascript:alert(1)", "x"), ("https://shop.example/", "Home") })
+        {
+            (await visitorHttp.PostAsJsonAsync("/api/v1/widget/page", home with { Url = url, Title = title })).EnsureSuccessStatusCode();
+        }
+
+        var context = await admin.GetFromJsonAsync<VisitorContextDto>($"/api/v1/conversations/{conversation.Id}/visitor");
+        Assert.Equal(["Home", "Cart", "Shoes", "Home"], context!.Trail.Select(p => p.Title));
+        Assert.Equal("https://shop.example/", context.Trail[0].Url);
+        Assert.True(context.Trail.Zip(context.Trail.Skip(1)).All(p => p.First.At >= p.Second.At), "newest first");
+
+        for (var i = 0; i < PageView.Retained + 10; i++)
+        {
+            (await visitorHttp.PostAsJsonAsync("/api/v1/widget/page", home with { Url = $"https://shop.example/item/{i}", Title = $"Item {i}" })).EnsureSuccessStatusCode();
+        }
+
+        var trail = (await admin.GetFromJsonAsync<VisitorContextDto>($"/api/v1/conversations/{conversation.Id}/visitor"))!.Trail;
+        Assert.Equal(20, trail.Count);
+        Assert.Equal($"Item {PageView.Retained + 9}", trail[0].Title);
+        await using var scope = server.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
+        var kept = await db.PageViews.Where(v => v.ContactId == session.ContactId).OrderBy(v => v.Id).Select(v => v.Title).ToListAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(Enumerable.Range(10, PageView.Retained).Select(i => $"Item {i}"), kept);
+    }
+
+    [Theory]
+    [InlineData(Store.Sqlite)]
+    [InlineData(Store.Postgres)]
     public async Task TypingAndReadReceipts_FlowBothWays_ReadStateIsPersisted(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

@@ -21,6 +21,13 @@ public sealed record WidgetUser(
     Dictionary<string, JsonElement>? Attributes,
     [property: MaxLength(128)] string? Hash);
 
+/// <summary>One step of the visitor's page trail.</summary>
+[MessagePack.MessagePackObject]
+public sealed record PageViewDto(
+    [property: MessagePack.Key("url")] string Url,
+    [property: MessagePack.Key("title")] string? Title,
+    [property: MessagePack.Key("at")] DateTime At);
+
 /// <summary>Where the visitor is: sent by the widget with every session (one per page load) and on in-page navigation.</summary>
 public sealed record VisitorPage(
     [property: MaxLength(2048)] string? Url,
@@ -171,7 +178,8 @@ public sealed class VisitorProfiles(ParleyDbContext db, GeoIpLocator geoIp, Time
     /// Stores the page with what the server knows about the request: browser, time, and the location of
     /// <paramref name="client"/> (whatever the visitor sent for those is replaced).
     /// </summary>
-    public void ApplyPage(Contact contact, VisitorPage page, string? userAgent, IPAddress? client)
+    /// <returns>True when the page is a new step of the trail (then <see cref="PruneTrailAsync"/> after saving).</returns>
+    public bool ApplyPage(Contact contact, VisitorPage page, string? userAgent, IPAddress? client)
     {
         var stored = page with
         {
@@ -181,8 +189,33 @@ public sealed class VisitorProfiles(ParleyDbContext db, GeoIpLocator geoIp, Time
             At = time.GetUtcNow().UtcDateTime,
             Location = geoIp.Locate(client),
         };
+
+        // The trail: every page opened, but a reload (or a new widget session) on the same page is not a new step.
+        var step = stored.Url is { } url && url != PageOf(contact.LastPageJson)?.Url;
+        if (step)
+        {
+            db.PageViews.Add(new PageView { ContactId = contact.Id, Url = stored.Url!, Title = stored.Title, At = stored.At.Value });
+        }
+
         contact.LastPageJson = JsonSerializer.Serialize(stored, JsonSerializerOptions.Web);
+        return step;
     }
+
+    /// <summary>Drops the contact's page views beyond the newest <see cref="PageView.Retained"/> (after a save that added one).</summary>
+    public async Task PruneTrailAsync(Guid contactId, CancellationToken cancellationToken)
+    {
+        var cutoff = await db.PageViews.Where(v => v.ContactId == contactId).OrderByDescending(v => v.Id)
+            .Skip(PageView.Retained).Select(v => (long?)v.Id).FirstOrDefaultAsync(cancellationToken);
+        if (cutoff is { } id)
+        {
+            await db.PageViews.Where(v => v.ContactId == contactId && v.Id <= id).ExecuteDeleteAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>The newest pages the contact opened, newest first.</summary>
+    public static Task<List<PageViewDto>> TrailAsync(ParleyDbContext db, Guid contactId, int limit, CancellationToken cancellationToken) =>
+        db.PageViews.AsNoTracking().Where(v => v.ContactId == contactId).OrderByDescending(v => v.Id).Take(limit)
+            .Select(v => new PageViewDto(v.Url, v.Title, v.At)).ToListAsync(cancellationToken);
 
     public static VisitorPage? PageOf(Contact contact) => PageOf(contact.LastPageJson);
 

@@ -91,6 +91,7 @@ public static class WidgetApi
             contact.LastSeenAt = now;
         }
 
+        var step = false;
         try
         {
             if (request.User is { } user)
@@ -100,7 +101,7 @@ public static class WidgetApi
 
             if (request.Page is { } page)
             {
-                profiles.ApplyPage(contact, page, http.Request.Headers.UserAgent.ToString(), http.Connection.RemoteIpAddress);
+                step = profiles.ApplyPage(contact, page, http.Request.Headers.UserAgent.ToString(), http.Connection.RemoteIpAddress);
             }
         }
         catch (ParleyException ex)
@@ -109,6 +110,10 @@ public static class WidgetApi
         }
 
         await db.SaveChangesAsync(cancellationToken);
+        if (step)
+        {
+            await profiles.PruneTrailAsync(contact.Id, cancellationToken);
+        }
 
         var open = await db.Conversations.AsNoTracking()
             .FirstOrDefaultAsync(c => c.ContactId == contact.Id && c.Status != ConversationStatus.Closed, cancellationToken);

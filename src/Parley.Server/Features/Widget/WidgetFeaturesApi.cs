@@ -53,6 +53,9 @@ public sealed record VisitorContextDto
 
     [MessagePack.Key("page")] public VisitorPage? Page { get; init; }
 
+    /// <summary>The pages the visitor opened, newest first (at most 20; the current page is the first).</summary>
+    [MessagePack.Key("trail")] public IReadOnlyList<PageViewDto> Trail { get; init; } = [];
+
     [MessagePack.Key("lastSeenAt")] public DateTime LastSeenAt { get; init; }
 }
 
@@ -161,8 +164,13 @@ public static class WidgetFeaturesApi
         VisitorPage page, ClaimsPrincipal user, HttpContext http, ParleyDbContext db, VisitorProfiles profiles, WidgetSessionFacts facts, CancellationToken cancellationToken)
     {
         var (contact, _) = await LoadVisitorAsync(user, db, cancellationToken);
-        profiles.ApplyPage(contact, page, http.Request.Headers.UserAgent.ToString(), http.Connection.RemoteIpAddress);
+        var step = profiles.ApplyPage(contact, page, http.Request.Headers.UserAgent.ToString(), http.Connection.RemoteIpAddress);
         await db.SaveChangesAsync(cancellationToken);
+        if (step)
+        {
+            await profiles.PruneTrailAsync(contact.Id, cancellationToken);
+        }
+
         var open = await db.Conversations.AsNoTracking().Where(c => c.ContactId == contact.Id && c.Status != ConversationStatus.Closed)
             .Select(c => (Guid?)c.Id).FirstOrDefaultAsync(cancellationToken);
         if (open is { } id && VisitorProfiles.PageOf(contact) is { } tracked)
@@ -229,6 +237,7 @@ public static class WidgetFeaturesApi
             ExternalId = row.ExternalId,
             Attributes = attributes,
             Page = VisitorProfiles.PageOf(row),
+            Trail = await VisitorProfiles.TrailAsync(db, row.Id, 20, cancellationToken),
             LastSeenAt = row.LastSeenAt,
         });
     }

@@ -6,3 +6,4 @@ export * from './retry';
 export * from './format';
 export * from './place';
 export * from './hub';
+export * from './device';
