@@ -62,6 +62,12 @@ public static class ScaleOutSetup
         services.RelayToOtherNodes<Features.Csat.ConversationRated, Features.Csat.RatingFanout>();
         services.RelayToOtherNodes<Features.Widget.VisitorPageChanged, Features.Widget.VisitorPageFanout>();
         services.RelayToOtherNodes<Features.Integration.ContactEventRecorded, Features.Integration.ContactEventFanout>();
+
+        // Routing's pushes: the node that decides is rarely the one the agent or the visitor is connected to.
+        services.RelayToOtherNodes<Routing.ConversationOffered, Routing.RoutingRealtime>();
+        services.RelayToOtherNodes<Routing.OfferWithdrawn, Routing.RoutingRealtime>();
+        services.RelayToOtherNodes<Routing.ConversationAssigned, Routing.RoutingRealtime>();
+        services.RelayToOtherNodes<Routing.QueuePositionsChanged, Routing.RoutingRealtime>();
         services.AddHealthChecks().Add(new HealthCheckRegistration(
             "redis",
             sp => new RedisHealthCheck(sp.GetRequiredService<IConnectionMultiplexer>()),

@@ -57,6 +57,51 @@ public sealed class ClusterCoordinationTests(CoordinationClusterFixture fixture)
     }
 
     [Fact]
+    public async Task OfferDecidedOnTheVisitorsNode_ReachesTheAgentOnAnother_AndTheVisitorHearsTheAssignment()
+    {
+        var cluster = fixture.Cluster;
+        var (a, b) = (cluster.Nodes[0], cluster.Nodes[1]);
+        var agentId = await CreateAgentAsync(cluster, "offer-a", capacity: 3);
+        using (var admin = await SignInAsync(a, ParleyServer.AdminEmail, ParleyServer.AdminPassword))
+        {
+            var team = await admin.PostAsJsonAsync("/api/v1/teams", new { name = "Offers", offerTimeoutSeconds = 60 });
+            Assert.True(team.IsSuccessStatusCode, await team.Content.ReadAsStringAsync());
+            var teamId = (await team.Content.ReadFromJsonAsync<TeamDto>())!.Id;
+            (await admin.PutAsJsonAsync($"/api/v1/teams/{teamId}/members/{agentId}", new { })).EnsureSuccessStatusCode();
+        }
+
+        await using var agent = await ConnectAgentAsync(a, "offer-a");
+        var offers = new Inbox<OfferDto>();
+        agent.Hub.On<OfferDto>("offer", offers.Add);
+        await WaitForStatusAsync(b, agentId, "online", TimeSpan.FromSeconds(15));
+
+        // The visitor arrives on node B asking for the team: B's routing pass makes the offer.
+        using var http = new HttpClient { BaseAddress = b.BaseAddress };
+        var session = await http.PostAsJsonAsync("/api/v1/widget/session", new { siteKey = ParleyServer.SiteKey, user = new { attributes = new { team = "Offers" } } });
+        session.EnsureSuccessStatusCode();
+        var token = (await session.Content.ReadFromJsonAsync<Parley.Server.Features.Widget.WidgetSessionResponse>())!.VisitorToken;
+        await using var visitor = HubFactory.Build(b.BaseAddress, "/hubs/visitor", messagePack: true, o => o.AccessTokenProvider = () => Task.FromResult<string?>(token));
+        var queue = new Inbox<QueueStatus>();
+        visitor.On<QueueStatus>("queue", queue.Add);
+        await visitor.StartAsync(TestContext.Current.CancellationToken);
+        var conversation = (await visitor.InvokeAsync<ConversationInfo>("StartConversation", TestContext.Current.CancellationToken)).Id;
+        try
+        {
+            await offers.WaitUntilAsync(o => o.Any(x => x.ConversationId == conversation && !x.Withdrawn), TimeSpan.FromSeconds(15));
+            await queue.WaitUntilAsync(q => q.Any(x => x.State == QueueStatus.Offered), TimeSpan.FromSeconds(15));
+
+            // Accepted on node A; the visitor on node B stops waiting.
+            await agent.Hub.InvokeAsync<ConversationSummary>("AcceptOffer", conversation.ToString(), TestContext.Current.CancellationToken);
+            await queue.WaitUntilAsync(q => q.Any(x => x.State == QueueStatus.Assigned), TimeSpan.FromSeconds(15));
+            await WaitForAssigneeAsync(cluster, conversation, agentId, TimeSpan.FromSeconds(5));
+        }
+        finally
+        {
+            await CloseAsync(cluster, [conversation]);
+        }
+    }
+
+    [Fact]
     public async Task KilledNode_ItsAgentsExpire_OnTheOtherNodes()
     {
         var cluster = fixture.Cluster;
@@ -189,29 +234,11 @@ public sealed class ClusterCoordinationTests(CoordinationClusterFixture fixture)
         Assert.Contains("rate_limited", refusal);
     }
 
-    public async ValueTask InitializeAsync()
-    {
-        if (!ClusterFixture.Enabled)
-        {
-            Assert.Skip("Set PARLEY_SCALEOUT_TESTS=1 to run the three-process scale-out tests (CI does).");
-        }
-
-        await fixture.Cluster.EnsureAllRunningAsync();
-    }
+    public ValueTask InitializeAsync() => fixture.BeforeTestAsync();
 
     public ValueTask DisposeAsync()
     {
-        if (ClusterFixture.Enabled && TestContext.Current.TestState?.Result == TestResult.Failed)
-        {
-            TestContext.Current.TestOutputHelper?.WriteLine(fixture.Cluster.Logs());
-        }
-
-        if (ClusterFixture.Enabled && Environment.GetEnvironmentVariable("PARLEY_SCALEOUT_LOGS") is { Length: > 0 } directory)
-        {
-            Directory.CreateDirectory(directory);
-            File.WriteAllText(Path.Combine(directory, $"{TestContext.Current.Test?.TestDisplayName ?? "test"}-{DateTime.UtcNow:HHmmss}.log"), fixture.Cluster.Logs(1_000_000));
-        }
-
+        fixture.AfterTest();
         return ValueTask.CompletedTask;
     }
 
@@ -377,32 +404,14 @@ public sealed class ClusterCoordinationTests(CoordinationClusterFixture fixture)
 }
 
 /// <summary>A cluster of its own (fresh database): events wake routing, the periodic sweep is a minute; few uploads per IP.</summary>
-public sealed class CoordinationClusterFixture : IAsyncLifetime
+public sealed class CoordinationClusterFixture : ClusterFixture
 {
     public const int UploadsPerMinute = 6;
 
-    private TestCluster? _cluster;
-
-    public TestCluster Cluster => _cluster ?? throw new InvalidOperationException("Cluster not started.");
-
-    public async ValueTask InitializeAsync()
+    protected override IReadOnlyDictionary<string, string?> Settings { get; } = new Dictionary<string, string?>
     {
-        if (ClusterFixture.Enabled)
-        {
-            _cluster = await TestCluster.StartAsync(settings: new Dictionary<string, string?>
-            {
-                ["Parley:Routing:SweepIntervalSeconds"] = "60",
-                ["Parley:Presence:OfflineGraceSeconds"] = "1",
-                ["Parley:Widget:UploadsPerMinutePerIp"] = UploadsPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            });
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_cluster is not null)
-        {
-            await _cluster.DisposeAsync();
-        }
-    }
+        ["Parley:Routing:SweepIntervalSeconds"] = "60",
+        ["Parley:Presence:OfflineGraceSeconds"] = "1",
+        ["Parley:Widget:UploadsPerMinutePerIp"] = UploadsPerMinute.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
 }

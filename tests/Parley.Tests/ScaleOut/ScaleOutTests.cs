@@ -217,30 +217,11 @@ public sealed class ScaleOutTests(ClusterFixture fixture) : IClassFixture<Cluste
         }
     }
 
-    public async ValueTask InitializeAsync()
-    {
-        if (!ClusterFixture.Enabled)
-        {
-            Assert.Skip("Set PARLEY_SCALEOUT_TESTS=1 to run the three-process scale-out tests (CI does).");
-        }
-
-        await fixture.Cluster.EnsureAllRunningAsync();
-    }
+    public ValueTask InitializeAsync() => fixture.BeforeTestAsync();
 
     public ValueTask DisposeAsync()
     {
-        if (ClusterFixture.Enabled && TestContext.Current.TestState?.Result == TestResult.Failed)
-        {
-            TestContext.Current.TestOutputHelper?.WriteLine(fixture.Cluster.Logs());
-        }
-
-        // For investigating timings of passing runs too: PARLEY_SCALEOUT_LOGS=/some/dir keeps every test's node logs.
-        if (ClusterFixture.Enabled && Environment.GetEnvironmentVariable("PARLEY_SCALEOUT_LOGS") is { Length: > 0 } directory)
-        {
-            Directory.CreateDirectory(directory);
-            File.WriteAllText(Path.Combine(directory, $"{TestContext.Current.Test?.TestDisplayName ?? "test"}-{DateTime.UtcNow:HHmmss}.log"), fixture.Cluster.Logs(1_000_000));
-        }
-
+        fixture.AfterTest();
         return ValueTask.CompletedTask;
     }
 

@@ -108,7 +108,7 @@ public sealed class TestCluster : IAsyncDisposable
 }
 
 /// <summary>One cluster for all scale-out tests (starting three processes is the slow part); each test uses its own conversations.</summary>
-public sealed class ClusterFixture : IAsyncLifetime
+public class ClusterFixture : IAsyncLifetime
 {
     private TestCluster? _cluster;
 
@@ -117,11 +117,14 @@ public sealed class ClusterFixture : IAsyncLifetime
     /// <summary>Three server processes are heavy: they run where PARLEY_SCALEOUT_TESTS=1 (.ci/run sets it).</summary>
     public static bool Enabled => Environment.GetEnvironmentVariable("PARLEY_SCALEOUT_TESTS") == "1";
 
+    /// <summary>Settings every node of this cluster starts with, beyond the defaults.</summary>
+    protected virtual IReadOnlyDictionary<string, string?>? Settings => null;
+
     public async ValueTask InitializeAsync()
     {
         if (Enabled)
         {
-            _cluster = await TestCluster.StartAsync();
+            _cluster = await TestCluster.StartAsync(settings: Settings);
         }
     }
 
@@ -130,6 +133,42 @@ public sealed class ClusterFixture : IAsyncLifetime
         if (_cluster is not null)
         {
             await _cluster.DisposeAsync();
+        }
+
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Before each scale-out test: skipped unless enabled; nodes an earlier test stopped are started again.</summary>
+    public async ValueTask BeforeTestAsync()
+    {
+        if (!Enabled)
+        {
+            Assert.Skip("Set PARLEY_SCALEOUT_TESTS=1 to run the three-process scale-out tests (CI does).");
+        }
+
+        await Cluster.EnsureAllRunningAsync();
+    }
+
+    /// <summary>
+    /// After each scale-out test: a failed test's output carries the node logs; PARLEY_SCALEOUT_LOGS=/some/dir keeps
+    /// every test's node logs, for investigating the timings of passing runs too.
+    /// </summary>
+    public void AfterTest()
+    {
+        if (!Enabled)
+        {
+            return;
+        }
+
+        if (TestContext.Current.TestState?.Result == TestResult.Failed)
+        {
+            TestContext.Current.TestOutputHelper?.WriteLine(Cluster.Logs());
+        }
+
+        if (Environment.GetEnvironmentVariable("PARLEY_SCALEOUT_LOGS") is { Length: > 0 } directory)
+        {
+            Directory.CreateDirectory(directory);
+            File.WriteAllText(Path.Combine(directory, $"{TestContext.Current.Test?.TestDisplayName ?? "test"}-{DateTime.UtcNow:HHmmss}.log"), Cluster.Logs(1_000_000));
         }
     }
 }

@@ -34,6 +34,14 @@ public sealed class SmtpOptions
     public int TimeoutSeconds { get; set; } = 30;
 
     public bool Enabled => !string.IsNullOrWhiteSpace(Host);
+
+    /// <summary>A client for one send, configured from these options (every mail Parley sends goes through here).</summary>
+    public SmtpClient CreateClient() => new(Host, Port)
+    {
+        EnableSsl = EnableSsl,
+        Timeout = TimeoutSeconds * 1000,
+        Credentials = UserName is { Length: > 0 } ? new NetworkCredential(UserName, Password) : null,
+    };
 }
 
 /// <summary>
@@ -86,12 +94,7 @@ public sealed partial class TranscriptMailer(ParleyDbContext db, IOptions<SmtpOp
             BodyEncoding = Encoding.UTF8,
             SubjectEncoding = Encoding.UTF8,
         };
-        using var client = new SmtpClient(smtp.Host, smtp.Port)
-        {
-            EnableSsl = smtp.EnableSsl,
-            Timeout = smtp.TimeoutSeconds * 1000,
-            Credentials = smtp.UserName is { Length: > 0 } ? new NetworkCredential(smtp.UserName, smtp.Password) : null,
-        };
+        using var client = smtp.CreateClient();
         try
         {
             await client.SendMailAsync(mail, cancellationToken);

@@ -65,12 +65,7 @@ public sealed partial class WebhookAdminNotice(
             Its pending deliveries were cancelled; the delivery log keeps every attempt. Fix the receiver, then re-enable
             the endpoint (PATCH /api/v1/webhooks/{endpoint.Id} with "enabled": true) and redeliver what it missed.
             """);
-        using var client = new SmtpClient(o.Host, o.Port)
-        {
-            EnableSsl = o.EnableSsl,
-            Timeout = o.TimeoutSeconds * 1000,
-            Credentials = o.UserName is { Length: > 0 } ? new NetworkCredential(o.UserName, o.Password) : null,
-        };
+        using var client = o.CreateClient();
         try
         {
             await client.SendMailAsync(mail, cancellationToken);
