@@ -53,7 +53,7 @@ public sealed class ConsoleBrowserTests(BrowserFixture browser) : IClassFixture<
         }
 
         await using var agentContext = await browser.Browser.NewContextAsync(new() { Locale = "en-US", ViewportSize = new() { Width = 1440, Height = 860 } });
-        var console = await SignInAsync(agentContext, server, ParleyServer.AdminEmail, ParleyServer.AdminPassword);
+        var console = await ConsolePage.SignInAsync(agentContext, server);
         await Assertions.Expect(console.GetByTestId("inbox-item")).ToHaveCountAsync(3, new() { Timeout = Timeout });
         await Assertions.Expect(console.GetByTestId("wait-timer")).ToHaveCountAsync(3);
         await Assertions.Expect(console.GetByTestId("unread-count")).ToHaveCountAsync(3);
@@ -107,7 +107,7 @@ public sealed class ConsoleBrowserTests(BrowserFixture browser) : IClassFixture<
 
         // The admin is online first, so routing hands the visitor's chat to the admin.
         await using var adminContext = await browser.Browser.NewContextAsync(new() { Locale = "en-US", ViewportSize = new() { Width = 1440, Height = 860 } });
-        var admin = await SignInAsync(adminContext, server, ParleyServer.AdminEmail, ParleyServer.AdminPassword);
+        var admin = await ConsolePage.SignInAsync(adminContext, server);
         await using var visitor = await VisitorClient.ConnectAsync(server);
         var conversation = await visitor.StartConversationAsync();
         await visitor.SendAsync(conversation.Id, "I need a refund for order 77");
@@ -116,7 +116,7 @@ public sealed class ConsoleBrowserTests(BrowserFixture browser) : IClassFixture<
         await Assertions.Expect(admin.GetByTestId("conversation-assignee")).ToContainTextAsync("Admin", new() { Timeout = Timeout });
 
         await using var boContext = await browser.Browser.NewContextAsync(new() { Locale = "en-US", ViewportSize = new() { Width = 1440, Height = 860 } });
-        var bo = await SignInAsync(boContext, server, "bo@test.local", UserSeeding.Password);
+        var bo = await ConsolePage.SignInAsync(boContext, server, "bo@test.local", UserSeeding.Password);
         await bo.GetByTestId("inbox-view-mine").ClickAsync();
         await Assertions.Expect(bo.GetByTestId("inbox-item")).ToHaveCountAsync(0, new() { Timeout = Timeout });
 
@@ -143,6 +143,31 @@ public sealed class ConsoleBrowserTests(BrowserFixture browser) : IClassFixture<
     }
 
     [Fact]
+    public async Task OpeningALongConversation_ShowsTheNewestMessage_WhateverTheRowHeights()
+    {
+        browser.SkipIfUnavailable();
+        await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
+        await using var server = await ParleyServer.StartAsync(storage);
+        await using var visitor = await VisitorClient.ConnectAsync(server);
+        var conversation = await visitor.StartConversationAsync();
+        await visitor.SendAsync(conversation.Id, "hello");
+        await using var agent = await AgentClient.ConnectAsync(server);
+
+        // Rows of one to eight lines: most are far taller than the list's height estimate.
+        for (var i = 1; i <= 300; i += 50)
+        {
+            await Task.WhenAll(Enumerable.Range(i, 50).Select(n =>
+                agent.SendAsync(conversation.Id, $"reply {n}: " + string.Join(' ', Enumerable.Repeat("tracking number and delivery address", n % 8 * 3)))));
+        }
+
+        var newest = (await server.MessagesAsync(conversation.Id))[^1];
+        await using var context = await browser.Browser.NewContextAsync(new() { Locale = "en-US", ViewportSize = new() { Width = 1280, Height = 800 } });
+        var console = await ConsolePage.SignInAsync(context, server);
+        await console.GetByTestId("inbox-item").First.ClickAsync(new() { Timeout = Timeout });
+        await Assertions.Expect(console.Locator($"[data-testid=message][data-seq=\"{newest.Seq}\"]")).ToBeInViewportAsync(new() { Timeout = Timeout });
+    }
+
+    [Fact]
     public async Task Search_ForAChinesePhrase_LandsOnTheMessageInContext()
     {
         browser.SkipIfUnavailable();
@@ -164,7 +189,7 @@ public sealed class ConsoleBrowserTests(BrowserFixture browser) : IClassFixture<
         var target = (await server.MessagesAsync(conversation.Id)).Single(m => m.Body.Contains("物流信息", StringComparison.Ordinal));
 
         await using var context = await browser.Browser.NewContextAsync(new() { Locale = "zh-CN", ViewportSize = new() { Width = 1440, Height = 860 } });
-        var console = await SignInAsync(context, server, ParleyServer.AdminEmail, ParleyServer.AdminPassword);
+        var console = await ConsolePage.SignInAsync(context, server);
         await console.GetByTestId("search-input").FillAsync("查一下物流");
         await console.GetByTestId("search-input").PressAsync("Enter");
         var hit = console.GetByTestId("search-hit");
@@ -181,17 +206,6 @@ public sealed class ConsoleBrowserTests(BrowserFixture browser) : IClassFixture<
         // Virtualized: far fewer message nodes than messages loaded.
         Assert.True(await console.GetByTestId("message").CountAsync() < 150);
         await console.ScreenshotAsync(new() { Path = Screenshot("console-search-landed.png") });
-    }
-
-    private static async Task<IPage> SignInAsync(IBrowserContext context, ParleyServer server, string email, string password)
-    {
-        var page = await context.NewPageAsync();
-        await page.GotoAsync(new Uri(server.BaseAddress, "/console/").ToString());
-        await page.GetByTestId("login-email").FillAsync(email);
-        await page.GetByTestId("login-password").FillAsync(password);
-        await page.GetByTestId("login-submit").ClickAsync();
-        await Assertions.Expect(page.GetByTestId("connection-state")).ToHaveAttributeAsync("data-state", "connected", new() { Timeout = Timeout });
-        return page;
     }
 
     private static string Screenshot(string name) => Path.Combine(ParleyServer.RepositoryRoot, "docs", "img", name);

@@ -25,7 +25,7 @@ public sealed class RoutingAdminBrowserTests(BrowserFixture browser) : IClassFix
         await server.CreateUserAsync("ben@test.local", "Ben Agent");
 
         await using var context = await browser.Browser.NewContextAsync(new() { Locale = "en-US", ViewportSize = new() { Width = 1440, Height = 1000 } });
-        var page = await SignInAsync(context, server, ParleyServer.AdminEmail, ParleyServer.AdminPassword);
+        var page = await ConsolePage.SignInAsync(context, server);
         await page.GetByTestId("nav-teams").ClickAsync();
         await page.GetByTestId("team-new").ClickAsync();
         await page.GetByTestId("team-name").FillAsync("Support");
@@ -112,7 +112,7 @@ public sealed class RoutingAdminBrowserTests(BrowserFixture browser) : IClassFix
         await AddTeamPreChatFieldAsync(admin);
 
         await using var context = await browser.Browser.NewContextAsync(new() { Locale = "en-US", ViewportSize = new() { Width = 1440, Height = 860 } });
-        var page = await SignInAsync(context, server, "ann@test.local", UserSeeding.Password);
+        var page = await ConsolePage.SignInAsync(context, server, "ann@test.local", UserSeeding.Password);
         await page.GetByTestId("inbox-view-mine").ClickAsync();
         await Assertions.Expect(page.GetByTestId("inbox-item")).ToHaveCountAsync(0, new() { Timeout = Timeout });
 
@@ -162,7 +162,7 @@ public sealed class RoutingAdminBrowserTests(BrowserFixture browser) : IClassFix
 
         // The admin offers two of the three teams as departments on the widget settings page.
         await using var adminContext = await browser.Browser.NewContextAsync(new() { Locale = "en-US", ViewportSize = new() { Width = 1440, Height = 900 } });
-        var console = await SignInAsync(adminContext, server, ParleyServer.AdminEmail, ParleyServer.AdminPassword);
+        var console = await ConsolePage.SignInAsync(adminContext, server);
         await console.GetByTestId("nav-widget-settings").ClickAsync();
         await console.Locator("[data-testid=ws-department][data-name=Sales]").CheckAsync(new() { Timeout = Timeout });
         await console.Locator("[data-testid=ws-department][data-name=Billing]").CheckAsync();
@@ -248,7 +248,7 @@ public sealed class RoutingAdminBrowserTests(BrowserFixture browser) : IClassFix
         await server.CreateUserAsync("ann@test.local", "Ann Agent");
 
         await using var context = await browser.Browser.NewContextAsync(new() { Locale = "en-US" });
-        var page = await SignInAsync(context, server, ParleyServer.AdminEmail, ParleyServer.AdminPassword);
+        var page = await ConsolePage.SignInAsync(context, server);
         await page.GetByTestId("nav-install").ClickAsync();
         await page.GetByTestId("install-site-name").FillAsync("Shop <b>EU</b>");
         await page.GetByTestId("install-site-key").FillAsync("shop-eu");
@@ -276,22 +276,11 @@ public sealed class RoutingAdminBrowserTests(BrowserFixture browser) : IClassFix
         }
 
         await using var agentContext = await browser.Browser.NewContextAsync(new() { Locale = "en-US" });
-        var agentPage = await SignInAsync(agentContext, server, "ann@test.local", UserSeeding.Password);
+        var agentPage = await ConsolePage.SignInAsync(agentContext, server, "ann@test.local", UserSeeding.Password);
         await agentPage.GetByTestId("nav-install").ClickAsync();
         await Assertions.Expect(agentPage.GetByTestId("install-site")).ToHaveCountAsync(2, new() { Timeout = Timeout });
         await Assertions.Expect(agentPage.GetByTestId("install-identity")).ToHaveCountAsync(0);
         await Assertions.Expect(agentPage.GetByTestId("install-add-site")).ToHaveCountAsync(0);
-    }
-
-    private static async Task<IPage> SignInAsync(IBrowserContext context, ParleyServer server, string email, string password)
-    {
-        var page = await context.NewPageAsync();
-        await page.GotoAsync(new Uri(server.BaseAddress, "/console/").ToString());
-        await page.GetByTestId("login-email").FillAsync(email);
-        await page.GetByTestId("login-password").FillAsync(password);
-        await page.GetByTestId("login-submit").ClickAsync();
-        await Assertions.Expect(page.GetByTestId("connection-state")).ToHaveAttributeAsync("data-state", "connected", new() { Timeout = Timeout });
-        return page;
     }
 
     private static string Screenshot(string name) => Path.Combine(ParleyServer.RepositoryRoot, "docs", "img", name);

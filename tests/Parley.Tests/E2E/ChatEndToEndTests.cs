@@ -33,12 +33,7 @@ public sealed class ChatEndToEndTests(BrowserFixture browser) : IClassFixture<Br
 
         // The agent: signs in to the console, sees the conversation arrive, opens it, replies.
         await using var agentContext = await browser.Browser.NewContextAsync(new() { Locale = "en-US" });
-        var console = await agentContext.NewPageAsync();
-        await console.GotoAsync(new Uri(server.BaseAddress, "/console/").ToString());
-        await console.GetByTestId("login-email").FillAsync(ParleyServer.AdminEmail);
-        await console.GetByTestId("login-password").FillAsync(ParleyServer.AdminPassword);
-        await console.GetByTestId("login-submit").ClickAsync();
-        await Assertions.Expect(console.GetByTestId("connection-state")).ToHaveAttributeAsync("data-state", "connected", new() { Timeout = 20_000 });
+        var console = await ConsolePage.SignInAsync(agentContext, server);
         var item = console.GetByTestId("inbox-item").First;
         await Assertions.Expect(item).ToContainTextAsync("#1042", new() { Timeout = 20_000 });
         await item.ClickAsync();

@@ -34,11 +34,7 @@ public sealed class GeoIpConsoleEndToEndTests(BrowserFixture browser) : IClassFi
         await Assertions.Expect(widget.Locator("[data-testid=message][data-sender-kind=visitor][data-state=sent]")).ToHaveCountAsync(1, new() { Timeout = 20_000 });
 
         await using var agentContext = await browser.Browser.NewContextAsync(new() { Locale = "en-US" });
-        var console = await agentContext.NewPageAsync();
-        await console.GotoAsync(new Uri(server.BaseAddress, "/console/").ToString());
-        await console.GetByTestId("login-email").FillAsync(ParleyServer.AdminEmail);
-        await console.GetByTestId("login-password").FillAsync(ParleyServer.AdminPassword);
-        await console.GetByTestId("login-submit").ClickAsync();
+        var console = await ConsolePage.SignInAsync(agentContext, server);
         await console.GetByTestId("inbox-item").First.ClickAsync(new() { Timeout = 20_000 });
 
         await Assertions.Expect(console.GetByTestId("contact-location")).ToHaveTextAsync("🇬🇧London, England, United Kingdom", Patient);

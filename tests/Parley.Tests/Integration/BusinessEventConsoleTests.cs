@@ -36,12 +36,7 @@ public sealed class BusinessEventConsoleTests(BrowserFixture browser) : IClassFi
 
         // The agent opens the conversation in the console.
         await using var context = await browser.Browser.NewContextAsync(new() { Locale = "en-US" });
-        var console = await context.NewPageAsync();
-        await console.GotoAsync(new Uri(server.BaseAddress, "/console/").ToString());
-        await console.GetByTestId("login-email").FillAsync(ParleyServer.AdminEmail);
-        await console.GetByTestId("login-password").FillAsync(ParleyServer.AdminPassword);
-        await console.GetByTestId("login-submit").ClickAsync();
-        await Assertions.Expect(console.GetByTestId("connection-state")).ToHaveAttributeAsync("data-state", "connected", new() { Timeout = 20_000 });
+        var console = await ConsolePage.SignInAsync(context, server);
         await console.GetByTestId("inbox-item").First.ClickAsync();
         await Assertions.Expect(console.Locator("[data-testid=message][data-sender-kind=visitor]").GetByTestId("message-body"))
             .ToHaveTextAsync("Question about order A-1001", new() { Timeout = 20_000 });
