@@ -20,15 +20,15 @@ using var http = new HttpClient(new HttpClientHandler { CookieContainer = cookie
 http.DefaultRequestHeaders.Add("X-Parley-Csrf", "1");
 (await http.PostAsJsonAsync("/api/v1/auth/login", new { email = options["email"], password = options["password"] })).EnsureSuccessStatusCode();
 
-// A visitor starts the conversation; the agent fills it (pipelined hub calls, a few hundred in flight).
+// A visitor starts the conversation; the visitor's hub and the agent's REST calls fill it, a few hundred in flight.
+// The agent stays offline while seeding (no agent hub), so routing assigns nothing and adds no event lines: the
+// seeded messages are seq 1..N (the console's own connection may add an assignment line after N).
 var session = await (await http.PostAsJsonAsync("/api/v1/widget/session", new { siteKey = options.GetValueOrDefault("site", "bench") })).Content.ReadFromJsonAsync<JsonElement>();
 var visitorToken = session.GetProperty("visitorToken").GetString();
 await using var visitor = new HubConnectionBuilder().WithUrl(new Uri(baseUri, "/hubs/visitor"), o => o.AccessTokenProvider = () => Task.FromResult(visitorToken)).Build();
 await visitor.StartAsync();
 var conversation = await visitor.InvokeAsync<JsonElement>("StartConversation");
 var conversationId = conversation.GetProperty("id").GetString()!;
-await using var agent = new HubConnectionBuilder().WithUrl(new Uri(baseUri, "/hubs/agent"), o => o.Cookies = cookies).Build();
-await agent.StartAsync();
 
 var seed = Stopwatch.StartNew();
 var words = "order parcel refund 发货 物流 invoice 请问 delivery address 谢谢 tracking number customs".Split(' ');
@@ -41,13 +41,20 @@ while (sent < count)
         var body = string.Join(' ', Enumerable.Range(0, 3 + (i * 7 % 60)).Select(j => words[(i + j) % words.Length]));
         return i % 2 == 0
             ? visitor.InvokeAsync<JsonElement>("Send", new { conversationId, clientId = Guid.NewGuid().ToString(), body = $"#{i + 1} {body}" })
-            : agent.InvokeAsync<JsonElement>("Send", new { conversationId, clientId = Guid.NewGuid().ToString(), body = $"#{i + 1} {body}", note = false });
+            : AgentSendAsync(new { clientId = Guid.NewGuid().ToString(), body = $"#{i + 1} {body}" });
     });
     await Task.WhenAll(batch);
     sent += Math.Min(250, count - sent);
 }
 
 seed.Stop();
+
+async Task<JsonElement> AgentSendAsync(object message)
+{
+    using var response = await http.PostAsJsonAsync($"/api/v1/conversations/{conversationId}/messages", message);
+    response.EnsureSuccessStatusCode();
+    return await response.Content.ReadFromJsonAsync<JsonElement>();
+}
 Console.WriteLine($"seeded {count} messages in {seed.Elapsed.TotalSeconds:F1} s");
 
 using var playwright = await Playwright.CreateAsync();
@@ -68,7 +75,17 @@ await page.GetByTestId("connection-state").And(page.Locator("[data-state=connect
 // Open: from navigation to the newest message on screen (no event lines here: seq runs 1..N).
 var open = Stopwatch.StartNew();
 await page.EvaluateAsync($"location.hash = '#/c/{conversationId}'");
-await page.Locator($"[data-testid=message][data-seq=\"{count}\"]").WaitForAsync(new() { Timeout = 60_000 });
+try
+{
+    await page.Locator($"[data-testid=message][data-seq=\"{count}\"]").WaitForAsync(new() { Timeout = 60_000 });
+}
+catch (TimeoutException)
+{
+    // Say what the page showed instead, so a failed run can be diagnosed from its log.
+    await page.ScreenshotAsync(new() { Path = Path.Combine(Path.GetTempPath(), "parley-console-bench-failure.png") });
+    Console.Error.WriteLine(await page.EvaluateAsync<string>("() => location.hash + ' | seqs: ' + [...document.querySelectorAll('[data-testid=message]')].map(e => e.dataset.seq).slice(-5).join(',') + ' | ' + document.body.innerText.slice(0, 500)"));
+    throw;
+}
 open.Stop();
 
 // Scroll to the top: the agent keeps dragging to the top; the list loads older pages as it nears it.
