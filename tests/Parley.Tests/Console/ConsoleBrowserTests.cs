@@ -1,9 +1,12 @@
 using System.Net.Http.Json;
+using Microsoft.AspNetCore.SignalR.Client;
 using Microsoft.Playwright;
 using Parley.Server.Features.Console;
 using Parley.Server.Features.Conversations;
+using Parley.Server.Realtime;
 using Parley.Tests.E2E;
 using Parley.Tests.Infrastructure;
+using Parley.Tests.Widget;
 
 namespace Parley.Tests.Console;
 
@@ -140,6 +143,55 @@ public sealed class ConsoleBrowserTests(BrowserFixture browser) : IClassFixture<
 
         // The visitor never saw the note.
         Assert.DoesNotContain(visitor.Messages.Snapshot(), m => m.Body.Contains("VIP", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Agent_SeesTypingAndReadReceipts_SendsFiles_AndSeesTheVisitorsImageInline()
+    {
+        browser.SkipIfUnavailable();
+        await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
+        await using var server = await ParleyServer.StartAsync(storage);
+        await using var visitor = await VisitorClient.ConnectAsync(server);
+        var agentTyping = new Inbox<TypingEvent>();
+        visitor.Hub.On<TypingEvent>("typing", agentTyping.Add);
+        var conversation = await visitor.StartConversationAsync();
+        await visitor.SendAsync(conversation.Id, "Here is a photo of the damaged box");
+        using var visitorHttp = WidgetTestKit.VisitorHttp(server, visitor.Token);
+        (await WidgetTestKit.UploadAsync(visitorHttp, $"/api/v1/widget/conversations/{conversation.Id}/attachments", WidgetTestKit.Png, "box.png")).EnsureSuccessStatusCode();
+
+        await using var context = await browser.Browser.NewContextAsync(new() { Locale = "en-US" });
+        var console = await ConsolePage.SignInAsync(context, server);
+        await console.GetByTestId("inbox-item").First.ClickAsync(new() { Timeout = Timeout });
+
+        // The visitor's upload is a picture in the log, not its JSON.
+        var image = console.Locator("[data-testid=message][data-kind=attachment][data-sender-kind=visitor]");
+        await Assertions.Expect(image.GetByTestId("attachment-image")).ToBeVisibleAsync(new() { Timeout = Timeout });
+        await Assertions.Expect(image.GetByTestId("message-body")).ToHaveTextAsync("📎 box.png");
+        Assert.True(await image.GetByTestId("attachment-image").EvaluateAsync<bool>("img => img.complete && img.naturalWidth === 1"), "the image loads from the attachment URL");
+
+        // The visitor types: the agent sees it; a message from the visitor ends it.
+        await visitor.Hub.InvokeAsync("Typing", new TypingRequest { ConversationId = conversation.Id.ToString(), Typing = true }, Ct);
+        await Assertions.Expect(console.GetByTestId("typing-indicator")).ToContainTextAsync("is typing", new() { Timeout = Timeout });
+        await visitor.SendAsync(conversation.Id, "Can you help?");
+        await Assertions.Expect(console.GetByTestId("typing-indicator")).ToHaveCountAsync(0, new() { Timeout = Timeout });
+
+        // The agent types (the visitor hears it) and replies; once the visitor has read it, it says so.
+        await console.GetByTestId("composer-input").PressSequentiallyAsync("Sorry to hear that");
+        await agentTyping.WaitUntilAsync(e => e.Any(x => x.Side == "agent" && x.Typing));
+        await console.GetByTestId("composer-input").PressAsync("Enter");
+        var reply = (await visitor.Messages.WaitUntilAsync(m => m.Any(x => x.Body == "Sorry to hear that"))).Single(x => x.Body == "Sorry to hear that");
+        var sent = console.Locator("[data-testid=message][data-sender-kind=agent]").Filter(new() { HasText = "Sorry to hear that" });
+        await Assertions.Expect(sent.Locator(".meta")).Not.ToContainTextAsync("Read", new() { Timeout = Timeout });
+        await visitor.Hub.InvokeAsync("MarkRead", new ReadRequest { ConversationId = conversation.Id.ToString(), Seq = reply.Seq }, Ct);
+        await Assertions.Expect(sent.Locator(".meta")).ToContainTextAsync("Read", new() { Timeout = Timeout });
+
+        // A file from the agent reaches the visitor; a disguised executable is refused with the reason.
+        await console.GetByTestId("composer-file").SetInputFilesAsync(new FilePayload { Name = "label.png", MimeType = "image/png", Buffer = WidgetTestKit.Png });
+        await Assertions.Expect(console.Locator("[data-testid=message][data-kind=attachment][data-sender-kind=agent]").GetByTestId("attachment-image")).ToBeVisibleAsync(new() { Timeout = Timeout });
+        await visitor.Messages.WaitUntilAsync(m => m.Any(x => x.Kind == "attachment" && x.SenderKind == "agent" && x.Body.Contains("label.png", StringComparison.Ordinal)));
+        await console.GetByTestId("composer-file").SetInputFilesAsync(new FilePayload { Name = "invoice.pdf", MimeType = "application/pdf", Buffer = WidgetTestKit.Executable });
+        await Assertions.Expect(console.GetByTestId("upload")).ToContainTextAsync("This type of file cannot be sent", new() { Timeout = Timeout });
+        Assert.DoesNotContain(visitor.Messages.Snapshot(), m => m.Body.Contains("invoice", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -331,6 +331,7 @@ export function createConsoleStore(me: UserDto) {
     }
     const replay = await hub.connection.invoke<Replay>('Join', { conversationId: id, afterSeq: log.lastSeq });
     log.applyReplay(replay);
+    if (replay.peerReadSeq !== undefined) onReadReceipt({ conversationId: id, side: 'visitor', seq: replay.peerReadSeq });
     for (const m of replay.messages) outbox.remove(m.clientId);
     if (id === selectedId.value) markRead(id, log.lastSeq);
     const s = summaries.value[id];
@@ -528,12 +529,89 @@ export function createConsoleStore(me: UserDto) {
     }
   }
 
+  // ---- typing, the visitor's read position, attachments -------------------------------------------------
+  /** Who is typing in each conversation (the visitor, or another agent), until when. */
+  const typing = ref<Record<string, { side: 'visitor' | 'agent'; name: string | null; until: number }>>({});
+  const visitorReadSeq = ref<Record<string, number>>({});
+  const TYPING_SHOWN_MS = 6000;
+  const TYPING_REPEAT_MS = 2500;
+  let typingSentAt = 0;
+  let typingSentFor: string | null = null;
+
+  function onTyping(e: { conversationId: string; side: 'visitor' | 'agent'; name: string | null; typing: boolean }): void {
+    const id = String(e.conversationId);
+    if (!e.typing) return clearTyping(id);
+    typing.value = { ...typing.value, [id]: { side: e.side, name: e.name ?? null, until: Date.now() + TYPING_SHOWN_MS } };
+    // Hidden after a while without a repeat (the typist may have left without saying so).
+    window.setTimeout(() => {
+      if ((typing.value[id]?.until ?? Infinity) <= Date.now()) clearTyping(id);
+    }, TYPING_SHOWN_MS + 50);
+  }
+  function clearTyping(id: string): void {
+    if (!typing.value[id]) return;
+    const rest = { ...typing.value };
+    delete rest[id];
+    typing.value = rest;
+  }
+  /** The selected conversation's "is typing" line, or null. */
+  const typingNow = computed(() => (selectedId.value ? (typing.value[selectedId.value] ?? null) : null));
+
+  /** The composer calls this on every keystroke; the hub hears at most one "typing" per ~2.5 s. */
+  function notifyTyping(active: boolean): void {
+    const id = selectedId.value;
+    if (!id || !hub?.connected) return;
+    const now = Date.now();
+    if (active && typingSentFor === id && now - typingSentAt < TYPING_REPEAT_MS) return;
+    if (!active && typingSentFor !== id) return;
+    typingSentAt = active ? now : 0;
+    typingSentFor = active ? id : null;
+    void hub.connection.invoke('Typing', { conversationId: id, typing: active }).catch(() => undefined);
+  }
+
+  function onReadReceipt(r: { conversationId: string; side: 'visitor' | 'agent'; seq: number }): void {
+    if (r.side !== 'visitor') return;
+    const id = String(r.conversationId);
+    if ((visitorReadSeq.value[id] ?? 0) < r.seq) visitorReadSeq.value = { ...visitorReadSeq.value, [id]: r.seq };
+  }
+  /** How far the visitor of the selected conversation has read (agent numbering). */
+  const peerReadSeq = computed(() => (selectedId.value ? (visitorReadSeq.value[selectedId.value] ?? 0) : 0));
+
+  /** Files on their way up, shown as rows until their message arrives (or with the server's refusal). */
+  const uploads = ref<Array<{ clientId: string; conversationId: string; name: string; error: string | null }>>([]);
+  async function upload(file: File): Promise<void> {
+    const id = selectedId.value;
+    if (!id) return;
+    const clientId = crypto.randomUUID();
+    uploads.value = [...uploads.value, { clientId, conversationId: id, name: file.name, error: null }];
+    try {
+      const res = await fetch(`/api/v1/conversations/${id}/attachments?name=${encodeURIComponent(file.name)}&clientId=${clientId}`, {
+        method: 'POST',
+        headers: { 'X-Parley-Csrf': '1', 'Content-Type': 'application/octet-stream' },
+        credentials: 'same-origin',
+        body: file,
+      });
+      if (!res.ok) {
+        const problem = (await res.json().catch(() => ({}))) as { code?: string };
+        throw new Error(problem.code ?? 'generic');
+      }
+      uploads.value = uploads.value.filter((u) => u.clientId !== clientId); // the message itself arrives by push
+    } catch (e) {
+      uploads.value = uploads.value.map((u) => (u.clientId === clientId ? { ...u, error: e instanceof Error ? e.message : 'generic' } : u));
+    }
+  }
+  function dismissUpload(clientId: string): void {
+    uploads.value = uploads.value.filter((u) => u.clientId !== clientId);
+  }
+
   // ---- hub -------------------------------------------------------------------------------------------
   function onPush(m: MessageDto): void {
     const log = logs.get(m.conversationId);
     if (!log) return; // not a conversation we are showing
     const result = log.apply(m);
     outbox.remove(m.clientId);
+    // A message from the side that was typing ends its indicator.
+    const typist = typing.value[m.conversationId];
+    if (typist && (typist.side === 'visitor') === (m.senderKind === 'visitor')) clearTyping(m.conversationId);
     if (result === 'buffered') requestJoin(m.conversationId);
     if (result !== 'duplicate') {
       if (m.conversationId === selectedId.value) markRead(m.conversationId, log.lastSeq);
@@ -566,6 +644,8 @@ export function createConsoleStore(me: UserDto) {
     hub.connection.on('message', onPush);
     hub.connection.on('conversationUpdated', upsert);
     hub.connection.on('offer', onOffer);
+    hub.connection.on('typing', onTyping);
+    hub.connection.on('read', onReadReceipt);
     hub.connection.on('viewers', (v: { conversationId: string; viewers: { id: string; name: string | null }[] }) => {
       viewers.value = { ...viewers.value, [v.conversationId]: v.viewers };
     });
@@ -603,6 +683,12 @@ export function createConsoleStore(me: UserDto) {
     selectedId,
     selected: computed<Summary | null>(() => (selectedId.value ? (summaries.value[selectedId.value] ?? null) : null)),
     messages,
+    typingNow,
+    notifyTyping,
+    peerReadSeq,
+    uploads: computed(() => uploads.value.filter((u) => u.conversationId === selectedId.value)),
+    upload,
+    dismissUpload,
     canLoadOlder,
     loadingOlder,
     isUnread,
