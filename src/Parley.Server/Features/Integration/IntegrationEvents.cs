@@ -49,7 +49,11 @@ public sealed partial class IntegrationEventLog(
 {
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
+    /// <summary>How long the first event of a batch waits for others (webhooks and gRPC streams see events this much later).</summary>
+    internal static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(100);
+
     private readonly Channel<IntegrationEventDraft> _queue = Channel.CreateUnbounded<IntegrationEventDraft>(new UnboundedChannelOptions { SingleReader = true });
+    private volatile bool _draining;
     private Task _loop = Task.CompletedTask;
 
     public void Enqueue(IntegrationEventDraft draft)
@@ -123,6 +127,7 @@ public sealed partial class IntegrationEventLog(
 
     public async Task StoppedAsync(CancellationToken cancellationToken)
     {
+        _draining = true;
         _queue.Writer.TryComplete();
         await _loop.WaitAsync(cancellationToken);
     }
@@ -132,6 +137,14 @@ public sealed partial class IntegrationEventLog(
         var batch = new List<IntegrationEventDraft>();
         while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
         {
+            // Let a moment's events gather into one transaction: under chat load every message is an event, and a
+            // commit per handful of them competes with the message writer for the database (on SQLite, its single
+            // write lock) and doubles the fsyncs. Not while draining at shutdown.
+            if (!_draining)
+            {
+                await Task.Delay(Linger, time, CancellationToken.None);
+            }
+
             while (batch.Count < 500 && _queue.Reader.TryRead(out var draft))
             {
                 batch.Add(draft);
