@@ -60,7 +60,7 @@ public static partial class SitesApi
 
         if (await db.Sites.AnyAsync(s => s.Key == key, cancellationToken))
         {
-            throw new ParleyException("site_key_taken", "Another site has this key.", StatusCodes.Status409Conflict);
+            throw KeyTaken();
         }
 
         var site = new Site { Id = Guid.CreateVersion7(), Key = key, Name = name, Secret = Bootstrapper.RandomKey(32), CreatedAt = time.GetUtcNow().UtcDateTime };
@@ -72,7 +72,7 @@ public static partial class SitesApi
         catch (DbUpdateException)
         {
             // The unique index on the key: another request took it between the check and the insert.
-            throw new ParleyException("site_key_taken", "Another site has this key.", StatusCodes.Status409Conflict);
+            throw KeyTaken();
         }
 
         origins.Invalidate();
@@ -112,6 +112,8 @@ public static partial class SitesApi
         name?.Trim() is { Length: > 0 and <= 200 } trimmed
             ? trimmed
             : throw new ParleyException("invalid_site_name", "name is 1 to 200 characters.");
+
+    private static ParleyException KeyTaken() => new("site_key_taken", "Another site has this key.", StatusCodes.Status409Conflict);
 
     private static SiteDto ToDto(Site s) => new(s.Id, s.Key, s.Name, s.CreatedAt);
 

@@ -7,3 +7,4 @@ export * from './format';
 export * from './place';
 export * from './hub';
 export * from './device';
+export * from './attachment';

@@ -1,4 +1,4 @@
-import { clockTime, toDate, type AttachmentInfo, type ConnectionState, type Locale, type PreChatField, type SenderKind, type Timestamp } from '@parley/shared';
+import { clockTime, fileSize, parseAttachment, toDate, type ConnectionState, type Locale, type PreChatField, type SenderKind, type Timestamp } from '@parley/shared';
 import { strings, type Strings } from './i18n';
 
 /** One row of the message list: a stored message, a queued one, an upload in progress, or one the server refused. */
@@ -66,10 +66,6 @@ export function appendLinked(parent: HTMLElement, text: string): void {
 
 function dayKey(d: Date): string {
   return `${d.getFullYear()}-${d.getMonth() + 1}-${d.getDate()}`;
-}
-
-function fileSize(n: number): string {
-  return n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(0)} KB` : `${(n / 1048576).toFixed(1)} MB`;
 }
 
 export class WidgetView {
@@ -333,14 +329,8 @@ export class WidgetView {
       return;
     }
     if (m.kind === 'attachment') {
-      let a: AttachmentInfo | null = null;
-      try {
-        a = JSON.parse(m.body) as AttachmentInfo;
-      } catch {
-        a = null;
-      }
-      // Only our own server's download path: the body comes from the server, but never trust a URL blindly.
-      if (!a || typeof a.url !== 'string' || !a.url.startsWith('/api/v1/attachments/')) {
+      const a = parseAttachment(m.body);
+      if (!a) {
         body.textContent = '📎';
         return;
       }
