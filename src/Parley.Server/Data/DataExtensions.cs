@@ -23,7 +23,7 @@ internal static class DataExtensions
             builder.Services.AddSingleton<SqlDialect>(sp => new PostgresDialect(sp.GetRequiredService<NpgsqlDataSource>()));
             builder.Services.AddDbContextPool<ParleyDbContext>((sp, db) => db.UseNpgsql(
                 sp.GetRequiredService<NpgsqlDataSource>(),
-                x => x.MigrationsAssembly("Parley.Migrations.Postgres")));
+                x => x.MigrationsAssembly("Parley.Migrations.Postgres")).AddInterceptors(TextInputCheck));
         }
         else
         {
@@ -32,13 +32,15 @@ internal static class DataExtensions
             builder.Services.AddSingleton<SqlDialect>(new SqliteDialect(connectionString, options.SqliteSynchronous));
             builder.Services.AddDbContextPool<ParleyDbContext>(db => db
                 .UseSqlite(connectionString, x => x.MigrationsAssembly("Parley.Migrations.Sqlite"))
-                .AddInterceptors(interceptor));
+                .AddInterceptors(interceptor, TextInputCheck));
         }
 
         builder.Services.AddHostedService<DatabaseInitializer>();
         builder.Services.AddHealthChecks().AddDbContextCheck<ParleyDbContext>("database", tags: ["ready"]);
         return builder;
     }
+
+    private static readonly TextInputInterceptor TextInputCheck = new();
 
     /// <summary>Applies the configured durability to every pooled SQLite connection EF Core opens.</summary>
     private sealed class SqlitePragmaInterceptor(SqliteSynchronous synchronous) : DbConnectionInterceptor

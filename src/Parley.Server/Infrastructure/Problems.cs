@@ -17,6 +17,7 @@ public static class Problems
         {
             try
             {
+                TextInputFilter.Check(context.Arguments);
                 return await next(context);
             }
             catch (ParleyException ex)

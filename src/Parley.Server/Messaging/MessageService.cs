@@ -25,7 +25,38 @@ public readonly record struct Actor(Audience Audience, Guid PrincipalId, string?
 /// <summary>Send and replay, shared by both hubs and the REST API.</summary>
 public sealed class MessageService(MessageWriter writer, ParleyDbContext db, AccessPolicy access, IOptions<MessagingOptions> options)
 {
-    public async Task<SendAck> SendAsync(Actor actor, SendRequest request, CancellationToken cancellationToken = default)
+    public Task<SendAck> SendAsync(Actor actor, SendRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync(actor, request, order: null, cancellationToken);
+
+    /// <summary>
+    /// Validates, checks access and stores a message. A hub passes its connection's <paramref name="order"/> so that
+    /// pipelined sends are sequenced in the order they arrived (docs/protocol.md rule 9).
+    /// </summary>
+    public async Task<SendAck> SendAsync(Actor actor, SendRequest request, SendOrder? order, CancellationToken cancellationToken = default)
+    {
+        // Taken before the first await: the invocation's start is the order the client sent in.
+        var turn = order?.Take();
+        Task<WriteResult> written;
+        try
+        {
+            written = await EnqueueAsync(actor, request, turn, cancellationToken);
+        }
+        finally
+        {
+            turn?.Done();
+        }
+
+        var result = await written;
+        return result.Outcome switch
+        {
+            WriteOutcome.Stored or WriteOutcome.Duplicate => MessageMapper.ToAck(result, actor.Audience),
+            WriteOutcome.Closed => throw new ParleyException("conversation_closed", "The conversation is closed; start a new one.", StatusCodes.Status409Conflict),
+            WriteOutcome.Blocked => throw new ParleyException("contact_blocked", "This visitor is blocked.", StatusCodes.Status403Forbidden),
+            _ => throw ParleyException.NotFound(),
+        };
+    }
+
+    private async Task<Task<WriteResult>> EnqueueAsync(Actor actor, SendRequest request, SendOrder.Turn? turn, CancellationToken cancellationToken)
     {
         var conversationId = ParseId(request.ConversationId, "conversationId");
         var clientId = ParseId(request.ClientId, "clientId");
@@ -40,6 +71,8 @@ public sealed class MessageService(MessageWriter writer, ParleyDbContext db, Acc
             throw new ParleyException("body_too_large", $"The message body is longer than {options.Value.MaxBodyLength} characters.", StatusCodes.Status413PayloadTooLarge);
         }
 
+        TextInput.RequireBody(body);
+
         var isVisitor = actor.Audience == Audience.Visitor;
         var asBot = !isVisitor && request.AsBot;
         if (asBot && request.Note)
@@ -47,7 +80,7 @@ public sealed class MessageService(MessageWriter writer, ParleyDbContext db, Acc
             throw new ParleyException("invalid_request", "A message is either a bot reply or an internal note, not both.");
         }
 
-        var botName = asBot ? (request.BotName?.Trim() is { Length: > 0 } n ? n : "Bot") : null;
+        var botName = asBot ? (TextInput.Require(request.BotName, "botName")?.Trim() is { Length: > 0 } n ? n : "Bot") : null;
         if (botName is { Length: > 100 })
         {
             throw new ParleyException("invalid_request", "botName is at most 100 characters.");
@@ -72,14 +105,12 @@ public sealed class MessageService(MessageWriter writer, ParleyDbContext db, Acc
             RejectIfClosed = isVisitor,
         };
 
-        var result = await writer.WriteAsync(command, cancellationToken);
-        return result.Outcome switch
+        if (turn is not null)
         {
-            WriteOutcome.Stored or WriteOutcome.Duplicate => MessageMapper.ToAck(result, actor.Audience),
-            WriteOutcome.Closed => throw new ParleyException("conversation_closed", "The conversation is closed; start a new one.", StatusCodes.Status409Conflict),
-            WriteOutcome.Blocked => throw new ParleyException("contact_blocked", "This visitor is blocked.", StatusCodes.Status403Forbidden),
-            _ => throw ParleyException.NotFound(),
-        };
+            await turn.Previous;
+        }
+
+        return await writer.EnqueueAsync(command, cancellationToken);
     }
 
     /// <summary>

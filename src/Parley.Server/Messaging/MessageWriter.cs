@@ -43,7 +43,15 @@ public sealed partial class MessageWriter : BackgroundService
     }
 
     /// <summary>Stores the message (or finds the original of a retry) and completes once it is durable.</summary>
-    public async Task<WriteResult> WriteAsync(WriteCommand command, CancellationToken cancellationToken = default)
+    public async Task<WriteResult> WriteAsync(WriteCommand command, CancellationToken cancellationToken = default) =>
+        await await EnqueueAsync(command, cancellationToken);
+
+    /// <summary>
+    /// Queues the write and returns once it holds its place in the commit order; the returned task completes when
+    /// it is durable. Callers that must keep an order between writes (<see cref="SendOrder"/>) enqueue the next one
+    /// only after this returns.
+    /// </summary>
+    public async ValueTask<Task<WriteResult>> EnqueueAsync(WriteCommand command, CancellationToken cancellationToken = default)
     {
         var pending = new PendingWrite(command);
         try
@@ -56,7 +64,7 @@ public sealed partial class MessageWriter : BackgroundService
         }
 
         // Once queued the write happens whatever the caller does next, so the ack is not cancellable.
-        return await pending.Completion.Task;
+        return pending.Completion.Task;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -19,6 +19,7 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
             return;
         }
 
+        Context.Items[typeof(SendOrder)] = new SendOrder(); // before any invocation can read it
         await presence.ConnectedAsync(CurrentActor().PrincipalId, Context.ConnectionId);
         await base.OnConnectedAsync();
     }
@@ -90,7 +91,7 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
     public Task<SendAck> SendAsync(SendRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return messages.SendAsync(CurrentActor(), request);
+        return messages.SendAsync(CurrentActor(), request, (SendOrder?)Context.Items[typeof(SendOrder)], Context.ConnectionAborted);
     }
 
     [HubMethodName("Typing")]

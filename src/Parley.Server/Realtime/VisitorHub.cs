@@ -11,6 +11,12 @@ namespace Parley.Server.Realtime;
 [Authorize(Policy = ParleyClaims.VisitorPolicy)]
 internal sealed class VisitorHub(MessageService messages, ConversationService conversations, ConnectionRegistry registry, VisitorSendLimiter limiter, TypingSignals typing, ReadReceipts receipts, Routing.RoutingEngine routing) : Hub
 {
+    public override Task OnConnectedAsync()
+    {
+        Context.Items[typeof(SendOrder)] = new SendOrder(); // before any invocation can read it
+        return base.OnConnectedAsync();
+    }
+
     [HubMethodName("StartConversation")]
     public async Task<ConversationInfo> StartConversationAsync()
     {
@@ -35,7 +41,7 @@ internal sealed class VisitorHub(MessageService messages, ConversationService co
     {
         ArgumentNullException.ThrowIfNull(request);
         limiter.Acquire(Context);
-        var ack = await messages.SendAsync(CurrentActor(), request);
+        var ack = await messages.SendAsync(CurrentActor(), request, (SendOrder?)Context.Items[typeof(SendOrder)], Context.ConnectionAborted);
         Subscribe(ack.ConversationId);
         return ack;
     }

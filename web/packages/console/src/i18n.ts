@@ -46,6 +46,7 @@ const en = {
     typing: (who: string) => `${who} is typing…`,
     errors: {
       body_too_large: 'Too long: shorten the message.',
+      invalid_body: 'Contains characters that cannot be sent (control characters).',
       body_empty: 'Empty message.',
       conversation_closed: 'The conversation is closed.',
       attachment_too_large: 'This file is too large.',
@@ -191,6 +192,7 @@ const zh: Strings = {
     typing: (who: string) => `${who} 正在输入…`,
     errors: {
       body_too_large: '消息太长，请缩短。',
+      invalid_body: '含有无法发送的控制字符。',
       body_empty: '消息为空。',
       conversation_closed: '会话已关闭。',
       attachment_too_large: '文件太大。',

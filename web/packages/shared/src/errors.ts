@@ -4,6 +4,7 @@
 export type HubErrorCode =
   | 'body_empty'
   | 'body_too_large'
+  | 'invalid_body'
   | 'invalid_request'
   | 'conversation_not_found'
   | 'conversation_closed'
@@ -12,6 +13,7 @@ export type HubErrorCode =
 const KNOWN: readonly HubErrorCode[] = [
   'body_empty',
   'body_too_large',
+  'invalid_body',
   'invalid_request',
   'conversation_not_found',
   'conversation_closed',
@@ -42,6 +44,7 @@ export function classifySendError(code: HubErrorCode | null): SendErrorClass {
   switch (code) {
     case 'body_empty':
     case 'body_too_large':
+    case 'invalid_body':
     case 'invalid_request':
       return 'rejected';
     case 'conversation_closed':

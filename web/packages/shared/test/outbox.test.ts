@@ -205,6 +205,9 @@ describe('errors and back-off', () => {
     expect(hubErrorCode(new Error('WebSocket closed'))).toBeNull();
     expect(hubErrorCode(new Error('HubException: something_else: x'))).toBeNull();
     expect(classifySendError('body_too_large')).toBe('rejected');
+    // A control character fails the same way on every retry: never retried.
+    expect(hubErrorCode(hubError('invalid_body'))).toBe('invalid_body');
+    expect(classifySendError('invalid_body')).toBe('rejected');
     expect(classifySendError('unavailable')).toBe('transient');
     expect(classifySendError(null)).toBe('transient');
     expect(classifySendError('conversation_closed')).toBe('conversation');

@@ -11,7 +11,7 @@ export interface Strings {
   sent: string;
   read: string;
   failed: string;
-  errors: Record<'body_too_large' | 'body_empty' | 'attachment_too_large' | 'attachment_type_not_allowed' | 'generic', string>;
+  errors: Record<'body_too_large' | 'body_empty' | 'invalid_body' | 'attachment_too_large' | 'attachment_type_not_allowed' | 'generic', string>;
   empty: string;
   closedNotice: string;
   siteNotFound: string;
@@ -56,6 +56,7 @@ const en: Strings = {
   failed: 'Not sent',
   errors: {
     body_too_large: 'This message is too long. Please shorten it and send it again.',
+    invalid_body: 'This message contains characters that cannot be sent. Please retype it.',
     body_empty: 'An empty message cannot be sent.',
     attachment_too_large: 'This file is too large.',
     attachment_type_not_allowed: 'This type of file cannot be sent. Images, PDF, ZIP and text files are fine.',
@@ -111,6 +112,7 @@ const zh: Strings = {
   failed: '未发送',
   errors: {
     body_too_large: '消息太长，请缩短后重新发送。',
+    invalid_body: '消息中含有无法发送的字符，请重新输入。',
     body_empty: '不能发送空消息。',
     attachment_too_large: '文件太大。',
     attachment_type_not_allowed: '不支持此类文件。可以发送图片、PDF、ZIP 和文本文件。',
