@@ -17,7 +17,7 @@ public static class Problems
         {
             try
             {
-                TextInputFilter.Check(context.Arguments);
+                TextInputFilter.Check(context);
                 return await next(context);
             }
             catch (ParleyException ex)

@@ -83,18 +83,21 @@ internal static class TextInputFilter
 {
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, System.Reflection.PropertyInfo[]> Properties = new();
 
-    public static void Check(IList<object?> arguments)
+    public static void Check(EndpointFilterInvocationContext context)
     {
-        foreach (var argument in arguments)
+        // Handlers also take services (a DbContext among them): only what the request carried is walked.
+        var services = context.HttpContext.RequestServices.GetService<Microsoft.Extensions.DependencyInjection.IServiceProviderIsService>();
+        foreach (var argument in context.Arguments)
         {
-            if (argument is not null && IsRequestModel(argument.GetType()))
+            if (argument is not null && IsRequestModel(argument.GetType()) && services?.IsService(argument.GetType()) != true)
             {
                 Walk(argument, null, depth: 0);
             }
         }
     }
 
-    private static bool IsRequestModel(Type type) => type.Namespace?.StartsWith("Parley.", StringComparison.Ordinal) == true && type.IsClass;
+    private static bool IsRequestModel(Type type) =>
+        type.Namespace?.StartsWith("Parley.", StringComparison.Ordinal) == true && type.IsClass && !typeof(IDisposable).IsAssignableFrom(type) && !typeof(IAsyncDisposable).IsAssignableFrom(type);
 
     private static void Walk(object? value, string? field, int depth)
     {
