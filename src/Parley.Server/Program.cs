@@ -14,6 +14,13 @@ if (args is ["healthcheck", .. var probeArgs])
     return await Parley.Server.ScaleOut.HealthProbe.RunAsync(probeArgs);
 }
 
+// `Parley.Server ai eval --faq FILE [--intents FILE] [--takeover FILE]` runs the offline AI engines on labelled
+// files and prints one JSON object (docs/ai.md); no server, no network.
+if (args is ["ai", "eval", .. var evalArgs])
+{
+    return Parley.Server.Features.Ai.AiEval.Run(evalArgs, Console.Out, Console.Error);
+}
+
 var app = ParleyApp.Create(args);
 await app.RunAsync();
 return 0;

@@ -1,0 +1,240 @@
+using System.Text.Json;
+
+namespace Parley.Server.Features.Ai;
+
+/// <summary>One labelled sentence for training (starter set, admin examples, agents' corrections).</summary>
+public sealed record IntentExample(string Text, string Intent);
+
+/// <summary>The classifier's answer: the intent, its probability and every intent's probability.</summary>
+public sealed record IntentPrediction(string Intent, double Confidence, IReadOnlyDictionary<string, double> Scores);
+
+/// <summary>
+/// Offline intent classification: multinomial logistic regression over the shared text features (words, CJK
+/// unigrams/bigrams, concepts) plus the sentiment band, trained at start from the starter set shipped with the
+/// product (Resources/intents.starter.jsonl, zh-CN + en) and the admin's labelled examples. Training is a few hundred
+/// milliseconds of full-batch gradient descent; prediction is a sparse dot product. Immutable once trained:
+/// retraining builds a new classifier and swaps it in.
+/// </summary>
+public sealed class IntentClassifier
+{
+    /// <summary>The built-in intents; admins may add more with example sentences.</summary>
+    public static readonly IReadOnlyList<string> BuiltInIntents = ["complaint", "consult", "sales", "after_sales", "greeting"];
+
+    private readonly TextAnalyzer _analyzer;
+    private readonly SentimentAnalyzer _sentiment;
+    private readonly string[] _labels;
+    private readonly Dictionary<string, double[]> _weights;
+    private readonly double[] _bias;
+
+    private IntentClassifier(TextAnalyzer analyzer, SentimentAnalyzer sentiment, string[] labels, Dictionary<string, double[]> weights, double[] bias, int examples)
+    {
+        _analyzer = analyzer;
+        _sentiment = sentiment;
+        _labels = labels;
+        _weights = weights;
+        _bias = bias;
+        ExampleCount = examples;
+    }
+
+    public IReadOnlyList<string> Intents => _labels;
+
+    public int ExampleCount { get; }
+
+    /// <summary>The starter set shipped with the product.</summary>
+    public static IReadOnlyList<IntentExample> StarterSet { get; } = ParseJsonLines(Lexicon.ReadResource("intents.starter.jsonl"));
+
+    public static IntentClassifier Train(TextAnalyzer analyzer, SentimentAnalyzer sentiment, IEnumerable<IntentExample> extra, int epochs = 150)
+    {
+        var examples = StarterSet.Concat(extra).Where(e => !string.IsNullOrWhiteSpace(e.Text) && !string.IsNullOrWhiteSpace(e.Intent)).ToList();
+        var labels = examples.Select(e => e.Intent).Distinct(StringComparer.Ordinal).OrderBy(l => l, StringComparer.Ordinal).ToArray();
+        var labelIndex = labels.Select((l, i) => (l, i)).ToDictionary(x => x.l, x => x.i, StringComparer.Ordinal);
+        var featureSets = examples.Select(e => Features(analyzer, sentiment, e.Text)).ToList();
+        var k = labels.Length;
+        var weights = new Dictionary<string, double[]>(StringComparer.Ordinal);
+        foreach (var set in featureSets)
+        {
+            foreach (var f in set)
+            {
+                if (!weights.ContainsKey(f))
+                {
+                    weights[f] = new double[k];
+                }
+            }
+        }
+
+        var bias = new double[k];
+        if (k < 2)
+        {
+            return new IntentClassifier(analyzer, sentiment, labels, weights, bias, examples.Count);
+        }
+
+        // Balanced classes: an admin's 200 examples of one intent must not drown the starter set's others.
+        var perClass = examples.GroupBy(e => e.Intent).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
+        var classWeight = examples.Select(e => (double)examples.Count / (k * perClass[e.Intent])).ToArray();
+        const double learningRate = 0.5, l2 = 0.0005;
+        var gradients = new Dictionary<string, double[]>(StringComparer.Ordinal);
+        var probabilities = new double[k];
+        for (var epoch = 0; epoch < epochs; epoch++)
+        {
+            foreach (var g in gradients.Values)
+            {
+                Array.Clear(g);
+            }
+
+            var biasGradient = new double[k];
+            for (var n = 0; n < examples.Count; n++)
+            {
+                Softmax(featureSets[n], weights, bias, probabilities);
+                var y = labelIndex[examples[n].Intent];
+                for (var c = 0; c < k; c++)
+                {
+                    var error = (probabilities[c] - (c == y ? 1 : 0)) * classWeight[n];
+                    biasGradient[c] += error;
+                    foreach (var f in featureSets[n])
+                    {
+                        if (!gradients.TryGetValue(f, out var g))
+                        {
+                            gradients[f] = g = new double[k];
+                        }
+
+                        g[c] += error / Math.Sqrt(featureSets[n].Count);
+                    }
+                }
+            }
+
+            var scale = learningRate / examples.Count * Math.Max(1, examples.Count / 50.0);
+            foreach (var (f, g) in gradients)
+            {
+                var w = weights[f];
+                for (var c = 0; c < k; c++)
+                {
+                    w[c] -= scale * (g[c] + (l2 * examples.Count * w[c]));
+                }
+            }
+
+            for (var c = 0; c < k; c++)
+            {
+                bias[c] -= scale * biasGradient[c];
+            }
+        }
+
+        return new IntentClassifier(analyzer, sentiment, labels, weights, bias, examples.Count);
+    }
+
+    public IntentPrediction Classify(string? text) => Classify(_analyzer.Analyze(text));
+
+    public IntentPrediction Classify(AnalyzedText analyzed)
+    {
+        if (_labels.Length == 0)
+        {
+            return new IntentPrediction("consult", 0, new Dictionary<string, double>());
+        }
+
+        var features = Features(analyzed, _sentiment.Score(analyzed));
+        var probabilities = new double[_labels.Length];
+        Softmax(features, _weights, _bias, probabilities);
+        var best = 0;
+        for (var c = 1; c < probabilities.Length; c++)
+        {
+            if (probabilities[c] > probabilities[best])
+            {
+                best = c;
+            }
+        }
+
+        var scores = new Dictionary<string, double>(StringComparer.Ordinal);
+        for (var c = 0; c < _labels.Length; c++)
+        {
+            scores[_labels[c]] = Math.Round(probabilities[c], 4);
+        }
+
+        return new IntentPrediction(_labels[best], probabilities[best], scores);
+    }
+
+    private static void Softmax(HashSet<string> features, Dictionary<string, double[]> weights, double[] bias, double[] output)
+    {
+        Array.Copy(bias, output, bias.Length);
+        var norm = 1 / Math.Sqrt(Math.Max(1, features.Count));
+        foreach (var f in features)
+        {
+            if (weights.TryGetValue(f, out var w))
+            {
+                for (var c = 0; c < output.Length; c++)
+                {
+                    output[c] += w[c] * norm;
+                }
+            }
+        }
+
+        var max = output.Max();
+        var sum = 0.0;
+        for (var c = 0; c < output.Length; c++)
+        {
+            output[c] = Math.Exp(output[c] - max);
+            sum += output[c];
+        }
+
+        for (var c = 0; c < output.Length; c++)
+        {
+            output[c] /= sum;
+        }
+    }
+
+    private static HashSet<string> Features(TextAnalyzer analyzer, SentimentAnalyzer sentiment, string text)
+    {
+        var analyzed = analyzer.Analyze(text);
+        return Features(analyzed, sentiment.Score(analyzed));
+    }
+
+    private static HashSet<string> Features(AnalyzedText analyzed, SentimentScore sentiment)
+    {
+        var set = new HashSet<string>(analyzed.Features, StringComparer.Ordinal)
+        {
+            "s:" + sentiment.Label,
+            analyzed.ContentTokens.Count <= 2 ? "len:short" : analyzed.ContentTokens.Count <= 8 ? "len:medium" : "len:long",
+        };
+        if (sentiment.Frustrated)
+        {
+            set.Add("s:frustrated");
+        }
+
+        if (analyzed.Original.Contains('?', StringComparison.Ordinal) || analyzed.Original.Contains('？', StringComparison.Ordinal) || analyzed.Normalized.EndsWith('吗'))
+        {
+            set.Add("q:question");
+        }
+
+        return set;
+    }
+
+    /// <summary>Reads `{"text": ..., "intent": ...}` lines; throws <see cref="FormatException"/> naming the line.</summary>
+    public static List<IntentExample> ParseJsonLines(string text)
+    {
+        var examples = new List<IntentExample>();
+        var lines = text.Split('\n');
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var line = lines[i].Trim();
+            if (line.Length == 0)
+            {
+                continue;
+            }
+
+            try
+            {
+                using var doc = JsonDocument.Parse(line);
+                var root = doc.RootElement;
+                var sample = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String
+                    && root.TryGetProperty("intent", out var l) && l.ValueKind == JsonValueKind.String && l.GetString()!.Trim().Length > 0
+                    ? new IntentExample(t.GetString()!, l.GetString()!.Trim())
+                    : throw new FormatException("expected {\"text\": string, \"intent\": string}");
+                examples.Add(sample);
+            }
+            catch (Exception ex) when (ex is JsonException or FormatException)
+            {
+                throw new FormatException($"line {i + 1}: {ex.Message}", ex);
+            }
+        }
+
+        return examples;
+    }
+}

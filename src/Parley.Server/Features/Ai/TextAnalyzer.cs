@@ -1,0 +1,342 @@
+using System.Collections.Frozen;
+using System.Globalization;
+using System.Text;
+
+namespace Parley.Server.Features.Ai;
+
+/// <summary>
+/// The one text module (DESIGN.md, "Understanding and answering visitors"): normalises and tokenises Chinese and
+/// English the same way for retrieval, intents, sentiment and takeover. Chinese is cut into character unigrams and
+/// bigrams (no dictionary: robust to new words and paraphrase, see docs/ai.md), English into stemmed words;
+/// both are mapped onto shared concepts by the <see cref="Lexicon"/>. Pure and thread-safe.
+/// </summary>
+public sealed class TextAnalyzer(Lexicon lexicon)
+{
+    /// <summary>Feature prefixes: word, CJK unigram, CJK bigram, concept, number.</summary>
+    public const string Word = "w:", Unigram = "u:", Bigram = "b:", Concept = "c:", Number = "n:";
+
+    private static readonly FrozenSet<string> EnglishStop = FrozenSet.ToFrozenSet(
+    [
+        "a", "an", "the", "is", "are", "am", "was", "were", "be", "been", "being", "do", "doe", "did", "done", "i", "me", "my", "mine",
+        "you", "your", "yours", "we", "our", "us", "it", "its", "this", "that", "these", "those", "to", "of", "in", "on", "at", "for",
+        "with", "and", "or", "but", "so", "if", "then", "there", "here", "can", "could", "will", "would", "should", "shall", "may",
+        "might", "must", "have", "ha", "had", "please", "pls", "plz", "just", "about", "from", "by", "as", "any", "some", "what",
+        "which", "who", "whom", "how", "why", "get", "got", "there", "they", "them", "their", "he", "she", "his", "her", "him",
+        "s", "t", "d", "ll", "m", "re", "ve", "also", "too", "very", "really", "much", "many", "yet", "now", "up", "out", "into",
+        "one", "all", "let", "need", "want", "like", "know", "tell", "im", "than", "again", "still", "ok", "not", "no", "don", "doesn", "didn", "isn", "aren",
+    ], StringComparer.Ordinal);
+
+    // Function characters that carry no topic on their own (they still form bigrams and intent features).
+    private static readonly FrozenSet<char> CjkStop = FrozenSet.ToFrozenSet(
+        "的了吗呢啊吧呀哦嘛么是我你您他她它们这那个在有和就也都要会能可以请问什怎哪吗不没很还又把被给对让从到与及或而着过得地之其为上下中里来去说想看用做".ToCharArray());
+
+    private volatile Lexicon _lexicon = lexicon;
+
+    public TextAnalyzer()
+        : this(Lexicon.BuiltIn)
+    {
+    }
+
+    public Lexicon Lexicon
+    {
+        get => _lexicon;
+        set => _lexicon = value;
+    }
+
+    /// <summary>NFKC (full-width to half-width), lower case, typographic quotes to ASCII.</summary>
+    public static string Normalize(string text)
+    {
+        if (string.IsNullOrEmpty(text))
+        {
+            return "";
+        }
+
+        var normalized = text.Normalize(NormalizationForm.FormKC).ToLowerInvariant();
+        return normalized.Replace('\u2019', '\'').Replace('\u2018', '\'').Replace('\u3000', ' ');
+    }
+
+    public static bool IsCjk(char c) => c is >= '\u4e00' and <= '\u9fff' or >= '\u3400' and <= '\u4dbf' or >= '\uf900' and <= '\ufaff';
+
+    public static bool ContainsCjk(string text) => text.Any(IsCjk);
+
+    /// <summary>Latin words (letters, digits, inner apostrophes) of already-normalised text, contractions expanded.</summary>
+    public static List<string> LatinWords(string normalized)
+    {
+        var words = new List<string>();
+        var current = new StringBuilder();
+        void Flush()
+        {
+            if (current.Length > 0)
+            {
+                AddWord(words, current.ToString());
+                current.Clear();
+            }
+        }
+
+        for (var i = 0; i < normalized.Length; i++)
+        {
+            var c = normalized[i];
+            if (char.IsAsciiLetterOrDigit(c) || (char.IsLetter(c) && !IsCjk(c) && c < '\u3000'))
+            {
+                current.Append(c);
+            }
+            else if (c == '\'' && current.Length > 0 && i + 1 < normalized.Length && char.IsAsciiLetter(normalized[i + 1]))
+            {
+                current.Append(c);
+            }
+            else
+            {
+                Flush();
+            }
+        }
+
+        Flush();
+        return words;
+    }
+
+    private static void AddWord(List<string> words, string word)
+    {
+        switch (word)
+        {
+            case "can't" or "cannot" or "cant":
+                words.Add("can");
+                words.Add("not");
+                return;
+            case "won't" or "wont":
+                words.Add("will");
+                words.Add("not");
+                return;
+        }
+
+        var apostrophe = word.IndexOf('\'', StringComparison.Ordinal);
+        if (apostrophe > 0)
+        {
+            var head = word[..apostrophe];
+            var tail = word[(apostrophe + 1)..];
+            if (tail == "t" && head.EndsWith('n'))
+            {
+                words.Add(head[..^1]);
+                words.Add("not");
+                return;
+            }
+
+            words.Add(head);
+            return;
+        }
+
+        words.Add(word);
+    }
+
+    /// <summary>A light English stemmer (plurals, -ing, -ed, -ly): enough to meet "shipping", "shipped" and "ships".</summary>
+    public static string Stem(string word)
+    {
+        if (word.Length <= 3 || !word.All(char.IsAsciiLetter))
+        {
+            return word;
+        }
+
+        string Undouble(string w) =>
+            w.Length > 3 && w[^1] == w[^2] && w[^1] is not ('l' or 's' or 'z') && !"aeiou".Contains(w[^1], StringComparison.Ordinal) ? w[..^1] : w;
+
+        if (word.EndsWith("ies", StringComparison.Ordinal) && word.Length > 4)
+        {
+            return word[..^3] + "y";
+        }
+
+        if (word.EndsWith("sses", StringComparison.Ordinal))
+        {
+            return word[..^2];
+        }
+
+        if (word.EndsWith("ing", StringComparison.Ordinal) && word.Length > 5)
+        {
+            var stem = Undouble(word[..^3]);
+            return stem.EndsWith("at", StringComparison.Ordinal) || stem.EndsWith("iv", StringComparison.Ordinal) || stem.EndsWith("ac", StringComparison.Ordinal) ? stem + "e" : stem;
+        }
+
+        if (word.EndsWith("ied", StringComparison.Ordinal) && word.Length > 4)
+        {
+            return word[..^3] + "y";
+        }
+
+        if (word.EndsWith("ed", StringComparison.Ordinal) && word.Length > 4 && !word.EndsWith("eed", StringComparison.Ordinal))
+        {
+            var stem = Undouble(word[..^2]);
+            return stem.EndsWith("at", StringComparison.Ordinal) || stem.EndsWith("iv", StringComparison.Ordinal) || stem.EndsWith("ac", StringComparison.Ordinal) || stem.EndsWith("rg", StringComparison.Ordinal) ? stem + "e" : stem;
+        }
+
+        if (word.EndsWith("ly", StringComparison.Ordinal) && word.Length > 5)
+        {
+            return word[..^2];
+        }
+
+        if (word.EndsWith("es", StringComparison.Ordinal) && word.Length > 4 && (word.EndsWith("shes", StringComparison.Ordinal) || word.EndsWith("ches", StringComparison.Ordinal) || word.EndsWith("xes", StringComparison.Ordinal)))
+        {
+            return word[..^2];
+        }
+
+        if (word[^1] == 's' && word[^2] is not ('s' or 'u' or 'i'))
+        {
+            return word[..^1];
+        }
+
+        return word;
+    }
+
+    /// <summary>Analyses one text. Never throws: empty, huge, emoji-only or mixed-script text all give a result.</summary>
+    public AnalyzedText Analyze(string? text, int maxLength = 2000)
+    {
+        var source = text ?? "";
+        if (source.Length > maxLength)
+        {
+            source = source[..maxLength];
+        }
+
+        var normalized = Normalize(source);
+        var lexicon = _lexicon;
+        var features = new List<string>();
+        var concepts = new HashSet<string>(StringComparer.Ordinal);
+        var words = new List<string>();
+        var content = new List<string>();
+        var cjkChars = 0;
+
+        // Latin words: stems, concept phrases over consecutive stems, numbers.
+        var stems = LatinWords(normalized).Select(Stem).ToList();
+        for (var i = 0; i < stems.Count; i++)
+        {
+            lexicon.MatchLatin(stems, i, concepts);
+            var stem = stems[i];
+            words.Add(stem);
+            if (stem.All(char.IsAsciiDigit))
+            {
+                features.Add(Number + stem);
+            }
+            else if (!EnglishStop.Contains(stem) && stem.Length > 1)
+            {
+                features.Add(Word + stem);
+                content.Add(stem);
+            }
+        }
+
+        // Chinese runs: concept terms as substrings, then character unigrams and bigrams.
+        var run = new StringBuilder();
+        void FlushRun()
+        {
+            if (run.Length == 0)
+            {
+                return;
+            }
+
+            var s = run.ToString();
+            lexicon.MatchCjk(s, concepts);
+            for (var i = 0; i < s.Length; i++)
+            {
+                if (!CjkStop.Contains(s[i]))
+                {
+                    features.Add(Unigram + s[i]);
+                    content.Add(s[i].ToString());
+                }
+
+                if (i + 1 < s.Length && !(CjkStop.Contains(s[i]) && CjkStop.Contains(s[i + 1])))
+                {
+                    features.Add(string.Concat(Bigram, s.AsSpan(i, 2)));
+                }
+            }
+
+            run.Clear();
+        }
+
+        foreach (var c in normalized)
+        {
+            if (IsCjk(c))
+            {
+                run.Append(c);
+                cjkChars++;
+            }
+            else
+            {
+                FlushRun();
+            }
+        }
+
+        FlushRun();
+        foreach (var concept in concepts)
+        {
+            features.Add(Concept + concept);
+        }
+
+        return new AnalyzedText(source, normalized, words, content, concepts, features, cjkChars, CountUpperWords(source), CountRepeatedPunctuation(source));
+    }
+
+    private static int CountUpperWords(string text)
+    {
+        var count = 0;
+        var letters = 0;
+        var allUpper = true;
+        foreach (var c in text.Append(' '))
+        {
+            if (char.IsAsciiLetter(c))
+            {
+                letters++;
+                allUpper &= char.IsAsciiLetterUpper(c);
+            }
+            else
+            {
+                if (letters >= 3 && allUpper)
+                {
+                    count++;
+                }
+
+                letters = 0;
+                allUpper = true;
+            }
+        }
+
+        return count;
+    }
+
+    private static int CountRepeatedPunctuation(string text)
+    {
+        var runs = 0;
+        var length = 0;
+        foreach (var c in text.Append(' '))
+        {
+            if (c is '!' or '?' or '！' or '？')
+            {
+                length++;
+            }
+            else
+            {
+                if (length >= 2)
+                {
+                    runs++;
+                }
+
+                length = 0;
+            }
+        }
+
+        return runs;
+    }
+}
+
+/// <summary>One analysed text: the features every engine reads.</summary>
+public sealed record AnalyzedText(
+    string Original,
+    string Normalized,
+    IReadOnlyList<string> Words,
+    IReadOnlyList<string> ContentTokens,
+    IReadOnlySet<string> Concepts,
+    IReadOnlyList<string> Features,
+    int CjkChars,
+    int UpperWords,
+    int RepeatedPunctuation)
+{
+    public bool Has(string concept) => Concepts.Contains(concept);
+
+    /// <summary>True when nothing but concepts from <paramref name="only"/> and function words is there (e.g. a greeting).</summary>
+    public bool OnlyConcepts(params string[] only) =>
+        Concepts.Count > 0 && Concepts.All(only.Contains) && ContentTokens.Count <= 3;
+
+    public bool IsEmpty => Features.Count == 0;
+}
