@@ -29,7 +29,7 @@ public sealed class Lexicon
                     continue;
                 }
 
-                if (TextAnalyzer.ContainsCjk(normalized))
+                if (TextAnalyzer.ContainsCjk(normalized) || !normalized.Any(char.IsAsciiLetter))
                 {
                     var key = new string(normalized.Where(c => !char.IsWhiteSpace(c)).ToArray());
                     if (!cjk.TryGetValue(key, out var set))

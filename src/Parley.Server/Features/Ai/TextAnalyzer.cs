@@ -228,7 +228,6 @@ public sealed class TextAnalyzer(Lexicon lexicon)
             }
 
             var s = run.ToString();
-            lexicon.MatchCjk(s, concepts);
             for (var i = 0; i < s.Length; i++)
             {
                 if (!CjkStop.Contains(s[i]))
@@ -260,6 +259,9 @@ public sealed class TextAnalyzer(Lexicon lexicon)
         }
 
         FlushRun();
+
+        // Chinese (and mixed, e.g. "plus会员", "wifi6") terms as substrings of the whole text, spaces removed.
+        lexicon.MatchCjk(cjkChars > 0 ? string.Concat(normalized.Where(c => !char.IsWhiteSpace(c))) : normalized, concepts);
         foreach (var concept in concepts)
         {
             features.Add(Concept + concept);
