@@ -102,6 +102,7 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         ["POST /api/v1/widget/offline"] = new(Rule.Visitor),
         ["POST /api/v1/widget/conversations/{id}/transcript"] = new(Rule.Visitor, May404: true), // no SMTP here: transcript_unavailable
         ["POST /api/v1/widget/conversations/{id}/attachments"] = new(Rule.Visitor),
+        ["GET /api/v1/widget/transcripts/confirm"] = new(Rule.Anyone, May404: true), // no SMTP here: transcript_unavailable
         ["POST /api/v1/widget/conversations/{id}/rating"] = new(Rule.Visitor),
         ["GET /api/v1/attachments/{id}"] = new(Rule.Anyone), // the access key is the capability; console users are also sandboxed
 
