@@ -39,6 +39,11 @@ for name in ["parley1", "parley2"]:
     check(services[name].get("depends_on", {}).get("migrate", {}).get("condition") == "service_completed_successfully",
           f"compose: {name} must wait for the migrate job")
 check(services.get("migrate", {}).get("command") == ["migrate"], "compose: migrate service must run `migrate`")
+# Secrets never fall back to a fixed value (a published default admin password, #15): `${VAR:?message}` only.
+compose_text = (ROOT / "compose" / "compose.yaml").read_text()
+for secret in ("POSTGRES_PASSWORD", "PARLEY_ADMIN_PASSWORD", "PARLEY_ADMIN_EMAIL"):
+    check(f"${{{secret}:-" not in compose_text and f"${{{secret}-" not in compose_text, f"compose: {secret} must not have a default")
+    check(f"${{{secret}:?" in compose_text, f"compose: {secret} must be required (${{{secret}:?...}})")
 nginx = (ROOT / "compose" / "nginx.conf").read_text()
 for needle in ["proxy_set_header Upgrade $http_upgrade", "proxy_set_header Connection $connection_upgrade",
                "server parley1:8080", "server parley2:8080", "proxy_read_timeout"]:

@@ -138,6 +138,7 @@ public static class ParleyApp
     {
         builder.Services.AddOptions<WidgetOptions>().BindConfiguration(WidgetOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<VisitorSendLimiter>();
+        builder.Services.AddSingleton<VisitorActionLimits>();
         builder.Services.AddSingleton<IAnonymousRateLimits, InProcessAnonymousRateLimits>(); // scale-out: Redis
         builder.Services.AddSingleton<IConfigureOptions<Microsoft.AspNetCore.RateLimiting.RateLimiterOptions>, ConfigureAnonymousLimits>();
         builder.Services.AddRateLimiter(_ => { });
@@ -183,9 +184,11 @@ public static class ParleyApp
             options.AddPolicy(WidgetApi.SessionRateLimit, http => PerIp(http, WidgetApi.SessionRateLimit, widget.Value.SessionsPerMinutePerIp));
             options.AddPolicy(WidgetApi.ConnectRateLimit, http => PerIp(http, WidgetApi.ConnectRateLimit, widget.Value.ConnectsPerMinutePerIp));
             options.AddPolicy(WidgetApi.UploadRateLimit, http => PerIp(http, WidgetApi.UploadRateLimit, widget.Value.UploadsPerMinutePerIp));
+            options.AddPolicy(WidgetApi.OfflineRateLimit, http => PerIp(http, WidgetApi.OfflineRateLimit, widget.Value.OfflineMessagesPerHourPerIp, TimeSpan.FromHours(1)));
+            options.AddPolicy(WidgetApi.TranscriptRateLimit, http => PerIp(http, WidgetApi.TranscriptRateLimit, widget.Value.TranscriptsPerHourPerIp, TimeSpan.FromHours(1)));
         }
 
-        private RateLimitPartition<string> PerIp(HttpContext http, string policy, int perMinute) =>
-            limits.Partition(policy, http.Connection.RemoteIpAddress?.ToString() ?? "unknown", perMinute, TimeSpan.FromMinutes(1));
+        private RateLimitPartition<string> PerIp(HttpContext http, string policy, int permits, TimeSpan? window = null) =>
+            limits.Partition(policy, http.Connection.RemoteIpAddress?.ToString() ?? "unknown", permits, window ?? TimeSpan.FromMinutes(1));
     }
 }

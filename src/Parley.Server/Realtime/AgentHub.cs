@@ -1,12 +1,16 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.SignalR;
+using Parley.Server.Features.Auth;
 using Parley.Server.Infrastructure;
 using Parley.Server.Messaging;
 
 namespace Parley.Server.Realtime;
 
-/// <summary>The agents' realtime endpoint (<c>/hubs/agent</c>). Methods and events: docs/protocol.md.</summary>
+/// <summary>
+/// The agents' realtime endpoint (<c>/hubs/agent</c>). Methods and events: docs/protocol.md. Each method names the API
+/// token scope it needs like the REST endpoint it mirrors (<see cref="HubTokenScopeFilter"/>).
+/// </summary>
 [Authorize(Policy = ParleyClaims.AgentPolicy)]
 internal sealed class AgentHub(MessageService messages, ConnectionRegistry registry, TypingSignals typing, ReadReceipts receipts, Features.Access.AccessDirectory access, Presence.IAgentPresence presence, Routing.RoutingService routing, ConsoleRealtime console, Features.Console.ConsoleConversationActions actions) : Hub
 {
@@ -36,6 +40,7 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
 
     /// <summary>The agent's own availability: "online" takes new conversations, "away" keeps the current ones only.</summary>
     [HubMethodName("SetStatus")]
+    [ApiTokenScope("routing", write: true)]
     public Task SetStatusAsync(string status) => presence.SetStatusAsync(
         CurrentActor().PrincipalId,
         status switch
@@ -46,15 +51,18 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
         });
 
     [HubMethodName("AcceptOffer")]
+    [ApiTokenScope("routing", write: true)]
     public Task<ConversationSummary> AcceptOfferAsync(string conversationId) =>
         routing.AcceptOfferAsync(MessageService.ParseId(conversationId, "conversationId"), CurrentActor(), Context.ConnectionAborted);
 
     [HubMethodName("DeclineOffer")]
+    [ApiTokenScope("routing", write: true)]
     public Task DeclineOfferAsync(string conversationId) =>
         routing.DeclineOfferAsync(MessageService.ParseId(conversationId, "conversationId"), CurrentActor().PrincipalId, expired: false, Context.ConnectionAborted);
 
     /// <summary>Assigns or transfers (userId null: to yourself), within the assignee's capacity.</summary>
     [HubMethodName("Assign")]
+    [ApiTokenScope("conversations", write: true)]
     public Task<ConversationSummary> AssignAsync(string conversationId, string? userId)
     {
         var actor = CurrentActor();
@@ -63,6 +71,7 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
     }
 
     [HubMethodName("Join")]
+    [ApiTokenScope("conversations", write: false)]
     public async Task<ReplayDto> JoinAsync(ResumeRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -78,6 +87,7 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
     }
 
     [HubMethodName("Leave")]
+    [ApiTokenScope("conversations", write: false)]
     public void Leave(string conversationId)
     {
         if (Guid.TryParse(conversationId, out var id) && registry.Find(Context.ConnectionId) is { } connection)
@@ -88,6 +98,7 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
     }
 
     [HubMethodName("Send")]
+    [ApiTokenScope("conversations", write: true)]
     public Task<SendAck> SendAsync(SendRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -95,6 +106,7 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
     }
 
     [HubMethodName("Typing")]
+    [ApiTokenScope("conversations", write: true)]
     public void Typing(TypingRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -106,6 +118,7 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
     /// own read marker (their unread counts) both move forward.
     /// </summary>
     [HubMethodName("MarkRead")]
+    [ApiTokenScope("conversations", write: true)]
     public async Task MarkReadAsync(ReadRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);

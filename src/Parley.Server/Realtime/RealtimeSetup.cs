@@ -22,6 +22,7 @@ public static class RealtimeSetup
                 o.EnableDetailedErrors = false;
                 o.MaximumParallelInvocationsPerClient = options.MaxParallelInvocationsPerClient;
                 o.AddFilter<HubErrorFilter>();
+                o.AddFilter<HubTokenScopeFilter>();
             })
             .AddJsonProtocol(o => o.PayloadSerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase)
             .AddMessagePackProtocol();

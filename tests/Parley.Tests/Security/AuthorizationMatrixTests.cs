@@ -102,6 +102,7 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         ["POST /api/v1/widget/offline"] = new(Rule.Visitor),
         ["POST /api/v1/widget/conversations/{id}/transcript"] = new(Rule.Visitor, May404: true), // no SMTP here: transcript_unavailable
         ["POST /api/v1/widget/conversations/{id}/attachments"] = new(Rule.Visitor),
+        ["GET /api/v1/widget/transcripts/confirm"] = new(Rule.Anyone, May404: true), // no SMTP here: transcript_unavailable
         ["POST /api/v1/widget/conversations/{id}/rating"] = new(Rule.Visitor),
         ["GET /api/v1/attachments/{id}"] = new(Rule.Anyone), // the access key is the capability; console users are also sandboxed
 
@@ -211,6 +212,23 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         ["agent.Send"] = Rule.Console,
         ["agent.Typing"] = Rule.Console,
         ["agent.MarkRead"] = Rule.Console,
+    };
+
+    /// <summary>
+    /// The API token scope each agent hub method needs, as REST would ask of the endpoint it mirrors ("area:read" or
+    /// "area:write"). The upgrade is a GET, so without these a <c>read</c> token could send, write notes and assign.
+    /// </summary>
+    private static readonly Dictionary<string, string> HubTokenScopes = new(StringComparer.Ordinal)
+    {
+        ["agent.SetStatus"] = "routing:write",
+        ["agent.AcceptOffer"] = "routing:write",
+        ["agent.DeclineOffer"] = "routing:write",
+        ["agent.Assign"] = "conversations:write",
+        ["agent.Join"] = "conversations:read",
+        ["agent.Leave"] = "conversations:read",
+        ["agent.Send"] = "conversations:write",
+        ["agent.Typing"] = "conversations:write",
+        ["agent.MarkRead"] = "conversations:write",
     };
 
     private static readonly Caller[] Callers = Enum.GetValues<Caller>();
@@ -333,6 +351,51 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
 
         failures.AddRange(HubMethods.Keys.Except(found).Select(key => $"{key}: row for a hub method that does not exist"));
         Assert.True(failures.Count == 0, "Hub authorization matrix:\n" + string.Join('\n', failures));
+    }
+
+    [Fact]
+    public async Task EveryAgentHubMethod_AnswersEachApiTokenScopeAsTheTableSays()
+    {
+        var methods = typeof(AgentHub).GetMethods(BindingFlags.Public | BindingFlags.Instance | BindingFlags.DeclaredOnly)
+            .Where(m => !m.IsSpecialName && m.Name is not (nameof(Hub.OnConnectedAsync) or nameof(Hub.OnDisconnectedAsync)))
+            .Select(m => (Method: m, Name: m.GetCustomAttribute<HubMethodNameAttribute>()?.Name ?? m.Name))
+            .ToList();
+        var failures = methods.Where(m => !HubTokenScopes.ContainsKey($"agent.{m.Name}"))
+            .Select(m => $"agent.{m.Name}: no row in AuthorizationMatrixTests.HubTokenScopes; decide which token scope it needs and add one")
+            .ToList();
+
+        // The admin's tokens: the role allows everything, so only the scope can deny.
+        string[][] tokenScopes = [["read"], ["write"], ["conversations:read"], ["routing:write"]];
+        foreach (var scopes in tokenScopes)
+        {
+            var token = await Integration.IntegrationTestKit.CreateTokenAsync(world.Server, scopes);
+            await using var hub = HubFactory.Build(world.Server.BaseAddress, "/hubs/agent", messagePack: false, o => o.AccessTokenProvider = () => Task.FromResult<string?>(token));
+            await hub.StartAsync(Ct);
+            foreach (var (method, methodName) in methods.Where(m => HubTokenScopes.ContainsKey($"agent.{m.Name}")))
+            {
+                var needed = HubTokenScopes[$"agent.{methodName}"];
+                var (area, access) = (needed.Split(':')[0], needed.Split(':')[1]);
+                var allowed = scopes.Any(s => s == "write" || s == $"{area}:write" || (access == "read" && (s == "read" || s == $"{area}:read")));
+                string outcome;
+                try
+                {
+                    await hub.InvokeCoreAsync(methodName, typeof(object), world.HubArguments(method), Ct);
+                    outcome = "ok";
+                }
+                catch (HubException ex)
+                {
+                    outcome = ex.Message;
+                }
+
+                var denied = outcome.Contains("insufficient_scope:", StringComparison.Ordinal);
+                if (allowed == denied || outcome.Contains("unauthorized:", StringComparison.Ordinal) || outcome.Contains("forbidden:", StringComparison.Ordinal))
+                {
+                    failures.Add($"agent.{methodName} with a [{string.Join(' ', scopes)}] token: {outcome}, expected {(allowed ? "allowed" : "insufficient_scope")}");
+                }
+            }
+        }
+
+        Assert.True(failures.Count == 0, "Hub token scope matrix:\n" + string.Join('\n', failures));
     }
 
     private static bool IsGrpc(string pattern) =>

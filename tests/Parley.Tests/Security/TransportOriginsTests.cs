@@ -161,6 +161,65 @@ public sealed class TransportOriginsTests
     }
 
     [Fact]
+    public async Task AgentHub_RefusesACookieConnectFromAnotherOrigin_OnNegotiateAndUpgrade()
+    {
+        const string Www = "https://www.example.test";
+        const string Listed = "https://console.example.test";
+        await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
+        await using var server = await ParleyServer.StartAsync(storage, new Dictionary<string, string?> { ["Parley:Transport:ConsoleOrigins:0"] = Listed });
+        var (session, cookies) = await AgentClient.SignInAsync(server);
+        session.Dispose();
+
+        // Negotiate with the console's cookie from a page of another origin of the same site: refused, readable.
+        using var http = new HttpClient(new HttpClientHandler { CookieContainer = cookies }) { BaseAddress = server.BaseAddress };
+        async Task<HttpResponseMessage> NegotiateAsync(string origin)
+        {
+            using var negotiate = new HttpRequestMessage(HttpMethod.Post, "/hubs/agent/negotiate?negotiateVersion=1");
+            negotiate.Headers.Add("Origin", origin);
+            return await http.SendAsync(negotiate, Ct);
+        }
+
+        using (var refused = await NegotiateAsync(Www))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            Assert.Equal("origin_not_allowed", await WidgetTestKit.ProblemCodeAsync(refused));
+        }
+
+        using (var own = await NegotiateAsync(server.BaseAddress.GetLeftPart(UriPartial.Authority)))
+        {
+            Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+        }
+
+        using (var listed = await NegotiateAsync(Listed))
+        {
+            Assert.Equal(HttpStatusCode.OK, listed.StatusCode);
+        }
+
+        // The WebSocket upgrade itself, as `new WebSocket('wss://chat.../hubs/agent')` on www would send it.
+        var wsUri = new UriBuilder(server.BaseAddress) { Scheme = "ws", Path = "/hubs/agent" }.Uri;
+        using (var socket = new ClientWebSocket())
+        {
+            socket.Options.Cookies = cookies;
+            socket.Options.SetRequestHeader("Origin", Www);
+            socket.Options.CollectHttpResponseDetails = true;
+            await Assert.ThrowsAsync<WebSocketException>(() => socket.ConnectAsync(wsUri, Ct));
+            Assert.Equal(HttpStatusCode.Forbidden, socket.HttpStatusCode);
+        }
+
+        await using (var hijack = HubFactory.Build(server.BaseAddress, "/hubs/agent", messagePack: false, o => { o.Cookies = cookies; o.Headers["Origin"] = Www; }))
+        {
+            await Assert.ThrowsAnyAsync<Exception>(() => hijack.StartAsync(Ct));
+        }
+
+        // The console itself (own origin) and a non-browser client (no Origin) connect.
+        await using (var console = HubFactory.Build(server.BaseAddress, "/hubs/agent", messagePack: false, o => { o.Cookies = cookies; o.Headers["Origin"] = server.BaseAddress.GetLeftPart(UriPartial.Authority); }))
+        {
+            await console.StartAsync(Ct);
+            await console.InvokeAsync("SetStatus", "away", Ct);
+        }
+    }
+
+    [Fact]
     public async Task WidgetPages_MayBeFramedOnlyByTheSitesOrigins_AndTheConsoleByNoOne()
     {
         await using var storage = await TestStorage.CreateAsync(Store.Sqlite);

@@ -56,8 +56,8 @@ internal static class WidgetTestKit
 }
 
 /// <summary>
-/// Just enough of an SMTP server (RFC 5321, no TLS) to receive one message on loopback, so the transcript test
-/// exercises the real SMTP client instead of a mock.
+/// Just enough of an SMTP server (RFC 5321, no TLS) to receive messages on loopback, one connection after another,
+/// so the transcript tests exercise the real SMTP client instead of a mock.
 /// </summary>
 internal sealed class SmtpSink : IAsyncDisposable
 {
@@ -73,59 +73,82 @@ internal sealed class SmtpSink : IAsyncDisposable
 
     public int Port => ((System.Net.IPEndPoint)_listener.LocalEndpoint).Port;
 
+    /// <summary>The first message.</summary>
     public Task<string> Received => _received.Task;
+
+    /// <summary>Every message, in the order received.</summary>
+    public Inbox<string> Mails { get; } = new();
 
     private async Task AcceptAsync()
     {
         try
         {
-            using var client = await _listener.AcceptTcpClientAsync(_stop.Token);
-            await using var stream = client.GetStream();
-            using var reader = new StreamReader(stream, Encoding.ASCII);
-            await using var writer = new StreamWriter(stream, Encoding.ASCII) { NewLine = "\r\n", AutoFlush = true };
-            await writer.WriteLineAsync("220 sink ready");
-            var data = new StringBuilder();
-            var inData = false;
-            while (await reader.ReadLineAsync(_stop.Token) is { } line)
+            while (!_stop.IsCancellationRequested)
             {
-                if (inData)
-                {
-                    if (line == ".")
-                    {
-                        inData = false;
-                        _received.TrySetResult(data.ToString());
-                        await writer.WriteLineAsync("250 queued");
-                    }
-                    else
-                    {
-                        data.AppendLine(line);
-                    }
-
-                    continue;
-                }
-
-                var verb = line.Split(' ')[0].ToUpperInvariant();
-                await writer.WriteLineAsync(verb switch
-                {
-                    "EHLO" or "HELO" => "250 sink",
-                    "DATA" => "354 go ahead",
-                    "QUIT" => "221 bye",
-                    _ => "250 ok",
-                });
-                if (verb == "DATA")
-                {
-                    inData = true;
-                }
-                else if (verb == "QUIT")
-                {
-                    break;
-                }
+                await ServeAsync();
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or SocketException)
         {
             _received.TrySetException(ex);
         }
+    }
+
+    private async Task ServeAsync()
+    {
+        using var client = await _listener.AcceptTcpClientAsync(_stop.Token);
+        await using var stream = client.GetStream();
+        using var reader = new StreamReader(stream, Encoding.ASCII);
+        await using var writer = new StreamWriter(stream, Encoding.ASCII) { NewLine = "\r\n", AutoFlush = true };
+        await writer.WriteLineAsync("220 sink ready");
+        var data = new StringBuilder();
+        var inData = false;
+        while (await reader.ReadLineAsync(_stop.Token) is { } line)
+        {
+            if (inData)
+            {
+                if (line == ".")
+                {
+                    inData = false;
+                    _received.TrySetResult(data.ToString());
+                    Mails.Add(data.ToString());
+                    data.Clear();
+                    await writer.WriteLineAsync("250 queued");
+                }
+                else
+                {
+                    data.AppendLine(line);
+                }
+
+                continue;
+            }
+
+            var verb = line.Split(' ')[0].ToUpperInvariant();
+            await writer.WriteLineAsync(verb switch
+            {
+                "EHLO" or "HELO" => "250 sink",
+                "DATA" => "354 go ahead",
+                "QUIT" => "221 bye",
+                _ => "250 ok",
+            });
+            if (verb == "DATA")
+            {
+                inData = true;
+            }
+            else if (verb == "QUIT")
+            {
+                break;
+            }
+        }
+    }
+
+    /// <summary>The text of a single-part message as System.Net.Mail writes it (UTF-8 bodies are base64).</summary>
+    public static string BodyOf(string mail)
+    {
+        var split = mail.ReplaceLineEndings("\n").Split("\n\n", 2);
+        return split[0].Contains("Content-Transfer-Encoding: base64", StringComparison.OrdinalIgnoreCase)
+            ? Encoding.UTF8.GetString(Convert.FromBase64String(split[1].Replace("\n", "", StringComparison.Ordinal)))
+            : split[1];
     }
 
     public ValueTask DisposeAsync()

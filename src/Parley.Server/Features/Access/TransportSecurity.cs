@@ -2,7 +2,7 @@ using System.ComponentModel.DataAnnotations;
 
 namespace Parley.Server.Features.Access;
 
-/// <summary>HSTS settings (<c>Parley:Transport</c>).</summary>
+/// <summary>HSTS and the agent hub's allowed origins (<c>Parley:Transport</c>).</summary>
 public sealed class TransportOptions
 {
     public const string Section = "Parley:Transport";
@@ -17,6 +17,13 @@ public sealed class TransportOptions
     public int HstsMaxAgeDays { get; set; } = 365;
 
     public bool HstsIncludeSubDomains { get; set; }
+
+    /// <summary>
+    /// Origins besides Parley's own that may open cookie-authenticated connections to the agent hub
+    /// (<c>scheme://host[:port]</c>), e.g. a console served from another host. Empty by default: a page of another
+    /// origin of the same site (www next to chat.) must not ride the console's SameSite cookie into <c>/hubs/agent</c>.
+    /// </summary>
+    public string[] ConsoleOrigins { get; set; } = [];
 }
 
 /// <summary>Transport rules: HSTS and the per-site allowed origins (CORS, WebSocket Origin, frame-ancestors).</summary>
@@ -45,6 +52,7 @@ public static class TransportSecurity
         }
 
         app.UseMiddleware<SiteOriginsMiddleware>();
+        app.UseMiddleware<ConsoleOriginsMiddleware>();
         return app;
     }
 }

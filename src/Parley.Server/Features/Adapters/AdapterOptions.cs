@@ -98,6 +98,13 @@ public sealed class HttpAdapterOptions
     [Range(1, 100)]
     public int MaxCards { get; set; } = 10;
 
+    /// <summary>
+    /// Let fields the visitor can set without proof (<c>email</c>, <c>phone</c>, <c>name</c>, <c>attributes.*</c>) fill
+    /// URL placeholders. Off by default: only <c>{id}</c> and the verified <c>{externalId}</c> do, so a visitor cannot
+    /// make the adapter look up someone else's records by claiming their email.
+    /// </summary>
+    public bool AllowUnverifiedPlaceholders { get; set; }
+
     /// <summary>Allow loopback/private targets (an internal order system); the SSRF guard refuses them otherwise.</summary>
     public bool AllowPrivateTargets { get; set; }
 

@@ -55,7 +55,7 @@ public sealed partial class ContextService(IEnumerable<IContextAdapter> adapters
         timeout.CancelAfter(policy.Timeout);
         try
         {
-            var cards = await adapter.QueryAsync(contact, timeout.Token);
+            var cards = (await adapter.QueryAsync(contact, timeout.Token)).Select(WithSafeLink).ToList();
             breaker.Succeeded();
             _cache[key] = new CacheEntry(cards, now);
             TrimCache(now);
@@ -95,6 +95,15 @@ public sealed partial class ContextService(IEnumerable<IContextAdapter> adapters
             }
         }
     }
+
+    /// <summary>
+    /// A card's link comes from another system's data; only an absolute http(s) URL is kept, so a <c>javascript:</c> or
+    /// <c>data:</c> link never reaches the console (where only the CSP would stop it).
+    /// </summary>
+    internal static ContextCard WithSafeLink(ContextCard card) =>
+        card.Url is null || (Uri.TryCreate(card.Url.Trim(), UriKind.Absolute, out var uri) && uri.Scheme is "https" or "http")
+            ? card
+            : card with { Url = null };
 
     private sealed record CacheEntry(IReadOnlyList<ContextCard> Cards, DateTimeOffset At);
 

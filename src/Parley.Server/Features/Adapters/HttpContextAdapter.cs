@@ -64,8 +64,9 @@ public sealed partial class HttpContextAdapter(HttpAdapterOptions options, HttpC
         var missing = false;
         var url = Placeholder().Replace(options.UrlTemplate, m =>
         {
-            var value = ContactValue(contact, m.Groups[1].Value);
-            if (string.IsNullOrEmpty(value))
+            var name = m.Groups[1].Value;
+            var value = name is "id" or "externalId" || options.AllowUnverifiedPlaceholders ? ContactValue(contact, name) : null;
+            if (string.IsNullOrEmpty(value) || !IsSafeSegment(value))
             {
                 missing = true;
                 return "";
@@ -75,6 +76,15 @@ public sealed partial class HttpContextAdapter(HttpAdapterOptions options, HttpC
         });
         return missing ? null : url;
     }
+
+    /// <summary>
+    /// A placeholder value may not move the request elsewhere on the adapter's host: a dot segment (<c>.</c>,
+    /// <c>..</c>, which the URI parser resolves even escaped) or a path separator (escaped <c>%2F</c> is decoded back by
+    /// some servers) makes the contact unqueryable instead.
+    /// </summary>
+    internal static bool IsSafeSegment(string value) =>
+        value.Trim() is not ("." or "..") && value.IndexOfAny(['/', '\\']) < 0 && !value.Contains("%2e", StringComparison.OrdinalIgnoreCase)
+        && !value.Contains("%2f", StringComparison.OrdinalIgnoreCase) && !value.Contains("%5c", StringComparison.OrdinalIgnoreCase);
 
     private static string? ContactValue(ContactInfo contact, string name) => name switch
     {

@@ -123,7 +123,9 @@ internal static class ApiTokenScopeCheck
     public static IApplicationBuilder UseApiTokenScopes(this IApplicationBuilder app) => app.Use(async (context, next) =>
     {
         var user = context.User;
-        if (user.FindFirst(ApiTokens.TokenClaim) is not null)
+        // The agent hub's negotiate is a POST and its upgrade a GET whatever the client means to do: there the token
+        // only opens the connection, and each hub method checks its own scope (Realtime/HubTokenScopeFilter).
+        if (user.FindFirst(ApiTokens.TokenClaim) is not null && !context.Request.Path.StartsWithSegments("/hubs/agent"))
         {
             var segments = context.Request.Path.Value?.Split('/', StringSplitOptions.RemoveEmptyEntries) ?? [];
             var area = segments.Length >= 3 && segments[0] == "api" && segments[1] == "v1" ? segments[2] : "";

@@ -29,6 +29,8 @@ public static class WidgetApi
     public const string SessionRateLimit = "widget-session";
     public const string ConnectRateLimit = "visitor-connect";
     public const string UploadRateLimit = "visitor-upload";
+    public const string OfflineRateLimit = "visitor-offline";
+    public const string TranscriptRateLimit = "visitor-transcript";
 
     public static IEndpointRouteBuilder MapWidgetApi(this IEndpointRouteBuilder app)
     {

@@ -134,10 +134,17 @@ public static class WidgetFeaturesApi
             .WithDescription("Stores the page for agents and pushes visitorPage to the agents watching the visitor's open conversation.");
         visitor.MapPost("/offline", LeaveOfflineMessageAsync).WithName("LeaveOfflineMessage")
             .WithSummary("Offline form: leave a message and an email address")
-            .WithDescription("Stores the message in the visitor's conversation through the normal message path (idempotent by clientId), so agents find it in the inbox.");
+            .WithDescription("Stores the message in the visitor's conversation through the normal message path (idempotent by clientId), so agents find it in the inbox. offline_pending (409) while the visitor's previous message is unanswered (Parley:Widget:OfflinePendingHours); rate_limited (429) per visitor and per client IP.")
+            .RequireRateLimiting(WidgetApi.OfflineRateLimit);
         visitor.MapPost("/conversations/{id:guid}/transcript", SendTranscriptAsync).WithName("SendTranscript")
-            .WithSummary("Email the conversation to the visitor")
-            .WithDescription("Uses the given address or the contact's. transcript_unavailable (404) when no SMTP server is configured.");
+            .WithSummary("Email the conversation to the visitor, after they confirm the address")
+            .WithDescription("Only the visitor's own closed conversation (conversation_open, 409). Mails a confirmation link to the given address or the contact's; the transcript follows when the link is opened. rate_limited (429) per visitor and client IP; transcript_unavailable (404) when no SMTP server is configured.")
+            .RequireRateLimiting(WidgetApi.TranscriptRateLimit);
+        app.MapGroup("/api/v1/widget/transcripts").WithTags("Widget").WithParleyErrors()
+            .MapGet("/confirm", ConfirmTranscriptAsync).WithName("ConfirmTranscript").AllowAnonymous()
+            .WithSummary("The link in the transcript confirmation mail: sends the transcript")
+            .WithDescription("confirmation_invalid (400) when the link is forged or expired.")
+            .RequireRateLimiting(WidgetApi.TranscriptRateLimit);
 
         var agents = app.MapGroup("/api/v1").RequireAuthorization(ParleyClaims.AgentPolicy).WithParleyErrors();
         agents.MapGet("/conversations/{id:guid}/visitor", VisitorContextAsync).WithTags("Conversations").WithName("GetVisitorContext")
@@ -182,7 +189,8 @@ public static class WidgetFeaturesApi
     }
 
     internal static async Task<Ok<OfflineMessageResponse>> LeaveOfflineMessageAsync(
-        OfflineMessageRequest request, ClaimsPrincipal user, ParleyDbContext db, VisitorProfiles profiles, ConversationService conversations, MessageService messages, CancellationToken cancellationToken)
+        OfflineMessageRequest request, ClaimsPrincipal user, ParleyDbContext db, VisitorProfiles profiles, ConversationService conversations, MessageService messages,
+        VisitorActionLimits limits, IOptions<WidgetOptions> options, TimeProvider time, CancellationToken cancellationToken)
     {
         var (contact, settings) = await LoadVisitorAsync(user, db, cancellationToken);
         if (string.IsNullOrWhiteSpace(request.Message))
@@ -190,7 +198,21 @@ public static class WidgetFeaturesApi
             throw new ParleyException("body_empty", "The message body is empty.");
         }
 
-        MessageService.ParseId(request.ClientId, "clientId");
+        var clientId = MessageService.ParseId(request.ClientId, "clientId");
+
+        // The offline form reaches agents, webhooks and search like a chat message, so it is held to visitor limits:
+        // a retry of a stored message (same client id) returns the original; otherwise one unanswered message at a
+        // time, and a per-visitor budget (the per-IP one is the endpoint's rate-limit policy).
+        var retry = await (from m in db.Messages.AsNoTracking()
+                           join c in db.Conversations.AsNoTracking() on m.ConversationId equals c.Id
+                           where m.ClientId == clientId && c.ContactId == contact.Id
+                           select m.Id).AnyAsync(cancellationToken);
+        if (!retry)
+        {
+            await RequireNothingPendingAsync(db, contact.Id, time.GetUtcNow().UtcDateTime.AddHours(-options.Value.OfflinePendingHours), cancellationToken);
+            limits.AcquireOffline(contact.Id);
+        }
+
         profiles.ApplyProfile(contact, new ProfileRequest(request.Name, request.Email, request.Phone, request.Fields), settings, requireEmail: true);
         await db.SaveChangesAsync(cancellationToken);
 
@@ -200,10 +222,19 @@ public static class WidgetFeaturesApi
         return TypedResults.Ok(new OfflineMessageResponse(conversation, ack));
     }
 
-    internal static async Task<NoContent> SendTranscriptAsync(Guid id, TranscriptRequest? request, ClaimsPrincipal user, TranscriptMailer mailer, CancellationToken cancellationToken)
+    internal static async Task<NoContent> SendTranscriptAsync(
+        Guid id, TranscriptRequest? request, ClaimsPrincipal user, HttpContext http, TranscriptMailer mailer, VisitorActionLimits limits, CancellationToken cancellationToken)
     {
-        await mailer.SendAsync(id, user.VisitorContactId() ?? Guid.Empty, request?.Email, cancellationToken);
+        var contactId = user.VisitorContactId() ?? Guid.Empty;
+        limits.AcquireTranscript(contactId);
+        await mailer.RequestAsync(id, contactId, request?.Email, $"{http.Request.Scheme}://{http.Request.Host.Value}", cancellationToken);
         return TypedResults.NoContent();
+    }
+
+    internal static async Task<ContentHttpResult> ConfirmTranscriptAsync(string? token, TranscriptMailer mailer, CancellationToken cancellationToken)
+    {
+        await mailer.ConfirmAsync(token, cancellationToken);
+        return TypedResults.Text("The transcript is on its way to your inbox.", "text/plain; charset=utf-8");
     }
 
     internal static async Task<Ok<VisitorContextDto>> VisitorContextAsync(Guid id, ParleyDbContext db, Access.AccessPolicy access, ClaimsPrincipal user, CancellationToken cancellationToken)
@@ -289,6 +320,20 @@ public static class WidgetFeaturesApi
         var contact = await db.Contacts.FirstOrDefaultAsync(c => c.Id == contactId, cancellationToken) ?? throw ParleyException.NotFound("contact");
         var site = await db.Sites.AsNoTracking().FirstAsync(s => s.Id == contact.SiteId, cancellationToken);
         return (contact, WidgetSettings.Of(site));
+    }
+
+    /// <summary>Refuses another offline message while the visitor's last visible message is theirs and younger than <paramref name="since"/>.</summary>
+    private static async Task RequireNothingPendingAsync(ParleyDbContext db, Guid contactId, DateTime since, CancellationToken cancellationToken)
+    {
+        var last = await (from m in db.Messages.AsNoTracking()
+                          join c in db.Conversations.AsNoTracking() on m.ConversationId equals c.Id
+                          where c.ContactId == contactId && c.Status != ConversationStatus.Closed && m.VisitorSeq != null && m.CreatedAt > since
+                          orderby m.CreatedAt descending
+                          select (SenderKind?)m.SenderKind).FirstOrDefaultAsync(cancellationToken);
+        if (last == SenderKind.Visitor)
+        {
+            throw new ParleyException("offline_pending", "Your previous message has not been answered yet; we will reply to it.", StatusCodes.Status409Conflict);
+        }
     }
 
     private static List<string> Origins(string value) => [.. value.Split(' ', StringSplitOptions.RemoveEmptyEntries)];

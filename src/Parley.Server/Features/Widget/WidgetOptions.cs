@@ -30,6 +30,29 @@ public sealed class WidgetOptions
     [Range(1, 1_000_000)]
     public int UploadsPerMinutePerIp { get; set; } = 60;
 
+    /// <summary>Offline form messages (POST /api/v1/widget/offline) per client IP per hour.</summary>
+    [Range(1, 1_000_000)]
+    public int OfflineMessagesPerHourPerIp { get; set; } = 10;
+
+    /// <summary>Offline form messages per visitor per hour.</summary>
+    [Range(1, 1_000_000)]
+    public int OfflineMessagesPerHourPerVisitor { get; set; } = 3;
+
+    /// <summary>
+    /// While a visitor's message is unanswered (the last message others can see is theirs) and younger than this,
+    /// another offline message is refused with <c>offline_pending</c>: one visitor cannot queue up messages nobody read.
+    /// </summary>
+    [Range(0, 24 * 365)]
+    public int OfflinePendingHours { get; set; } = 24;
+
+    /// <summary>Transcript requests (POST .../transcript and the confirmation link) per client IP per hour.</summary>
+    [Range(1, 1_000_000)]
+    public int TranscriptsPerHourPerIp { get; set; } = 10;
+
+    /// <summary>Transcript requests per visitor per hour.</summary>
+    [Range(1, 1_000_000)]
+    public int TranscriptsPerHourPerVisitor { get; set; } = 3;
+
     /// <summary>Serve /demo, a page with the widget snippet for trying Parley out.</summary>
     public bool DemoPage { get; set; } = true;
 }

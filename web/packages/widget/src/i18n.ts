@@ -89,7 +89,7 @@ const en: Strings = {
   stars: (n) => `${n} of 5`,
   transcript: 'Email me a transcript',
   transcriptSend: 'Send transcript',
-  transcriptDone: 'The transcript is on its way.',
+  transcriptDone: 'Check your inbox: open the link we sent to receive the transcript.',
   formErrors: {
     field_required: 'Please fill in the required fields.',
     invalid_email: 'Please enter a valid email address.',
@@ -145,7 +145,7 @@ const zh: Strings = {
   stars: (n) => `${n} 星（满分 5 星）`,
   transcript: '将聊天记录发送到我的邮箱',
   transcriptSend: '发送聊天记录',
-  transcriptDone: '聊天记录已发送。',
+  transcriptDone: '请查收邮件，打开其中的链接即可收到聊天记录。',
   formErrors: {
     field_required: '请填写必填项。',
     invalid_email: '请输入有效的邮箱地址。',

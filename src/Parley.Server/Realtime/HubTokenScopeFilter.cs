@@ -1,0 +1,35 @@
+using System.Reflection;
+using Microsoft.AspNetCore.SignalR;
+using Parley.Server.Features.Auth;
+using Parley.Server.Infrastructure;
+
+namespace Parley.Server.Realtime;
+
+/// <summary>
+/// API token scopes on hub methods, as <see cref="ApiTokenScopeCheck"/> applies them to REST: the WebSocket upgrade is a
+/// GET, so the connection itself only proves the token; each invocation must be covered by the token's scopes. Every
+/// public method of a hub that console users reach declares its scope with <see cref="ApiTokenScopeAttribute"/>; a
+/// method without one is refused to tokens (fail closed: a new method must decide).
+/// </summary>
+internal sealed class HubTokenScopeFilter : IHubFilter
+{
+    public async ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
+    {
+        var user = invocationContext.Context.User;
+        if (user?.FindFirst(ApiTokens.TokenClaim) is not null)
+        {
+            var declared = invocationContext.HubMethod.GetCustomAttribute<ApiTokenScopeAttribute>();
+            if (declared is null)
+            {
+                throw new ParleyException("insufficient_scope", $"API tokens may not call {invocationContext.HubMethodName}.", StatusCodes.Status403Forbidden);
+            }
+
+            if (!ApiTokens.Allows(user.FindAll(ApiTokens.ScopeClaim).Select(c => c.Value), declared.Area, declared.Write))
+            {
+                throw new ParleyException("insufficient_scope", $"The API token lacks the scope {declared.Area}:{(declared.Write ? "write" : "read")}.", StatusCodes.Status403Forbidden);
+            }
+        }
+
+        return await next(invocationContext);
+    }
+}
