@@ -164,7 +164,7 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            var state = new ConversationState
+            var row = new Conversation
             {
                 Id = SqlDialect.ReadGuid(reader, 0),
                 SiteId = SqlDialect.ReadGuid(reader, 1),
@@ -177,13 +177,15 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
                 LastMessageAt = reader.IsDBNull(8) ? null : SqlDialect.ReadUtc(reader, 8),
                 LastMessagePreview = reader.IsDBNull(9) ? null : reader.GetString(9),
                 LastMessageSenderKind = reader.IsDBNull(10) ? null : (SenderKind)reader.GetInt32(10),
-                ContactName = reader.IsDBNull(11) ? null : reader.GetString(11),
-                AssigneeName = reader.IsDBNull(12) ? null : reader.GetString(12),
                 TeamId = reader.IsDBNull(13) ? null : SqlDialect.ReadGuid(reader, 13),
                 SnoozedUntil = reader.IsDBNull(14) ? null : SqlDialect.ReadUtc(reader, 14),
                 WaitingSince = reader.IsDBNull(15) ? null : SqlDialect.ReadUtc(reader, 15),
-                ContactBlocked = !reader.IsDBNull(16),
             };
+            var state = ConversationState.From(
+                row,
+                contactName: reader.IsDBNull(11) ? null : reader.GetString(11),
+                assigneeName: reader.IsDBNull(12) ? null : reader.GetString(12),
+                contactBlocked: !reader.IsDBNull(16));
             result[state.Id] = state;
         }
 

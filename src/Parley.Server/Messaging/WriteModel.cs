@@ -35,9 +35,41 @@ public enum WriteOutcome
 
 public readonly record struct WriteResult(WriteOutcome Outcome, Message? Message);
 
-/// <summary>The conversation row as it stands after a commit; enough to describe it to agents without a query.</summary>
+/// <summary>
+/// The conversation row as it stands after a commit; enough to describe it to agents without a query. Built only by
+/// <see cref="From"/>: a copy made field by field elsewhere drifted once (the cluster relay's lost WaitingSince and
+/// SnoozedUntil, so inboxes refreshed after a Redis outage lost their waiting order and snoozed filter).
+/// </summary>
 public sealed record ConversationState
 {
+    // The cluster bus deserializes it (JSON) on the other nodes.
+    [System.Text.Json.Serialization.JsonConstructor]
+    private ConversationState()
+    {
+    }
+
+    /// <summary>The one way to describe a conversation row (plus the names joined from its contact and assignee).</summary>
+    public static ConversationState From(Conversation conversation, string? contactName, string? assigneeName, bool contactBlocked = false) => new()
+    {
+        Id = conversation.Id,
+        SiteId = conversation.SiteId,
+        ContactId = conversation.ContactId,
+        ContactName = contactName,
+        Status = conversation.Status,
+        AssigneeId = conversation.AssigneeId,
+        AssigneeName = assigneeName,
+        TeamId = conversation.TeamId,
+        SnoozedUntil = conversation.SnoozedUntil,
+        WaitingSince = conversation.WaitingSince,
+        ContactBlocked = contactBlocked,
+        LastSeq = conversation.LastSeq,
+        LastVisitorSeq = conversation.LastVisitorSeq,
+        CreatedAt = conversation.CreatedAt,
+        LastMessageAt = conversation.LastMessageAt,
+        LastMessagePreview = conversation.LastMessagePreview,
+        LastMessageSenderKind = conversation.LastMessageSenderKind,
+    };
+
     public Guid Id { get; init; }
 
     public Guid SiteId { get; init; }

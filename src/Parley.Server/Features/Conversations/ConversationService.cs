@@ -250,25 +250,7 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
         from u in assignees.DefaultIfEmpty()
         select new SummaryRow { Conversation = c, ContactName = ct.Name, AssigneeName = u == null ? null : u.DisplayName };
 
-    private static ConversationState ToState(SummaryRow row) => new()
-    {
-        Id = row.Conversation.Id,
-        SiteId = row.Conversation.SiteId,
-        ContactId = row.Conversation.ContactId,
-        ContactName = row.ContactName,
-        Status = row.Conversation.Status,
-        AssigneeId = row.Conversation.AssigneeId,
-        AssigneeName = row.AssigneeName,
-        TeamId = row.Conversation.TeamId,
-        LastSeq = row.Conversation.LastSeq,
-        LastVisitorSeq = row.Conversation.LastVisitorSeq,
-        CreatedAt = row.Conversation.CreatedAt,
-        LastMessageAt = row.Conversation.LastMessageAt,
-        LastMessagePreview = row.Conversation.LastMessagePreview,
-        LastMessageSenderKind = row.Conversation.LastMessageSenderKind,
-        SnoozedUntil = row.Conversation.SnoozedUntil,
-        WaitingSince = row.Conversation.WaitingSince,
-    };
+    private static ConversationState ToState(SummaryRow row) => ConversationState.From(row.Conversation, row.ContactName, row.AssigneeName);
 
     // A class with init members (not a positional record) so EF Core can keep composing Where/OrderBy over it.
     private sealed class SummaryRow
