@@ -73,13 +73,7 @@ public sealed class MessageService(MessageWriter writer, ParleyDbContext db, Acc
         };
 
         var result = await writer.WriteAsync(command, cancellationToken);
-        return result.Outcome switch
-        {
-            WriteOutcome.Stored or WriteOutcome.Duplicate => MessageMapper.ToAck(result, actor.Audience),
-            WriteOutcome.Closed => throw new ParleyException("conversation_closed", "The conversation is closed; start a new one.", StatusCodes.Status409Conflict),
-            WriteOutcome.Blocked => throw new ParleyException("contact_blocked", "This visitor is blocked.", StatusCodes.Status403Forbidden),
-            _ => throw ParleyException.NotFound(),
-        };
+        return WriteOutcomes.AckOrThrow(result, actor.Audience);
     }
 
     /// <summary>

@@ -106,13 +106,11 @@ public sealed class AttachmentService(
             PreviewText = "📎 " + attachment.FileName,
         };
         var result = await writer.WriteAsync(command, cancellationToken);
-        if (result.Outcome is not (WriteOutcome.Stored or WriteOutcome.Duplicate))
+        if (WriteOutcomes.ErrorOf(result.Outcome) is { } refused)
         {
             store.Delete(key);
             await db.Attachments.Where(a => a.Id == attachment.Id).ExecuteDeleteAsync(CancellationToken.None);
-            throw result.Outcome == WriteOutcome.Closed
-                ? new ParleyException("conversation_closed", "The conversation is closed; start a new one.", StatusCodes.Status409Conflict)
-                : ParleyException.NotFound();
+            throw refused;
         }
 
         return MessageMapper.ToAck(result, actor.Audience);
