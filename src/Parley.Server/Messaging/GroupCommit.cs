@@ -43,8 +43,11 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
                 else if (existing.TryGetValue((cmd.ConversationId, cmd.ClientId), out var original)
                     || freshByKey.TryGetValue((cmd.ConversationId, cmd.ClientId), out original))
                 {
-                    // A retry, possibly inside this very batch: answer with the original, store nothing.
-                    results[i] = new WriteResult(WriteOutcome.Duplicate, original);
+                    // A retry, possibly inside this very batch: answer with the original, store nothing. Only the
+                    // same sender's message counts; another's would hand this sender a foreign ack and drop its text.
+                    results[i] = cmd.IsRetryOf(original)
+                        ? new WriteResult(WriteOutcome.Duplicate, original)
+                        : new WriteResult(WriteOutcome.ClientIdTaken, null);
                 }
                 else if (cmd.RejectIfClosed && conv.Status == ConversationStatus.Closed)
                 {

@@ -20,6 +20,9 @@ public sealed record WriteCommand(
 
     /// <summary>Inbox preview when the body itself is not readable text (an attachment's JSON description).</summary>
     public string? PreviewText { get; init; }
+
+    /// <summary>Whether a stored message with this command's client id is a retry of it: the same sender, never another's.</summary>
+    public bool IsRetryOf(Message original) => original.SenderKind == SenderKind && original.SenderId == SenderId;
 }
 
 public enum WriteOutcome
@@ -31,6 +34,12 @@ public enum WriteOutcome
 
     /// <summary>The visitor's contact is blocked.</summary>
     Blocked,
+
+    /// <summary>
+    /// The client id is already stored in this conversation, but by another sender: a retry only ever matches the
+    /// same sender's message, so this is refused instead of answered with someone else's acknowledgement.
+    /// </summary>
+    ClientIdTaken,
 }
 
 public readonly record struct WriteResult(WriteOutcome Outcome, Message? Message);

@@ -13,12 +13,16 @@ public static class WriteOutcomes
     public static SendAck AckOrThrow(WriteResult result, Audience audience) =>
         ErrorOf(result.Outcome) is { } error ? throw error : MessageMapper.ToAck(result, audience);
 
-    /// <summary>Null when the message was stored or was a retry.</summary>
+    /// <summary>Null when the message was stored or was a retry of the same sender's message.</summary>
     public static ParleyException? ErrorOf(WriteOutcome outcome) => outcome switch
     {
         WriteOutcome.Stored or WriteOutcome.Duplicate => null,
         WriteOutcome.Closed => new ParleyException("conversation_closed", "The conversation is closed; start a new one.", StatusCodes.Status409Conflict),
         WriteOutcome.Blocked => new ParleyException("contact_blocked", "This visitor is blocked.", StatusCodes.Status403Forbidden),
+        WriteOutcome.ClientIdTaken => new ParleyException(
+            "client_id_conflict",
+            "Another sender already used this client id in this conversation; generate a new one for a new message.",
+            StatusCodes.Status409Conflict),
         _ => ParleyException.NotFound(),
     };
 }

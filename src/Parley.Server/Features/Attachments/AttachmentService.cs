@@ -46,7 +46,8 @@ public sealed class AttachmentService(
         var previous = await db.Messages.AsNoTracking().FirstOrDefaultAsync(m => m.ClientId == clientId && m.ConversationId == conversationId, cancellationToken);
         if (previous is not null)
         {
-            return MessageMapper.ToAck(new WriteResult(WriteOutcome.Duplicate, previous), actor.Audience);
+            var sameSender = previous.SenderId == actor.PrincipalId && previous.SenderKind == (isVisitor ? SenderKind.Visitor : SenderKind.Agent);
+            return WriteOutcomes.AckOrThrow(new WriteResult(sameSender ? WriteOutcome.Duplicate : WriteOutcome.ClientIdTaken, previous), actor.Audience);
         }
 
         var head = new byte[FileTypes.SniffLength];
