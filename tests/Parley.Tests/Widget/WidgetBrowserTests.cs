@@ -22,7 +22,7 @@ namespace Parley.Tests.Widget;
 /// <summary>
 /// The widget as visitors meet it: the snippet on a customer page served from another origin (a second loopback
 /// server), real Chromium on desktop and phone viewports, a real Parley server, the agent as a hub client.
-/// Screenshots for the README are written to docs/img/.
+/// Screenshots go to TestResults/screenshots (<see cref="Screenshots"/>).
 /// </summary>
 public sealed class WidgetBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
@@ -327,12 +327,7 @@ public sealed class WidgetBrowserTests(BrowserFixture browser) : IClassFixture<B
 
         public string HostPage { get; }
 
-        public static string Screenshot(string name)
-        {
-            var dir = Path.Combine(ParleyServer.RepositoryRoot, "docs", "img");
-            Directory.CreateDirectory(dir);
-            return Path.Combine(dir, name);
-        }
+        public static string Screenshot(string name) => Screenshots.PathOf(name);
 
         public static async Task<Env> StartAsync(BrowserFixture browser, IReadOnlyDictionary<string, string?>? overrides = null)
         {
