@@ -176,6 +176,24 @@ public sealed class WidgetBrowserTests(BrowserFixture browser) : IClassFixture<B
     }
 
     [Fact]
+    public async Task DemoPage_OnAPhone_HasNoHorizontalOverflow_AndTheLauncherIsOnScreen()
+    {
+        await using var env = await Env.StartAsync(browser);
+        await using var context = await browser.Browser.NewContextAsync(new() { Locale = "en-US", ViewportSize = new() { Width = 390, Height = 844 }, IsMobile = true, HasTouch = true });
+        var page = await context.NewPageAsync();
+        await page.GotoAsync($"{env.Server.BaseAddress}demo");
+        var launcher = page.GetByTestId("parley-launcher");
+        await Assertions.Expect(launcher).ToBeVisibleAsync(Visible);
+
+        // The snippet line used to stay unwrapped and make the page 619 px wide, pushing the launcher off screen.
+        var width = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth");
+        Assert.True(width <= 390, $"the demo page is {width} px wide on a 390 px phone");
+        var box = await launcher.BoundingBoxAsync();
+        Assert.NotNull(box);
+        Assert.True(box.X >= 0 && box.X + box.Width <= 390 && box.Y + box.Height <= 844, $"launcher at {box.X},{box.Y} ({box.Width}x{box.Height}) is outside the 390x844 viewport");
+    }
+
+    [Fact]
     public async Task Upload_ImageIsShown_DisguisedExecutableIsRefused()
     {
         await using var env = await Env.StartAsync(browser);
