@@ -327,7 +327,9 @@ export class VisitorChat {
     try {
       const replay = await this.hub.connection.invoke<Replay>('Resume', { conversationId: log.conversationId, afterSeq: log.lastSeq });
       if (this.log !== log) return;
-      log.applyReplay(replay);
+      const { reset } = log.applyReplay(replay);
+      // Only the newest messages came back: page the ones before them over REST, in the visitor's numbering.
+      if (reset) void this.loadOlder(log).catch(() => undefined);
       if ((replay.peerReadSeq ?? 0) > this.peerReadSeq) this.peerReadSeq = replay.peerReadSeq ?? 0;
       for (const m of replay.messages) this.outbox.remove(m.clientId);
       this.status = replay.status === 'closed' ? 'closed' : 'open';
@@ -344,6 +346,19 @@ export class VisitorChat {
       }
       throw error;
     }
+  }
+
+  /** One older page (visitor numbering, no notes) before the oldest message held. */
+  private async loadOlder(log: ConversationLog): Promise<void> {
+    const before = log.firstSeq;
+    if (before === null || before <= 1) return;
+    const res = await fetch(`/api/v1/widget/conversations/${log.conversationId}/messages?beforeSeq=${before}&limit=100`, {
+      headers: { Authorization: `Bearer ${this.token ?? ''}` },
+      credentials: 'omit',
+    });
+    if (!res.ok || this.log !== log) return;
+    const page = (await res.json()) as { items: MessageDto[] };
+    if (log.prepend(page.items) > 0) this.changed(false);
   }
 
   /** StartConversation once, even when several queued messages need it at the same time. */
