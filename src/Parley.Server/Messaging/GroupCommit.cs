@@ -43,8 +43,11 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
                 else if (existing.TryGetValue((cmd.ConversationId, cmd.ClientId), out var original)
                     || freshByKey.TryGetValue((cmd.ConversationId, cmd.ClientId), out original))
                 {
-                    // A retry, possibly inside this very batch: answer with the original, store nothing.
-                    results[i] = new WriteResult(WriteOutcome.Duplicate, original);
+                    // A retry, possibly inside this very batch: answer with the original, store nothing. Only the
+                    // same sender's message counts; another's would hand this sender a foreign ack and drop its text.
+                    results[i] = cmd.IsRetryOf(original)
+                        ? new WriteResult(WriteOutcome.Duplicate, original)
+                        : new WriteResult(WriteOutcome.ClientIdTaken, null);
                 }
                 else if (cmd.RejectIfClosed && conv.Status == ConversationStatus.Closed)
                 {
@@ -164,7 +167,7 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            var state = new ConversationState
+            var row = new Conversation
             {
                 Id = SqlDialect.ReadGuid(reader, 0),
                 SiteId = SqlDialect.ReadGuid(reader, 1),
@@ -177,13 +180,15 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
                 LastMessageAt = reader.IsDBNull(8) ? null : SqlDialect.ReadUtc(reader, 8),
                 LastMessagePreview = reader.IsDBNull(9) ? null : reader.GetString(9),
                 LastMessageSenderKind = reader.IsDBNull(10) ? null : (SenderKind)reader.GetInt32(10),
-                ContactName = reader.IsDBNull(11) ? null : reader.GetString(11),
-                AssigneeName = reader.IsDBNull(12) ? null : reader.GetString(12),
                 TeamId = reader.IsDBNull(13) ? null : SqlDialect.ReadGuid(reader, 13),
                 SnoozedUntil = reader.IsDBNull(14) ? null : SqlDialect.ReadUtc(reader, 14),
                 WaitingSince = reader.IsDBNull(15) ? null : SqlDialect.ReadUtc(reader, 15),
-                ContactBlocked = !reader.IsDBNull(16),
             };
+            var state = ConversationState.From(
+                row,
+                contactName: reader.IsDBNull(11) ? null : reader.GetString(11),
+                assigneeName: reader.IsDBNull(12) ? null : reader.GetString(12),
+                contactBlocked: !reader.IsDBNull(16));
             result[state.Id] = state;
         }
 

@@ -47,13 +47,7 @@ public sealed class MessageService(MessageWriter writer, ParleyDbContext db, Acc
         }
 
         var result = await written;
-        return result.Outcome switch
-        {
-            WriteOutcome.Stored or WriteOutcome.Duplicate => MessageMapper.ToAck(result, actor.Audience),
-            WriteOutcome.Closed => throw new ParleyException("conversation_closed", "The conversation is closed; start a new one.", StatusCodes.Status409Conflict),
-            WriteOutcome.Blocked => throw new ParleyException("contact_blocked", "This visitor is blocked.", StatusCodes.Status403Forbidden),
-            _ => throw ParleyException.NotFound(),
-        };
+        return WriteOutcomes.AckOrThrow(result, actor.Audience);
     }
 
     private async Task<Task<WriteResult>> EnqueueAsync(Actor actor, SendRequest request, SendOrder.Turn? turn, CancellationToken cancellationToken)

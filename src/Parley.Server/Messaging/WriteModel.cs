@@ -20,6 +20,9 @@ public sealed record WriteCommand(
 
     /// <summary>Inbox preview when the body itself is not readable text (an attachment's JSON description).</summary>
     public string? PreviewText { get; init; }
+
+    /// <summary>Whether a stored message with this command's client id is a retry of it: the same sender, never another's.</summary>
+    public bool IsRetryOf(Message original) => original.SenderKind == SenderKind && original.SenderId == SenderId;
 }
 
 public enum WriteOutcome
@@ -31,13 +34,51 @@ public enum WriteOutcome
 
     /// <summary>The visitor's contact is blocked.</summary>
     Blocked,
+
+    /// <summary>
+    /// The client id is already stored in this conversation, but by another sender: a retry only ever matches the
+    /// same sender's message, so this is refused instead of answered with someone else's acknowledgement.
+    /// </summary>
+    ClientIdTaken,
 }
 
 public readonly record struct WriteResult(WriteOutcome Outcome, Message? Message);
 
-/// <summary>The conversation row as it stands after a commit; enough to describe it to agents without a query.</summary>
+/// <summary>
+/// The conversation row as it stands after a commit; enough to describe it to agents without a query. Built only by
+/// <see cref="From"/>: a copy made field by field elsewhere drifted once (the cluster relay's lost WaitingSince and
+/// SnoozedUntil, so inboxes refreshed after a Redis outage lost their waiting order and snoozed filter).
+/// </summary>
 public sealed record ConversationState
 {
+    // The cluster bus deserializes it (JSON) on the other nodes.
+    [System.Text.Json.Serialization.JsonConstructor]
+    private ConversationState()
+    {
+    }
+
+    /// <summary>The one way to describe a conversation row (plus the names joined from its contact and assignee).</summary>
+    public static ConversationState From(Conversation conversation, string? contactName, string? assigneeName, bool contactBlocked = false) => new()
+    {
+        Id = conversation.Id,
+        SiteId = conversation.SiteId,
+        ContactId = conversation.ContactId,
+        ContactName = contactName,
+        Status = conversation.Status,
+        AssigneeId = conversation.AssigneeId,
+        AssigneeName = assigneeName,
+        TeamId = conversation.TeamId,
+        SnoozedUntil = conversation.SnoozedUntil,
+        WaitingSince = conversation.WaitingSince,
+        ContactBlocked = contactBlocked,
+        LastSeq = conversation.LastSeq,
+        LastVisitorSeq = conversation.LastVisitorSeq,
+        CreatedAt = conversation.CreatedAt,
+        LastMessageAt = conversation.LastMessageAt,
+        LastMessagePreview = conversation.LastMessagePreview,
+        LastMessageSenderKind = conversation.LastMessageSenderKind,
+    };
+
     public Guid Id { get; init; }
 
     public Guid SiteId { get; init; }

@@ -352,24 +352,7 @@ internal sealed partial class ClusterRelay(
             .ToListAsync();
         foreach (var row in rows)
         {
-            var c = row.Conversation;
-            fanout.RefreshSummary(new ConversationState
-            {
-                Id = c.Id,
-                SiteId = c.SiteId,
-                ContactId = c.ContactId,
-                ContactName = row.ContactName,
-                Status = c.Status,
-                AssigneeId = c.AssigneeId,
-                AssigneeName = row.AssigneeName,
-                TeamId = c.TeamId,
-                LastSeq = c.LastSeq,
-                LastVisitorSeq = c.LastVisitorSeq,
-                CreatedAt = c.CreatedAt,
-                LastMessageAt = c.LastMessageAt,
-                LastMessagePreview = c.LastMessagePreview,
-                LastMessageSenderKind = c.LastMessageSenderKind,
-            });
+            fanout.RefreshSummary(ConversationState.From(row.Conversation, row.ContactName, row.AssigneeName));
         }
 
         return rows.Count;

@@ -260,5 +260,5 @@ public sealed class ConsoleBrowserTests(BrowserFixture browser) : IClassFixture<
         await console.ScreenshotAsync(new() { Path = Screenshot("console-search-landed.png") });
     }
 
-    private static string Screenshot(string name) => Path.Combine(ParleyServer.RepositoryRoot, "docs", "img", name);
+    private static string Screenshot(string name) => Screenshots.PathOf(name);
 }

@@ -283,5 +283,5 @@ public sealed class RoutingAdminBrowserTests(BrowserFixture browser) : IClassFix
         await Assertions.Expect(agentPage.GetByTestId("install-add-site")).ToHaveCountAsync(0);
     }
 
-    private static string Screenshot(string name) => Path.Combine(ParleyServer.RepositoryRoot, "docs", "img", name);
+    private static string Screenshot(string name) => Screenshots.PathOf(name);
 }

@@ -22,13 +22,14 @@ namespace Parley.Tests.Widget;
 /// <summary>
 /// The widget as visitors meet it: the snippet on a customer page served from another origin (a second loopback
 /// server), real Chromium on desktop and phone viewports, a real Parley server, the agent as a hub client.
-/// Screenshots for the README are written to docs/img/.
+/// Screenshots go to TestResults/screenshots (<see cref="Screenshots"/>).
 /// </summary>
 public sealed class WidgetBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
     private static readonly LocatorAssertionsToBeVisibleOptions Visible = new() { Timeout = 20_000 };
     private static readonly LocatorAssertionsToHaveAttributeOptions Attr = new() { Timeout = 20_000 };
     private static readonly LocatorAssertionsToHaveTextOptions Text = new() { Timeout = 20_000 };
+    private static readonly LocatorAssertionsToContainTextOptions Contains = new() { Timeout = 20_000 };
 
     [Fact]
     public async Task Snippet_OnAnotherOrigin_PreChat_SendReceive_Typing_Read_Reload()
@@ -112,6 +113,84 @@ public sealed class WidgetBrowserTests(BrowserFixture browser) : IClassFixture<B
             .ToHaveTextAsync("It ships today. Tracking: https://carrier.example/t/42", Text);
         await Assertions.Expect(widget.GetByTestId("composer-input")).ToBeVisibleAsync(Visible);
         Assert.Equal(0, await widget.GetByTestId("prechat-form").CountAsync());
+    }
+
+    [Fact]
+    public async Task FullQueue_WidgetAndH5Page_ShowPositionAndWait_Live_InEnglishAndChinese()
+    {
+        await using var env = await Env.StartAsync(browser, Routing.RoutingHarness.FastRouting());
+        var agentId = await Routing.RoutingHarness.CreateAgentAsync(env.Server, "solo@test.local", capacity: 1);
+        await using var agent = await Routing.RoutingHarness.ConnectAgentAsync(env.Server, "solo@test.local", agentId);
+
+        // The only agent takes the first visitor; two more wait (positions 1 and 2).
+        await using var first = await Routing.RoutingHarness.ConnectVisitorAsync(env.Server);
+        await Routing.RoutingHarness.WaitForStoreAsync(env.Server, r => r.Any(c => c.Id == first.Conversation.Id && c.AssigneeId == agentId));
+        var waiting = new List<Routing.RoutedVisitor>();
+        for (var i = 0; i < 2; i++)
+        {
+            waiting.Add(await Routing.RoutingHarness.ConnectVisitorAsync(env.Server));
+            await waiting[^1].Queue.WaitUntilAsync(q => q.Count > 0 && q[^1].Position == i + 1);
+        }
+
+        // The embedded widget (English) joins the queue third.
+        await using var enContext = await browser.Browser.NewContextAsync(new() { Locale = "en-US", ViewportSize = new() { Width = 1280, Height = 800 } });
+        var page = await enContext.NewPageAsync();
+        await page.GotoAsync(env.HostPage);
+        await page.GetByTestId("parley-launcher").ClickAsync();
+        var widget = page.FrameLocator("iframe[data-testid=parley-frame]");
+        await widget.GetByTestId("composer-input").FillAsync("Is anyone there?");
+        await widget.GetByTestId("composer-input").PressAsync("Enter");
+        var enQueue = widget.GetByTestId("queue-status");
+        await Assertions.Expect(enQueue).ToHaveAttributeAsync("data-position", "3", Attr);
+        await Assertions.Expect(enQueue).ToContainTextAsync("You are number 3 in line", Contains);
+        await Assertions.Expect(enQueue).ToContainTextAsync("estimated wait", new() { Timeout = 20_000, IgnoreCase = true });
+
+        // The full-screen H5 page (Chinese) is fourth.
+        await using var zhContext = await browser.Browser.NewContextAsync(new() { Locale = "zh-CN", ViewportSize = new() { Width = 390, Height = 844 }, IsMobile = true, HasTouch = true });
+        var h5 = await zhContext.NewPageAsync();
+        await h5.GotoAsync($"{env.Server.BaseAddress}chat/{ParleyServer.SiteKey}");
+        await h5.GetByTestId("composer-input").FillAsync("有人吗？");
+        await h5.GetByTestId("composer-input").PressAsync("Enter");
+        var zhQueue = h5.GetByTestId("queue-status");
+        await Assertions.Expect(zhQueue).ToHaveAttributeAsync("data-position", "4", Attr);
+        await Assertions.Expect(zhQueue).ToContainTextAsync("当前第 4 位", Contains);
+        await Assertions.Expect(zhQueue).ToContainTextAsync("预计", Contains);
+
+        // The agent finishes the first chat: everyone moves up, live, without a reload.
+        var (admin, _) = await AgentClient.SignInAsync(env.Server);
+        using var adminHttp = admin;
+        (await admin.PostAsync($"/api/v1/conversations/{first.Conversation.Id}/close", null, TestContext.Current.CancellationToken)).EnsureSuccessStatusCode();
+        await Assertions.Expect(enQueue).ToHaveAttributeAsync("data-position", "2", Attr);
+        await Assertions.Expect(enQueue).ToContainTextAsync("You are number 2 in line", Contains);
+        await Assertions.Expect(zhQueue).ToContainTextAsync("当前第 3 位", Contains);
+
+        // Once an agent has the visitor, the line disappears.
+        foreach (var v in waiting)
+        {
+            (await admin.PostAsync($"/api/v1/conversations/{v.Conversation.Id}/close", null, TestContext.Current.CancellationToken)).EnsureSuccessStatusCode();
+        }
+
+        await Assertions.Expect(enQueue).ToBeHiddenAsync(new() { Timeout = 20_000 });
+        await Assertions.Expect(zhQueue).ToContainTextAsync("当前第 1 位", Contains);
+        await Task.WhenAll(waiting.Select(v => v.DisposeAsync().AsTask()));
+    }
+
+    [Fact]
+    public async Task DemoPage_OnAPhone_HasNoHorizontalOverflow_AndTheLauncherIsOnScreen()
+    {
+        await using var env = await Env.StartAsync(browser);
+        await using var context = await browser.Browser.NewContextAsync(new() { Locale = "en-US", ViewportSize = new() { Width = 390, Height = 844 }, IsMobile = true, HasTouch = true });
+        var page = await context.NewPageAsync();
+        await page.GotoAsync($"{env.Server.BaseAddress}demo");
+        var launcher = page.GetByTestId("parley-launcher");
+        await Assertions.Expect(launcher).ToBeVisibleAsync(Visible);
+
+        // The snippet line used to stay unwrapped and make the page 619 px wide, pushing the launcher off screen.
+        var width = await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth");
+        Assert.True(width <= 390, $"the demo page is {width} px wide on a 390 px phone");
+        var box = await launcher.BoundingBoxAsync();
+        Assert.NotNull(box);
+        Assert.True(box.X >= 0 && box.X + box.Width <= 390 && box.Y + box.Height <= 844, $"launcher at {box.X},{box.Y} ({box.Width}x{box.Height}) is outside the 390x844 viewport");
     }
 
     [Fact]
@@ -266,21 +345,16 @@ public sealed class WidgetBrowserTests(BrowserFixture browser) : IClassFixture<B
 
         public string HostPage { get; }
 
-        public static string Screenshot(string name)
-        {
-            var dir = Path.Combine(ParleyServer.RepositoryRoot, "docs", "img");
-            Directory.CreateDirectory(dir);
-            return Path.Combine(dir, name);
-        }
+        public static string Screenshot(string name) => Screenshots.PathOf(name);
 
-        public static async Task<Env> StartAsync(BrowserFixture browser)
+        public static async Task<Env> StartAsync(BrowserFixture browser, IReadOnlyDictionary<string, string?>? overrides = null)
         {
             browser.SkipIfUnavailable();
             Assert.True(
                 File.Exists(Path.Combine(ParleyServer.RepositoryRoot, "src", "Parley.Server", "wwwroot", "widget.js")),
                 "web assets are not built: run `npm ci && npm run build` in web/");
             var storage = await TestStorage.CreateAsync(Store.Sqlite);
-            var server = await ParleyServer.StartAsync(storage);
+            var server = await ParleyServer.StartAsync(storage, overrides);
 
             var builder = WebApplication.CreateSlimBuilder();
             builder.WebHost.UseUrls("http://127.0.0.1:0");

@@ -46,7 +46,8 @@ public sealed class AttachmentService(
         var previous = await db.Messages.AsNoTracking().FirstOrDefaultAsync(m => m.ClientId == clientId && m.ConversationId == conversationId, cancellationToken);
         if (previous is not null)
         {
-            return MessageMapper.ToAck(new WriteResult(WriteOutcome.Duplicate, previous), actor.Audience);
+            var sameSender = previous.SenderId == actor.PrincipalId && previous.SenderKind == (isVisitor ? SenderKind.Visitor : SenderKind.Agent);
+            return WriteOutcomes.AckOrThrow(new WriteResult(sameSender ? WriteOutcome.Duplicate : WriteOutcome.ClientIdTaken, previous), actor.Audience);
         }
 
         var head = new byte[FileTypes.SniffLength];
@@ -106,13 +107,11 @@ public sealed class AttachmentService(
             PreviewText = "📎 " + attachment.FileName,
         };
         var result = await writer.WriteAsync(command, cancellationToken);
-        if (result.Outcome is not (WriteOutcome.Stored or WriteOutcome.Duplicate))
+        if (WriteOutcomes.ErrorOf(result.Outcome) is { } refused)
         {
             store.Delete(key);
             await db.Attachments.Where(a => a.Id == attachment.Id).ExecuteDeleteAsync(CancellationToken.None);
-            throw result.Outcome == WriteOutcome.Closed
-                ? new ParleyException("conversation_closed", "The conversation is closed; start a new one.", StatusCodes.Status409Conflict)
-                : ParleyException.NotFound();
+            throw refused;
         }
 
         return MessageMapper.ToAck(result, actor.Audience);

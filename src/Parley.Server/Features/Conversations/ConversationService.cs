@@ -144,29 +144,43 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
         return (await LoadStateAsync(id, cancellationToken)).ToSummary();
     }
 
+    /// <summary>
+    /// A page of history in the actor's numbering: agents page by seq and see notes; visitors page by their own seq
+    /// (which skips notes) and never see notes. Without bounds: the newest page.
+    /// </summary>
     public async Task<List<MessageDto>> MessagesAsync(Actor actor, Guid id, long? beforeSeq, long? afterSeq, int limit, CancellationToken cancellationToken)
     {
         limit = Math.Clamp(limit, 1, 200);
         await access.RequireConversationAsync(actor, id, ConversationAction.Read, cancellationToken);
 
+        var visitor = actor.Audience == Audience.Visitor;
         var query = db.Messages.AsNoTracking().Where(m => m.ConversationId == id);
+        if (visitor)
+        {
+            query = query.Where(m => m.VisitorSeq != null);
+        }
+
         List<Message> rows;
         if (afterSeq is { } after)
         {
-            rows = await query.Where(m => m.Seq > after).OrderBy(m => m.Seq).Take(limit).ToListAsync(cancellationToken);
+            rows = visitor
+                ? await query.Where(m => m.VisitorSeq > after).OrderBy(m => m.VisitorSeq).Take(limit).ToListAsync(cancellationToken)
+                : await query.Where(m => m.Seq > after).OrderBy(m => m.Seq).Take(limit).ToListAsync(cancellationToken);
         }
         else
         {
             if (beforeSeq is { } before)
             {
-                query = query.Where(m => m.Seq < before);
+                query = visitor ? query.Where(m => m.VisitorSeq < before) : query.Where(m => m.Seq < before);
             }
 
-            rows = await query.OrderByDescending(m => m.Seq).Take(limit).ToListAsync(cancellationToken);
+            rows = visitor
+                ? await query.OrderByDescending(m => m.VisitorSeq).Take(limit).ToListAsync(cancellationToken)
+                : await query.OrderByDescending(m => m.Seq).Take(limit).ToListAsync(cancellationToken);
             rows.Reverse();
         }
 
-        return rows.ConvertAll(m => MessageMapper.ToDto(m, Audience.Agent));
+        return rows.ConvertAll(m => MessageMapper.ToDto(m, actor.Audience));
     }
 
     public async Task<ConversationSummary> CloseAsync(Guid id, Actor actor, CancellationToken cancellationToken)
@@ -250,25 +264,7 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
         from u in assignees.DefaultIfEmpty()
         select new SummaryRow { Conversation = c, ContactName = ct.Name, AssigneeName = u == null ? null : u.DisplayName };
 
-    private static ConversationState ToState(SummaryRow row) => new()
-    {
-        Id = row.Conversation.Id,
-        SiteId = row.Conversation.SiteId,
-        ContactId = row.Conversation.ContactId,
-        ContactName = row.ContactName,
-        Status = row.Conversation.Status,
-        AssigneeId = row.Conversation.AssigneeId,
-        AssigneeName = row.AssigneeName,
-        TeamId = row.Conversation.TeamId,
-        LastSeq = row.Conversation.LastSeq,
-        LastVisitorSeq = row.Conversation.LastVisitorSeq,
-        CreatedAt = row.Conversation.CreatedAt,
-        LastMessageAt = row.Conversation.LastMessageAt,
-        LastMessagePreview = row.Conversation.LastMessagePreview,
-        LastMessageSenderKind = row.Conversation.LastMessageSenderKind,
-        SnoozedUntil = row.Conversation.SnoozedUntil,
-        WaitingSince = row.Conversation.WaitingSince,
-    };
+    private static ConversationState ToState(SummaryRow row) => ConversationState.From(row.Conversation, row.ContactName, row.AssigneeName);
 
     // A class with init members (not a positional record) so EF Core can keep composing Where/OrderBy over it.
     private sealed class SummaryRow

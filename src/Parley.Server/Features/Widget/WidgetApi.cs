@@ -157,7 +157,8 @@ public static class WidgetApi
             <html lang="en">
             <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
             <title>Parley demo page</title>
-            <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#222}</style></head>
+            <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#222}
+            pre{white-space:pre-wrap;overflow-wrap:anywhere}</style></head>
             <body>
             <h1>Parley demo page</h1>
             <p>This page embeds the Parley widget exactly as a customer site would. Open the chat button in the corner,

@@ -136,6 +136,10 @@ public static class WidgetFeaturesApi
             .WithSummary("Offline form: leave a message and an email address")
             .WithDescription("Stores the message in the visitor's conversation through the normal message path (idempotent by clientId), so agents find it in the inbox. offline_pending (409) while the visitor's previous message is unanswered (Parley:Widget:OfflinePendingHours); rate_limited (429) per visitor and per client IP.")
             .RequireRateLimiting(WidgetApi.OfflineRateLimit);
+        visitor.MapGet("/conversations/{id:guid}/messages", VisitorMessagesAsync).WithName("ListVisitorMessages")
+            .WithSummary("The visitor's history of one of their conversations (visitor token as Bearer)")
+            .WithDescription("In the visitor's numbering (seq skips internal notes, which are never included), as after a truncated replay. "
+                + "Without parameters: the newest page. beforeSeq pages backwards, afterSeq forwards. limit is at most 200.");
         visitor.MapPost("/conversations/{id:guid}/transcript", SendTranscriptAsync).WithName("SendTranscript")
             .WithSummary("Email the conversation to the visitor, after they confirm the address")
             .WithDescription("Only the visitor's own closed conversation (conversation_open, 409). Mails a confirmation link to the given address or the contact's; the transcript follows when the link is opened. rate_limited (429) per visitor and client IP; transcript_unavailable (404) when no SMTP server is configured.")
@@ -220,6 +224,12 @@ public static class WidgetFeaturesApi
         var conversation = await conversations.StartForVisitorAsync(contact.SiteId, contact.Id, cancellationToken);
         var ack = await messages.SendAsync(actor, new SendRequest { ConversationId = conversation.Id.ToString(), ClientId = request.ClientId, Body = request.Message }, cancellationToken);
         return TypedResults.Ok(new OfflineMessageResponse(conversation, ack));
+    }
+
+    internal static async Task<Ok<MessagePage>> VisitorMessagesAsync(Guid id, ConversationService service, ClaimsPrincipal user, CancellationToken cancellationToken, long? beforeSeq = null, long? afterSeq = null, int limit = 50)
+    {
+        var actor = Actor.Visitor(user.VisitorContactId() ?? Guid.Empty, user.VisitorSiteId() ?? Guid.Empty);
+        return TypedResults.Ok(new MessagePage(await service.MessagesAsync(actor, id, beforeSeq, afterSeq, limit, cancellationToken)));
     }
 
     internal static async Task<NoContent> SendTranscriptAsync(

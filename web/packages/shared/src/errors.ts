@@ -1,35 +1,31 @@
 // Hub errors carry a stable code: the server throws HubException("<code>: <text>") and the SignalR
-// client surfaces it as an Error whose message contains "HubException: <code>: ...".
+// client surfaces it as an Error whose message contains "HubException: <code>: ...". REST problems carry
+// the same codes in their `code` member. What each code means and whether a retry can help comes from the
+// server's catalogue (errorCatalogue.ts, checked against it by a test), so the widget and the console agree.
+import { ERROR_CATALOGUE, type ErrorCode } from './errorCatalogue';
 
-export type HubErrorCode =
-  | 'body_empty'
-  | 'body_too_large'
-  | 'invalid_body'
-  | 'invalid_request'
-  | 'conversation_not_found'
-  | 'conversation_closed'
-  | 'unavailable';
+export type HubErrorCode = ErrorCode;
 
-const KNOWN: readonly HubErrorCode[] = [
-  'body_empty',
-  'body_too_large',
-  'invalid_body',
-  'invalid_request',
-  'conversation_not_found',
-  'conversation_closed',
-  'unavailable',
-];
-
-/** The protocol error code in a hub invocation error, or null for transport/other failures. */
-export function hubErrorCode(error: unknown): HubErrorCode | null {
+/** The protocol error code in a hub invocation error (catalogued or not), or null for transport/other failures. */
+export function hubErrorCode(error: unknown): string | null {
   const text = error instanceof Error ? error.message : typeof error === 'string' ? error : '';
   const m = /HubException:\s*([a-z_]+)\s*:/.exec(text);
-  if (m && (KNOWN as readonly string[]).includes(m[1]!)) return m[1] as HubErrorCode;
-  // Be lenient about the prefix (older clients / JSON protocol variants), but only for known codes.
-  for (const code of KNOWN) {
+  if (m) return m[1]!;
+  // Be lenient about the prefix (older clients / JSON protocol variants), but only for catalogued codes.
+  for (const code of Object.keys(ERROR_CATALOGUE)) {
     if (new RegExp(`\\b${code}\\b`).test(text)) return code;
   }
   return null;
+}
+
+export function isCatalogued(code: string): code is ErrorCode {
+  return Object.prototype.hasOwnProperty.call(ERROR_CATALOGUE, code);
+}
+
+/** Whether repeating the same request can succeed. Unknown codes are not: a client must not guess "retry for ever". */
+export function isRetryable(code: string | null): boolean {
+  if (code === null) return true; // no code: the transport failed, the request may not even have arrived
+  return isCatalogued(code) && ERROR_CATALOGUE[code].retryable;
 }
 
 export type SendErrorClass =
@@ -37,20 +33,28 @@ export type SendErrorClass =
   | 'rejected'
   /** The conversation can no longer take this message: get a (new) conversation and resend. */
   | 'conversation'
+  /** The sender is refused for good (blocked): stop sending, drop the outbox, say so. */
+  | 'blocked'
+  /** Too many requests: keep it and retry later, backing off. */
+  | 'throttled'
   /** Connection lost, server shutting down, store failure…: keep it and retry with the same client id. */
   | 'transient';
 
-export function classifySendError(code: HubErrorCode | null): SendErrorClass {
+export function classifySendError(code: string | null): SendErrorClass {
   switch (code) {
-    case 'body_empty':
-    case 'body_too_large':
-    case 'invalid_body':
-    case 'invalid_request':
-      return 'rejected';
     case 'conversation_closed':
     case 'conversation_not_found':
       return 'conversation';
+    case 'contact_blocked':
+      return 'blocked';
+    case 'rate_limited':
+      return 'throttled';
     default:
-      return 'transient';
+      return isRetryable(code) ? 'transient' : 'rejected';
   }
+}
+
+/** Pause before the n-th consecutive throttled retry (n from 0): 2 s doubling to at most a minute. */
+export function throttleDelay(attempt: number): number {
+  return Math.min(60_000, 2000 * 2 ** Math.max(0, attempt));
 }

@@ -1,5 +1,6 @@
 export * from './types';
 export * from './errors';
+export * from './errorCatalogue';
 export * from './seq';
 export * from './outbox';
 export * from './retry';

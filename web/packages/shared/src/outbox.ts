@@ -1,4 +1,4 @@
-import { classifySendError, hubErrorCode, type HubErrorCode } from './errors';
+import { classifySendError, hubErrorCode, throttleDelay } from './errors';
 import type { SendAck } from './types';
 
 /**
@@ -101,12 +101,12 @@ export interface OutboxSenderDeps {
   /** The server stored the message (ack may be a duplicate of an earlier attempt). */
   onAck(item: OutboxItem, ack: SendAck): void;
   /** The server refused the message for good (body_empty, body_too_large, invalid_request). */
-  onRejected(item: OutboxItem, code: HubErrorCode | null, error: unknown): void;
+  onRejected(item: OutboxItem, code: string | null, error: unknown): void;
   /**
    * The conversation is closed/unknown. Return the id of the conversation to resend to (the widget starts
    * a new one), or null to reject the item.
    */
-  onConversationGone?(item: OutboxItem, code: HubErrorCode): Promise<string | null>;
+  onConversationGone?(item: OutboxItem, code: string): Promise<string | null>;
   /** Schedule a retry while connected (e.g. after `unavailable`). Defaults to setTimeout. */
   schedule?(fn: () => void, ms: number): void;
   /** Delay before retrying a transient failure while still connected. */
@@ -121,6 +121,7 @@ export class OutboxSender {
   private running: Promise<void> | null = null;
   private again = false;
   private retryTimer = false;
+  private throttled = 0;
 
   constructor(
     private readonly outbox: Outbox,
@@ -154,6 +155,7 @@ export class OutboxSender {
       const ack = await this.deps.send(item);
       // It may have been removed meanwhile (seen in a replay); onAck is still useful to place the message.
       this.outbox.remove(item.clientId);
+      this.throttled = 0;
       this.deps.onAck(item, ack);
       return 'next';
     } catch (error) {
@@ -173,20 +175,33 @@ export class OutboxSender {
           this.deps.onRejected(item, code, error);
           return 'next';
         }
+        case 'blocked':
+          // Final for every queued message, not just this one: nothing will be accepted, so do not try.
+          for (const queued of [...this.outbox.items]) {
+            this.outbox.remove(queued.clientId);
+            this.deps.onRejected(queued, code, error);
+          }
+          return 'stop';
+        case 'throttled':
+          this.retryLater(throttleDelay(this.throttled++));
+          return 'stop';
         default:
           // Keep the item. If we are still connected (e.g. `unavailable`), retry after a pause;
           // otherwise the reconnect handler calls flush().
-          if (this.deps.isConnected() && !this.retryTimer) {
-            this.retryTimer = true;
-            const schedule = this.deps.schedule ?? ((fn, ms) => void setTimeout(fn, ms));
-            schedule(() => {
-              this.retryTimer = false;
-              void this.flush();
-            }, this.deps.retryDelayMs ?? 2000);
-          }
+          this.retryLater(this.deps.retryDelayMs ?? 2000);
           return 'stop';
       }
     }
+  }
+
+  private retryLater(ms: number): void {
+    if (!this.deps.isConnected() || this.retryTimer) return;
+    this.retryTimer = true;
+    const schedule = this.deps.schedule ?? ((fn, delay) => void setTimeout(fn, delay));
+    schedule(() => {
+      this.retryTimer = false;
+      void this.flush();
+    }, ms);
   }
 }
 

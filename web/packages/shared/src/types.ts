@@ -125,6 +125,16 @@ export interface AttachmentInfo {
 }
 
 /** Hub event `typing` (both hubs). */
+/** The visitor's place in the waiting queue (`queue` event, docs/protocol.md "Routing"). State: apply the newest. */
+export interface QueueStatus {
+  conversationId: string;
+  state: 'queued' | 'offered' | 'assigned' | 'offline';
+  /** 1 = next in line; 0 when not queued. */
+  position: number;
+  /** null when nobody is online. */
+  estimatedWaitSeconds: number | null;
+}
+
 export interface TypingEvent {
   conversationId: string;
   side: 'visitor' | 'agent';

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { Outbox, OutboxSender, type OutboxItem } from '../src/outbox';
-import { hubErrorCode, classifySendError } from '../src/errors';
+import { hubErrorCode, classifySendError, throttleDelay } from '../src/errors';
 import { retryDelay, coalesce } from '../src/retry';
 import type { SendAck } from '../src/types';
 import { CONV, MemoryStore } from './helpers';
@@ -127,6 +127,60 @@ describe('OutboxSender', () => {
     expect(o.size).toBe(0);
   });
 
+  it('contact_blocked is final: every queued message is refused once, nothing is retried', async () => {
+    const o = new Outbox();
+    o.add(item('a'));
+    o.add(item('b'));
+    const schedule = vi.fn();
+    const send = vi.fn(async () => {
+      throw hubError('contact_blocked');
+    });
+    const rejected: Array<[string, string | null]> = [];
+    const sender = new OutboxSender(o, {
+      isConnected: () => true,
+      send,
+      onAck: () => {},
+      onRejected: (i, code) => rejected.push([i.body, code]),
+      schedule,
+    });
+    await sender.flush();
+    expect(send).toHaveBeenCalledTimes(1);
+    expect(schedule).not.toHaveBeenCalled();
+    expect(rejected).toEqual([['body a', 'contact_blocked'], ['body b', 'contact_blocked']]);
+    expect(o.size).toBe(0);
+  });
+
+  it('rate_limited keeps the message and backs off: 2, 4, 8 s …, reset after a success', async () => {
+    const o = new Outbox();
+    o.add(item('a'));
+    const delays: number[] = [];
+    let fn: (() => void) | null = null;
+    let refusals = 3;
+    const sender = new OutboxSender(o, {
+      isConnected: () => true,
+      send: async (i) => {
+        if (refusals-- > 0) throw hubError('rate_limited');
+        return ack(i, 1);
+      },
+      onAck: () => {},
+      onRejected: () => {},
+      schedule: (f, ms) => {
+        fn = f;
+        delays.push(ms);
+      },
+    });
+    await sender.flush();
+    for (let i = 0; i < 3; i++) {
+      const next = fn!;
+      fn = null;
+      next();
+      await sender.flush();
+    }
+    expect(delays).toEqual([2000, 4000, 8000]);
+    expect(o.size).toBe(0);
+    expect(throttleDelay(10)).toBe(60_000);
+  });
+
   it('drops rejected bodies and carries on with the next item', async () => {
     const o = new Outbox();
     o.add(item('big'));
@@ -203,11 +257,15 @@ describe('errors and back-off', () => {
     expect(hubErrorCode(hubError('body_empty'))).toBe('body_empty');
     expect(hubErrorCode(new Error('HubException: conversation_closed: closed'))).toBe('conversation_closed');
     expect(hubErrorCode(new Error('WebSocket closed'))).toBeNull();
-    expect(hubErrorCode(new Error('HubException: something_else: x'))).toBeNull();
+    expect(hubErrorCode(new Error('HubException: something_else: x'))).toBe('something_else');
     expect(classifySendError('body_too_large')).toBe('rejected');
     // A control character fails the same way on every retry: never retried.
     expect(hubErrorCode(hubError('invalid_body'))).toBe('invalid_body');
     expect(classifySendError('invalid_body')).toBe('rejected');
+    // A code this client does not know is not retried for ever; blocked is final; rate_limited backs off.
+    expect(classifySendError('something_else')).toBe('rejected');
+    expect(classifySendError('contact_blocked')).toBe('blocked');
+    expect(classifySendError('rate_limited')).toBe('throttled');
     expect(classifySendError('unavailable')).toBe('transient');
     expect(classifySendError(null)).toBe('transient');
     expect(classifySendError('conversation_closed')).toBe('conversation');

@@ -13,6 +13,7 @@ import {
   type ManagedHub,
   type MessageDto,
   type OutboxItem,
+  type QueueStatus,
   type Replay,
   type ReadEvent,
   type SendAck,
@@ -27,7 +28,9 @@ export interface ChatEvents {
   onConnection(state: ConnectionState): void;
   onSession(session: WidgetSessionResponse): void;
   onStatus(status: 'none' | 'open' | 'closed'): void;
-  onFatal(kind: 'siteNotFound'): void;
+  onFatal(kind: 'siteNotFound' | 'blocked'): void;
+  /** The visitor's place in the queue for the conversation on screen; null when it does not apply (any more). */
+  onQueue(status: QueueStatus | null): void;
   onLoadError(): void;
   /** A new agent/bot/system message arrived live (for the loader's unread badge). */
   onIncoming(message: MessageDto): void;
@@ -86,6 +89,8 @@ export class VisitorChat {
   private typingSentAt = 0;
   private readonly uploads = new Map<string, Upload>();
   private readonly markRead = coalesce(() => this.sendRead());
+  /** Newest `queue` event per conversation: it may arrive before StartConversation has returned the id. */
+  private readonly queue = new Map<string, QueueStatus>();
 
   constructor(
     private readonly siteKey: string,
@@ -103,6 +108,7 @@ export class VisitorChat {
       onRejected: (item, code) => {
         this.failed.push({ item, code });
         this.changed(false);
+        if (code === 'contact_blocked') this.events.onFatal('blocked');
       },
       onConversationGone: async () => {
         // The agent closed it (or it vanished): start a new one and resend with the same client ids.
@@ -147,6 +153,10 @@ export class VisitorChat {
     const c = this.hub.connection;
     c.on('message', (m: MessageDto) => this.onPush(m));
     c.on('conversation', (info: ConversationInfo) => this.onConversationInfo(info));
+    c.on('queue', (q: QueueStatus) => {
+      this.queue.set(q.conversationId, q);
+      this.showQueue();
+    });
     c.on('typing', (e: TypingEvent) => {
       if (e.side === 'agent' && e.conversationId === this.log?.conversationId) this.events.onTyping(e.typing, e.name);
     });
@@ -214,6 +224,7 @@ export class VisitorChat {
       if (!this.log?.hasClientId(clientId)) void this.fillGap().catch(() => undefined);
     } catch (error) {
       row.error = error instanceof HttpError ? (error.code ?? 'generic') : 'generic';
+      if (row.error === 'contact_blocked') this.events.onFatal('blocked');
     }
     this.changed(false);
   }
@@ -316,11 +327,14 @@ export class VisitorChat {
     try {
       const replay = await this.hub.connection.invoke<Replay>('Resume', { conversationId: log.conversationId, afterSeq: log.lastSeq });
       if (this.log !== log) return;
-      log.applyReplay(replay);
+      const { reset } = log.applyReplay(replay);
+      // Only the newest messages came back: page the ones before them over REST, in the visitor's numbering.
+      if (reset) void this.loadOlder(log).catch(() => undefined);
       if ((replay.peerReadSeq ?? 0) > this.peerReadSeq) this.peerReadSeq = replay.peerReadSeq ?? 0;
       for (const m of replay.messages) this.outbox.remove(m.clientId);
       this.status = replay.status === 'closed' ? 'closed' : 'open';
       this.events.onStatus(this.status);
+      this.showQueue();
       this.changed(false);
     } catch (error) {
       if (hubErrorCode(error) === 'conversation_not_found') {
@@ -334,6 +348,19 @@ export class VisitorChat {
     }
   }
 
+  /** One older page (visitor numbering, no notes) before the oldest message held. */
+  private async loadOlder(log: ConversationLog): Promise<void> {
+    const before = log.firstSeq;
+    if (before === null || before <= 1) return;
+    const res = await fetch(`/api/v1/widget/conversations/${log.conversationId}/messages?beforeSeq=${before}&limit=100`, {
+      headers: { Authorization: `Bearer ${this.token ?? ''}` },
+      credentials: 'omit',
+    });
+    if (!res.ok || this.log !== log) return;
+    const page = (await res.json()) as { items: MessageDto[] };
+    if (log.prepend(page.items) > 0) this.changed(false);
+  }
+
   /** StartConversation once, even when several queued messages need it at the same time. */
   private ensureConversation(): Promise<ConversationInfo> {
     if (this.starting) return this.starting;
@@ -342,6 +369,7 @@ export class VisitorChat {
       if (!this.log || this.log.conversationId !== info.id) this.setLog(new ConversationLog(info.id));
       this.status = 'open';
       this.events.onStatus(this.status);
+      this.showQueue();
       // Another tab may already have written in it: fetch what we do not have.
       if (info.lastSeq > this.log!.lastSeq) void this.fillGap().catch(() => undefined);
       return info;
@@ -398,7 +426,14 @@ export class VisitorChat {
     if (!this.log || info.id !== this.log.conversationId) return;
     this.status = info.status === 'closed' ? 'closed' : 'open';
     this.events.onStatus(this.status);
+    this.showQueue();
     if (info.lastSeq > this.log.lastSeq) void this.fillGap().catch(() => undefined); // e.g. the close event line
+  }
+
+  /** Position and wait only while waiting in the open conversation on screen. */
+  private showQueue(): void {
+    const q = this.log && this.status === 'open' ? this.queue.get(this.log.conversationId) : undefined;
+    this.events.onQueue(q && (q.state === 'queued' || q.state === 'offered') ? q : null);
   }
 
   private setLog(log: ConversationLog | null): void {
@@ -408,6 +443,7 @@ export class VisitorChat {
     }
     this.log = log;
     this.persist();
+    this.showQueue();
   }
 
   private changed(ownSend: boolean): void {

@@ -11,7 +11,11 @@ export interface Strings {
   sent: string;
   read: string;
   failed: string;
-  errors: Record<'body_too_large' | 'body_empty' | 'invalid_body' | 'attachment_too_large' | 'attachment_type_not_allowed' | 'generic', string>;
+  errors: Record<'body_too_large' | 'body_empty' | 'invalid_body' | 'attachment_too_large' | 'attachment_type_not_allowed' | 'contact_blocked' | 'rate_limited' | 'generic', string>;
+  blocked: string;
+  /** "You are number 3 in line", and the estimated wait when known (seconds). */
+  queued: (position: number, waitSeconds: number | null) => string;
+  offered: string;
   empty: string;
   closedNotice: string;
   siteNotFound: string;
@@ -60,8 +64,15 @@ const en: Strings = {
     body_empty: 'An empty message cannot be sent.',
     attachment_too_large: 'This file is too large.',
     attachment_type_not_allowed: 'This type of file cannot be sent. Images, PDF, ZIP and text files are fine.',
+    contact_blocked: 'You cannot send messages in this chat.',
+    rate_limited: 'Too many messages at once. Sending again in a moment…',
     generic: 'This message could not be sent.',
   },
+  blocked: 'This chat is not available to you. Messages you write will not be delivered.',
+  queued: (position, wait) =>
+    `You are number ${position} in line` +
+    (wait === null ? '.' : wait < 60 ? ' — an agent will be with you in less than a minute.' : ` — estimated wait about ${Math.round(wait / 60)} min.`),
+  offered: 'Connecting you to an agent…',
   empty: 'Hi! Ask us anything — we usually reply within a few minutes.',
   closedNotice: 'This conversation has ended. Send a message to start a new one.',
   siteNotFound: 'This chat is not available.',
@@ -116,8 +127,15 @@ const zh: Strings = {
     body_empty: '不能发送空消息。',
     attachment_too_large: '文件太大。',
     attachment_type_not_allowed: '不支持此类文件。可以发送图片、PDF、ZIP 和文本文件。',
+    contact_blocked: '您无法在此会话中发送消息。',
+    rate_limited: '发送过于频繁，稍后将自动重试…',
     generic: '消息发送失败。',
   },
+  blocked: '此会话对您不可用，您的消息将不会被送达。',
+  queued: (position, wait) =>
+    `您正在排队，当前第 ${position} 位` +
+    (wait === null ? '。' : wait < 60 ? '，预计不到 1 分钟。' : `，预计等待约 ${Math.round(wait / 60)} 分钟。`),
+  offered: '正在为您接通客服…',
   empty: '您好！有什么可以帮您？我们通常会在几分钟内回复。',
   closedNotice: '本次会话已结束。发送消息即可开始新的会话。',
   siteNotFound: '此聊天不可用。',

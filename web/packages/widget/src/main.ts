@@ -255,6 +255,7 @@ async function boot(): Promise<void> {
       view.setConnection('disconnected');
     },
     onLoadError: () => view.setNotice('loadError'),
+    onQueue: (q) => view.setQueue(q),
     onIncoming(m: MessageDto) {
       postToParent('message', { message: { seq: m.seq, senderKind: m.senderKind, senderName: m.senderName, body: m.kind === 'attachment' ? '📎' : m.body } });
     },

@@ -1,4 +1,4 @@
-import { clockTime, fileSize, parseAttachment, toDate, type ConnectionState, type Locale, type PreChatField, type SenderKind, type Timestamp } from '@parley/shared';
+import { clockTime, fileSize, parseAttachment, toDate, type ConnectionState, type Locale, type PreChatField, type QueueStatus, type SenderKind, type Timestamp } from '@parley/shared';
 import { strings, type Strings } from './i18n';
 
 /** One row of the message list: a stored message, a queued one, an upload in progress, or one the server refused. */
@@ -26,7 +26,7 @@ export interface ViewCallbacks {
   onDismiss(key: string): void;
 }
 
-export type NoticeKind = 'empty' | 'closed' | 'siteNotFound' | 'loadError';
+export type NoticeKind = 'empty' | 'closed' | 'siteNotFound' | 'loadError' | 'blocked';
 
 /** Small element helper. Text goes in with textContent only: user text must never become HTML. */
 export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
@@ -78,6 +78,8 @@ export class WidgetView {
   private readonly list = el('div', { class: 'list', 'data-testid': 'message-list', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', tabindex: '0' });
   private readonly notice = el('p', { class: 'notice', 'data-testid': 'notice' });
   private readonly typingEl = el('div', { class: 'typing', 'data-testid': 'typing-indicator', 'aria-live': 'polite' });
+  private readonly queueEl = el('p', { class: 'queue', 'data-testid': 'queue-status', role: 'status', 'aria-live': 'polite' });
+  private queue: QueueStatus | null = null;
   /** Forms (pre-chat, offline, rating, transcript) live here, between the list and the composer. */
   readonly panel = el('div', { class: 'panel' });
   private readonly form = el('form', { class: 'composer' });
@@ -158,7 +160,8 @@ export class WidgetView {
     });
     this.typingEl.hidden = true;
     const main = el('main', { class: 'body' });
-    main.append(this.notice, this.list, this.typingEl);
+    this.queueEl.hidden = true;
+    main.append(this.notice, this.queueEl, this.list, this.typingEl);
     root.append(header, main, this.panel, this.emojiPanel, this.form);
     this.applyTexts();
   }
@@ -210,6 +213,15 @@ export class WidgetView {
 
   scrollToBottom(): void {
     this.list.scrollTop = this.list.scrollHeight;
+  }
+
+  /** Place in the waiting queue and estimated wait, live; null hides it (assigned, closed, offline form). */
+  setQueue(queue: QueueStatus | null): void {
+    this.queue = queue;
+    this.queueEl.hidden = queue === null;
+    this.queueEl.setAttribute('data-state', queue?.state ?? '');
+    this.queueEl.setAttribute('data-position', String(queue?.position ?? 0));
+    this.queueEl.textContent = !queue ? '' : queue.state === 'queued' ? this.t.queued(queue.position, queue.estimatedWaitSeconds) : this.t.offered;
   }
 
   /** "Anna is typing…" until it stops, a message from them arrives, or 6 s pass without a repeat. */
@@ -380,6 +392,7 @@ export class WidgetView {
 
   private applyTexts(): void {
     document.documentElement.lang = this.locale;
+    this.setQueue(this.queue);
     this.title.textContent = this.siteName || this.t.title;
     document.title = this.siteName ? `${this.siteName} · ${this.t.title}` : this.t.title;
     this.label.textContent = this.t.inputLabel;

@@ -1,0 +1,39 @@
+using System.Net;
+using System.Net.Http.Json;
+using Microsoft.AspNetCore.SignalR;
+using Parley.Tests.Infrastructure;
+using Parley.Tests.Widget;
+
+namespace Parley.Tests.Messaging;
+
+/// <summary>Text sends and attachment uploads answer a refused write alike (one outcome-to-error mapping).</summary>
+public sealed class WriteRefusalTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Theory]
+    [InlineData(Store.Sqlite)]
+    [InlineData(Store.Postgres)]
+    public async Task AttachmentFromABlockedContact_IsContactBlocked_Not404(Store store)
+    {
+        await using var storage = await TestStorage.CreateAsync(store);
+        await using var server = await ParleyServer.StartAsync(storage);
+        await using var admin = await AgentClient.ConnectAsync(server);
+        await using var visitor = await VisitorClient.ConnectAsync(server);
+        var conversation = await visitor.StartConversationAsync();
+        await visitor.SendAsync(conversation.Id, "buy cheap watches");
+        (await admin.Http.PostAsJsonAsync($"/api/v1/conversations/{conversation.Id}/spam", new { }, Ct)).EnsureSuccessStatusCode();
+        (await admin.Http.PostAsync($"/api/v1/conversations/{conversation.Id}/reopen", null, Ct)).EnsureSuccessStatusCode();
+        var before = (await server.MessagesAsync(conversation.Id)).Count;
+
+        using var visitorHttp = WidgetTestKit.VisitorHttp(server, visitor.Token);
+        var upload = await WidgetTestKit.UploadAsync(visitorHttp, $"/api/v1/widget/conversations/{conversation.Id}/attachments", WidgetTestKit.Png, "a.png");
+
+        // The same answer as a text send by the same contact (one outcome-to-error mapping for both paths).
+        Assert.Equal(HttpStatusCode.Forbidden, upload.StatusCode);
+        Assert.Equal("contact_blocked", await WidgetTestKit.ProblemCodeAsync(upload));
+        var send = await Assert.ThrowsAsync<HubException>(() => visitor.SendAsync(conversation.Id, "again"));
+        Assert.Contains("contact_blocked", send.Message, StringComparison.Ordinal);
+        Assert.Equal(before, (await server.MessagesAsync(conversation.Id)).Count);
+    }
+}

@@ -1,0 +1,16 @@
+// The server's error catalogue (src/Parley.Server/Infrastructure/ErrorCatalogue.cs) as the clients see it.
+// Keep one line per code in this exact shape: ErrorCatalogueTests compares it with the server's list and fails on drift.
+export const ERROR_CATALOGUE = {
+  body_empty: { retryable: false },
+  body_too_large: { retryable: false },
+  client_id_conflict: { retryable: false },
+  contact_blocked: { retryable: false },
+  conversation_closed: { retryable: false },
+  conversation_not_found: { retryable: false },
+  invalid_body: { retryable: false },
+  invalid_request: { retryable: false },
+  rate_limited: { retryable: true },
+  unavailable: { retryable: true },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
