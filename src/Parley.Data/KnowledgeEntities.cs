@@ -80,8 +80,11 @@ public sealed class IntentExample
 
     public DateTime CreatedAt { get; set; }
 
-    /// <summary>The message an agent relabelled, when the example came from a correction.</summary>
-    public Guid? MessageId { get; set; }
+    /// <summary>
+    /// The message an agent relabelled, when the example came from a correction. A <c>long</c> like
+    /// <see cref="Message.Id"/> (message ids are not Guids in this store).
+    /// </summary>
+    public long? MessageId { get; set; }
 }
 
 /// <summary>Model configuration of the knowledge-base tables (called from <see cref="ParleyDbContext"/>).</summary>

@@ -11,7 +11,7 @@ using Parley.Data;
 namespace Parley.Migrations.Sqlite.Migrations
 {
     [DbContext(typeof(ParleyDbContext))]
-    [Migration("20261205093021_Knowledge")]
+    [Migration("20261205093435_Knowledge")]
     partial class Knowledge
     {
         /// <inheritdoc />
@@ -568,8 +568,8 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .HasMaxLength(64)
                         .HasColumnType("TEXT");
 
-                    b.Property<Guid?>("MessageId")
-                        .HasColumnType("TEXT");
+                    b.Property<long?>("MessageId")
+                        .HasColumnType("INTEGER");
 
                     b.Property<string>("Text")
                         .IsRequired()

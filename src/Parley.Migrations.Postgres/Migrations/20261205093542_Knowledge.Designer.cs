@@ -12,7 +12,7 @@ using Parley.Data;
 namespace Parley.Migrations.Postgres.Migrations
 {
     [DbContext(typeof(ParleyDbContext))]
-    [Migration("20261205093046_Knowledge")]
+    [Migration("20261205093542_Knowledge")]
     partial class Knowledge
     {
         /// <inheritdoc />
@@ -581,8 +581,8 @@ namespace Parley.Migrations.Postgres.Migrations
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)");
 
-                    b.Property<Guid?>("MessageId")
-                        .HasColumnType("uuid");
+                    b.Property<long?>("MessageId")
+                        .HasColumnType("bigint");
 
                     b.Property<string>("Text")
                         .IsRequired()
