@@ -56,6 +56,12 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
 
     public DbSet<ConversationRating> ConversationRatings => Set<ConversationRating>();
 
+    public DbSet<KnowledgeEntry> KnowledgeEntries => Set<KnowledgeEntry>();
+
+    public DbSet<KnowledgeSynonym> KnowledgeSynonyms => Set<KnowledgeSynonym>();
+
+    public DbSet<IntentExample> IntentExamples => Set<IntentExample>();
+
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
         // Every timestamp is UTC. SQLite hands DateTime back as Unspecified, so mark it on the way out.
@@ -177,6 +183,8 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
         OnConsoleModelCreating(modelBuilder);
 
         IntegrationModel.Configure(modelBuilder);
+
+        KnowledgeModel.Configure(modelBuilder);
 
         modelBuilder.Entity<DataProtectionKey>(e =>
         {

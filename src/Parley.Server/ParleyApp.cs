@@ -11,6 +11,7 @@ using Parley.Server.Features.Conversations;
 using Parley.Server.Features.Csat;
 using Parley.Server.Features.GeoIp;
 using Parley.Server.Features.Integration;
+using Parley.Server.Features.Knowledge;
 using Parley.Server.Features.Metrics;
 using Parley.Server.Features.Sites;
 using Parley.Server.Features.Supervision;
@@ -63,6 +64,7 @@ public static class ParleyApp
         builder.Services.AddScoped<ConversationService>();
         builder.AddConsoleFeatures();
         builder.AddParleyIntegration();
+        builder.AddKnowledge();
         builder.AddParleyScaleOut(); // after the features: with Redis it swaps node-local services for cluster-wide ones
 
         var app = builder.Build();
@@ -103,6 +105,7 @@ public static class ParleyApp
         app.MapIntegrationApi();
         app.MapRoutingApis();
         app.MapSupervisionApi();
+        app.MapKnowledgeApi();
         app.MapParleyHubs();
         return app;
     }

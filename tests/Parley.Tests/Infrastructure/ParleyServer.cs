@@ -30,7 +30,8 @@ public sealed class ParleyServer : IAsyncDisposable
 
     public static string RepositoryRoot { get; } = FindRepositoryRoot();
 
-    public static async Task<ParleyServer> StartAsync(TestStorage storage, IReadOnlyDictionary<string, string?>? overrides = null, int port = 0)
+    /// <param name="configure">Runs on the builder after the settings: a test adds its own services (an event recorder) here.</param>
+    public static async Task<ParleyServer> StartAsync(TestStorage storage, IReadOnlyDictionary<string, string?>? overrides = null, int port = 0, Action<WebApplicationBuilder>? configure = null)
     {
         var settings = storage.Settings();
         settings["Parley:Bootstrap:AdminEmail"] = AdminEmail;
@@ -52,7 +53,11 @@ public sealed class ParleyServer : IAsyncDisposable
         var contentRoot = Path.Combine(RepositoryRoot, "src", "Parley.Server");
         var app = ParleyApp.Create(
             [$"--contentRoot={contentRoot}", $"--urls=http://127.0.0.1:{port}"],
-            builder => builder.Configuration.AddInMemoryCollection(settings));
+            builder =>
+            {
+                builder.Configuration.AddInMemoryCollection(settings);
+                configure?.Invoke(builder);
+            });
         try
         {
             await app.StartAsync(TestContext.Current.CancellationToken);

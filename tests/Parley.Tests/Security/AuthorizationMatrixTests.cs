@@ -194,6 +194,25 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         ["GET /api/v1/webhooks/{id}/deliveries"] = new(Rule.Admin, May404: true),
         ["GET /api/v1/webhooks/{id}/deliveries/{deliveryId}"] = new(Rule.Admin, May404: true),
         ["POST /api/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver"] = new(Rule.Admin, May404: true),
+
+        // Knowledge base (#16): agents read their departments' entries, supervisors change them, admins the synonyms.
+        // The matrix entry belongs to the callers' team; the supervisor's delete removes it before the admin's turn.
+        ["GET /api/v1/knowledge"] = new(Rule.Console),
+        ["GET /api/v1/knowledge/{id}"] = new(Rule.Console, May404: true),
+        ["POST /api/v1/knowledge"] = new(Rule.Supervisor), // {} is knowledge_invalid
+        ["PUT /api/v1/knowledge/{id}"] = new(Rule.Supervisor, May404: true),
+        ["POST /api/v1/knowledge/{id}/enable"] = new(Rule.Supervisor, May404: true),
+        ["POST /api/v1/knowledge/{id}/disable"] = new(Rule.Supervisor, May404: true),
+        ["DELETE /api/v1/knowledge/{id}"] = new(Rule.Supervisor, May404: true),
+        ["GET /api/v1/knowledge/export/json"] = new(Rule.Supervisor),
+        ["GET /api/v1/knowledge/export/csv"] = new(Rule.Supervisor),
+        ["POST /api/v1/knowledge/import/json"] = new(Rule.Supervisor), // {} has no entries: knowledge_import_invalid
+        ["POST /api/v1/knowledge/import/csv"] = new(Rule.Supervisor), // {} is no CSV header: knowledge_import_invalid
+        ["GET /api/v1/knowledge/synonyms"] = new(Rule.Console),
+        ["PUT /api/v1/knowledge/synonyms"] = new(Rule.Admin),
+        ["GET /api/v1/knowledge/intent-examples"] = new(Rule.Supervisor),
+        ["POST /api/v1/knowledge/intent-examples"] = new(Rule.Console), // agents' corrections; {} is intent_example_invalid
+        ["DELETE /api/v1/knowledge/intent-examples/{id}"] = new(Rule.Supervisor, May404: true),
     };
 
     private static readonly Dictionary<string, Rule> HubMethods = new(StringComparer.Ordinal)
@@ -248,6 +267,10 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
             .Where(e => e.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>()?.ContentTypes.Contains("application/octet-stream") == true)
             .Select(e => Normalize(e.RoutePattern.RawText ?? ""))
             .ToHashSet(StringComparer.Ordinal);
+        var csv = world.Server.Services.GetServices<EndpointDataSource>().SelectMany(s => s.Endpoints).OfType<RouteEndpoint>()
+            .Where(e => e.Metadata.GetMetadata<Microsoft.AspNetCore.Http.Metadata.IAcceptsMetadata>()?.ContentTypes.Contains("text/csv") == true)
+            .Select(e => Normalize(e.RoutePattern.RawText ?? ""))
+            .ToHashSet(StringComparer.Ordinal);
 
         await world.GiveConversationToAgentAsync();
         var failures = new List<string>();
@@ -275,11 +298,11 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
                 if (expect.EndsSession)
                 {
                     using var own = await world.ClientAsync(caller);
-                    (status, code) = await world.CallAsync(own, method, pattern, expect.Body, binary.Contains(pattern));
+                    (status, code) = await world.CallAsync(own, method, pattern, expect.Body, binary.Contains(pattern), csv.Contains(pattern));
                 }
                 else
                 {
-                    (status, code) = await world.CallAsync(http, method, pattern, expect.Body, binary.Contains(pattern));
+                    (status, code) = await world.CallAsync(http, method, pattern, expect.Body, binary.Contains(pattern), csv.Contains(pattern));
                 }
 
                 var allowed = Allows(expect.Rule, caller);
@@ -452,6 +475,9 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
             using (admin)
             {
                 _ids["site"] = (await WidgetTestKit.SiteIdAsync(admin)).ToString();
+                var entry = await admin.PostAsJsonAsync("/api/v1/knowledge", new { question = "Matrix?", answer = "Matrix.", teamId = team });
+                entry.EnsureSuccessStatusCode();
+                _ids["knowledge"] = (await entry.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
             }
 
             _ids["conversation"] = conversation.Id.ToString();
@@ -492,7 +518,8 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
             return http;
         }
 
-        public async Task<(HttpStatusCode Status, string? Code)> CallAsync(HttpClient http, string method, string pattern, string? body, bool binary)
+        /// <param name="csv">The endpoint takes only text/csv: sent a header row and no entries.</param>
+        public async Task<(HttpStatusCode Status, string? Code)> CallAsync(HttpClient http, string method, string pattern, string? body, bool binary, bool csv = false)
         {
             var path = Regex.Replace(pattern, @"\{(\w+)\}", m => Fill(pattern, m.Groups[1].Value));
             if (pattern == "/api/v1/attachments/{id}")
@@ -506,6 +533,10 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
                 request.Content = new ByteArrayContent(WidgetTestKit.Png);
                 request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
                 request.RequestUri = new Uri($"{path}?name=a.png&clientId={Guid.NewGuid()}", UriKind.Relative);
+            }
+            else if (csv)
+            {
+                request.Content = new StringContent(body ?? "question,answer\n", Encoding.UTF8, "text/csv");
             }
             else if (method is "POST" or "PUT" or "PATCH")
             {
@@ -618,6 +649,8 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
                 _ when pattern.StartsWith("/api/v1/attachments/", StringComparison.Ordinal) => "attachment",
                 _ when pattern.StartsWith("/api/v1/contacts/", StringComparison.Ordinal) => "contact",
                 _ when pattern.StartsWith("/api/v1/webhooks/", StringComparison.Ordinal) => "own",
+                _ when pattern.StartsWith("/api/v1/knowledge/intent-examples/", StringComparison.Ordinal) => "own",
+                _ when pattern.StartsWith("/api/v1/knowledge/", StringComparison.Ordinal) => "knowledge",
                 _ when pattern.Contains("/conversations/", StringComparison.Ordinal) => "conversation",
                 _ when pattern.StartsWith("/api/v1/auth/", StringComparison.Ordinal) => "own",
                 _ => throw new InvalidOperationException($"{pattern}: the matrix does not know what {{{parameter}}} names; teach World.Fill"),

@@ -10,6 +10,18 @@ public sealed class AuditLog(ParleyDbContext db, IHttpContextAccessor http, Time
 {
     public async Task RecordAsync(string action, Guid? actorId, string? actorName, string? targetType = null, string? targetId = null, object? details = null, CancellationToken cancellationToken = default)
     {
+        Stage(action, actorId, actorName, targetType, targetId, details);
+        await db.SaveChangesAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Adds an entry to the caller's unit of work without saving: it commits with the change it describes, or not at
+    /// all (bulk changes such as a knowledge-base import, where a change without its audit row must not exist).
+    /// </summary>
+    public void Stage(ClaimsPrincipal user, string action, string? targetType = null, string? targetId = null, object? details = null) =>
+        Stage(action, user.UserId(), user.FindFirstValue(ClaimTypes.Name), targetType, targetId, details);
+
+    private void Stage(string action, Guid? actorId, string? actorName, string? targetType, string? targetId, object? details) =>
         db.AuditEntries.Add(new AuditEntry
         {
             At = time.GetUtcNow().UtcDateTime,
@@ -21,8 +33,6 @@ public sealed class AuditLog(ParleyDbContext db, IHttpContextAccessor http, Time
             IpAddress = http.HttpContext?.Connection.RemoteIpAddress?.ToString(),
             DetailsJson = details is null ? null : Truncate(JsonSerializer.Serialize(details, JsonSerializerOptions.Web), 4000),
         });
-        await db.SaveChangesAsync(cancellationToken);
-    }
 
     /// <summary>An action by the signed-in user.</summary>
     public Task RecordAsync(ClaimsPrincipal user, string action, string? targetType = null, string? targetId = null, object? details = null, CancellationToken cancellationToken = default) =>
