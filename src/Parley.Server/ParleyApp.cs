@@ -11,6 +11,7 @@ using Parley.Server.Features.Conversations;
 using Parley.Server.Features.Csat;
 using Parley.Server.Features.GeoIp;
 using Parley.Server.Features.Integration;
+using Parley.Server.Features.Ai;
 using Parley.Server.Features.Knowledge;
 using Parley.Server.Features.Metrics;
 using Parley.Server.Features.Sites;
@@ -65,6 +66,7 @@ public static class ParleyApp
         builder.AddConsoleFeatures();
         builder.AddParleyIntegration();
         builder.AddKnowledge();
+        builder.AddAi();
         builder.AddParleyScaleOut(); // after the features: with Redis it swaps node-local services for cluster-wide ones
 
         var app = builder.Build();
@@ -106,6 +108,7 @@ public static class ParleyApp
         app.MapRoutingApis();
         app.MapSupervisionApi();
         app.MapKnowledgeApi();
+        app.MapAiApi();
         app.MapParleyHubs();
         return app;
     }

@@ -128,13 +128,16 @@ public static class TeamsApi
         return TypedResults.Ok(await LoadAsync(db, id, cancellationToken));
     }
 
-    internal static async Task<NoContent> DeleteAsync(Guid id, ParleyDbContext db, RoutingEngine engine, AccessDirectory directory, CancellationToken cancellationToken)
+    internal static async Task<NoContent> DeleteAsync(Guid id, ParleyDbContext db, RoutingEngine engine, AccessDirectory directory, Events.DomainEvents events, CancellationToken cancellationToken)
     {
         var team = await db.Teams.FirstOrDefaultAsync(t => t.Id == id, cancellationToken) ?? throw ParleyException.NotFound("team");
         db.Teams.Remove(team);
         await db.SaveChangesAsync(cancellationToken);
         directory.InvalidateAll(); // department scopes of its members changed
         engine.Wake();
+
+        // The team's knowledge entries went with it (cascade): every node's index reloads.
+        events.Publish(new Features.Knowledge.KnowledgeChanged(null, Features.Knowledge.KnowledgeChangeKind.Imported));
         return TypedResults.NoContent();
     }
 

@@ -133,9 +133,9 @@ public sealed class TextAnalysisTests
     {
         var engines = AiEngines.CreateOffline(
         [
-            new IntentExample("我想预约到店试驾", "test_drive"), new IntentExample("能约个时间试驾吗", "test_drive"), new IntentExample("周末可以试驾吗", "test_drive"),
-            new IntentExample("I'd like to book a test drive", "test_drive"), new IntentExample("Can I test drive the SUV on Saturday?", "test_drive"),
-            new IntentExample("schedule a test drive for me", "test_drive"),
+            new IntentSample("我想预约到店试驾", "test_drive"), new IntentSample("能约个时间试驾吗", "test_drive"), new IntentSample("周末可以试驾吗", "test_drive"),
+            new IntentSample("I'd like to book a test drive", "test_drive"), new IntentSample("Can I test drive the SUV on Saturday?", "test_drive"),
+            new IntentSample("schedule a test drive for me", "test_drive"),
         ]);
         Assert.Contains("test_drive", engines.Intents.Intents);
         Assert.Equal("test_drive", engines.Intents.Classify("明天能去试驾吗").Intent);

@@ -104,12 +104,14 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         ["POST /api/v1/widget/conversations/{id}/attachments"] = new(Rule.Visitor),
         ["GET /api/v1/widget/transcripts/confirm"] = new(Rule.Anyone, May404: true), // no SMTP here: transcript_unavailable
         ["POST /api/v1/widget/conversations/{id}/rating"] = new(Rule.Visitor),
+        ["GET /api/v1/widget/conversations/{id}/messages"] = new(Rule.Visitor),
         ["GET /api/v1/attachments/{id}"] = new(Rule.Anyone), // the access key is the capability; console users are also sandboxed
 
         // Conversations (department sandbox inside: the test conversation is unrouted, so every agent sees it).
         ["GET /api/v1/conversations"] = new(Rule.Console),
         ["GET /api/v1/conversations/{id}"] = new(Rule.Console),
         ["GET /api/v1/conversations/{id}/messages"] = new(Rule.Console),
+        ["GET /api/v1/conversations/{id}/insights"] = new(Rule.Console),
         ["POST /api/v1/conversations/{id}/messages"] = new(Rule.Console),
         ["POST /api/v1/conversations/{id}/assign"] = new(Rule.Console),
         ["POST /api/v1/conversations/{id}/close"] = new(Rule.Console),

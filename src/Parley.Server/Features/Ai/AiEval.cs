@@ -133,7 +133,7 @@ public static class AiEval
 
     public static JsonObject EvaluateIntents(AiEngines engines, string jsonl, string file)
     {
-        List<IntentExample> examples;
+        List<IntentSample> examples;
         try
         {
             examples = IntentClassifier.ParseJsonLines(jsonl);
@@ -342,7 +342,7 @@ public sealed class AiEngines
 
     public RetrievalOptions RetrievalOptions { get; init; } = new();
 
-    public static AiEngines CreateOffline(IEnumerable<IntentExample>? examples = null, IEnumerable<IReadOnlyList<string>>? synonyms = null, TakeoverOptions? takeover = null, RetrievalOptions? retrieval = null)
+    public static AiEngines CreateOffline(IEnumerable<IntentSample>? examples = null, IEnumerable<IReadOnlyList<string>>? synonyms = null, TakeoverOptions? takeover = null, RetrievalOptions? retrieval = null)
     {
         var lexicon = synonyms is null ? Lexicon.BuiltIn : Lexicon.BuiltIn.With(synonyms);
         var analyzer = new TextAnalyzer(lexicon);

@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace Parley.Server.Features.Ai;
 
 /// <summary>One labelled sentence for training (starter set, admin examples, agents' corrections).</summary>
-public sealed record IntentExample(string Text, string Intent);
+public sealed record IntentSample(string Text, string Intent);
 
 /// <summary>The classifier's answer: the intent, its probability and every intent's probability.</summary>
 public sealed record IntentPrediction(string Intent, double Confidence, IReadOnlyDictionary<string, double> Scores);
@@ -41,9 +41,9 @@ public sealed class IntentClassifier
     public int ExampleCount { get; }
 
     /// <summary>The starter set shipped with the product.</summary>
-    public static IReadOnlyList<IntentExample> StarterSet { get; } = ParseJsonLines(Lexicon.ReadResource("intents.starter.jsonl"));
+    public static IReadOnlyList<IntentSample> StarterSet { get; } = ParseJsonLines(Lexicon.ReadResource("intents.starter.jsonl"));
 
-    public static IntentClassifier Train(TextAnalyzer analyzer, SentimentAnalyzer sentiment, IEnumerable<IntentExample> extra, int epochs = 150)
+    public static IntentClassifier Train(TextAnalyzer analyzer, SentimentAnalyzer sentiment, IEnumerable<IntentSample> extra, int epochs = 150)
     {
         var examples = StarterSet.Concat(extra).Where(e => !string.IsNullOrWhiteSpace(e.Text) && !string.IsNullOrWhiteSpace(e.Intent)).ToList();
         var labels = examples.Select(e => e.Intent).Distinct(StringComparer.Ordinal).OrderBy(l => l, StringComparer.Ordinal).ToArray();
@@ -207,9 +207,9 @@ public sealed class IntentClassifier
     }
 
     /// <summary>Reads `{"text": ..., "intent": ...}` lines; throws <see cref="FormatException"/> naming the line.</summary>
-    public static List<IntentExample> ParseJsonLines(string text)
+    public static List<IntentSample> ParseJsonLines(string text)
     {
-        var examples = new List<IntentExample>();
+        var examples = new List<IntentSample>();
         var lines = text.Split('\n');
         for (var i = 0; i < lines.Length; i++)
         {
@@ -225,7 +225,7 @@ public sealed class IntentClassifier
                 var root = doc.RootElement;
                 var sample = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String
                     && root.TryGetProperty("intent", out var l) && l.ValueKind == JsonValueKind.String && l.GetString()!.Trim().Length > 0
-                    ? new IntentExample(t.GetString()!, l.GetString()!.Trim())
+                    ? new IntentSample(t.GetString()!, l.GetString()!.Trim())
                     : throw new FormatException("expected {\"text\": string, \"intent\": string}");
                 examples.Add(sample);
             }

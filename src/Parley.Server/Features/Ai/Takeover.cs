@@ -60,12 +60,8 @@ public sealed class TakeoverPredictor(TextAnalyzer analyzer, SentimentAnalyzer s
             return new TakeoverSignal(false, null, 0, mood);
         }
 
-        if (mood <= Options.AngerThreshold)
-        {
-            return new TakeoverSignal(true, "angry", 0, mood);
-        }
-
-        // The same question again: messages similar to the newest one (itself included).
+        // The same question again (checked before anger: it is the more useful reason to show an agent): messages
+        // similar to the newest one, itself included.
         var similar = 1;
         var maxSimilarity = 0.0;
         for (var i = 0; i < messages.Count - 1; i++)
@@ -87,6 +83,11 @@ public sealed class TakeoverPredictor(TextAnalyzer analyzer, SentimentAnalyzer s
         if (similar >= Options.RepeatCount - 1 && last.Has("repeat") && (scores[^1].Frustrated || mood < -0.2))
         {
             return new TakeoverSignal(true, "repeated_question", maxSimilarity, mood);
+        }
+
+        if (mood <= Options.AngerThreshold)
+        {
+            return new TakeoverSignal(true, "angry", maxSimilarity, mood);
         }
 
         // Frustration rising over the last three messages and now clearly negative.
