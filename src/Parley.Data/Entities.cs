@@ -240,6 +240,12 @@ public sealed class Conversation
     /// <summary>When the conversation entered the waiting queue (FIFO order within a priority); null when not queued.</summary>
     public DateTime? QueuedAt { get; set; }
 
+    /// <summary>
+    /// The bot has the conversation (bot-first sites): not queued for a person until it hands off (the visitor asks
+    /// for a person, the bot fails twice, a takeover alert, or an agent takes it). docs/ai.md.
+    /// </summary>
+    public bool BotActive { get; set; }
+
     /// <summary>When it was routed to its current team; overflow timers run from here.</summary>
     public DateTime? RoutedAt { get; set; }
 

@@ -148,7 +148,7 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
         var sql = new StringBuilder("""
             SELECT c."Id", c."SiteId", c."ContactId", c."Status", c."AssigneeId", c."LastSeq", c."LastVisitorSeq", c."CreatedAt",
                    c."LastMessageAt", c."LastMessagePreview", c."LastMessageSenderKind", ct."Name", u."DisplayName",
-                   c."TeamId", c."SnoozedUntil", c."WaitingSince", ct."BlockedAt"
+                   c."TeamId", c."SnoozedUntil", c."WaitingSince", ct."BlockedAt", c."BotActive"
             FROM "Conversations" AS c
             JOIN "Contacts" AS ct ON ct."Id" = c."ContactId"
             LEFT JOIN "Users" AS u ON u."Id" = c."AssigneeId"
@@ -183,6 +183,7 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
                 TeamId = reader.IsDBNull(13) ? null : SqlDialect.ReadGuid(reader, 13),
                 SnoozedUntil = reader.IsDBNull(14) ? null : SqlDialect.ReadUtc(reader, 14),
                 WaitingSince = reader.IsDBNull(15) ? null : SqlDialect.ReadUtc(reader, 15),
+                BotActive = reader.GetBoolean(17),
             };
             var state = ConversationState.From(
                 row,

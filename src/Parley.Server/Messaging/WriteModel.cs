@@ -70,6 +70,7 @@ public sealed record ConversationState
         TeamId = conversation.TeamId,
         SnoozedUntil = conversation.SnoozedUntil,
         WaitingSince = conversation.WaitingSince,
+        BotActive = conversation.BotActive,
         ContactBlocked = contactBlocked,
         LastSeq = conversation.LastSeq,
         LastVisitorSeq = conversation.LastVisitorSeq,
@@ -80,6 +81,9 @@ public sealed record ConversationState
     };
 
     public Guid Id { get; init; }
+
+    /// <summary>The bot has the conversation (bot-first): listeners answer with the knowledge base instead of routing.</summary>
+    public bool BotActive { get; init; }
 
     public Guid SiteId { get; init; }
 

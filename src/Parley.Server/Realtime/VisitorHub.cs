@@ -9,7 +9,7 @@ namespace Parley.Server.Realtime;
 
 /// <summary>The visitor's realtime endpoint (<c>/hubs/visitor</c>). Methods and events: docs/protocol.md.</summary>
 [Authorize(Policy = ParleyClaims.VisitorPolicy)]
-internal sealed class VisitorHub(MessageService messages, ConversationService conversations, ConnectionRegistry registry, VisitorSendLimiter limiter, TypingSignals typing, ReadReceipts receipts, Routing.RoutingEngine routing) : Hub
+internal sealed class VisitorHub(MessageService messages, ConversationService conversations, ConnectionRegistry registry, VisitorSendLimiter limiter, TypingSignals typing, ReadReceipts receipts, Routing.RoutingEngine routing, Features.Ai.BotResponder bot) : Hub
 {
     public override Task OnConnectedAsync()
     {
@@ -44,6 +44,15 @@ internal sealed class VisitorHub(MessageService messages, ConversationService co
         var ack = await messages.SendAsync(CurrentActor(), request, (SendOrder?)Context.Items[typeof(SendOrder)], Context.ConnectionAborted);
         Subscribe(ack.ConversationId);
         return ack;
+    }
+
+    /// <summary>"Talk to a person": the bot of a bot-first conversation hands it to people. True when it did (false: people have it already).</summary>
+    [HubMethodName("RequestPerson")]
+    public async Task<bool> RequestPersonAsync(string conversationId)
+    {
+        var id = MessageService.ParseId(conversationId, "conversationId");
+        await messages.FindAccessibleAsync(CurrentActor(), id, Context.ConnectionAborted); // the visitor's own conversation only
+        return await bot.RequestPersonAsync(id, Context.ConnectionAborted);
     }
 
     [HubMethodName("Typing")]

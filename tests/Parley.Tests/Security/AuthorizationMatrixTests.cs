@@ -224,6 +224,7 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         ["visitor.Send"] = Rule.Visitor,
         ["visitor.Typing"] = Rule.Visitor,
         ["visitor.MarkRead"] = Rule.Visitor,
+        ["visitor.RequestPerson"] = Rule.Visitor, // the visitor's own conversation only (BotFirstTests)
         ["agent.SetStatus"] = Rule.Console,
         ["agent.AcceptOffer"] = Rule.Console,
         ["agent.DeclineOffer"] = Rule.Console,

@@ -36,6 +36,10 @@ public static class AiApi
         builder.Services.AddSingleton<AiService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AiService>());
         builder.Services.AddSingleton<IDomainEventListener<KnowledgeChanged>>(sp => sp.GetRequiredService<AiService>());
+        builder.Services.AddOptions<BotOptions>().BindConfiguration(BotOptions.Section);
+        builder.Services.AddSingleton<BotResponder>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<BotResponder>());
+        builder.Services.AddSingleton<IDomainEventListener<MessageCommitted>>(sp => sp.GetRequiredService<BotResponder>());
         return builder;
     }
 

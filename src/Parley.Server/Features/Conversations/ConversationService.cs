@@ -33,6 +33,8 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
             var now = time.GetUtcNow().UtcDateTime;
             now = now.AddTicks(-(now.Ticks % TimeSpan.TicksPerMicrosecond));
             var routing = await RouteAsync(siteId, contactId, cancellationToken);
+            var botFirst = await db.Sites.AsNoTracking().Where(s => s.Id == siteId).Select(s => s.WidgetSettingsJson).FirstOrDefaultAsync(cancellationToken) is { } json
+                && Widget.WidgetSettings.Parse(json).BotFirst;
             var conversation = new Conversation
             {
                 Id = Guid.CreateVersion7(),
@@ -42,11 +44,13 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
                 CreatedAt = now,
                 UpdatedAt = now,
                 LastMessageAt = now,
-                // Every new conversation starts in the waiting queue; routing takes it from there.
+                // Every new conversation starts in the waiting queue and routing takes it from there, unless the bot
+                // answers first (bot-first sites): then it is queued when the bot hands off.
                 TeamId = routing.TeamId,
                 Priority = routing.Priority,
-                QueuedAt = now,
+                QueuedAt = botFirst ? null : now,
                 RoutedAt = now,
+                BotActive = botFirst,
             };
             db.Conversations.Add(conversation);
             try
@@ -61,7 +65,11 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
             }
 
             events.Publish(new ConversationChanged(await LoadStateAsync(conversation.Id, cancellationToken)) { Change = "created" });
-            events.Publish(new Routing.ConversationQueued(conversation.Id, conversation.TeamId, conversation.Priority, "new"));
+            if (!botFirst)
+            {
+                events.Publish(new Routing.ConversationQueued(conversation.Id, conversation.TeamId, conversation.Priority, "new"));
+            }
+
             return ConversationInfo.From(conversation);
         }
     }
@@ -223,6 +231,39 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
         var state = await LoadStateAsync(id, cancellationToken);
         events.Publish(new ConversationChanged(state) { Change = changeKind });
         return state.ToSummary();
+    }
+
+    /// <summary>
+    /// The bot hands the conversation to people: it leaves the bot and enters the waiting queue (optionally in another
+    /// team and with a priority boost, from what the bot read). Idempotent: a conversation the bot no longer has is
+    /// left alone and false returned, so the visitor's button and the bot's own decision can race harmlessly.
+    /// </summary>
+    public async Task<bool> HandOffFromBotAsync(Guid id, Guid? teamId, int priorityBoost, string eventText, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        var changed = await db.Conversations
+            .Where(c => c.Id == id && c.BotActive && c.Status != ConversationStatus.Closed)
+            .ExecuteUpdateAsync(
+                s => s.SetProperty(c => c.BotActive, false)
+                    .SetProperty(c => c.QueuedAt, c => c.AssigneeId == null ? now : null)
+                    .SetProperty(c => c.RoutedAt, now)
+                    .SetProperty(c => c.TeamId, c => teamId ?? c.TeamId)
+                    .SetProperty(c => c.Priority, c => c.Priority + priorityBoost)
+                    .SetProperty(c => c.UpdatedAt, now),
+                cancellationToken);
+        if (changed == 0)
+        {
+            return false;
+        }
+
+        await RecordChangeAsync(id, eventText, Actor.Agent(Guid.Empty, "Bot"), cancellationToken, "handed_off");
+        var row = await db.Conversations.AsNoTracking().Where(c => c.Id == id).Select(c => new { c.TeamId, c.Priority, c.AssigneeId }).FirstAsync(cancellationToken);
+        if (row.AssigneeId is null)
+        {
+            events.Publish(new Routing.ConversationQueued(id, row.TeamId, row.Priority, "handoff"));
+        }
+
+        return true;
     }
 
     /// <summary>Tells everyone the conversation changed (a change committed elsewhere, without an event line).</summary>

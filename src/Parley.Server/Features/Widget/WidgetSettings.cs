@@ -52,6 +52,15 @@ public sealed partial record WidgetSettings
     /// </summary>
     public IReadOnlyList<Guid> Departments { get; init; } = [];
 
+    /// <summary>
+    /// Bot-first: a new conversation is answered by the knowledge-base bot until it hands off to a person (docs/ai.md).
+    /// The widget then shows a "Talk to a person" button.
+    /// </summary>
+    public bool BotFirst { get; init; }
+
+    /// <summary>The bot's display name; empty uses the widget's translated default.</summary>
+    public string? BotName { get; init; }
+
     /// <summary>optional or required: whether setUser must carry a valid HMAC of the user id.</summary>
     public string IdentityVerification { get; init; } = "optional";
 
@@ -102,6 +111,11 @@ public sealed partial record WidgetSettings
         if (Greeting is { Length: > 500 })
         {
             throw Bad("greeting is longer than 500 characters.");
+        }
+
+        if (BotName is { Length: > 100 })
+        {
+            throw Bad("botName is longer than 100 characters.");
         }
 
         var fields = PreChatFields ?? [];

@@ -1,0 +1,210 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using System.Threading.Channels;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Parley.Data;
+using Parley.Server.Events;
+using Parley.Server.Features.Conversations;
+using Parley.Server.Messaging;
+
+namespace Parley.Server.Features.Ai;
+
+/// <summary>Bot-first behaviour (Parley:Ai:Bot).</summary>
+public sealed class BotOptions
+{
+    public const string Section = "Parley:Ai:Bot";
+
+    /// <summary>Low-confidence answers in a row after which the bot hands off.</summary>
+    public int FailuresBeforeHandoff { get; set; } = 2;
+
+    /// <summary>Priority added on hand-off when the visitor complains or is strongly negative (VIP is +10).</summary>
+    public int ComplaintPriorityBoost { get; set; } = 5;
+
+    /// <summary>Intent → team (id or name) for the hand-off, e.g. <c>Parley:Ai:Bot:IntentTeams:sales = Sales</c>.</summary>
+    public Dictionary<string, string> IntentTeams { get; set; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>
+/// The bot of bot-first conversations (docs/ai.md). It reacts to committed visitor messages (never on the message
+/// path: the visitor's ack never waits for it) and writes back through the normal message path with
+/// <see cref="SenderKind.Bot"/> and a client id derived from the visitor's message, so a replay or a second node
+/// never doubles a reply. It answers from the knowledge base only when retrieval is confident, and leaves an
+/// internal note naming the entry; it hands off when the visitor asks for a person, after two misses, or when the
+/// takeover predictor fires. A failure here costs an answer, never a message: the conversation is handed off.
+/// </summary>
+public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService ai, IOptions<BotOptions> options, ILogger<BotResponder> logger)
+    : BackgroundService, IDomainEventListener<MessageCommitted>
+{
+    private readonly Channel<(Guid ConversationId, long MessageId, string Body, Guid? TeamId)> _work =
+        Channel.CreateBounded<(Guid, long, string, Guid?)>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+
+    // Misses in a row per conversation (node-local: after a failover the count starts again, which only delays a hand-off).
+    private readonly ConcurrentDictionary<Guid, int> _misses = new();
+
+    public void Handle(MessageCommitted domainEvent)
+    {
+        var message = domainEvent.Message;
+        var conversation = domainEvent.Conversation;
+        if (conversation.BotActive && conversation.AssigneeId is null && message.SenderKind == SenderKind.Visitor && message.Kind == MessageKind.Text)
+        {
+            _work.Writer.TryWrite((conversation.Id, message.Id, message.Body, conversation.TeamId));
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await ai.Ready.WaitAsync(stoppingToken);
+        try
+        {
+            await foreach (var item in _work.Reader.ReadAllAsync(stoppingToken))
+            {
+                try
+                {
+                    await RespondAsync(item.ConversationId, item.MessageId, item.Body, item.TeamId, stoppingToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogFailed(logger, ex, item.ConversationId);
+                    await HandOffAsync(item.ConversationId, item.MessageId, "bot_error", null, stoppingToken);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>The visitor pressed "Talk to a person" (or an agent asked the bot to step aside).</summary>
+    public Task<bool> RequestPersonAsync(Guid conversationId, CancellationToken cancellationToken) =>
+        HandOffAsync(conversationId, 0, "asked_for_person", null, cancellationToken);
+
+    private async Task RespondAsync(Guid conversationId, long messageId, string body, Guid? teamId, CancellationToken cancellationToken)
+    {
+        var engines = ai.Engines;
+        var analyzed = engines.Analyzer.Analyze(body);
+        var chinese = analyzed.CjkChars > 0;
+
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
+        var recent = await db.Messages.AsNoTracking()
+            .Where(m => m.ConversationId == conversationId && m.SenderKind == SenderKind.Visitor && m.Kind == MessageKind.Text && m.Id <= messageId)
+            .OrderByDescending(m => m.Seq).Take(engines.Takeover.Options.Window).Select(m => m.Body).ToListAsync(cancellationToken);
+        recent.Reverse();
+        var intent = engines.Intents.Classify(analyzed);
+
+        var takeover = engines.Takeover.Evaluate(recent.Select(m => engines.Analyzer.Analyze(m)).ToList());
+        if (takeover.Alert)
+        {
+            await HandOffAsync(conversationId, messageId, takeover.Reason!, recent, cancellationToken);
+            return;
+        }
+
+        var decision = new AssistantBrain(ai.Index).Decide(body, teamId is { } team ? new HashSet<Guid> { team } : null);
+        var writer = scope.ServiceProvider.GetRequiredService<MessageWriter>();
+        if (decision.Answer)
+        {
+            _misses.TryRemove(conversationId, out _);
+            var match = decision.Match!;
+            await WriteAsync(writer, conversationId, messageId, "answer", MessageKind.Text, match.Document.Answer, cancellationToken);
+            await WriteAsync(writer, conversationId, messageId, "answer-note", MessageKind.Note,
+                $"Bot answered from knowledge entry “{match.Document.Question}” (confidence {match.Confidence:0.00}).", cancellationToken);
+            return;
+        }
+
+        if (intent.Intent == "greeting" && analyzed.ContentTokens.Count <= 3)
+        {
+            await WriteAsync(writer, conversationId, messageId, "greeting", MessageKind.Text,
+                chinese ? "您好！我是智能助手，请问有什么可以帮您？需要人工服务请点击“转人工”。" : "Hello! I'm the assistant. What can I help you with? Tap “Talk to a person” any time.", cancellationToken);
+            return;
+        }
+
+        var misses = _misses.AddOrUpdate(conversationId, 1, (_, n) => n + 1);
+        if (misses >= options.Value.FailuresBeforeHandoff)
+        {
+            await HandOffAsync(conversationId, messageId, "bot_failed", recent, cancellationToken);
+            return;
+        }
+
+        await WriteAsync(writer, conversationId, messageId, "rephrase", MessageKind.Text,
+            chinese ? "抱歉，我没有找到这个问题的答案。能换个说法吗？也可以点击“转人工”联系客服。" : "Sorry, I couldn't find an answer to that. Could you put it another way? You can also tap “Talk to a person”.", cancellationToken);
+    }
+
+    private async Task<bool> HandOffAsync(Guid conversationId, long messageId, string reason, IReadOnlyList<string>? recent, CancellationToken cancellationToken)
+    {
+        _misses.TryRemove(conversationId, out _);
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
+        var engines = ai.Engines;
+        recent ??= (await db.Messages.AsNoTracking()
+            .Where(m => m.ConversationId == conversationId && m.SenderKind == SenderKind.Visitor && m.Kind == MessageKind.Text)
+            .OrderByDescending(m => m.Seq).Take(engines.Takeover.Options.Window).Select(m => m.Body).ToListAsync(cancellationToken)).AsEnumerable().Reverse().ToList();
+
+        // Route by what the visitor wrote: the first message that is more than a greeting.
+        var analyzed = recent.Select(m => engines.Analyzer.Analyze(m)).ToList();
+        var intent = analyzed.Select(engines.Intents.Classify).FirstOrDefault(p => p.Intent != "greeting")?.Intent;
+        var mood = analyzed.Count > 0 ? engines.Sentiment.Score(analyzed[^1]) : null;
+        var boost = intent == "complaint" || mood?.Label == "very_negative" ? options.Value.ComplaintPriorityBoost : 0;
+        var teamId = intent is not null && options.Value.IntentTeams.TryGetValue(intent, out var team)
+            ? await db.Teams.AsNoTracking().Where(t => t.Name == team || t.Id.ToString() == team).Select(t => (Guid?)t.Id).FirstOrDefaultAsync(cancellationToken)
+            : null;
+
+        var conversations = scope.ServiceProvider.GetRequiredService<ConversationService>();
+        var chinese = recent.Any(TextAnalyzer.ContainsCjk);
+        var writer = scope.ServiceProvider.GetRequiredService<MessageWriter>();
+        var still = await db.Conversations.AsNoTracking().AnyAsync(c => c.Id == conversationId && c.BotActive, cancellationToken);
+        if (!still)
+        {
+            return false;
+        }
+
+        await WriteAsync(writer, conversationId, messageId, "handoff", MessageKind.Text,
+            chinese ? "正在为您转接人工客服，请稍候。" : "I'm connecting you with a person. Please hold on.", cancellationToken);
+        var summary = $"Bot handed off ({Reason(reason)}). Intent: {intent ?? "unknown"}; sentiment: {mood?.Label ?? "neutral"}. Visitor wrote: "
+            + string.Join(" / ", recent.TakeLast(5).Select(m => m.Length > 120 ? m[..120] + "…" : m));
+        await WriteAsync(writer, conversationId, messageId, "handoff-note", MessageKind.Note, summary, cancellationToken);
+        LogHandOff(logger, conversationId, reason, intent);
+        return await conversations.HandOffFromBotAsync(conversationId, teamId, boost, $"Handed to a person by the bot ({Reason(reason)})", cancellationToken);
+    }
+
+    private static string Reason(string reason) => reason switch
+    {
+        "asked_for_person" => "the visitor asked for a person",
+        "bot_failed" => "no answer twice",
+        "repeated_question" => "the same question again",
+        "angry" => "the visitor is upset",
+        "frustration_rising" => "frustration rising",
+        _ => reason,
+    };
+
+    private async Task WriteAsync(MessageWriter writer, Guid conversationId, long messageId, string purpose, MessageKind kind, string body, CancellationToken cancellationToken)
+    {
+        var name = await BotNameAsync(conversationId, cancellationToken);
+        await writer.WriteAsync(new WriteCommand(conversationId, DerivedClientId(messageId, purpose), SenderKind.Bot, null, name, kind, body), cancellationToken);
+    }
+
+    private async Task<string> BotNameAsync(Guid conversationId, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
+        var json = await db.Conversations.AsNoTracking().Where(c => c.Id == conversationId)
+            .Join(db.Sites, c => c.SiteId, s => s.Id, (c, s) => s.WidgetSettingsJson).FirstOrDefaultAsync(cancellationToken);
+        return Widget.WidgetSettings.Parse(json).BotName is { Length: > 0 } name ? name : "Assistant";
+    }
+
+    /// <summary>The same reply to the same visitor message always has the same client id: exactly-once, even when retried.</summary>
+    private static Guid DerivedClientId(long messageId, string purpose)
+    {
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"parley-bot:{messageId}:{purpose}"));
+        hash[6] = (byte)((hash[6] & 0x0F) | 0x50);
+        hash[8] = (byte)((hash[8] & 0x3F) | 0x80);
+        return new Guid(hash.AsSpan(0, 16));
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The bot failed on conversation {ConversationId}; handing it to people")]
+    private static partial void LogFailed(ILogger logger, Exception exception, Guid conversationId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Bot handed conversation {ConversationId} to people: {Reason} (intent {Intent})")]
+    private static partial void LogHandOff(ILogger logger, Guid conversationId, string reason, string? intent);
+}
