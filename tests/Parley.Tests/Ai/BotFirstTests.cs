@@ -1,5 +1,5 @@
-using Microsoft.AspNetCore.SignalR.Client;
 using System.Net.Http.Json;
+using Microsoft.AspNetCore.SignalR.Client;
 using Parley.Server.Features.Widget;
 using Parley.Server.Messaging;
 using Parley.Tests.Infrastructure;
