@@ -102,5 +102,42 @@ public sealed class CopilotBrowserTests(BrowserFixture browser) : IClassFixture<
         Assert.Equal($"Hi!\n{Answer}", received.Single(x => x.SenderKind == "agent").Body);
     }
 
+    [Fact]
+    public async Task InChinese_AskingForAPerson_RaisesTheBanner_AndAfterTheEpisodeEndsItAlertsAgain()
+    {
+        browser.SkipIfUnavailable();
+        await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
+        await using var server = await ParleyServer.StartAsync(storage);
+        await using var visitor = await VisitorClient.ConnectAsync(server);
+        var conversation = await visitor.StartConversationAsync();
+        await visitor.SendAsync(conversation.Id, "你好，我的订单还没发货");
+
+        await using var context = await browser.Browser.NewContextAsync(new() { Locale = "zh-CN", ViewportSize = new() { Width = 1440, Height = 860 } });
+        var console = await ConsolePage.SignInAsync(context, server);
+        await console.GetByTestId("inbox-item").First.ClickAsync(new() { Timeout = Timeout });
+        var pane = console.GetByTestId("conversation-pane");
+        await Assertions.Expect(pane).ToHaveAttributeAsync("data-insights-read", "1", new() { Timeout = Timeout });
+        var intent = console.GetByTestId("intent-badge");
+        await Assertions.Expect(intent).ToHaveAttributeAsync("data-intent", "after_sales");
+        await Assertions.Expect(intent).ToHaveTextAsync("售后");
+        await Assertions.Expect(intent).ToHaveAttributeAsync("title", new System.Text.RegularExpressions.Regex(@"^意图：售后（置信度 \d+%）$"));
+        await Assertions.Expect(console.GetByTestId("sentiment-badge")).ToHaveAttributeAsync("title", new System.Text.RegularExpressions.Regex("^情绪："));
+        var banner = console.GetByTestId("takeover-banner");
+        await Assertions.Expect(banner).ToHaveCountAsync(0);
+
+        await visitor.SendAsync(conversation.Id, "转人工");
+        await Assertions.Expect(banner).ToHaveAttributeAsync("data-reason", "asked_for_person", new() { Timeout = Timeout });
+        await Assertions.Expect(banner.GetByTestId("takeover-message")).ToHaveTextAsync("访客要求转人工");
+        await banner.GetByTestId("takeover-dismiss").PressAsync("Enter");
+        await Assertions.Expect(banner).ToHaveCountAsync(0);
+
+        // "Found it, thanks" ends the episode; asking for a person again is a new alert.
+        await visitor.SendAsync(conversation.Id, "找到了，谢谢");
+        await Assertions.Expect(pane).ToHaveAttributeAsync("data-insights-read", "3", new() { Timeout = Timeout });
+        await visitor.SendAsync(conversation.Id, "我还是要人工客服");
+        await Assertions.Expect(banner).ToHaveAttributeAsync("data-reason", "asked_for_person", new() { Timeout = Timeout });
+        await Assertions.Expect(pane).ToHaveAttributeAsync("data-insights-read", "4");
+    }
+
     private sealed record IdOnly(Guid Id);
 }
