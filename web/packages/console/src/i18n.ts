@@ -1,5 +1,6 @@
 import { computed, ref } from 'vue';
 import { pickLocale, type ConnectionState, type ConversationStatus, type Locale } from '@parley/shared';
+import { aiStrings } from './aiStrings';
 
 const en = {
   brand: 'Parley',
@@ -164,6 +165,7 @@ const en = {
     synonyms: 'Synonyms', synonymsIntro: 'One group per line, terms separated by commas: 保修, 质保, warranty', synonymsSave: 'Save synonyms',
     updated: 'Updated',
   },
+  ai: aiStrings.en,
   error: { generic: 'Something went wrong. Please try again.', network: 'Cannot reach the server.' },
 };
 
@@ -325,6 +327,7 @@ const zh: Strings = {
     synonyms: '同义词', synonymsIntro: '每行一组，词语用逗号分隔：保修, 质保, warranty', synonymsSave: '保存同义词',
     updated: '更新于',
   },
+  ai: aiStrings['zh-CN'],
   error: { generic: '出错了，请重试。', network: '无法连接服务器。' },
 };
 
