@@ -30,6 +30,7 @@ public sealed class WidgetBrowserTests(BrowserFixture browser) : IClassFixture<B
     private static readonly LocatorAssertionsToHaveAttributeOptions Attr = new() { Timeout = 20_000 };
     private static readonly LocatorAssertionsToHaveTextOptions Text = new() { Timeout = 20_000 };
     private static readonly LocatorAssertionsToContainTextOptions Contains = new() { Timeout = 20_000 };
+    private static readonly string[] ShippingVariants = ["多久发货", "how soon do you ship"];
 
     [Fact]
     public async Task Snippet_OnAnotherOrigin_PreChat_SendReceive_Typing_Read_Reload()
@@ -191,6 +192,52 @@ public sealed class WidgetBrowserTests(BrowserFixture browser) : IClassFixture<B
         var box = await launcher.BoundingBoxAsync();
         Assert.NotNull(box);
         Assert.True(box.X >= 0 && box.X + box.Width <= 390 && box.Y + box.Height <= 844, $"launcher at {box.X},{box.Y} ({box.Width}x{box.Height}) is outside the 390x844 viewport");
+    }
+
+    [Fact]
+    public async Task BotFirst_VisitorGetsTheBotsAnswer_AsksForAPerson_AndTheAgentRepliesWithTheExchangeInView()
+    {
+        await using var env = await Env.StartAsync(browser);
+        await WidgetTestKit.PutSettingsAsync(env.Server, new WidgetSettings { BotFirst = true, BotName = "Parley Assistant" });
+        await using var agent = await AgentClient.ConnectAsync(env.Server);
+        (await agent.Http.PostAsJsonAsync("/api/v1/knowledge", new
+        {
+            question = "发货时间 / when do you ship",
+            variants = ShippingVariants,
+            answer = "现货订单48小时内发货。In-stock orders ship within 48 hours.",
+            enabled = true,
+        })).EnsureSuccessStatusCode();
+        await agent.Hub.InvokeAsync("SetStatus", "online");
+
+        await using var context = await browser.Browser.NewContextAsync(new() { Locale = "en-US" });
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(env.HostPage);
+        await page.GetByTestId("parley-launcher").ClickAsync();
+        var widget = page.FrameLocator("iframe[data-testid=parley-frame]");
+        await Assertions.Expect(widget.GetByTestId("connection-state")).ToHaveAttributeAsync("data-state", "connected", Attr);
+        var person = widget.GetByTestId("talk-to-person");
+        await Assertions.Expect(person).ToHaveTextAsync("Talk to a person", Text);
+
+        // A known question: the bot answers, with its badge.
+        await widget.GetByTestId("composer-input").FillAsync("How soon will my order ship?");
+        await widget.GetByTestId("composer-send").ClickAsync();
+        var bot = widget.Locator("[data-testid=message][data-sender-kind=bot]");
+        await Assertions.Expect(bot.GetByTestId("message-body")).ToContainTextAsync("48 hours", Contains);
+        await Assertions.Expect(bot.Locator(".name")).ToHaveTextAsync("Parley Assistant · Bot", Text);
+        await page.ScreenshotAsync(new() { Path = Env.Screenshot("widget-bot-answer.png") });
+
+        // The visitor asks for a person with the button: the bot says so, the button goes, the agent gets the chat.
+        await person.ClickAsync();
+        await Assertions.Expect(bot.Last.GetByTestId("message-body")).ToContainTextAsync("connecting you", new() { Timeout = 20_000, IgnoreCase = true });
+        await Assertions.Expect(person).ToBeHiddenAsync(new() { Timeout = 20_000 });
+        var summary = (await agent.Conversations.WaitUntilAsync(c => c.Any(x => x.AssigneeId != null)))[^1];
+        var replay = await agent.JoinAsync(summary.Id);
+        Assert.Contains(replay.Messages, m => m.SenderKind == "visitor" && m.Body == "How soon will my order ship?");
+        Assert.Contains(replay.Messages, m => m.SenderKind == "bot" && m.Body.Contains("48 hours", StringComparison.Ordinal));
+
+        await agent.SendAsync(summary.Id, "Hi, I'm Sam. Let me check your order.");
+        await Assertions.Expect(widget.Locator("[data-testid=message][data-sender-kind=agent]").GetByTestId("message-body"))
+            .ToHaveTextAsync("Hi, I'm Sam. Let me check your order.", Text);
     }
 
     [Fact]

@@ -75,7 +75,8 @@ public sealed class WidgetSessionFacts(IAgentAvailability availability, Transcri
         settings.IdentityRequired,
         await availability.IsAvailableAsync(site.Id, cancellationToken),
         transcripts.Enabled,
-        attachments.Value.MaxBytes);
+        attachments.Value.MaxBytes,
+        settings.BotFirst);
 
     /// <summary>The site's departments that still exist, in the order the admin chose them.</summary>
     private async Task<IReadOnlyList<DepartmentOption>> DepartmentsAsync(WidgetSettings settings, CancellationToken cancellationToken)

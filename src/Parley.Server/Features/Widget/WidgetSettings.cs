@@ -166,7 +166,8 @@ public sealed record WidgetPublicSettings(
     bool IdentityRequired,
     bool AgentsAvailable,
     bool TranscriptAvailable,
-    long MaxUploadBytes);
+    long MaxUploadBytes,
+    bool BotFirst = false);
 
 /// <summary>A department the visitor may choose in the widget.</summary>
 public sealed record DepartmentOption(Guid Id, string Name);

@@ -95,6 +95,8 @@ export interface WidgetPublicSettings {
   agentsAvailable: boolean;
   transcriptAvailable: boolean;
   maxUploadBytes: number;
+  /** The knowledge-base bot answers first; the widget offers "Talk to a person" until people have the chat. */
+  botFirst?: boolean;
 }
 
 export interface VisitorProfile {

@@ -361,6 +361,25 @@ export class VisitorChat {
     if (log.prepend(page.items) > 0) this.changed(false);
   }
 
+  /**
+   * "Talk to a person" on a bot-first site: the bot hands the conversation (started now if there is none yet) to
+   * people. Resolves false when people already have it.
+   */
+  async requestPerson(): Promise<boolean> {
+    if (!this.hub) return false;
+    const current = this.status === 'open' ? this.log?.conversationId : undefined;
+    const id = current ?? (await this.ensureConversation()).id;
+    return this.hub.connection.invoke<boolean>('RequestPerson', id);
+  }
+
+  /** Whether a person (not the bot) has written in the conversation on screen, or it is queued for one. */
+  get withPeople(): boolean {
+    const log = this.log;
+    if (!log) return false;
+    const q = this.queue.get(log.conversationId);
+    return !!q || log.messages().some((m) => m.senderKind === 'agent');
+  }
+
   /** StartConversation once, even when several queued messages need it at the same time. */
   private ensureConversation(): Promise<ConversationInfo> {
     if (this.starting) return this.starting;

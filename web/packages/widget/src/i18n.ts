@@ -16,6 +16,9 @@ export interface Strings {
   /** "You are number 3 in line", and the estimated wait when known (seconds). */
   queued: (position: number, waitSeconds: number | null) => string;
   offered: string;
+  /** The bot-first button, and the bot badge beside a bot's name. */
+  talkToPerson: string;
+  bot: string;
   empty: string;
   closedNotice: string;
   siteNotFound: string;
@@ -73,6 +76,8 @@ const en: Strings = {
     `You are number ${position} in line` +
     (wait === null ? '.' : wait < 60 ? ' — an agent will be with you in less than a minute.' : ` — estimated wait about ${Math.round(wait / 60)} min.`),
   offered: 'Connecting you to an agent…',
+  talkToPerson: 'Talk to a person',
+  bot: 'Bot',
   empty: 'Hi! Ask us anything — we usually reply within a few minutes.',
   closedNotice: 'This conversation has ended. Send a message to start a new one.',
   siteNotFound: 'This chat is not available.',
@@ -136,6 +141,8 @@ const zh: Strings = {
     `您正在排队，当前第 ${position} 位` +
     (wait === null ? '。' : wait < 60 ? '，预计不到 1 分钟。' : `，预计等待约 ${Math.round(wait / 60)} 分钟。`),
   offered: '正在为您接通客服…',
+  talkToPerson: '转人工',
+  bot: '机器人',
   empty: '您好！有什么可以帮您？我们通常会在几分钟内回复。',
   closedNotice: '本次会话已结束。发送消息即可开始新的会话。',
   siteNotFound: '此聊天不可用。',

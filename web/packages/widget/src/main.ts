@@ -23,6 +23,8 @@ let status: 'none' | 'open' | 'closed' = 'none';
 let count = 0;
 let open = !embedded;
 let offlineSent = false;
+/** "Talk to a person" was pressed in this conversation (the button hides at once, even before the hand-off shows). */
+let personRequestedFor: string | null = null;
 
 const view = new WidgetView(root, locale, embedded, {
   onSend: (text) => chat?.send(text),
@@ -30,7 +32,27 @@ const view = new WidgetView(root, locale, embedded, {
   onTyping: (active) => chat?.typing(active),
   onFile: (file) => void chat?.upload(file),
   onDismiss: (k) => chat?.dismissUpload(k),
+  onRequestPerson: () => {
+    const c = chat;
+    if (!c) return;
+    personRequestedFor = c.conversationId ?? 'new';
+    updatePersonButton();
+    c.requestPerson().then(
+      () => updatePersonButton(),
+      () => {
+        personRequestedFor = null; // not connected: offer it again
+        updatePersonButton();
+      },
+    );
+  },
 });
+
+/** The bot-first button shows while the bot has the open conversation (or before the first message). */
+function updatePersonButton(): void {
+  const c = chat;
+  const requested = personRequestedFor !== null && (personRequestedFor === 'new' || personRequestedFor === c?.conversationId);
+  view.setPersonButton(!!session?.settings?.botFirst && !!c && status !== 'closed' && !c.withPeople && !requested);
+}
 
 /** Only ever post to the origin the loader told us, never '*': messages can contain chat text. */
 function postToParent(type: string, data: Record<string, unknown> = {}): void {
@@ -111,6 +133,7 @@ let panelKey = '';
  * changes, so a half-typed comment survives incoming messages and receipts.
  */
 function refresh(): void {
+  updatePersonButton();
   const s = session?.settings;
   const t = view.t;
   const convId = chat?.conversationId ?? null;
@@ -118,7 +141,7 @@ function refresh(): void {
   const rated = (store?.getItem(key('rated')) ?? '').split(' ');
   const mode = !s ? 'none'
     : status === 'closed' && convId ? `closed:${convId}:${rated.includes(convId)}`
-    : !history && !offlineSent && s.offlineForm && !s.agentsAvailable ? 'offline'
+    : !history && !offlineSent && s.offlineForm && !s.agentsAvailable && !s.botFirst ? 'offline'
     : !history && preChatFields(s).length > 0 && !preChatDone() ? 'prechat'
     : 'chat';
   const next = `${mode}|${locale}|${s?.transcriptAvailable}`;
@@ -139,7 +162,7 @@ function refresh(): void {
       }));
     }
     if (s.transcriptAvailable) view.panel.append(transcriptForm(convId));
-  } else if (s && !history && !offlineSent && s.offlineForm && !s.agentsAvailable) {
+  } else if (s && !history && !offlineSent && s.offlineForm && !s.agentsAvailable && !s.botFirst) {
     composer = false;
     const fields = [
       { key: 'name', label: null, required: false },
@@ -255,8 +278,12 @@ async function boot(): Promise<void> {
       view.setConnection('disconnected');
     },
     onLoadError: () => view.setNotice('loadError'),
-    onQueue: (q) => view.setQueue(q),
+    onQueue: (q) => {
+      view.setQueue(q);
+      updatePersonButton();
+    },
     onIncoming(m: MessageDto) {
+      updatePersonButton();
       postToParent('message', { message: { seq: m.seq, senderKind: m.senderKind, senderName: m.senderName, body: m.kind === 'attachment' ? '📎' : m.body } });
     },
     onTyping: (typing, name) => view.setTyping(typing, name),

@@ -24,6 +24,8 @@ export interface ViewCallbacks {
   onTyping(active: boolean): void;
   onFile(file: File): void;
   onDismiss(key: string): void;
+  /** "Talk to a person" (bot-first sites). */
+  onRequestPerson(): void;
 }
 
 export type NoticeKind = 'empty' | 'closed' | 'siteNotFound' | 'loadError' | 'blocked';
@@ -79,6 +81,7 @@ export class WidgetView {
   private readonly notice = el('p', { class: 'notice', 'data-testid': 'notice' });
   private readonly typingEl = el('div', { class: 'typing', 'data-testid': 'typing-indicator', 'aria-live': 'polite' });
   private readonly queueEl = el('p', { class: 'queue', 'data-testid': 'queue-status', role: 'status', 'aria-live': 'polite' });
+  private readonly personBtn = el('button', { type: 'button', class: 'person', 'data-testid': 'talk-to-person' });
   private queue: QueueStatus | null = null;
   /** Forms (pre-chat, offline, rating, transcript) live here, between the list and the composer. */
   readonly panel = el('div', { class: 'panel' });
@@ -161,7 +164,9 @@ export class WidgetView {
     this.typingEl.hidden = true;
     const main = el('main', { class: 'body' });
     this.queueEl.hidden = true;
-    main.append(this.notice, this.queueEl, this.list, this.typingEl);
+    this.personBtn.hidden = true;
+    this.personBtn.addEventListener('click', () => cb.onRequestPerson());
+    main.append(this.notice, this.queueEl, this.personBtn, this.list, this.typingEl);
     root.append(header, main, this.panel, this.emojiPanel, this.form);
     this.applyTexts();
   }
@@ -216,6 +221,12 @@ export class WidgetView {
   }
 
   /** Place in the waiting queue and estimated wait, live; null hides it (assigned, closed, offline form). */
+  /** Shows or hides "Talk to a person" (bot-first sites, while the bot has the conversation). */
+  setPersonButton(visible: boolean): void {
+    this.personBtn.hidden = !visible;
+    this.personBtn.textContent = this.t.talkToPerson;
+  }
+
   setQueue(queue: QueueStatus | null): void {
     this.queue = queue;
     this.queueEl.hidden = queue === null;
@@ -304,7 +315,8 @@ export class WidgetView {
     const [name, bubble, meta] = row.children as unknown as [HTMLElement, HTMLElement, HTMLElement];
     const showName = side === 'left' && !!m.senderName;
     name.hidden = !showName;
-    name.textContent = showName ? m.senderName : '';
+    // A bot says so (its name is the site's choice, so the badge is not).
+    name.textContent = !showName ? '' : m.senderKind === 'bot' ? `${m.senderName} · ${this.t.bot}` : m.senderName;
     // Rebuild the bubble only when its content changed (keeps images from reloading).
     const signature = `${m.kind}|${m.body}|${m.kind === 'upload' ? Math.round((m.progress ?? 0) * 100) : ''}`;
     if (bubble.dataset.sig !== signature) {
@@ -392,6 +404,7 @@ export class WidgetView {
 
   private applyTexts(): void {
     document.documentElement.lang = this.locale;
+    this.personBtn.textContent = this.t.talkToPerson;
     this.setQueue(this.queue);
     this.title.textContent = this.siteName || this.t.title;
     document.title = this.siteName ? `${this.siteName} · ${this.t.title}` : this.t.title;
