@@ -296,12 +296,12 @@ public static class AiEval
                 foreach (var q in qs.EnumerateArray())
                 {
                     if (q.ValueKind != JsonValueKind.Object || !TryString(q, "text", out var text) || !q.TryGetProperty("match", out var match)
-                        || match.ValueKind is not (JsonValueKind.String or JsonValueKind.Null))
+                        || match.ValueKind is not (JsonValueKind.String or JsonValueKind.Number or JsonValueKind.Null))
                     {
                         throw Bad(q, "a question needs string \"text\" and \"match\" (an entry id or null)");
                     }
 
-                    var id = match.ValueKind == JsonValueKind.String ? match.GetString() : null;
+                    var id = match.ValueKind == JsonValueKind.Null ? null : TryString(q, "match", out var m) ? m : null;
                     if (id is not null && documents.All(d => d.Id != id))
                     {
                         throw Bad(q, $"\"match\" names no entry: {id}");
@@ -315,10 +315,16 @@ public static class AiEval
         }
     }
 
+    /// <summary>A string member, or a number written as one (ids such as 12 are ids too).</summary>
     private static bool TryString(JsonElement element, string name, out string value)
     {
-        value = element.TryGetProperty(name, out var p) && p.ValueKind == JsonValueKind.String ? p.GetString()! : "";
-        return value.Length > 0;
+        value = element.TryGetProperty(name, out var p) ? p.ValueKind switch
+        {
+            JsonValueKind.String => p.GetString()!,
+            JsonValueKind.Number => p.GetRawText(),
+            _ => "",
+        } : "";
+        return value.Trim().Length > 0;
     }
 
     private static int LineOf(string json, JsonElement element)

@@ -132,6 +132,21 @@ public sealed class KnowledgeIndex(TextAnalyzer analyzer, RetrievalOptions? opti
             }
         }
 
+        // Coordination over the question's topics: an entry that covers every topic the visitor named ranks above one
+        // that matches a single topic many times ("is delivery free?" is about delivery *and* free, not a free trial).
+        var topicalConcepts = query.Concepts.Where(c => !NonTopical.Contains(c)).ToList();
+        if (topicalConcepts.Count > 0)
+        {
+            for (var i = 0; i < scores.Length; i++)
+            {
+                if (scores[i] > 0)
+                {
+                    var covered = topicalConcepts.Count(snapshot.Documents[i].Concepts.Contains);
+                    scores[i] *= 0.5 + (0.5 * covered / topicalConcepts.Count);
+                }
+            }
+        }
+
         var ranked = Enumerable.Range(0, scores.Length)
             .Where(i => scores[i] > 0 && InTeams(snapshot.Documents[i].Document, teams))
             .OrderByDescending(i => scores[i])
@@ -142,7 +157,7 @@ public sealed class KnowledgeIndex(TextAnalyzer analyzer, RetrievalOptions? opti
             return new RetrievalResult(null, [], "no_match");
         }
 
-        var topical = query.Concepts.Where(c => !NonTopical.Contains(c)).ToList();
+        var topical = topicalConcepts;
         var foreign = topical.Count(c => !snapshot.Postings.ContainsKey(TextAnalyzer.Concept + c));
         var informative = weights.Where(p => p.Key[0] is 'w' or 'c' or 'b').Sum(p => p.Value);
         var runnerUp = ranked.Count > 1 ? scores[ranked[1]] : 0;
