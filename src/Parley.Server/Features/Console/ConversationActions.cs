@@ -29,7 +29,7 @@ public sealed class ConsoleConversationActions(
         var now = time.GetUtcNow().UtcDateTime;
         if (until is not { } u || u.ToUniversalTime() <= now || u.ToUniversalTime() - now > MaxSnooze)
         {
-            throw new ParleyException("invalid_snooze", "'until' must be a time in the future, at most a year ahead.");
+            throw new ParleyException(ErrorCatalogue.InvalidSnooze, "'until' must be a time in the future, at most a year ahead.");
         }
 
         var utc = u.ToUniversalTime();
@@ -40,7 +40,7 @@ public sealed class ConsoleConversationActions(
             {
                 if (c.Status == ConversationStatus.Closed)
                 {
-                    throw new ParleyException("conversation_closed", "A closed conversation cannot be snoozed.", StatusCodes.Status409Conflict);
+                    throw new ParleyException(ErrorCatalogue.ConversationClosed, "A closed conversation cannot be snoozed.");
                 }
 
                 c.Status = ConversationStatus.Pending;
@@ -98,7 +98,7 @@ public sealed class ConsoleConversationActions(
     {
         if (seq < 0)
         {
-            throw new ParleyException("invalid_seq", "seq must not be negative.");
+            throw new ParleyException(ErrorCatalogue.InvalidSeq, "seq must not be negative.");
         }
 
         var me = Actor.Agent(user).PrincipalId;

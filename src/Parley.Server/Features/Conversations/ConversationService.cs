@@ -17,7 +17,7 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
     {
         if (await db.Contacts.AnyAsync(c => c.Id == contactId && c.BlockedAt != null, cancellationToken))
         {
-            throw new ParleyException("contact_blocked", "This visitor is blocked.", StatusCodes.Status403Forbidden);
+            throw new ParleyException(ErrorCatalogue.ContactBlocked, "This visitor is blocked.");
         }
 
         for (var attempt = 0; ; attempt++)
@@ -73,7 +73,7 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
         var offset = 0;
         if (filter.Cursor is not null && (!int.TryParse(filter.Cursor, System.Globalization.CultureInfo.InvariantCulture, out offset) || offset < 0))
         {
-            throw new ParleyException("invalid_cursor", "The cursor is not one this API returned.");
+            throw new ParleyException(ErrorCatalogue.InvalidCursor, "The cursor is not one this API returned.");
         }
 
         var actor = Actor.Agent(user);
@@ -97,7 +97,7 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
             "closed" => query.Where(x => x.Conversation.Status == ConversationStatus.Closed),
             "waiting" => query.Where(x => x.Conversation.WaitingSince != null),
             null or "" or "any" or "all" => query,
-            _ => throw new ParleyException("invalid_status", "status must be open, pending, snoozed, waiting, closed or all."),
+            _ => throw new ParleyException(ErrorCatalogue.InvalidStatus, "status must be open, pending, snoozed, waiting, closed or all."),
         };
         if (filter.LabelId is { } labelId)
         {
@@ -206,7 +206,7 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
         }
         catch (DbUpdateException)
         {
-            throw new ParleyException("conversation_conflict", "The visitor already has another active conversation.", StatusCodes.Status409Conflict);
+            throw new ParleyException(ErrorCatalogue.ConversationConflict, "The visitor already has another active conversation.");
         }
 
         return await RecordChangeAsync(id, eventText, actor, cancellationToken, changeKind);

@@ -61,7 +61,7 @@ public static class WidgetApi
         var site = await db.Sites.AsNoTracking().FirstOrDefaultAsync(s => s.Key == request.SiteKey, cancellationToken);
         if (site is null)
         {
-            return Problems.Create(StatusCodes.Status404NotFound, "site_not_found", "Unknown site key.");
+            return Problems.Create(ErrorCatalogue.SiteNotFound, "Unknown site key.");
         }
 
         try
