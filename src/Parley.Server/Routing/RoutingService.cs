@@ -93,7 +93,7 @@ internal sealed class RoutingService(
 
         if (reason == "unassigned")
         {
-            await conversations.RecordChangeAsync(id, $"Unassigned by {actor.Name}", actor, cancellationToken);
+            await conversations.RecordChangeAsync(id, SystemLine.Unassigned(actor.Name), actor, cancellationToken);
         }
         else
         {
@@ -150,7 +150,7 @@ internal sealed class RoutingService(
                 {
                     // A person's decision is recorded in the conversation as an event line, as before routing existed.
                     var name = await db.Users.AsNoTracking().Where(u => u.Id == agentId).Select(u => u.DisplayName).FirstAsync(cancellationToken);
-                    summary = await conversations.RecordChangeAsync(id, $"Assigned to {name}", actor, cancellationToken);
+                    summary = await conversations.RecordChangeAsync(id, SystemLine.Assigned(name), actor, cancellationToken);
                 }
                 else
                 {

@@ -46,7 +46,7 @@ public sealed class ConsoleConversationActions(
                 c.Status = ConversationStatus.Pending;
                 c.SnoozedUntil = utc;
             },
-            $"Snoozed by {actor.Name} until {utc:yyyy-MM-dd HH:mm} UTC",
+            SystemLine.Snoozed(actor.Name, utc),
             actor,
             cancellationToken);
     }
@@ -55,7 +55,7 @@ public sealed class ConsoleConversationActions(
     {
         await EnsureVisibleAsync(user, id, cancellationToken);
         var actor = Actor.Agent(user);
-        return await conversations.ChangeAsync(id, Wake, $"Unsnoozed by {actor.Name}", actor, cancellationToken);
+        return await conversations.ChangeAsync(id, Wake, SystemLine.Unsnoozed(actor.Name), actor, cancellationToken);
     }
 
     /// <summary>
@@ -83,7 +83,7 @@ public sealed class ConsoleConversationActions(
         return await conversations.ChangeAsync(
             id,
             c => { c.Status = ConversationStatus.Closed; c.ClosedAt = time.GetUtcNow().UtcDateTime; c.SnoozedUntil = null; c.WaitingSince = null; },
-            $"Marked as spam by {actor.Name}; the visitor is blocked",
+            SystemLine.MarkedSpam(actor.Name),
             actor,
             cancellationToken);
     }

@@ -186,13 +186,13 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
     public async Task<ConversationSummary> CloseAsync(Guid id, Actor actor, CancellationToken cancellationToken)
     {
         await access.RequireConversationAsync(actor, id, ConversationAction.ChangeStatus, cancellationToken);
-        return await ChangeAsync(id, c => { c.Status = ConversationStatus.Closed; c.ClosedAt = time.GetUtcNow().UtcDateTime; c.SnoozedUntil = null; c.QueuedAt = null; c.OfferedToId = null; c.OfferExpiresAt = null; }, $"Closed by {actor.Name}", actor, cancellationToken, "closed");
+        return await ChangeAsync(id, c => { c.Status = ConversationStatus.Closed; c.ClosedAt = time.GetUtcNow().UtcDateTime; c.SnoozedUntil = null; c.QueuedAt = null; c.OfferedToId = null; c.OfferExpiresAt = null; }, SystemLine.Closed(actor.Name), actor, cancellationToken, "closed");
     }
 
     public async Task<ConversationSummary> ReopenAsync(Guid id, Actor actor, CancellationToken cancellationToken)
     {
         await access.RequireConversationAsync(actor, id, ConversationAction.ChangeStatus, cancellationToken);
-        return await ChangeAsync(id, c => { c.Status = ConversationStatus.Open; c.ClosedAt = null; c.SnoozedUntil = null; c.QueuedAt = c.AssigneeId is null ? time.GetUtcNow().UtcDateTime : null; }, $"Reopened by {actor.Name}", actor, cancellationToken, "reopened");
+        return await ChangeAsync(id, c => { c.Status = ConversationStatus.Open; c.ClosedAt = null; c.SnoozedUntil = null; c.QueuedAt = c.AssigneeId is null ? time.GetUtcNow().UtcDateTime : null; }, SystemLine.Reopened(actor.Name), actor, cancellationToken, "reopened");
     }
 
     internal async Task<ConversationSummary> ChangeAsync(Guid id, Action<Conversation> change, string eventText, Actor actor, CancellationToken cancellationToken, string changeKind = "updated")

@@ -8,6 +8,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Parley.Data;
 using Parley.Server.Infrastructure;
+using Parley.Server.Messaging;
 
 namespace Parley.Server.Features.Transcripts;
 
@@ -131,7 +132,12 @@ public sealed partial class TranscriptMailer(ParleyDbContext db, IOptions<SmtpOp
                 SenderKind.System => "—",
                 _ => m.SenderName ?? site.Name,
             };
-            var body = m.Kind == MessageKind.Attachment ? "[file] " + Attachments.AttachmentBody.NameOf(m.Body) : m.Body;
+            var body = m.Kind switch
+            {
+                MessageKind.Attachment => "[file] " + Attachments.AttachmentBody.NameOf(m.Body),
+                MessageKind.Event => SystemLine.ToEnglish(m.Body),
+                _ => m.Body,
+            };
             text.Append(CultureInfo.InvariantCulture, $"[{m.CreatedAt:yyyy-MM-dd HH:mm}] {who}: {body}\n");
         }
 
