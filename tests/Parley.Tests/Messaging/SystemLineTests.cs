@@ -24,7 +24,11 @@ public sealed class SystemLineTests
         using var api = IntegrationTestKit.TokenClient(server, token);
 
         Assert.Equal(HttpStatusCode.OK, (await api.PostAsync($"/api/v1/conversations/{conversation.Id}/close", null, ct)).StatusCode);
-        Assert.Equal(HttpStatusCode.OK, (await api.PostAsync($"/api/v1/conversations/{conversation.Id}/reopen", null, ct)).StatusCode);
+        var reopened = await api.PostAsync($"/api/v1/conversations/{conversation.Id}/reopen", null, ct);
+        Assert.Equal(HttpStatusCode.OK, reopened.StatusCode);
+        // The inbox preview is one plain string for every reader: English text, never the stored code.
+        var preview = JsonDocument.Parse(await reopened.Content.ReadAsStringAsync(ct)).RootElement.GetProperty("lastMessagePreview").GetString();
+        Assert.StartsWith("Reopened by ", preview, StringComparison.Ordinal);
 
         var lines = (await server.MessagesAsync(conversation.Id)).Where(m => m.Kind == MessageKind.Event).OrderBy(m => m.Seq).ToList();
         Assert.Equal(["closed", "reopened"], lines.Select(m => JsonDocument.Parse(m.Body).RootElement.GetProperty("code").GetString()));

@@ -219,7 +219,8 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
     /// <param name="changeKind">What changed, for integrations (<c>conversation.{changeKind}</c>): updated, assigned, closed, reopened.</param>
     public async Task<ConversationSummary> RecordChangeAsync(Guid id, string eventText, Actor actor, CancellationToken cancellationToken, string changeKind = "updated")
     {
-        await writer.WriteAsync(new WriteCommand(id, Guid.NewGuid(), SenderKind.System, actor.PrincipalId, actor.Name, MessageKind.Event, eventText), cancellationToken);
+        // The line is stored as a code (SystemLine); the inbox preview, one plain string for every reader, stays English.
+        await writer.WriteAsync(new WriteCommand(id, Guid.NewGuid(), SenderKind.System, actor.PrincipalId, actor.Name, MessageKind.Event, eventText) { PreviewText = SystemLine.ToEnglish(eventText) }, cancellationToken);
         var state = await LoadStateAsync(id, cancellationToken);
         events.Publish(new ConversationChanged(state) { Change = changeKind });
         return state.ToSummary();
