@@ -186,7 +186,7 @@ public static class ParleyApp
         {
             options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
             options.OnRejected = async (context, cancellationToken) =>
-                await Problems.Create(StatusCodes.Status429TooManyRequests, "rate_limited", "Too many requests; retry later.").ExecuteAsync(context.HttpContext);
+                await Problems.Create(ErrorCatalogue.RateLimited, "Too many requests; retry later.").ExecuteAsync(context.HttpContext);
             options.AddPolicy(WidgetApi.SessionRateLimit, http => PerIp(http, WidgetApi.SessionRateLimit, widget.Value.SessionsPerMinutePerIp));
             options.AddPolicy(WidgetApi.ConnectRateLimit, http => PerIp(http, WidgetApi.ConnectRateLimit, widget.Value.ConnectsPerMinutePerIp));
             options.AddPolicy(WidgetApi.UploadRateLimit, http => PerIp(http, WidgetApi.UploadRateLimit, widget.Value.UploadsPerMinutePerIp));

@@ -44,7 +44,7 @@ public static class CursorPage
         {
         }
 
-        throw new ParleyException("invalid_cursor", "The cursor is not one this API returned.");
+        throw new ParleyException(ErrorCatalogue.InvalidCursor, "The cursor is not one this API returned.");
     }
 
     /// <summary>Cuts the extra row off and builds the page.</summary>

@@ -74,7 +74,7 @@ public static partial class IdempotencyKeys
     {
         if (key.Length > 200)
         {
-            await Problems.Create(StatusCodes.Status400BadRequest, "idempotency_key_invalid", "Idempotency-Key is longer than 200 characters.").ExecuteAsync(context);
+            await Problems.Create(ErrorCatalogue.IdempotencyKeyInvalid, "Idempotency-Key is longer than 200 characters.").ExecuteAsync(context);
             return;
         }
 
@@ -160,13 +160,13 @@ public static partial class IdempotencyKeys
     {
         if (record.RequestHash != hash)
         {
-            await Problems.Create(StatusCodes.Status422UnprocessableEntity, "idempotency_key_reused", "This Idempotency-Key was used for a different request.").ExecuteAsync(context);
+            await Problems.Create(ErrorCatalogue.IdempotencyKeyReused, "This Idempotency-Key was used for a different request.").ExecuteAsync(context);
             return;
         }
 
         if (record.StatusCode == 0)
         {
-            await Problems.Create(StatusCodes.Status409Conflict, "idempotency_in_progress", "A request with this Idempotency-Key is still being processed; retry later.").ExecuteAsync(context);
+            await Problems.Create(ErrorCatalogue.IdempotencyInProgress, "A request with this Idempotency-Key is still being processed; retry later.").ExecuteAsync(context);
             return;
         }
 

@@ -32,14 +32,3 @@ public static class ParleyClaims
     public static Guid? VisitorSiteId(this ClaimsPrincipal principal) =>
         Guid.TryParse(principal.FindFirstValue(SiteId), out var id) ? id : null;
 }
-
-/// <summary>An expected failure with a stable code; hubs turn it into a HubException, REST into a problem.</summary>
-public sealed class ParleyException(string code, string message, int status = StatusCodes.Status400BadRequest) : Exception(message)
-{
-    public string Code { get; } = code;
-
-    public int Status { get; } = status;
-
-    public static ParleyException NotFound(string what = "conversation") =>
-        new($"{what}_not_found", $"No such {what}.", StatusCodes.Status404NotFound);
-}

@@ -5,10 +5,11 @@ namespace Parley.Server.Infrastructure;
 /// <summary>RFC 9457 problem details with a stable <c>code</c> member clients can switch on.</summary>
 public static class Problems
 {
-    public static ProblemHttpResult Create(int status, string code, string title, string? detail = null) =>
-        TypedResults.Problem(detail: detail, statusCode: status, title: title, extensions: new Dictionary<string, object?> { ["code"] = code });
+    /// <summary>A problem for a catalogued code; its status is the catalogue's unless <paramref name="status"/> says otherwise.</summary>
+    public static ProblemHttpResult Create(ErrorCode code, string title, string? detail = null, int? status = null) =>
+        TypedResults.Problem(detail: detail, statusCode: status ?? code.Status, title: title, extensions: new Dictionary<string, object?> { ["code"] = code.Code });
 
-    public static ProblemHttpResult From(ParleyException ex) => Create(ex.Status, ex.Code, ex.Message);
+    public static ProblemHttpResult From(ParleyException ex) => Create(ex.Error, ex.Message);
 
     /// <summary>Maps expected failures thrown by handlers to problem responses.</summary>
     public static RouteGroupBuilder WithParleyErrors(this RouteGroupBuilder group)
@@ -26,7 +27,7 @@ public static class Problems
             }
             catch (Messaging.StoreUnavailableException ex)
             {
-                return Create(StatusCodes.Status503ServiceUnavailable, "unavailable", ex.Message);
+                return Create(ErrorCatalogue.Unavailable, ex.Message);
             }
         });
         return group;

@@ -58,7 +58,7 @@ public static class TextInput
         var at = IndexOfForbidden(body);
         if (at >= 0)
         {
-            throw new ParleyException("invalid_body", $"The message body contains a control character (U+{(int)body[at]:X4}) at position {at}.");
+            throw new ParleyException(ErrorCatalogue.InvalidBody, $"The message body contains a control character (U+{(int)body[at]:X4}) at position {at}.");
         }
     }
 
@@ -67,7 +67,7 @@ public static class TextInput
     {
         if (value is not null && IndexOfForbidden(value, multiline) is var at and >= 0)
         {
-            throw new ParleyException("invalid_request", $"'{field}' contains a control character (U+{(int)value[at]:X4}).");
+            throw new ParleyException(ErrorCatalogue.InvalidRequest, $"'{field}' contains a control character (U+{(int)value[at]:X4}).");
         }
 
         return value;

@@ -19,7 +19,7 @@ public readonly record struct Actor(Audience Audience, Guid PrincipalId, string?
     public static Actor Agent(ClaimsPrincipal? user) =>
         user?.UserId() is { } id
             ? Agent(id, user.FindFirstValue(ClaimTypes.Name))
-            : throw new ParleyException("unauthorized", "Not signed in.", StatusCodes.Status401Unauthorized);
+            : throw new ParleyException(ErrorCatalogue.Unauthorized, "Not signed in.");
 }
 
 /// <summary>Send and replay, shared by both hubs and the REST API.</summary>
@@ -57,12 +57,12 @@ public sealed class MessageService(MessageWriter writer, ParleyDbContext db, Acc
         var body = (request.Body ?? "").Trim();
         if (body.Length == 0)
         {
-            throw new ParleyException("body_empty", "The message body is empty.");
+            throw new ParleyException(ErrorCatalogue.BodyEmpty, "The message body is empty.");
         }
 
         if (body.Length > options.Value.MaxBodyLength)
         {
-            throw new ParleyException("body_too_large", $"The message body is longer than {options.Value.MaxBodyLength} characters.", StatusCodes.Status413PayloadTooLarge);
+            throw new ParleyException(ErrorCatalogue.BodyTooLarge, $"The message body is longer than {options.Value.MaxBodyLength} characters.");
         }
 
         TextInput.RequireBody(body);
@@ -71,13 +71,13 @@ public sealed class MessageService(MessageWriter writer, ParleyDbContext db, Acc
         var asBot = !isVisitor && request.AsBot;
         if (asBot && request.Note)
         {
-            throw new ParleyException("invalid_request", "A message is either a bot reply or an internal note, not both.");
+            throw new ParleyException(ErrorCatalogue.InvalidRequest, "A message is either a bot reply or an internal note, not both.");
         }
 
         var botName = asBot ? (TextInput.Require(request.BotName, "botName")?.Trim() is { Length: > 0 } n ? n : "Bot") : null;
         if (botName is { Length: > 100 })
         {
-            throw new ParleyException("invalid_request", "botName is at most 100 characters.");
+            throw new ParleyException(ErrorCatalogue.InvalidRequest, "botName is at most 100 characters.");
         }
 
         if (!isVisitor)
@@ -163,5 +163,5 @@ public sealed class MessageService(MessageWriter writer, ParleyDbContext db, Acc
     public static Guid ParseId(string? value, string field) =>
         Guid.TryParse(value, out var id) && id != Guid.Empty
             ? id
-            : throw new ParleyException("invalid_request", $"'{field}' must be a UUID.");
+            : throw new ParleyException(ErrorCatalogue.InvalidRequest, $"'{field}' must be a UUID.");
 }

@@ -17,12 +17,9 @@ public static class WriteOutcomes
     public static ParleyException? ErrorOf(WriteOutcome outcome) => outcome switch
     {
         WriteOutcome.Stored or WriteOutcome.Duplicate => null,
-        WriteOutcome.Closed => new ParleyException("conversation_closed", "The conversation is closed; start a new one.", StatusCodes.Status409Conflict),
-        WriteOutcome.Blocked => new ParleyException("contact_blocked", "This visitor is blocked.", StatusCodes.Status403Forbidden),
-        WriteOutcome.ClientIdTaken => new ParleyException(
-            "client_id_conflict",
-            "Another sender already used this client id in this conversation; generate a new one for a new message.",
-            StatusCodes.Status409Conflict),
+        WriteOutcome.Closed => new ParleyException(ErrorCatalogue.ConversationClosed, "The conversation is closed; start a new one."),
+        WriteOutcome.Blocked => new ParleyException(ErrorCatalogue.ContactBlocked, "This visitor is blocked."),
+        WriteOutcome.ClientIdTaken => new ParleyException(ErrorCatalogue.ClientIdConflict, "Another sender already used this client id in this conversation; generate a new one for a new message."),
         _ => ParleyException.NotFound(),
     };
 }

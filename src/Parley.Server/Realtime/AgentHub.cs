@@ -47,7 +47,7 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
         {
             "online" => Presence.AgentStatus.Online,
             "away" => Presence.AgentStatus.Away,
-            _ => throw new ParleyException("invalid_status", "status must be 'online' or 'away'."),
+            _ => throw new ParleyException(ErrorCatalogue.InvalidStatus, "status must be 'online' or 'away'."),
         });
 
     [HubMethodName("AcceptOffer")]

@@ -109,7 +109,7 @@ public sealed class ReadReceipts(ParleyDbContext db, MessageService messages, Ev
         var conversationId = MessageService.ParseId(request.ConversationId, "conversationId");
         if (request.Seq < 0)
         {
-            throw new ParleyException("invalid_request", "'seq' must not be negative.");
+            throw new ParleyException(ErrorCatalogue.InvalidRequest, "'seq' must not be negative.");
         }
 
         var conversation = await messages.FindAccessibleAsync(actor, conversationId, cancellationToken);

@@ -15,11 +15,11 @@ internal sealed partial class HubErrorFilter(ILogger<HubErrorFilter> logger) : I
         }
         catch (ParleyException ex)
         {
-            throw new HubException($"{ex.Code}: {ex.Message}");
+            throw new HubException(ex.Error.HubText(ex.Message));
         }
         catch (StoreUnavailableException ex)
         {
-            throw new HubException($"unavailable: {ex.Message} Retry with the same client id.");
+            throw new HubException(ErrorCatalogue.Unavailable.HubText($"{ex.Message} Retry with the same client id."));
         }
         catch (Exception ex) when (ex is not HubException and not OperationCanceledException)
         {

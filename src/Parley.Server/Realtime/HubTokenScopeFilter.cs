@@ -21,12 +21,12 @@ internal sealed class HubTokenScopeFilter : IHubFilter
             var declared = invocationContext.HubMethod.GetCustomAttribute<ApiTokenScopeAttribute>();
             if (declared is null)
             {
-                throw new ParleyException("insufficient_scope", $"API tokens may not call {invocationContext.HubMethodName}.", StatusCodes.Status403Forbidden);
+                throw new ParleyException(ErrorCatalogue.InsufficientScope, $"API tokens may not call {invocationContext.HubMethodName}.");
             }
 
             if (!ApiTokens.Allows(user.FindAll(ApiTokens.ScopeClaim).Select(c => c.Value), declared.Area, declared.Write))
             {
-                throw new ParleyException("insufficient_scope", $"The API token lacks the scope {declared.Area}:{(declared.Write ? "write" : "read")}.", StatusCodes.Status403Forbidden);
+                throw new ParleyException(ErrorCatalogue.InsufficientScope, $"The API token lacks the scope {declared.Area}:{(declared.Write ? "write" : "read")}.");
             }
         }
 

@@ -71,9 +71,9 @@ internal sealed class VisitorHub(MessageService messages, ConversationService co
 
     private Actor CurrentActor()
     {
-        var user = Context.User ?? throw new HubException("unauthorized: No visitor identity.");
+        var user = Context.User ?? throw new HubException(ErrorCatalogue.Unauthorized.HubText("No visitor identity."));
         return Actor.Visitor(
-            user.VisitorContactId() ?? throw new HubException("unauthorized: No visitor identity."),
+            user.VisitorContactId() ?? throw new HubException(ErrorCatalogue.Unauthorized.HubText("No visitor identity.")),
             user.VisitorSiteId() ?? Guid.Empty);
     }
 

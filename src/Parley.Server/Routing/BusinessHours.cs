@@ -122,7 +122,7 @@ public sealed class BusinessHours
         }
         catch (Exception ex) when (ex is TimeZoneNotFoundException or InvalidTimeZoneException)
         {
-            throw new ParleyException("invalid_time_zone", $"Unknown time zone '{id}'; use an IANA name such as Europe/Berlin.");
+            throw new ParleyException(ErrorCatalogue.InvalidTimeZone, $"Unknown time zone '{id}'; use an IANA name such as Europe/Berlin.");
         }
     }
 
@@ -141,7 +141,7 @@ public sealed class BusinessHours
             ? d
             : throw Invalid($"'{value}' is not a date (yyyy-MM-dd).");
 
-    private static ParleyException Invalid(string message) => new("invalid_hours", message);
+    private static ParleyException Invalid(string message) => new(ErrorCatalogue.InvalidHours, message);
 
     private readonly record struct Span(DayOfWeek Day, TimeOnly Open, TimeOnly Close);
 }

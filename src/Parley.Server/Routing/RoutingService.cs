@@ -54,7 +54,7 @@ internal sealed class RoutingService(
         var result = await store.AssignAsync(id, actor.PrincipalId, AssignMode.Accept, cancellationToken: cancellationToken);
         if (result.Outcome == AssignOutcome.Taken)
         {
-            throw new ParleyException("offer_gone", "The offer expired or was withdrawn.", StatusCodes.Status409Conflict);
+            throw new ParleyException(ErrorCatalogue.OfferGone, "The offer expired or was withdrawn.");
         }
 
         return await CompleteAsync(id, actor.PrincipalId, result, AssignReason.Accepted, actor, cancellationToken);
@@ -68,7 +68,7 @@ internal sealed class RoutingService(
         }
         else if (!expired)
         {
-            throw new ParleyException("offer_gone", "The offer expired or was withdrawn.", StatusCodes.Status409Conflict);
+            throw new ParleyException(ErrorCatalogue.OfferGone, "The offer expired or was withdrawn.");
         }
     }
 
@@ -79,7 +79,7 @@ internal sealed class RoutingService(
         await access.RequireAsync(actor, conversation, conversation.AssigneeId == actor.PrincipalId ? ConversationAction.Claim : ConversationAction.Reassign, cancellationToken);
         if (!await RequeueAsync(id, conversation.AssigneeId, "unassigned", actor, cancellationToken))
         {
-            throw new ParleyException("not_assigned", "The conversation is not assigned (or is closed).", StatusCodes.Status409Conflict);
+            throw new ParleyException(ErrorCatalogue.NotAssigned, "The conversation is not assigned (or is closed).");
         }
     }
 
@@ -93,7 +93,7 @@ internal sealed class RoutingService(
 
         if (reason == "unassigned")
         {
-            await conversations.RecordChangeAsync(id, $"Unassigned by {actor.Name}", actor, cancellationToken);
+            await conversations.RecordChangeAsync(id, SystemLine.Unassigned(actor.Name), actor, cancellationToken);
         }
         else
         {
@@ -112,12 +112,12 @@ internal sealed class RoutingService(
         var conversation = await db.Conversations.FirstOrDefaultAsync(c => c.Id == id, cancellationToken) ?? throw ParleyException.NotFound();
         if (teamId is { } t && !await db.Teams.AnyAsync(x => x.Id == t, cancellationToken))
         {
-            throw ParleyException.NotFound("team");
+            throw new ParleyException(ErrorCatalogue.TeamNotFound);
         }
 
         if (priority is < -100 or > 100)
         {
-            throw new ParleyException("invalid_priority", "priority must be between -100 and 100.");
+            throw new ParleyException(ErrorCatalogue.InvalidPriority, "priority must be between -100 and 100.");
         }
 
         var moved = teamId is not null && teamId != conversation.TeamId;
@@ -150,7 +150,7 @@ internal sealed class RoutingService(
                 {
                     // A person's decision is recorded in the conversation as an event line, as before routing existed.
                     var name = await db.Users.AsNoTracking().Where(u => u.Id == agentId).Select(u => u.DisplayName).FirstAsync(cancellationToken);
-                    summary = await conversations.RecordChangeAsync(id, $"Assigned to {name}", actor, cancellationToken);
+                    summary = await conversations.RecordChangeAsync(id, SystemLine.Assigned(name), actor, cancellationToken);
                 }
                 else
                 {
@@ -164,9 +164,9 @@ internal sealed class RoutingService(
             case AssignOutcome.Unchanged:
                 return await conversations.GetAsync(actor, id, cancellationToken);
             case AssignOutcome.AtCapacity:
-                throw new ParleyException("agent_at_capacity", "The agent already holds as many conversations as their capacity allows.", StatusCodes.Status409Conflict);
+                throw new ParleyException(ErrorCatalogue.AgentAtCapacity, "The agent already holds as many conversations as their capacity allows.");
             case AssignOutcome.AgentUnavailable:
-                throw ParleyException.NotFound("user");
+                throw new ParleyException(ErrorCatalogue.UserNotFound);
             case AssignOutcome.NotFound:
                 throw ParleyException.NotFound();
             default:
@@ -175,5 +175,5 @@ internal sealed class RoutingService(
     }
 
     private static ParleyException Taken() =>
-        new("conversation_taken", "The conversation is closed or was taken by someone else.", StatusCodes.Status409Conflict);
+        new(ErrorCatalogue.ConversationTaken);
 }

@@ -121,7 +121,7 @@ public static class TeamsApi
 
     internal static async Task<Ok<TeamDto>> UpdateAsync(Guid id, TeamRequest request, ParleyDbContext db, RoutingEngine engine, CancellationToken cancellationToken)
     {
-        var team = await db.Teams.FirstOrDefaultAsync(t => t.Id == id, cancellationToken) ?? throw ParleyException.NotFound("team");
+        var team = await db.Teams.FirstOrDefaultAsync(t => t.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.TeamNotFound);
         await ApplyAsync(db, team, request, cancellationToken);
         await SaveAsync(db, cancellationToken);
         engine.Wake();
@@ -130,7 +130,7 @@ public static class TeamsApi
 
     internal static async Task<NoContent> DeleteAsync(Guid id, ParleyDbContext db, RoutingEngine engine, AccessDirectory directory, Events.DomainEvents events, CancellationToken cancellationToken)
     {
-        var team = await db.Teams.FirstOrDefaultAsync(t => t.Id == id, cancellationToken) ?? throw ParleyException.NotFound("team");
+        var team = await db.Teams.FirstOrDefaultAsync(t => t.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.TeamNotFound);
         db.Teams.Remove(team);
         await db.SaveChangesAsync(cancellationToken);
         directory.InvalidateAll(); // department scopes of its members changed
@@ -143,7 +143,7 @@ public static class TeamsApi
 
     internal static async Task<Ok<TeamDto>> SetHoursAsync(Guid id, HoursRequest request, ParleyDbContext db, RoutingEngine engine, CancellationToken cancellationToken)
     {
-        var team = await db.Teams.FirstOrDefaultAsync(t => t.Id == id, cancellationToken) ?? throw ParleyException.NotFound("team");
+        var team = await db.Teams.FirstOrDefaultAsync(t => t.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.TeamNotFound);
         var hours = BusinessHours.Create(request.TimeZone, request.Hours);
         team.TimeZone = hours.TimeZone.Id;
         team.HoursJson = hours.ToJson();
@@ -156,14 +156,14 @@ public static class TeamsApi
     {
         if (!await db.Teams.AnyAsync(t => t.Id == id, cancellationToken))
         {
-            throw ParleyException.NotFound("team");
+            throw new ParleyException(ErrorCatalogue.TeamNotFound);
         }
 
         var wanted = (request.UserIds ?? []).Distinct().ToList();
         var known = await db.Users.Where(u => wanted.Contains(u.Id)).Select(u => u.Id).ToListAsync(cancellationToken);
         if (known.Count != wanted.Count)
         {
-            throw ParleyException.NotFound("user");
+            throw new ParleyException(ErrorCatalogue.UserNotFound);
         }
 
         var current = await db.TeamMembers.Where(m => m.TeamId == id).ToListAsync(cancellationToken);
@@ -188,12 +188,12 @@ public static class TeamsApi
     {
         if (!await db.Teams.AnyAsync(t => t.Id == id, cancellationToken))
         {
-            throw ParleyException.NotFound("team");
+            throw new ParleyException(ErrorCatalogue.TeamNotFound);
         }
 
         if (!await db.Users.AnyAsync(u => u.Id == userId, cancellationToken))
         {
-            throw ParleyException.NotFound("user");
+            throw new ParleyException(ErrorCatalogue.UserNotFound);
         }
 
         if (!await db.TeamMembers.AnyAsync(m => m.TeamId == id && m.UserId == userId, cancellationToken))
@@ -209,7 +209,7 @@ public static class TeamsApi
 
     internal static async Task<Ok<TeamDto>> RemoveMemberAsync(Guid id, Guid userId, ParleyDbContext db, AccessDirectory directory, CancellationToken cancellationToken)
     {
-        var member = await db.TeamMembers.FirstOrDefaultAsync(m => m.TeamId == id && m.UserId == userId, cancellationToken) ?? throw ParleyException.NotFound("member");
+        var member = await db.TeamMembers.FirstOrDefaultAsync(m => m.TeamId == id && m.UserId == userId, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.MemberNotFound);
         db.TeamMembers.Remove(member);
         await db.SaveChangesAsync(cancellationToken);
         directory.Invalidate(userId);
@@ -228,12 +228,12 @@ public static class TeamsApi
         var name = request.Name?.Trim();
         if (string.IsNullOrEmpty(name) || name.Length > 200)
         {
-            throw new ParleyException("invalid_name", "A team needs a name of 1 to 200 characters.");
+            throw new ParleyException(ErrorCatalogue.InvalidName, "A team needs a name of 1 to 200 characters.");
         }
 
         if (request.Description is { Length: > 2000 } || request.Skills is { Length: > 1000 })
         {
-            throw new ParleyException("invalid_request", "description is at most 2000 and skills at most 1000 characters.");
+            throw new ParleyException(ErrorCatalogue.InvalidRequest, "description is at most 2000 and skills at most 1000 characters.");
         }
 
         var strategy = request.Strategy switch
@@ -241,22 +241,22 @@ public static class TeamsApi
             null or "" or "leastBusy" => RoutingStrategy.LeastBusy,
             "roundRobin" => RoutingStrategy.RoundRobin,
             "manual" => RoutingStrategy.Manual,
-            _ => throw new ParleyException("invalid_strategy", "strategy must be roundRobin, leastBusy or manual."),
+            _ => throw new ParleyException(ErrorCatalogue.InvalidStrategy, "strategy must be roundRobin, leastBusy or manual."),
         };
 
         if (request.OverflowAfterMinutes is < 1 or > 10_080)
         {
-            throw new ParleyException("invalid_overflow", "overflowAfterMinutes must be between 1 and 10080 (or null to disable).");
+            throw new ParleyException(ErrorCatalogue.InvalidOverflow, "overflowAfterMinutes must be between 1 and 10080 (or null to disable).");
         }
 
         if (request.OverflowTeamId is { } overflow && (overflow == team.Id || !await db.Teams.AnyAsync(t => t.Id == overflow, cancellationToken)))
         {
-            throw new ParleyException("invalid_overflow", "overflowTeamId must name another existing team.");
+            throw new ParleyException(ErrorCatalogue.InvalidOverflow, "overflowTeamId must name another existing team.");
         }
 
         if (request.OfferTimeoutSeconds is < 0 or > 3600)
         {
-            throw new ParleyException("invalid_offer_timeout", "offerTimeoutSeconds must be between 0 (assign directly) and 3600.");
+            throw new ParleyException(ErrorCatalogue.InvalidOfferTimeout, "offerTimeoutSeconds must be between 0 (assign directly) and 3600.");
         }
 
         var hours = BusinessHours.Create(request.TimeZone, request.Hours);
@@ -280,13 +280,13 @@ public static class TeamsApi
         }
         catch (DbUpdateException)
         {
-            throw new ParleyException("team_conflict", "A team with that name already exists (or a member changed meanwhile).", StatusCodes.Status409Conflict);
+            throw new ParleyException(ErrorCatalogue.TeamConflict, "A team with that name already exists (or a member changed meanwhile).");
         }
     }
 
     private static async Task<TeamDto> LoadAsync(ParleyDbContext db, Guid id, CancellationToken cancellationToken)
     {
-        var team = await db.Teams.AsNoTracking().FirstOrDefaultAsync(t => t.Id == id, cancellationToken) ?? throw ParleyException.NotFound("team");
+        var team = await db.Teams.AsNoTracking().FirstOrDefaultAsync(t => t.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.TeamNotFound);
         return ToDto(team, await MembersAsync(db, id, cancellationToken));
     }
 

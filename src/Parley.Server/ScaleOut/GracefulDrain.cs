@@ -39,7 +39,7 @@ public sealed class DrainOptions
 internal sealed partial class GracefulDrain(ConnectionRegistry registry, IOptions<DrainOptions> options, TimeProvider time, ILogger<GracefulDrain> logger)
     : IHostedLifecycleService, IHubFilter, IHealthCheck
 {
-    public const string CloseReason = "draining: This server is shutting down; reconnect to resume.";
+    public static readonly string CloseReason = ErrorCatalogue.Draining.HubText("This server is shutting down; reconnect to resume.");
 
     private int _inFlight;
     private volatile bool _draining;
@@ -82,7 +82,7 @@ internal sealed partial class GracefulDrain(ConnectionRegistry registry, IOption
         {
             if (_draining)
             {
-                throw new HubException("unavailable: This server is shutting down; reconnect and retry (sends with the same client id are safe to repeat).");
+                throw new HubException(ErrorCatalogue.Unavailable.HubText("This server is shutting down; reconnect and retry (sends with the same client id are safe to repeat)."));
             }
 
             return await next(invocationContext);
@@ -102,7 +102,7 @@ internal sealed partial class GracefulDrain(ConnectionRegistry registry, IOption
         if (_draining && context.Request.Path.StartsWithSegments("/hubs", StringComparison.OrdinalIgnoreCase))
         {
             context.Response.Headers.RetryAfter = "1";
-            await Problems.Create(StatusCodes.Status503ServiceUnavailable, "draining", "This server is shutting down; connect again to reach another one.").ExecuteAsync(context);
+            await Problems.Create(ErrorCatalogue.Draining, "This server is shutting down; connect again to reach another one.").ExecuteAsync(context);
             return;
         }
 

@@ -111,14 +111,14 @@ internal sealed partial class RedisAgentPresence : IAgentPresence, IHostedServic
     {
         if (status == AgentStatus.Offline)
         {
-            throw new ParleyException("invalid_status", "An agent can choose 'online' or 'away'; offline follows from disconnecting.");
+            throw new ParleyException(ErrorCatalogue.InvalidStatus, "An agent can choose 'online' or 'away'; offline follows from disconnecting.");
         }
 
         lock (_gate)
         {
             if (!_local.TryGetValue(agentId, out var agent))
             {
-                throw new ParleyException("not_connected", "Connect to the agent hub before setting a status.", StatusCodes.Status409Conflict);
+                throw new ParleyException(ErrorCatalogue.NotConnected, "Connect to the agent hub before setting a status.");
             }
 
             agent.Chosen = status;

@@ -148,7 +148,7 @@ public sealed class ConsoleApiTests
         // A short snooze ends by itself: the re-open line arrives live, and the conversation is open again.
         await admin.JoinAsync(conversation.Id);
         await PostAsync<ConversationSummary>(admin, $"/api/v1/conversations/{conversation.Id}/snooze", new { until = DateTime.UtcNow.AddSeconds(1.5) });
-        await admin.Messages.WaitUntilAsync(m => m.Any(x => x.Kind == "event" && x.Body == "Re-opened: the snooze ended"), TimeSpan.FromSeconds(20));
+        await admin.Messages.WaitUntilAsync(m => m.Any(x => x.Kind == "event" && x.Body == SystemLine.WokeSnoozeEnded), TimeSpan.FromSeconds(20));
         var reopened = await admin.Http.GetFromJsonAsync<ConversationSummary>($"/api/v1/conversations/{conversation.Id}", Ct);
         Assert.Equal("open", reopened!.Status);
         Assert.Null(reopened.SnoozedUntil);

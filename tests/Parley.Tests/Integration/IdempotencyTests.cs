@@ -40,7 +40,7 @@ public sealed class IdempotencyTests
         Assert.Equal(HttpStatusCode.OK, retry.StatusCode);
         Assert.Equal("true", Assert.Single(retry.Headers.GetValues("Idempotent-Replayed")));
         Assert.Equal(await first.Content.ReadAsStringAsync(ct), await retry.Content.ReadAsStringAsync(ct));
-        Assert.Equal(1, (await server.MessagesAsync(conversation.Id)).Count(m => m.Body.StartsWith("Closed by", StringComparison.Ordinal)));
+        Assert.Equal(1, (await server.MessagesAsync(conversation.Id)).Count(m => m.Body.StartsWith("{\"code\":\"closed\"", StringComparison.Ordinal)));
 
         // The same key for another request is refused.
         using (var other = new HttpRequestMessage(HttpMethod.Post, $"/api/v1/conversations/{conversation.Id}/reopen"))

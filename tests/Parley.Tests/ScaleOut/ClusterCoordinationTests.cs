@@ -347,7 +347,7 @@ public sealed class ClusterCoordinationTests(CoordinationClusterFixture fixture)
         await using var connection = new NpgsqlConnection(cluster.Storage.ConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(
-            "SELECT \"ConversationId\", count(*) FROM \"Messages\" WHERE \"ConversationId\" = ANY(@ids) AND \"Body\" LIKE 'Assigned to %' GROUP BY \"ConversationId\"", connection);
+            "SELECT \"ConversationId\", count(*) FROM \"Messages\" WHERE \"ConversationId\" = ANY(@ids) AND \"Body\" LIKE '{\"code\":\"assigned\"%' GROUP BY \"ConversationId\"", connection);
         command.Parameters.AddWithValue("ids", conversations.ToArray());
         var result = new Dictionary<Guid, long>();
         await using var reader = await command.ExecuteReaderAsync();

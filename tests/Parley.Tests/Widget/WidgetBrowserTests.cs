@@ -337,6 +337,10 @@ public sealed class WidgetBrowserTests(BrowserFixture browser) : IClassFixture<B
 
         // The agent closes the conversation: the visitor is asked for a rating (CSAT), in Chinese.
         (await agent.Http.PostAsync($"/api/v1/conversations/{summary.Id}/close", null)).EnsureSuccessStatusCode();
+        // The system line is stored as a code ({"code":"closed","by":...}) and shown in the visitor's language.
+        var closedLine = widget.Locator("[data-testid=message][data-kind=event]").GetByTestId("message-body");
+        await Assertions.Expect(closedLine).ToContainTextAsync("关闭了会话", Contains);
+        Assert.DoesNotContain("Closed by", await closedLine.InnerTextAsync(), StringComparison.Ordinal);
         var csat = widget.GetByTestId("csat-form");
         await Assertions.Expect(csat).ToContainTextAsync("您对本次服务满意吗？", new() { Timeout = 20_000 });
         await page.ScreenshotAsync(new() { Path = Env.Screenshot("widget-zh-CN.png") });

@@ -22,7 +22,7 @@ public sealed class AccessPolicy(ParleyDbContext db, AccessDirectory directory)
         }
 
         return await directory.GetAsync(actor.PrincipalId, cancellationToken)
-            ?? throw new ParleyException("unauthorized", "The account is deactivated.", StatusCodes.Status401Unauthorized);
+            ?? throw new ParleyException(ErrorCatalogue.Unauthorized, "The account is deactivated.");
     }
 
     /// <summary>Conversations the actor may see, as a query to compose lists, search and reports on.</summary>
@@ -115,7 +115,7 @@ public sealed class AccessPolicy(ParleyDbContext db, AccessDirectory directory)
         }
 
         var scope = await ScopeAsync(actor, cancellationToken);
-        var target = await directory.GetAsync(assigneeId, cancellationToken) ?? throw ParleyException.NotFound("user");
+        var target = await directory.GetAsync(assigneeId, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.UserNotFound);
         if (!scope.SeesAllDepartments && !target.SeesAllDepartments)
         {
             var shared = conversation.TeamId is { } team
@@ -123,7 +123,7 @@ public sealed class AccessPolicy(ParleyDbContext db, AccessDirectory directory)
                 : target.TeamIds.Overlaps(scope.TeamIds);
             if (!shared)
             {
-                throw new ParleyException("assignee_out_of_department", "The user is not a member of this conversation's department.", StatusCodes.Status403Forbidden);
+                throw new ParleyException(ErrorCatalogue.AssigneeOutOfDepartment, "The user is not a member of this conversation's department.");
             }
         }
 
@@ -131,5 +131,5 @@ public sealed class AccessPolicy(ParleyDbContext db, AccessDirectory directory)
     }
 
     public static ParleyException Forbidden() =>
-        new("forbidden", "Your role does not allow this.", StatusCodes.Status403Forbidden);
+        new(ErrorCatalogue.Forbidden, "Your role does not allow this.");
 }

@@ -24,7 +24,7 @@ internal sealed class ConsoleOriginsMiddleware(RequestDelegate next, IOptions<Tr
             && !request.Headers.Authorization.ToString().StartsWith("Bearer " + ApiTokens.Prefix, StringComparison.Ordinal)
             && !Allowed(request, origin))
         {
-            await Problems.Create(StatusCodes.Status403Forbidden, "origin_not_allowed", "This origin may not connect to the agent hub (Parley:Transport:ConsoleOrigins).").ExecuteAsync(http);
+            await Problems.Create(ErrorCatalogue.OriginNotAllowed, "This origin may not connect to the agent hub (Parley:Transport:ConsoleOrigins).").ExecuteAsync(http);
             return;
         }
 

@@ -67,7 +67,7 @@ public sealed class SiteOrigins(IServiceScopeFactory scopes, IOptions<AccessOpti
         http.Response.Headers.Append("Vary", "Origin");
         if (site is null || !site.Allows(origin))
         {
-            throw new ParleyException("origin_not_allowed", $"The origin {Sanitize(origin)} may not use this site's widget (allowed origins: widget settings).", StatusCodes.Status403Forbidden);
+            throw new ParleyException(ErrorCatalogue.OriginNotAllowed, $"The origin {Sanitize(origin)} may not use this site's widget (allowed origins: widget settings).");
         }
 
         http.Response.Headers.AccessControlAllowOrigin = origin;

@@ -165,7 +165,7 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
             + string.Join(" / ", recent.TakeLast(5).Select(m => m.Length > 120 ? m[..120] + "…" : m));
         await WriteAsync(writer, conversationId, messageId, "handoff-note", MessageKind.Note, summary, cancellationToken);
         LogHandOff(logger, conversationId, reason, intent);
-        return await conversations.HandOffFromBotAsync(conversationId, teamId, boost, $"Handed to a person by the bot ({Reason(reason)})", cancellationToken);
+        return await conversations.HandOffFromBotAsync(conversationId, teamId, boost, SystemLine.BotHandedOff(reason), cancellationToken);
     }
 
     private static string Reason(string reason) => reason switch

@@ -39,7 +39,7 @@ public sealed class AttachmentService(
         var isVisitor = actor.Audience == Audience.Visitor;
         if (isVisitor && conversation.Status == ConversationStatus.Closed)
         {
-            throw new ParleyException("conversation_closed", "The conversation is closed; start a new one.", StatusCodes.Status409Conflict);
+            throw new ParleyException(ErrorCatalogue.ConversationClosed, "The conversation is closed; start a new one.");
         }
 
         // A retried upload (same client id) answers with the original message and stores nothing new.
@@ -54,11 +54,11 @@ public sealed class AttachmentService(
         var headLength = await body.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, cancellationToken);
         if (headLength == 0)
         {
-            throw new ParleyException("attachment_empty", "The file is empty.");
+            throw new ParleyException(ErrorCatalogue.AttachmentEmpty, "The file is empty.");
         }
 
         var type = FileTypes.Detect(head.AsSpan(0, headLength))
-            ?? throw new ParleyException("attachment_type_not_allowed", "Only images (PNG, JPEG, GIF, WebP), PDF, ZIP and plain text files can be sent.", StatusCodes.Status415UnsupportedMediaType);
+            ?? throw new ParleyException(ErrorCatalogue.AttachmentTypeNotAllowed, "Only images (PNG, JPEG, GIF, WebP), PDF, ZIP and plain text files can be sent.");
 
         string key;
         long size;
@@ -150,7 +150,7 @@ public sealed class AttachmentService(
         a.Id, a.FileName, a.ContentType, a.Size, a.ContentType.StartsWith("image/", StringComparison.Ordinal), $"/api/v1/attachments/{a.Id}?k={a.AccessKey}");
 
     private static ParleyException TooLarge(long max) =>
-        new("attachment_too_large", $"The file is larger than {max / 1024 / 1024.0:0.#} MB.", StatusCodes.Status413PayloadTooLarge);
+        new(ErrorCatalogue.AttachmentTooLarge, $"The file is larger than {max / 1024 / 1024.0:0.#} MB.");
 
     private sealed class LimitExceededException : Exception
     {

@@ -59,7 +59,7 @@ public static class AttachmentsApi
         var consoleUser = console.Succeeded && console.Principal.UserId() is not null ? Actor.Agent(console.Principal) : (Actor?)null;
         if (await attachments.OpenAsync(id, k, consoleUser, cancellationToken) is not { } found)
         {
-            return Problems.Create(StatusCodes.Status404NotFound, "attachment_not_found", "No such attachment.");
+            return Problems.Create(ErrorCatalogue.AttachmentNotFound, "No such attachment.");
         }
 
         var (attachment, content) = found;

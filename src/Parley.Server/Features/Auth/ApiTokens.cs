@@ -137,13 +137,13 @@ internal static class ApiTokenScopeCheck
 
             if (area == "auth" && !(segments is [_, _, _, "me"] && !write))
             {
-                await Problems.Create(StatusCodes.Status403Forbidden, "session_required", "Account management needs a signed-in session, not an API token.").ExecuteAsync(context);
+                await Problems.Create(ErrorCatalogue.SessionRequired, "Account management needs a signed-in session, not an API token.").ExecuteAsync(context);
                 return;
             }
 
             if (!ApiTokens.Allows(user.FindAll(ApiTokens.ScopeClaim).Select(c => c.Value), area, write))
             {
-                await Problems.Create(StatusCodes.Status403Forbidden, "insufficient_scope", $"The API token lacks the scope {area}:{(write ? "write" : "read")}.").ExecuteAsync(context);
+                await Problems.Create(ErrorCatalogue.InsufficientScope, $"The API token lacks the scope {area}:{(write ? "write" : "read")}.").ExecuteAsync(context);
                 return;
             }
         }

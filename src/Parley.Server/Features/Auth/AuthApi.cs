@@ -73,11 +73,11 @@ public static class AuthApi
                 await signIn.StartSessionAsync(http, user!, cancellationToken);
                 return TypedResults.Ok(UserDto.From(user!));
             case SignInOutcome.TotpRequired:
-                return Problems.Create(StatusCodes.Status401Unauthorized, "totp_required", "Enter the code from your authenticator app.");
+                return Problems.Create(ErrorCatalogue.TotpRequired, "Enter the code from your authenticator app.");
             case SignInOutcome.Throttled:
-                return Problems.Create(StatusCodes.Status429TooManyRequests, "too_many_attempts", "Too many failed sign-ins; try again later.");
+                return Problems.Create(ErrorCatalogue.TooManyAttempts, "Too many failed sign-ins; try again later.");
             default:
-                return Problems.Create(StatusCodes.Status401Unauthorized, "invalid_credentials", "Invalid email, password or code.");
+                return Problems.Create(ErrorCatalogue.InvalidCredentials, "Invalid email, password or code.");
         }
     }
 
@@ -107,7 +107,7 @@ public static class AuthApi
         var user = await CurrentUserAsync(db, principal, cancellationToken);
         if (hasher.VerifyHashedPassword(user, user.PasswordHash, request.CurrentPassword ?? "") == PasswordVerificationResult.Failed)
         {
-            return Problems.Create(StatusCodes.Status403Forbidden, "invalid_credentials", "The current password is wrong.");
+            return Problems.Create(ErrorCatalogue.InvalidCredentials, "The current password is wrong.", status: StatusCodes.Status403Forbidden);
         }
 
         await signIn.SetPasswordAsync(user, request.NewPassword ?? "", cancellationToken);
@@ -135,7 +135,7 @@ public static class AuthApi
             .ExecuteUpdateAsync(s => s.SetProperty(x => x.RevokedAt, now), cancellationToken);
         if (n == 0)
         {
-            throw ParleyException.NotFound("session");
+            throw new ParleyException(ErrorCatalogue.SessionNotFound);
         }
 
         await audit.RecordAsync(principal, "auth.session_revoked", "session", id.ToString(), cancellationToken: cancellationToken);
@@ -155,7 +155,7 @@ public static class AuthApi
         var user = await CurrentUserAsync(db, principal, cancellationToken);
         if (user.TotpEnabled)
         {
-            return Problems.Create(StatusCodes.Status409Conflict, "totp_enabled", "The second factor is already on; disable it first.");
+            return Problems.Create(ErrorCatalogue.TotpEnabled, "The second factor is already on; disable it first.");
         }
 
         var secret = Totp.NewSecret();
@@ -170,13 +170,13 @@ public static class AuthApi
         var user = await CurrentUserAsync(db, principal, cancellationToken);
         if (user.TotpSecret is null)
         {
-            return Problems.Create(StatusCodes.Status409Conflict, "totp_not_set_up", "Start the set-up first.");
+            return Problems.Create(ErrorCatalogue.TotpNotSetUp, "Start the set-up first.");
         }
 
         var step = Totp.Verify(secrets.Unprotect(user.TotpSecret), request.Code, time.GetUtcNow(), user.TotpLastStep);
         if (step is null)
         {
-            return Problems.Create(StatusCodes.Status400BadRequest, "invalid_totp", "The code is wrong or expired.");
+            return Problems.Create(ErrorCatalogue.InvalidTotp, "The code is wrong or expired.");
         }
 
         user.TotpEnabled = true;
@@ -192,12 +192,12 @@ public static class AuthApi
         var user = await CurrentUserAsync(db, principal, cancellationToken);
         if (!user.TotpEnabled || user.TotpSecret is null)
         {
-            return Problems.Create(StatusCodes.Status409Conflict, "totp_not_enabled", "The second factor is not on.");
+            return Problems.Create(ErrorCatalogue.TotpNotEnabled, "The second factor is not on.");
         }
 
         if (Totp.Verify(secrets.Unprotect(user.TotpSecret), request.Code, time.GetUtcNow(), user.TotpLastStep) is not { } step)
         {
-            return Problems.Create(StatusCodes.Status400BadRequest, "invalid_totp", "The code is wrong or expired.");
+            return Problems.Create(ErrorCatalogue.InvalidTotp, "The code is wrong or expired.");
         }
 
         user.TotpEnabled = false;
@@ -221,19 +221,19 @@ public static class AuthApi
         var name = (request.Name ?? "").Trim();
         if (name.Length is 0 or > 200)
         {
-            return Problems.Create(StatusCodes.Status400BadRequest, "invalid_name", "A token needs a name of 1 to 200 characters.");
+            return Problems.Create(ErrorCatalogue.InvalidName, "A token needs a name of 1 to 200 characters.");
         }
 
         var scopes = (request.Scopes ?? []).Select(s => s.Trim()).Distinct().ToList();
         if (scopes.Count == 0 || scopes.Any(s => !ApiTokens.IsValidScope(s)))
         {
-            return Problems.Create(StatusCodes.Status400BadRequest, "invalid_scope", "Scopes are read, write, or AREA:read / AREA:write (e.g. conversations:read).");
+            return Problems.Create(ErrorCatalogue.InvalidScope, "Scopes are read, write, or AREA:read / AREA:write (e.g. conversations:read).");
         }
 
         var days = request.ExpiresInDays ?? 90;
         if (days < 1 || days > options.Value.MaxTokenDays)
         {
-            return Problems.Create(StatusCodes.Status400BadRequest, "invalid_expiry", $"expiresInDays must be between 1 and {options.Value.MaxTokenDays}.");
+            return Problems.Create(ErrorCatalogue.InvalidExpiry, $"expiresInDays must be between 1 and {options.Value.MaxTokenDays}.");
         }
 
         var token = ApiTokens.NewToken();
@@ -263,7 +263,7 @@ public static class AuthApi
             .ExecuteUpdateAsync(s => s.SetProperty(t => t.RevokedAt, now), cancellationToken);
         if (n == 0)
         {
-            throw ParleyException.NotFound("token");
+            throw new ParleyException(ErrorCatalogue.TokenNotFound);
         }
 
         await audit.RecordAsync(principal, "auth.token_revoked", "api_token", id.ToString(), cancellationToken: cancellationToken);
@@ -277,7 +277,7 @@ public static class AuthApi
     {
         if (await db.Users.AnyAsync(cancellationToken))
         {
-            return Problems.Create(StatusCodes.Status409Conflict, "setup_done", "Parley is already set up; sign in instead.");
+            return Problems.Create(ErrorCatalogue.SetupDone, "Parley is already set up; sign in instead.");
         }
 
         var user = await accounts.CreateAsync(request.Email ?? "", request.Password ?? "", request.DisplayName ?? "", UserRole.Admin, cancellationToken);
@@ -289,7 +289,7 @@ public static class AuthApi
     {
         var id = principal.UserId();
         return await db.Users.FirstOrDefaultAsync(u => u.Id == id && u.IsActive, cancellationToken)
-            ?? throw new ParleyException("unauthorized", "Not signed in.", StatusCodes.Status401Unauthorized);
+            ?? throw new ParleyException(ErrorCatalogue.Unauthorized, "Not signed in.");
     }
 
     private static ApiTokenDto ToDto(ApiToken t) =>

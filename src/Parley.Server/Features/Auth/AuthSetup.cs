@@ -83,7 +83,7 @@ public static class AuthSetup
             && !context.User.HasClaim(c => c.Type == ApiTokens.TokenClaim)
             && !request.Headers.ContainsKey(AuthApi.CsrfHeader))
         {
-            await Problems.Create(StatusCodes.Status403Forbidden, "csrf_header_missing", $"State-changing requests must send the {AuthApi.CsrfHeader} header.")
+            await Problems.Create(ErrorCatalogue.CsrfHeaderMissing, $"State-changing requests must send the {AuthApi.CsrfHeader} header.")
                 .ExecuteAsync(context);
             return;
         }

@@ -193,7 +193,7 @@ public sealed class TotpSecrets(IDataProtectionProvider protection)
         }
         catch (Exception ex) when (ex is CryptographicException or FormatException)
         {
-            throw new ParleyException("totp_unavailable", "The second factor cannot be read; ask an admin to reset it.", StatusCodes.Status500InternalServerError);
+            throw new ParleyException(ErrorCatalogue.TotpUnavailable, "The second factor cannot be read; ask an admin to reset it.");
         }
     }
 }
@@ -215,12 +215,12 @@ public static class PasswordPolicy
     {
         if (password.Length < minLength)
         {
-            throw new ParleyException("weak_password", $"The password must be at least {minLength} characters long.");
+            throw new ParleyException(ErrorCatalogue.WeakPassword, $"The password must be at least {minLength} characters long.");
         }
 
         if (password.Length > MaxLength)
         {
-            throw new ParleyException("weak_password", $"The password must be at most {MaxLength} characters long.");
+            throw new ParleyException(ErrorCatalogue.WeakPassword, $"The password must be at most {MaxLength} characters long.");
         }
 
         var local = email.Split('@')[0];
@@ -228,7 +228,7 @@ public static class PasswordPolicy
             || string.Equals(password, email, StringComparison.OrdinalIgnoreCase)
             || (local.Length >= 4 && password.Contains(local, StringComparison.OrdinalIgnoreCase)))
         {
-            throw new ParleyException("weak_password", "This password is too easy to guess; choose a longer or less common one.");
+            throw new ParleyException(ErrorCatalogue.WeakPassword, "This password is too easy to guess; choose a longer or less common one.");
         }
     }
 }

@@ -23,7 +23,7 @@ public sealed class UserAccounts(ParleyDbContext db, IPasswordHasher<User> hashe
         email = email.Trim();
         if (email.Length is 0 or > 256 || !email.Contains('@', StringComparison.Ordinal))
         {
-            throw new ParleyException("invalid_email", "A valid email address is required.");
+            throw new ParleyException(ErrorCatalogue.InvalidEmail, "A valid email address is required.");
         }
 
         PasswordPolicy.Check(password, email, signInOptions.Value.MinPasswordLength);

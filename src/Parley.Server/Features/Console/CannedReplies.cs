@@ -110,10 +110,10 @@ public sealed partial class CannedReplyService(ParleyDbContext db, ConversationS
     {
         var me = Me(user);
         var reply = await db.CannedReplies.FirstOrDefaultAsync(r => r.Id == id && (r.OwnerId == null || r.OwnerId == me), cancellationToken)
-            ?? throw ParleyException.NotFound("canned_reply");
+            ?? throw new ParleyException(ErrorCatalogue.CannedReplyNotFound);
         if (reply.OwnerId is null && !CanManageShared(user))
         {
-            throw new ParleyException("forbidden", "Only supervisors and admins change shared canned replies.", StatusCodes.Status403Forbidden);
+            throw new ParleyException(ErrorCatalogue.Forbidden, "Only supervisors and admins change shared canned replies.");
         }
 
         return reply;
@@ -123,7 +123,7 @@ public sealed partial class CannedReplyService(ParleyDbContext db, ConversationS
     {
         if (await db.CannedReplies.AnyAsync(r => r.OwnerId == owner && r.Shortcut == shortcut && r.Id != except, cancellationToken))
         {
-            throw new ParleyException("canned_reply_exists", $"A canned reply '/{shortcut}' already exists.", StatusCodes.Status409Conflict);
+            throw new ParleyException(ErrorCatalogue.CannedReplyExists, $"A canned reply '/{shortcut}' already exists.");
         }
     }
 
@@ -136,7 +136,7 @@ public sealed partial class CannedReplyService(ParleyDbContext db, ConversationS
 
         return CanManageShared(user)
             ? null
-            : throw new ParleyException("forbidden", "Only supervisors and admins create shared canned replies.", StatusCodes.Status403Forbidden);
+            : throw new ParleyException(ErrorCatalogue.Forbidden, "Only supervisors and admins create shared canned replies.");
     }
 
     private static (string Shortcut, string Body) Validate(CannedReplyRequest request)
@@ -144,13 +144,13 @@ public sealed partial class CannedReplyService(ParleyDbContext db, ConversationS
         var shortcut = (request.Shortcut ?? "").Trim().TrimStart('/').ToLowerInvariant();
         if (!ShortcutPattern().IsMatch(shortcut))
         {
-            throw new ParleyException("invalid_shortcut", "The shortcut must be 1-64 letters, digits, '-' or '_'.");
+            throw new ParleyException(ErrorCatalogue.InvalidShortcut, "The shortcut must be 1-64 letters, digits, '-' or '_'.");
         }
 
         var body = (request.Body ?? "").Trim();
         if (body.Length == 0 || body.Length > MaxBodyLength)
         {
-            throw new ParleyException("invalid_body", $"The body must be 1-{MaxBodyLength} characters.");
+            throw new ParleyException(ErrorCatalogue.InvalidBody, $"The body must be 1-{MaxBodyLength} characters.");
         }
 
         return (shortcut, body);

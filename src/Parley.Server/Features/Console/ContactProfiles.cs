@@ -63,15 +63,15 @@ public sealed class ContactProfileService(ParleyDbContext db, ConversationScope 
         var contact = await db.Contacts.FirstAsync(c => c.Id == contactId, cancellationToken);
         if (request.Name is not null)
         {
-            contact.Name = Field(request.Name, 200, "name");
+            contact.Name = Field(request.Name, 200, "name", ErrorCatalogue.InvalidName);
         }
 
         if (request.Email is not null)
         {
-            var email = Field(request.Email, 256, "email");
+            var email = Field(request.Email, 256, "email", ErrorCatalogue.InvalidEmail);
             if (email is not null && (!email.Contains('@', StringComparison.Ordinal) || email.Any(char.IsWhiteSpace)))
             {
-                throw new ParleyException("invalid_email", "The email address is not valid.");
+                throw new ParleyException(ErrorCatalogue.InvalidEmail, "The email address is not valid.");
             }
 
             contact.Email = email;
@@ -79,20 +79,20 @@ public sealed class ContactProfileService(ParleyDbContext db, ConversationScope 
 
         if (request.Phone is not null)
         {
-            contact.Phone = Field(request.Phone, 64, "phone");
+            contact.Phone = Field(request.Phone, 64, "phone", ErrorCatalogue.InvalidPhone);
         }
 
         if (request.Attributes is { } attributes)
         {
             if (attributes.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null))
             {
-                throw new ParleyException("invalid_attributes", "attributes must be a JSON object.");
+                throw new ParleyException(ErrorCatalogue.InvalidAttributes, "attributes must be a JSON object.");
             }
 
             var json = attributes.ValueKind == JsonValueKind.Null ? null : attributes.GetRawText();
             if (json is { Length: > 16_000 })
             {
-                throw new ParleyException("invalid_attributes", "attributes must be at most 16,000 characters of JSON.");
+                throw new ParleyException(ErrorCatalogue.InvalidAttributes, "attributes must be at most 16,000 characters of JSON.");
             }
 
             contact.AttributesJson = json;
@@ -133,10 +133,10 @@ public sealed class ContactProfileService(ParleyDbContext db, ConversationScope 
     {
         var contactId = await ContactOfAsync(user, conversationId, cancellationToken);
         var note = await db.ContactNotes.FirstOrDefaultAsync(n => n.Id == noteId && n.ContactId == contactId, cancellationToken)
-            ?? throw ParleyException.NotFound("note");
+            ?? throw new ParleyException(ErrorCatalogue.NoteNotFound);
         if (note.AuthorId != Actor.Agent(user).PrincipalId && !user.IsInRole("admin") && !user.IsInRole("supervisor"))
         {
-            throw new ParleyException("forbidden", "Only the author (or a supervisor) edits a note.", StatusCodes.Status403Forbidden);
+            throw new ParleyException(ErrorCatalogue.Forbidden, "Only the author (or a supervisor) edits a note.");
         }
 
         return note;
@@ -148,15 +148,15 @@ public sealed class ContactProfileService(ParleyDbContext db, ConversationScope 
     private static string NoteBody(ContactNoteRequest request)
     {
         var body = (request.Body ?? "").Trim();
-        return body.Length is > 0 and <= MaxNoteLength ? body : throw new ParleyException("invalid_body", $"The note must be 1-{MaxNoteLength} characters.");
+        return body.Length is > 0 and <= MaxNoteLength ? body : throw new ParleyException(ErrorCatalogue.InvalidBody, $"The note must be 1-{MaxNoteLength} characters.");
     }
 
-    private static string? Field(string value, int max, string name)
+    private static string? Field(string value, int max, string name, ErrorCode error)
     {
         var trimmed = value.Trim();
         if (trimmed.Length > max)
         {
-            throw new ParleyException($"invalid_{name}", $"'{name}' must be at most {max} characters.");
+            throw new ParleyException(error, $"'{name}' must be at most {max} characters.");
         }
 
         return trimmed.Length == 0 ? null : trimmed;

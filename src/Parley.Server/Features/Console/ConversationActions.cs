@@ -29,7 +29,7 @@ public sealed class ConsoleConversationActions(
         var now = time.GetUtcNow().UtcDateTime;
         if (until is not { } u || u.ToUniversalTime() <= now || u.ToUniversalTime() - now > MaxSnooze)
         {
-            throw new ParleyException("invalid_snooze", "'until' must be a time in the future, at most a year ahead.");
+            throw new ParleyException(ErrorCatalogue.InvalidSnooze, "'until' must be a time in the future, at most a year ahead.");
         }
 
         var utc = u.ToUniversalTime();
@@ -40,13 +40,13 @@ public sealed class ConsoleConversationActions(
             {
                 if (c.Status == ConversationStatus.Closed)
                 {
-                    throw new ParleyException("conversation_closed", "A closed conversation cannot be snoozed.", StatusCodes.Status409Conflict);
+                    throw new ParleyException(ErrorCatalogue.ConversationClosed, "A closed conversation cannot be snoozed.");
                 }
 
                 c.Status = ConversationStatus.Pending;
                 c.SnoozedUntil = utc;
             },
-            $"Snoozed by {actor.Name} until {utc:yyyy-MM-dd HH:mm} UTC",
+            SystemLine.Snoozed(actor.Name, utc),
             actor,
             cancellationToken);
     }
@@ -55,7 +55,7 @@ public sealed class ConsoleConversationActions(
     {
         await EnsureVisibleAsync(user, id, cancellationToken);
         var actor = Actor.Agent(user);
-        return await conversations.ChangeAsync(id, Wake, $"Unsnoozed by {actor.Name}", actor, cancellationToken);
+        return await conversations.ChangeAsync(id, Wake, SystemLine.Unsnoozed(actor.Name), actor, cancellationToken);
     }
 
     /// <summary>
@@ -83,7 +83,7 @@ public sealed class ConsoleConversationActions(
         return await conversations.ChangeAsync(
             id,
             c => { c.Status = ConversationStatus.Closed; c.ClosedAt = time.GetUtcNow().UtcDateTime; c.SnoozedUntil = null; c.WaitingSince = null; },
-            $"Marked as spam by {actor.Name}; the visitor is blocked",
+            SystemLine.MarkedSpam(actor.Name),
             actor,
             cancellationToken);
     }
@@ -98,7 +98,7 @@ public sealed class ConsoleConversationActions(
     {
         if (seq < 0)
         {
-            throw new ParleyException("invalid_seq", "seq must not be negative.");
+            throw new ParleyException(ErrorCatalogue.InvalidSeq, "seq must not be negative.");
         }
 
         var me = Actor.Agent(user).PrincipalId;

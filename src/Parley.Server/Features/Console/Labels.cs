@@ -29,18 +29,18 @@ public sealed partial class LabelService(ParleyDbContext db, ConversationScope s
         var name = (request.Name ?? "").Trim();
         if (name.Length is 0 or > 64)
         {
-            throw new ParleyException("invalid_name", "The label name must be 1-64 characters.");
+            throw new ParleyException(ErrorCatalogue.InvalidName, "The label name must be 1-64 characters.");
         }
 
         var color = string.IsNullOrWhiteSpace(request.Color) ? "#2563eb" : request.Color.Trim().ToLowerInvariant();
         if (!ColorPattern().IsMatch(color))
         {
-            throw new ParleyException("invalid_color", "The colour must be a hex colour like #2563eb.");
+            throw new ParleyException(ErrorCatalogue.InvalidColor, "The colour must be a hex colour like #2563eb.");
         }
 
         if (await db.Labels.AnyAsync(l => l.Name == name, cancellationToken))
         {
-            throw new ParleyException("label_exists", $"A label '{name}' already exists.", StatusCodes.Status409Conflict);
+            throw new ParleyException(ErrorCatalogue.LabelExists, $"A label '{name}' already exists.");
         }
 
         var label = new Label { Id = Guid.CreateVersion7(), Name = name, Color = color, CreatedAt = time.GetUtcNow().UtcDateTime };
@@ -53,12 +53,12 @@ public sealed partial class LabelService(ParleyDbContext db, ConversationScope s
     {
         if (!user.IsInRole("admin") && !user.IsInRole("supervisor"))
         {
-            throw new ParleyException("forbidden", "Only supervisors and admins delete labels.", StatusCodes.Status403Forbidden);
+            throw new ParleyException(ErrorCatalogue.Forbidden, "Only supervisors and admins delete labels.");
         }
 
         if (await db.Labels.Where(l => l.Id == id).ExecuteDeleteAsync(cancellationToken) == 0)
         {
-            throw ParleyException.NotFound("label");
+            throw new ParleyException(ErrorCatalogue.LabelNotFound);
         }
     }
 
@@ -70,13 +70,13 @@ public sealed partial class LabelService(ParleyDbContext db, ConversationScope s
         var wanted = labelIds.Distinct().ToList();
         if (wanted.Count > 50)
         {
-            throw new ParleyException("too_many_labels", "At most 50 labels per conversation.");
+            throw new ParleyException(ErrorCatalogue.TooManyLabels, "At most 50 labels per conversation.");
         }
 
         var known = await db.Labels.Where(l => wanted.Contains(l.Id)).Select(l => l.Id).ToListAsync(cancellationToken);
         if (known.Count != wanted.Count)
         {
-            throw ParleyException.NotFound("label");
+            throw new ParleyException(ErrorCatalogue.LabelNotFound);
         }
 
         var current = await db.ConversationLabels.Where(l => l.ConversationId == conversationId).ToListAsync(cancellationToken);
@@ -88,7 +88,7 @@ public sealed partial class LabelService(ParleyDbContext db, ConversationScope s
         }
         catch (DbUpdateException)
         {
-            throw new ParleyException("conflict", "The labels changed meanwhile; try again.", StatusCodes.Status409Conflict);
+            throw new ParleyException(ErrorCatalogue.Conflict, "The labels changed meanwhile; try again.");
         }
 
         events.Publish(new ConversationLabelsChanged(conversationId, wanted));

@@ -39,7 +39,7 @@ public sealed class MessageSearch(ParleyDbContext db, ConversationScope scope, I
         var term = (q ?? "").Trim();
         if (term.Length == 0 || term.Length > MaxQueryLength)
         {
-            throw new ParleyException("invalid_query", $"q must be 1-{MaxQueryLength} characters.");
+            throw new ParleyException(ErrorCatalogue.InvalidQuery, $"q must be 1-{MaxQueryLength} characters.");
         }
 
         long? beforeId = null;
@@ -47,7 +47,7 @@ public sealed class MessageSearch(ParleyDbContext db, ConversationScope scope, I
         {
             beforeId = long.TryParse(cursor, System.Globalization.CultureInfo.InvariantCulture, out var id) && id > 0
                 ? id
-                : throw new ParleyException("invalid_cursor", "The cursor is not one this API returned.");
+                : throw new ParleyException(ErrorCatalogue.InvalidCursor, "The cursor is not one this API returned.");
         }
 
         var pageSize = options.Value.SearchPageSize;

@@ -50,7 +50,7 @@ internal sealed partial class SnoozeWaker(
             {
                 while (_woken.Reader.TryRead(out var woken))
                 {
-                    await WakeAsync(woken.Id, woken.SnoozedUntil, "Re-opened: the visitor wrote", stoppingToken);
+                    await WakeAsync(woken.Id, woken.SnoozedUntil, SystemLine.WokeVisitorWrote, stoppingToken);
                 }
 
                 if (time.GetUtcNow() >= nextSweep)
@@ -96,7 +96,7 @@ internal sealed partial class SnoozeWaker(
 
         foreach (var id in due)
         {
-            await WakeAsync(id, null, "Re-opened: the snooze ended", cancellationToken);
+            await WakeAsync(id, null, SystemLine.WokeSnoozeEnded, cancellationToken);
         }
     }
 

@@ -17,7 +17,7 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
     {
         if (await db.Contacts.AnyAsync(c => c.Id == contactId && c.BlockedAt != null, cancellationToken))
         {
-            throw new ParleyException("contact_blocked", "This visitor is blocked.", StatusCodes.Status403Forbidden);
+            throw new ParleyException(ErrorCatalogue.ContactBlocked, "This visitor is blocked.");
         }
 
         for (var attempt = 0; ; attempt++)
@@ -81,7 +81,7 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
         var offset = 0;
         if (filter.Cursor is not null && (!int.TryParse(filter.Cursor, System.Globalization.CultureInfo.InvariantCulture, out offset) || offset < 0))
         {
-            throw new ParleyException("invalid_cursor", "The cursor is not one this API returned.");
+            throw new ParleyException(ErrorCatalogue.InvalidCursor, "The cursor is not one this API returned.");
         }
 
         var actor = Actor.Agent(user);
@@ -105,7 +105,7 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
             "closed" => query.Where(x => x.Conversation.Status == ConversationStatus.Closed),
             "waiting" => query.Where(x => x.Conversation.WaitingSince != null),
             null or "" or "any" or "all" => query,
-            _ => throw new ParleyException("invalid_status", "status must be open, pending, snoozed, waiting, closed or all."),
+            _ => throw new ParleyException(ErrorCatalogue.InvalidStatus, "status must be open, pending, snoozed, waiting, closed or all."),
         };
         if (filter.LabelId is { } labelId)
         {
@@ -194,13 +194,13 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
     public async Task<ConversationSummary> CloseAsync(Guid id, Actor actor, CancellationToken cancellationToken)
     {
         await access.RequireConversationAsync(actor, id, ConversationAction.ChangeStatus, cancellationToken);
-        return await ChangeAsync(id, c => { c.Status = ConversationStatus.Closed; c.ClosedAt = time.GetUtcNow().UtcDateTime; c.SnoozedUntil = null; c.QueuedAt = null; c.OfferedToId = null; c.OfferExpiresAt = null; }, $"Closed by {actor.Name}", actor, cancellationToken, "closed");
+        return await ChangeAsync(id, c => { c.Status = ConversationStatus.Closed; c.ClosedAt = time.GetUtcNow().UtcDateTime; c.SnoozedUntil = null; c.QueuedAt = null; c.OfferedToId = null; c.OfferExpiresAt = null; }, SystemLine.Closed(actor.Name), actor, cancellationToken, "closed");
     }
 
     public async Task<ConversationSummary> ReopenAsync(Guid id, Actor actor, CancellationToken cancellationToken)
     {
         await access.RequireConversationAsync(actor, id, ConversationAction.ChangeStatus, cancellationToken);
-        return await ChangeAsync(id, c => { c.Status = ConversationStatus.Open; c.ClosedAt = null; c.SnoozedUntil = null; c.QueuedAt = c.AssigneeId is null ? time.GetUtcNow().UtcDateTime : null; }, $"Reopened by {actor.Name}", actor, cancellationToken, "reopened");
+        return await ChangeAsync(id, c => { c.Status = ConversationStatus.Open; c.ClosedAt = null; c.SnoozedUntil = null; c.QueuedAt = c.AssigneeId is null ? time.GetUtcNow().UtcDateTime : null; }, SystemLine.Reopened(actor.Name), actor, cancellationToken, "reopened");
     }
 
     internal async Task<ConversationSummary> ChangeAsync(Guid id, Action<Conversation> change, string eventText, Actor actor, CancellationToken cancellationToken, string changeKind = "updated")
@@ -214,7 +214,7 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
         }
         catch (DbUpdateException)
         {
-            throw new ParleyException("conversation_conflict", "The visitor already has another active conversation.", StatusCodes.Status409Conflict);
+            throw new ParleyException(ErrorCatalogue.ConversationConflict, "The visitor already has another active conversation.");
         }
 
         return await RecordChangeAsync(id, eventText, actor, cancellationToken, changeKind);
@@ -227,7 +227,8 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
     /// <param name="changeKind">What changed, for integrations (<c>conversation.{changeKind}</c>): updated, assigned, closed, reopened.</param>
     public async Task<ConversationSummary> RecordChangeAsync(Guid id, string eventText, Actor actor, CancellationToken cancellationToken, string changeKind = "updated")
     {
-        await writer.WriteAsync(new WriteCommand(id, Guid.NewGuid(), SenderKind.System, actor.PrincipalId, actor.Name, MessageKind.Event, eventText), cancellationToken);
+        // The line is stored as a code (SystemLine); the inbox preview, one plain string for every reader, stays English.
+        await writer.WriteAsync(new WriteCommand(id, Guid.NewGuid(), SenderKind.System, actor.PrincipalId, actor.Name, MessageKind.Event, eventText) { PreviewText = SystemLine.ToEnglish(eventText) }, cancellationToken);
         var state = await LoadStateAsync(id, cancellationToken);
         events.Publish(new ConversationChanged(state) { Change = changeKind });
         return state.ToSummary();

@@ -65,13 +65,13 @@ public static class ConversationsApi
             "unassigned" => InboxView.Unassigned,
             "teams" => InboxView.Teams,
             "closed" => InboxView.Closed,
-            _ => throw new ParleyException("invalid_view", "view must be all, mine, unassigned, teams or closed."),
+            _ => throw new ParleyException(ErrorCatalogue.InvalidView, "view must be all, mine, unassigned, teams or closed."),
         };
         var inboxSort = sort switch
         {
             null or "" or "waiting" => InboxSort.Waiting,
             "recent" => InboxSort.Recent,
-            _ => throw new ParleyException("invalid_sort", "sort must be waiting or recent."),
+            _ => throw new ParleyException(ErrorCatalogue.InvalidSort, "sort must be waiting or recent."),
         };
         var filter = new InboxFilter(inboxView, status, labelId, from?.ToUniversalTime(), to?.ToUniversalTime(), inboxSort, limit, cursor);
         var page = await service.ListAsync(user, filter, cancellationToken);

@@ -36,14 +36,14 @@ public sealed class CsatService(ParleyDbContext db, DomainEvents events, TimePro
     {
         if (request.Score is < 1 or > 5)
         {
-            throw new ParleyException("invalid_score", "The score must be between 1 and 5.");
+            throw new ParleyException(ErrorCatalogue.InvalidScore, "The score must be between 1 and 5.");
         }
 
         var conversation = await db.Conversations.AsNoTracking().FirstOrDefaultAsync(c => c.Id == conversationId && c.ContactId == contactId, cancellationToken)
             ?? throw ParleyException.NotFound();
         if (conversation.Status != ConversationStatus.Closed)
         {
-            throw new ParleyException("conversation_not_closed", "A conversation can be rated once it is closed.", StatusCodes.Status409Conflict);
+            throw new ParleyException(ErrorCatalogue.ConversationNotClosed, "A conversation can be rated once it is closed.");
         }
 
         if (await db.ConversationRatings.AnyAsync(r => r.ConversationId == conversationId, cancellationToken))
@@ -69,7 +69,7 @@ public sealed class CsatService(ParleyDbContext db, DomainEvents events, TimePro
     }
 
     private static ParleyException AlreadyRated() =>
-        new("already_rated", "This conversation has already been rated.", StatusCodes.Status409Conflict);
+        new(ErrorCatalogue.AlreadyRated);
 
     public async Task<RatingDto?> FindAsync(Guid conversationId, CancellationToken cancellationToken) =>
         await db.ConversationRatings.AsNoTracking().Where(r => r.ConversationId == conversationId).Select(r => RatingDto.From(r)).FirstOrDefaultAsync(cancellationToken);
@@ -123,6 +123,6 @@ public static class CsatApi
         await access.RequireConversationAsync(Messaging.Actor.Agent(user), id, Access.ConversationAction.Read, cancellationToken);
         return await csat.FindAsync(id, cancellationToken) is { } rating
             ? TypedResults.Ok(rating)
-            : Problems.Create(StatusCodes.Status404NotFound, "rating_not_found", "This conversation has not been rated.");
+            : Problems.Create(ErrorCatalogue.RatingNotFound, "This conversation has not been rated.");
     }
 }

@@ -49,13 +49,13 @@ public sealed partial class BusinessEventService(ParleyDbContext db, DomainEvent
         var data = request.Data is { ValueKind: not JsonValueKind.Undefined and not JsonValueKind.Null } d ? d : JsonSerializer.SerializeToElement(new { });
         if (data.ValueKind != JsonValueKind.Object)
         {
-            throw new ParleyException("event_data_invalid", "'data' must be a JSON object.");
+            throw new ParleyException(ErrorCatalogue.EventDataInvalid, "'data' must be a JSON object.");
         }
 
         var dataJson = data.GetRawText();
         if (dataJson.Length > MaxDataLength)
         {
-            throw new ParleyException("event_data_too_large", $"'data' is larger than {MaxDataLength} bytes.", StatusCodes.Status413PayloadTooLarge);
+            throw new ParleyException(ErrorCatalogue.EventDataTooLarge, $"'data' is larger than {MaxDataLength} bytes.");
         }
 
         var contact = await ResolveContactAsync(request.Contact, request.SiteKey, cancellationToken);
@@ -84,7 +84,7 @@ public sealed partial class BusinessEventService(ParleyDbContext db, DomainEvent
     {
         if (!await db.Contacts.AnyAsync(c => c.Id == contactId, cancellationToken))
         {
-            throw ParleyException.NotFound("contact");
+            throw new ParleyException(ErrorCatalogue.ContactNotFound);
         }
 
         var size = CursorPage.Limit(limit);
@@ -114,7 +114,7 @@ public sealed partial class BusinessEventService(ParleyDbContext db, DomainEvent
 
         return CustomType().IsMatch(type)
             ? type
-            : throw new ParleyException("event_type_invalid", "'event_type' must be ORDER, CUSTOMER, TICKET or a custom name of letters, digits, '_', '-' and '.' (at most 64).");
+            : throw new ParleyException(ErrorCatalogue.EventTypeInvalid, "'event_type' must be ORDER, CUSTOMER, TICKET or a custom name of letters, digits, '_', '-' and '.' (at most 64).");
     }
 
     private async Task<Contact> ResolveContactAsync(ContactRefInput? reference, string? siteKey, CancellationToken cancellationToken)
@@ -124,14 +124,14 @@ public sealed partial class BusinessEventService(ParleyDbContext db, DomainEvent
         var phone = reference?.Phone?.Trim();
         if (string.IsNullOrEmpty(externalId) && string.IsNullOrEmpty(email) && string.IsNullOrEmpty(phone))
         {
-            throw new ParleyException("contact_required", "'contact' needs an external_id, email or phone.");
+            throw new ParleyException(ErrorCatalogue.ContactRequired, "'contact' needs an external_id, email or phone.");
         }
 
         Guid? siteId = null;
         if (!string.IsNullOrWhiteSpace(siteKey))
         {
             siteId = await db.Sites.Where(s => s.Key == siteKey).Select(s => (Guid?)s.Id).FirstOrDefaultAsync(cancellationToken)
-                ?? throw ParleyException.NotFound("site");
+                ?? throw new ParleyException(ErrorCatalogue.SiteNotFound);
         }
 
         var contacts = db.Contacts.Where(c => siteId == null || c.SiteId == siteId);
@@ -156,7 +156,7 @@ public sealed partial class BusinessEventService(ParleyDbContext db, DomainEvent
 
         if (matches.Count > 1 && siteId is null && matches[0].SiteId != matches[1].SiteId)
         {
-            throw new ParleyException("contact_ambiguous", "The contact exists on several sites; pass site_key.", StatusCodes.Status409Conflict);
+            throw new ParleyException(ErrorCatalogue.ContactAmbiguous, "The contact exists on several sites; pass site_key.");
         }
 
         if (matches.Count > 0)
@@ -166,7 +166,7 @@ public sealed partial class BusinessEventService(ParleyDbContext db, DomainEvent
 
         if (siteId is null)
         {
-            throw new ParleyException("contact_not_found", "No contact matches; pass site_key to create it.", StatusCodes.Status404NotFound);
+            throw new ParleyException(ErrorCatalogue.ContactNotFound, "No contact matches; pass site_key to create it.");
         }
 
         // A customer the business knows before they ever chatted: create them so the timeline is there when they do.

@@ -76,21 +76,21 @@ public static class ContactsApi
     }
 
     internal static async Task<Ok<ContactDto>> GetAsync(Guid id, AccessPolicy access, ClaimsPrincipal user, CancellationToken cancellationToken) =>
-        TypedResults.Ok(ContactDto.From(await (await access.ContactsAsync(Actor.Agent(user), cancellationToken)).FirstOrDefaultAsync(c => c.Id == id, cancellationToken) ?? throw ParleyException.NotFound("contact")));
+        TypedResults.Ok(ContactDto.From(await (await access.ContactsAsync(Actor.Agent(user), cancellationToken)).FirstOrDefaultAsync(c => c.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.ContactNotFound)));
 
     /// <summary>A contact the user may not see (no visible conversation) answers like an unknown one.</summary>
     private static async Task RequireVisibleAsync(AccessPolicy access, ClaimsPrincipal user, Guid id, CancellationToken cancellationToken)
     {
         if (!await (await access.ContactsAsync(Actor.Agent(user), cancellationToken)).AnyAsync(c => c.Id == id, cancellationToken))
         {
-            throw ParleyException.NotFound("contact");
+            throw new ParleyException(ErrorCatalogue.ContactNotFound);
         }
     }
 
     internal static async Task<Ok<ContactDto>> UpdateAsync(Guid id, UpdateContactRequest request, ParleyDbContext db, AccessPolicy access, ClaimsPrincipal user, DomainEvents events, CancellationToken cancellationToken)
     {
         await RequireVisibleAsync(access, user, id, cancellationToken);
-        var contact = await db.Contacts.FirstOrDefaultAsync(c => c.Id == id, cancellationToken) ?? throw ParleyException.NotFound("contact");
+        var contact = await db.Contacts.FirstOrDefaultAsync(c => c.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.ContactNotFound);
         contact.Name = Field(request.Name, contact.Name, 200, "name");
         contact.Email = Field(request.Email, contact.Email, 256, "email");
         contact.Phone = Field(request.Phone, contact.Phone, 64, "phone");
@@ -113,7 +113,7 @@ public static class ContactsApi
             var serialized = attributes.ToJsonString();
             if (serialized.Length > MaxAttributesLength)
             {
-                throw new ParleyException("attributes_too_large", $"Attributes may hold at most {MaxAttributesLength} characters of JSON.", StatusCodes.Status413PayloadTooLarge);
+                throw new ParleyException(ErrorCatalogue.AttributesTooLarge, $"Attributes may hold at most {MaxAttributesLength} characters of JSON.");
             }
 
             contact.AttributesJson = serialized;
@@ -125,7 +125,7 @@ public static class ContactsApi
         }
         catch (DbUpdateException)
         {
-            throw new ParleyException("contact_external_id_taken", "Another contact of this site has that externalId.", StatusCodes.Status409Conflict);
+            throw new ParleyException(ErrorCatalogue.ContactExternalIdTaken, "Another contact of this site has that externalId.");
         }
 
         var dto = ContactDto.From(contact);
@@ -148,7 +148,7 @@ public static class ContactsApi
 
         value = value.Trim();
         return value.Length > max
-            ? throw new ParleyException("invalid_request", $"'{name}' is longer than {max} characters.")
+            ? throw new ParleyException(ErrorCatalogue.InvalidRequest, $"'{name}' is longer than {max} characters.")
             : value.Length == 0 ? null : value;
     }
 
@@ -175,6 +175,6 @@ public static class ContactsApi
         {
         }
 
-        throw new ParleyException("invalid_cursor", "The cursor is not one this API returned.");
+        throw new ParleyException(ErrorCatalogue.InvalidCursor, "The cursor is not one this API returned.");
     }
 }

@@ -47,17 +47,17 @@ public static class EventsApi
             }
             else
             {
-                return Problems.Create(StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", $"Send application/json or {ProtobufContentType}.");
+                return Problems.Create(ErrorCatalogue.UnsupportedMediaType, $"Send application/json or {ProtobufContentType}.");
             }
         }
         catch (Exception ex) when (ex is JsonException or InvalidProtocolBufferException)
         {
-            return Problems.Create(StatusCodes.Status400BadRequest, "invalid_request", "The body is not a valid business event.", ex.Message);
+            return Problems.Create(ErrorCatalogue.InvalidRequest, "The body is not a valid business event.", ex.Message);
         }
 
         if (body is null)
         {
-            return Problems.Create(StatusCodes.Status400BadRequest, "invalid_request", "The body is empty.");
+            return Problems.Create(ErrorCatalogue.InvalidRequest, "The body is empty.");
         }
 
         var reply = await service.RecordAsync(body, user, cancellationToken);

@@ -190,8 +190,8 @@ internal sealed class GrpcErrorInterceptor : Interceptor
             StatusCodes.Status413PayloadTooLarge => StatusCode.ResourceExhausted,
             StatusCodes.Status429TooManyRequests => StatusCode.ResourceExhausted,
             _ => StatusCode.InvalidArgument,
-        }, $"{p.Code}: {p.Message}")),
-        StoreUnavailableException s => new RpcException(new Status(StatusCode.Unavailable, "unavailable: " + s.Message)),
+        }, p.Error.HubText(p.Message))),
+        StoreUnavailableException s => new RpcException(new Status(StatusCode.Unavailable, ErrorCatalogue.Unavailable.HubText(s.Message))),
         _ => null,
     };
 }

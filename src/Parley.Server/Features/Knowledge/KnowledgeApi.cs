@@ -184,14 +184,14 @@ public static class KnowledgeApi
             }
             catch (DecoderFallbackException)
             {
-                throw new KnowledgeImportException("knowledge_import_invalid", "The file is not UTF-8 text.", null, null);
+                throw new KnowledgeImportException(ErrorCatalogue.KnowledgeImportInvalid, "The file is not UTF-8 text.", null, null);
             }
 
             return TypedResults.Ok(await service.ImportAsync(user, format, items, cancellationToken));
         }
         catch (KnowledgeImportException ex)
         {
-            var extensions = new Dictionary<string, object?> { ["code"] = ex.Code };
+            var extensions = new Dictionary<string, object?> { ["code"] = ex.Error.Code };
             if (ex.Line is { } line)
             {
                 extensions["line"] = line;
@@ -203,8 +203,7 @@ public static class KnowledgeApi
             }
 
             var where = ex.Row is { } r ? $"Entry {r}" + (ex.Line is { } l ? $" (line {l})" : "") + ": " : ex.Line is { } l2 ? $"Line {l2}: " : "";
-            var status = ex.Code == "forbidden" ? StatusCodes.Status403Forbidden : StatusCodes.Status400BadRequest;
-            return TypedResults.Problem(detail: where + ex.Message, statusCode: status, title: "The import was refused; nothing was changed.", extensions: extensions);
+            return TypedResults.Problem(detail: where + ex.Message, statusCode: ex.Error.Status, title: "The import was refused; nothing was changed.", extensions: extensions);
         }
     }
 
@@ -232,5 +231,5 @@ public static class KnowledgeApi
     }
 
     private static KnowledgeImportException TooLarge() =>
-        new("knowledge_import_too_large", $"An import file is at most {KnowledgeTransfer.MaxImportBytes / (1024 * 1024)} MiB.", null, null);
+        new(ErrorCatalogue.KnowledgeImportTooLarge, $"An import file is at most {KnowledgeTransfer.MaxImportBytes / (1024 * 1024)} MiB.", null, null);
 }

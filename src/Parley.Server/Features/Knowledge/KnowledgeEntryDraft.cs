@@ -90,7 +90,7 @@ public sealed partial record KnowledgeEntryDraft(Guid? TeamId, string Question, 
         return string.Join('-', parts);
     }
 
-    public static ParleyException Invalid(string message) => new("knowledge_invalid", message);
+    public static ParleyException Invalid(string message) => new(ErrorCatalogue.KnowledgeInvalid, message);
 
     private static List<string> CleanList(IEnumerable<string?>? items, string field, int maxLength, int maxCount, StringComparer comparer)
     {

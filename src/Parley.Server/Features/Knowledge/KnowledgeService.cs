@@ -145,7 +145,7 @@ public sealed partial class KnowledgeService(ParleyDbContext db, AccessPolicy ac
     {
         if (items.Count > MaxImportEntries)
         {
-            throw new KnowledgeImportException("knowledge_import_too_large", $"An import holds at most {MaxImportEntries} entries.", null, null);
+            throw new KnowledgeImportException(ErrorCatalogue.KnowledgeImportTooLarge, $"An import holds at most {MaxImportEntries} entries.", null, null);
         }
 
         var scope = await ScopeAsync(user, cancellationToken);
@@ -168,24 +168,24 @@ public sealed partial class KnowledgeService(ParleyDbContext db, AccessPolicy ac
             var draft = item.Draft;
             if (item.Id is { } id && !seen.Add(id))
             {
-                throw item.Fail("knowledge_import_invalid", $"The id {id} appears twice.");
+                throw item.Fail(ErrorCatalogue.KnowledgeImportInvalid, $"The id {id} appears twice.");
             }
 
             if (draft.TeamId is { } team && !teams.Contains(team))
             {
-                throw item.Fail("knowledge_import_invalid", "teamId names no team.");
+                throw item.Fail(ErrorCatalogue.KnowledgeImportInvalid, "teamId names no team.");
             }
 
             if (!CanChange(scope, draft.TeamId))
             {
-                throw item.Fail("forbidden", "You may not change entries of this department.");
+                throw item.Fail(ErrorCatalogue.Forbidden, "You may not change entries of this department.");
             }
 
             if (item.Id is { } known && existing.TryGetValue(known, out var entry))
             {
                 if (!CanChange(scope, entry.TeamId))
                 {
-                    throw item.Fail("forbidden", "The id names an entry of a department you may not change.");
+                    throw item.Fail(ErrorCatalogue.Forbidden, "The id names an entry of a department you may not change.");
                 }
 
                 var before = Snapshot(entry);
@@ -265,13 +265,13 @@ public sealed partial class KnowledgeService(ParleyDbContext db, AccessPolicy ac
         var intent = request.Intent?.Trim() ?? "";
         if (intent.Length > IntentExample.MaxIntentLength || !IntentPattern().IsMatch(intent))
         {
-            throw new ParleyException("intent_example_invalid", $"intent is a lower-case snake_case name of at most {IntentExample.MaxIntentLength} characters, e.g. ask_price.");
+            throw new ParleyException(ErrorCatalogue.IntentExampleInvalid, $"intent is a lower-case snake_case name of at most {IntentExample.MaxIntentLength} characters, e.g. ask_price.");
         }
 
         var text = request.Text?.Trim() ?? "";
         if (text.Length is 0 or > IntentExample.MaxTextLength)
         {
-            throw new ParleyException("intent_example_invalid", $"text is 1 to {IntentExample.MaxTextLength} characters.");
+            throw new ParleyException(ErrorCatalogue.IntentExampleInvalid, $"text is 1 to {IntentExample.MaxTextLength} characters.");
         }
 
         TextInput.Require(text, "text", multiline: true);
@@ -280,14 +280,14 @@ public sealed partial class KnowledgeService(ParleyDbContext db, AccessPolicy ac
         {
             // A correction names a message of a conversation the agent may see; anything else is an unknown id.
             var conversationId = await db.Messages.AsNoTracking().Where(m => m.Id == messageId).Select(m => (Guid?)m.ConversationId).FirstOrDefaultAsync(cancellationToken)
-                ?? throw ParleyException.NotFound("message");
+                ?? throw new ParleyException(ErrorCatalogue.MessageNotFound);
             try
             {
                 await access.RequireConversationAsync(Actor.Agent(user), conversationId, ConversationAction.Read, cancellationToken);
             }
             catch (ParleyException ex) when (ex.Status == StatusCodes.Status404NotFound)
             {
-                throw ParleyException.NotFound("message");
+                throw new ParleyException(ErrorCatalogue.MessageNotFound);
             }
         }
 
@@ -302,7 +302,7 @@ public sealed partial class KnowledgeService(ParleyDbContext db, AccessPolicy ac
     public async Task DeleteIntentExampleAsync(ClaimsPrincipal user, Guid id, CancellationToken cancellationToken)
     {
         await ScopeAsync(user, cancellationToken);
-        var example = await db.IntentExamples.FirstOrDefaultAsync(x => x.Id == id, cancellationToken) ?? throw ParleyException.NotFound("intent_example");
+        var example = await db.IntentExamples.FirstOrDefaultAsync(x => x.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.IntentExampleNotFound);
         db.IntentExamples.Remove(example);
         audit.Stage(user, "knowledge.intent_example_deleted", "intent_example", example.Id.ToString(), new { before = new { example.Intent, example.Text, example.MessageId }, after = (object?)null });
         await db.SaveChangesAsync(cancellationToken);
@@ -357,7 +357,7 @@ public sealed partial class KnowledgeService(ParleyDbContext db, AccessPolicy ac
     {
         var entries = tracked ? db.KnowledgeEntries : db.KnowledgeEntries.AsNoTracking();
         var entry = await entries.FirstOrDefaultAsync(e => e.Id == id, cancellationToken);
-        return entry is not null && CanSee(scope, entry.TeamId) ? entry : throw ParleyException.NotFound("knowledge_entry");
+        return entry is not null && CanSee(scope, entry.TeamId) ? entry : throw new ParleyException(ErrorCatalogue.KnowledgeEntryNotFound);
     }
 
     private async Task<KnowledgeEntry> FindChangeableAsync(AccessScope scope, Guid id, CancellationToken cancellationToken)
@@ -424,7 +424,7 @@ public sealed partial class KnowledgeService(ParleyDbContext db, AccessPolicy ac
 
                 if (term.Length > KnowledgeSynonym.MaxTermLength)
                 {
-                    throw new ParleyException("knowledge_invalid", $"A synonym is at most {KnowledgeSynonym.MaxTermLength} characters.");
+                    throw new ParleyException(ErrorCatalogue.KnowledgeInvalid, $"A synonym is at most {KnowledgeSynonym.MaxTermLength} characters.");
                 }
 
                 TextInput.Require(term, "groups");
@@ -436,7 +436,7 @@ public sealed partial class KnowledgeService(ParleyDbContext db, AccessPolicy ac
 
             if (terms.Count > KnowledgeSynonym.MaxTerms)
             {
-                throw new ParleyException("knowledge_invalid", $"A synonym group has at most {KnowledgeSynonym.MaxTerms} terms.");
+                throw new ParleyException(ErrorCatalogue.KnowledgeInvalid, $"A synonym group has at most {KnowledgeSynonym.MaxTerms} terms.");
             }
 
             // A group of one says nothing; drop it rather than fail the whole save.
@@ -448,7 +448,7 @@ public sealed partial class KnowledgeService(ParleyDbContext db, AccessPolicy ac
 
         return result.Count <= KnowledgeSynonym.MaxGroups
             ? result
-            : throw new ParleyException("knowledge_invalid", $"At most {KnowledgeSynonym.MaxGroups} synonym groups.");
+            : throw new ParleyException(ErrorCatalogue.KnowledgeInvalid, $"At most {KnowledgeSynonym.MaxGroups} synonym groups.");
     }
 
     [GeneratedRegex("^[a-z][a-z0-9]*(_[a-z0-9]+)*$", RegexOptions.CultureInvariant)]

@@ -10,13 +10,13 @@ namespace Parley.Server.Features.Knowledge;
 /// <summary>One entry of an import file, checked, with where it stands in the file for error messages.</summary>
 public sealed record KnowledgeImportItem(Guid? Id, KnowledgeEntryDraft Draft, int Line, int Row)
 {
-    public KnowledgeImportException Fail(string code, string message) => new(code, message, Line, Row);
+    public KnowledgeImportException Fail(ErrorCode code, string message) => new(code, message, Line, Row);
 }
 
 /// <summary>A refused import: nothing was changed. <see cref="Line"/> is 1-based in the file, <see cref="Row"/> the 1-based entry (CSV: data row).</summary>
-public sealed class KnowledgeImportException(string code, string message, int? line, int? row) : Exception(message)
+public sealed class KnowledgeImportException(ErrorCode error, string message, int? line, int? row) : Exception(message)
 {
-    public string Code { get; } = code;
+    public ErrorCode Error { get; } = error;
 
     public int? Line { get; } = line;
 
@@ -75,7 +75,7 @@ public static class KnowledgeTransfer
         {
             if (!reader.Read())
             {
-                throw new KnowledgeImportException("knowledge_import_invalid", "The file is empty.", 1, null);
+                throw new KnowledgeImportException(ErrorCatalogue.KnowledgeImportInvalid, "The file is empty.", 1, null);
             }
 
             if (reader.TokenType == JsonTokenType.StartObject)
@@ -98,7 +98,7 @@ public static class KnowledgeTransfer
 
                 if (!found)
                 {
-                    throw new KnowledgeImportException("knowledge_import_invalid", "Expected an array of entries or an object with \"entries\".", LineOf(lineStarts, reader.TokenStartIndex), null);
+                    throw new KnowledgeImportException(ErrorCatalogue.KnowledgeImportInvalid, "Expected an array of entries or an object with \"entries\".", LineOf(lineStarts, reader.TokenStartIndex), null);
                 }
             }
             else
@@ -108,12 +108,12 @@ public static class KnowledgeTransfer
 
             if (reader.Read())
             {
-                throw new KnowledgeImportException("knowledge_import_invalid", "Unexpected content after the entries.", LineOf(lineStarts, reader.TokenStartIndex), null);
+                throw new KnowledgeImportException(ErrorCatalogue.KnowledgeImportInvalid, "Unexpected content after the entries.", LineOf(lineStarts, reader.TokenStartIndex), null);
             }
         }
         catch (JsonException ex)
         {
-            throw new KnowledgeImportException("knowledge_import_invalid", "The file is not valid JSON: " + FirstSentence(ex.Message), (int)(ex.LineNumber ?? 0) + 1, items.Count + 1);
+            throw new KnowledgeImportException(ErrorCatalogue.KnowledgeImportInvalid, "The file is not valid JSON: " + FirstSentence(ex.Message), (int)(ex.LineNumber ?? 0) + 1, items.Count + 1);
         }
 
         return items;
@@ -133,7 +133,7 @@ public static class KnowledgeTransfer
         var records = ReadCsv(text);
         if (records.Count == 0 || records[0].Cells.All(string.IsNullOrWhiteSpace))
         {
-            throw new KnowledgeImportException("knowledge_import_invalid", "The file has no header row.", 1, null);
+            throw new KnowledgeImportException(ErrorCatalogue.KnowledgeImportInvalid, "The file has no header row.", 1, null);
         }
 
         var header = records[0].Cells.Select(c => c.Trim()).ToList();
@@ -142,18 +142,18 @@ public static class KnowledgeTransfer
         {
             if (!CsvColumns.Contains(header[i], StringComparer.OrdinalIgnoreCase))
             {
-                throw new KnowledgeImportException("knowledge_import_invalid", $"Unknown column \"{header[i]}\"; the columns are {string.Join(", ", CsvColumns)}.", 1, null);
+                throw new KnowledgeImportException(ErrorCatalogue.KnowledgeImportInvalid, $"Unknown column \"{header[i]}\"; the columns are {string.Join(", ", CsvColumns)}.", 1, null);
             }
 
             if (!columns.TryAdd(header[i], i))
             {
-                throw new KnowledgeImportException("knowledge_import_invalid", $"The column \"{header[i]}\" appears twice.", 1, null);
+                throw new KnowledgeImportException(ErrorCatalogue.KnowledgeImportInvalid, $"The column \"{header[i]}\" appears twice.", 1, null);
             }
         }
 
         if (!columns.ContainsKey("question") || !columns.ContainsKey("answer"))
         {
-            throw new KnowledgeImportException("knowledge_import_invalid", "The header must name the question and answer columns.", 1, null);
+            throw new KnowledgeImportException(ErrorCatalogue.KnowledgeImportInvalid, "The header must name the question and answer columns.", 1, null);
         }
 
         var items = new List<KnowledgeImportItem>();
@@ -167,7 +167,7 @@ public static class KnowledgeTransfer
             var row = items.Count + 1;
             if (cells.Count != header.Count)
             {
-                throw new KnowledgeImportException("knowledge_import_invalid", $"The row has {cells.Count} cells; the header has {header.Count}.", line, row);
+                throw new KnowledgeImportException(ErrorCatalogue.KnowledgeImportInvalid, $"The row has {cells.Count} cells; the header has {header.Count}.", line, row);
             }
 
             string? Cell(string name) => columns.TryGetValue(name, out var i) ? cells[i] : null;
@@ -186,7 +186,7 @@ public static class KnowledgeTransfer
             }
             catch (ParleyException ex)
             {
-                throw new KnowledgeImportException(ex.Code, ex.Message, line, row);
+                throw new KnowledgeImportException(ex.Error, ex.Message, line, row);
             }
         }
 
@@ -197,7 +197,7 @@ public static class KnowledgeTransfer
     {
         if (reader.TokenType != JsonTokenType.StartArray)
         {
-            throw new KnowledgeImportException("knowledge_import_invalid", "Expected an array of entries.", LineOf(lineStarts, reader.TokenStartIndex), null);
+            throw new KnowledgeImportException(ErrorCatalogue.KnowledgeImportInvalid, "Expected an array of entries.", LineOf(lineStarts, reader.TokenStartIndex), null);
         }
 
         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
@@ -206,7 +206,7 @@ public static class KnowledgeTransfer
             var row = items.Count + 1;
             if (reader.TokenType != JsonTokenType.StartObject)
             {
-                throw new KnowledgeImportException("knowledge_import_invalid", "Each entry is a JSON object.", line, row);
+                throw new KnowledgeImportException(ErrorCatalogue.KnowledgeImportInvalid, "Each entry is a JSON object.", line, row);
             }
 
             KnowledgeExportEntry? entry;
@@ -216,7 +216,7 @@ public static class KnowledgeTransfer
             }
             catch (JsonException ex)
             {
-                throw new KnowledgeImportException("knowledge_import_invalid", "The entry is malformed: " + FirstSentence(ex.Message), ex.LineNumber is { } at ? (int)at + 1 : line, row);
+                throw new KnowledgeImportException(ErrorCatalogue.KnowledgeImportInvalid, "The entry is malformed: " + FirstSentence(ex.Message), ex.LineNumber is { } at ? (int)at + 1 : line, row);
             }
 
             try
@@ -226,7 +226,7 @@ public static class KnowledgeTransfer
             }
             catch (ParleyException ex)
             {
-                throw new KnowledgeImportException(ex.Code, ex.Message, line, row);
+                throw new KnowledgeImportException(ex.Error, ex.Message, line, row);
             }
         }
     }
@@ -273,7 +273,7 @@ public static class KnowledgeTransfer
                 {
                     if (i >= text.Length)
                     {
-                        throw new KnowledgeImportException("knowledge_import_invalid", "A quoted cell is never closed.", start, null);
+                        throw new KnowledgeImportException(ErrorCatalogue.KnowledgeImportInvalid, "A quoted cell is never closed.", start, null);
                     }
 
                     if (text[i] == '"')
@@ -299,7 +299,7 @@ public static class KnowledgeTransfer
 
                 if (i < text.Length && text[i] is not (',' or '\r' or '\n'))
                 {
-                    throw new KnowledgeImportException("knowledge_import_invalid", "Text after a closing quote; quotes inside a cell are written twice (\"\").", line, null);
+                    throw new KnowledgeImportException(ErrorCatalogue.KnowledgeImportInvalid, "Text after a closing quote; quotes inside a cell are written twice (\"\").", line, null);
                 }
 
                 continue;
@@ -329,7 +329,7 @@ public static class KnowledgeTransfer
 
             if (c == '"')
             {
-                throw new KnowledgeImportException("knowledge_import_invalid", "A quote inside an unquoted cell; quote the cell and write the quote twice (\"\").", line, null);
+                throw new KnowledgeImportException(ErrorCatalogue.KnowledgeImportInvalid, "A quote inside an unquoted cell; quote the cell and write the quote twice (\"\").", line, null);
             }
 
             cell.Append(c);

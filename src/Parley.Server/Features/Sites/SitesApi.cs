@@ -55,7 +55,7 @@ public static partial class SitesApi
         var key = request.Key is null ? Bootstrapper.RandomKey(12) : request.Key.Trim();
         if (!KeyPattern().IsMatch(key))
         {
-            throw new ParleyException("invalid_site_key", "key is 3 to 64 characters of a-z, 0-9, '-' and '_'.");
+            throw new ParleyException(ErrorCatalogue.InvalidSiteKey, "key is 3 to 64 characters of a-z, 0-9, '-' and '_'.");
         }
 
         if (await db.Sites.AnyAsync(s => s.Key == key, cancellationToken))
@@ -106,14 +106,14 @@ public static partial class SitesApi
     }
 
     private static async Task<Site> FindAsync(IQueryable<Site> sites, Guid id, CancellationToken cancellationToken) =>
-        await sites.FirstOrDefaultAsync(s => s.Id == id, cancellationToken) ?? throw ParleyException.NotFound("site");
+        await sites.FirstOrDefaultAsync(s => s.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.SiteNotFound);
 
     private static string ValidName(string? name) =>
         name?.Trim() is { Length: > 0 and <= 200 } trimmed
             ? trimmed
-            : throw new ParleyException("invalid_site_name", "name is 1 to 200 characters.");
+            : throw new ParleyException(ErrorCatalogue.InvalidSiteName, "name is 1 to 200 characters.");
 
-    private static ParleyException KeyTaken() => new("site_key_taken", "Another site has this key.", StatusCodes.Status409Conflict);
+    private static ParleyException KeyTaken() => new(ErrorCatalogue.SiteKeyTaken);
 
     private static SiteDto ToDto(Site s) => new(s.Id, s.Key, s.Name, s.CreatedAt);
 

@@ -57,7 +57,7 @@ internal sealed class SupervisorActions(AccessPolicy access, MessageService mess
         var conversation = await access.RequireConversationAsync(actor, conversationId, ConversationAction.Whisper, cancellationToken);
         if (conversation.AssigneeId is not { } assignee || assignee == actor.PrincipalId)
         {
-            throw new ParleyException("no_assignee", "Nobody else holds this conversation: a whisper goes to its assigned agent.", StatusCodes.Status409Conflict);
+            throw new ParleyException(ErrorCatalogue.NoAssignee, "Nobody else holds this conversation: a whisper goes to its assigned agent.");
         }
 
         // A note: the message path never sends notes to the visitor, live or in a replay.

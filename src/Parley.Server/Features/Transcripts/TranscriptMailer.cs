@@ -8,6 +8,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Parley.Data;
 using Parley.Server.Infrastructure;
+using Parley.Server.Messaging;
 
 namespace Parley.Server.Features.Transcripts;
 
@@ -78,7 +79,7 @@ public sealed partial class TranscriptMailer(ParleyDbContext db, IOptions<SmtpOp
             ?? throw ParleyException.NotFound();
         if (conversation.Status != ConversationStatus.Closed)
         {
-            throw new ParleyException("conversation_open", "A transcript can be sent once the conversation is closed.", StatusCodes.Status409Conflict);
+            throw new ParleyException(ErrorCatalogue.ConversationOpen, "A transcript can be sent once the conversation is closed.");
         }
 
         var contact = await db.Contacts.AsNoTracking().FirstAsync(c => c.Id == contactId, cancellationToken);
@@ -86,7 +87,7 @@ public sealed partial class TranscriptMailer(ParleyDbContext db, IOptions<SmtpOp
         var to = string.IsNullOrWhiteSpace(email) ? contact.Email : email.Trim();
         if (string.IsNullOrEmpty(to) || !MailAddress.TryCreate(to, out var address))
         {
-            throw new ParleyException("email_required", "An email address is needed for the transcript.");
+            throw new ParleyException(ErrorCatalogue.EmailRequired, "An email address is needed for the transcript.");
         }
 
         var token = protection.CreateProtector(Purpose).ToTimeLimitedDataProtector()
@@ -108,7 +109,7 @@ public sealed partial class TranscriptMailer(ParleyDbContext db, IOptions<SmtpOp
         }
         catch (System.Security.Cryptography.CryptographicException)
         {
-            throw new ParleyException("confirmation_invalid", "This confirmation link is invalid or has expired; ask for the transcript again.");
+            throw new ParleyException(ErrorCatalogue.ConfirmationInvalid, "This confirmation link is invalid or has expired; ask for the transcript again.");
         }
 
         var parts = payload.Split('|');
@@ -131,7 +132,12 @@ public sealed partial class TranscriptMailer(ParleyDbContext db, IOptions<SmtpOp
                 SenderKind.System => "—",
                 _ => m.SenderName ?? site.Name,
             };
-            var body = m.Kind == MessageKind.Attachment ? "[file] " + Attachments.AttachmentBody.NameOf(m.Body) : m.Body;
+            var body = m.Kind switch
+            {
+                MessageKind.Attachment => "[file] " + Attachments.AttachmentBody.NameOf(m.Body),
+                MessageKind.Event => SystemLine.ToEnglish(m.Body),
+                _ => m.Body,
+            };
             text.Append(CultureInfo.InvariantCulture, $"[{m.CreatedAt:yyyy-MM-dd HH:mm}] {who}: {body}\n");
         }
 
@@ -140,7 +146,7 @@ public sealed partial class TranscriptMailer(ParleyDbContext db, IOptions<SmtpOp
 
     private SmtpOptions RequireEnabled() => options.Value.Enabled
         ? options.Value
-        : throw new ParleyException("transcript_unavailable", "Transcripts by email are not configured on this server.", StatusCodes.Status404NotFound);
+        : throw new ParleyException(ErrorCatalogue.TranscriptUnavailable, "Transcripts by email are not configured on this server.");
 
     private async Task SendMailAsync(SmtpOptions smtp, string siteName, MailAddress to, string subject, string body, Guid conversationId, CancellationToken cancellationToken)
     {
@@ -159,7 +165,7 @@ public sealed partial class TranscriptMailer(ParleyDbContext db, IOptions<SmtpOp
         catch (SmtpException ex)
         {
             LogSendFailed(logger, ex, conversationId);
-            throw new ParleyException("transcript_failed", "The transcript could not be sent; try again later.", StatusCodes.Status502BadGateway);
+            throw new ParleyException(ErrorCatalogue.TranscriptFailed, "The transcript could not be sent; try again later.");
         }
     }
 

@@ -50,7 +50,7 @@ public static class UsersApi
     internal static async Task<NoContent> ResetPasswordAsync(
         Guid id, ResetPasswordRequest request, ParleyDbContext db, SignInService signIn, AuditLog audit, ClaimsPrincipal principal, CancellationToken cancellationToken)
     {
-        var user = await db.Users.FirstOrDefaultAsync(u => u.Id == id, cancellationToken) ?? throw ParleyException.NotFound("user");
+        var user = await db.Users.FirstOrDefaultAsync(u => u.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.UserNotFound);
         await signIn.SetPasswordAsync(user, request.NewPassword ?? "", cancellationToken);
         await audit.RecordAsync(principal, "user.password_reset", "user", id.ToString(), cancellationToken: cancellationToken);
         return TypedResults.NoContent();
@@ -87,7 +87,7 @@ public static class UsersApi
         var normalized = UserAccounts.Normalize(request.Email ?? "");
         if (await db.Users.AnyAsync(u => u.NormalizedEmail == normalized, cancellationToken))
         {
-            return Problems.Create(StatusCodes.Status409Conflict, "email_taken", "A user with this email already exists.");
+            return Problems.Create(ErrorCatalogue.EmailTaken, "A user with this email already exists.");
         }
 
         var temporary = string.IsNullOrEmpty(request.Password) ? Bootstrapper.RandomKey(12) : null;
@@ -105,14 +105,14 @@ public static class UsersApi
     internal static async Task<Results<Ok<UserAdminDto>, ProblemHttpResult>> UpdateAsync(
         Guid id, UpdateUserRequest request, ParleyDbContext db, AuditLog audit, AccessDirectory directory, ClaimsPrincipal principal, CancellationToken cancellationToken)
     {
-        var user = await db.Users.FirstOrDefaultAsync(u => u.Id == id, cancellationToken) ?? throw ParleyException.NotFound("user");
+        var user = await db.Users.FirstOrDefaultAsync(u => u.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.UserNotFound);
         var changes = new Dictionary<string, object?>();
         if (request.DisplayName is { } name)
         {
             name = name.Trim();
             if (name.Length is 0 or > 200)
             {
-                throw new ParleyException("invalid_name", "The display name must be 1 to 200 characters.");
+                throw new ParleyException(ErrorCatalogue.InvalidName, "The display name must be 1 to 200 characters.");
             }
 
             user.DisplayName = name;
@@ -123,7 +123,7 @@ public static class UsersApi
             && ((request.Role is { } r && ParseRole(r) != UserRole.Admin) || request.IsActive == false);
         if (demotesOrDeactivatesAdmin && !await db.Users.AnyAsync(u => u.Id != id && u.Role == UserRole.Admin && u.IsActive, cancellationToken))
         {
-            return Problems.Create(StatusCodes.Status409Conflict, "last_admin", "This is the last active admin; make someone else admin first.");
+            return Problems.Create(ErrorCatalogue.LastAdmin, "This is the last active admin; make someone else admin first.");
         }
 
         if (request.Role is { } role)
@@ -146,7 +146,7 @@ public static class UsersApi
 
         if (request.Capacity is { } capacity)
         {
-            user.Capacity = capacity is >= 0 and <= 1000 ? capacity : throw new ParleyException("invalid_capacity", "Capacity must be between 0 and 1000.");
+            user.Capacity = capacity is >= 0 and <= 1000 ? capacity : throw new ParleyException(ErrorCatalogue.InvalidCapacity, "Capacity must be between 0 and 1000.");
             changes["capacity"] = capacity;
         }
 
@@ -166,7 +166,7 @@ public static class UsersApi
     internal static async Task<Ok<UserAdminDto>> SetTeamsAsync(
         Guid id, SetTeamsRequest request, ParleyDbContext db, AuditLog audit, AccessDirectory directory, TimeProvider time, ClaimsPrincipal principal, CancellationToken cancellationToken)
     {
-        var user = await db.Users.FirstOrDefaultAsync(u => u.Id == id, cancellationToken) ?? throw ParleyException.NotFound("user");
+        var user = await db.Users.FirstOrDefaultAsync(u => u.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.UserNotFound);
         var wanted = (request.TeamIds ?? []).Distinct().ToList();
         await RequireTeamsExistAsync(db, wanted, cancellationToken);
         var current = await db.TeamMembers.Where(m => m.UserId == id).ToListAsync(cancellationToken);
@@ -183,7 +183,7 @@ public static class UsersApi
     {
         if (teamIds.Count > 0 && await db.Teams.CountAsync(t => teamIds.Contains(t.Id), cancellationToken) != teamIds.Count)
         {
-            throw ParleyException.NotFound("team");
+            throw new ParleyException(ErrorCatalogue.TeamNotFound);
         }
     }
 
@@ -192,7 +192,7 @@ public static class UsersApi
         "agent" => UserRole.Agent,
         "supervisor" => UserRole.Supervisor,
         "admin" => UserRole.Admin,
-        _ => throw new ParleyException("invalid_role", "Role must be admin, supervisor or agent."),
+        _ => throw new ParleyException(ErrorCatalogue.InvalidRole, "Role must be admin, supervisor or agent."),
     };
 
     private static string RoleName(UserRole role) => role.ToString().ToLowerInvariant();

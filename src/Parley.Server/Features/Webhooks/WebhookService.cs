@@ -59,7 +59,7 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
 
     public async Task<WebhookEndpointDto> UpdateAsync(Guid id, UpdateWebhookRequest request, CancellationToken cancellationToken)
     {
-        var endpoint = await db.WebhookEndpoints.FirstOrDefaultAsync(e => e.Id == id, cancellationToken) ?? throw ParleyException.NotFound("webhook");
+        var endpoint = await db.WebhookEndpoints.FirstOrDefaultAsync(e => e.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.WebhookNotFound);
         var allowPrivate = request.AllowPrivateTarget ?? endpoint.AllowPrivateTarget;
         if (request.Url is not null || request.AllowPrivateTarget is not null)
         {
@@ -99,7 +99,7 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
 
     public async Task<WebhookEndpointDto> RotateSecretAsync(Guid id, CancellationToken cancellationToken)
     {
-        var endpoint = await db.WebhookEndpoints.FirstOrDefaultAsync(e => e.Id == id, cancellationToken) ?? throw ParleyException.NotFound("webhook");
+        var endpoint = await db.WebhookEndpoints.FirstOrDefaultAsync(e => e.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.WebhookNotFound);
         endpoint.Secret = WebhookSignature.NewSecret();
         endpoint.UpdatedAt = time.GetUtcNow().UtcDateTime;
         await db.SaveChangesAsync(cancellationToken);
@@ -110,7 +110,7 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
     {
         if (await db.WebhookEndpoints.Where(e => e.Id == id).ExecuteDeleteAsync(cancellationToken) == 0)
         {
-            throw ParleyException.NotFound("webhook");
+            throw new ParleyException(ErrorCatalogue.WebhookNotFound);
         }
     }
 
@@ -137,7 +137,7 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
         var row = await (from d in db.WebhookDeliveries.AsNoTracking()
                          join ev in db.IntegrationEvents on d.EventId equals ev.Id
                          where d.EndpointId == endpointId && d.Id == deliveryId
-                         select new { d, ev.Type }).FirstOrDefaultAsync(cancellationToken) ?? throw ParleyException.NotFound("delivery");
+                         select new { d, ev.Type }).FirstOrDefaultAsync(cancellationToken) ?? throw new ParleyException(ErrorCatalogue.DeliveryNotFound);
         var log = await db.WebhookAttempts.AsNoTracking().Where(a => a.DeliveryId == deliveryId).OrderBy(a => a.Number).ToListAsync(cancellationToken);
         return ToDto(row.d, row.Type, log.ConvertAll(a => new WebhookAttemptDto(a.Number, a.StartedAt, a.DurationMs, a.RequestHeaders, a.RequestBody, a.ResponseStatus, a.ResponseBody, a.Error)));
     }
@@ -146,11 +146,11 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
     public async Task<WebhookDeliveryDto> RedeliverAsync(Guid endpointId, long deliveryId, CancellationToken cancellationToken)
     {
         var original = await db.WebhookDeliveries.AsNoTracking().FirstOrDefaultAsync(d => d.EndpointId == endpointId && d.Id == deliveryId, cancellationToken)
-            ?? throw ParleyException.NotFound("delivery");
+            ?? throw new ParleyException(ErrorCatalogue.DeliveryNotFound);
         var endpoint = await FindAsync(endpointId, cancellationToken);
         if (!endpoint.Enabled)
         {
-            throw new ParleyException("webhook_disabled", "Enable the endpoint before redelivering.", StatusCodes.Status409Conflict);
+            throw new ParleyException(ErrorCatalogue.WebhookDisabled, "Enable the endpoint before redelivering.");
         }
 
         var now = time.GetUtcNow().UtcDateTime;
@@ -179,7 +179,7 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
             .ExecuteUpdateAsync(s => s.SetProperty(d => d.Status, WebhookDeliveryStatus.Cancelled).SetProperty(d => d.CompletedAt, now), cancellationToken);
 
     private async Task<WebhookEndpoint> FindAsync(Guid id, CancellationToken cancellationToken) =>
-        await db.WebhookEndpoints.AsNoTracking().FirstOrDefaultAsync(e => e.Id == id, cancellationToken) ?? throw ParleyException.NotFound("webhook");
+        await db.WebhookEndpoints.AsNoTracking().FirstOrDefaultAsync(e => e.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.WebhookNotFound);
 
     private static WebhookDeliveryDto ToDto(WebhookDelivery d, string type, IReadOnlyList<WebhookAttemptDto>? log) => new(
         d.Id, d.EndpointId, d.EventId, type, d.Status.ToString().ToLowerInvariant(), d.Attempts, d.NextAttemptAt, d.LastStatusCode, d.LastError, d.CreatedAt, d.CompletedAt, log);
@@ -188,14 +188,14 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
     {
         if (types is null || types.Count == 0)
         {
-            throw new ParleyException("webhook_event_types_required", "Name at least one event type (or \"*\" for all).");
+            throw new ParleyException(ErrorCatalogue.WebhookEventTypesRequired, "Name at least one event type (or \"*\" for all).");
         }
 
         foreach (var type in types)
         {
             if (string.IsNullOrWhiteSpace(type) || type.Length > 100 || type.Any(char.IsWhiteSpace))
             {
-                throw new ParleyException("webhook_event_type_invalid", $"'{type}' is not an event type.");
+                throw new ParleyException(ErrorCatalogue.WebhookEventTypeInvalid, $"'{type}' is not an event type.");
             }
         }
 
@@ -207,12 +207,12 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
     {
         if (!Uri.TryCreate(value?.Trim(), UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp) || !string.IsNullOrEmpty(uri.UserInfo))
         {
-            throw new ParleyException("webhook_url_invalid", "The URL must be an absolute http or https URL without credentials.");
+            throw new ParleyException(ErrorCatalogue.WebhookUrlInvalid, "The URL must be an absolute http or https URL without credentials.");
         }
 
         if (uri.AbsoluteUri.Length > 2000)
         {
-            throw new ParleyException("webhook_url_invalid", "The URL is longer than 2000 characters.");
+            throw new ParleyException(ErrorCatalogue.WebhookUrlInvalid, "The URL is longer than 2000 characters.");
         }
 
         try
@@ -221,7 +221,7 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
         }
         catch (TargetForbiddenException ex)
         {
-            throw new ParleyException("webhook_target_forbidden", ex.Message);
+            throw new ParleyException(ErrorCatalogue.WebhookTargetForbidden, ex.Message);
         }
         catch (System.Net.Sockets.SocketException)
         {

@@ -37,7 +37,7 @@ internal sealed class VisitorActionLimits : IDisposable
         using var lease = limiter.AttemptAcquire(contactId.ToString());
         if (!lease.IsAcquired)
         {
-            throw new ParleyException("rate_limited", "Too many requests from this visitor; retry later.", StatusCodes.Status429TooManyRequests);
+            throw new ParleyException(ErrorCatalogue.RateLimited, "Too many requests from this visitor; retry later.");
         }
     }
 }

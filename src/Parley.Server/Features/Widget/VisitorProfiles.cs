@@ -109,14 +109,14 @@ public sealed class VisitorProfiles(ParleyDbContext db, GeoIpLocator geoIp, Time
             {
                 if (!Verify(site.Secret, externalId, user.Hash))
                 {
-                    throw new ParleyException("identity_invalid", "The user hash does not match the user id (HMAC-SHA256 hex of the id with the site secret).", StatusCodes.Status403Forbidden);
+                    throw new ParleyException(ErrorCatalogue.IdentityInvalid, "The user hash does not match the user id (HMAC-SHA256 hex of the id with the site secret).");
                 }
 
                 contact = await BindAsync(site, contact, externalId, cancellationToken);
             }
             else if (settings.IdentityRequired)
             {
-                throw new ParleyException("identity_required", "This site requires identity verification: setUser needs a hash of the user id.", StatusCodes.Status403Forbidden);
+                throw new ParleyException(ErrorCatalogue.IdentityRequired, "This site requires identity verification: setUser needs a hash of the user id.");
             }
         }
 
@@ -144,13 +144,13 @@ public sealed class VisitorProfiles(ParleyDbContext db, GeoIpLocator geoIp, Time
             };
             if (string.IsNullOrWhiteSpace(value))
             {
-                throw new ParleyException("field_required", $"'{field.Key}' is required.");
+                throw new ParleyException(ErrorCatalogue.FieldRequired, $"'{field.Key}' is required.");
             }
         }
 
         if (requireEmail && string.IsNullOrWhiteSpace(request.Email))
         {
-            throw new ParleyException("field_required", "'email' is required.");
+            throw new ParleyException(ErrorCatalogue.FieldRequired, "'email' is required.");
         }
 
         var custom = fields.Where(f => settings.PreChatFields.Any(p => p.Key == f.Key) && f.Key is not ("name" or "email" or "phone")).ToList();
@@ -159,7 +159,7 @@ public sealed class VisitorProfiles(ParleyDbContext db, GeoIpLocator geoIp, Time
             // Only a department this site offers: the answer decides routing, so a visitor cannot pick any team.
             if (!Guid.TryParse(department, out var teamId) || !settings.Departments.Contains(teamId))
             {
-                throw new ParleyException("invalid_department", "Choose one of the site's departments.");
+                throw new ParleyException(ErrorCatalogue.InvalidDepartment, "Choose one of the site's departments.");
             }
 
             custom.Add(new(WidgetSettings.DepartmentField, teamId.ToString()));
@@ -167,7 +167,7 @@ public sealed class VisitorProfiles(ParleyDbContext db, GeoIpLocator geoIp, Time
 
         if (custom.Any(f => f.Value is { Length: > 500 }))
         {
-            throw new ParleyException("invalid_field", "Field values are at most 500 characters.");
+            throw new ParleyException(ErrorCatalogue.InvalidField, "Field values are at most 500 characters.");
         }
 
         Describe(contact, request.Name, request.Email, request.Phone);
@@ -286,7 +286,7 @@ public sealed class VisitorProfiles(ParleyDbContext db, GeoIpLocator geoIp, Time
             email = email.Trim();
             if (email.Length > 256 || !MailAddress.TryCreate(email, out var parsed) || parsed.Address != email)
             {
-                throw new ParleyException("invalid_email", "The email address is not valid.");
+                throw new ParleyException(ErrorCatalogue.InvalidEmail, "The email address is not valid.");
             }
 
             contact.Email = email;
@@ -302,7 +302,7 @@ public sealed class VisitorProfiles(ParleyDbContext db, GeoIpLocator geoIp, Time
             phone = phone.Trim();
             if (phone.Length > 64 || phone.Any(ch => !(char.IsDigit(ch) || ch is '+' or ' ' or '-' or '(' or ')' or '.')))
             {
-                throw new ParleyException("invalid_phone", "The phone number may contain digits, spaces and + - ( ) . only.");
+                throw new ParleyException(ErrorCatalogue.InvalidPhone, "The phone number may contain digits, spaces and + - ( ) . only.");
             }
 
             contact.Phone = phone;
@@ -316,17 +316,17 @@ public sealed class VisitorProfiles(ParleyDbContext db, GeoIpLocator geoIp, Time
         {
             if (key.Length is 0 or > 40)
             {
-                throw new ParleyException("invalid_attribute", "Attribute names are 1-40 characters.");
+                throw new ParleyException(ErrorCatalogue.InvalidAttribute, "Attribute names are 1-40 characters.");
             }
 
             if (value is not null && value.GetValueKind() is not (JsonValueKind.String or JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False))
             {
-                throw new ParleyException("invalid_attribute", $"Attribute '{key}' must be a string, number or boolean.");
+                throw new ParleyException(ErrorCatalogue.InvalidAttribute, $"Attribute '{key}' must be a string, number or boolean.");
             }
 
             if (value is not null && value.ToJsonString().Length > 500)
             {
-                throw new ParleyException("invalid_attribute", $"Attribute '{key}' is longer than 500 characters.");
+                throw new ParleyException(ErrorCatalogue.InvalidAttribute, $"Attribute '{key}' is longer than 500 characters.");
             }
 
             attributes[key] = value?.DeepClone();
@@ -334,7 +334,7 @@ public sealed class VisitorProfiles(ParleyDbContext db, GeoIpLocator geoIp, Time
 
         if (attributes.Count > MaxAttributes)
         {
-            throw new ParleyException("invalid_attribute", $"At most {MaxAttributes} attributes per contact.");
+            throw new ParleyException(ErrorCatalogue.InvalidAttribute, $"At most {MaxAttributes} attributes per contact.");
         }
 
         contact.AttributesJson = attributes.ToJsonString();

@@ -19,7 +19,7 @@ internal sealed class VisitorSendLimiter(IOptions<WidgetOptions> options, TimePr
 
         if (!bucket.TryTake())
         {
-            throw new ParleyException("rate_limited", "Too many messages; slow down.", StatusCodes.Status429TooManyRequests);
+            throw new ParleyException(ErrorCatalogue.RateLimited, "Too many messages; slow down.");
         }
     }
 

@@ -61,7 +61,7 @@ public static class WidgetApi
         var site = await db.Sites.AsNoTracking().FirstOrDefaultAsync(s => s.Key == request.SiteKey, cancellationToken);
         if (site is null)
         {
-            return Problems.Create(StatusCodes.Status404NotFound, "site_not_found", "Unknown site key.");
+            return Problems.Create(ErrorCatalogue.SiteNotFound, "Unknown site key.");
         }
 
         try
@@ -157,6 +157,7 @@ public static class WidgetApi
             <html lang="en">
             <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
             <title>Parley demo page</title>
+            <link rel="icon" type="image/svg+xml" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 32 32'%3E%3Cpath fill='%232563eb' d='M7 4h18a5 5 0 0 1 5 5v11a5 5 0 0 1-5 5H15l-7 6v-6H7a5 5 0 0 1-5-5V9a5 5 0 0 1 5-5z'/%3E%3Ccircle fill='%23fff' cx='10' cy='14.5' r='2'/%3E%3Ccircle fill='%23fff' cx='16' cy='14.5' r='2'/%3E%3Ccircle fill='%23fff' cx='22' cy='14.5' r='2'/%3E%3C/svg%3E">
             <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#222}
             pre{white-space:pre-wrap;overflow-wrap:anywhere}</style></head>
             <body>

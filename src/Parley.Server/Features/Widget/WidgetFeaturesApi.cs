@@ -200,7 +200,7 @@ public static class WidgetFeaturesApi
         var (contact, settings) = await LoadVisitorAsync(user, db, cancellationToken);
         if (string.IsNullOrWhiteSpace(request.Message))
         {
-            throw new ParleyException("body_empty", "The message body is empty.");
+            throw new ParleyException(ErrorCatalogue.BodyEmpty, "The message body is empty.");
         }
 
         var clientId = MessageService.ParseId(request.ClientId, "clientId");
@@ -286,19 +286,19 @@ public static class WidgetFeaturesApi
 
     internal static async Task<Ok<WidgetSettingsDto>> GetSettingsAsync(Guid id, ParleyDbContext db, CancellationToken cancellationToken)
     {
-        var site = await db.Sites.AsNoTracking().FirstOrDefaultAsync(s => s.Id == id, cancellationToken) ?? throw ParleyException.NotFound("site");
+        var site = await db.Sites.AsNoTracking().FirstOrDefaultAsync(s => s.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.SiteNotFound);
         return TypedResults.Ok(new WidgetSettingsDto(WidgetSettings.Of(site), Origins(site.AllowedOrigins)));
     }
 
     internal static async Task<Ok<WidgetSettingsDto>> PutSettingsAsync(
         Guid id, WidgetSettingsDto request, ParleyDbContext db, Access.SiteOrigins siteOrigins, Access.AuditLog audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
-        var site = await db.Sites.FirstOrDefaultAsync(s => s.Id == id, cancellationToken) ?? throw ParleyException.NotFound("site");
-        var settings = (request.Settings ?? throw new ParleyException("invalid_settings", "settings is required.")).Validated();
+        var site = await db.Sites.FirstOrDefaultAsync(s => s.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.SiteNotFound);
+        var settings = (request.Settings ?? throw new ParleyException(ErrorCatalogue.InvalidSettings, "settings is required.")).Validated();
         var departments = settings.Departments.ToList();
         if (departments.Count > 0 && await db.Teams.CountAsync(t => departments.Contains(t.Id), cancellationToken) != departments.Count)
         {
-            throw new ParleyException("invalid_settings", "Every department must be an existing team.");
+            throw new ParleyException(ErrorCatalogue.InvalidSettings, "Every department must be an existing team.");
         }
 
         var origins = new List<string>();
@@ -306,7 +306,7 @@ public static class WidgetFeaturesApi
         {
             if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("https" or "http") || uri.GetLeftPart(UriPartial.Authority) != value.TrimEnd('/'))
             {
-                throw new ParleyException("invalid_settings", $"'{value}' is not an origin (scheme://host[:port]).");
+                throw new ParleyException(ErrorCatalogue.InvalidSettings, $"'{value}' is not an origin (scheme://host[:port]).");
             }
 
             origins.Add(uri.GetLeftPart(UriPartial.Authority));
@@ -316,7 +316,7 @@ public static class WidgetFeaturesApi
         site.AllowedOrigins = string.Join(' ', origins.Distinct(StringComparer.OrdinalIgnoreCase));
         if (site.AllowedOrigins.Length > 4000)
         {
-            throw new ParleyException("invalid_settings", "Too many allowed origins.");
+            throw new ParleyException(ErrorCatalogue.InvalidSettings, "Too many allowed origins.");
         }
 
         await db.SaveChangesAsync(cancellationToken);
@@ -327,8 +327,8 @@ public static class WidgetFeaturesApi
 
     private static async Task<(Contact Contact, WidgetSettings Settings)> LoadVisitorAsync(ClaimsPrincipal user, ParleyDbContext db, CancellationToken cancellationToken)
     {
-        var contactId = user.VisitorContactId() ?? throw new ParleyException("unauthorized", "No visitor identity.", StatusCodes.Status401Unauthorized);
-        var contact = await db.Contacts.FirstOrDefaultAsync(c => c.Id == contactId, cancellationToken) ?? throw ParleyException.NotFound("contact");
+        var contactId = user.VisitorContactId() ?? throw new ParleyException(ErrorCatalogue.Unauthorized, "No visitor identity.");
+        var contact = await db.Contacts.FirstOrDefaultAsync(c => c.Id == contactId, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.ContactNotFound);
         var site = await db.Sites.AsNoTracking().FirstAsync(s => s.Id == contact.SiteId, cancellationToken);
         return (contact, WidgetSettings.Of(site));
     }
@@ -343,7 +343,7 @@ public static class WidgetFeaturesApi
                           select (SenderKind?)m.SenderKind).FirstOrDefaultAsync(cancellationToken);
         if (last == SenderKind.Visitor)
         {
-            throw new ParleyException("offline_pending", "Your previous message has not been answered yet; we will reply to it.", StatusCodes.Status409Conflict);
+            throw new ParleyException(ErrorCatalogue.OfflinePending, "Your previous message has not been answered yet; we will reply to it.");
         }
     }
 

@@ -92,7 +92,7 @@ public sealed partial record WidgetSettings
     /// <summary>Throws <see cref="ParleyException"/> (invalid_settings) naming the first bad value.</summary>
     public WidgetSettings Validated()
     {
-        static ParleyException Bad(string text) => new("invalid_settings", text);
+        static ParleyException Bad(string text) => new(ErrorCatalogue.InvalidSettings, text);
         if (!ColorPattern().IsMatch(Color ?? ""))
         {
             throw Bad("color must be #rrggbb.");

@@ -72,7 +72,7 @@ internal sealed class InProcessAgentPresence(DomainEvents events, TimeProvider t
     {
         if (status == AgentStatus.Offline)
         {
-            throw new ParleyException("invalid_status", "An agent can choose 'online' or 'away'; offline follows from disconnecting.");
+            throw new ParleyException(ErrorCatalogue.InvalidStatus, "An agent can choose 'online' or 'away'; offline follows from disconnecting.");
         }
 
         Change? change = null;
@@ -80,7 +80,7 @@ internal sealed class InProcessAgentPresence(DomainEvents events, TimeProvider t
         {
             if (!_agents.TryGetValue(agentId, out var entry) || entry.Connections.Count == 0)
             {
-                throw new ParleyException("not_connected", "Connect to the agent hub before setting a status.", StatusCodes.Status409Conflict);
+                throw new ParleyException(ErrorCatalogue.NotConnected, "Connect to the agent hub before setting a status.");
             }
 
             entry.Chosen = status;

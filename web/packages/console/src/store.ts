@@ -7,7 +7,6 @@ import {
   createManagedHub,
   toDate,
   type ConnectionState,
-  type ConversationStatus,
   type ConversationSummary,
   type ManagedHub,
   type MessageDto,

@@ -9,3 +9,4 @@ export * from './place';
 export * from './hub';
 export * from './device';
 export * from './attachment';
+export * from './systemLines';

@@ -1,4 +1,4 @@
-import { pickLocale, type MessageDto, type WidgetPublicSettings, type WidgetSessionResponse } from '@parley/shared';
+import { pickLocale, renderSystemLine, type MessageDto, type WidgetPublicSettings, type WidgetSessionResponse } from '@parley/shared';
 import { HttpError, VisitorChat, type ChatInit } from './chat';
 import { buildForm, buildRating, type FormField } from './forms';
 import { el, WidgetView } from './view';
@@ -284,7 +284,7 @@ async function boot(): Promise<void> {
     },
     onIncoming(m: MessageDto) {
       updatePersonButton();
-      postToParent('message', { message: { seq: m.seq, senderKind: m.senderKind, senderName: m.senderName, body: m.kind === 'attachment' ? '📎' : m.body } });
+      postToParent('message', { message: { seq: m.seq, senderKind: m.senderKind, senderName: m.senderName, body: m.kind === 'attachment' ? '📎' : m.kind === 'event' ? renderSystemLine(m.body, locale) : m.body } });
     },
     onTyping: (typing, name) => view.setTyping(typing, name),
   }, { user: init.user, page: { ...(init.page ?? page), language: navigator.language, timeZone: tz } });

@@ -1,4 +1,4 @@
-import { clockTime, fileSize, parseAttachment, toDate, type ConnectionState, type Locale, type PreChatField, type QueueStatus, type SenderKind, type Timestamp } from '@parley/shared';
+import { clockTime, fileSize, parseAttachment, renderSystemLine, toDate, type ConnectionState, type Locale, type PreChatField, type QueueStatus, type SenderKind, type Timestamp } from '@parley/shared';
 import { strings, type Strings } from './i18n';
 
 /** One row of the message list: a stored message, a queued one, an upload in progress, or one the server refused. */
@@ -318,7 +318,7 @@ export class WidgetView {
     // A bot says so (its name is the site's choice, so the badge is not).
     name.textContent = !showName ? '' : m.senderKind === 'bot' ? `${m.senderName} · ${this.t.bot}` : m.senderName;
     // Rebuild the bubble only when its content changed (keeps images from reloading).
-    const signature = `${m.kind}|${m.body}|${m.kind === 'upload' ? Math.round((m.progress ?? 0) * 100) : ''}`;
+    const signature = `${m.kind}|${m.body}|${m.kind === 'event' ? this.locale : ''}|${m.kind === 'upload' ? Math.round((m.progress ?? 0) * 100) : ''}`;
     if (bubble.dataset.sig !== signature) {
       bubble.dataset.sig = signature;
       bubble.textContent = '';
@@ -367,6 +367,10 @@ export class WidgetView {
         link.textContent = `📎 ${a.name} (${fileSize(a.size)})`;
       }
       body.append(link);
+      return;
+    }
+    if (m.kind === 'event') {
+      body.textContent = renderSystemLine(m.body, this.locale);
       return;
     }
     appendLinked(body, m.body);
