@@ -25,6 +25,7 @@ start_server() {
       Parley__Bootstrap__AdminEmail=bench@example.com \
       Parley__Bootstrap__AdminPassword="$BENCH_PASSWORD" \
       Parley__Bootstrap__SiteKey=bench \
+      Parley__Bootstrap__RequirePasswordChange=false \
       Parley__Widget__SendPerSecond=100000 \
       Parley__Widget__SendBurst=100000 \
       Parley__Widget__SessionsPerMinutePerIp=1000000 \

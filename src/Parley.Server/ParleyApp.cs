@@ -84,6 +84,7 @@ public static class ParleyApp
         app.UseRateLimiter();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UsePasswordChangeGate();
         app.UseApiTokenScopes();
         app.UseCsrfHeaderCheck();
         app.UseIdempotencyKeys();

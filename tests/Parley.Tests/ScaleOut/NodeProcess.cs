@@ -55,6 +55,7 @@ public sealed class NodeProcess : IAsyncDisposable
             ["Parley__Bootstrap__AdminEmail"] = ParleyServer.AdminEmail,
             ["Parley__Bootstrap__AdminPassword"] = ParleyServer.AdminPassword,
             ["Parley__Bootstrap__SiteKey"] = ParleyServer.SiteKey,
+            ["Parley__Bootstrap__RequirePasswordChange"] = "false",
             ["Parley__Widget__SendPerSecond"] = "100000",
             ["Parley__Widget__SendBurst"] = "100000",
             ["Parley__Widget__SessionsPerMinutePerIp"] = "100000",

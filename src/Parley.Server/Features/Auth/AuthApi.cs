@@ -110,6 +110,12 @@ public static class AuthApi
             return Problems.Create(StatusCodes.Status403Forbidden, "invalid_credentials", "The current password is wrong.");
         }
 
+        if (user.MustChangePassword && string.Equals(request.CurrentPassword, request.NewPassword, StringComparison.Ordinal))
+        {
+            // The configured password is known to whoever read the configuration: keeping it changes nothing.
+            return Problems.Create(StatusCodes.Status400BadRequest, "password_unchanged", "Choose a password different from the configured one.");
+        }
+
         await signIn.SetPasswordAsync(user, request.NewPassword ?? "", cancellationToken);
         await audit.RecordAsync(principal, "auth.password_changed", "user", user.Id.ToString(), cancellationToken: cancellationToken);
         await signIn.StartSessionAsync(http, user, cancellationToken);

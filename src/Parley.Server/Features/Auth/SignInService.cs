@@ -152,6 +152,7 @@ public sealed class SignInService(
         user.PasswordHash = hasher.HashPassword(user, newPassword);
         user.SecurityStamp = UserAccounts.NewSecurityStamp();
         user.PasswordChangedAt = time.GetUtcNow().UtcDateTime;
+        user.MustChangePassword = false;
         user.FailedSignIns = 0;
         user.LockedUntil = null;
         await db.SaveChangesAsync(cancellationToken);

@@ -15,6 +15,15 @@ const en = {
     submit: 'Create account',
   },
   login: { title: 'Sign in', email: 'Email', password: 'Password', submit: 'Sign in', invalid: 'Wrong email or password.', failed: 'Sign-in failed. Please try again.' },
+  changePassword: {
+    title: 'Choose a new password',
+    intro: 'This account was created with a configured password. Choose your own before you continue.',
+    current: 'Current password',
+    next: 'New password',
+    submit: 'Change password',
+    wrongCurrent: 'The current password is wrong.',
+    same: 'Choose a password different from the configured one.',
+  },
   nav: { inbox: 'Inbox', install: 'Install', knowledge: 'Knowledge', signOut: 'Sign out', language: 'Language' },
   inbox: { title: 'Conversations', open: 'Open', closed: 'Closed', empty: 'No conversations here yet.', more: 'Load more', unread: 'Unread', visitor: 'Visitor' },
   conv: {
@@ -176,6 +185,15 @@ const zh: Strings = {
   status: { open: '进行中', pending: '待处理', closed: '已关闭' },
   setup: { title: '设置 Parley', intro: '创建第一个管理员账户。', email: '邮箱', name: '您的名字', password: '密码（至少 8 个字符）', submit: '创建账户' },
   login: { title: '登录', email: '邮箱', password: '密码', submit: '登录', invalid: '邮箱或密码错误。', failed: '登录失败，请重试。' },
+  changePassword: {
+    title: '设置新密码',
+    intro: '此账号使用配置文件中的初始密码创建。继续之前，请设置您自己的密码。',
+    current: '当前密码',
+    next: '新密码',
+    submit: '修改密码',
+    wrongCurrent: '当前密码错误。',
+    same: '新密码不能与初始密码相同。',
+  },
   nav: { inbox: '收件箱', install: '安装', knowledge: '知识库', signOut: '退出登录', language: '语言' },
   inbox: { title: '会话', open: '进行中', closed: '已关闭', empty: '暂无会话。', more: '加载更多', unread: '未读', visitor: '访客' },
   conv: {
