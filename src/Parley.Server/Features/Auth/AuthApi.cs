@@ -18,7 +18,8 @@ public sealed record SetupRequest(string Email, string Password, string? Display
 
 public sealed record SetupStatus(bool NeedsSetup);
 
-public sealed record ChangePasswordRequest(string CurrentPassword, string NewPassword);
+/// <summary>Change the password; <c>revokeApiTokens</c> (default true) also revokes every personal API token.</summary>
+public sealed record ChangePasswordRequest(string CurrentPassword, string NewPassword, bool? RevokeApiTokens = null);
 
 public sealed record SessionDto(Guid Id, DateTime CreatedAt, DateTime LastSeenAt, DateTime ExpiresAt, string? IpAddress, string? UserAgent, bool Current);
 
@@ -116,8 +117,8 @@ public static class AuthApi
             return Problems.Create(StatusCodes.Status400BadRequest, "password_unchanged", "Choose a password different from the configured one.");
         }
 
-        await signIn.SetPasswordAsync(user, request.NewPassword ?? "", cancellationToken);
-        await audit.RecordAsync(principal, "auth.password_changed", "user", user.Id.ToString(), cancellationToken: cancellationToken);
+        var revoked = await signIn.SetPasswordAsync(user, request.NewPassword ?? "", cancellationToken, request.RevokeApiTokens ?? true);
+        await audit.RecordAsync(principal, "auth.password_changed", "user", user.Id.ToString(), new { revokedApiTokens = revoked }, cancellationToken);
         await signIn.StartSessionAsync(http, user, cancellationToken);
         return TypedResults.Ok(UserDto.From(user));
     }

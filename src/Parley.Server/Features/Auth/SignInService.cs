@@ -146,7 +146,11 @@ public sealed class SignInService(
     /// Sets a new password: a new security stamp, and every session of the user revoked (CVE-2021-3740 class: a
     /// stolen session must not survive the password change meant to end it).
     /// </summary>
-    public async Task SetPasswordAsync(User user, string newPassword, CancellationToken cancellationToken)
+    /// <param name="revokeApiTokens">
+    /// Revoke the user's API tokens too (the default): a token minted by whoever held the old password must not
+    /// outlive it. The user may keep them when changing their own password knowingly.
+    /// </param>
+    public async Task<int> SetPasswordAsync(User user, string newPassword, CancellationToken cancellationToken, bool revokeApiTokens = true)
     {
         PasswordPolicy.Check(newPassword, user.Email, options.Value.MinPasswordLength);
         user.PasswordHash = hasher.HashPassword(user, newPassword);
@@ -157,6 +161,16 @@ public sealed class SignInService(
         user.LockedUntil = null;
         await db.SaveChangesAsync(cancellationToken);
         await RevokeSessionsAsync(user.Id, null, cancellationToken);
+        return revokeApiTokens ? await RevokeApiTokensAsync(user.Id, cancellationToken) : 0;
+    }
+
+    /// <summary>Revokes every live API token of a user (password change, deactivation); returns how many.</summary>
+    public async Task<int> RevokeApiTokensAsync(Guid userId, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        return await db.ApiTokens
+            .Where(t => t.UserId == userId && t.RevokedAt == null)
+            .ExecuteUpdateAsync(s => s.SetProperty(x => x.RevokedAt, now), cancellationToken);
     }
 
     private void CountFailure(User user, DateTimeOffset now)
