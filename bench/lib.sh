@@ -28,6 +28,7 @@ start_server() {
       Parley__Bootstrap__RequirePasswordChange=false \
       Parley__Widget__SendPerSecond=100000 \
       Parley__Widget__SendBurst=100000 \
+      Parley__Widget__SendPerVisitorPerWindow=1000000 \
       Parley__Widget__SessionsPerMinutePerIp=1000000 \
       Parley__Widget__ConnectsPerMinutePerIp=10000000 \
       Parley__Widget__DemoPage=false \

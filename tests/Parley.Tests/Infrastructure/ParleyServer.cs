@@ -40,6 +40,7 @@ public sealed class ParleyServer : IAsyncDisposable
         settings["Parley:Bootstrap:RequirePasswordChange"] = "false"; // hundreds of tests sign in as this admin; BootstrapPasswordTests turn it on
         settings["Parley:Widget:SendPerSecond"] = "100000";
         settings["Parley:Widget:SendBurst"] = "100000";
+        settings["Parley:Widget:SendPerVisitorPerWindow"] = "1000000";
         settings["Parley:Widget:SessionsPerMinutePerIp"] = "100000";
         settings["Parley:Widget:ConnectsPerMinutePerIp"] = "100000";
         settings["Logging:LogLevel:Default"] = "Warning";

@@ -58,6 +58,7 @@ public sealed class NodeProcess : IAsyncDisposable
             ["Parley__Bootstrap__RequirePasswordChange"] = "false",
             ["Parley__Widget__SendPerSecond"] = "100000",
             ["Parley__Widget__SendBurst"] = "100000",
+            ["Parley__Widget__SendPerVisitorPerWindow"] = "1000000",
             ["Parley__Widget__SessionsPerMinutePerIp"] = "100000",
             ["Parley__Widget__ConnectsPerMinutePerIp"] = "100000",
             ["Logging__LogLevel__Default"] = "Warning",
