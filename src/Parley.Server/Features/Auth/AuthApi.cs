@@ -76,7 +76,9 @@ public static class AuthApi
             case SignInOutcome.TotpRequired:
                 return Problems.Create(StatusCodes.Status401Unauthorized, "totp_required", "Enter the code from your authenticator app.");
             case SignInOutcome.Throttled:
-                return Problems.Create(StatusCodes.Status429TooManyRequests, "too_many_attempts", "Too many failed sign-ins; try again later.");
+                var wait = (int)Math.Ceiling((signIn.RetryAfter ?? TimeSpan.FromSeconds(1)).TotalSeconds);
+                http.Response.Headers.RetryAfter = wait.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                return Problems.Create(StatusCodes.Status429TooManyRequests, "too_many_attempts", $"Too many failed sign-ins from here; try again in {wait} s.");
             default:
                 return Problems.Create(StatusCodes.Status401Unauthorized, "invalid_credentials", "Invalid email, password or code.");
         }

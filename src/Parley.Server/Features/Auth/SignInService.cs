@@ -37,13 +37,18 @@ public sealed class SignInService(
 
     private static readonly Lazy<string> DummyHash = new(() => new PasswordHasher<User>().HashPassword(null!, "parley-timing-equaliser"));
 
+    /// <summary>The wait before the next attempt, set when <see cref="VerifyAsync"/> answered <see cref="SignInOutcome.Throttled"/>.</summary>
+    public TimeSpan? RetryAfter { get; private set; }
+
     public async Task<(SignInOutcome Outcome, User? User)> VerifyAsync(string email, string password, string? totpCode, string? ip, CancellationToken cancellationToken)
     {
         var normalized = UserAccounts.Normalize(email);
         var now = time.GetUtcNow();
-        if (throttle.IsThrottled(normalized, ip))
+        if (throttle.RetryAfter(normalized, ip) is { } wait)
         {
-            await audit.RecordAsync("auth.sign_in_throttled", null, null, "email", normalized, cancellationToken: cancellationToken);
+            // Not even checked: a right password during the delay answers the same as a wrong one.
+            RetryAfter = wait;
+            await audit.RecordAsync("auth.sign_in_throttled", null, null, "email", normalized, new { retryAfterSeconds = (int)Math.Ceiling(wait.TotalSeconds) }, cancellationToken);
             return (SignInOutcome.Throttled, null);
         }
 
@@ -56,16 +61,10 @@ public sealed class SignInService(
         }
 
         var result = hasher.VerifyHashedPassword(user, user.PasswordHash, password);
-        if (user.LockedUntil is { } lockedUntil && lockedUntil > now.UtcDateTime)
-        {
-            throttle.RecordFailure(normalized, ip);
-            await audit.RecordAsync("auth.sign_in_locked", user.Id, user.DisplayName, "user", user.Id.ToString(), cancellationToken: cancellationToken);
-            return (SignInOutcome.Throttled, null);
-        }
 
         if (result == PasswordVerificationResult.Failed)
         {
-            CountFailure(user, now);
+            CountFailure(user);
             await db.SaveChangesAsync(cancellationToken);
             return await FailAsync(normalized, ip, user, "wrong_password", cancellationToken);
         }
@@ -80,7 +79,7 @@ public sealed class SignInService(
             var step = Totp.Verify(totpSecrets.Unprotect(user.TotpSecret!), totpCode, now, user.TotpLastStep);
             if (step is null)
             {
-                CountFailure(user, now);
+                CountFailure(user);
                 await db.SaveChangesAsync(cancellationToken);
                 return await FailAsync(normalized, ip, user, "wrong_totp", cancellationToken);
             }
@@ -97,7 +96,7 @@ public sealed class SignInService(
         user.LockedUntil = null;
         user.LastSignInAt = now.UtcDateTime;
         await db.SaveChangesAsync(cancellationToken);
-        throttle.RecordSuccess(normalized);
+        throttle.RecordSuccess(normalized, ip);
         return (SignInOutcome.Success, user);
     }
 
@@ -173,15 +172,8 @@ public sealed class SignInService(
             .ExecuteUpdateAsync(s => s.SetProperty(x => x.RevokedAt, now), cancellationToken);
     }
 
-    private void CountFailure(User user, DateTimeOffset now)
-    {
-        user.FailedSignIns++;
-        if (user.FailedSignIns >= options.Value.LockoutThreshold)
-        {
-            user.LockedUntil = now.UtcDateTime.AddMinutes(options.Value.LockoutMinutes);
-            user.FailedSignIns = 0;
-        }
-    }
+    /// <summary>Kept for the record only: no stored lockout (an outsider could keep the owner out with it).</summary>
+    private static void CountFailure(User user) => user.FailedSignIns++;
 
     private async Task<(SignInOutcome, User?)> FailAsync(string normalized, string? ip, User? user, string reason, CancellationToken cancellationToken)
     {
