@@ -43,6 +43,9 @@ public sealed class ParleyServer : IAsyncDisposable
         settings["Parley:Widget:SendPerVisitorPerWindow"] = "1000000";
         settings["Parley:Widget:SessionsPerMinutePerIp"] = "100000";
         settings["Parley:Widget:ConnectsPerMinutePerIp"] = "100000";
+        settings["Parley:Web:OpenApi"] = "true"; // off by default in Production (which tests run as); WeakDefaultsTests checks that
+        settings["Parley:Web:Scalar"] = "true";
+        settings["Parley:Widget:DemoPage"] = "true";
         settings["Logging:LogLevel:Default"] = "Warning";
         settings["Logging:LogLevel:Microsoft.AspNetCore"] = "Error";
         settings["Logging:LogLevel:Microsoft.EntityFrameworkCore.Database.Command"] = "None"; // migrations probe missing tables on purpose

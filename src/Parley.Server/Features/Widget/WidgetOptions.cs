@@ -63,6 +63,6 @@ public sealed class WidgetOptions
     [Range(1, 1_000_000)]
     public int TranscriptsPerHourPerVisitor { get; set; } = 3;
 
-    /// <summary>Serve /demo, a page with the widget snippet for trying Parley out.</summary>
-    public bool DemoPage { get; set; } = true;
+    /// <summary>Serve /demo, a page with the widget snippet for trying Parley out; null: on outside Production.</summary>
+    public bool? DemoPage { get; set; }
 }
