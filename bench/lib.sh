@@ -25,8 +25,10 @@ start_server() {
       Parley__Bootstrap__AdminEmail=bench@example.com \
       Parley__Bootstrap__AdminPassword="$BENCH_PASSWORD" \
       Parley__Bootstrap__SiteKey=bench \
+      Parley__Bootstrap__RequirePasswordChange=false \
       Parley__Widget__SendPerSecond=100000 \
       Parley__Widget__SendBurst=100000 \
+      Parley__Widget__SendPerVisitorPerWindow=1000000 \
       Parley__Widget__SessionsPerMinutePerIp=1000000 \
       Parley__Widget__ConnectsPerMinutePerIp=10000000 \
       Parley__Widget__DemoPage=false \

@@ -77,6 +77,12 @@ public sealed class User
     public long TotpLastStep { get; set; }
 
     public DateTime? PasswordChangedAt { get; set; }
+
+    /// <summary>
+    /// Set for an account created from a configured bootstrap password: every API but the password change answers
+    /// 403 password_change_required until the user picks their own.
+    /// </summary>
+    public bool MustChangePassword { get; set; }
 }
 
 /// <summary>A console sign-in (one cookie), stored so that it can be listed and revoked.</summary>

@@ -40,7 +40,10 @@ public sealed class WebhookEndpoint
 
     public bool Enabled { get; set; } = true;
 
-    /// <summary>An admin allowed this endpoint to target loopback/private addresses (the SSRF guard otherwise refuses them).</summary>
+    /// <summary>
+    /// No longer read (#15): private targets are a server setting only (Parley:Webhooks:AllowPrivateTargets). The column
+    /// stays so that older rows load; dropping it is left to a later migration.
+    /// </summary>
     public bool AllowPrivateTarget { get; set; }
 
     /// <summary>Start of the current run of failed attempts; null after a success.</summary>

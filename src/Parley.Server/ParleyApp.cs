@@ -84,6 +84,7 @@ public static class ParleyApp
         app.UseRateLimiter();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UsePasswordChangeGate();
         app.UseApiTokenScopes();
         app.UseCsrfHeaderCheck();
         app.UseIdempotencyKeys();
@@ -91,8 +92,16 @@ public static class ParleyApp
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false });
         app.MapHealthChecks("/health/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
         app.MapParleyMetrics();
-        app.MapOpenApi();
-        app.MapScalarApiReference();
+        var web = app.Configuration.GetSection(WebOptions.Section).Get<WebOptions>() ?? new WebOptions();
+        if (WebOptions.Enabled(web.OpenApi, app.Environment))
+        {
+            app.MapOpenApi();
+        }
+
+        if (WebOptions.Enabled(web.Scalar, app.Environment))
+        {
+            app.MapScalarApiReference();
+        }
 
         app.MapAuthApi();
         app.MapWidgetApi();

@@ -32,13 +32,26 @@ public sealed class MessageService(MessageWriter writer, ParleyDbContext db, Acc
     /// Validates, checks access and stores a message. A hub passes its connection's <paramref name="order"/> so that
     /// pipelined sends are sequenced in the order they arrived (docs/protocol.md rule 9).
     /// </summary>
-    public async Task<SendAck> SendAsync(Actor actor, SendRequest request, SendOrder? order, CancellationToken cancellationToken = default)
+    public Task<SendAck> SendAsync(Actor actor, SendRequest request, SendOrder? order, CancellationToken cancellationToken = default) =>
+        SendAsync(actor, request, order, null, cancellationToken);
+
+    /// <summary>As above, after <paramref name="admission"/>.</summary>
+    /// <param name="admission">
+    /// A check started by the caller that may need the network (the visitor's cluster-wide send limit): awaited after
+    /// the turn is taken, so waiting for it never lets a later send overtake this one.
+    /// </param>
+    public async Task<SendAck> SendAsync(Actor actor, SendRequest request, SendOrder? order, Task? admission, CancellationToken cancellationToken)
     {
         // Taken before the first await: the invocation's start is the order the client sent in.
         var turn = order?.Take();
         Task<WriteResult> written;
         try
         {
+            if (admission is not null)
+            {
+                await admission;
+            }
+
             written = await EnqueueAsync(actor, request, turn, cancellationToken);
         }
         finally

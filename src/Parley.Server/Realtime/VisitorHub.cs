@@ -9,7 +9,7 @@ namespace Parley.Server.Realtime;
 
 /// <summary>The visitor's realtime endpoint (<c>/hubs/visitor</c>). Methods and events: docs/protocol.md.</summary>
 [Authorize(Policy = ParleyClaims.VisitorPolicy)]
-internal sealed class VisitorHub(MessageService messages, ConversationService conversations, ConnectionRegistry registry, VisitorSendLimiter limiter, TypingSignals typing, ReadReceipts receipts, Routing.RoutingEngine routing, Features.Ai.BotResponder bot) : Hub
+internal sealed class VisitorHub(MessageService messages, ConversationService conversations, ConnectionRegistry registry, VisitorSendLimiter limiter, Features.Widget.VisitorActionLimits visitorLimits, TypingSignals typing, ReadReceipts receipts, Routing.RoutingEngine routing, Features.Ai.BotResponder bot) : Hub
 {
     public override Task OnConnectedAsync()
     {
@@ -41,7 +41,12 @@ internal sealed class VisitorHub(MessageService messages, ConversationService co
     {
         ArgumentNullException.ThrowIfNull(request);
         limiter.Acquire(Context);
-        var ack = await messages.SendAsync(CurrentActor(), request, (SendOrder?)Context.Items[typeof(SendOrder)], Context.ConnectionAborted);
+        var actor = CurrentActor();
+
+        // Per connection above (synchronous); per visitor across connections and nodes here, started now and awaited
+        // inside the send's turn so a Redis round trip cannot reorder the connection's sends.
+        var admission = visitorLimits.AcquireSendAsync(Context.User!.VisitorContactId()!.Value, Context.ConnectionAborted);
+        var ack = await messages.SendAsync(actor, request, (SendOrder?)Context.Items[typeof(SendOrder)], admission, Context.ConnectionAborted);
         Subscribe(ack.ConversationId);
         return ack;
     }

@@ -37,10 +37,15 @@ public sealed class ParleyServer : IAsyncDisposable
         settings["Parley:Bootstrap:AdminEmail"] = AdminEmail;
         settings["Parley:Bootstrap:AdminPassword"] = AdminPassword;
         settings["Parley:Bootstrap:SiteKey"] = SiteKey;
+        settings["Parley:Bootstrap:RequirePasswordChange"] = "false"; // hundreds of tests sign in as this admin; BootstrapPasswordTests turn it on
         settings["Parley:Widget:SendPerSecond"] = "100000";
         settings["Parley:Widget:SendBurst"] = "100000";
+        settings["Parley:Widget:SendPerVisitorPerWindow"] = "1000000";
         settings["Parley:Widget:SessionsPerMinutePerIp"] = "100000";
         settings["Parley:Widget:ConnectsPerMinutePerIp"] = "100000";
+        settings["Parley:Web:OpenApi"] = "true"; // off by default in Production (which tests run as); WeakDefaultsTests checks that
+        settings["Parley:Web:Scalar"] = "true";
+        settings["Parley:Widget:DemoPage"] = "true";
         settings["Logging:LogLevel:Default"] = "Warning";
         settings["Logging:LogLevel:Microsoft.AspNetCore"] = "Error";
         settings["Logging:LogLevel:Microsoft.EntityFrameworkCore.Database.Command"] = "None"; // migrations probe missing tables on purpose

@@ -20,9 +20,12 @@ public sealed class WebhookTests
     private static readonly string[] LifecycleTypes = ["conversation.assigned", "conversation.closed", "conversation.created", "conversation.queued", "csat.submitted"];
 
     /// <summary>Short retry delays so a test sees several attempts in well under a second each.</summary>
+    private static readonly string[] CreatedOnly = ["conversation.created"];
+
     private static Dictionary<string, string?> FastRetries(params string[] schedule)
     {
-        var settings = new Dictionary<string, string?> { ["Parley:Webhooks:Jitter"] = "0", ["Parley:Webhooks:PollInterval"] = "00:00:00.200" };
+        // The receivers listen on loopback: private targets are a server setting (never an API field).
+        var settings = new Dictionary<string, string?> { ["Parley:Webhooks:Jitter"] = "0", ["Parley:Webhooks:PollInterval"] = "00:00:00.200", ["Parley:Webhooks:AllowPrivateTargets"] = "true" };
         for (var i = 0; i < schedule.Length; i++)
         {
             settings[$"Parley:Webhooks:RetrySchedule:{i}"] = schedule[i];
@@ -37,7 +40,7 @@ public sealed class WebhookTests
     public async Task Delivery_IsSignedWithTheDocumentedAlgorithm(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
-        await using var server = await ParleyServer.StartAsync(storage);
+        await using var server = await ParleyServer.StartAsync(storage, FastRetries());
         await using var receiver = await WebhookReceiver.StartAsync();
         var (admin, _) = await AgentClient.SignInAsync(server);
         var endpoint = await CreateEndpointAsync(admin, receiver.Url, ["message.created"]);
@@ -92,7 +95,7 @@ public sealed class WebhookTests
         Assert.Equal(4, delivery.Attempts);
         var detail = (await admin.GetFromJsonAsync<WebhookDeliveryDto>($"/api/v1/webhooks/{endpoint.Id}/deliveries/{delivery.Id}", TestContext.Current.CancellationToken))!;
         Assert.Equal([500, 503, 502, 200], detail.Log!.Select(a => a.ResponseStatus ?? 0));
-        Assert.Equal("nope", detail.Log![0].ResponseBody);
+        Assert.Null(detail.Log![0].ResponseBody); // the receiver is on loopback: a private target's answer is never logged
         Assert.Contains("webhook-id: " + requests[0].Id, detail.Log![0].RequestHeaders, StringComparison.Ordinal);
 
         // No fifth request: a delivered event is not sent again.
@@ -155,10 +158,12 @@ public sealed class WebhookTests
     [Theory]
     [InlineData(Store.Sqlite)]
     [InlineData(Store.Postgres)]
-    public async Task PrivateTargets_AreRefused_UnlessAllowed(Store store)
+    public async Task PrivateTargets_AreRefused_UnlessTheServerAllowsThem(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
-        await using var server = await ParleyServer.StartAsync(storage, FastRetries("00:00:00.100"));
+        var settings = FastRetries("00:00:00.100");
+        settings.Remove("Parley:Webhooks:AllowPrivateTargets"); // the default: off
+        await using var server = await ParleyServer.StartAsync(storage, settings);
         await using var receiver = await WebhookReceiver.StartAsync();
         var (admin, _) = await AgentClient.SignInAsync(server);
 
@@ -191,10 +196,62 @@ public sealed class WebhookTests
 
         Assert.Empty(receiver.Requests.Snapshot());
 
-        // An admin's explicit per-endpoint allow lets a loopback receiver through.
+        // #15: allowPrivateTarget is no API field any more: an admin's session (or a stolen one) cannot turn the
+        // delivery log into a reader of internal services.
         var allowed = await admin.PostAsJsonAsync("/api/v1/webhooks", new { url = receiver.Url, eventTypes = All, allowPrivateTarget = true }, TestContext.Current.CancellationToken);
-        Assert.Equal(HttpStatusCode.Created, allowed.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, allowed.StatusCode);
+        Assert.Equal("webhook_target_forbidden", (await allowed.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken)).GetProperty("code").GetString());
     }
+
+    /// <summary>
+    /// #15: with private targets allowed by the server, metadata and link-local addresses are still refused, and what a
+    /// private target answers never reaches the delivery log (status only).
+    /// </summary>
+    [Theory]
+    [InlineData(Store.Sqlite)]
+    [InlineData(Store.Postgres)]
+    public async Task AllowedPrivateTargets_StillRefuseMetadata_AndTheirAnswersAreNotLogged(Store store)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var storage = await TestStorage.CreateAsync(store);
+        await using var server = await ParleyServer.StartAsync(storage, FastRetries("00:00:00.100"));
+        await using var receiver = await WebhookReceiver.StartAsync(500);
+        var (admin, _) = await AgentClient.SignInAsync(server);
+
+        foreach (var url in new[] { "http://169.254.169.254/latest/meta-data/", "http://169.254.170.2/v2/credentials", "http://100.100.100.200/latest/meta-data/", "http://[fe80::1]/", "http://[fd00:ec2::254]/latest/meta-data/" })
+        {
+            var response = await admin.PostAsJsonAsync("/api/v1/webhooks", new { url, eventTypes = All }, ct);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("webhook_target_forbidden", (await response.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("code").GetString());
+        }
+
+        var created = await admin.PostAsJsonAsync("/api/v1/webhooks", new { url = receiver.Url, eventTypes = CreatedOnly }, ct);
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var json = await created.Content.ReadFromJsonAsync<JsonElement>(ct);
+        Assert.False(json.TryGetProperty("allowPrivateTarget", out _));
+        var endpoint = json.Deserialize<WebhookEndpointDto>(JsonSerializerOptions.Web)!;
+
+        await using var visitor = await VisitorClient.ConnectAsync(server);
+        await visitor.StartConversationAsync();
+        var delivery = await WaitForDeliveryAsync(admin, endpoint.Id, d => d.Status == "succeeded");
+        var detail = (await admin.GetFromJsonAsync<WebhookDeliveryDto>($"/api/v1/webhooks/{endpoint.Id}/deliveries/{delivery.Id}", ct))!;
+        Assert.Equal(500, detail.Log![0].ResponseStatus);
+        Assert.All(detail.Log!, a => Assert.Null(a.ResponseBody));
+        var raw = await admin.GetStringAsync($"/api/v1/webhooks/{endpoint.Id}/deliveries/{delivery.Id}", ct);
+        Assert.DoesNotContain("nope", raw, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("169.254.169.254", true)]
+    [InlineData("100.100.100.200", true)]
+    [InlineData("fe80::1", true)]
+    [InlineData("fd00:ec2::254", true)]
+    [InlineData("::ffff:169.254.169.254", true)]
+    [InlineData("10.0.0.1", false)]
+    [InlineData("100.100.100.201", false)]
+    [InlineData("93.184.216.34", false)]
+    public void MetadataAndLinkLocal_AreAlwaysForbidden(string address, bool forbidden) =>
+        Assert.Equal(forbidden, SsrfGuard.IsAlwaysForbidden(System.Net.IPAddress.Parse(address)));
 
     [Theory]
     [InlineData(Store.Sqlite)]
@@ -246,7 +303,7 @@ public sealed class WebhookTests
     {
         var ct = TestContext.Current.CancellationToken;
         await using var storage = await TestStorage.CreateAsync(store);
-        await using var server = await ParleyServer.StartAsync(storage);
+        await using var server = await ParleyServer.StartAsync(storage, FastRetries());
         await using var receiver = await WebhookReceiver.StartAsync();
         var (admin, _) = await AgentClient.SignInAsync(server);
         await CreateEndpointAsync(admin, receiver.Url, ["conversation.*", "csat.submitted"]);
@@ -271,8 +328,8 @@ public sealed class WebhookTests
 
     internal static async Task<WebhookEndpointDto> CreateEndpointAsync(HttpClient admin, Uri url, string[] eventTypes)
     {
-        // Loopback receivers need the explicit per-endpoint allow; the SSRF guard refuses them otherwise.
-        var response = await admin.PostAsJsonAsync("/api/v1/webhooks", new { url, eventTypes, allowPrivateTarget = true }, TestContext.Current.CancellationToken);
+        // Loopback receivers need the server's Parley:Webhooks:AllowPrivateTargets (FastRetries sets it).
+        var response = await admin.PostAsJsonAsync("/api/v1/webhooks", new { url, eventTypes }, TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         var endpoint = (await response.Content.ReadFromJsonAsync<WebhookEndpointDto>(TestContext.Current.CancellationToken))!;
         Assert.StartsWith("whsec_", endpoint.Secret, StringComparison.Ordinal);

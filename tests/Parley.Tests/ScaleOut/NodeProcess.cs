@@ -10,6 +10,9 @@ namespace Parley.Tests.ScaleOut;
 /// </summary>
 public sealed class NodeProcess : IAsyncDisposable
 {
+    /// <summary>Test-only key-ring key shared by the nodes (each has its own data directory, where one would be generated).</summary>
+    private const string ClusterKeyRingKey = "OSJBSxl6bCg+yJyjAcQURtaPtUEWIxIf6WdyOw1uwxI=";
+
     private readonly IReadOnlyDictionary<string, string?> _environment;
     private readonly string _logPath;
     private Process? _process;
@@ -55,8 +58,11 @@ public sealed class NodeProcess : IAsyncDisposable
             ["Parley__Bootstrap__AdminEmail"] = ParleyServer.AdminEmail,
             ["Parley__Bootstrap__AdminPassword"] = ParleyServer.AdminPassword,
             ["Parley__Bootstrap__SiteKey"] = ParleyServer.SiteKey,
+            ["Parley__Bootstrap__RequirePasswordChange"] = "false",
+            ["Parley__DataProtection__Key"] = ClusterKeyRingKey, // every node of a cluster shares the key-ring key
             ["Parley__Widget__SendPerSecond"] = "100000",
             ["Parley__Widget__SendBurst"] = "100000",
+            ["Parley__Widget__SendPerVisitorPerWindow"] = "1000000",
             ["Parley__Widget__SessionsPerMinutePerIp"] = "100000",
             ["Parley__Widget__ConnectsPerMinutePerIp"] = "100000",
             ["Logging__LogLevel__Default"] = "Warning",

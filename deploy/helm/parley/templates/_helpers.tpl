@@ -35,6 +35,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - name: Parley__Bootstrap__AdminPassword
   valueFrom:
     secretKeyRef: { name: {{ include "parley.secretName" . }}, key: adminPassword, optional: true }
+- name: Parley__DataProtection__Key
+  valueFrom:
+    secretKeyRef: { name: {{ include "parley.secretName" . }}, key: keyRingKey }
 {{- range $i, $proxy := .Values.knownProxies }}
 - name: Parley__Network__KnownProxies__{{ $i }}
   value: {{ $proxy | quote }}

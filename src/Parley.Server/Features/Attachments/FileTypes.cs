@@ -114,6 +114,12 @@ public static class FileTypes
         var clean = new StringBuilder(name.Length);
         foreach (var ch in name)
         {
+            if (IsBidiControl(ch))
+            {
+                // "invoice\u202Efdp.png" would show as "invoicegnp.pdf": reordering marks never reach a reader.
+                continue;
+            }
+
             clean.Append(char.IsControl(ch) || ch is '/' or '\\' or '"' or ':' or '*' or '?' or '<' or '>' or '|' ? '_' : ch);
         }
 
@@ -130,4 +136,7 @@ public static class FileTypes
 
         return stem + type.Extension;
     }
+
+    /// <summary>Bidirectional formatting characters (embeddings, overrides, isolates, marks; Unicode TR9).</summary>
+    public static bool IsBidiControl(char ch) => ch is (>= '\u202A' and <= '\u202E') or (>= '\u2066' and <= '\u2069') or '\u200E' or '\u200F' or '\u061C';
 }

@@ -69,10 +69,15 @@ internal sealed class ApiTokenAuthenticationHandler(
         var found = await (from t in db.ApiTokens.AsNoTracking()
                            join u in db.Users.AsNoTracking() on t.UserId equals u.Id
                            where t.Hash == hash
-                           select new { Token = t, u.DisplayName, u.Email, u.Role, u.IsActive }).FirstOrDefaultAsync(Context.RequestAborted);
+                           select new { Token = t, u.DisplayName, u.Email, u.Role, u.IsActive, u.MustChangePassword }).FirstOrDefaultAsync(Context.RequestAborted);
         if (found is null || !found.IsActive || found.Token.RevokedAt is not null || found.Token.ExpiresAt <= now)
         {
             return AuthenticateResult.Fail("Invalid, expired or revoked API token.");
+        }
+
+        if (found.MustChangePassword)
+        {
+            Context.Items[PasswordChangeGate.Marker] = true;
         }
 
         if (found.Token.LastUsedAt is null || now - found.Token.LastUsedAt > TimeSpan.FromMinutes(1))

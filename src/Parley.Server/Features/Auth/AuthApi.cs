@@ -18,7 +18,8 @@ public sealed record SetupRequest(string Email, string Password, string? Display
 
 public sealed record SetupStatus(bool NeedsSetup);
 
-public sealed record ChangePasswordRequest(string CurrentPassword, string NewPassword);
+/// <summary>Change the password; <c>revokeApiTokens</c> (default true) also revokes every personal API token.</summary>
+public sealed record ChangePasswordRequest(string CurrentPassword, string NewPassword, bool? RevokeApiTokens = null);
 
 public sealed record SessionDto(Guid Id, DateTime CreatedAt, DateTime LastSeenAt, DateTime ExpiresAt, string? IpAddress, string? UserAgent, bool Current);
 
@@ -75,7 +76,9 @@ public static class AuthApi
             case SignInOutcome.TotpRequired:
                 return Problems.Create(ErrorCatalogue.TotpRequired, "Enter the code from your authenticator app.");
             case SignInOutcome.Throttled:
-                return Problems.Create(ErrorCatalogue.TooManyAttempts, "Too many failed sign-ins; try again later.");
+                var wait = (int)Math.Ceiling((signIn.RetryAfter ?? TimeSpan.FromSeconds(1)).TotalSeconds);
+                http.Response.Headers.RetryAfter = wait.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                return Problems.Create(ErrorCatalogue.TooManyAttempts, $"Too many failed sign-ins from here; try again in {wait} s.");
             default:
                 return Problems.Create(ErrorCatalogue.InvalidCredentials, "Invalid email, password or code.");
         }
@@ -110,8 +113,14 @@ public static class AuthApi
             return Problems.Create(ErrorCatalogue.InvalidCredentials, "The current password is wrong.", status: StatusCodes.Status403Forbidden);
         }
 
-        await signIn.SetPasswordAsync(user, request.NewPassword ?? "", cancellationToken);
-        await audit.RecordAsync(principal, "auth.password_changed", "user", user.Id.ToString(), cancellationToken: cancellationToken);
+        if (user.MustChangePassword && string.Equals(request.CurrentPassword, request.NewPassword, StringComparison.Ordinal))
+        {
+            // The configured password is known to whoever read the configuration: keeping it changes nothing.
+            return Problems.Create(ErrorCatalogue.PasswordUnchanged, "Choose a password different from the configured one.");
+        }
+
+        var revoked = await signIn.SetPasswordAsync(user, request.NewPassword ?? "", cancellationToken, request.RevokeApiTokens ?? true);
+        await audit.RecordAsync(principal, "auth.password_changed", "user", user.Id.ToString(), new { revokedApiTokens = revoked }, cancellationToken);
         await signIn.StartSessionAsync(http, user, cancellationToken);
         return TypedResults.Ok(UserDto.From(user));
     }

@@ -28,9 +28,12 @@ public static class AuthSetup
         // Cookies and visitor tokens are protected with this key ring; it lives in the database so restarts keep
         // sessions and every node of a cluster reads what the others wrote (keys from the old data/keys are imported).
         var database = builder.Configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
+        // Encrypted at rest with a key that is not in the database (ScaleOut/KeyRingEncryption.cs): a dump alone
+        // must not decrypt TOTP secrets or mint cookies and visitor tokens.
         services.AddDataProtection()
             .SetApplicationName("Parley")
-            .PersistKeysToParleyDatabase(Path.Combine(database.ResolveDataDirectory(), "keys"));
+            .PersistKeysToParleyDatabase(Path.Combine(database.ResolveDataDirectory(), "keys"))
+            .ProtectKeysWithParleyKey(KeyRingSecret.Load(builder.Configuration, database.ResolveDataDirectory()));
 
         services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)
             .AddCookie(o =>

@@ -27,13 +27,18 @@ internal static class SessionValidation
             : await (from s in db.UserSessions.AsNoTracking()
                      join u in db.Users.AsNoTracking() on s.UserId equals u.Id
                      where s.Id == sessionId && s.UserId == userId
-                     select new { s.RevokedAt, s.ExpiresAt, s.LastSeenAt, u.SecurityStamp, u.IsActive }).FirstOrDefaultAsync(http.RequestAborted);
+                     select new { s.RevokedAt, s.ExpiresAt, s.LastSeenAt, u.SecurityStamp, u.IsActive, u.MustChangePassword }).FirstOrDefaultAsync(http.RequestAborted);
         if (current is null || current.RevokedAt is not null || current.ExpiresAt <= now || !current.IsActive
             || !string.Equals(current.SecurityStamp, stamp, StringComparison.Ordinal))
         {
             context.RejectPrincipal();
             await http.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
             return;
+        }
+
+        if (current.MustChangePassword)
+        {
+            http.Items[PasswordChangeGate.Marker] = true;
         }
 
         if (now - current.LastSeenAt > TimeSpan.FromMinutes(1))

@@ -11,23 +11,25 @@ public sealed class SignInOptions
     [Range(8, 128)]
     public int MinPasswordLength { get; set; } = 8;
 
-    /// <summary>Failed sign-ins per submitted email within the window before further attempts are refused.</summary>
-    [Range(1, 1000)]
-    public int MaxFailuresPerAccount { get; set; } = 5;
+    /// <summary>Failed sign-ins per account and client IP that pass without a delay.</summary>
+    [Range(0, 1000)]
+    public int FreeFailures { get; set; } = 3;
 
-    /// <summary>Failed sign-ins per client IP within the window before further attempts are refused.</summary>
+    /// <summary>Wait before the attempt that follows the free failures; it doubles with each further failure.</summary>
+    [Range(1, 3600)]
+    public int BaseDelaySeconds { get; set; } = 1;
+
+    /// <summary>Longest delay between two attempts on one account from one IP.</summary>
+    [Range(1, 86400)]
+    public int MaxDelaySeconds { get; set; } = 300;
+
+    /// <summary>Failed sign-ins per client IP (any account) within the window before further attempts are refused.</summary>
     [Range(1, 100000)]
     public int MaxFailuresPerIp { get; set; } = 30;
 
+    /// <summary>How long failures are remembered.</summary>
     [Range(1, 1440)]
     public int ThrottleWindowMinutes { get; set; } = 15;
-
-    /// <summary>Consecutive failures (stored with the account, so across restarts and nodes) that lock it.</summary>
-    [Range(1, 1000)]
-    public int LockoutThreshold { get; set; } = 10;
-
-    [Range(1, 10080)]
-    public int LockoutMinutes { get; set; } = 15;
 
     /// <summary>Absolute lifetime of a console session.</summary>
     [Range(1, 8760)]

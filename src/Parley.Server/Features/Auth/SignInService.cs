@@ -37,13 +37,18 @@ public sealed class SignInService(
 
     private static readonly Lazy<string> DummyHash = new(() => new PasswordHasher<User>().HashPassword(null!, "parley-timing-equaliser"));
 
+    /// <summary>The wait before the next attempt, set when <see cref="VerifyAsync"/> answered <see cref="SignInOutcome.Throttled"/>.</summary>
+    public TimeSpan? RetryAfter { get; private set; }
+
     public async Task<(SignInOutcome Outcome, User? User)> VerifyAsync(string email, string password, string? totpCode, string? ip, CancellationToken cancellationToken)
     {
         var normalized = UserAccounts.Normalize(email);
         var now = time.GetUtcNow();
-        if (throttle.IsThrottled(normalized, ip))
+        if (throttle.RetryAfter(normalized, ip) is { } wait)
         {
-            await audit.RecordAsync("auth.sign_in_throttled", null, null, "email", normalized, cancellationToken: cancellationToken);
+            // Not even checked: a right password during the delay answers the same as a wrong one.
+            RetryAfter = wait;
+            await audit.RecordAsync("auth.sign_in_throttled", null, null, "email", normalized, new { retryAfterSeconds = (int)Math.Ceiling(wait.TotalSeconds) }, cancellationToken);
             return (SignInOutcome.Throttled, null);
         }
 
@@ -56,16 +61,10 @@ public sealed class SignInService(
         }
 
         var result = hasher.VerifyHashedPassword(user, user.PasswordHash, password);
-        if (user.LockedUntil is { } lockedUntil && lockedUntil > now.UtcDateTime)
-        {
-            throttle.RecordFailure(normalized, ip);
-            await audit.RecordAsync("auth.sign_in_locked", user.Id, user.DisplayName, "user", user.Id.ToString(), cancellationToken: cancellationToken);
-            return (SignInOutcome.Throttled, null);
-        }
 
         if (result == PasswordVerificationResult.Failed)
         {
-            CountFailure(user, now);
+            CountFailure(user);
             await db.SaveChangesAsync(cancellationToken);
             return await FailAsync(normalized, ip, user, "wrong_password", cancellationToken);
         }
@@ -80,7 +79,7 @@ public sealed class SignInService(
             var step = Totp.Verify(totpSecrets.Unprotect(user.TotpSecret!), totpCode, now, user.TotpLastStep);
             if (step is null)
             {
-                CountFailure(user, now);
+                CountFailure(user);
                 await db.SaveChangesAsync(cancellationToken);
                 return await FailAsync(normalized, ip, user, "wrong_totp", cancellationToken);
             }
@@ -97,7 +96,7 @@ public sealed class SignInService(
         user.LockedUntil = null;
         user.LastSignInAt = now.UtcDateTime;
         await db.SaveChangesAsync(cancellationToken);
-        throttle.RecordSuccess(normalized);
+        throttle.RecordSuccess(normalized, ip);
         return (SignInOutcome.Success, user);
     }
 
@@ -146,27 +145,35 @@ public sealed class SignInService(
     /// Sets a new password: a new security stamp, and every session of the user revoked (CVE-2021-3740 class: a
     /// stolen session must not survive the password change meant to end it).
     /// </summary>
-    public async Task SetPasswordAsync(User user, string newPassword, CancellationToken cancellationToken)
+    /// <param name="revokeApiTokens">
+    /// Revoke the user's API tokens too (the default): a token minted by whoever held the old password must not
+    /// outlive it. The user may keep them when changing their own password knowingly.
+    /// </param>
+    public async Task<int> SetPasswordAsync(User user, string newPassword, CancellationToken cancellationToken, bool revokeApiTokens = true)
     {
         PasswordPolicy.Check(newPassword, user.Email, options.Value.MinPasswordLength);
         user.PasswordHash = hasher.HashPassword(user, newPassword);
         user.SecurityStamp = UserAccounts.NewSecurityStamp();
         user.PasswordChangedAt = time.GetUtcNow().UtcDateTime;
+        user.MustChangePassword = false;
         user.FailedSignIns = 0;
         user.LockedUntil = null;
         await db.SaveChangesAsync(cancellationToken);
         await RevokeSessionsAsync(user.Id, null, cancellationToken);
+        return revokeApiTokens ? await RevokeApiTokensAsync(user.Id, cancellationToken) : 0;
     }
 
-    private void CountFailure(User user, DateTimeOffset now)
+    /// <summary>Revokes every live API token of a user (password change, deactivation); returns how many.</summary>
+    public async Task<int> RevokeApiTokensAsync(Guid userId, CancellationToken cancellationToken)
     {
-        user.FailedSignIns++;
-        if (user.FailedSignIns >= options.Value.LockoutThreshold)
-        {
-            user.LockedUntil = now.UtcDateTime.AddMinutes(options.Value.LockoutMinutes);
-            user.FailedSignIns = 0;
-        }
+        var now = time.GetUtcNow().UtcDateTime;
+        return await db.ApiTokens
+            .Where(t => t.UserId == userId && t.RevokedAt == null)
+            .ExecuteUpdateAsync(s => s.SetProperty(x => x.RevokedAt, now), cancellationToken);
     }
+
+    /// <summary>Kept for the record only: no stored lockout (an outsider could keep the owner out with it).</summary>
+    private static void CountFailure(User user) => user.FailedSignIns++;
 
     private async Task<(SignInOutcome, User?)> FailAsync(string normalized, string? ip, User? user, string reason, CancellationToken cancellationToken)
     {

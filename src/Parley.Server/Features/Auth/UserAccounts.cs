@@ -6,9 +6,10 @@ using Parley.Server.Infrastructure;
 
 namespace Parley.Server.Features.Auth;
 
-public sealed record UserDto(Guid Id, string Email, string DisplayName, string Role)
+/// <summary>A console user; <c>passwordChangeRequired</c>: every API but the password change answers 403 until it is changed.</summary>
+public sealed record UserDto(Guid Id, string Email, string DisplayName, string Role, bool PasswordChangeRequired = false)
 {
-    public static UserDto From(User u) => new(u.Id, u.Email, u.DisplayName, u.Role.ToString().ToLowerInvariant());
+    public static UserDto From(User u) => new(u.Id, u.Email, u.DisplayName, u.Role.ToString().ToLowerInvariant(), u.MustChangePassword);
 }
 
 /// <summary>Creating users (ASP.NET Core Identity's PBKDF2 hasher; the password policy applies). Sign-in: <see cref="SignInService"/>.</summary>
@@ -18,7 +19,7 @@ public sealed class UserAccounts(ParleyDbContext db, IPasswordHasher<User> hashe
 
     public static string NewSecurityStamp() => Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
 
-    public async Task<User> CreateAsync(string email, string password, string displayName, UserRole role, CancellationToken cancellationToken)
+    public async Task<User> CreateAsync(string email, string password, string displayName, UserRole role, CancellationToken cancellationToken, bool mustChangePassword = false)
     {
         email = email.Trim();
         if (email.Length is 0 or > 256 || !email.Contains('@', StringComparison.Ordinal))
@@ -38,6 +39,7 @@ public sealed class UserAccounts(ParleyDbContext db, IPasswordHasher<User> hashe
             Role = role,
             SecurityStamp = NewSecurityStamp(),
             CreatedAt = time.GetUtcNow().UtcDateTime,
+            MustChangePassword = mustChangePassword,
         };
         user.PasswordHash = hasher.HashPassword(user, password);
         db.Users.Add(user);
@@ -59,7 +61,7 @@ public sealed partial class Bootstrapper(ParleyDbContext db, UserAccounts accoun
             {
                 try
                 {
-                    await accounts.CreateAsync(o.AdminEmail, o.AdminPassword, o.AdminName, UserRole.Admin, cancellationToken);
+                    await accounts.CreateAsync(o.AdminEmail, o.AdminPassword, o.AdminName, UserRole.Admin, cancellationToken, o.RequirePasswordChange);
                     LogAdminCreated(logger, o.AdminEmail);
                 }
                 catch (DbUpdateException)

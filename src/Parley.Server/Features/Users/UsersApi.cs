@@ -51,8 +51,8 @@ public static class UsersApi
         Guid id, ResetPasswordRequest request, ParleyDbContext db, SignInService signIn, AuditLog audit, ClaimsPrincipal principal, CancellationToken cancellationToken)
     {
         var user = await db.Users.FirstOrDefaultAsync(u => u.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.UserNotFound);
-        await signIn.SetPasswordAsync(user, request.NewPassword ?? "", cancellationToken);
-        await audit.RecordAsync(principal, "user.password_reset", "user", id.ToString(), cancellationToken: cancellationToken);
+        var revoked = await signIn.SetPasswordAsync(user, request.NewPassword ?? "", cancellationToken);
+        await audit.RecordAsync(principal, "user.password_reset", "user", id.ToString(), new { revokedApiTokens = revoked }, cancellationToken);
         return TypedResults.NoContent();
     }
 
@@ -103,7 +103,7 @@ public static class UsersApi
     }
 
     internal static async Task<Results<Ok<UserAdminDto>, ProblemHttpResult>> UpdateAsync(
-        Guid id, UpdateUserRequest request, ParleyDbContext db, AuditLog audit, AccessDirectory directory, ClaimsPrincipal principal, CancellationToken cancellationToken)
+        Guid id, UpdateUserRequest request, ParleyDbContext db, AuditLog audit, AccessDirectory directory, SignInService signIn, ClaimsPrincipal principal, CancellationToken cancellationToken)
     {
         var user = await db.Users.FirstOrDefaultAsync(u => u.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.UserNotFound);
         var changes = new Dictionary<string, object?>();
@@ -157,6 +157,12 @@ public static class UsersApi
         }
 
         await db.SaveChangesAsync(cancellationToken);
+        if (request.IsActive == false)
+        {
+            // Deactivation revokes the tokens for good: reactivating the account must not bring them back.
+            changes["revokedApiTokens"] = await signIn.RevokeApiTokensAsync(user.Id, cancellationToken);
+        }
+
         directory.Invalidate(user.Id);
         await audit.RecordAsync(principal, "user.updated", "user", user.Id.ToString(), changes, cancellationToken);
         var teams = await db.TeamMembers.AsNoTracking().Where(m => m.UserId == id).Select(m => m.TeamId).ToListAsync(cancellationToken);

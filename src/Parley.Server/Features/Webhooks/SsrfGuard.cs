@@ -38,6 +38,41 @@ public static class SsrfGuard
         (IPAddress.Parse("64:ff9b::"), 96),     // NAT64 can reach private IPv4
     ];
 
+    /// <summary>
+    /// Refused even where the operator allows private targets: link-local (cloud metadata at 169.254.169.254 and
+    /// fe80::), Alibaba Cloud's metadata 100.100.100.200 and AWS's IPv6 metadata fd00:ec2::254. No webhook or
+    /// adapter has a reason to call them, and they hand out the host's credentials.
+    /// </summary>
+    private static readonly (IPAddress Network, int Prefix)[] AlwaysForbidden =
+    [
+        (IPAddress.Parse("169.254.0.0"), 16),
+        (IPAddress.Parse("100.100.100.200"), 32),
+        (IPAddress.Parse("fe80::"), 10),
+        (IPAddress.Parse("fd00:ec2::254"), 128),
+    ];
+
+    /// <summary>Set on a request sent through a permissive handler when its connection went to a private address.</summary>
+    public static readonly HttpRequestOptionsKey<bool> ConnectedToPrivate = new("parley.ssrf.private");
+
+    /// <summary>Whether <paramref name="address"/> is a link-local or metadata address, refused whatever the settings.</summary>
+    public static bool IsAlwaysForbidden(IPAddress address)
+    {
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        foreach (var (network, prefix) in AlwaysForbidden)
+        {
+            if (network.AddressFamily == address.AddressFamily && new IPNetwork(network, prefix).Contains(address))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Whether connecting to <paramref name="address"/> is refused unless private targets are allowed.</summary>
     public static bool IsForbidden(IPAddress address)
     {
@@ -69,6 +104,11 @@ public static class SsrfGuard
             throw new TargetForbiddenException($"'{host}' does not resolve.");
         }
 
+        if (addresses.FirstOrDefault(IsAlwaysForbidden) is { } metadata)
+        {
+            throw new TargetForbiddenException($"'{host}' resolves to {metadata}, a link-local or cloud metadata address (always refused).");
+        }
+
         if (!allowPrivate && addresses.FirstOrDefault(IsForbidden) is { } forbidden)
         {
             // One forbidden answer is enough to refuse: a host must not mix public and internal addresses.
@@ -82,10 +122,17 @@ public static class SsrfGuard
     public static Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>> ConnectCallback(bool allowPrivate) => async (context, cancellationToken) =>
     {
         var addresses = await ResolveAsync(context.DnsEndPoint.Host, allowPrivate, cancellationToken);
-        return await ConnectAsync(addresses, context.DnsEndPoint.Port, cancellationToken);
+        var (stream, address) = await ConnectAsync(addresses, context.DnsEndPoint.Port, cancellationToken);
+        if (IsForbidden(address))
+        {
+            // The caller must not show what an internal service answered (the delivery log would be a full-read SSRF).
+            context.InitialRequestMessage.Options.Set(ConnectedToPrivate, true);
+        }
+
+        return stream;
     };
 
-    private static async ValueTask<Stream> ConnectAsync(IPAddress[] addresses, int port, CancellationToken cancellationToken)
+    private static async ValueTask<(Stream Stream, IPAddress Address)> ConnectAsync(IPAddress[] addresses, int port, CancellationToken cancellationToken)
     {
         Exception? last = null;
         foreach (var address in addresses)
@@ -94,7 +141,7 @@ public static class SsrfGuard
             try
             {
                 await socket.ConnectAsync(new IPEndPoint(address, port), cancellationToken);
-                return new NetworkStream(socket, ownsSocket: true);
+                return (new NetworkStream(socket, ownsSocket: true), address);
             }
             catch (SocketException ex)
             {
@@ -107,13 +154,17 @@ public static class SsrfGuard
     }
 
     /// <summary>An HTTP handler for admin-chosen URLs: guarded connects, no redirects (a redirect could point inside), no proxy.</summary>
+    /// <remarks>
+    /// With private targets allowed, connections are not pooled: <see cref="ConnectedToPrivate"/> is set when a
+    /// connection opens, so every request must open its own for the mark to describe it.
+    /// </remarks>
     public static SocketsHttpHandler CreateHandler(bool allowPrivate) => new()
     {
         ConnectCallback = ConnectCallback(allowPrivate),
         AllowAutoRedirect = false,
         UseProxy = false,
         UseCookies = false,
-        PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+        PooledConnectionLifetime = allowPrivate ? TimeSpan.Zero : TimeSpan.FromMinutes(2),
         ConnectTimeout = TimeSpan.FromSeconds(10),
     };
 }

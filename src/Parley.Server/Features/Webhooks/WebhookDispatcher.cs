@@ -170,10 +170,13 @@ public sealed partial class WebhookDispatcher(
         timeout.CancelAfter(o.RequestTimeout);
         try
         {
-            var client = endpoint.AllowPrivateTarget || o.AllowPrivateTargets ? _permissive : _guarded;
+            // Private targets are a server setting only (Parley:Webhooks:AllowPrivateTargets), never an API field.
+            var client = o.AllowPrivateTargets ? _permissive : _guarded;
             using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
             attempt.ResponseStatus = (int)response.StatusCode;
-            attempt.ResponseBody = await ReadLimitedAsync(response.Content, o.LoggedBodyLimit, timeout.Token);
+            attempt.ResponseBody = request.Options.TryGetValue(SsrfGuard.ConnectedToPrivate, out var internalTarget) && internalTarget
+                ? null
+                : await ReadLimitedAsync(response.Content, o.LoggedBodyLimit, timeout.Token);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

@@ -17,7 +17,10 @@ public sealed class WebhookOptions : IValidatableObject
     [Range(0.0, 0.9)]
     public double Jitter { get; set; } = 0.2;
 
-    /// <summary>Let endpoints target loopback, private, link-local and cloud metadata addresses (SSRF guard off).</summary>
+    /// <summary>
+    /// Let endpoints target loopback and private addresses (a server setting only; no API field turns it on). Link-local
+    /// and cloud metadata addresses stay refused, and what a private target answers is never kept in the delivery log.
+    /// </summary>
     public bool AllowPrivateTargets { get; set; }
 
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(15);

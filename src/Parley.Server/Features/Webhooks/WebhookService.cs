@@ -8,17 +8,17 @@ using Parley.Webhooks;
 namespace Parley.Server.Features.Webhooks;
 
 public sealed record WebhookEndpointDto(
-    Guid Id, string Url, string? Description, IReadOnlyList<string> EventTypes, bool Enabled, bool AllowPrivateTarget, string Secret,
+    Guid Id, string Url, string? Description, IReadOnlyList<string> EventTypes, bool Enabled, string Secret,
     int ConsecutiveFailures, DateTime? FailingSince, DateTime? DisabledAt, string? DisabledReason, DateTime CreatedAt, DateTime UpdatedAt)
 {
     public static WebhookEndpointDto From(WebhookEndpoint e) => new(
-        e.Id, e.Url, e.Description, e.EventTypes.Split(' ', StringSplitOptions.RemoveEmptyEntries), e.Enabled, e.AllowPrivateTarget, e.Secret,
+        e.Id, e.Url, e.Description, e.EventTypes.Split(' ', StringSplitOptions.RemoveEmptyEntries), e.Enabled, e.Secret,
         e.ConsecutiveFailures, e.FailingSince, e.DisabledAt, e.DisabledReason, e.CreatedAt, e.UpdatedAt);
 }
 
-public sealed record CreateWebhookRequest(string? Url, IReadOnlyList<string>? EventTypes, string? Description = null, bool Enabled = true, bool AllowPrivateTarget = false);
+public sealed record CreateWebhookRequest(string? Url, IReadOnlyList<string>? EventTypes, string? Description = null, bool Enabled = true);
 
-public sealed record UpdateWebhookRequest(string? Url = null, IReadOnlyList<string>? EventTypes = null, string? Description = null, bool? Enabled = null, bool? AllowPrivateTarget = null);
+public sealed record UpdateWebhookRequest(string? Url = null, IReadOnlyList<string>? EventTypes = null, string? Description = null, bool? Enabled = null);
 
 public sealed record WebhookDeliveryDto(
     long Id, Guid EndpointId, long EventId, string EventType, string Status, int Attempts, DateTime NextAttemptAt, int? LastStatusCode,
@@ -38,7 +38,7 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
 
     public async Task<WebhookEndpointDto> CreateAsync(CreateWebhookRequest request, CancellationToken cancellationToken)
     {
-        var url = await ValidateUrlAsync(request.Url, request.AllowPrivateTarget, cancellationToken);
+        var url = await ValidateUrlAsync(request.Url, cancellationToken);
         var now = time.GetUtcNow().UtcDateTime;
         var endpoint = new WebhookEndpoint
         {
@@ -48,7 +48,6 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
             Secret = WebhookSignature.NewSecret(),
             EventTypes = EventTypes(request.EventTypes),
             Enabled = request.Enabled,
-            AllowPrivateTarget = request.AllowPrivateTarget,
             CreatedAt = now,
             UpdatedAt = now,
         };
@@ -60,13 +59,11 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
     public async Task<WebhookEndpointDto> UpdateAsync(Guid id, UpdateWebhookRequest request, CancellationToken cancellationToken)
     {
         var endpoint = await db.WebhookEndpoints.FirstOrDefaultAsync(e => e.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.WebhookNotFound);
-        var allowPrivate = request.AllowPrivateTarget ?? endpoint.AllowPrivateTarget;
-        if (request.Url is not null || request.AllowPrivateTarget is not null)
+        if (request.Url is not null)
         {
-            endpoint.Url = await ValidateUrlAsync(request.Url ?? endpoint.Url, allowPrivate, cancellationToken);
+            endpoint.Url = await ValidateUrlAsync(request.Url, cancellationToken);
         }
 
-        endpoint.AllowPrivateTarget = allowPrivate;
         if (request.EventTypes is not null)
         {
             endpoint.EventTypes = EventTypes(request.EventTypes);
@@ -203,7 +200,7 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
     }
 
     /// <summary>Absolute http(s) URL whose host does not resolve to a forbidden address (unless allowed).</summary>
-    private async Task<string> ValidateUrlAsync(string? value, bool allowPrivateTarget, CancellationToken cancellationToken)
+    private async Task<string> ValidateUrlAsync(string? value, CancellationToken cancellationToken)
     {
         if (!Uri.TryCreate(value?.Trim(), UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp) || !string.IsNullOrEmpty(uri.UserInfo))
         {
@@ -217,7 +214,7 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
 
         try
         {
-            await SsrfGuard.ResolveAsync(uri.IdnHost, allowPrivateTarget || options.Value.AllowPrivateTargets, cancellationToken);
+            await SsrfGuard.ResolveAsync(uri.IdnHost, options.Value.AllowPrivateTargets, cancellationToken);
         }
         catch (TargetForbiddenException ex)
         {

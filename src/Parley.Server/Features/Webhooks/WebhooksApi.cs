@@ -19,7 +19,7 @@ public static class WebhooksApi
             .WithDescription("Subscribe with exact names, \"prefix.*\" (e.g. \"conversation.*\") or \"*\" for everything.");
         api.MapPost("/", CreateAsync).WithName("CreateWebhook").WithIdempotencyKey()
             .WithSummary("Create a webhook endpoint")
-            .WithDescription("The response carries the signing secret (whsec_...). Loopback, private and link-local targets are refused unless the endpoint sets allowPrivateTarget or the server allows private targets.");
+            .WithDescription("The response carries the signing secret (whsec_...). Loopback and private targets are refused unless the server allows private targets (Parley:Webhooks:AllowPrivateTargets); link-local and cloud metadata addresses always are.");
         api.MapGet("/{id:guid}", GetAsync).WithName("GetWebhook").WithSummary("One webhook endpoint");
         api.MapPatch("/{id:guid}", UpdateAsync).WithName("UpdateWebhook")
             .WithSummary("Change an endpoint; enabled=true re-enables one the server disabled");

@@ -5,10 +5,9 @@ namespace Parley.Server.Features.Widget;
 /// <summary>
 /// Where the limits on anonymous visitors count. On one node: in this process. With Redis (scale-out) the
 /// counts are shared by every node, so a client cannot multiply a limit by the number of nodes behind the load
-/// balancer (see ScaleOut/RedisRateLimits). Hub sends are limited per connection (<see cref="VisitorSendLimiter"/>):
-/// a connection lives on one node, so that limit is the same on any node, and how many connections one client
-/// opens is limited here (per IP, cluster-wide with Redis). The send path itself never waits on Redis: a hub
-/// enqueues a connection's sends in arrival order before its first await.
+/// balancer (see ScaleOut/RedisRateLimits). Hub sends are limited per connection (<see cref="VisitorSendLimiter"/>,
+/// in the node) and per visitor across connections here (<see cref="VisitorActionLimits"/>); the per-visitor check
+/// is awaited inside the send's turn, so waiting on Redis never reorders a connection's sends.
 /// </summary>
 public interface IAnonymousRateLimits
 {

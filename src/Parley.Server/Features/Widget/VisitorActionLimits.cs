@@ -5,14 +5,16 @@ using Parley.Server.Infrastructure;
 namespace Parley.Server.Features.Widget;
 
 /// <summary>
-/// Per-visitor limits on the widget's REST actions that reach people outside the conversation (agents' inboxes,
-/// webhooks, mail): the offline form and transcripts. The per-IP limits are endpoint rate-limit policies; these
-/// count per visitor contact, in <see cref="IAnonymousRateLimits"/> (cluster-wide with Redis).
+/// Per-visitor limits: the widget's REST actions that reach people outside the conversation (agents' inboxes,
+/// webhooks, mail: the offline form and transcripts) and hub sends across all of a visitor's connections. The per-IP
+/// limits are endpoint rate-limit policies; these count per visitor contact, in <see cref="IAnonymousRateLimits"/>
+/// (cluster-wide with Redis). They are acquired asynchronously: the Redis-backed limiter answers only on that path.
 /// </summary>
 internal sealed class VisitorActionLimits : IDisposable
 {
     private readonly PartitionedRateLimiter<string> _offline;
     private readonly PartitionedRateLimiter<string> _transcripts;
+    private readonly PartitionedRateLimiter<string> _sends;
 
     public VisitorActionLimits(IAnonymousRateLimits limits, IOptions<WidgetOptions> options)
     {
@@ -20,24 +22,30 @@ internal sealed class VisitorActionLimits : IDisposable
             limits.Partition("visitor-offline-contact", key, options.Value.OfflineMessagesPerHourPerVisitor, TimeSpan.FromHours(1)));
         _transcripts = PartitionedRateLimiter.Create<string, string>(key =>
             limits.Partition("visitor-transcript-contact", key, options.Value.TranscriptsPerHourPerVisitor, TimeSpan.FromHours(1)));
+        _sends = PartitionedRateLimiter.Create<string, string>(key =>
+            limits.Partition("visitor-send-contact", key, options.Value.SendPerVisitorPerWindow, TimeSpan.FromSeconds(options.Value.SendPerVisitorWindowSeconds)));
     }
 
-    public void AcquireOffline(Guid contactId) => Acquire(_offline, contactId);
+    public Task AcquireOfflineAsync(Guid contactId, CancellationToken cancellationToken) => AcquireAsync(_offline, contactId, "Too many requests from this visitor; retry later.", cancellationToken);
 
-    public void AcquireTranscript(Guid contactId) => Acquire(_transcripts, contactId);
+    public Task AcquireTranscriptAsync(Guid contactId, CancellationToken cancellationToken) => AcquireAsync(_transcripts, contactId, "Too many requests from this visitor; retry later.", cancellationToken);
+
+    /// <summary>One hub send of the visitor, whichever connection it came on.</summary>
+    public Task AcquireSendAsync(Guid contactId, CancellationToken cancellationToken) => AcquireAsync(_sends, contactId, "Too many messages; slow down.", cancellationToken);
 
     public void Dispose()
     {
         _offline.Dispose();
         _transcripts.Dispose();
+        _sends.Dispose();
     }
 
-    private static void Acquire(PartitionedRateLimiter<string> limiter, Guid contactId)
+    private static async Task AcquireAsync(PartitionedRateLimiter<string> limiter, Guid contactId, string message, CancellationToken cancellationToken)
     {
-        using var lease = limiter.AttemptAcquire(contactId.ToString());
+        using var lease = await limiter.AcquireAsync(contactId.ToString(), 1, cancellationToken);
         if (!lease.IsAcquired)
         {
-            throw new ParleyException(ErrorCatalogue.RateLimited, "Too many requests from this visitor; retry later.");
+            throw new ParleyException(ErrorCatalogue.RateLimited, message);
         }
     }
 }

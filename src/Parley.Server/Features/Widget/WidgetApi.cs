@@ -138,9 +138,9 @@ public static class WidgetApi
             ? Results.Stream(file.CreateReadStream(), "text/html; charset=utf-8")
             : Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Web assets are not built.");
 
-    private static async Task<IResult> ServeDemoPageAsync(string? site, ParleyDbContext db, Microsoft.Extensions.Options.IOptions<WidgetOptions> options, CancellationToken cancellationToken)
+    private static async Task<IResult> ServeDemoPageAsync(string? site, ParleyDbContext db, Microsoft.Extensions.Options.IOptions<WidgetOptions> options, IHostEnvironment environment, CancellationToken cancellationToken)
     {
-        if (!options.Value.DemoPage)
+        if (!Web.WebOptions.Enabled(options.Value.DemoPage, environment))
         {
             return Results.NotFound();
         }

@@ -215,7 +215,7 @@ public static class WidgetFeaturesApi
         if (!retry)
         {
             await RequireNothingPendingAsync(db, contact.Id, time.GetUtcNow().UtcDateTime.AddHours(-options.Value.OfflinePendingHours), cancellationToken);
-            limits.AcquireOffline(contact.Id);
+            await limits.AcquireOfflineAsync(contact.Id, cancellationToken);
         }
 
         profiles.ApplyProfile(contact, new ProfileRequest(request.Name, request.Email, request.Phone, request.Fields), settings, requireEmail: true);
@@ -237,7 +237,7 @@ public static class WidgetFeaturesApi
         Guid id, TranscriptRequest? request, ClaimsPrincipal user, HttpContext http, TranscriptMailer mailer, VisitorActionLimits limits, CancellationToken cancellationToken)
     {
         var contactId = user.VisitorContactId() ?? Guid.Empty;
-        limits.AcquireTranscript(contactId);
+        await limits.AcquireTranscriptAsync(contactId, cancellationToken);
         await mailer.RequestAsync(id, contactId, request?.Email, $"{http.Request.Scheme}://{http.Request.Host.Value}", cancellationToken);
         return TypedResults.NoContent();
     }

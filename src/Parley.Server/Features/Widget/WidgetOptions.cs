@@ -18,6 +18,16 @@ public sealed class WidgetOptions
     [Range(1, 100_000)]
     public int SendBurst { get; set; } = 20;
 
+    /// <summary>
+    /// Messages one visitor (contact) may send per <see cref="SendPerVisitorWindowSeconds"/> across all their
+    /// connections (cluster-wide with Redis): the per-connection limit alone multiplies with every tab a client opens.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int SendPerVisitorPerWindow { get; set; } = 20;
+
+    [Range(1, 3600)]
+    public int SendPerVisitorWindowSeconds { get; set; } = 10;
+
     /// <summary>Anonymous session requests (POST /api/v1/widget/session) per client IP per minute.</summary>
     [Range(1, 1_000_000)]
     public int SessionsPerMinutePerIp { get; set; } = 60;
@@ -53,6 +63,6 @@ public sealed class WidgetOptions
     [Range(1, 1_000_000)]
     public int TranscriptsPerHourPerVisitor { get; set; } = 3;
 
-    /// <summary>Serve /demo, a page with the widget snippet for trying Parley out.</summary>
-    public bool DemoPage { get; set; } = true;
+    /// <summary>Serve /demo, a page with the widget snippet for trying Parley out; null: on outside Production.</summary>
+    public bool? DemoPage { get; set; }
 }

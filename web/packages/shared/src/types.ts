@@ -158,6 +158,8 @@ export interface UserDto {
   email: string;
   displayName: string;
   role: UserRole;
+  /** Set while a bootstrap (configured) password must be changed: every other API answers 403 password_change_required. */
+  passwordChangeRequired?: boolean;
 }
 
 export interface SiteDto {
