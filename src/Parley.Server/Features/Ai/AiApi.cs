@@ -57,10 +57,7 @@ public static class AiApi
     internal static async Task<Ok<ConversationInsightsDto>> InsightsAsync(Guid id, ClaimsPrincipal user, MessageService messages, ParleyDbContext db, AiService ai, CancellationToken cancellationToken)
     {
         var conversation = await messages.FindAccessibleAsync(Actor.Agent(user), id, cancellationToken);
-        var texts = await db.Messages.AsNoTracking()
-            .Where(m => m.ConversationId == id && m.SenderKind == SenderKind.Visitor && m.Kind == MessageKind.Text)
-            .OrderByDescending(m => m.Seq).Take(Window).Select(m => m.Body).ToListAsync(cancellationToken);
-        texts.Reverse();
+        var texts = await VisitorTexts.NewestAsync(db, id, Window, upToMessageId: null, cancellationToken);
         return TypedResults.Ok(Read(ai.Engines, ai.Index, texts, conversation.TeamId));
     }
 
@@ -73,8 +70,7 @@ public static class AiApi
         }
 
         var analyzed = visitorMessages.Select(m => engines.Analyzer.Analyze(m)).ToList();
-        var predictions = analyzed.Select(engines.Intents.Classify).ToList();
-        var first = predictions.FirstOrDefault(p => p.Intent != "greeting") ?? predictions[0];
+        var first = engines.ConversationIntent(analyzed) ?? engines.Intents.Classify(analyzed[0]);
         var mood = engines.Sentiment.Score(analyzed[^1]);
         var takeover = engines.Takeover.Evaluate(analyzed.TakeLast(engines.Takeover.Options.Window).ToList());
         var teams = teamId is { } team ? new HashSet<Guid> { team } : null;

@@ -348,6 +348,11 @@ public sealed class AiEngines
 
     public RetrievalOptions RetrievalOptions { get; init; } = new();
 
+    /// <summary>What a conversation is about: the intent of the first visitor message that is more than a greeting
+    /// (null when all are greetings). Routing, the bot's hand-off and the insights read it the same way.</summary>
+    public IntentPrediction? ConversationIntent(IEnumerable<AnalyzedText> visitorMessages) =>
+        visitorMessages.Select(Intents.Classify).FirstOrDefault(p => p.Intent != "greeting");
+
     public static AiEngines CreateOffline(IEnumerable<IntentSample>? examples = null, IEnumerable<IReadOnlyList<string>>? synonyms = null, TakeoverOptions? takeover = null, RetrievalOptions? retrieval = null)
     {
         var lexicon = synonyms is null ? Lexicon.BuiltIn : Lexicon.BuiltIn.With(synonyms);

@@ -107,7 +107,10 @@ public sealed partial class AiService(IServiceScopeFactory scopes, ILogger<AiSer
         var synonyms = await db.KnowledgeSynonyms.AsNoTracking().Select(s => s.Terms).ToListAsync(cancellationToken);
         var examples = await db.IntentExamples.AsNoTracking().Select(e => new IntentSample(e.Text, e.Intent)).ToListAsync(cancellationToken);
         var entries = await db.KnowledgeEntries.AsNoTracking().ToListAsync(cancellationToken);
-        var engines = await Task.Run(() => AiEngines.CreateOffline(examples, synonyms.Select(t => (IReadOnlyList<string>)t)), cancellationToken);
+        // Nothing admin-defined: the built-in engines made at construction are already these (no second training).
+        var engines = examples.Count == 0 && synonyms.Count == 0
+            ? _engines
+            : await Task.Run(() => AiEngines.CreateOffline(examples, synonyms.Select(t => (IReadOnlyList<string>)t)), cancellationToken);
         var index = new KnowledgeIndex(engines.Analyzer, engines.RetrievalOptions);
         index.Reset(entries.Select(ToDocument));
         _engines = engines;

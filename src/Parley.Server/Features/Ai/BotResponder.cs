@@ -88,10 +88,7 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
 
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
-        var recent = await db.Messages.AsNoTracking()
-            .Where(m => m.ConversationId == conversationId && m.SenderKind == SenderKind.Visitor && m.Kind == MessageKind.Text && m.Id <= messageId)
-            .OrderByDescending(m => m.Seq).Take(engines.Takeover.Options.Window).Select(m => m.Body).ToListAsync(cancellationToken);
-        recent.Reverse();
+        var recent = await VisitorTexts.NewestAsync(db, conversationId, engines.Takeover.Options.Window, messageId, cancellationToken);
         var intent = engines.Intents.Classify(analyzed);
 
         var takeover = engines.Takeover.Evaluate(recent.Select(m => engines.Analyzer.Analyze(m)).ToList());
@@ -103,19 +100,20 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
 
         var decision = new AssistantBrain(ai.Index).Decide(body, teamId is { } team ? new HashSet<Guid> { team } : null);
         var writer = scope.ServiceProvider.GetRequiredService<MessageWriter>();
+        var botName = await BotNameAsync(db, conversationId, cancellationToken);
         if (decision.Answer)
         {
             _misses.TryRemove(conversationId, out _);
             var match = decision.Match!;
-            await WriteAsync(writer, conversationId, messageId, "answer", MessageKind.Text, match.Document.Answer, cancellationToken);
-            await WriteAsync(writer, conversationId, messageId, "answer-note", MessageKind.Note,
+            await WriteAsync(writer, botName, conversationId, messageId, "answer", MessageKind.Text, match.Document.Answer, cancellationToken);
+            await WriteAsync(writer, botName, conversationId, messageId, "answer-note", MessageKind.Note,
                 $"Bot answered from knowledge entry “{match.Document.Question}” (confidence {match.Confidence:0.00}).", cancellationToken);
             return;
         }
 
         if (intent.Intent == "greeting" && analyzed.ContentTokens.Count <= 3)
         {
-            await WriteAsync(writer, conversationId, messageId, "greeting", MessageKind.Text,
+            await WriteAsync(writer, botName, conversationId, messageId, "greeting", MessageKind.Text,
                 chinese ? "您好！我是智能助手，请问有什么可以帮您？需要人工服务请点击“转人工”。" : "Hello! I'm the assistant. What can I help you with? Tap “Talk to a person” any time.", cancellationToken);
             return;
         }
@@ -127,7 +125,7 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
             return;
         }
 
-        await WriteAsync(writer, conversationId, messageId, "rephrase", MessageKind.Text,
+        await WriteAsync(writer, botName, conversationId, messageId, "rephrase", MessageKind.Text,
             chinese ? "抱歉，我没有找到这个问题的答案。能换个说法吗？也可以点击“转人工”联系客服。" : "Sorry, I couldn't find an answer to that. Could you put it another way? You can also tap “Talk to a person”.", cancellationToken);
     }
 
@@ -137,13 +135,11 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
         var engines = ai.Engines;
-        recent ??= (await db.Messages.AsNoTracking()
-            .Where(m => m.ConversationId == conversationId && m.SenderKind == SenderKind.Visitor && m.Kind == MessageKind.Text)
-            .OrderByDescending(m => m.Seq).Take(engines.Takeover.Options.Window).Select(m => m.Body).ToListAsync(cancellationToken)).AsEnumerable().Reverse().ToList();
+        recent ??= await VisitorTexts.NewestAsync(db, conversationId, engines.Takeover.Options.Window, upToMessageId: null, cancellationToken);
 
         // Route by what the visitor wrote: the first message that is more than a greeting.
         var analyzed = recent.Select(m => engines.Analyzer.Analyze(m)).ToList();
-        var intent = analyzed.Select(engines.Intents.Classify).FirstOrDefault(p => p.Intent != "greeting")?.Intent;
+        var intent = engines.ConversationIntent(analyzed)?.Intent;
         var mood = analyzed.Count > 0 ? engines.Sentiment.Score(analyzed[^1]) : null;
         var boost = intent == "complaint" || mood?.Label == "very_negative" ? options.Value.ComplaintPriorityBoost : 0;
         var teamId = intent is not null && options.Value.IntentTeams.TryGetValue(intent, out var team)
@@ -159,11 +155,13 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
             return false;
         }
 
-        await WriteAsync(writer, conversationId, messageId, "handoff", MessageKind.Text,
+        var botName = await BotNameAsync(db, conversationId, cancellationToken);
+
+        await WriteAsync(writer, botName, conversationId, messageId, "handoff", MessageKind.Text,
             chinese ? "正在为您转接人工客服，请稍候。" : "I'm connecting you with a person. Please hold on.", cancellationToken);
         var summary = $"Bot handed off ({Reason(reason)}). Intent: {intent ?? "unknown"}; sentiment: {mood?.Label ?? "neutral"}. Visitor wrote: "
             + string.Join(" / ", recent.TakeLast(5).Select(m => m.Length > 120 ? m[..120] + "…" : m));
-        await WriteAsync(writer, conversationId, messageId, "handoff-note", MessageKind.Note, summary, cancellationToken);
+        await WriteAsync(writer, botName, conversationId, messageId, "handoff-note", MessageKind.Note, summary, cancellationToken);
         LogHandOff(logger, conversationId, reason, intent);
         return await conversations.HandOffFromBotAsync(conversationId, teamId, boost, SystemLine.BotHandedOff(reason), cancellationToken);
     }
@@ -178,16 +176,11 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
         _ => reason,
     };
 
-    private async Task WriteAsync(MessageWriter writer, Guid conversationId, long messageId, string purpose, MessageKind kind, string body, CancellationToken cancellationToken)
-    {
-        var name = await BotNameAsync(conversationId, cancellationToken);
-        await writer.WriteAsync(new WriteCommand(conversationId, DerivedClientId(messageId, purpose), SenderKind.Bot, null, name, kind, body), cancellationToken);
-    }
+    private static Task<WriteResult> WriteAsync(MessageWriter writer, string botName, Guid conversationId, long messageId, string purpose, MessageKind kind, string body, CancellationToken cancellationToken) =>
+        writer.WriteAsync(new WriteCommand(conversationId, DerivedClientId(messageId, purpose), SenderKind.Bot, null, botName, kind, body), cancellationToken);
 
-    private async Task<string> BotNameAsync(Guid conversationId, CancellationToken cancellationToken)
+    private static async Task<string> BotNameAsync(ParleyDbContext db, Guid conversationId, CancellationToken cancellationToken)
     {
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
         var json = await db.Conversations.AsNoTracking().Where(c => c.Id == conversationId)
             .Join(db.Sites, c => c.SiteId, s => s.Id, (c, s) => s.WidgetSettingsJson).FirstOrDefaultAsync(cancellationToken);
         return Widget.WidgetSettings.Parse(json).BotName is { Length: > 0 } name ? name : "Assistant";
