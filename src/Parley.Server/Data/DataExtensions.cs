@@ -32,6 +32,11 @@ internal static class DataExtensions
             builder.Services.AddSingleton<SqlDialect>(new SqliteDialect(connectionString, options.SqliteSynchronous));
             builder.Services.AddDbContextPool<ParleyDbContext>(db => db
                 .UseSqlite(connectionString, x => x.MigrationsAssembly("Parley.Migrations.Sqlite"))
+                // SQLite cannot alter a column, so EF rebuilds the table between "PRAGMA foreign_keys = 0/1", which
+                // cannot run inside a transaction and is warned about on every first start. The initializer backs
+                // the file up before it applies migrations to an existing database, which is the remedy the
+                // warning asks for; the note stays visible at Debug.
+                .ConfigureWarnings(w => w.Log((RelationalEventId.NonTransactionalMigrationOperationWarning, LogLevel.Debug)))
                 .AddInterceptors(interceptor, TextInputCheck));
         }
 
@@ -83,8 +88,14 @@ internal sealed partial class DatabaseInitializer(
 
         if (options.Value.ApplyMigrations || options.Value.Provider == DatabaseProvider.Sqlite)
         {
-            LogMigrating(logger, options.Value.Provider);
-            await db.Database.MigrateAsync(cancellationToken);
+            var pending = (await db.Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+            if (pending.Count > 0)
+            {
+                LogMigrating(logger, options.Value.Provider, pending.Count);
+                if (options.Value.Provider == DatabaseProvider.Sqlite)
+                    await BackUpBeforeUpgradeAsync(db, cancellationToken);
+                await db.Database.MigrateAsync(cancellationToken);
+            }
         }
 
         await scope.ServiceProvider.GetRequiredService<Features.Auth.Bootstrapper>().RunAsync(cancellationToken);
@@ -92,6 +103,29 @@ internal sealed partial class DatabaseInitializer(
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Bringing the {Provider} database schema up to date")]
-    private static partial void LogMigrating(ILogger logger, DatabaseProvider provider);
+    /// <summary>
+    /// Copies an existing SQLite database (one with migrations already applied) with VACUUM INTO before an upgrade:
+    /// some SQLite migrations rebuild tables outside a transaction, and a crash half-way must leave something to go
+    /// back to. A fresh database has nothing to lose and is not copied.
+    /// </summary>
+    private async Task BackUpBeforeUpgradeAsync(ParleyDbContext db, CancellationToken cancellationToken)
+    {
+        var applied = (await db.Database.GetAppliedMigrationsAsync(cancellationToken)).ToList();
+        if (applied.Count == 0)
+            return;
+        var file = db.Database.GetDbConnection().DataSource;
+        if (string.IsNullOrEmpty(file) || !File.Exists(file))
+            return;
+        var backup = $"{file}.before-{applied[^1]}.bak";
+        if (File.Exists(backup))
+            File.Delete(backup);
+        await db.Database.ExecuteSqlRawAsync("VACUUM INTO {0}", [backup], cancellationToken);
+        LogBackedUp(logger, backup);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Bringing the {Provider} database schema up to date ({Count} migrations to apply)")]
+    private static partial void LogMigrating(ILogger logger, DatabaseProvider provider, int count);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Backed up the SQLite database to {Backup} before upgrading its schema")]
+    private static partial void LogBackedUp(ILogger logger, string backup);
 }

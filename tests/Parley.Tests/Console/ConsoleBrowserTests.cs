@@ -258,6 +258,11 @@ public sealed class ConsoleBrowserTests(BrowserFixture browser) : IClassFixture<
         // Virtualized: far fewer message nodes than messages loaded.
         Assert.True(await console.GetByTestId("message").CountAsync() < 150);
         await console.ScreenshotAsync(new() { Path = Screenshot("console-search-landed.png") });
+
+        // The visitor never gave a name: the generated default is shown in the reader's language, not in English.
+        var tag = visitor.Session.ContactId.ToString("N")[^6..].ToUpperInvariant();
+        await Assertions.Expect(console.GetByTestId("conversation-title")).ToHaveTextAsync($"访客 {tag}", new() { Timeout = Timeout });
+        Assert.Equal(0, await console.GetByText($"Visitor {tag}").CountAsync());
     }
 
     private static string Screenshot(string name) => Screenshots.PathOf(name);

@@ -8,6 +8,10 @@ import {
   toDate,
   type ConnectionState,
   type ConversationSummary,
+  type LabelsEventDto,
+  type ReadEventDto,
+  type ViewerDto,
+  type ViewersDto,
   type ManagedHub,
   type MessageDto,
   type OutboxItem,
@@ -40,8 +44,8 @@ export interface InboxFilters {
   sort: 'waiting' | 'recent';
 }
 
-/** The inbox row as this server sends it (fields newer than @parley/shared's type). */
-export type Summary = ConversationSummary & { teamId?: string | null; snoozedUntil?: string | null; waitingSince?: string | null };
+/** The inbox row (hub `conversationUpdated` and the REST inbox). */
+export type Summary = ConversationSummary;
 
 export interface Label {
   id: string;
@@ -130,7 +134,7 @@ export function createConsoleStore(me: UserDto) {
   const listed = ref<Set<string>>(new Set());
   const labels = ref<Label[]>([]);
   const convLabels = ref<Record<string, string[]>>({});
-  const viewers = ref<Record<string, { id: string; name: string | null }[]>>({});
+  const viewers = ref<Record<string, ViewerDto[]>>({});
   const agents = ref<Agent[]>([]);
   const jumpSeq = ref<number | null>(null);
   const offers = ref<Offer[]>([]);
@@ -645,13 +649,13 @@ export function createConsoleStore(me: UserDto) {
     hub.connection.on('offer', onOffer);
     hub.connection.on('typing', onTyping);
     hub.connection.on('read', onReadReceipt);
-    hub.connection.on('viewers', (v: { conversationId: string; viewers: { id: string; name: string | null }[] }) => {
+    hub.connection.on('viewers', (v: ViewersDto) => {
       viewers.value = { ...viewers.value, [v.conversationId]: v.viewers };
     });
-    hub.connection.on('conversationLabels', (l: { conversationId: string; labelIds: string[] }) => {
+    hub.connection.on('conversationLabels', (l: LabelsEventDto) => {
       convLabels.value = { ...convLabels.value, [l.conversationId]: l.labelIds };
     });
-    hub.connection.on('readState', (r: { conversationId: string; lastReadSeq: number }) => {
+    hub.connection.on('readState', (r: ReadEventDto) => {
       if ((readSeq.value[r.conversationId] ?? 0) < r.lastReadSeq) readSeq.value = { ...readSeq.value, [r.conversationId]: r.lastReadSeq };
     });
     for (const [name, handler] of extraHandlers) hub.connection.on(name, handler as (...args: unknown[]) => void);

@@ -10,3 +10,5 @@ export * from './hub';
 export * from './device';
 export * from './attachment';
 export * from './systemLines';
+export * from './visitorNames';
+export * from './hubDtos';

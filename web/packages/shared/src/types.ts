@@ -26,6 +26,9 @@ export interface SendRequest {
   clientId: string;
   body: string;
   note?: boolean;
+  /** Console users and API tokens only: send as a bot under `botName` ("Bot" when empty). */
+  asBot?: boolean;
+  botName?: string | null;
 }
 
 export interface SendAck {
@@ -69,11 +72,16 @@ export interface ConversationSummary {
   status: ConversationStatus;
   assigneeId: string | null;
   assigneeName: string | null;
+  teamId: string | null;
   lastSeq: number;
   lastMessageAt: Timestamp | null;
   lastMessagePreview: string | null;
   lastMessageSenderKind: SenderKind | null;
   createdAt: Timestamp;
+  /** Set while the conversation is snoozed. */
+  snoozedUntil: Timestamp | null;
+  /** Set while the conversation waits for an agent (queued or offered). */
+  waitingSince: Timestamp | null;
 }
 
 export interface PreChatField {
