@@ -6,7 +6,8 @@ namespace Parley.Tests.Api;
 
 /// <summary>
 /// The committed OpenAPI document (docs/openapi/v1.json) is what integrators code against; this fails when the
-/// running API drifts from it. After an intended API change: PARLEY_UPDATE_OPENAPI=1 ./test.sh, review, commit.
+/// running API drifts from it. After an intended API change: PARLEY_UPDATE_OPENAPI=1 ./test.sh, review, then
+/// `cd web && npm run gen:api` (the TypeScript REST types generated from it), commit both.
 /// </summary>
 public sealed class OpenApiDocumentTests
 {

@@ -12,3 +12,4 @@ export * from './attachment';
 export * from './systemLines';
 export * from './visitorNames';
 export * from './hubDtos';
+export * from './api.generated';
