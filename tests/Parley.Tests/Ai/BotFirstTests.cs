@@ -16,8 +16,7 @@ public sealed class BotFirstTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Bot_AnswersAKnownQuestion_ThenHandsOffWhenAskedForAPerson(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -58,8 +57,7 @@ public sealed class BotFirstTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Bot_HandsOff_AfterTwoQuestionsItCannotAnswer(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -78,8 +76,7 @@ public sealed class BotFirstTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task TalkToAPersonButton_HandsOff_Once(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

@@ -13,8 +13,7 @@ public sealed class InsightsApiTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Insights_ReadIntentSentimentTakeover_AndSuggestAKnowledgeEntry(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -52,8 +51,7 @@ public sealed class InsightsApiTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Insights_OfAConversationTheAgentMayNotSee_IsNotFound(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

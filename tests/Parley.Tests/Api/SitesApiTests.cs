@@ -17,8 +17,7 @@ public sealed class SitesApiTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Admin_CreatesASite_WhoseWidgetWorks_WithUniqueValidKeys_AndRenamesIt(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -110,8 +109,7 @@ public sealed class SitesApiTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Api_SendsAsABot_TheVisitorSeesTheBotsName_AndABotNoteIsRefused(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

@@ -20,8 +20,7 @@ public sealed class ConsoleApiTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task CannedReplies_ArePersonalOrShared_AndExpandVariablesForTheConversation(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -58,8 +57,7 @@ public sealed class ConsoleApiTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task InboxViews_FilterAndPutTheLongestWaitingFirst_WithPersonalReadMarkersAndLabels(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -122,8 +120,7 @@ public sealed class ConsoleApiTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Snooze_ReopensWhenTheVisitorWrites_AndWhenItsTimeComes(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -155,8 +152,7 @@ public sealed class ConsoleApiTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Spam_BlocksTheVisitor_FromSendingAndFromStartingAgain(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -184,8 +180,7 @@ public sealed class ConsoleApiTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task ContactProfile_IsEditable_WithNotesAndPreviousConversations(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

@@ -11,8 +11,7 @@ public sealed class SearchTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Search_FindsChineseAndEnglish_WithHighlights_AcrossConversations(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

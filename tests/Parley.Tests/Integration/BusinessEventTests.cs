@@ -18,8 +18,7 @@ public sealed class BusinessEventTests
     private static readonly int[] TwoNumbers = [1, 2];
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task EventPostedByRestAndGrpc_ReachesTheTimelineAndTheAgentViewingTheConversation(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -80,8 +79,7 @@ public sealed class BusinessEventTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task IdempotencyKey_ReplaysTheStoredResponse_AndRefusesAnotherRequest(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

@@ -9,8 +9,7 @@ namespace Parley.Tests.Integration;
 public sealed class GrpcStreamTests
 {
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task SubscriberThatDisconnectsAndResumes_MissesNothing(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

@@ -14,8 +14,7 @@ public sealed class IdempotencyTests
     private static readonly string[] ReadScope = ["read"];
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task EveryApiPost_ReplaysItsFirstResponse_ButSecretsAreNeverStored(Store store)
     {
         var ct = TestContext.Current.CancellationToken;

@@ -17,8 +17,7 @@ public sealed class TokenAccessTests
     private static readonly string[] SalesBodies = ["sales question", "last"];
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task AgentToken_SeesAndActsOnlyInItsDepartment_AndWithinItsScopes(Store store)
     {
         var ct = TestContext.Current.CancellationToken;

@@ -35,8 +35,7 @@ public sealed class WebhookTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Delivery_IsSignedWithTheDocumentedAlgorithm(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -72,8 +71,7 @@ public sealed class WebhookTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task ReceiverFailingThreeTimes_GetsTheEventOnTheFourthTry(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -109,8 +107,7 @@ public sealed class WebhookTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task ServerRestartDuringRetries_LosesNothing(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -156,8 +153,7 @@ public sealed class WebhookTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task PrivateTargets_AreRefused_UnlessTheServerAllowsThem(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -208,8 +204,7 @@ public sealed class WebhookTests
     /// private target answers never reaches the delivery log (status only).
     /// </summary>
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task AllowedPrivateTargets_StillRefuseMetadata_AndTheirAnswersAreNotLogged(Store store)
     {
         var ct = TestContext.Current.CancellationToken;
@@ -297,8 +292,7 @@ public sealed class WebhookTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task RoutingAndCsatEvents_BecomeWebhooks(Store store)
     {
         var ct = TestContext.Current.CancellationToken;

@@ -18,8 +18,7 @@ public sealed class KnowledgeApiTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Admin_CreatesReadsFiltersUpdatesDisablesAndDeletes_AndEachChangeIsAuditedWithBeforeAndAfter(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -98,8 +97,7 @@ public sealed class KnowledgeApiTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Import_WithOneMalformedEntry_ChangesNothing_AndNamesTheLine(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -148,8 +146,7 @@ public sealed class KnowledgeApiTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task CsvAndJson_RoundTrip_ChineseText_Quotes_CommasAndLineBreaks(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -190,8 +187,7 @@ public sealed class KnowledgeApiTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task SupervisorOfTeamA_NeverSeesOrChangesTeamBsEntries_AgentsOnlyRead(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -240,8 +236,7 @@ public sealed class KnowledgeApiTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Synonyms_AreReplacedWhole_ByAdmins_AndIntentExamples_AreAddedAndRemoved(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

@@ -15,8 +15,7 @@ public sealed class ClientIdScopeTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task AgentSend_ReusingTheVisitorsClientId_IsRefusedWithClientIdConflict(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -48,8 +47,7 @@ public sealed class ClientIdScopeTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task AgentUpload_ReusingTheVisitorsClientId_Is409ClientIdConflict(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

@@ -14,8 +14,7 @@ public sealed class MessagePathDefectTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task PipelinedAgentSends_AreStoredInTheOrderSent(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -34,8 +33,7 @@ public sealed class MessagePathDefectTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task PipelinedSends_WithAFailureInBetween_KeepTheOrderOfTheRest(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -63,8 +61,7 @@ public sealed class MessagePathDefectTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task ControlCharacters_AreRefusedWithAClearCode_OnEveryPath(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

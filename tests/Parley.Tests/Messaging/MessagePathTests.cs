@@ -8,8 +8,7 @@ namespace Parley.Tests.Messaging;
 public sealed class MessagePathTests
 {
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Send_IsAckedAfterCommit_ThenDeliveredBothWays(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -50,8 +49,7 @@ public sealed class MessagePathTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Send_WithSameClientId_ReturnsOriginalMessage(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -74,8 +72,7 @@ public sealed class MessagePathTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task ConcurrentSenders_200_GetGapFreeSequence(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -141,8 +138,7 @@ public sealed class MessagePathTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Reconnect_WithLastSeq_ReplaysExactlyTheMissedMessages(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -198,8 +194,7 @@ public sealed class MessagePathTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task ServerRestart_BetweenSendAndReconnect_LosesNothingAcked(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

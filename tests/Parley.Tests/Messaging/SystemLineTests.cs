@@ -11,8 +11,7 @@ namespace Parley.Tests.Messaging;
 public sealed class SystemLineTests
 {
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task CloseAndReopen_StoreTheirEventLines_AsCodes(Store store)
     {
         var ct = TestContext.Current.CancellationToken;

@@ -12,8 +12,7 @@ public sealed class WriteRefusalTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task AttachmentFromABlockedContact_IsContactBlocked_Not404(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

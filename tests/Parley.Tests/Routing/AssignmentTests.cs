@@ -11,8 +11,7 @@ namespace Parley.Tests.Routing;
 public sealed class AssignmentTests
 {
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task ConcurrentAssigns_NeverExceedTheAgentsCapacity(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -51,8 +50,7 @@ public sealed class AssignmentTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task AgentsPickingTheSameConversation_OnlyOneGetsIt(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

@@ -33,8 +33,7 @@ public sealed class HandleTimesTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task SecondsFor_ReadsRecentlyClosedConversations_OncePerMinute(Store store)
     {
         var ct = TestContext.Current.CancellationToken;

@@ -25,8 +25,7 @@ public sealed class LanguageRoutingTests
         Assert.Equal(expected, LanguageSkillRule.Score(language, skills));
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task VisitorLanguage_PicksTheTeamWithThatSkill_UnlessTheSiteOrTheContactSaysOtherwise(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

@@ -13,8 +13,7 @@ namespace Parley.Tests.Routing;
 public sealed class QueueTests
 {
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task FiveHundredVisitors_TenAgentsOfTwenty_200Assigned_300QueuedInOrder_ThenDrainInOrder(Store store)
     {
         var ct = TestContext.Current.CancellationToken;
@@ -140,8 +139,7 @@ public sealed class QueueTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task DisconnectedAgent_TheirChatsAreRerouted(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

@@ -9,8 +9,7 @@ namespace Parley.Tests.Routing;
 public sealed class TeamsApiTests
 {
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Teams_Crud_Members_Hours(Store store)
     {
         var ct = TestContext.Current.CancellationToken;

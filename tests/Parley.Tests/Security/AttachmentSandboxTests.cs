@@ -17,8 +17,7 @@ public sealed class AttachmentSandboxTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task AnotherDepartmentsAttachment_Is404_ForItsAgents_EvenWithTheLink(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

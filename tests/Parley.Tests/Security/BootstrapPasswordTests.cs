@@ -27,8 +27,7 @@ public sealed class BootstrapPasswordTests(BrowserFixture browser) : IClassFixtu
     public void RequirePasswordChange_IsOnByDefault() => Assert.True(new BootstrapOptions().RequirePasswordChange);
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task BootstrapAdmin_MustChangePassword_BeforeAnyOtherApi(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

@@ -14,8 +14,7 @@ namespace Parley.Tests.Security;
 public sealed class DepartmentSandboxTests
 {
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Agent_CannotReachAnotherDepartmentsConversation_ThroughRestOrHub(Store store)
     {
         var ct = TestContext.Current.CancellationToken;

@@ -17,8 +17,7 @@ public sealed class KeyRingEncryptionTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task KeyRing_IsEncryptedAtRest_AndTheDatabaseAloneCannotReadIt(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

@@ -28,8 +28,7 @@ public sealed class SignInHardeningTests
 
     /// <summary>Chatwoot CVE-2021-3740 class: a stolen session must not survive the password change meant to end it.</summary>
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task PasswordChange_EndsEverySession_IncludingTheAgentHub(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

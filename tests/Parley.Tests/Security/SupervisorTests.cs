@@ -15,8 +15,7 @@ public sealed class SupervisorTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Supervisor_WhispersToTheAgent_NotTheVisitor_ThenTakesOver_AndTheAgentIsTold(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

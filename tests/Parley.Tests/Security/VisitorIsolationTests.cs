@@ -16,8 +16,7 @@ public sealed class VisitorIsolationTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task VisitorToken_CannotReadOrWriteAnotherVisitorsConversation(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -73,8 +72,7 @@ public sealed class VisitorIsolationTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task ConcurrentStarts_FromManyConnections_CreateOneOpenConversation(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

@@ -37,8 +37,7 @@ public sealed class VisitorSendLimitTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task VisitorSends_AreLimitedPerVisitor_AcrossConnections(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

@@ -21,8 +21,7 @@ public sealed class WeakDefaultsTests
 
     /// <summary>A token minted by whoever held the old password must not outlive the change meant to lock them out.</summary>
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task ApiTokens_AreRevoked_OnPasswordChange_AdminReset_AndDeactivation(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -79,8 +78,7 @@ public sealed class WeakDefaultsTests
 
     /// <summary>"invoice\u202Egnp.exe" shows as "invoiceexe.png": bidi controls never reach a stored file name.</summary>
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task FileNames_AreStrippedOfBidiControls(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -156,8 +154,7 @@ public sealed class WeakDefaultsTests
     /// now count per account and client IP with growing delays; the owner signs in from their own address.
     /// </summary>
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task FailedSignIns_DelayTheAttackersAddress_NotTheAccount(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

@@ -18,8 +18,7 @@ public sealed partial class WidgetAbuseTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task OfflineForm_RefusesASecondMessageWhileOneIsUnanswered_AndIsLimitedPerVisitorAndPerIp(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -69,8 +68,7 @@ public sealed partial class WidgetAbuseTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Transcript_OnlyOfTheVisitorsOwnClosedConversation_AfterTheAddressConfirms_AndRateLimited(Store store)
     {
         await using var smtp = new SmtpSink();

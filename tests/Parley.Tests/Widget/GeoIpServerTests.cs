@@ -20,8 +20,7 @@ public sealed class GeoIpServerTests
     private static readonly VisitorPage Page = new("https://shop.example/cart", "Cart", null, "en-GB", null);
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task VisitorFromAMappedIp_AgentSeesCityCountryAndTimeZone_AndPageChangesCarryTheLocation(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

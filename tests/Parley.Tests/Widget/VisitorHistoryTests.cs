@@ -14,8 +14,7 @@ public sealed class VisitorHistoryTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task AfterATruncatedReplay_TheVisitorPagesOlderHistory_InTheirNumbering_WithoutNotes(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

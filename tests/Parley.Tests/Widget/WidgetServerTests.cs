@@ -19,8 +19,7 @@ namespace Parley.Tests.Widget;
 public sealed class WidgetServerTests
 {
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Settings_SavedByAdmin_ReachTheWidgetSession_AndBadValuesAreRefused(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -148,8 +147,7 @@ public sealed class WidgetServerTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task PageTrail_HasEachPageOpened_NotReloads_NewestFirst_AndKeepsOnlyTheNewest(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -189,8 +187,7 @@ public sealed class WidgetServerTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task TypingAndReadReceipts_FlowBothWays_ReadStateIsPersisted(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -251,8 +248,7 @@ public sealed class WidgetServerTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Attachments_FlowThroughTheMessagePath_TypeIsCheckedByMagicBytes(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -315,8 +311,7 @@ public sealed class WidgetServerTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Csat_OnlyAfterClose_OncePerConversation_AgentsSeeIt(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
