@@ -13,3 +13,4 @@ export * from './systemLines';
 export * from './visitorNames';
 export * from './hubDtos';
 export * from './api.generated';
+export * from './icons';

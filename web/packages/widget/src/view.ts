@@ -1,4 +1,4 @@
-import { clockTime, fileSize, parseAttachment, renderSystemLine, toDate, type ConnectionState, type Locale, type PreChatField, type QueueStatus, type SenderKind, type Timestamp } from '@parley/shared';
+import { ICONS, clockTime, fileSize, parseAttachment, renderSystemLine, toDate, type ConnectionState, type Locale, type PreChatField, type QueueStatus, type SenderKind, type Timestamp } from '@parley/shared';
 import { strings, type Strings } from './i18n';
 
 /** One row of the message list: a stored message, a queued one, an upload in progress, or one the server refused. */
@@ -113,13 +113,13 @@ export class WidgetView {
     heading.append(this.title, this.stateEl);
     header.append(heading);
     if (embedded) {
-      this.closeBtn.append(svgIcon('M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12l5.6 5.6-1.4 1.4L12 13.4 6.4 19 5 17.6 10.6 12 5 6.4z'));
+      this.closeBtn.append(svgIcon(ICONS.close));
       this.closeBtn.addEventListener('click', () => cb.onClose());
       header.append(this.closeBtn);
     }
-    this.sendBtn.append(svgIcon('M3.4 20.4 21 12 3.4 3.6 3.4 10l12.6 2-12.6 2z'));
-    this.emojiBtn.append(svgIcon('M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm0 18a8 8 0 1 1 0-16 8 8 0 0 1 0 16zm-3.5-9a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3zm7 0a1.5 1.5 0 1 0 0-3 1.5 1.5 0 0 0 0 3zM12 17.5c2.3 0 4.3-1.5 5-3.5H7c.7 2 2.7 3.5 5 3.5z'));
-    this.attachBtn.append(svgIcon('M16.5 6v11.5a4 4 0 0 1-8 0V5a2.5 2.5 0 0 1 5 0v10.5a1 1 0 0 1-2 0V6H10v9.5a2.5 2.5 0 0 0 5 0V5a4 4 0 0 0-8 0v12.5a5.5 5.5 0 0 0 11 0V6h-1.5z'));
+    this.sendBtn.append(svgIcon(ICONS.send));
+    this.emojiBtn.append(svgIcon(ICONS.emoji));
+    this.attachBtn.append(svgIcon(ICONS.attach));
     for (const e of EMOJI) {
       const b = el('button', { type: 'button', class: 'em' }, e);
       b.addEventListener('click', () => this.insert(e));
@@ -355,7 +355,7 @@ export class WidgetView {
     if (m.kind === 'attachment') {
       const a = parseAttachment(m.body);
       if (!a) {
-        body.textContent = '📎';
+        body.append(svgIcon(ICONS.attach));
         return;
       }
       const link = el('a', { href: a.url, target: '_blank', rel: 'noopener noreferrer', class: 'file', 'data-testid': 'attachment' });
@@ -364,7 +364,7 @@ export class WidgetView {
         link.append(el('img', { src: a.url, alt: a.name, loading: 'lazy', class: 'thumb', 'data-testid': 'attachment-image' }));
       } else {
         link.setAttribute('download', a.name);
-        link.textContent = `📎 ${a.name} (${fileSize(a.size)})`;
+        link.append(svgIcon(ICONS.attach), ` ${a.name} (${fileSize(a.size)})`);
       }
       body.append(link);
       return;
