@@ -166,7 +166,7 @@ public sealed class ConsoleBrowserTests(BrowserFixture browser) : IClassFixture<
         // The visitor's upload is a picture in the log, not its JSON.
         var image = console.Locator("[data-testid=message][data-kind=attachment][data-sender-kind=visitor]");
         await Assertions.Expect(image.GetByTestId("attachment-image")).ToBeVisibleAsync(new() { Timeout = Timeout });
-        await Assertions.Expect(image.GetByTestId("message-body")).ToHaveTextAsync("📎 box.png");
+        await Assertions.Expect(image.GetByTestId("message-body")).ToHaveTextAsync("box.png");
         Assert.True(await image.GetByTestId("attachment-image").EvaluateAsync<bool>("img => img.complete && img.naturalWidth === 1"), "the image loads from the attachment URL");
 
         // The visitor types: the agent sees it; a message from the visitor ends it.
