@@ -5,6 +5,7 @@ import {
   OutboxSender,
   coalesce,
   createManagedHub,
+  messageFromAck,
   toDate,
   type ConnectionState,
   type ConversationSummary,
@@ -20,6 +21,9 @@ import {
   type UserDto,
 } from '@parley/shared';
 import { api } from './api';
+import { useOffers } from './store/offers';
+import { useSignals } from './store/signals';
+import { useUploads } from './store/uploads';
 
 /** A row in the message list: stored, queued ("sending"), or refused by the server ("failed"). */
 export interface ViewMessage {
@@ -137,7 +141,6 @@ export function createConsoleStore(me: UserDto) {
   const viewers = ref<Record<string, ViewerDto[]>>({});
   const agents = ref<Agent[]>([]);
   const jumpSeq = ref<number | null>(null);
-  const offers = ref<Offer[]>([]);
   const notices: ((kind: 'new' | 'assigned', s: Summary) => void)[] = [];
   const nextCursor = ref<string | null>(null);
   const inboxLoading = ref(false);
@@ -150,6 +153,10 @@ export function createConsoleStore(me: UserDto) {
   const outbox = new Outbox(store, 'parley:console:outbox');
 
   let hub: ManagedHub | null = null;
+  // Concerns with their own state, each in its own composable (store/*.ts), behind this one store.
+  const { offers, dropOffer, onOffer, acceptOffer, declineOffer } = useOffers({ summaries, upsert, hub: () => hub });
+  const { typing, typingNow, notifyTyping, onTyping, clearTyping, onReadReceipt, peerReadSeq } = useSignals({ selectedId, hub: () => hub });
+  const { uploads, upload, dismissUpload } = useUploads({ selectedId });
   const fillGap = new Map<string, () => Promise<void>>();
 
   const sender = new OutboxSender(outbox, {
@@ -159,18 +166,7 @@ export function createConsoleStore(me: UserDto) {
     onAck(item, ack) {
       const log = logs.get(ack.conversationId);
       if (log) {
-        const result = log.apply({
-          id: ack.id,
-          conversationId: ack.conversationId,
-          seq: ack.seq,
-          clientId: ack.clientId,
-          senderKind: 'agent',
-          senderId: me.id,
-          senderName: me.displayName,
-          kind: item.note ? 'note' : 'text',
-          body: item.body,
-          createdAt: ack.createdAt,
-        });
+        const result = log.apply(messageFromAck(item, ack, { kind: 'agent', id: me.id, name: me.displayName }));
         if (result === 'buffered') requestJoin(ack.conversationId);
         if (ack.conversationId === selectedId.value) markRead(ack.conversationId, log.lastSeq);
       }
@@ -488,122 +484,6 @@ export function createConsoleStore(me: UserDto) {
 
   function search(q: string): Promise<{ items: SearchHit[]; nextCursor: string | null }> {
     return api('GET', `/search/messages?${new URLSearchParams({ q })}`);
-  }
-
-  // ---- offers (routing asks this agent to accept a conversation) -------------------------------------
-  function dropOffer(id: string): void {
-    if (offers.value.some((o) => o.conversationId === id)) offers.value = offers.value.filter((o) => o.conversationId !== id);
-  }
-
-  function onOffer(o: { conversationId: string; expiresAt: Date | string | null; withdrawn: boolean }): void {
-    const id = String(o.conversationId);
-    const expires = toDate(o.expiresAt)?.getTime();
-    if (o.withdrawn || expires === undefined) {
-      dropOffer(id);
-      return;
-    }
-    const s = summaries.value[id];
-    const offer: Offer = { conversationId: id, expiresAt: expires, contactName: s?.contactName ?? null, preview: s?.lastMessagePreview ?? null };
-    offers.value = [...offers.value.filter((x) => x.conversationId !== id), offer];
-    // Who is it? The offer only carries the id; the summary has the visitor's name and first words.
-    void api<Summary>('GET', `/conversations/${id}`)
-      .then((full) => {
-        offers.value = offers.value.map((x) => (x.conversationId === id ? { ...x, contactName: full.contactName ?? null, preview: full.lastMessagePreview ?? null } : x));
-      })
-      .catch(() => undefined);
-  }
-
-  /** Takes an offered conversation; throws the hub error (code `offer_gone` when it expired or went elsewhere). */
-  async function acceptOffer(id: string): Promise<Summary> {
-    try {
-      const s = await hub!.connection.invoke<Summary>('AcceptOffer', id);
-      upsert(s);
-      return s;
-    } finally {
-      dropOffer(id);
-    }
-  }
-
-  async function declineOffer(id: string): Promise<void> {
-    try {
-      await hub!.connection.invoke('DeclineOffer', id);
-    } finally {
-      dropOffer(id);
-    }
-  }
-
-  // ---- typing, the visitor's read position, attachments -------------------------------------------------
-  /** Who is typing in each conversation (the visitor, or another agent), until when. */
-  const typing = ref<Record<string, { side: 'visitor' | 'agent'; name: string | null; until: number }>>({});
-  const visitorReadSeq = ref<Record<string, number>>({});
-  const TYPING_SHOWN_MS = 6000;
-  const TYPING_REPEAT_MS = 2500;
-  let typingSentAt = 0;
-  let typingSentFor: string | null = null;
-
-  function onTyping(e: { conversationId: string; side: 'visitor' | 'agent'; name: string | null; typing: boolean }): void {
-    const id = String(e.conversationId);
-    if (!e.typing) return clearTyping(id);
-    typing.value = { ...typing.value, [id]: { side: e.side, name: e.name ?? null, until: Date.now() + TYPING_SHOWN_MS } };
-    // Hidden after a while without a repeat (the typist may have left without saying so).
-    window.setTimeout(() => {
-      if ((typing.value[id]?.until ?? Infinity) <= Date.now()) clearTyping(id);
-    }, TYPING_SHOWN_MS + 50);
-  }
-  function clearTyping(id: string): void {
-    if (!typing.value[id]) return;
-    const rest = { ...typing.value };
-    delete rest[id];
-    typing.value = rest;
-  }
-  /** The selected conversation's "is typing" line, or null. */
-  const typingNow = computed(() => (selectedId.value ? (typing.value[selectedId.value] ?? null) : null));
-
-  /** The composer calls this on every keystroke; the hub hears at most one "typing" per ~2.5 s. */
-  function notifyTyping(active: boolean): void {
-    const id = selectedId.value;
-    if (!id || !hub?.connected) return;
-    const now = Date.now();
-    if (active && typingSentFor === id && now - typingSentAt < TYPING_REPEAT_MS) return;
-    if (!active && typingSentFor !== id) return;
-    typingSentAt = active ? now : 0;
-    typingSentFor = active ? id : null;
-    void hub.connection.invoke('Typing', { conversationId: id, typing: active }).catch(() => undefined);
-  }
-
-  function onReadReceipt(r: { conversationId: string; side: 'visitor' | 'agent'; seq: number }): void {
-    if (r.side !== 'visitor') return;
-    const id = String(r.conversationId);
-    if ((visitorReadSeq.value[id] ?? 0) < r.seq) visitorReadSeq.value = { ...visitorReadSeq.value, [id]: r.seq };
-  }
-  /** How far the visitor of the selected conversation has read (agent numbering). */
-  const peerReadSeq = computed(() => (selectedId.value ? (visitorReadSeq.value[selectedId.value] ?? 0) : 0));
-
-  /** Files on their way up, shown as rows until their message arrives (or with the server's refusal). */
-  const uploads = ref<Array<{ clientId: string; conversationId: string; name: string; error: string | null }>>([]);
-  async function upload(file: File): Promise<void> {
-    const id = selectedId.value;
-    if (!id) return;
-    const clientId = crypto.randomUUID();
-    uploads.value = [...uploads.value, { clientId, conversationId: id, name: file.name, error: null }];
-    try {
-      const res = await fetch(`/api/v1/conversations/${id}/attachments?name=${encodeURIComponent(file.name)}&clientId=${clientId}`, {
-        method: 'POST',
-        headers: { 'X-Parley-Csrf': '1', 'Content-Type': 'application/octet-stream' },
-        credentials: 'same-origin',
-        body: file,
-      });
-      if (!res.ok) {
-        const problem = (await res.json().catch(() => ({}))) as { code?: string };
-        throw new Error(problem.code ?? 'generic');
-      }
-      uploads.value = uploads.value.filter((u) => u.clientId !== clientId); // the message itself arrives by push
-    } catch (e) {
-      uploads.value = uploads.value.map((u) => (u.clientId === clientId ? { ...u, error: e instanceof Error ? e.message : 'generic' } : u));
-    }
-  }
-  function dismissUpload(clientId: string): void {
-    uploads.value = uploads.value.filter((u) => u.clientId !== clientId);
   }
 
   // ---- hub -------------------------------------------------------------------------------------------

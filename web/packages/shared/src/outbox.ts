@@ -1,5 +1,5 @@
 import { classifySendError, hubErrorCode, throttleDelay } from './errors';
-import type { SendAck } from './types';
+import type { MessageDto, SenderKind, SendAck } from './types';
 
 /**
  * Messages the user wrote that the server has not acknowledged yet.
@@ -218,4 +218,30 @@ function isOutboxItem(x: unknown): x is OutboxItem {
   if (typeof x !== 'object' || x === null) return false;
   const o = x as Record<string, unknown>;
   return typeof o.clientId === 'string' && typeof o.body === 'string' && (o.conversationId === null || typeof o.conversationId === 'string');
+}
+
+/** Who sent an outbox item, as the stored message names them. */
+export interface AckSender {
+  kind: SenderKind;
+  id: string | null;
+  name: string | null;
+}
+
+/**
+ * The message an acknowledged send became, built locally from the ack (id, seq, time) and what was sent, so the
+ * sender's log shows it at once without waiting for the push. Both clients use this one function.
+ */
+export function messageFromAck(item: OutboxItem, ack: SendAck, sender: AckSender): MessageDto {
+  return {
+    id: ack.id,
+    conversationId: ack.conversationId,
+    seq: ack.seq,
+    clientId: ack.clientId,
+    senderKind: sender.kind,
+    senderId: sender.id,
+    senderName: sender.name,
+    kind: item.note ? 'note' : 'text',
+    body: item.body,
+    createdAt: ack.createdAt,
+  };
 }

@@ -5,6 +5,7 @@ import {
   coalesce,
   createManagedHub,
   hubErrorCode,
+  messageFromAck,
   readJson,
   retryDelay,
   type ConnectionState,
@@ -412,18 +413,7 @@ export class VisitorChat {
   private onAck(item: OutboxItem, ack: SendAck): void {
     const log = this.log;
     if (!log || log.conversationId !== ack.conversationId) return;
-    const result = log.apply({
-      id: ack.id,
-      conversationId: ack.conversationId,
-      seq: ack.seq,
-      clientId: ack.clientId,
-      senderKind: 'visitor',
-      senderId: this.contactId,
-      senderName: null,
-      kind: 'text',
-      body: item.body,
-      createdAt: ack.createdAt,
-    });
+    const result = log.apply(messageFromAck(item, ack, { kind: 'visitor', id: this.contactId, name: null }));
     if (result === 'buffered') void this.fillGap().catch(() => undefined);
     this.changed(false);
   }
