@@ -45,6 +45,8 @@ public static class AiApi
         builder.Services.AddSingleton<BotResponder>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BotResponder>());
         builder.Services.AddSingleton<IDomainEventListener<MessageCommitted>>(sp => sp.GetRequiredService<BotResponder>());
+        builder.Services.AddOptions<LlmOptions>().BindConfiguration(LlmOptions.Section);
+        builder.Services.AddSingleton<LlmProvider>();
         builder.Services.AddSingleton<VisitorReader>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<VisitorReader>());
         builder.Services.AddSingleton<IDomainEventListener<MessageCommitted>>(sp => sp.GetRequiredService<VisitorReader>());

@@ -29,7 +29,7 @@ public sealed class BotOptions
 /// internal note naming the entry; it hands off when the visitor asks for a person, after two misses, or when the
 /// takeover predictor fires. A failure here costs an answer, never a message: the conversation is handed off.
 /// </summary>
-public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService ai, IOptions<BotOptions> options, ILogger<BotResponder> logger)
+public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService ai, LlmProvider llm, IOptions<BotOptions> options, ILogger<BotResponder> logger)
     : BackgroundService, IDomainEventListener<MessageCommitted>
 {
     private readonly Channel<(Guid ConversationId, long MessageId, string Body, Guid? TeamId)> _work =
@@ -71,6 +71,9 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
         }
     }
 
+    /// <summary>Retrieved entries at least this confident are sent to the provider as grounding.</summary>
+    private const double LlmGroundingConfidence = 0.15;
+
     /// <summary>The visitor pressed "Talk to a person" (or an agent asked the bot to step aside).</summary>
     public Task<bool> RequestPersonAsync(Guid conversationId, CancellationToken cancellationToken) =>
         HandOffAsync(conversationId, 0, "asked_for_person", null, cancellationToken);
@@ -102,6 +105,28 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
         var decision = new AssistantBrain(ai.Index).Decide(body, teamId is { } team ? new HashSet<Guid> { team } : null);
         var writer = scope.ServiceProvider.GetRequiredService<MessageWriter>();
         var botName = await BotNameAsync(db, conversationId, cancellationToken);
+
+        // With a provider: a reply generated from the retrieved entries only, under its time and token budget. Its
+        // decision (answer citing entries, or hand-off) is separate from the text; no decision (timeout, error,
+        // invalid output) falls back to the offline answer below.
+        var grounding = decision.Reason is "asked_for_person" or "empty"
+            ? []
+            : decision.Candidates.Where(c => c.Confidence >= LlmGroundingConfidence).Select(c => c.Document).ToList();
+        if (llm.Enabled && grounding.Count > 0 && await llm.AnswerAsync(siteId, body, grounding, cancellationToken) is { } grounded)
+        {
+            if (grounded.Answer)
+            {
+                _misses.TryRemove(conversationId, out _);
+                var cited = grounding.Where(d => grounded.EntryIds.Contains(d.Id)).Select(d => $"“{d.Question}”");
+                await WriteAsync(writer, botName, conversationId, messageId, "answer", MessageKind.Text, grounded.Reply!, cancellationToken);
+                await WriteAsync(writer, botName, conversationId, messageId, "answer-note", MessageKind.Note,
+                    $"Bot answered with the language model from knowledge entries {string.Join(", ", cited)} ({grounded.Tokens} tokens).", cancellationToken);
+                return;
+            }
+
+            decision = AssistantDecision.Handoff("llm_not_grounded", decision.Candidates);
+        }
+
         if (decision.Answer)
         {
             _misses.TryRemove(conversationId, out _);
