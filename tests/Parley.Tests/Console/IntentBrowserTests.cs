@@ -10,7 +10,8 @@ namespace Parley.Tests.Console;
 
 /// <summary>
 /// The conversation's intent in real Chromium: a badge on the inbox row, the inbox filter by intent, and the agent's
-/// correction ("this was sales") from the conversation header, which stores a training example.
+/// correction ("this was sales") from the conversation header, which stores a training example; a takeover
+/// alert marks the row.
 /// </summary>
 public sealed class IntentBrowserTests(BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
@@ -53,6 +54,13 @@ public sealed class IntentBrowserTests(BrowserFixture browser) : IClassFixture<B
         await Assertions.Expect(badge).ToHaveTextAsync("Sales");
         await Assertions.Expect(console.GetByTestId("intent-badge")).ToHaveAttributeAsync("data-intent", "sales", new() { Timeout = Timeout });
         await console.ScreenshotAsync(new() { Path = Screenshots.PathOf("console-intent.png") });
+
+        // A takeover alert marks the row for everyone who sees it (the same question three times).
+        await visitor.SendAsync(conversation.Id, "When will my replacement arrive?");
+        await visitor.SendAsync(conversation.Id, "How long until my replacement arrives?");
+        await visitor.SendAsync(conversation.Id, "When does my replacement arrive?");
+        await Assertions.Expect(row).ToHaveAttributeAsync("data-takeover", "true", new() { Timeout = Timeout });
+        await Assertions.Expect(row.GetByTestId("inbox-takeover")).ToHaveAttributeAsync("title", "Takeover alert: The visitor asked the same thing 3 times");
 
         var examples = await admin.Http.GetFromJsonAsync<Page<IntentExampleDto>>("/api/v1/knowledge/intent-examples?intent=sales", Ct);
         Assert.Contains(examples!.Items, e => e.Text.Contains("cracked screen", StringComparison.Ordinal));
