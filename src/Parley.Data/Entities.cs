@@ -19,6 +19,9 @@ public sealed class Site
     /// <summary>Widget settings (colour, greeting, position, pre-chat fields, offline form, identity policy) as JSON; null means defaults.</summary>
     public string? WidgetSettingsJson { get; set; }
 
+    /// <summary>Routing by what the visitor wrote and takeover thresholds (docs/ai.md) as JSON; null means defaults.</summary>
+    public string? AiSettingsJson { get; set; }
+
     public DateTime CreatedAt { get; set; }
 }
 
@@ -254,6 +257,27 @@ public sealed class Conversation
 
     /// <summary>When it was routed to its current team; overflow timers run from here.</summary>
     public DateTime? RoutedAt { get; set; }
+
+    /// <summary>
+    /// Routing waits for the visitor's first message until then (intent routing, docs/routing.md); null when it is
+    /// not waiting. The conversation is queued with what the message said, or at this time without it.
+    /// </summary>
+    public DateTime? RoutingWaitUntil { get; set; }
+
+    /// <summary>What the conversation is about (intent of the first visitor message that is more than a greeting), or as an agent corrected it.</summary>
+    public string? Intent { get; set; }
+
+    /// <summary>
+    /// When the last human-takeover alert was raised. An episode's evidence is the visitor's messages after the previous
+    /// alert, so one alert's messages never raise a second.
+    /// </summary>
+    public DateTime? TakeoverAlertedAt { get; set; }
+
+    /// <summary>
+    /// Why a person should take over, while the alert is raised (asked_for_person, repeated_question, angry,
+    /// frustration_rising); null when none is, or the episode ended (a person answered).
+    /// </summary>
+    public string? TakeoverReason { get; set; }
 
     /// <summary>When the current assignee got it.</summary>
     public DateTime? AssignedAt { get; set; }

@@ -144,6 +144,10 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
             e.HasIndex(x => new { x.Status, x.LastMessageAt });
             e.HasIndex(x => new { x.AssigneeId, x.Status });
             e.Property(x => x.DeclinedBy).HasMaxLength(2000);
+            e.Property(x => x.Intent).HasMaxLength(IntentExample.MaxIntentLength);
+            e.Property(x => x.TakeoverReason).HasMaxLength(40);
+            e.HasIndex(x => x.RoutingWaitUntil).HasFilter("\"RoutingWaitUntil\" IS NOT NULL").HasDatabaseName("IX_Conversations_RoutingWait");
+            e.HasIndex(x => x.TakeoverAlertedAt).HasFilter("\"TakeoverReason\" IS NOT NULL").HasDatabaseName("IX_Conversations_Takeover");
             e.HasIndex(x => x.OfferedToId);
             // The waiting queue scan: per team, priority lane first, then arrival.
             e.HasIndex(x => new { x.TeamId, x.QueuedAt }).HasFilter("\"QueuedAt\" IS NOT NULL").HasDatabaseName("IX_Conversations_Queue");

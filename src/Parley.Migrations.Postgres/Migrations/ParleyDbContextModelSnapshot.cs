@@ -354,6 +354,10 @@ namespace Parley.Migrations.Postgres.Migrations
                         .HasMaxLength(2000)
                         .HasColumnType("character varying(2000)");
 
+                    b.Property<string>("Intent")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
                     b.Property<DateTime?>("LastMessageAt")
                         .HasColumnType("timestamp with time zone");
 
@@ -385,6 +389,9 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.Property<DateTime?>("RoutedAt")
                         .HasColumnType("timestamp with time zone");
 
+                    b.Property<DateTime?>("RoutingWaitUntil")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<Guid>("SiteId")
                         .HasColumnType("uuid");
 
@@ -393,6 +400,13 @@ namespace Parley.Migrations.Postgres.Migrations
 
                     b.Property<int>("Status")
                         .HasColumnType("integer");
+
+                    b.Property<DateTime?>("TakeoverAlertedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("TakeoverReason")
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)");
 
                     b.Property<Guid?>("TeamId")
                         .HasColumnType("uuid");
@@ -415,10 +429,18 @@ namespace Parley.Migrations.Postgres.Migrations
 
                     b.HasIndex("OfferedToId");
 
+                    b.HasIndex("RoutingWaitUntil")
+                        .HasDatabaseName("IX_Conversations_RoutingWait")
+                        .HasFilter("\"RoutingWaitUntil\" IS NOT NULL");
+
                     b.HasIndex("SiteId");
 
                     b.HasIndex("SnoozedUntil")
                         .HasFilter("\"SnoozedUntil\" IS NOT NULL");
+
+                    b.HasIndex("TakeoverAlertedAt")
+                        .HasDatabaseName("IX_Conversations_Takeover")
+                        .HasFilter("\"TakeoverReason\" IS NOT NULL");
 
                     b.HasIndex("AssigneeId", "Status");
 
@@ -802,6 +824,9 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.Property<Guid>("Id")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("uuid");
+
+                    b.Property<string>("AiSettingsJson")
+                        .HasColumnType("text");
 
                     b.Property<string>("AllowedOrigins")
                         .IsRequired()

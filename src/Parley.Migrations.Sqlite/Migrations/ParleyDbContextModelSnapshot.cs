@@ -345,6 +345,10 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .HasMaxLength(2000)
                         .HasColumnType("TEXT");
 
+                    b.Property<string>("Intent")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
                     b.Property<DateTime?>("LastMessageAt")
                         .HasColumnType("TEXT");
 
@@ -376,6 +380,9 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.Property<DateTime?>("RoutedAt")
                         .HasColumnType("TEXT");
 
+                    b.Property<DateTime?>("RoutingWaitUntil")
+                        .HasColumnType("TEXT");
+
                     b.Property<Guid>("SiteId")
                         .HasColumnType("TEXT");
 
@@ -384,6 +391,13 @@ namespace Parley.Migrations.Sqlite.Migrations
 
                     b.Property<int>("Status")
                         .HasColumnType("INTEGER");
+
+                    b.Property<DateTime?>("TakeoverAlertedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("TakeoverReason")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT");
 
                     b.Property<Guid?>("TeamId")
                         .HasColumnType("TEXT");
@@ -406,10 +420,18 @@ namespace Parley.Migrations.Sqlite.Migrations
 
                     b.HasIndex("OfferedToId");
 
+                    b.HasIndex("RoutingWaitUntil")
+                        .HasDatabaseName("IX_Conversations_RoutingWait")
+                        .HasFilter("\"RoutingWaitUntil\" IS NOT NULL");
+
                     b.HasIndex("SiteId");
 
                     b.HasIndex("SnoozedUntil")
                         .HasFilter("\"SnoozedUntil\" IS NOT NULL");
+
+                    b.HasIndex("TakeoverAlertedAt")
+                        .HasDatabaseName("IX_Conversations_Takeover")
+                        .HasFilter("\"TakeoverReason\" IS NOT NULL");
 
                     b.HasIndex("AssigneeId", "Status");
 
@@ -784,6 +806,9 @@ namespace Parley.Migrations.Sqlite.Migrations
                 {
                     b.Property<Guid>("Id")
                         .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("AiSettingsJson")
                         .HasColumnType("TEXT");
 
                     b.Property<string>("AllowedOrigins")

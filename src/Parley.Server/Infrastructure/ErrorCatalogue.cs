@@ -142,7 +142,7 @@ public static class ErrorCatalogue
 
     public static readonly ErrorCode InvalidSeq = new("invalid_seq", 400, false, "A sequence number is negative.");
 
-    public static readonly ErrorCode InvalidSettings = new("invalid_settings", 400, false, "The widget settings are missing or not valid.");
+    public static readonly ErrorCode InvalidSettings = new("invalid_settings", 400, false, "The settings (widget, AI or routing) are missing or not valid; the detail names the first bad value.");
 
     public static readonly ErrorCode InvalidShortcut = new("invalid_shortcut", 400, false, "The shortcut must be 1-64 letters, digits, '-' or '_'.");
 

@@ -150,6 +150,15 @@ public sealed record ConversationSummary
 
     /// <summary>Since when the visitor has been waiting for an agent's answer; null when answered.</summary>
     [Key("waitingSince")] public DateTime? WaitingSince { get; init; }
+
+    /// <summary>What the conversation is about: complaint, consult, sales, after_sales, greeting or an admin-defined intent (docs/ai.md).</summary>
+    [Key("intent")] public string? Intent { get; init; }
+
+    /// <summary>Set while a human-takeover alert is raised: asked_for_person, repeated_question, angry, frustration_rising or bot_failed.</summary>
+    [Key("takeoverReason")] public string? TakeoverReason { get; init; }
+
+    /// <summary>When the current takeover alert was raised.</summary>
+    [Key("takeoverAlertedAt")] public DateTime? TakeoverAlertedAt { get; init; }
 }
 
 /// <summary>Lower-case wire names for the persisted enums.</summary>

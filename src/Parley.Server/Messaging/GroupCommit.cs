@@ -148,7 +148,8 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
         var sql = new StringBuilder("""
             SELECT c."Id", c."SiteId", c."ContactId", c."Status", c."AssigneeId", c."LastSeq", c."LastVisitorSeq", c."CreatedAt",
                    c."LastMessageAt", c."LastMessagePreview", c."LastMessageSenderKind", ct."Name", u."DisplayName",
-                   c."TeamId", c."SnoozedUntil", c."WaitingSince", ct."BlockedAt", c."BotActive"
+                   c."TeamId", c."SnoozedUntil", c."WaitingSince", ct."BlockedAt", c."BotActive",
+                   c."Intent", c."TakeoverReason", c."TakeoverAlertedAt"
             FROM "Conversations" AS c
             JOIN "Contacts" AS ct ON ct."Id" = c."ContactId"
             LEFT JOIN "Users" AS u ON u."Id" = c."AssigneeId"
@@ -184,6 +185,9 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
                 SnoozedUntil = reader.IsDBNull(14) ? null : SqlDialect.ReadUtc(reader, 14),
                 WaitingSince = reader.IsDBNull(15) ? null : SqlDialect.ReadUtc(reader, 15),
                 BotActive = reader.GetBoolean(17),
+                Intent = reader.IsDBNull(18) ? null : reader.GetString(18),
+                TakeoverReason = reader.IsDBNull(19) ? null : reader.GetString(19),
+                TakeoverAlertedAt = reader.IsDBNull(20) ? null : SqlDialect.ReadUtc(reader, 20),
             };
             var state = ConversationState.From(
                 row,

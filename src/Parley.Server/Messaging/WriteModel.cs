@@ -78,6 +78,9 @@ public sealed record ConversationState
         LastMessageAt = conversation.LastMessageAt,
         LastMessagePreview = conversation.LastMessagePreview,
         LastMessageSenderKind = conversation.LastMessageSenderKind,
+        Intent = conversation.Intent,
+        TakeoverReason = conversation.TakeoverAlertedAt is null ? null : conversation.TakeoverReason,
+        TakeoverAlertedAt = conversation.TakeoverAlertedAt,
     };
 
     public Guid Id { get; init; }
@@ -120,6 +123,14 @@ public sealed record ConversationState
 
     public SenderKind? LastMessageSenderKind { get; set; }
 
+    /// <summary>What the conversation is about (docs/ai.md); null until the visitor wrote more than a greeting.</summary>
+    public string? Intent { get; init; }
+
+    /// <summary>Why a person should take over, while a takeover alert is raised; else null.</summary>
+    public string? TakeoverReason { get; init; }
+
+    public DateTime? TakeoverAlertedAt { get; init; }
+
     public ConversationSummary ToSummary() => new()
     {
         Id = Id,
@@ -137,6 +148,9 @@ public sealed record ConversationState
         CreatedAt = CreatedAt,
         SnoozedUntil = SnoozedUntil,
         WaitingSince = WaitingSince,
+        Intent = Intent,
+        TakeoverReason = TakeoverReason,
+        TakeoverAlertedAt = TakeoverAlertedAt,
     };
 
     public static string Preview(string body) => body.Length <= 140 ? body : string.Concat(body.AsSpan(0, 139), "…");

@@ -17,6 +17,12 @@ public sealed class RoutingContext
     /// <summary>The browser language the widget reported (BCP 47, e.g. <c>zh-CN</c>), when known.</summary>
     public string? VisitorLanguage { get; init; }
 
+    /// <summary>
+    /// What the visitor wrote first, read by the AI engines, when routing waited for it (intent routing: the site's
+    /// <c>firstMessageWaitSeconds</c>); null when routing runs before any message.
+    /// </summary>
+    public FirstMessage? FirstMessage { get; init; }
+
     /// <summary>The team to queue in; null is the general queue every online agent serves.</summary>
     public Guid? TeamId { get; set; }
 
@@ -30,6 +36,11 @@ public sealed class RoutingContext
         set;
     }
 }
+
+/// <summary>The visitor's first message as routing sees it: its text, intent and sentiment (docs/routing.md).</summary>
+/// <param name="Intent">complaint, consult, sales, after_sales, greeting or an admin-defined intent.</param>
+/// <param name="SentimentLabel">very_negative, negative, neutral or positive.</param>
+public sealed record FirstMessage(string Text, string Intent, double IntentConfidence, string SentimentLabel, double SentimentScore);
 
 /// <summary>
 /// A routing rule hook: runs, in registration order, when a conversation enters routing, and may choose its team

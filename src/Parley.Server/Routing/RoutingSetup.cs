@@ -20,7 +20,8 @@ public static class RoutingSetup
         services.AddSingleton<HandleTimes>();
         services.AddScoped<RoutingService>();
         services.AddScoped<IRoutingRule, ContactAttributesRule>();
-        services.AddScoped<IRoutingRule, LanguageSkillRule>(); // after the attributes: an explicit team wins
+        services.AddScoped<IRoutingRule, Features.Ai.IntentRoutingRule>(); // the visitor's chosen department wins over the intent
+        services.AddScoped<IRoutingRule, LanguageSkillRule>(); // after the attributes and the intent: an explicit team wins
 
         services.AddSingleton<RoutingEngine>();
         services.AddHostedService(sp => sp.GetRequiredService<RoutingEngine>());

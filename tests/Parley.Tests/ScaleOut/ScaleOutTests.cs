@@ -57,6 +57,24 @@ public sealed class ScaleOutTests(ClusterFixture fixture) : IClassFixture<Cluste
     }
 
     [Fact]
+    public async Task TakeoverAlert_RaisedOnOneNode_ReachesAnAgentOnAnother()
+    {
+        var cluster = fixture.Cluster;
+        await using var visitor = await ResilientClient.VisitorAsync(cluster, cluster.Nodes[0]);
+        await using var agent = await ResilientClient.AgentAsync(cluster, cluster.Nodes[1]);
+        var summaries = new Inbox<ConversationSummary>();
+        agent.On<ConversationSummary>("conversationUpdated", summaries.Add);
+        var conversation = await visitor.StartConversationAsync();
+
+        // The alert is raised where the messages were committed (node1) and pushed to node2's agent on the summary.
+        await visitor.SendAsync(conversation, "我的快递怎么还没到", Guid.NewGuid());
+        await visitor.SendAsync(conversation, "快递什么时候能到", Guid.NewGuid());
+        await visitor.SendAsync(conversation, "我的快递到底什么时候到", Guid.NewGuid());
+        var alerted = await summaries.WaitUntilAsync(s => s.Any(x => x.Id == conversation && x.TakeoverReason == "repeated_question"), DeliveryTimeout);
+        Assert.NotNull(alerted.Last(x => x.Id == conversation && x.TakeoverReason != null).TakeoverAlertedAt);
+    }
+
+    [Fact]
     public async Task NodeKilledMidStream_EveryAckedMessageDeliveredOnceInOrder()
     {
         var cluster = fixture.Cluster;

@@ -112,6 +112,10 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         ["GET /api/v1/conversations/{id}"] = new(Rule.Console),
         ["GET /api/v1/conversations/{id}/messages"] = new(Rule.Console),
         ["GET /api/v1/conversations/{id}/insights"] = new(Rule.Console),
+        ["PUT /api/v1/conversations/{id}/intent"] = new(Rule.Console), // an agent's correction; {} is intent_example_invalid
+        ["GET /api/v1/ai/takeover-alerts"] = new(Rule.Console), // within the caller's department sandbox
+        ["GET /api/v1/sites/{id}/ai-settings"] = new(Rule.Supervisor),
+        ["PUT /api/v1/sites/{id}/ai-settings"] = new(Rule.Admin),
         ["POST /api/v1/conversations/{id}/messages"] = new(Rule.Console),
         ["POST /api/v1/conversations/{id}/assign"] = new(Rule.Console),
         ["POST /api/v1/conversations/{id}/close"] = new(Rule.Console),

@@ -3,11 +3,16 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Parley.Data;
 using Parley.Server.Events;
+using Parley.Server.Features.Access;
+using Parley.Server.Features.Conversations;
 using Parley.Server.Features.Knowledge;
 using Parley.Server.Infrastructure;
 using Parley.Server.Messaging;
 
 namespace Parley.Server.Features.Ai;
+
+/// <summary>The agent's correction of a conversation's intent.</summary>
+public sealed record IntentCorrectionRequest(string? Intent);
 
 /// <summary>One suggested reply for the agent (copilot): a knowledge entry and how sure retrieval is.</summary>
 public sealed record SuggestionDto(Guid EntryId, string Question, string Answer, double Confidence);
@@ -40,6 +45,11 @@ public static class AiApi
         builder.Services.AddSingleton<BotResponder>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BotResponder>());
         builder.Services.AddSingleton<IDomainEventListener<MessageCommitted>>(sp => sp.GetRequiredService<BotResponder>());
+        builder.Services.AddOptions<LlmOptions>().BindConfiguration(LlmOptions.Section);
+        builder.Services.AddSingleton<LlmProvider>();
+        builder.Services.AddSingleton<VisitorReader>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<VisitorReader>());
+        builder.Services.AddSingleton<IDomainEventListener<MessageCommitted>>(sp => sp.GetRequiredService<VisitorReader>());
         return builder;
     }
 
@@ -51,7 +61,79 @@ public static class AiApi
             .WithDescription("Intent of the first visitor message that is more than a greeting (else the greeting); sentiment of the newest visitor message; "
                 + "whether a person should take over (asked for a person, anger, the same question three times, rising frustration); "
                 + "up to three knowledge entries that answer the newest visitor message, within the conversation's department.");
+        api.MapPut("/{id:guid}/intent", CorrectIntentAsync).WithName("CorrectConversationIntent")
+            .WithSummary("Correct what the conversation is about (\"this was sales\"); the visitor's first message becomes a training example")
+            .WithDescription("Any agent who may add notes to the conversation. The intent classifier retrains in the background on every node. "
+                + "400 intent_example_invalid for a malformed intent name.");
+
+        var ai = app.MapGroup("/api/v1").WithTags("AI").RequireAuthorization(ParleyClaims.AgentPolicy).WithParleyErrors();
+        ai.MapGet("/ai/takeover-alerts", TakeoverAlertsAsync).WithName("ListTakeoverAlerts")
+            .WithSummary("Open conversations with a raised human-takeover alert, oldest alert first (supervisors' live view)")
+            .WithDescription("Within the caller's department sandbox. Live changes arrive as the agent hub's conversationUpdated event (takeoverReason, takeoverAlertedAt).");
+        ai.MapGet("/sites/{id:guid}/ai-settings", GetSettingsAsync).WithName("GetAiSettings").RequireAuthorization(ParleyClaims.SupervisorPolicy)
+            .WithSummary("A site's intent routing and takeover settings");
+        ai.MapPut("/sites/{id:guid}/ai-settings", PutSettingsAsync).WithName("PutAiSettings").RequireAuthorization(ParleyClaims.AdminPolicy)
+            .WithSummary("Replace a site's intent routing and takeover settings (admins; audited)")
+            .WithDescription("firstMessageWaitSeconds 0–300 (0: route before the first message), intentTeams intent → team id, complaintPriorityBoost 0–100, "
+                + "takeover thresholds. invalid_settings names the first bad value.");
         return app;
+    }
+
+    internal static async Task<Ok<ConversationSummary>> CorrectIntentAsync(
+        Guid id, IntentCorrectionRequest request, ClaimsPrincipal user, AccessPolicy access, ParleyDbContext db, AiService ai, KnowledgeService knowledge,
+        ConversationService conversations, CancellationToken cancellationToken)
+    {
+        var actor = Actor.Agent(user);
+        await access.RequireConversationAsync(actor, id, ConversationAction.Note, cancellationToken);
+        var intent = request.Intent?.Trim() ?? "";
+
+        // The message the intent was read from: the first visitor message that is more than a greeting.
+        var messages = await db.Messages.AsNoTracking()
+            .Where(m => m.ConversationId == id && m.SenderKind == SenderKind.Visitor && m.Kind == MessageKind.Text)
+            .OrderBy(m => m.Seq).Take(Window).Select(m => new { m.Id, m.Body }).ToListAsync(cancellationToken);
+        var engines = ai.Engines;
+        var source = messages.FirstOrDefault(m => engines.Intents.Classify(engines.Analyzer.Analyze(m.Body)).Intent != "greeting") ?? messages.FirstOrDefault();
+        if (source is not null)
+        {
+            var text = source.Body.Length > IntentExample.MaxTextLength ? source.Body[..IntentExample.MaxTextLength] : source.Body;
+            await knowledge.CreateIntentExampleAsync(user, new IntentExampleRequest(intent, text, source.Id), cancellationToken);
+        }
+        else if (intent.Length is 0 or > IntentExample.MaxIntentLength)
+        {
+            throw new ParleyException(ErrorCatalogue.IntentExampleInvalid, "intent is a lower-case snake_case name, e.g. sales.");
+        }
+
+        intent = intent.ToLowerInvariant();
+        await db.Conversations.Where(c => c.Id == id).ExecuteUpdateAsync(s => s.SetProperty(c => c.Intent, intent), cancellationToken);
+        return TypedResults.Ok(await conversations.PublishChangedAsync(id, cancellationToken));
+    }
+
+    internal static async Task<Ok<List<TakeoverAlertDto>>> TakeoverAlertsAsync(ClaimsPrincipal user, ParleyDbContext db, AccessPolicy access, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await TakeoverAlerts.ListAsync(db, access, Actor.Agent(user), cancellationToken));
+
+    internal static async Task<Ok<AiSiteSettings>> GetSettingsAsync(Guid id, ParleyDbContext db, CancellationToken cancellationToken)
+    {
+        var json = await db.Sites.AsNoTracking().Where(s => s.Id == id).Select(s => new { s.AiSettingsJson }).FirstOrDefaultAsync(cancellationToken)
+            ?? throw new ParleyException(ErrorCatalogue.SiteNotFound);
+        return TypedResults.Ok(AiSiteSettings.Parse(json.AiSettingsJson));
+    }
+
+    internal static async Task<Ok<AiSiteSettings>> PutSettingsAsync(
+        Guid id, AiSiteSettings request, ParleyDbContext db, Access.AuditLog audit, ClaimsPrincipal user, CancellationToken cancellationToken)
+    {
+        var site = await db.Sites.FirstOrDefaultAsync(s => s.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.SiteNotFound);
+        var settings = (request ?? throw new ParleyException(ErrorCatalogue.InvalidSettings, "settings are required.")).Validated();
+        var teams = settings.IntentTeams.Values.Distinct().ToList();
+        if (teams.Count > 0 && await db.Teams.CountAsync(t => teams.Contains(t.Id), cancellationToken) != teams.Count)
+        {
+            throw new ParleyException(ErrorCatalogue.InvalidSettings, "Every intentTeams value must be an existing team.");
+        }
+
+        var before = site.AiSettingsJson;
+        site.AiSettingsJson = settings.ToJson();
+        await db.SaveChangesAsync(cancellationToken);
+        await audit.RecordAsync(user, "site.ai_settings_updated", "site", site.Id.ToString(), new { before, after = site.AiSettingsJson }, cancellationToken);
+        return TypedResults.Ok(settings);
     }
 
     internal static async Task<Ok<ConversationInsightsDto>> InsightsAsync(Guid id, ClaimsPrincipal user, MessageService messages, ParleyDbContext db, AiService ai, CancellationToken cancellationToken)

@@ -353,6 +353,10 @@ public sealed class AiEngines
     public IntentPrediction? ConversationIntent(IEnumerable<AnalyzedText> visitorMessages) =>
         visitorMessages.Select(Intents.Classify).FirstOrDefault(p => p.Intent != "greeting");
 
+    /// <summary>The takeover predictor with a site's thresholds (the shared one when they are the built-in ones).</summary>
+    public TakeoverPredictor TakeoverFor(TakeoverSettings settings) =>
+        settings.IsDefault(Takeover.Options) ? Takeover : new TakeoverPredictor(Analyzer, Sentiment, settings.ToOptions());
+
     public static AiEngines CreateOffline(IEnumerable<IntentSample>? examples = null, IEnumerable<IReadOnlyList<string>>? synonyms = null, TakeoverOptions? takeover = null, RetrievalOptions? retrieval = null)
     {
         var lexicon = synonyms is null ? Lexicon.BuiltIn : Lexicon.BuiltIn.With(synonyms);

@@ -19,11 +19,6 @@ public sealed class BotOptions
     /// <summary>Low-confidence answers in a row after which the bot hands off.</summary>
     public int FailuresBeforeHandoff { get; set; } = 2;
 
-    /// <summary>Priority added on hand-off when the visitor complains or is strongly negative (VIP is +10).</summary>
-    public int ComplaintPriorityBoost { get; set; } = 5;
-
-    /// <summary>Intent → team (id or name) for the hand-off, e.g. <c>Parley:Ai:Bot:IntentTeams:sales = Sales</c>.</summary>
-    public Dictionary<string, string> IntentTeams { get; set; } = new(StringComparer.Ordinal);
 }
 
 /// <summary>
@@ -34,7 +29,7 @@ public sealed class BotOptions
 /// internal note naming the entry; it hands off when the visitor asks for a person, after two misses, or when the
 /// takeover predictor fires. A failure here costs an answer, never a message: the conversation is handed off.
 /// </summary>
-public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService ai, IOptions<BotOptions> options, ILogger<BotResponder> logger)
+public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService ai, LlmProvider llm, IOptions<BotOptions> options, ILogger<BotResponder> logger)
     : BackgroundService, IDomainEventListener<MessageCommitted>
 {
     private readonly Channel<(Guid ConversationId, long MessageId, string Body, Guid? TeamId)> _work =
@@ -76,6 +71,9 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
         }
     }
 
+    /// <summary>Retrieved entries at least this confident are sent to the provider as grounding.</summary>
+    private const double LlmGroundingConfidence = 0.15;
+
     /// <summary>The visitor pressed "Talk to a person" (or an agent asked the bot to step aside).</summary>
     public Task<bool> RequestPersonAsync(Guid conversationId, CancellationToken cancellationToken) =>
         HandOffAsync(conversationId, 0, "asked_for_person", null, cancellationToken);
@@ -88,10 +86,16 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
 
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
-        var recent = await VisitorTexts.NewestAsync(db, conversationId, engines.Takeover.Options.Window, messageId, cancellationToken);
+        var siteId = await db.Conversations.AsNoTracking().Where(c => c.Id == conversationId).Select(c => c.SiteId).FirstOrDefaultAsync(cancellationToken);
+        var settings = await AiSiteSettings.LoadAsync(db, siteId, cancellationToken);
+        var predictor = engines.TakeoverFor(settings.Takeover);
+        var recent = await VisitorTexts.NewestAsync(db, conversationId, predictor.Options.Window, messageId, cancellationToken);
         var intent = engines.Intents.Classify(analyzed);
 
-        var takeover = engines.Takeover.Evaluate(recent.Select(m => engines.Analyzer.Analyze(m)).ToList());
+        // A site without takeover alerts still hands off when the visitor asks for a person.
+        var takeover = !settings.Takeover.Enabled
+            ? (HumanRequest.IsRequest(analyzed) ? new TakeoverSignal(true, "asked_for_person", 0, 0) : TakeoverSignal.None)
+            : predictor.Evaluate(recent.Select(m => engines.Analyzer.Analyze(m)).ToList());
         if (takeover.Alert)
         {
             await HandOffAsync(conversationId, messageId, takeover.Reason!, recent, cancellationToken);
@@ -101,6 +105,28 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
         var decision = new AssistantBrain(ai.Index).Decide(body, teamId is { } team ? new HashSet<Guid> { team } : null);
         var writer = scope.ServiceProvider.GetRequiredService<MessageWriter>();
         var botName = await BotNameAsync(db, conversationId, cancellationToken);
+
+        // With a provider: a reply generated from the retrieved entries only, under its time and token budget. Its
+        // decision (answer citing entries, or hand-off) is separate from the text; no decision (timeout, error,
+        // invalid output) falls back to the offline answer below.
+        var grounding = decision.Reason is "asked_for_person" or "empty"
+            ? []
+            : decision.Candidates.Where(c => c.Confidence >= LlmGroundingConfidence).Select(c => c.Document).ToList();
+        if (llm.Enabled && grounding.Count > 0 && await llm.AnswerAsync(siteId, body, grounding, cancellationToken) is { } grounded)
+        {
+            if (grounded.Answer)
+            {
+                _misses.TryRemove(conversationId, out _);
+                var cited = grounding.Where(d => grounded.EntryIds.Contains(d.Id)).Select(d => $"“{d.Question}”");
+                await WriteAsync(writer, botName, conversationId, messageId, "answer", MessageKind.Text, grounded.Reply!, cancellationToken);
+                await WriteAsync(writer, botName, conversationId, messageId, "answer-note", MessageKind.Note,
+                    $"Bot answered with the language model from knowledge entries {string.Join(", ", cited)} ({grounded.Tokens} tokens).", cancellationToken);
+                return;
+            }
+
+            decision = AssistantDecision.Handoff("llm_not_grounded", decision.Candidates);
+        }
+
         if (decision.Answer)
         {
             _misses.TryRemove(conversationId, out _);
@@ -137,14 +163,18 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
         var engines = ai.Engines;
         recent ??= await VisitorTexts.NewestAsync(db, conversationId, engines.Takeover.Options.Window, upToMessageId: null, cancellationToken);
 
-        // Route by what the visitor wrote: the first message that is more than a greeting.
+        // Route by the conversation's intent (as stored, so an agent's correction counts; else the first message
+        // that is more than a greeting) with the site's intent routing settings, like routing after a first message.
         var analyzed = recent.Select(m => engines.Analyzer.Analyze(m)).ToList();
-        var intent = engines.ConversationIntent(analyzed)?.Intent;
+        var row = await db.Conversations.AsNoTracking().Where(c => c.Id == conversationId).Select(c => new { c.SiteId, c.Intent }).FirstOrDefaultAsync(cancellationToken);
+        var intent = row?.Intent ?? engines.ConversationIntent(analyzed)?.Intent;
         var mood = analyzed.Count > 0 ? engines.Sentiment.Score(analyzed[^1]) : null;
-        var boost = intent == "complaint" || mood?.Label == "very_negative" ? options.Value.ComplaintPriorityBoost : 0;
-        var teamId = intent is not null && options.Value.IntentTeams.TryGetValue(intent, out var team)
-            ? await db.Teams.AsNoTracking().Where(t => t.Name == team || t.Id.ToString() == team).Select(t => (Guid?)t.Id).FirstOrDefaultAsync(cancellationToken)
-            : null;
+        var settings = row is null ? AiSiteSettings.Default : await AiSiteSettings.LoadAsync(db, row.SiteId, cancellationToken);
+        var (teamId, boost) = settings.Route(intent, mood?.Label);
+        if (teamId is { } mapped && !await db.Teams.AnyAsync(t => t.Id == mapped, cancellationToken))
+        {
+            teamId = null;
+        }
 
         var conversations = scope.ServiceProvider.GetRequiredService<ConversationService>();
         var chinese = recent.Any(TextAnalyzer.ContainsCjk);

@@ -32,9 +32,13 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
 
             var now = time.GetUtcNow().UtcDateTime;
             now = now.AddTicks(-(now.Ticks % TimeSpan.TicksPerMicrosecond));
-            var routing = await RouteAsync(siteId, contactId, cancellationToken);
-            var botFirst = await db.Sites.AsNoTracking().Where(s => s.Id == siteId).Select(s => s.WidgetSettingsJson).FirstOrDefaultAsync(cancellationToken) is { } json
-                && Widget.WidgetSettings.Parse(json).BotFirst;
+            var routing = await RouteAsync(siteId, contactId, null, cancellationToken);
+            var site = await db.Sites.AsNoTracking().Where(s => s.Id == siteId).Select(s => new { s.WidgetSettingsJson, s.AiSettingsJson }).FirstOrDefaultAsync(cancellationToken);
+            var botFirst = Widget.WidgetSettings.Parse(site?.WidgetSettingsJson).BotFirst;
+
+            // Intent routing: wait (bounded) for the visitor's first message so routing can read it; the bot reads
+            // it anyway on bot-first sites, and routes by it when it hands off.
+            var wait = botFirst ? 0 : Ai.AiSiteSettings.Parse(site?.AiSettingsJson).FirstMessageWaitSeconds;
             var conversation = new Conversation
             {
                 Id = Guid.CreateVersion7(),
@@ -48,8 +52,9 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
                 // answers first (bot-first sites): then it is queued when the bot hands off.
                 TeamId = routing.TeamId,
                 Priority = routing.Priority,
-                QueuedAt = botFirst ? null : now,
+                QueuedAt = botFirst || wait > 0 ? null : now,
                 RoutedAt = now,
+                RoutingWaitUntil = wait > 0 ? now.AddSeconds(wait) : null,
                 BotActive = botFirst,
             };
             db.Conversations.Add(conversation);
@@ -65,7 +70,7 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
             }
 
             events.Publish(new ConversationChanged(await LoadStateAsync(conversation.Id, cancellationToken)) { Change = "created" });
-            if (!botFirst)
+            if (conversation.QueuedAt is not null)
             {
                 events.Publish(new Routing.ConversationQueued(conversation.Id, conversation.TeamId, conversation.Priority, "new"));
             }
@@ -110,6 +115,12 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
         if (filter.LabelId is { } labelId)
         {
             query = query.Where(x => db.ConversationLabels.Any(l => l.ConversationId == x.Conversation.Id && l.LabelId == labelId));
+        }
+
+        if (!string.IsNullOrWhiteSpace(filter.Intent))
+        {
+            var intent = filter.Intent.Trim().ToLowerInvariant();
+            query = query.Where(x => x.Conversation.Intent == intent);
         }
 
         if (filter.From is { } from)
@@ -246,6 +257,7 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
             .Where(c => c.Id == id && c.BotActive && c.Status != ConversationStatus.Closed)
             .ExecuteUpdateAsync(
                 s => s.SetProperty(c => c.BotActive, false)
+                    .SetProperty(c => c.RoutingWaitUntil, (DateTime?)null)
                     .SetProperty(c => c.QueuedAt, c => c.AssigneeId == null ? now : null)
                     .SetProperty(c => c.RoutedAt, now)
                     .SetProperty(c => c.TeamId, c => teamId ?? c.TeamId)
@@ -267,6 +279,46 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
         return true;
     }
 
+    /// <summary>
+    /// Routes a conversation that waited for the visitor's first message (intent routing): the routing rules run again
+    /// with what the visitor wrote (null when the wait ran out), and it enters the queue. Exactly once, also across
+    /// nodes (conditional on still waiting); false when it was not waiting any more.
+    /// </summary>
+    public async Task<bool> RouteWaitingAsync(Guid id, Routing.FirstMessage? firstMessage, CancellationToken cancellationToken)
+    {
+        var c = await db.Conversations.AsNoTracking().Where(x => x.Id == id && x.RoutingWaitUntil != null && x.Status != ConversationStatus.Closed).Select(x => new { x.SiteId, x.ContactId }).FirstOrDefaultAsync(cancellationToken);
+        if (c is null)
+        {
+            return false;
+        }
+
+        var routing = await RouteAsync(c.SiteId, c.ContactId, firstMessage, cancellationToken);
+        var now = time.GetUtcNow().UtcDateTime;
+        var changed = await db.Conversations
+            .Where(x => x.Id == id && x.RoutingWaitUntil != null && x.Status != ConversationStatus.Closed)
+            .ExecuteUpdateAsync(
+                s => s.SetProperty(x => x.RoutingWaitUntil, (DateTime?)null)
+                    .SetProperty(x => x.QueuedAt, x => x.AssigneeId == null && x.Status != ConversationStatus.Closed && !x.BotActive ? now : null)
+                    .SetProperty(x => x.RoutedAt, now)
+                    .SetProperty(x => x.TeamId, x => x.AssigneeId == null ? routing.TeamId : x.TeamId)
+                    .SetProperty(x => x.Priority, routing.Priority)
+                    .SetProperty(x => x.UpdatedAt, now),
+                cancellationToken);
+        if (changed == 0)
+        {
+            return false;
+        }
+
+        var row = await db.Conversations.AsNoTracking().Where(x => x.Id == id).Select(x => new { x.TeamId, x.Priority, x.QueuedAt }).FirstAsync(cancellationToken);
+        await PublishChangedAsync(id, cancellationToken);
+        if (row.QueuedAt is not null)
+        {
+            events.Publish(new Routing.ConversationQueued(id, row.TeamId, row.Priority, "new"));
+        }
+
+        return true;
+    }
+
     /// <summary>Tells everyone the conversation changed (a change committed elsewhere, without an event line).</summary>
     public async Task<ConversationSummary> PublishChangedAsync(Guid id, CancellationToken cancellationToken)
     {
@@ -275,7 +327,7 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
         return state.ToSummary();
     }
 
-    private async Task<Routing.RoutingContext> RouteAsync(Guid siteId, Guid contactId, CancellationToken cancellationToken)
+    private async Task<Routing.RoutingContext> RouteAsync(Guid siteId, Guid contactId, Routing.FirstMessage? firstMessage, CancellationToken cancellationToken)
     {
         var contact = await db.Contacts.AsNoTracking().Where(c => c.Id == contactId).Select(c => new { c.AttributesJson, c.LastPageJson }).FirstOrDefaultAsync(cancellationToken);
         var context = new Routing.RoutingContext
@@ -284,6 +336,7 @@ public sealed class ConversationService(ParleyDbContext db, MessageWriter writer
             ContactId = contactId,
             ContactAttributesJson = contact?.AttributesJson,
             VisitorLanguage = Widget.VisitorProfiles.PageOf(contact?.LastPageJson)?.Language,
+            FirstMessage = firstMessage,
         };
         foreach (var rule in routingRules)
         {

@@ -28,7 +28,7 @@ public static class ConversationsApi
         api.MapGet("/", ListAsync).WithName("ListConversations")
             .WithSummary("Inbox: a view of conversations with filters, oldest-waiting first")
             .WithDescription("view: all (not closed; default), mine, unassigned, teams, closed. status: open (not closed, includes pending), pending, snoozed, waiting, closed, all. "
-                + "labelId, from/to (created, ISO-8601 UTC). sort: waiting (default: longest-waiting visitor first) or recent. Pass nextCursor back as cursor for the next page. "
+                + "labelId, intent (complaint, consult, sales, after_sales, greeting or an admin-defined intent), from/to (created, ISO-8601 UTC). sort: waiting (default: longest-waiting visitor first) or recent. Pass nextCursor back as cursor for the next page. "
                 + "Without view, status=closed shows closed and status=all everything (the original behaviour).");
         api.MapGet("/{id:guid}", GetAsync).WithName("GetConversation").WithSummary("One conversation");
         api.MapGet("/{id:guid}/messages", MessagesAsync).WithName("ListMessages")
@@ -55,7 +55,8 @@ public static class ConversationsApi
         DateTime? to = null,
         string? sort = null,
         int limit = 50,
-        string? cursor = null)
+        string? cursor = null,
+        string? intent = null)
     {
         var inboxView = view switch
         {
@@ -73,7 +74,7 @@ public static class ConversationsApi
             "recent" => InboxSort.Recent,
             _ => throw new ParleyException(ErrorCatalogue.InvalidSort, "sort must be waiting or recent."),
         };
-        var filter = new InboxFilter(inboxView, status, labelId, from?.ToUniversalTime(), to?.ToUniversalTime(), inboxSort, limit, cursor);
+        var filter = new InboxFilter(inboxView, status, labelId, from?.ToUniversalTime(), to?.ToUniversalTime(), inboxSort, limit, cursor, intent);
         var page = await service.ListAsync(user, filter, cancellationToken);
         return TypedResults.Ok(new ConversationPage(
             page.Items.Select(i => i.Conversation).ToList(),

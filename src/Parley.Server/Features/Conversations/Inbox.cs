@@ -32,7 +32,8 @@ public sealed record InboxFilter(
     DateTime? To = null,
     InboxSort Sort = InboxSort.Waiting,
     int Limit = 50,
-    string? Cursor = null);
+    string? Cursor = null,
+    string? Intent = null);
 
 /// <summary>One inbox row for the asking agent: the shared summary plus what is personal to them.</summary>
 public sealed record InboxEntry(ConversationSummary Conversation, long LastReadSeq, IReadOnlyList<Guid> LabelIds);

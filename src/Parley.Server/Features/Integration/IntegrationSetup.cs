@@ -21,6 +21,7 @@ public static class IntegrationEventTypes
     public const string ConversationReopened = "conversation.reopened";
     public const string ConversationQueued = "conversation.queued";
     public const string QueueOverflowed = "queue.overflowed";
+    public const string ConversationTakeoverSuggested = "conversation.takeover_suggested";
     public const string MessageCreated = "message.created";
     public const string ContactUpdated = "contact.updated";
     public const string CsatSubmitted = "csat.submitted";
@@ -30,7 +31,7 @@ public static class IntegrationEventTypes
     public static readonly IReadOnlyList<string> Known =
     [
         ConversationCreated, ConversationAssigned, ConversationClosed, ConversationReopened, ConversationQueued, QueueOverflowed,
-        MessageCreated, ContactUpdated, CsatSubmitted, WebhookDisabled,
+        ConversationTakeoverSuggested, MessageCreated, ContactUpdated, CsatSubmitted, WebhookDisabled,
         "business.order", "business.customer", "business.ticket", "business.<custom>",
     ];
 }
@@ -111,6 +112,8 @@ public static class IntegrationSetup
             new { e.ConversationId, e.TeamId, e.Priority, e.Reason }));
         services.AddIntegrationEvent<Routing.ConversationOverflowed>(e => new(IntegrationEventTypes.QueueOverflowed, e.ConversationId, null,
             new { e.ConversationId, e.FromTeamId, e.ToTeamId, Offline = e.ToTeamId is null }));
+        services.AddIntegrationEvent<Ai.TakeoverSuggested>(e => new(IntegrationEventTypes.ConversationTakeoverSuggested, e.ConversationId, null,
+            new { e.ConversationId, e.TeamId, e.AssigneeId, e.Reason, e.Similarity, e.Sentiment, e.BotActive, e.RaisedAt }));
         services.AddIntegrationEvent<Csat.ConversationRated>(e => new(IntegrationEventTypes.CsatSubmitted, e.Rating.ConversationId, null, e.Rating));
         services.AddIntegrationEvent<ContactUpdated>(e => new(IntegrationEventTypes.ContactUpdated, null, e.Contact.Id, e.Contact));
     }

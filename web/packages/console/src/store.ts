@@ -46,6 +46,8 @@ export interface InboxFilters {
   from: string;
   to: string;
   sort: 'waiting' | 'recent';
+  /** What the conversation is about (docs/ai.md); '' for any. */
+  intent: string;
 }
 
 /** The inbox row (hub `conversationUpdated` and the REST inbox). */
@@ -133,7 +135,7 @@ export function createConsoleStore(me: UserDto) {
   const connection = ref<ConnectionState>('connecting');
   const summaries = ref<Record<string, Summary>>({});
   const view = ref<InboxView>('all');
-  const filters = ref<InboxFilters>({ status: '', labelId: '', from: '', to: '', sort: 'waiting' });
+  const filters = ref<InboxFilters>({ status: '', labelId: '', from: '', to: '', sort: 'waiting', intent: '' });
   /** Ids the server listed for the current view; live updates add rows that match the view's rule. */
   const listed = ref<Set<string>>(new Set());
   const labels = ref<Label[]>([]);
@@ -195,6 +197,7 @@ export function createConsoleStore(me: UserDto) {
     if (f.status === 'snoozed' && !s.snoozedUntil) return false;
     if (f.status === 'waiting' && !s.waitingSince) return false;
     if (f.labelId && !(convLabels.value[s.id] ?? []).includes(f.labelId)) return false;
+    if (f.intent && s.intent !== f.intent) return false;
     const created = toDate(s.createdAt)?.getTime() ?? 0;
     if (f.from && created < new Date(f.from).getTime()) return false;
     if (f.to && created >= new Date(f.to).getTime() + 86_400_000) return false;
@@ -242,6 +245,7 @@ export function createConsoleStore(me: UserDto) {
       const q = new URLSearchParams({ view: view.value, limit: '50', sort: f.sort });
       if (f.status) q.set('status', f.status);
       if (f.labelId) q.set('labelId', f.labelId);
+      if (f.intent) q.set('intent', f.intent);
       if (f.from) q.set('from', new Date(f.from).toISOString());
       if (f.to) q.set('to', new Date(new Date(f.to).getTime() + 86_400_000).toISOString());
       if (more && nextCursor.value) q.set('cursor', nextCursor.value);
@@ -465,6 +469,11 @@ export function createConsoleStore(me: UserDto) {
     requestJoin(id);
   }
 
+  /** "This was sales": stores the intent and turns the visitor's first message into a training example. */
+  async function correctIntent(id: string, intent: string): Promise<void> {
+    upsert(await api<Summary>('PUT', `/conversations/${id}/intent`, { intent }));
+  }
+
   async function setLabels(id: string, labelIds: string[]): Promise<void> {
     const r = await api<{ conversationId: string; labelIds: string[] }>('PUT', `/conversations/${id}/labels`, { labelIds });
     convLabels.value = { ...convLabels.value, [id]: r.labelIds };
@@ -584,6 +593,7 @@ export function createConsoleStore(me: UserDto) {
     snooze,
     transfer,
     setLabels,
+    correctIntent,
     createLabel,
     cannedReplies,
     search,

@@ -18,6 +18,12 @@ export interface Schemas {
     capacity: number;
     teamIds: string[];
   };
+  AiSiteSettings: {
+    firstMessageWaitSeconds?: number;
+    intentTeams?: Record<string, string>;
+    complaintPriorityBoost?: number;
+    takeover?: Schemas['TakeoverSettings'];
+  };
   ApiTokenDto: {
     id: string;
     name: string;
@@ -202,6 +208,9 @@ export interface Schemas {
     createdAt?: string;
     snoozedUntil?: string | null;
     waitingSince?: string | null;
+    intent?: string | null;
+    takeoverReason?: string | null;
+    takeoverAlertedAt?: string | null;
   };
   CreateSiteRequest: {
     name: string | null;
@@ -249,6 +258,9 @@ export interface Schemas {
   HoursRequest: {
     timeZone: string | null;
     hours: Schemas['HoursDto'] | null;
+  };
+  IntentCorrectionRequest: {
+    intent: string | null;
   };
   IntentExampleDto: {
     id: string;
@@ -508,6 +520,25 @@ export interface Schemas {
     question: string;
     answer: string;
     confidence: number;
+  };
+  TakeoverAlertDto: {
+    conversationId: string;
+    siteId: string;
+    teamId: string | null;
+    assigneeId: string | null;
+    assigneeName: string | null;
+    contactName: string | null;
+    reason: string;
+    raisedAt: string;
+    intent: string | null;
+    botActive: boolean;
+  };
+  TakeoverSettings: {
+    enabled?: boolean;
+    repeatCount?: number;
+    similarityThreshold?: number;
+    angerThreshold?: number;
+    window?: number;
   };
   TeamDto: {
     id?: string;

@@ -82,6 +82,11 @@ export interface ConversationSummary {
   snoozedUntil: Timestamp | null;
   /** Set while the conversation waits for an agent (queued or offered). */
   waitingSince: Timestamp | null;
+  /** complaint, consult, sales, after_sales, greeting or an admin-defined intent; null until known (docs/ai.md). */
+  intent: string | null;
+  /** Set while a human-takeover alert is raised (asked_for_person, repeated_question, angry, frustration_rising). */
+  takeoverReason: string | null;
+  takeoverAlertedAt: Timestamp | null;
 }
 
 export interface PreChatField {
