@@ -132,6 +132,7 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         // Agent console (#4): canned replies, labels, snooze, spam/block, contact profile and notes, read markers, search.
         ["GET /api/v1/canned-replies"] = new(Rule.Console),
         ["POST /api/v1/canned-replies"] = new(Rule.Console), // {} is invalid_shortcut; shared ones need a supervisor (ConsoleApiTests)
+        ["POST /api/v1/canned-replies/preview"] = new(Rule.Console), // changes nothing; {} is invalid_body
         ["PUT /api/v1/canned-replies/{id}"] = new(Rule.Console, May404: true),
         ["DELETE /api/v1/canned-replies/{id}"] = new(Rule.Console, May404: true),
         ["GET /api/v1/labels"] = new(Rule.Console),
