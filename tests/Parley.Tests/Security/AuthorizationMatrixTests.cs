@@ -179,6 +179,7 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         ["PUT /api/v1/teams/{id}/members/{userId}"] = new(Rule.Admin),
         ["DELETE /api/v1/teams/{id}/members/{userId}"] = new(Rule.Admin, May404: true), // the admin's PUT /users/{id}/teams {} emptied the user's teams
         ["GET /api/v1/audit"] = new(Rule.Admin),
+        ["GET /api/v1/audit/export"] = new(Rule.Admin),
 
         // Integration (#9): contacts and context follow the department sandbox; events and webhooks are admin's.
         ["GET /api/v1/contacts"] = new(Rule.Console),

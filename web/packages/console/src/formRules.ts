@@ -37,7 +37,6 @@ const en: Texts = {
   totp_enabled: 'Two-factor sign-in is already on; turn it off first.',
   totp_not_enabled: 'Two-factor sign-in is not on.',
   totp_not_set_up: 'Start the set-up first.',
-  invalid_time_range: "'From' must be before 'to'.",
 };
 
 const zh: Texts = {
@@ -69,7 +68,6 @@ const zh: Texts = {
   totp_enabled: '两步验证已开启，请先关闭。',
   totp_not_enabled: '两步验证未开启。',
   totp_not_set_up: '请先开始设置。',
-  invalid_time_range: '“从”必须早于“到”。',
 };
 
 /** A refusal shown beside a form: the catalogue code (data-code in the page) and its text in the console's language. */
