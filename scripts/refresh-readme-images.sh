@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 (cd web && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build)
 classes=(
   WidgetBrowserTests ConsoleBrowserTests RoutingAdminBrowserTests
-  WebhooksAdminBrowserTests AccountBrowserTests CannedRepliesBrowserTests AuditLogBrowserTests
+  WebhooksAdminBrowserTests AccountBrowserTests CannedRepliesBrowserTests AuditLogBrowserTests SupervisionBrowserTests
 )
 filter=$(printf 'FullyQualifiedName~%s|' "${classes[@]}")
 PARLEY_SCREENSHOT_DIR=docs/img dotnet test tests/Parley.Tests --filter "${filter%|}"
