@@ -136,6 +136,7 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         // Agent console (#4): canned replies, labels, snooze, spam/block, contact profile and notes, read markers, search.
         ["GET /api/v1/canned-replies"] = new(Rule.Console),
         ["POST /api/v1/canned-replies"] = new(Rule.Console), // {} is invalid_shortcut; shared ones need a supervisor (ConsoleApiTests)
+        ["POST /api/v1/canned-replies/preview"] = new(Rule.Console), // changes nothing; {} is invalid_body
         ["PUT /api/v1/canned-replies/{id}"] = new(Rule.Console, May404: true),
         ["DELETE /api/v1/canned-replies/{id}"] = new(Rule.Console, May404: true),
         ["GET /api/v1/labels"] = new(Rule.Console),
@@ -182,6 +183,7 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         ["PUT /api/v1/teams/{id}/members/{userId}"] = new(Rule.Admin),
         ["DELETE /api/v1/teams/{id}/members/{userId}"] = new(Rule.Admin, May404: true), // the admin's PUT /users/{id}/teams {} emptied the user's teams
         ["GET /api/v1/audit"] = new(Rule.Admin),
+        ["GET /api/v1/audit/export"] = new(Rule.Admin),
 
         // Integration (#9): contacts and context follow the department sandbox; events and webhooks are admin's.
         ["GET /api/v1/contacts"] = new(Rule.Console),

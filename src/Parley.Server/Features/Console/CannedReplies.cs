@@ -11,6 +11,12 @@ public sealed record CannedReplyDto(Guid Id, string Shortcut, string Body, bool 
 
 public sealed record CannedReplyRequest(string? Shortcut, string? Body, bool Shared = false);
 
+/// <summary>A body to expand: with a conversation, its visitor's values; without one, a sample visitor's.</summary>
+public sealed record CannedPreviewRequest(string? Body, Guid? ConversationId = null);
+
+/// <summary>The expanded text, the values used, and whether the visitor's were samples.</summary>
+public sealed record CannedPreviewDto(string Rendered, IReadOnlyDictionary<string, string?> Variables, bool Sample);
+
 /// <summary>Personal and shared canned replies, and the one place their variables are expanded.</summary>
 public sealed partial class CannedReplyService(ParleyDbContext db, ConversationScope scope, TimeProvider time)
 {
@@ -68,6 +74,32 @@ public sealed partial class CannedReplyService(ParleyDbContext db, ConversationS
         var reply = await FindEditableAsync(user, id, cancellationToken);
         db.CannedReplies.Remove(reply);
         await db.SaveChangesAsync(cancellationToken);
+    }
+
+    /// <summary>What a body becomes when inserted: the management page's preview uses the one <see cref="Render"/>.</summary>
+    public async Task<CannedPreviewDto> PreviewAsync(ClaimsPrincipal user, CannedPreviewRequest request, CancellationToken cancellationToken)
+    {
+        var body = ValidBody(request.Body);
+        Dictionary<string, string?> variables;
+        if (request.ConversationId is { } id)
+        {
+            variables = await VariablesAsync(user, id, cancellationToken);
+        }
+        else
+        {
+            var me = Me(user);
+            var agent = await db.Users.AsNoTracking().Where(u => u.Id == me).Select(u => new { u.DisplayName, u.Email }).FirstOrDefaultAsync(cancellationToken);
+            variables = new Dictionary<string, string?>
+            {
+                ["visitor.name"] = "Alex Chen",
+                ["visitor.email"] = "alex@example.com",
+                ["visitor.phone"] = "",
+                ["agent.name"] = agent?.DisplayName,
+                ["agent.email"] = agent?.Email,
+            };
+        }
+
+        return new CannedPreviewDto(Render(body, variables), variables, request.ConversationId is null);
     }
 
     /// <summary>
@@ -147,13 +179,18 @@ public sealed partial class CannedReplyService(ParleyDbContext db, ConversationS
             throw new ParleyException(ErrorCatalogue.InvalidShortcut, "The shortcut must be 1-64 letters, digits, '-' or '_'.");
         }
 
-        var body = (request.Body ?? "").Trim();
+        return (shortcut, ValidBody(request.Body));
+    }
+
+    private static string ValidBody(string? value)
+    {
+        var body = (value ?? "").Trim();
         if (body.Length == 0 || body.Length > MaxBodyLength)
         {
             throw new ParleyException(ErrorCatalogue.InvalidBody, $"The body must be 1-{MaxBodyLength} characters.");
         }
 
-        return (shortcut, body);
+        return body;
     }
 
     private static bool CanManageShared(ClaimsPrincipal user) => user.IsInRole("admin") || user.IsInRole("supervisor");

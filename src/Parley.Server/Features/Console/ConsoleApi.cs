@@ -38,6 +38,9 @@ public static class ConsoleApi
             .WithSummary("Your personal and the shared canned replies")
             .WithDescription("q filters by shortcut prefix or body text. With conversationId each reply also carries `rendered`: its variables ({{visitor.name}}, {{visitor.email}}, {{visitor.phone}}, {{agent.name}}, {{agent.email}}; {{name|fallback}}) expanded for that conversation.");
         canned.MapPost("/", CreateCannedAsync).WithName("CreateCannedReply").WithSummary("Create a canned reply (shared ones: supervisors and admins)");
+        canned.MapPost("/preview", PreviewCannedAsync).WithName("PreviewCannedReply")
+            .WithSummary("Expand a body's variables without saving it")
+            .WithDescription("With conversationId: that conversation's visitor and you; without: a sample visitor (sample = true) and you. Changes nothing.");
         canned.MapPut("/{id:guid}", UpdateCannedAsync).WithName("UpdateCannedReply").WithSummary("Change a canned reply");
         canned.MapDelete("/{id:guid}", DeleteCannedAsync).WithName("DeleteCannedReply").WithSummary("Delete a canned reply");
 
@@ -76,6 +79,9 @@ public static class ConsoleApi
         var reply = await service.CreateAsync(user, request, cancellationToken);
         return TypedResults.Created($"/api/v1/canned-replies/{reply.Id}", reply);
     }
+
+    internal static async Task<Ok<CannedPreviewDto>> PreviewCannedAsync(CannedPreviewRequest request, CannedReplyService service, ClaimsPrincipal user, CancellationToken cancellationToken) =>
+        TypedResults.Ok(await service.PreviewAsync(user, request, cancellationToken));
 
     internal static async Task<Ok<CannedReplyDto>> UpdateCannedAsync(Guid id, CannedReplyRequest request, CannedReplyService service, ClaimsPrincipal user, CancellationToken cancellationToken) =>
         TypedResults.Ok(await service.UpdateAsync(user, id, request, cancellationToken));

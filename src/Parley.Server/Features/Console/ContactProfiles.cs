@@ -10,7 +10,8 @@ namespace Parley.Server.Features.Console;
 
 public sealed record ContactNoteDto(Guid Id, string Body, Guid? AuthorId, string? AuthorName, DateTime CreatedAt, DateTime UpdatedAt);
 
-public sealed record PreviousConversationDto(Guid Id, string Status, DateTime CreatedAt, DateTime? LastMessageAt, string? LastMessagePreview);
+/// <summary>One of the contact's conversations; <c>ratingScore</c>/<c>ratingComment</c> are the visitor's CSAT rating, if given.</summary>
+public sealed record PreviousConversationDto(Guid Id, string Status, DateTime CreatedAt, DateTime? LastMessageAt, string? LastMessagePreview, int? RatingScore = null, string? RatingComment = null);
 
 /// <summary>The visitor behind a conversation, as the console's context panel shows it.</summary>
 public sealed record ContactProfileDto(
@@ -43,6 +44,9 @@ public sealed class ContactProfileService(ParleyDbContext db, ConversationScope 
             .Select(n => new ContactNoteDto(n.Id, n.Body, n.AuthorId, n.AuthorName, n.CreatedAt, n.UpdatedAt)).ToListAsync(cancellationToken);
         var previous = await (await scope.VisibleConversationsAsync(user, cancellationToken)).Where(c => c.ContactId == contactId).OrderByDescending(c => c.CreatedAt).Take(20)
             .ToListAsync(cancellationToken);
+        var ids = previous.ConvertAll(c => c.Id);
+        var ratings = await db.ConversationRatings.AsNoTracking().Where(r => ids.Contains(r.ConversationId))
+            .ToDictionaryAsync(r => r.ConversationId, r => (r.Score, r.Comment), cancellationToken);
         return new ContactProfileDto(
             contact.Id,
             contact.ExternalId,
@@ -54,7 +58,9 @@ public sealed class ContactProfileService(ParleyDbContext db, ConversationScope 
             contact.CreatedAt,
             contact.LastSeenAt,
             notes,
-            previous.ConvertAll(c => new PreviousConversationDto(c.Id, WireNames.Of(c.Status), c.CreatedAt, c.LastMessageAt, c.LastMessagePreview)));
+            previous.ConvertAll(c => ratings.TryGetValue(c.Id, out var r)
+                ? new PreviousConversationDto(c.Id, WireNames.Of(c.Status), c.CreatedAt, c.LastMessageAt, c.LastMessagePreview, r.Score, r.Comment)
+                : new PreviousConversationDto(c.Id, WireNames.Of(c.Status), c.CreatedAt, c.LastMessageAt, c.LastMessagePreview)));
     }
 
     public async Task<ContactProfileDto> UpdateAsync(ClaimsPrincipal user, Guid conversationId, ContactUpdateRequest request, CancellationToken cancellationToken)

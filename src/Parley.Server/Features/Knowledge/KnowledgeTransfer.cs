@@ -51,7 +51,7 @@ public static class KnowledgeTransfer
                 e.Id.ToString(), e.TeamId?.ToString() ?? "", e.Question, string.Join(KnowledgeEntryDraft.ListSeparator, e.Variants), e.Answer, e.Language ?? "",
                 string.Join(KnowledgeEntryDraft.ListSeparator, e.Tags), e.Enabled ? "true" : "false",
             ];
-            text.Append(string.Join(',', cells.Select(Quote))).Append("\r\n");
+            text.Append(string.Join(',', cells.Select(CsvCells.Quote))).Append("\r\n");
         }
 
         return [.. Encoding.UTF8.GetPreamble(), .. Encoding.UTF8.GetBytes(text.ToString())];
@@ -344,11 +344,6 @@ public static class KnowledgeTransfer
 
         return records;
     }
-
-    private static string Quote(string cell) =>
-        cell.AsSpan().IndexOfAny(",\"\r\n") >= 0 || (cell.Length > 0 && (char.IsWhiteSpace(cell[0]) || char.IsWhiteSpace(cell[^1])))
-            ? "\"" + cell.Replace("\"", "\"\"", StringComparison.Ordinal) + "\""
-            : cell;
 
     private static string[] Split(string? cell) =>
         string.IsNullOrWhiteSpace(cell) ? [] : cell.Split(KnowledgeEntryDraft.ListSeparator);

@@ -66,6 +66,15 @@ export interface Schemas {
     occurred_at?: string | null;
     site_key?: string | null;
   };
+  CannedPreviewDto: {
+    rendered: string;
+    variables: Record<string, string>;
+    sample: boolean;
+  };
+  CannedPreviewRequest: {
+    body: string | null;
+    conversationId?: string | null;
+  };
   CannedReplyDto: {
     id: string;
     shortcut: string;
@@ -411,6 +420,8 @@ export interface Schemas {
     createdAt: string;
     lastMessageAt: string | null;
     lastMessagePreview: string | null;
+    ratingScore?: number | null;
+    ratingComment?: string | null;
   };
   ProfileRequest: {
     name: string | null;
