@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 (cd web && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build)
 PARLEY_SCREENSHOT_DIR=docs/img dotnet test tests/Parley.Tests --filter \
-  "FullyQualifiedName~WidgetBrowserTests|FullyQualifiedName~ConsoleBrowserTests|FullyQualifiedName~RoutingAdminBrowserTests"
+  "FullyQualifiedName~WidgetBrowserTests|FullyQualifiedName~ConsoleBrowserTests|FullyQualifiedName~RoutingAdminBrowserTests|FullyQualifiedName~ReportsBrowserTests"
 git status --short docs/img

@@ -219,7 +219,7 @@ public sealed class ReportTests
         Assert.Equal((1, 1, 2, 1, 1, 4.0), (summary.Created, summary.Closed, summary.MessagesIn, summary.MessagesOut, summary.Csat.Responses, summary.Csat.Average));
     }
 
-    private sealed record World(Guid Sales, Guid Support, Guid Alice, Guid Bob);
+    internal sealed record World(Guid Sales, Guid Support, Guid Alice, Guid Bob);
 
     /// <summary>
     /// The hand-computed fixture (times UTC, 2 March 2026). Sales: Mon-Fri 09:00-18:00 Asia/Shanghai = 01:00-10:00 UTC.
@@ -230,7 +230,7 @@ public sealed class ReportTests
     /// C5 the bot alone (no team) 05:00, closed 05:05, 2/0: bot-resolved.
     /// C6 Support/bob, bot first 06:00, handed off 06:02, assigned 06:03, replied 06:05, closed 06:20, 2/1, CSAT 4.
     /// </summary>
-    private static async Task<World> SeedAsync(ParleyServer server)
+    internal static async Task<World> SeedAsync(ParleyServer server)
     {
         var sales = await server.CreateTeamAsync("Sales");
         var support = await server.CreateTeamAsync("Support");
@@ -263,8 +263,15 @@ public sealed class ReportTests
             var contact = new Contact { Id = Guid.CreateVersion7(), SiteId = site, CreatedAt = f.CreatedAt, LastSeenAt = f.CreatedAt };
             var conversation = new Conversation
             {
-                Id = Guid.CreateVersion7(), SiteId = site, ContactId = contact.Id, TeamId = f.TeamId, AssigneeId = f.AssigneeId,
-                Status = f.ClosedAt is null ? ConversationStatus.Open : ConversationStatus.Closed, CreatedAt = f.CreatedAt, UpdatedAt = f.CreatedAt, ClosedAt = f.ClosedAt,
+                Id = Guid.CreateVersion7(),
+                SiteId = site,
+                ContactId = contact.Id,
+                TeamId = f.TeamId,
+                AssigneeId = f.AssigneeId,
+                Status = f.ClosedAt is null ? ConversationStatus.Open : ConversationStatus.Closed,
+                CreatedAt = f.CreatedAt,
+                UpdatedAt = f.CreatedAt,
+                ClosedAt = f.ClosedAt,
             };
             f.ConversationId = conversation.Id;
             f.SiteId = site;
