@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 (cd web && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build)
 classes=(
-  WidgetBrowserTests ConsoleBrowserTests RoutingAdminBrowserTests
+  WidgetBrowserTests ConsoleBrowserTests RoutingAdminBrowserTests ReportsBrowserTests
   WebhooksAdminBrowserTests AccountBrowserTests CannedRepliesBrowserTests AuditLogBrowserTests SupervisionBrowserTests
 )
 filter=$(printf 'FullyQualifiedName~%s|' "${classes[@]}")

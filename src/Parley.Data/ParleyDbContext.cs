@@ -62,6 +62,8 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
 
     public DbSet<IntentExample> IntentExamples => Set<IntentExample>();
 
+    public DbSet<ConversationFacts> ConversationFacts => Set<ConversationFacts>();
+
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
         // Every timestamp is UTC. SQLite hands DateTime back as Unspecified, so mark it on the way out.
@@ -189,6 +191,8 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
         IntegrationModel.Configure(modelBuilder);
 
         KnowledgeModel.Configure(modelBuilder);
+
+        global::Parley.Data.ConversationFacts.Configure(modelBuilder);
 
         modelBuilder.Entity<DataProtectionKey>(e =>
         {

@@ -14,6 +14,7 @@ using Parley.Server.Features.GeoIp;
 using Parley.Server.Features.Integration;
 using Parley.Server.Features.Knowledge;
 using Parley.Server.Features.Metrics;
+using Parley.Server.Features.Reports;
 using Parley.Server.Features.Sites;
 using Parley.Server.Features.Supervision;
 using Parley.Server.Features.Users;
@@ -67,6 +68,7 @@ public static class ParleyApp
         builder.AddParleyIntegration();
         builder.AddKnowledge();
         builder.AddAi();
+        builder.AddReports();
         builder.AddParleyScaleOut(); // after the features: with Redis it swaps node-local services for cluster-wide ones
 
         var app = builder.Build();
@@ -118,6 +120,7 @@ public static class ParleyApp
         app.MapSupervisionApi();
         app.MapKnowledgeApi();
         app.MapAiApi();
+        app.MapReportsApi();
         app.MapParleyHubs();
         return app;
     }

@@ -455,6 +455,80 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.ToTable("Conversations");
                 });
 
+            modelBuilder.Entity("Parley.Data.ConversationFacts", b =>
+                {
+                    b.Property<Guid>("ConversationId")
+                        .HasColumnType("uuid");
+
+                    b.Property<bool>("Abandoned")
+                        .HasColumnType("boolean");
+
+                    b.Property<Guid?>("AssigneeId")
+                        .HasColumnType("uuid");
+
+                    b.Property<int>("BotMessages")
+                        .HasColumnType("integer");
+
+                    b.Property<bool>("BotStarted")
+                        .HasColumnType("boolean");
+
+                    b.Property<DateTime?>("ClosedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<int?>("CsatScore")
+                        .HasColumnType("integer");
+
+                    b.Property<DateTime?>("FirstAssignedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTime?>("FirstQueuedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTime?>("FirstResponseAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTime?>("FirstVisitorMessageAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<bool>("HandedOff")
+                        .HasColumnType("boolean");
+
+                    b.Property<string>("Intent")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<int>("MessagesIn")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("MessagesOut")
+                        .HasColumnType("integer");
+
+                    b.Property<Guid>("SiteId")
+                        .HasColumnType("uuid");
+
+                    b.Property<Guid?>("TeamId")
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.HasKey("ConversationId");
+
+                    b.HasIndex("ClosedAt")
+                        .HasFilter("\"ClosedAt\" IS NOT NULL");
+
+                    b.HasIndex("CreatedAt");
+
+                    b.HasIndex("AssigneeId", "CreatedAt");
+
+                    b.HasIndex("TeamId", "CreatedAt");
+
+                    b.ToTable("ConversationFacts");
+                });
+
             modelBuilder.Entity("Parley.Data.ConversationLabel", b =>
                 {
                     b.Property<Guid>("ConversationId")
@@ -1290,6 +1364,15 @@ namespace Parley.Migrations.Postgres.Migrations
                         .WithMany()
                         .HasForeignKey("TeamId")
                         .OnDelete(DeleteBehavior.SetNull);
+                });
+
+            modelBuilder.Entity("Parley.Data.ConversationFacts", b =>
+                {
+                    b.HasOne("Parley.Data.Conversation", null)
+                        .WithOne()
+                        .HasForeignKey("Parley.Data.ConversationFacts", "ConversationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Parley.Data.ConversationLabel", b =>

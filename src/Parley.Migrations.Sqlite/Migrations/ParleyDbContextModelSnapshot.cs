@@ -446,6 +446,80 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.ToTable("Conversations");
                 });
 
+            modelBuilder.Entity("Parley.Data.ConversationFacts", b =>
+                {
+                    b.Property<Guid>("ConversationId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("Abandoned")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid?>("AssigneeId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("BotMessages")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<bool>("BotStarted")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime?>("ClosedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int?>("CsatScore")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime?>("FirstAssignedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("FirstQueuedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("FirstResponseAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("FirstVisitorMessageAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<bool>("HandedOff")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("Intent")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("MessagesIn")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("MessagesOut")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<Guid>("SiteId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid?>("TeamId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("ConversationId");
+
+                    b.HasIndex("ClosedAt")
+                        .HasFilter("\"ClosedAt\" IS NOT NULL");
+
+                    b.HasIndex("CreatedAt");
+
+                    b.HasIndex("AssigneeId", "CreatedAt");
+
+                    b.HasIndex("TeamId", "CreatedAt");
+
+                    b.ToTable("ConversationFacts");
+                });
+
             modelBuilder.Entity("Parley.Data.ConversationLabel", b =>
                 {
                     b.Property<Guid>("ConversationId")
@@ -1269,6 +1343,15 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .WithMany()
                         .HasForeignKey("TeamId")
                         .OnDelete(DeleteBehavior.SetNull);
+                });
+
+            modelBuilder.Entity("Parley.Data.ConversationFacts", b =>
+                {
+                    b.HasOne("Parley.Data.Conversation", null)
+                        .WithOne()
+                        .HasForeignKey("Parley.Data.ConversationFacts", "ConversationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
                 });
 
             modelBuilder.Entity("Parley.Data.ConversationLabel", b =>

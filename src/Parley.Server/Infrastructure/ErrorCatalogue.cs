@@ -132,6 +132,12 @@ public static class ErrorCatalogue
 
     public static readonly ErrorCode InvalidQuery = new("invalid_query", 400, false, "The search text is empty or too long.");
 
+    public static readonly ErrorCode InvalidReportRange = new("invalid_report_range", 400, false, "from/to are local dates (yyyy-MM-dd), from not after to, at most 366 days (31 with interval=hour).");
+
+    public static readonly ErrorCode InvalidReportOption = new("invalid_report_option", 400, false, "interval, by or the export table is not one of the allowed values.");
+
+    public static readonly ErrorCode ReportFilterUnknown = new("report_filter_unknown", 400, false, "A team, agent, site or label in the report filter does not exist or is outside the caller's departments (the same answer).");
+
     public static readonly ErrorCode InvalidRequest = new("invalid_request", 400, false, "A required field is missing or malformed (the text names the field).");
 
     public static readonly ErrorCode InvalidRole = new("invalid_role", 400, false, "Role must be admin, supervisor or agent.");

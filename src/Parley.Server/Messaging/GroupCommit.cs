@@ -8,7 +8,7 @@ namespace Parley.Server.Messaging;
 
 /// <summary>
 /// Stores a batch of messages in one transaction: lock the conversations, find retried client ids, assign
-/// sequence numbers, insert, advance the conversations. Four statements per batch however large it is.
+/// sequence numbers, insert, advance the conversations (and their report facts). Four statements per batch however large it is.
 /// </summary>
 internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyncDisposable
 {
@@ -16,6 +16,9 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
         "\"Id\", \"ConversationId\", \"Seq\", \"VisitorSeq\", \"ClientId\", \"SenderKind\", \"SenderId\", \"SenderName\", \"Kind\", \"Body\", \"CreatedAt\"";
 
     private DbConnection? _connection;
+
+    // The queue and assignment times of the locked rows, for the report facts; not part of ConversationState.
+    private readonly Dictionary<Guid, (DateTime? QueuedAt, DateTime? AssignedAt)> _routingTimes = [];
 
     public async Task<(WriteResult[] Results, List<MessageCommitted> Committed)> CommitAsync(IReadOnlyList<WriteCommand> batch, CancellationToken cancellationToken)
     {
@@ -149,7 +152,7 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
             SELECT c."Id", c."SiteId", c."ContactId", c."Status", c."AssigneeId", c."LastSeq", c."LastVisitorSeq", c."CreatedAt",
                    c."LastMessageAt", c."LastMessagePreview", c."LastMessageSenderKind", ct."Name", u."DisplayName",
                    c."TeamId", c."SnoozedUntil", c."WaitingSince", ct."BlockedAt", c."BotActive",
-                   c."Intent", c."TakeoverReason", c."TakeoverAlertedAt"
+                   c."Intent", c."TakeoverReason", c."TakeoverAlertedAt", c."QueuedAt", c."AssignedAt"
             FROM "Conversations" AS c
             JOIN "Contacts" AS ct ON ct."Id" = c."ContactId"
             LEFT JOIN "Users" AS u ON u."Id" = c."AssigneeId"
@@ -165,6 +168,7 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
         cmd.CommandText = sql.ToString();
 
         var result = new Dictionary<Guid, ConversationState>(ids.Count);
+        _routingTimes.Clear();
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -195,6 +199,7 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
                 assigneeName: reader.IsDBNull(12) ? null : reader.GetString(12),
                 contactBlocked: !reader.IsDBNull(16));
             result[state.Id] = state;
+            _routingTimes[state.Id] = (reader.IsDBNull(21) ? null : SqlDialect.ReadUtc(reader, 21), reader.IsDBNull(22) ? null : SqlDialect.ReadUtc(reader, 22));
         }
 
         return result;
@@ -300,11 +305,80 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
             dialect.Add(cmd, $"@u{i}", fresh[0].Message.CreatedAt);
             dialect.Add(cmd, $"@w{i}", c.WaitingSince);
             dialect.Add(cmd, $"@id{i}", id);
+            AppendFacts(cmd, sql, i, c, fresh);
             i++;
         }
 
         cmd.CommandText = sql.ToString();
         await cmd.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Advances the conversation's report facts (docs/reports.md) in the same transaction: message counters, first
+    /// visitor message, first reply of a person, first queue and assignment times. One upsert per conversation, in the
+    /// same command as the conversation update, so reports never count messages and the batch costs no round trip more.
+    /// </summary>
+    private void AppendFacts(DbCommand cmd, StringBuilder sql, int i, ConversationState c, List<(int Index, Message Message)> fresh)
+    {
+        int inbound = 0, outbound = 0, bot = 0;
+        DateTime? firstIn = null, firstOut = null;
+        foreach (var (_, m) in fresh)
+        {
+            if (m.ConversationId != c.Id || m.Kind is not (MessageKind.Text or MessageKind.Attachment))
+            {
+                continue;
+            }
+
+            switch (m.SenderKind)
+            {
+                case SenderKind.Visitor:
+                    inbound++;
+                    firstIn ??= m.CreatedAt;
+                    break;
+                case SenderKind.Agent:
+                    outbound++;
+                    firstOut ??= m.CreatedAt;
+                    break;
+                case SenderKind.Bot:
+                    bot++;
+                    break;
+            }
+        }
+
+        var (queuedAt, assignedAt) = _routingTimes.GetValueOrDefault(c.Id);
+        // A conversation that did not start with the bot waited for a person from its creation.
+        sql.Append(CultureInfo.InvariantCulture, $"""
+            INSERT INTO "ConversationFacts" ("ConversationId", "SiteId", "TeamId", "AssigneeId", "CreatedAt", "FirstQueuedAt", "FirstAssignedAt",
+                "FirstVisitorMessageAt", "FirstResponseAt", "MessagesIn", "MessagesOut", "BotMessages", "BotStarted", "HandedOff", "Abandoned", "UpdatedAt")
+            VALUES (@id{i}, @fs{i}, @ft{i}, @fa{i}, @fc{i}, @fq{i}, @fg{i}, @fv{i}, @fr{i}, @fi{i}, @fo{i}, @fb{i}, @fbot{i}, @ffalse{i}, @ffalse{i}, @u{i})
+            ON CONFLICT ("ConversationId") DO UPDATE SET
+                "TeamId" = excluded."TeamId",
+                "AssigneeId" = COALESCE(excluded."AssigneeId", "ConversationFacts"."AssigneeId"),
+                "FirstQueuedAt" = COALESCE("ConversationFacts"."FirstQueuedAt", excluded."FirstQueuedAt",
+                    CASE WHEN "ConversationFacts"."BotStarted" OR excluded."BotStarted" THEN NULL ELSE "ConversationFacts"."CreatedAt" END),
+                "FirstAssignedAt" = COALESCE("ConversationFacts"."FirstAssignedAt", excluded."FirstAssignedAt"),
+                "FirstVisitorMessageAt" = COALESCE("ConversationFacts"."FirstVisitorMessageAt", excluded."FirstVisitorMessageAt"),
+                "FirstResponseAt" = COALESCE("ConversationFacts"."FirstResponseAt", excluded."FirstResponseAt"),
+                "MessagesIn" = "ConversationFacts"."MessagesIn" + excluded."MessagesIn",
+                "MessagesOut" = "ConversationFacts"."MessagesOut" + excluded."MessagesOut",
+                "BotMessages" = "ConversationFacts"."BotMessages" + excluded."BotMessages",
+                "HandedOff" = "ConversationFacts"."HandedOff" OR ("ConversationFacts"."BotStarted" AND (NOT excluded."BotStarted" OR excluded."AssigneeId" IS NOT NULL)),
+                "BotStarted" = "ConversationFacts"."BotStarted" OR excluded."BotStarted",
+                "UpdatedAt" = excluded."UpdatedAt";
+            """);
+        dialect.Add(cmd, $"@fs{i}", c.SiteId);
+        dialect.Add(cmd, $"@ft{i}", c.TeamId);
+        dialect.Add(cmd, $"@fa{i}", c.AssigneeId);
+        dialect.Add(cmd, $"@fc{i}", c.CreatedAt);
+        dialect.Add(cmd, $"@fq{i}", queuedAt ?? (c.BotActive ? null : c.CreatedAt));
+        dialect.Add(cmd, $"@fg{i}", assignedAt);
+        dialect.Add(cmd, $"@fv{i}", firstIn);
+        dialect.Add(cmd, $"@fr{i}", firstOut);
+        dialect.Add(cmd, $"@fi{i}", inbound);
+        dialect.Add(cmd, $"@fo{i}", outbound);
+        dialect.Add(cmd, $"@fb{i}", bot);
+        dialect.Add(cmd, $"@fbot{i}", c.BotActive);
+        dialect.Add(cmd, $"@ffalse{i}", false);
     }
 
     public async ValueTask DisposeAsync() => await ResetAsync();

@@ -109,6 +109,75 @@ public sealed class BusinessHours
         return false;
     }
 
+    /// <summary>
+    /// The open intervals (UTC, sorted, merged) that overlap [<paramref name="fromUtc"/>, <paramref name="toUtc"/>):
+    /// what reports clip durations to when they count business hours only (docs/reports.md).
+    /// </summary>
+    public List<(DateTime Start, DateTime End)> OpenIntervals(DateTime fromUtc, DateTime toUtc)
+    {
+        var result = new List<(DateTime Start, DateTime End)>();
+        var first = DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(fromUtc, TimeZone)).AddDays(-1);
+        var last = DateOnly.FromDateTime(TimeZoneInfo.ConvertTimeFromUtc(toUtc, TimeZone));
+        for (var date = first; date <= last; date = date.AddDays(1))
+        {
+            if (_holidays.Contains(date))
+            {
+                continue;
+            }
+
+            if (_spans.Length == 0)
+            {
+                result.Add((LocalToUtc(date, TimeOnly.MinValue), LocalToUtc(date.AddDays(1), TimeOnly.MinValue)));
+                continue;
+            }
+
+            foreach (var span in _spans.Where(s => s.Day == date.DayOfWeek))
+            {
+                var end = span.Close <= span.Open ? LocalToUtc(date.AddDays(1), span.Close) : LocalToUtc(date, span.Close);
+                result.Add((LocalToUtc(date, span.Open), end));
+            }
+        }
+
+        result.Sort();
+        var merged = new List<(DateTime Start, DateTime End)>(result.Count);
+        foreach (var (start, end) in result)
+        {
+            if (end <= fromUtc || start >= toUtc || end <= start)
+            {
+                continue;
+            }
+
+            if (merged.Count > 0 && start <= merged[^1].End)
+            {
+                merged[^1] = (merged[^1].Start, end > merged[^1].End ? end : merged[^1].End);
+            }
+            else
+            {
+                merged.Add((start, end));
+            }
+        }
+
+        return merged;
+    }
+
+    private DateTime LocalToUtc(DateOnly date, TimeOnly time) => LocalToUtc(date.ToDateTime(time, DateTimeKind.Unspecified), TimeZone);
+
+    /// <summary>
+    /// The first UTC instant of a local wall-clock time: a time skipped by a DST change moves to the end of the gap; a
+    /// time that occurs twice is its first occurrence.
+    /// </summary>
+    public static DateTime LocalToUtc(DateTime local, TimeZoneInfo zone)
+    {
+        while (zone.IsInvalidTime(local))
+        {
+            local = local.AddMinutes(15);
+        }
+
+        return zone.IsAmbiguousTime(local)
+            ? DateTime.SpecifyKind(local - zone.GetAmbiguousTimeOffsets(local).Max(), DateTimeKind.Utc)
+            : TimeZoneInfo.ConvertTimeToUtc(local, zone);
+    }
+
     public static TimeZoneInfo ParseTimeZone(string? id)
     {
         if (string.IsNullOrWhiteSpace(id))

@@ -123,6 +123,14 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         ["POST /api/v1/conversations/{id}/attachments"] = new(Rule.Console),
         ["GET /api/v1/conversations/{id}/visitor"] = new(Rule.Console),
         ["GET /api/v1/conversations/{id}/rating"] = new(Rule.Console, May404: true), // not rated
+
+        // Reports: any console user, sandboxed inside (an agent reports on himself, a supervisor on his departments).
+        ["GET /api/v1/reports/summary"] = new(Rule.Console),
+        ["GET /api/v1/reports/timeseries"] = new(Rule.Console),
+        ["GET /api/v1/reports/breakdown"] = new(Rule.Console),
+        ["GET /api/v1/reports/csat"] = new(Rule.Console),
+        ["GET /api/v1/reports/response-times"] = new(Rule.Console),
+        ["GET /api/v1/reports/export/{table}"] = new(Rule.Console),
         ["POST /api/v1/conversations/{id}/whisper"] = new(Rule.Supervisor),
         ["POST /api/v1/conversations/{id}/take-over"] = new(Rule.Supervisor),
         ["GET /api/v1/routing/agents"] = new(Rule.Console),
@@ -647,6 +655,7 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
                 "siteKey" => null,
                 "path" => null,
                 "documentName" => null,
+                "table" => null,
                 "userId" => "user",
                 "deliveryId" => "delivery",
                 "noteId" => "own",
@@ -669,6 +678,7 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
                 "siteKey" => ParleyServer.SiteKey,
                 "path" => "x",
                 "documentName" => "v1",
+                "table" => "summary",
                 "deliveryId" => "1",
                 _ => resource == "own" ? Guid.NewGuid().ToString() : _ids[resource!],
             };

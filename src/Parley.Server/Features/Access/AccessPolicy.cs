@@ -33,6 +33,10 @@ public sealed class AccessPolicy(ParleyDbContext db, AccessDirectory directory)
     public static IQueryable<Conversation> Filter(IQueryable<Conversation> conversations, AccessScope scope) =>
         scope.SeesAllDepartments ? conversations : conversations.Where(scope.ConversationFilter());
 
+    /// <summary>The report facts the actor may report on (<see cref="AccessScope.ReportFilter"/>).</summary>
+    public async Task<IQueryable<ConversationFacts>> ReportFactsAsync(Actor actor, CancellationToken cancellationToken = default) =>
+        db.ConversationFacts.AsNoTracking().Where((await ScopeAsync(actor, cancellationToken)).ReportFilter());
+
     /// <summary>Contacts the actor may see: those with at least one visible conversation.</summary>
     public async Task<IQueryable<Contact>> ContactsAsync(Actor actor, CancellationToken cancellationToken = default)
     {

@@ -36,6 +36,31 @@ public sealed record AccessScope(Guid UserId, UserRole Role, bool AllDepartments
                     || (c.TeamId != null && teams.Contains(c.TeamId.Value))
                     || (unteamed && c.TeamId == null);
     }
+
+    /// <summary>
+    /// The report sandbox over <see cref="ConversationFacts"/>: an agent reports on the conversations attributed to
+    /// himself only; a supervisor on his departments (the conversation rule above); admins and users granted all
+    /// departments on everything.
+    /// </summary>
+    public Expression<Func<ConversationFacts, bool>> ReportFilter()
+    {
+        var userId = UserId;
+        if (!IsSupervisor)
+        {
+            return f => f.AssigneeId == userId;
+        }
+
+        if (SeesAllDepartments)
+        {
+            return _ => true;
+        }
+
+        var teams = TeamIds.ToList();
+        var unteamed = UnteamedVisible;
+        return f => f.AssigneeId == userId
+                    || (f.TeamId != null && teams.Contains(f.TeamId.Value))
+                    || (unteamed && f.TeamId == null);
+    }
 }
 
 /// <summary>What an actor wants to do with a conversation; the policy decides per role.</summary>

@@ -20,4 +20,10 @@ internal static class VisitorTexts
         texts.Reverse();
         return texts;
     }
+
+    /// <summary>The visitor's first text messages, oldest first: what a conversation's intent is read from (reports).</summary>
+    public static async Task<List<string>> OldestAsync(ParleyDbContext db, Guid conversationId, int take, CancellationToken cancellationToken) =>
+        await db.Messages.AsNoTracking()
+            .Where(m => m.ConversationId == conversationId && m.SenderKind == SenderKind.Visitor && m.Kind == MessageKind.Text)
+            .OrderBy(m => m.Seq).Take(take).Select(m => m.Body).ToListAsync(cancellationToken);
 }

@@ -1,0 +1,77 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace Parley.Data;
+
+/// <summary>
+/// One row per conversation with everything reports need, kept up to date as the conversation changes so that a
+/// report reads these rows and never scans messages. Message counters and the first reply are advanced by the
+/// group commit in the transaction that stores the messages; the lifecycle (team, assignee, close, rating, intent) is
+/// copied from the conversation row after each change. Definitions of every metric built on it: docs/reports.md.
+/// </summary>
+public sealed class ConversationFacts
+{
+    public Guid ConversationId { get; set; }
+
+    public Guid SiteId { get; set; }
+
+    /// <summary>The conversation's department (team) now, or when it closed.</summary>
+    public Guid? TeamId { get; set; }
+
+    /// <summary>The agent who holds it now, or held it when it closed; reports attribute the conversation to them.</summary>
+    public Guid? AssigneeId { get; set; }
+
+    /// <summary>The intent of the first visitor message that is more than a greeting (AI module), set at close.</summary>
+    public string? Intent { get; set; }
+
+    public DateTime CreatedAt { get; set; }
+
+    /// <summary>When it first waited for a person: created (not bot-first) or handed off by the bot.</summary>
+    public DateTime? FirstQueuedAt { get; set; }
+
+    /// <summary>When a person first got it (routing, a pick, an assignment or a take-over from the bot).</summary>
+    public DateTime? FirstAssignedAt { get; set; }
+
+    public DateTime? FirstVisitorMessageAt { get; set; }
+
+    /// <summary>The first visible message of a person (agent), not the bot's and not a note.</summary>
+    public DateTime? FirstResponseAt { get; set; }
+
+    /// <summary>When it was closed; cleared again when it is reopened.</summary>
+    public DateTime? ClosedAt { get; set; }
+
+    /// <summary>Visible messages of the visitor.</summary>
+    public int MessagesIn { get; set; }
+
+    /// <summary>Visible messages of agents (notes and event lines are not counted).</summary>
+    public int MessagesOut { get; set; }
+
+    /// <summary>Messages of the bot.</summary>
+    public int BotMessages { get; set; }
+
+    /// <summary>The bot had the conversation at some point (bot-first site).</summary>
+    public bool BotStarted { get; set; }
+
+    /// <summary>The bot handed it to people (or a person took it from the bot).</summary>
+    public bool HandedOff { get; set; }
+
+    /// <summary>It was closed while the visitor was waiting for an answer to their last message.</summary>
+    public bool Abandoned { get; set; }
+
+    /// <summary>The visitor's satisfaction rating, 1-5 (the comment stays in <see cref="ConversationRating"/>).</summary>
+    public int? CsatScore { get; set; }
+
+    public DateTime UpdatedAt { get; set; }
+
+    internal static void Configure(ModelBuilder modelBuilder) =>
+        modelBuilder.Entity<ConversationFacts>(e =>
+        {
+            e.HasKey(x => x.ConversationId);
+            e.Property(x => x.Intent).HasMaxLength(64);
+            e.HasOne<Conversation>().WithOne().HasForeignKey<ConversationFacts>(x => x.ConversationId).OnDelete(DeleteBehavior.Cascade);
+            // Reports read a range of creation (and of closing) times, all departments or some of them.
+            e.HasIndex(x => x.CreatedAt);
+            e.HasIndex(x => x.ClosedAt).HasFilter("\"ClosedAt\" IS NOT NULL");
+            e.HasIndex(x => new { x.TeamId, x.CreatedAt });
+            e.HasIndex(x => new { x.AssigneeId, x.CreatedAt });
+        });
+}
