@@ -42,6 +42,9 @@ public sealed partial class MessageWriter : BackgroundService
         });
     }
 
+    /// <summary>Sends waiting for their commit (metrics, load governor).</summary>
+    public int QueueDepth => _queue.Reader.Count;
+
     /// <summary>Stores the message (or finds the original of a retry) and completes once it is durable.</summary>
     public async Task<WriteResult> WriteAsync(WriteCommand command, CancellationToken cancellationToken = default) =>
         await await EnqueueAsync(command, cancellationToken);
@@ -110,6 +113,11 @@ public sealed partial class MessageWriter : BackgroundService
         try
         {
             var started = Stopwatch.GetTimestamp();
+            foreach (var item in batch)
+            {
+                _metrics.QueueWaited(Stopwatch.GetElapsedTime(item.Enqueued, started));
+            }
+
             (var results, committed) = await _store.CommitAsync(commands, CancellationToken.None);
             var duplicates = 0;
             for (var i = 0; i < batch.Count; i++)
@@ -162,6 +170,8 @@ public sealed partial class MessageWriter : BackgroundService
     private sealed class PendingWrite(WriteCommand command)
     {
         public WriteCommand Command { get; } = command;
+
+        public long Enqueued { get; } = Stopwatch.GetTimestamp();
 
         public TaskCompletionSource<WriteResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
