@@ -48,6 +48,7 @@ public static class ParleyApp
         builder.Services.AddHealthChecks();
         builder.AddNetworkOptions();
         builder.AddParleyMetrics();
+        builder.AddParleyTracing();
 
         builder.AddParleyData();
         builder.AddParleyAuth();
