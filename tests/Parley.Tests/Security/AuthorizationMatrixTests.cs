@@ -73,6 +73,7 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         ["GET /health/live"] = new(Rule.Anyone),
         ["GET /health/ready"] = new(Rule.Anyone),
         ["GET /metrics"] = new(Rule.Nobody), // only the management port or the metrics token (MetricsTests)
+        ["GET /api/v1/system/load"] = new(Rule.Console),
         ["GET /openapi/{documentName}.json"] = new(Rule.Anyone),
         ["GET /scalar/{documentName}"] = new(Rule.Anyone),
         ["GET /scalar/scalar.js"] = new(Rule.Anyone),

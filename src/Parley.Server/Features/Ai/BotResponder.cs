@@ -34,7 +34,7 @@ public sealed class BotOptions
 /// internal note naming the entry; it hands off when the visitor asks for a person, after two misses, or when the
 /// takeover predictor fires. A failure here costs an answer, never a message: the conversation is handed off.
 /// </summary>
-public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService ai, IOptions<BotOptions> options, Metrics.ParleyMetrics metrics, ILogger<BotResponder> logger)
+public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService ai, IOptions<BotOptions> options, Metrics.ParleyMetrics metrics, Metrics.LoadGovernor governor, ILogger<BotResponder> logger)
     : BackgroundService, IDomainEventListener<MessageCommitted>
 {
     private readonly Channel<(Guid ConversationId, long MessageId, string Body, Guid? TeamId)> _work =
@@ -47,7 +47,8 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
     {
         var message = domainEvent.Message;
         var conversation = domainEvent.Conversation;
-        if (conversation.BotActive && conversation.AssigneeId is null && message.SenderKind == SenderKind.Visitor && message.Kind == MessageKind.Text)
+        if (conversation.BotActive && conversation.AssigneeId is null && message.SenderKind == SenderKind.Visitor && message.Kind == MessageKind.Text
+            && !governor.ShouldShed(Metrics.Sheddable.BotReplies)) // under overload the bot stays quiet; "Talk to a person" still works
         {
             _work.Writer.TryWrite((conversation.Id, message.Id, message.Body, conversation.TeamId));
         }

@@ -12,6 +12,10 @@ public static class MetricsSetup
     {
         builder.Services.AddOptions<MetricsOptions>().BindConfiguration(MetricsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<ParleyMetrics>();
+        builder.Services.AddOptions<GovernorOptions>().BindConfiguration(GovernorOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<LoadGovernor>();
+        builder.Services.AddHealthChecks().Add(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckRegistration("load", sp => sp.GetRequiredService<LoadGovernor>(), null, ["ready"]));
+        builder.Services.AddHostedService<LoadBanner>();
         builder.Services.AddSingleton<OperationsSampler>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<OperationsSampler>());
         builder.Services.AddOpenTelemetry().WithMetrics(m => m
@@ -68,6 +72,11 @@ public static class MetricsSetup
     public static WebApplication MapParleyMetrics(this WebApplication app)
     {
         app.MapPrometheusScrapingEndpoint("/metrics");
+        app.MapGroup("/api/v1/system").RequireAuthorization(ParleyClaims.AgentPolicy).WithTags("System")
+            .MapGet("/load", (LoadGovernor governor) => TypedResults.Ok(LoadStateEvent.Of(governor.State)))
+            .WithName("GetLoadState")
+            .WithSummary("This node's load governor state and what it sheds (the console's banner)")
+            .WithDescription("state is normal, pressure or overload; shedding lists the optional features skipped now, in the documented order. Changes are pushed to agents as the loadState hub event.");
         return app;
     }
 

@@ -16,6 +16,7 @@ namespace Parley.Server.Features.Metrics;
 /// </summary>
 internal sealed partial class OperationsSampler(
     ParleyMetrics metrics,
+    LoadGovernor governor,
     ConnectionRegistry registry,
     MessageWriter writer,
     IAgentPresence presence,
@@ -115,11 +116,12 @@ internal sealed partial class OperationsSampler(
             VisitorConnections = visitors,
             AgentConnections = agents,
             FanoutBacklog = backlog,
+            CommitSeconds = metrics.TakeSlowestCommit().TotalSeconds,
             WriterQueueDepth = writer.QueueDepth,
             ThreadPoolQueue = ThreadPool.PendingWorkItemCount,
             Cpu = SampleCpu(),
-            GovernorState = metrics.Snapshot.GovernorState,
         };
+        snapshot = snapshot with { GovernorState = (int)governor.Evaluate(snapshot) };
         metrics.Publish(snapshot);
         Sampled?.Invoke(snapshot);
     }

@@ -20,6 +20,9 @@ public sealed record OperationsSnapshot
 
     public int FanoutBacklog { get; init; }
 
+    /// <summary>The slowest group commit since the previous sample, seconds (0 when none ran).</summary>
+    public double CommitSeconds { get; init; }
+
     public int WriterQueueDepth { get; init; }
 
     /// <summary>Work items waiting for a thread-pool thread.</summary>

@@ -34,6 +34,7 @@ public sealed class ParleyMetrics
     private readonly Histogram<double> _aiSeconds;
     private readonly Counter<long> _shed;
     private volatile OperationsSnapshot _snapshot = OperationsSnapshot.Empty;
+    private long _slowestCommitTicks;
 
     public ParleyMetrics(IMeterFactory meters)
     {
@@ -71,10 +72,19 @@ public sealed class ParleyMetrics
 
     internal void Publish(OperationsSnapshot snapshot) => _snapshot = snapshot;
 
+    /// <summary>The slowest commit since the last call (the load governor's commit-latency signal).</summary>
+    internal TimeSpan TakeSlowestCommit() => TimeSpan.FromTicks(Interlocked.Exchange(ref _slowestCommitTicks, 0));
+
     public void Committed(int batchSize, int stored, int duplicates, TimeSpan elapsed)
     {
         _batchSize.Record(batchSize);
         _commitSeconds.Record(elapsed.TotalSeconds);
+        var ticks = elapsed.Ticks;
+        var seen = Interlocked.Read(ref _slowestCommitTicks);
+        while (ticks > seen && Interlocked.CompareExchange(ref _slowestCommitTicks, ticks, seen) != seen)
+        {
+            seen = Interlocked.Read(ref _slowestCommitTicks);
+        }
         _messagesStored.Add(stored);
         if (duplicates > 0)
         {
