@@ -12,7 +12,8 @@ public sealed record WidgetSessionRequest(
     [property: Required, MaxLength(64)] string SiteKey,
     [property: MaxLength(512)] string? VisitorToken,
     WidgetUser? User = null,
-    VisitorPage? Page = null);
+    VisitorPage? Page = null,
+    bool Offline = false);
 
 public sealed record WidgetSite(string Key, string Name);
 
@@ -86,8 +87,8 @@ public static class WidgetApi
         if (contact is null)
         {
             // Under overload new anonymous visitors are asked to come back (the widget offers the offline form);
-            // returning visitors keep their session.
-            if (governor.ShouldShed(Metrics.Sheddable.NewWidgetSessions))
+            // returning visitors keep their session, and so does a visitor submitting that form (offline: true).
+            if (!request.Offline && governor.ShouldShed(Metrics.Sheddable.NewWidgetSessions))
             {
                 http.Response.Headers.RetryAfter = governor.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 return Problems.Create(ErrorCatalogue.Overloaded, "The service is busy; leave a message or retry later.");
