@@ -32,6 +32,7 @@ start_server() {
       Parley__Widget__SessionsPerMinutePerIp=1000000 \
       Parley__Widget__ConnectsPerMinutePerIp=10000000 \
       Parley__Widget__DemoPage=false \
+      Parley__Governor__Enabled="${BENCH_GOVERNOR:-false}" \
       Logging__LogLevel__Default=Warning \
       Logging__LogLevel__Microsoft.AspNetCore=Warning \
       Logging__LogLevel__Microsoft.AspNetCore.SignalR="${BENCH_SIGNALR_LOG:-Warning}" \

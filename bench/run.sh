@@ -7,7 +7,9 @@
 #   BENCH_DURATION=10             measured seconds per chat/fanout run
 #   BENCH_IDLE=10000              idle connections (spread over 127.0.0.2..5, 2 generator processes)
 #   BENCH_SKIP_BDN=1              skip the BenchmarkDotNet part (BENCH_BDN_DIR: reuse an earlier run's results folder)
-#   BENCH_SCENARIOS="chat fanout idle churn reconnect"   which scenarios to run
+#   BENCH_SCENARIOS="chat fanout idle churn reconnect"   which scenarios to run; "overload" (not in the default
+#                                 set) offers BENCH_OVERLOAD_RATE (default 6000/s, ~3x what one core sustains on SQLite)
+#                                 for 30 s, once with the load governor off and once on (docs/operations.md, Overload)
 #   BENCH_RESULTS=DIR             write into (and report from) an existing results folder, e.g. to redo one scenario
 #   PARLEY_BENCH_POSTGRES         admin connection string (default Host=127.0.0.1;Username=postgres;Password=parley)
 set -euo pipefail
@@ -26,6 +28,7 @@ SCENARIOS=" ${BENCH_SCENARIOS:-chat fanout idle churn reconnect} "
 mkdir -p "$RESULTS"
 SUITE_START=$(date +%s)
 COMMANDS=()
+RUN_ENV=()  # extra server settings for the next run_one (the overload scenario switches the governor)
 PG_DB=
 cleanup() {
   stop_server
@@ -55,7 +58,7 @@ run_one() {
     pg_psql "CREATE DATABASE $PG_DB" >/dev/null
     extra=(Parley__Database__Provider=postgres "Parley__Database__ConnectionString=$PG_ADMIN;Database=$PG_DB")
   fi
-  start_server "$WORK/server" "$port" "$data" 0 "${extra[@]}"
+  start_server "$WORK/server" "$port" "$data" 0 "${extra[@]}" "${RUN_ENV[@]}"
   mkdir -p "$RESULTS/$db"
   echo "== [$db] $name: $*"
   COMMANDS+=("taskset -c 1 Parley.LoadTest $* --url http://127.0.0.1:PORT --server-pid PID   # $db, server: taskset -c 0")
@@ -99,6 +102,13 @@ for db in $DBS; do
   fi
   [[ "$SCENARIOS" == *" idle "* ]] && run_one "$db" idle idle --connections "$IDLE" --procs 2 --sources 127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5 --hold 10 --settle 5 --max-seconds 240
   [[ "$SCENARIOS" == *" churn "* ]] && run_one "$db" churn churn --workers 32 --duration 10 --max-seconds 60
+  if [[ "$SCENARIOS" == *" overload "* ]]; then
+    for governor in false true; do
+      RUN_ENV=(Parley__Governor__Enabled=$governor)
+      run_one "$db" "overload-governor-$governor" chat --rate "${BENCH_OVERLOAD_RATE:-6000}" --duration 30 --warmup 3 --agents 2 --drain 30 --max-seconds 240
+    done
+    RUN_ENV=()
+  fi
   [[ "$SCENARIOS" == *" reconnect "* ]] && run_one "$db" reconnect reconnect --visitors 1000 --missed 5 --senders 16 --max-seconds 120
   true
 done

@@ -49,6 +49,7 @@ public static class ParleyApp
         builder.Services.AddHealthChecks();
         builder.AddNetworkOptions();
         builder.AddParleyMetrics();
+        builder.AddParleyTracing();
 
         builder.AddParleyData();
         builder.AddParleyAuth();
@@ -79,6 +80,7 @@ public static class ParleyApp
         {
             app.UseForwardedHeaders();
         }
+        app.UseMetricsGuard();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseTransportSecurity();
@@ -192,13 +194,16 @@ public static class ParleyApp
     }
 
     /// <summary>Fixed-window limits per client IP for what anonymous visitors can reach.</summary>
-    private sealed class ConfigureAnonymousLimits(IOptions<WidgetOptions> widget, IAnonymousRateLimits limits) : IConfigureOptions<Microsoft.AspNetCore.RateLimiting.RateLimiterOptions>
+    private sealed class ConfigureAnonymousLimits(IOptions<WidgetOptions> widget, IAnonymousRateLimits limits, ParleyMetrics metrics) : IConfigureOptions<Microsoft.AspNetCore.RateLimiting.RateLimiterOptions>
     {
         public void Configure(Microsoft.AspNetCore.RateLimiting.RateLimiterOptions options)
         {
             options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
             options.OnRejected = async (context, cancellationToken) =>
+            {
+                metrics.RateLimited(context.HttpContext.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.RateLimiting.EnableRateLimitingAttribute>()?.PolicyName ?? "endpoint");
                 await Problems.Create(ErrorCatalogue.RateLimited, "Too many requests; retry later.").ExecuteAsync(context.HttpContext);
+            };
             options.AddPolicy(WidgetApi.SessionRateLimit, http => PerIp(http, WidgetApi.SessionRateLimit, widget.Value.SessionsPerMinutePerIp));
             options.AddPolicy(WidgetApi.ConnectRateLimit, http => PerIp(http, WidgetApi.ConnectRateLimit, widget.Value.ConnectsPerMinutePerIp));
             options.AddPolicy(WidgetApi.UploadRateLimit, http => PerIp(http, WidgetApi.UploadRateLimit, widget.Value.UploadsPerMinutePerIp));

@@ -202,6 +202,8 @@ public static class ErrorCatalogue
 
     public static readonly ErrorCode OriginNotAllowed = new("origin_not_allowed", 403, false, "The request's Origin is not allowed (the console's agent hub, or a site's widget origins).");
 
+    public static readonly ErrorCode Overloaded = new("overloaded", 503, true, "The server sheds optional work under load and refuses new anonymous widget sessions; retry after the Retry-After seconds (the widget offers the offline form meanwhile).");
+
     public static readonly ErrorCode PasswordChangeRequired = new("password_change_required", 403, false, "A bootstrap password must be changed first: only /auth/me, /auth/password and /auth/logout answer until it is.");
 
     public static readonly ErrorCode PasswordUnchanged = new("password_unchanged", 400, false, "A required password change kept the configured password.");

@@ -23,7 +23,7 @@ public readonly record struct Actor(Audience Audience, Guid PrincipalId, string?
 }
 
 /// <summary>Send and replay, shared by both hubs and the REST API.</summary>
-public sealed class MessageService(MessageWriter writer, ParleyDbContext db, AccessPolicy access, IOptions<MessagingOptions> options)
+public sealed class MessageService(MessageWriter writer, ParleyDbContext db, AccessPolicy access, IOptions<MessagingOptions> options, Features.Metrics.ParleyMetrics metrics)
 {
     public Task<SendAck> SendAsync(Actor actor, SendRequest request, CancellationToken cancellationToken = default) =>
         SendAsync(actor, request, order: null, cancellationToken);
@@ -152,6 +152,7 @@ public sealed class MessageService(MessageWriter writer, ParleyDbContext db, Acc
             : await query.Where(m => m.Seq > from).OrderBy(m => m.Seq).Take(limit).ToListAsync(cancellationToken);
 
         var dtos = messages.ConvertAll(m => MessageMapper.ToDto(m, actor.Audience));
+        metrics.Replayed(truncated);
 
         // Read receipts are stored in agent numbering; the visitor gets the agents' position in theirs.
         var peerReadSeq = !visitor ? conversation.VisitorReadSeq

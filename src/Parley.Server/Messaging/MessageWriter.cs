@@ -42,6 +42,9 @@ public sealed partial class MessageWriter : BackgroundService
         });
     }
 
+    /// <summary>Sends waiting for their commit (metrics, load governor).</summary>
+    public int QueueDepth => _queue.Reader.Count;
+
     /// <summary>Stores the message (or finds the original of a retry) and completes once it is durable.</summary>
     public async Task<WriteResult> WriteAsync(WriteCommand command, CancellationToken cancellationToken = default) =>
         await await EnqueueAsync(command, cancellationToken);
@@ -110,6 +113,14 @@ public sealed partial class MessageWriter : BackgroundService
         try
         {
             var started = Stopwatch.GetTimestamp();
+            foreach (var item in batch)
+            {
+                _metrics.QueueWaited(Stopwatch.GetElapsedTime(item.Enqueued, started));
+            }
+
+            // Traces: each send's trace gets its queue wait; the one commit is linked to every send it carried.
+            using var commitSpan = ParleyTelemetry.Source.HasListeners() ? StartCommitSpan(batch) : null;
+
             (var results, committed) = await _store.CommitAsync(commands, CancellationToken.None);
             var duplicates = 0;
             for (var i = 0; i < batch.Count; i++)
@@ -143,6 +154,27 @@ public sealed partial class MessageWriter : BackgroundService
         }
     }
 
+    private static Activity? StartCommitSpan(List<PendingWrite> batch)
+    {
+        var now = TimeProvider.System.GetUtcNow();
+        var links = new List<ActivityLink>(batch.Count);
+        foreach (var item in batch)
+        {
+            if (item.Parent is not { } parent)
+            {
+                continue;
+            }
+
+            links.Add(new ActivityLink(parent));
+            using var wait = ParleyTelemetry.Source.StartActivity("parley.queue_wait", ActivityKind.Internal, parent, startTime: item.EnqueuedAt);
+            wait?.SetEndTime(now.UtcDateTime);
+        }
+
+        var span = ParleyTelemetry.Source.StartActivity("parley.group_commit", ActivityKind.Internal, parentContext: default, links: links);
+        span?.SetTag("parley.batch_size", batch.Count);
+        return span;
+    }
+
     private async Task<List<MessageCommitted>> ProcessOneAsync(PendingWrite item)
     {
         try
@@ -162,6 +194,13 @@ public sealed partial class MessageWriter : BackgroundService
     private sealed class PendingWrite(WriteCommand command)
     {
         public WriteCommand Command { get; } = command;
+
+        public long Enqueued { get; } = Stopwatch.GetTimestamp();
+
+        /// <summary>The sender's span (a hub call, a REST request), when traces are recorded.</summary>
+        public ActivityContext? Parent { get; } = Activity.Current is { } current && ParleyTelemetry.Source.HasListeners() ? current.Context : null;
+
+        public DateTimeOffset EnqueuedAt { get; } = TimeProvider.System.GetUtcNow();
 
         public TaskCompletionSource<WriteResult> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }

@@ -58,7 +58,7 @@ public sealed record ReadEvent
 /// once per <see cref="TypingInterval"/> per connection and conversation; clients repeat it while the person
 /// keeps typing and the other side expires it after a few seconds without a repeat.
 /// </summary>
-internal sealed class TypingSignals(ConnectionRegistry registry, RealtimeDelivery delivery, TimeProvider time)
+internal sealed class TypingSignals(ConnectionRegistry registry, RealtimeDelivery delivery, TimeProvider time, Features.Metrics.LoadGovernor governor)
 {
     public static readonly TimeSpan TypingInterval = TimeSpan.FromSeconds(2);
 
@@ -66,6 +66,11 @@ internal sealed class TypingSignals(ConnectionRegistry registry, RealtimeDeliver
 
     public void Typing(string connectionId, string? name, TypingRequest request)
     {
+        if (governor.ShouldShed(Features.Metrics.Sheddable.TypingAndReceipts))
+        {
+            return; // optional under load (docs/operations.md, Overload)
+        }
+
         var conversationId = MessageService.ParseId(request.ConversationId, "conversationId");
         var connection = registry.Find(connectionId);
         if (connection is null || !connection.Subscriptions.Contains(conversationId))
@@ -102,10 +107,15 @@ internal sealed class TypingSignals(ConnectionRegistry registry, RealtimeDeliver
 /// Read receipts, persisted per side as the highest seq seen (stored in agent numbering so one column serves
 /// both views) and pushed as <c>read</c> to the other side in its own numbering. Only ever moves forward.
 /// </summary>
-public sealed class ReadReceipts(ParleyDbContext db, MessageService messages, Events.DomainEvents events)
+public sealed class ReadReceipts(ParleyDbContext db, MessageService messages, Events.DomainEvents events, Features.Metrics.LoadGovernor governor)
 {
     public async Task MarkReadAsync(Actor actor, ReadRequest request, CancellationToken cancellationToken)
     {
+        if (governor.ShouldShed(Features.Metrics.Sheddable.TypingAndReceipts))
+        {
+            return; // optional under load: the next receipt after recovery carries the position forward
+        }
+
         var conversationId = MessageService.ParseId(request.ConversationId, "conversationId");
         if (request.Seq < 0)
         {

@@ -35,6 +35,7 @@ internal sealed partial class ClusterRelay(
     IOptions<RedisOptions> options,
     IOptions<RealtimeOptions> realtime,
     TimeProvider time,
+    Features.Metrics.ParleyMetrics metrics,
     ILogger<ClusterRelay> logger)
     : IDomainEventListener<MessageCommitted>, IDomainEventListener<ConversationChanged>, IHostedService, IDisposable
 {
@@ -140,6 +141,7 @@ internal sealed partial class ClusterRelay(
     /// <summary>A message another node committed: delivered now, or after the catch-up when one is due or running.</summary>
     private void OnRemoteMessage(MessageCommitted message)
     {
+        metrics.BusLag(time.GetUtcNow().UtcDateTime - message.Message.CreatedAt);
         lock (_holdGate)
         {
             if (_linkDown || _catchingUp)
@@ -209,6 +211,7 @@ internal sealed partial class ClusterRelay(
 
         try
         {
+            metrics.CatchUp();
             await CatchUpAsync(since - TimeSpan.FromSeconds(options.Value.CatchUpMarginSeconds));
         }
         catch (Exception ex)

@@ -27,8 +27,11 @@ internal sealed partial class RedisClusterBus : IClusterBus
     private DateTime? _outageSince;
     private long _dropped;
 
-    public RedisClusterBus(IConnectionMultiplexer redis, IOptions<RedisOptions> options, TimeProvider time, ILogger<RedisClusterBus> logger)
+    private readonly Features.Metrics.ParleyMetrics _metrics;
+
+    public RedisClusterBus(IConnectionMultiplexer redis, IOptions<RedisOptions> options, TimeProvider time, Features.Metrics.ParleyMetrics metrics, ILogger<RedisClusterBus> logger)
     {
+        _metrics = metrics;
         _redis = redis;
         _subscriber = redis.GetSubscriber();
         _prefix = options.Value.Prefix;
@@ -76,6 +79,7 @@ internal sealed partial class RedisClusterBus : IClusterBus
         }
         catch (Exception ex) when (ex is RedisException or TimeoutException or ObjectDisposedException)
         {
+            _metrics.BusDropped();
             if (Interlocked.Increment(ref _dropped) % 1000 == 1)
             {
                 LogPublishFailed(_logger, ex, topic);

@@ -46,6 +46,7 @@ public sealed class ParleyServer : IAsyncDisposable
         settings["Parley:Web:OpenApi"] = "true"; // off by default in Production (which tests run as); WeakDefaultsTests checks that
         settings["Parley:Web:Scalar"] = "true";
         settings["Parley:Widget:DemoPage"] = "true";
+        settings["Parley:Governor:Enabled"] = "false"; // a busy test machine must not shed typing or sessions; LoadSheddingTests turn it on
         settings["Logging:LogLevel:Default"] = "Warning";
         settings["Logging:LogLevel:Microsoft.AspNetCore"] = "Error";
         settings["Logging:LogLevel:Microsoft.EntityFrameworkCore.Database.Command"] = "None"; // migrations probe missing tables on purpose

@@ -65,6 +65,7 @@ public sealed class NodeProcess : IAsyncDisposable
             ["Parley__Widget__SendPerVisitorPerWindow"] = "1000000",
             ["Parley__Widget__SessionsPerMinutePerIp"] = "100000",
             ["Parley__Widget__ConnectsPerMinutePerIp"] = "100000",
+            ["Parley__Governor__Enabled"] = "false", // a busy test machine must not shed typing or new sessions
             ["Logging__LogLevel__Default"] = "Warning",
             ["Logging__LogLevel__Parley"] = "Information",
             ["Logging__LogLevel__Microsoft.EntityFrameworkCore"] = "None",

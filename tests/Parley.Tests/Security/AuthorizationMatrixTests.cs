@@ -48,6 +48,9 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         Console,
         Supervisor,
         Admin,
+
+        /// <summary>No caller of the public port, admins included (operator surfaces: the management port or a token).</summary>
+        Nobody,
     }
 
     /// <param name="Rule">Who may call.</param>
@@ -69,7 +72,8 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         ["GET /demo"] = new(Rule.Anyone),
         ["GET /health/live"] = new(Rule.Anyone),
         ["GET /health/ready"] = new(Rule.Anyone),
-        ["GET /metrics"] = new(Rule.Anyone),
+        ["GET /metrics"] = new(Rule.Nobody), // only the management port or the metrics token (MetricsTests)
+        ["GET /api/v1/system/load"] = new(Rule.Console),
         ["GET /openapi/{documentName}.json"] = new(Rule.Anyone),
         ["GET /scalar/{documentName}"] = new(Rule.Anyone),
         ["GET /scalar/scalar.js"] = new(Rule.Anyone),
@@ -448,6 +452,7 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         Rule.Console => caller is Caller.Agent or Caller.Supervisor or Caller.Admin,
         Rule.Supervisor => caller is Caller.Supervisor or Caller.Admin,
         Rule.Admin => caller == Caller.Admin,
+        Rule.Nobody => false,
         _ => false,
     };
 

@@ -29,7 +29,7 @@ public sealed class BotOptions
 /// internal note naming the entry; it hands off when the visitor asks for a person, after two misses, or when the
 /// takeover predictor fires. A failure here costs an answer, never a message: the conversation is handed off.
 /// </summary>
-public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService ai, LlmProvider llm, IOptions<BotOptions> options, ILogger<BotResponder> logger)
+public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService ai, LlmProvider llm, IOptions<BotOptions> options, Metrics.ParleyMetrics metrics, Metrics.LoadGovernor governor, ILogger<BotResponder> logger)
     : BackgroundService, IDomainEventListener<MessageCommitted>
 {
     private readonly Channel<(Guid ConversationId, long MessageId, string Body, Guid? TeamId)> _work =
@@ -42,7 +42,8 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
     {
         var message = domainEvent.Message;
         var conversation = domainEvent.Conversation;
-        if (conversation.BotActive && conversation.AssigneeId is null && message.SenderKind == SenderKind.Visitor && message.Kind == MessageKind.Text)
+        if (conversation.BotActive && conversation.AssigneeId is null && message.SenderKind == SenderKind.Visitor && message.Kind == MessageKind.Text
+            && !governor.ShouldShed(Metrics.Sheddable.BotReplies)) // under overload the bot stays quiet; "Talk to a person" still works
         {
             _work.Writer.TryWrite((conversation.Id, message.Id, message.Body, conversation.TeamId));
         }
@@ -55,12 +56,15 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
         {
             await foreach (var item in _work.Reader.ReadAllAsync(stoppingToken))
             {
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
                 try
                 {
-                    await RespondAsync(item.ConversationId, item.MessageId, item.Body, item.TeamId, stoppingToken);
+                    var outcome = await RespondAsync(item.ConversationId, item.MessageId, item.Body, item.TeamId, stoppingToken);
+                    metrics.AiCalled("bot_reply", outcome, System.Diagnostics.Stopwatch.GetElapsedTime(started));
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
+                    metrics.AiCalled("bot_reply", "error", System.Diagnostics.Stopwatch.GetElapsedTime(started));
                     LogFailed(logger, ex, item.ConversationId);
                     await HandOffAsync(item.ConversationId, item.MessageId, "bot_error", null, stoppingToken);
                 }
@@ -78,7 +82,8 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
     public Task<bool> RequestPersonAsync(Guid conversationId, CancellationToken cancellationToken) =>
         HandOffAsync(conversationId, 0, "asked_for_person", null, cancellationToken);
 
-    private async Task RespondAsync(Guid conversationId, long messageId, string body, Guid? teamId, CancellationToken cancellationToken)
+    /// <returns>What the bot did: answer, greeting, rephrase or handoff (a fixed word for metrics).</returns>
+    private async Task<string> RespondAsync(Guid conversationId, long messageId, string body, Guid? teamId, CancellationToken cancellationToken)
     {
         var engines = ai.Engines;
         var analyzed = engines.Analyzer.Analyze(body);
@@ -99,7 +104,7 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
         if (takeover.Alert)
         {
             await HandOffAsync(conversationId, messageId, takeover.Reason!, recent, cancellationToken);
-            return;
+            return "handoff";
         }
 
         var decision = new AssistantBrain(ai.Index).Decide(body, teamId is { } team ? new HashSet<Guid> { team } : null);
@@ -134,25 +139,26 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
             await WriteAsync(writer, botName, conversationId, messageId, "answer", MessageKind.Text, match.Document.Answer, cancellationToken);
             await WriteAsync(writer, botName, conversationId, messageId, "answer-note", MessageKind.Note,
                 $"Bot answered from knowledge entry “{match.Document.Question}” (confidence {match.Confidence:0.00}).", cancellationToken);
-            return;
+            return "answer";
         }
 
         if (intent.Intent == "greeting" && analyzed.ContentTokens.Count <= 3)
         {
             await WriteAsync(writer, botName, conversationId, messageId, "greeting", MessageKind.Text,
                 chinese ? "您好！我是智能助手，请问有什么可以帮您？需要人工服务请点击“转人工”。" : "Hello! I'm the assistant. What can I help you with? Tap “Talk to a person” any time.", cancellationToken);
-            return;
+            return "greeting";
         }
 
         var misses = _misses.AddOrUpdate(conversationId, 1, (_, n) => n + 1);
         if (misses >= options.Value.FailuresBeforeHandoff)
         {
             await HandOffAsync(conversationId, messageId, "bot_failed", recent, cancellationToken);
-            return;
+            return "handoff";
         }
 
         await WriteAsync(writer, botName, conversationId, messageId, "rephrase", MessageKind.Text,
             chinese ? "抱歉，我没有找到这个问题的答案。能换个说法吗？也可以点击“转人工”联系客服。" : "Sorry, I couldn't find an answer to that. Could you put it another way? You can also tap “Talk to a person”.", cancellationToken);
+        return "rephrase";
     }
 
     private async Task<bool> HandOffAsync(Guid conversationId, long messageId, string reason, IReadOnlyList<string>? recent, CancellationToken cancellationToken)

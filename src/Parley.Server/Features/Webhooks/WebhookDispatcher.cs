@@ -21,6 +21,7 @@ public sealed partial class WebhookDispatcher(
     IntegrationEventSignal signal,
     IOptions<WebhookOptions> options,
     TimeProvider time,
+    Metrics.ParleyMetrics metrics,
     ILogger<WebhookDispatcher> logger) : BackgroundService
 {
     private readonly HttpClient _guarded = new(SsrfGuard.CreateHandler(allowPrivate: false)) { Timeout = Timeout.InfiniteTimeSpan };
@@ -217,6 +218,12 @@ public sealed partial class WebhookDispatcher(
         var next = succeeded || gone || exhausted ? now : now + Jittered(o.Schedule[number - 1], o.Jitter);
         var outcome = succeeded ? WebhookDeliveryStatus.Succeeded : gone || exhausted ? WebhookDeliveryStatus.Failed : WebhookDeliveryStatus.Pending;
         var error = attempt.Error ?? (succeeded ? null : $"HTTP {status}");
+        metrics.WebhookAttempted(outcome switch
+        {
+            WebhookDeliveryStatus.Succeeded => "succeeded",
+            WebhookDeliveryStatus.Pending => "retry",
+            _ => "failed",
+        });
 
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
@@ -265,6 +272,7 @@ public sealed partial class WebhookDispatcher(
                 if (await WebhookService.DisableAsync(db, current.Id, reason, now, CancellationToken.None))
                 {
                     LogDisabled(logger, current.Id, current.Url, reason);
+                    metrics.WebhookEndpointDisabled();
                     await scope.ServiceProvider.GetRequiredService<WebhookAdminNotice>().EndpointDisabledAsync(current, reason, now, CancellationToken.None);
                 }
             }

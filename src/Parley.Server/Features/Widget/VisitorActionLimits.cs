@@ -16,8 +16,11 @@ internal sealed class VisitorActionLimits : IDisposable
     private readonly PartitionedRateLimiter<string> _transcripts;
     private readonly PartitionedRateLimiter<string> _sends;
 
-    public VisitorActionLimits(IAnonymousRateLimits limits, IOptions<WidgetOptions> options)
+    private readonly Metrics.ParleyMetrics _metrics;
+
+    public VisitorActionLimits(IAnonymousRateLimits limits, IOptions<WidgetOptions> options, Metrics.ParleyMetrics metrics)
     {
+        _metrics = metrics;
         _offline = PartitionedRateLimiter.Create<string, string>(key =>
             limits.Partition("visitor-offline-contact", key, options.Value.OfflineMessagesPerHourPerVisitor, TimeSpan.FromHours(1)));
         _transcripts = PartitionedRateLimiter.Create<string, string>(key =>
@@ -26,12 +29,12 @@ internal sealed class VisitorActionLimits : IDisposable
             limits.Partition("visitor-send-contact", key, options.Value.SendPerVisitorPerWindow, TimeSpan.FromSeconds(options.Value.SendPerVisitorWindowSeconds)));
     }
 
-    public Task AcquireOfflineAsync(Guid contactId, CancellationToken cancellationToken) => AcquireAsync(_offline, contactId, "Too many requests from this visitor; retry later.", cancellationToken);
+    public Task AcquireOfflineAsync(Guid contactId, CancellationToken cancellationToken) => AcquireAsync(_offline, "visitor-offline-contact", contactId, "Too many requests from this visitor; retry later.", cancellationToken);
 
-    public Task AcquireTranscriptAsync(Guid contactId, CancellationToken cancellationToken) => AcquireAsync(_transcripts, contactId, "Too many requests from this visitor; retry later.", cancellationToken);
+    public Task AcquireTranscriptAsync(Guid contactId, CancellationToken cancellationToken) => AcquireAsync(_transcripts, "visitor-transcript-contact", contactId, "Too many requests from this visitor; retry later.", cancellationToken);
 
     /// <summary>One hub send of the visitor, whichever connection it came on.</summary>
-    public Task AcquireSendAsync(Guid contactId, CancellationToken cancellationToken) => AcquireAsync(_sends, contactId, "Too many messages; slow down.", cancellationToken);
+    public Task AcquireSendAsync(Guid contactId, CancellationToken cancellationToken) => AcquireAsync(_sends, "visitor-send-contact", contactId, "Too many messages; slow down.", cancellationToken);
 
     public void Dispose()
     {
@@ -40,11 +43,12 @@ internal sealed class VisitorActionLimits : IDisposable
         _sends.Dispose();
     }
 
-    private static async Task AcquireAsync(PartitionedRateLimiter<string> limiter, Guid contactId, string message, CancellationToken cancellationToken)
+    private async Task AcquireAsync(PartitionedRateLimiter<string> limiter, string name, Guid contactId, string message, CancellationToken cancellationToken)
     {
         using var lease = await limiter.AcquireAsync(contactId.ToString(), 1, cancellationToken);
         if (!lease.IsAcquired)
         {
+            _metrics.RateLimited(name);
             throw new ParleyException(ErrorCatalogue.RateLimited, message);
         }
     }

@@ -5,7 +5,7 @@ using Parley.Server.Infrastructure;
 namespace Parley.Server.Features.Widget;
 
 /// <summary>Token bucket per visitor connection: anonymous senders cannot flood a conversation or the store.</summary>
-internal sealed class VisitorSendLimiter(IOptions<WidgetOptions> options, TimeProvider time)
+internal sealed class VisitorSendLimiter(IOptions<WidgetOptions> options, TimeProvider time, Metrics.ParleyMetrics metrics)
 {
     private static readonly object ItemKey = new();
 
@@ -19,6 +19,7 @@ internal sealed class VisitorSendLimiter(IOptions<WidgetOptions> options, TimePr
 
         if (!bucket.TryTake())
         {
+            metrics.RateLimited("visitor-send-connection");
             throw new ParleyException(ErrorCatalogue.RateLimited, "Too many messages; slow down.");
         }
     }

@@ -12,7 +12,8 @@ public sealed record WidgetSessionRequest(
     [property: Required, MaxLength(64)] string SiteKey,
     [property: MaxLength(512)] string? VisitorToken,
     WidgetUser? User = null,
-    VisitorPage? Page = null);
+    VisitorPage? Page = null,
+    bool Offline = false);
 
 public sealed record WidgetSite(string Key, string Name);
 
@@ -56,6 +57,7 @@ public static class WidgetApi
         Access.SiteOrigins origins,
         HttpContext http,
         TimeProvider time,
+        Metrics.LoadGovernor governor,
         CancellationToken cancellationToken)
     {
         var site = await db.Sites.AsNoTracking().FirstOrDefaultAsync(s => s.Key == request.SiteKey, cancellationToken);
@@ -84,6 +86,14 @@ public static class WidgetApi
 
         if (contact is null)
         {
+            // Under overload new anonymous visitors are asked to come back (the widget offers the offline form);
+            // returning visitors keep their session, and so does a visitor submitting that form (offline: true).
+            if (!request.Offline && governor.ShouldShed(Metrics.Sheddable.NewWidgetSessions))
+            {
+                http.Response.Headers.RetryAfter = governor.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                return Problems.Create(ErrorCatalogue.Overloaded, "The service is busy; leave a message or retry later.");
+            }
+
             contact = new Contact { Id = Guid.CreateVersion7(), SiteId = site.Id, CreatedAt = now, LastSeenAt = now };
             contact.Name = VisitorProfiles.GeneratedName(contact.Id);
             db.Contacts.Add(contact);

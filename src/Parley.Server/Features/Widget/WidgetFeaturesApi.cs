@@ -173,8 +173,13 @@ public static class WidgetFeaturesApi
     }
 
     internal static async Task<NoContent> TrackPageAsync(
-        VisitorPage page, ClaimsPrincipal user, HttpContext http, ParleyDbContext db, VisitorProfiles profiles, WidgetSessionFacts facts, CancellationToken cancellationToken)
+        VisitorPage page, ClaimsPrincipal user, HttpContext http, ParleyDbContext db, VisitorProfiles profiles, WidgetSessionFacts facts, Metrics.LoadGovernor governor, CancellationToken cancellationToken)
     {
+        if (governor.ShouldShed(Metrics.Sheddable.PageTracking))
+        {
+            return TypedResults.NoContent(); // optional under load
+        }
+
         var (contact, _) = await LoadVisitorAsync(user, db, cancellationToken);
         var step = profiles.ApplyPage(contact, page, http.Request.Headers.UserAgent.ToString(), http.Connection.RemoteIpAddress);
         await db.SaveChangesAsync(cancellationToken);

@@ -13,6 +13,7 @@ export const ERROR_CATALOGUE = {
   idempotency_in_progress: { retryable: true },
   invalid_body: { retryable: false },
   invalid_request: { retryable: false },
+  overloaded: { retryable: true },
   rate_limited: { retryable: true },
   too_many_attempts: { retryable: true },
   transcript_failed: { retryable: true },

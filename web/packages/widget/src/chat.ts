@@ -33,6 +33,8 @@ export interface ChatEvents {
   /** The visitor's place in the queue for the conversation on screen; null when it does not apply (any more). */
   onQueue(status: QueueStatus | null): void;
   onLoadError(): void;
+  /** The server refused a new session under load (503 overloaded): offer the offline form meanwhile. */
+  onBusy(): void;
   /** A new agent/bot/system message arrived live (for the loader's unread badge). */
   onIncoming(message: MessageDto): void;
   /** An agent started or stopped typing. */
@@ -60,6 +62,8 @@ export class HttpError extends Error {
   constructor(
     readonly status: number,
     readonly code: string | undefined,
+    /** Seconds from a Retry-After header (503 overloaded). */
+    readonly retryAfter?: number,
   ) {
     super(`HTTP ${status}${code ? ` (${code})` : ''}`);
   }
@@ -136,6 +140,12 @@ export class VisitorChat {
         if (error instanceof HttpError && error.status === 404) {
           this.events.onFatal('siteNotFound');
           return;
+        }
+        if (error instanceof HttpError && error.code === 'overloaded') {
+          if (this.token) break; // the busy offline form got us a session meanwhile
+          this.events.onBusy();
+          await sleep(Math.max(error.retryAfter ?? 30, 5) * 1000);
+          continue;
         }
         this.events.onLoadError();
         await sleep(retryDelay(attempt + 1));
@@ -288,16 +298,22 @@ export class VisitorChat {
     void this.sender.flush();
   }
 
-  private async openSession(): Promise<void> {
+  /** The offline form while the server is too busy for new chats: a session just for it, then the message. */
+  async sendBusyOffline(form: Record<string, string>, message: string): Promise<void> {
+    if (!this.token) await this.openSession(true);
+    await this.sendOffline(form, message);
+  }
+
+  private async openSession(offline = false): Promise<void> {
     const res = await fetch('/api/v1/widget/session', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       credentials: 'omit',
-      body: JSON.stringify({ siteKey: this.siteKey, visitorToken: this.token, user: this.init.user, page: this.init.page }),
+      body: JSON.stringify({ siteKey: this.siteKey, visitorToken: this.token, user: this.init.user, page: this.init.page, offline }),
     });
     if (!res.ok) {
       const problem = (await res.json().catch(() => ({}))) as { code?: string };
-      throw new HttpError(res.status, problem.code);
+      throw new HttpError(res.status, problem.code, Number(res.headers.get('Retry-After')) || undefined);
     }
     const session = (await res.json()) as WidgetSessionResponse;
     this.token = session.visitorToken;

@@ -23,6 +23,8 @@ export interface Strings {
   closedNotice: string;
   siteNotFound: string;
   loadError: string;
+  busy: string;
+  busyTitle: string;
   messages: string;
   you: string;
   today: string;
@@ -82,6 +84,8 @@ const en: Strings = {
   closedNotice: 'This conversation has ended. Send a message to start a new one.',
   siteNotFound: 'This chat is not available.',
   loadError: 'Cannot reach the chat service. Retrying…',
+  busy: 'We are very busy right now. Please leave a message, or try again in a moment.',
+  busyTitle: 'Busy right now: leave a message',
   messages: 'Messages',
   you: 'You',
   today: 'Today',
@@ -147,6 +151,8 @@ const zh: Strings = {
   closedNotice: '本次会话已结束。发送消息即可开始新的会话。',
   siteNotFound: '此聊天不可用。',
   loadError: '无法连接聊天服务，正在重试…',
+  busy: '当前咨询量较大，请留言，或稍后再试。',
+  busyTitle: '当前繁忙，请留言',
   messages: '消息',
   you: '我',
   today: '今天',

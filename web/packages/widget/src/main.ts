@@ -23,6 +23,8 @@ let status: 'none' | 'open' | 'closed' = 'none';
 let count = 0;
 let open = !embedded;
 let offlineSent = false;
+/** The server refused a new session under load (503 overloaded): the offline form stands in until it accepts one. */
+let busy = false;
 /** "Talk to a person" was pressed in this conversation (the button hides at once, even before the hand-off shows). */
 let personRequestedFor: string | null = null;
 
@@ -139,6 +141,10 @@ function refresh(): void {
   const convId = chat?.conversationId ?? null;
   const history = chat?.hasHistory ?? false;
   const rated = (store?.getItem(key('rated')) ?? '').split(' ');
+  if (!s && busy) {
+    showBusyForm();
+    return;
+  }
   const mode = !s ? 'none'
     : status === 'closed' && convId ? `closed:${convId}:${rated.includes(convId)}`
     : !history && !offlineSent && s.offlineForm && !s.agentsAvailable && !s.botFirst ? 'offline'
@@ -194,6 +200,34 @@ function refresh(): void {
     }));
   }
   view.showComposer(composer);
+}
+
+/** The overload variant of the offline form: no site settings yet, so the built-in fields only. */
+function showBusyForm(): void {
+  const next = `busy|${locale}|${offlineSent}`;
+  if (next === panelKey) return;
+  panelKey = next;
+  const t = view.t;
+  view.panel.replaceChildren();
+  view.showComposer(false);
+  if (offlineSent) {
+    view.panel.append(el('p', { class: 'card card-intro', 'data-testid': 'offline-done' }, t.offlineDone));
+    return;
+  }
+  view.panel.append(buildForm(t, {
+    testId: 'busy-form', title: t.busyTitle, intro: t.offlineIntro,
+    fields: [
+      { key: 'name', label: null, required: false },
+      { key: 'email', label: null, required: true },
+      { key: 'message', label: null, required: true, multiline: true },
+    ],
+    submitText: t.offlineSend,
+    submit: async ({ message = '', ...rest }) => {
+      await chat!.sendBusyOffline(rest, message);
+      offlineSent = true;
+      showBusyForm();
+    },
+  }));
 }
 
 /** The site's pre-chat fields, plus the department choice when the site offers one (it routes the chat). */
@@ -278,6 +312,11 @@ async function boot(): Promise<void> {
       view.setConnection('disconnected');
     },
     onLoadError: () => view.setNotice('loadError'),
+    onBusy() {
+      busy = true;
+      view.setNotice('busy');
+      refresh();
+    },
     onQueue: (q) => {
       view.setQueue(q);
       updatePersonButton();

@@ -28,7 +28,7 @@ export interface ViewCallbacks {
   onRequestPerson(): void;
 }
 
-export type NoticeKind = 'empty' | 'closed' | 'siteNotFound' | 'loadError' | 'blocked';
+export type NoticeKind = 'empty' | 'closed' | 'siteNotFound' | 'loadError' | 'blocked' | 'busy';
 
 /** Small element helper. Text goes in with textContent only: user text must never become HTML. */
 export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
@@ -442,6 +442,6 @@ function errorText(t: Strings, code: string | undefined): string {
 
 /** Fields for the pre-chat and offline forms; built-in keys get translated labels. */
 export function fieldLabel(t: Strings, f: PreChatField): string {
-  const builtIn = f.key === 'name' || f.key === 'email' || f.key === 'phone' || f.key === 'team' ? t.fields[f.key] : null;
+  const builtIn = f.key === 'name' || f.key === 'email' || f.key === 'phone' || f.key === 'message' || f.key === 'team' ? t.fields[f.key] : null;
   return `${f.label || builtIn || f.key}${f.required ? ' *' : ` ${t.optional}`}`;
 }
