@@ -126,7 +126,7 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
                 await WriteAsync(writer, botName, conversationId, messageId, "answer", MessageKind.Text, grounded.Reply!, cancellationToken);
                 await WriteAsync(writer, botName, conversationId, messageId, "answer-note", MessageKind.Note,
                     $"Bot answered with the language model from knowledge entries {string.Join(", ", cited)} ({grounded.Tokens} tokens).", cancellationToken);
-                return;
+                return "answer_llm";
             }
 
             decision = AssistantDecision.Handoff("llm_not_grounded", decision.Candidates);
