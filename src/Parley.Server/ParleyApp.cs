@@ -14,6 +14,7 @@ using Parley.Server.Features.GeoIp;
 using Parley.Server.Features.Integration;
 using Parley.Server.Features.Knowledge;
 using Parley.Server.Features.Metrics;
+using Parley.Server.Features.Privacy;
 using Parley.Server.Features.Sites;
 using Parley.Server.Features.Supervision;
 using Parley.Server.Features.Users;
@@ -66,6 +67,7 @@ public static class ParleyApp
         builder.AddConsoleFeatures();
         builder.AddParleyIntegration();
         builder.AddKnowledge();
+        builder.AddPrivacy();
         builder.AddAi();
         builder.AddParleyScaleOut(); // after the features: with Redis it swaps node-local services for cluster-wide ones
 
@@ -117,6 +119,7 @@ public static class ParleyApp
         app.MapRoutingApis();
         app.MapSupervisionApi();
         app.MapKnowledgeApi();
+        app.MapPrivacyApi();
         app.MapAiApi();
         app.MapParleyHubs();
         return app;

@@ -12,7 +12,7 @@ public sealed record CannedReplyDto(Guid Id, string Shortcut, string Body, bool 
 public sealed record CannedReplyRequest(string? Shortcut, string? Body, bool Shared = false);
 
 /// <summary>Personal and shared canned replies, and the one place their variables are expanded.</summary>
-public sealed partial class CannedReplyService(ParleyDbContext db, ConversationScope scope, TimeProvider time)
+public sealed partial class CannedReplyService(ParleyDbContext db, ConversationScope scope, Access.AuditLog audit, TimeProvider time)
 {
     public const int MaxBodyLength = 4000;
 
@@ -45,6 +45,7 @@ public sealed partial class CannedReplyService(ParleyDbContext db, ConversationS
         var now = time.GetUtcNow().UtcDateTime;
         var reply = new CannedReply { Id = Guid.CreateVersion7(), OwnerId = owner, Shortcut = shortcut, Body = body, CreatedAt = now, UpdatedAt = now };
         db.CannedReplies.Add(reply);
+        audit.Stage(user, "canned_reply.created", "canned_reply", reply.Id.ToString(), Access.AuditLog.Change(null, Snapshot(reply)));
         await db.SaveChangesAsync(cancellationToken);
         return new CannedReplyDto(reply.Id, reply.Shortcut, reply.Body, owner is null, owner is not null, null);
     }
@@ -55,10 +56,12 @@ public sealed partial class CannedReplyService(ParleyDbContext db, ConversationS
         var reply = await FindEditableAsync(user, id, cancellationToken);
         var owner = OwnerFor(user, request.Shared);
         await EnsureUniqueAsync(owner, shortcut, id, cancellationToken);
+        var before = Snapshot(reply);
         reply.Shortcut = shortcut;
         reply.Body = body;
         reply.OwnerId = owner;
         reply.UpdatedAt = time.GetUtcNow().UtcDateTime;
+        audit.Stage(user, "canned_reply.updated", "canned_reply", reply.Id.ToString(), Access.AuditLog.Change(before, Snapshot(reply)));
         await db.SaveChangesAsync(cancellationToken);
         return new CannedReplyDto(reply.Id, reply.Shortcut, reply.Body, owner is null, owner is not null, null);
     }
@@ -67,6 +70,7 @@ public sealed partial class CannedReplyService(ParleyDbContext db, ConversationS
     {
         var reply = await FindEditableAsync(user, id, cancellationToken);
         db.CannedReplies.Remove(reply);
+        audit.Stage(user, "canned_reply.deleted", "canned_reply", reply.Id.ToString(), Access.AuditLog.Change(Snapshot(reply), null));
         await db.SaveChangesAsync(cancellationToken);
     }
 
@@ -105,6 +109,8 @@ public sealed partial class CannedReplyService(ParleyDbContext db, ConversationS
             ["agent.email"] = agent?.Email,
         };
     }
+
+    private static object Snapshot(CannedReply r) => new { r.Shortcut, r.Body, shared = r.OwnerId is null };
 
     private async Task<CannedReply> FindEditableAsync(ClaimsPrincipal user, Guid id, CancellationToken cancellationToken)
     {
