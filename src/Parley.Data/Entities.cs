@@ -23,6 +23,21 @@ public sealed class Site
     public string? AiSettingsJson { get; set; }
 
     public DateTime CreatedAt { get; set; }
+
+    /// <summary>Closed conversations older than this many days are deleted or anonymised (<see cref="RetentionMode"/>); null keeps them for ever.</summary>
+    public int? RetentionDays { get; set; }
+
+    public RetentionMode RetentionMode { get; set; }
+}
+
+/// <summary>What the retention job does with a closed conversation past the site's retention period.</summary>
+public enum RetentionMode
+{
+    /// <summary>The conversation, its messages and attachments are deleted.</summary>
+    Delete = 0,
+
+    /// <summary>The conversation stays for reports; its messages' text, its attachments and its rating comment are removed.</summary>
+    Anonymise = 1,
 }
 
 public enum UserRole
@@ -188,6 +203,11 @@ public sealed class Contact
 
     /// <summary>Set when an agent blocked the contact (spam): it can neither start a conversation nor send.</summary>
     public DateTime? BlockedAt { get; set; }
+    /// <summary>
+    /// Set when the contact was erased (right to erasure): every personal field is cleared and the row stays only as
+    /// the anonymous owner of its anonymised conversations, so reports keep their counts. Nothing lists it any more.
+    /// </summary>
+    public DateTime? ErasedAt { get; set; }
 }
 
 public enum ConversationStatus
@@ -289,6 +309,8 @@ public sealed class Conversation
 
     /// <summary>Agents who declined or let an offer expire, space-separated; routing moves on to someone else.</summary>
     public string? DeclinedBy { get; set; }
+    /// <summary>When the retention job or an erasure removed its content (message text, attachments); it is not done twice.</summary>
+    public DateTime? AnonymisedAt { get; set; }
 }
 
 public enum SenderKind

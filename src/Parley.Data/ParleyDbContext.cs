@@ -63,6 +63,7 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
     public DbSet<IntentExample> IntentExamples => Set<IntentExample>();
 
     public DbSet<ConversationFacts> ConversationFacts => Set<ConversationFacts>();
+    public DbSet<AttachmentDeletion> AttachmentDeletions => Set<AttachmentDeletion>();
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
@@ -219,6 +220,11 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
 
         modelBuilder.Entity<Conversation>()
             .HasOne<Team>().WithMany().HasForeignKey(x => x.TeamId).OnDelete(DeleteBehavior.SetNull);
+
+        modelBuilder.Entity<AttachmentDeletion>(e => e.Property(x => x.StorageKey).HasMaxLength(200));
+
+        // The retention job's scan: closed conversations of a site by closing time.
+        modelBuilder.Entity<Conversation>().HasIndex(x => new { x.SiteId, x.Status, x.ClosedAt });
     }
 
     /// <summary>Canned replies, labels, read markers and contact notes (the agent console's own tables).</summary>

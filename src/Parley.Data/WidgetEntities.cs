@@ -42,3 +42,17 @@ public sealed class ConversationRating
 
     public DateTime CreatedAt { get; set; }
 }
+
+/// <summary>
+/// An attachment file still to be removed from the store. Written in the transaction that removes the attachment's
+/// row (retention, erasure), deleted once the file is gone: a job that stops half-way finds the files it still owes,
+/// and never looks for the rows it already removed.
+/// </summary>
+public sealed class AttachmentDeletion
+{
+    public long Id { get; set; }
+
+    public required string StorageKey { get; set; }
+
+    public DateTime CreatedAt { get; set; }
+}

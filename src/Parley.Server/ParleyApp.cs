@@ -15,6 +15,7 @@ using Parley.Server.Features.Integration;
 using Parley.Server.Features.Knowledge;
 using Parley.Server.Features.Metrics;
 using Parley.Server.Features.Reports;
+using Parley.Server.Features.Privacy;
 using Parley.Server.Features.Sites;
 using Parley.Server.Features.Supervision;
 using Parley.Server.Features.Users;
@@ -68,6 +69,7 @@ public static class ParleyApp
         builder.AddConsoleFeatures();
         builder.AddParleyIntegration();
         builder.AddKnowledge();
+        builder.AddPrivacy();
         builder.AddAi();
         builder.AddReports();
         builder.AddParleyScaleOut(); // after the features: with Redis it swaps node-local services for cluster-wide ones
@@ -121,6 +123,7 @@ public static class ParleyApp
         app.MapRoutingApis();
         app.MapSupervisionApi();
         app.MapKnowledgeApi();
+        app.MapPrivacyApi();
         app.MapAiApi();
         app.MapReportsApi();
         app.MapParleyHubs();

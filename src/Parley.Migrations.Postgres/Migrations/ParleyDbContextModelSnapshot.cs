@@ -121,6 +121,27 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.ToTable("Attachments");
                 });
 
+            modelBuilder.Entity("Parley.Data.AttachmentDeletion", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("StorageKey")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("AttachmentDeletions");
+                });
+
             modelBuilder.Entity("Parley.Data.AuditEntry", b =>
                 {
                     b.Property<long>("Id")
@@ -219,6 +240,9 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.Property<string>("Email")
                         .HasMaxLength(256)
                         .HasColumnType("character varying(256)");
+
+                    b.Property<DateTime?>("ErasedAt")
+                        .HasColumnType("timestamp with time zone");
 
                     b.Property<string>("ExternalId")
                         .HasMaxLength(200)
@@ -332,6 +356,9 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.Property<long>("AgentReadSeq")
                         .HasColumnType("bigint");
 
+                    b.Property<DateTime?>("AnonymisedAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<DateTime?>("AssignedAt")
                         .HasColumnType("timestamp with time zone");
 
@@ -433,8 +460,6 @@ namespace Parley.Migrations.Postgres.Migrations
                         .HasDatabaseName("IX_Conversations_RoutingWait")
                         .HasFilter("\"RoutingWaitUntil\" IS NOT NULL");
 
-                    b.HasIndex("SiteId");
-
                     b.HasIndex("SnoozedUntil")
                         .HasFilter("\"SnoozedUntil\" IS NOT NULL");
 
@@ -451,6 +476,8 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.HasIndex("TeamId", "QueuedAt")
                         .HasDatabaseName("IX_Conversations_Queue")
                         .HasFilter("\"QueuedAt\" IS NOT NULL");
+
+                    b.HasIndex("SiteId", "Status", "ClosedAt");
 
                     b.ToTable("Conversations");
                 });
@@ -919,6 +946,12 @@ namespace Parley.Migrations.Postgres.Migrations
                         .IsRequired()
                         .HasMaxLength(200)
                         .HasColumnType("character varying(200)");
+
+                    b.Property<int?>("RetentionDays")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("RetentionMode")
+                        .HasColumnType("integer");
 
                     b.Property<string>("Secret")
                         .IsRequired()

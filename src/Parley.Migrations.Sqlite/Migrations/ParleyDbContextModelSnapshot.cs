@@ -116,6 +116,25 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.ToTable("Attachments");
                 });
 
+            modelBuilder.Entity("Parley.Data.AttachmentDeletion", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("StorageKey")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("AttachmentDeletions");
+                });
+
             modelBuilder.Entity("Parley.Data.AuditEntry", b =>
                 {
                     b.Property<long>("Id")
@@ -211,6 +230,9 @@ namespace Parley.Migrations.Sqlite.Migrations
 
                     b.Property<string>("Email")
                         .HasMaxLength(256)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime?>("ErasedAt")
                         .HasColumnType("TEXT");
 
                     b.Property<string>("ExternalId")
@@ -323,6 +345,9 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.Property<long>("AgentReadSeq")
                         .HasColumnType("INTEGER");
 
+                    b.Property<DateTime?>("AnonymisedAt")
+                        .HasColumnType("TEXT");
+
                     b.Property<DateTime?>("AssignedAt")
                         .HasColumnType("TEXT");
 
@@ -424,8 +449,6 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .HasDatabaseName("IX_Conversations_RoutingWait")
                         .HasFilter("\"RoutingWaitUntil\" IS NOT NULL");
 
-                    b.HasIndex("SiteId");
-
                     b.HasIndex("SnoozedUntil")
                         .HasFilter("\"SnoozedUntil\" IS NOT NULL");
 
@@ -442,6 +465,8 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.HasIndex("TeamId", "QueuedAt")
                         .HasDatabaseName("IX_Conversations_Queue")
                         .HasFilter("\"QueuedAt\" IS NOT NULL");
+
+                    b.HasIndex("SiteId", "Status", "ClosedAt");
 
                     b.ToTable("Conversations");
                 });
@@ -902,6 +927,12 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .IsRequired()
                         .HasMaxLength(200)
                         .HasColumnType("TEXT");
+
+                    b.Property<int?>("RetentionDays")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("RetentionMode")
+                        .HasColumnType("INTEGER");
 
                     b.Property<string>("Secret")
                         .IsRequired()

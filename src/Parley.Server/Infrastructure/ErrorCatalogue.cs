@@ -46,6 +46,8 @@ public static class ErrorCatalogue
 
     public static readonly ErrorCode ContactNotFound = new("contact_not_found", 404, false, "No such contact.");
 
+    public static readonly ErrorCode ContactsDifferentSites = new("contacts_different_sites", 400, false, "The contacts belong to different sites; only contacts of one site can be merged.");
+
     public static readonly ErrorCode ContactRequired = new("contact_required", 400, false, "'contact' needs an external_id, email or phone.");
 
     public static readonly ErrorCode ConversationClosed = new("conversation_closed", 409, false, "The conversation is closed; start a new one.");
@@ -137,6 +139,8 @@ public static class ErrorCatalogue
     public static readonly ErrorCode InvalidReportOption = new("invalid_report_option", 400, false, "interval, by or the export table is not one of the allowed values.");
 
     public static readonly ErrorCode ReportFilterUnknown = new("report_filter_unknown", 400, false, "A team, agent, site or label in the report filter does not exist or is outside the caller's departments (the same answer).");
+
+    public static readonly ErrorCode InvalidRetention = new("invalid_retention", 400, false, "days must be between 1 and 3650 (or null to keep conversations); mode must be delete or anonymise.");
 
     public static readonly ErrorCode InvalidRequest = new("invalid_request", 400, false, "A required field is missing or malformed (the text names the field).");
 

@@ -30,6 +30,9 @@ public static class SystemLine
 
     public static string WokeSnoozeEnded { get; } = Of("woke_snooze_ended");
 
+    /// <summary>What a message becomes when retention or an erasure removed its content (docs/privacy.md).</summary>
+    public static string ContentRemoved { get; } = Of("content_removed");
+
     /// <summary>The bot of a bot-first conversation handed it to people; <paramref name="reason"/>: asked_for_person, bot_failed, repeated_question, angry, frustration_rising, bot_error.</summary>
     public static string BotHandedOff(string reason) => Of("bot_handoff", ("reason", reason));
 
@@ -54,6 +57,7 @@ public static class SystemLine
             "woke_visitor_wrote" => "Re-opened: the visitor wrote",
             "woke_snooze_ended" => "Re-opened: the snooze ended",
             "bot_handoff" => "The bot handed the conversation to a person",
+            "content_removed" => "Message removed (data retention or erasure)",
             _ => code,
         };
     }

@@ -1,3 +1,4 @@
+using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Parley.Data;
@@ -110,28 +111,33 @@ public static class TeamsApi
     internal static async Task<Ok<TeamDto>> GetAsync(Guid id, ParleyDbContext db, CancellationToken cancellationToken) =>
         TypedResults.Ok(await LoadAsync(db, id, cancellationToken));
 
-    internal static async Task<Created<TeamDto>> CreateAsync(TeamRequest request, ParleyDbContext db, TimeProvider time, CancellationToken cancellationToken)
+    internal static async Task<Created<TeamDto>> CreateAsync(TeamRequest request, ParleyDbContext db, TimeProvider time, AuditLog audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var team = new Team { Id = Guid.CreateVersion7(), Name = "", CreatedAt = time.GetUtcNow().UtcDateTime };
         await ApplyAsync(db, team, request, cancellationToken);
         db.Teams.Add(team);
         await SaveAsync(db, cancellationToken);
-        return TypedResults.Created($"/api/v1/teams/{team.Id}", await LoadAsync(db, team.Id, cancellationToken));
+        var created = await LoadAsync(db, team.Id, cancellationToken);
+        await audit.RecordAsync(user, "team.created", "team", team.Id.ToString(), AuditLog.Change(null, created), cancellationToken);
+        return TypedResults.Created($"/api/v1/teams/{team.Id}", created);
     }
 
-    internal static async Task<Ok<TeamDto>> UpdateAsync(Guid id, TeamRequest request, ParleyDbContext db, RoutingEngine engine, CancellationToken cancellationToken)
+    internal static async Task<Ok<TeamDto>> UpdateAsync(Guid id, TeamRequest request, ParleyDbContext db, RoutingEngine engine, AuditLog audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var team = await db.Teams.FirstOrDefaultAsync(t => t.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.TeamNotFound);
+        var before = await LoadAsync(db, id, cancellationToken);
         await ApplyAsync(db, team, request, cancellationToken);
         await SaveAsync(db, cancellationToken);
         engine.Wake();
-        return TypedResults.Ok(await LoadAsync(db, id, cancellationToken));
+        return await AuditedAsync(db, audit, user, "team.updated", before, cancellationToken);
     }
 
-    internal static async Task<NoContent> DeleteAsync(Guid id, ParleyDbContext db, RoutingEngine engine, AccessDirectory directory, Events.DomainEvents events, CancellationToken cancellationToken)
+    internal static async Task<NoContent> DeleteAsync(Guid id, ParleyDbContext db, RoutingEngine engine, AccessDirectory directory, Events.DomainEvents events, AuditLog audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var team = await db.Teams.FirstOrDefaultAsync(t => t.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.TeamNotFound);
+        var before = await LoadAsync(db, id, cancellationToken);
         db.Teams.Remove(team);
+        audit.Stage(user, "team.deleted", "team", id.ToString(), AuditLog.Change(before, null));
         await db.SaveChangesAsync(cancellationToken);
         directory.InvalidateAll(); // department scopes of its members changed
         engine.Wake();
@@ -141,18 +147,19 @@ public static class TeamsApi
         return TypedResults.NoContent();
     }
 
-    internal static async Task<Ok<TeamDto>> SetHoursAsync(Guid id, HoursRequest request, ParleyDbContext db, RoutingEngine engine, CancellationToken cancellationToken)
+    internal static async Task<Ok<TeamDto>> SetHoursAsync(Guid id, HoursRequest request, ParleyDbContext db, RoutingEngine engine, AuditLog audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var team = await db.Teams.FirstOrDefaultAsync(t => t.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.TeamNotFound);
+        var before = await LoadAsync(db, id, cancellationToken);
         var hours = BusinessHours.Create(request.TimeZone, request.Hours);
         team.TimeZone = hours.TimeZone.Id;
         team.HoursJson = hours.ToJson();
         await db.SaveChangesAsync(cancellationToken);
         engine.Wake();
-        return TypedResults.Ok(await LoadAsync(db, id, cancellationToken));
+        return await AuditedAsync(db, audit, user, "team.hours_changed", before, cancellationToken);
     }
 
-    internal static async Task<Ok<TeamDto>> SetMembersAsync(Guid id, MembersRequest request, ParleyDbContext db, TimeProvider time, RoutingEngine engine, AccessDirectory directory, CancellationToken cancellationToken)
+    internal static async Task<Ok<TeamDto>> SetMembersAsync(Guid id, MembersRequest request, ParleyDbContext db, TimeProvider time, RoutingEngine engine, AccessDirectory directory, AuditLog audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         if (!await db.Teams.AnyAsync(t => t.Id == id, cancellationToken))
         {
@@ -166,6 +173,7 @@ public static class TeamsApi
             throw new ParleyException(ErrorCatalogue.UserNotFound);
         }
 
+        var before = await LoadAsync(db, id, cancellationToken);
         var current = await db.TeamMembers.Where(m => m.TeamId == id).ToListAsync(cancellationToken);
         db.TeamMembers.RemoveRange(current.Where(m => !wanted.Contains(m.UserId)));
         var now = time.GetUtcNow().UtcDateTime;
@@ -181,10 +189,10 @@ public static class TeamsApi
         }
 
         engine.Wake();
-        return TypedResults.Ok(await LoadAsync(db, id, cancellationToken));
+        return await AuditedAsync(db, audit, user, "team.members_changed", before, cancellationToken);
     }
 
-    internal static async Task<Ok<TeamDto>> AddMemberAsync(Guid id, Guid userId, ParleyDbContext db, TimeProvider time, RoutingEngine engine, AccessDirectory directory, CancellationToken cancellationToken)
+    internal static async Task<Ok<TeamDto>> AddMemberAsync(Guid id, Guid userId, ParleyDbContext db, TimeProvider time, RoutingEngine engine, AccessDirectory directory, AuditLog audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         if (!await db.Teams.AnyAsync(t => t.Id == id, cancellationToken))
         {
@@ -199,6 +207,7 @@ public static class TeamsApi
         if (!await db.TeamMembers.AnyAsync(m => m.TeamId == id && m.UserId == userId, cancellationToken))
         {
             db.TeamMembers.Add(new TeamMember { TeamId = id, UserId = userId, CreatedAt = time.GetUtcNow().UtcDateTime });
+            audit.Stage(user, "team.member_added", "team", id.ToString(), new { userId });
             await SaveAsync(db, cancellationToken);
             directory.Invalidate(userId);
         }
@@ -207,10 +216,11 @@ public static class TeamsApi
         return TypedResults.Ok(await LoadAsync(db, id, cancellationToken));
     }
 
-    internal static async Task<Ok<TeamDto>> RemoveMemberAsync(Guid id, Guid userId, ParleyDbContext db, AccessDirectory directory, CancellationToken cancellationToken)
+    internal static async Task<Ok<TeamDto>> RemoveMemberAsync(Guid id, Guid userId, ParleyDbContext db, AccessDirectory directory, AuditLog audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var member = await db.TeamMembers.FirstOrDefaultAsync(m => m.TeamId == id && m.UserId == userId, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.MemberNotFound);
         db.TeamMembers.Remove(member);
+        audit.Stage(user, "team.member_removed", "team", id.ToString(), new { userId });
         await db.SaveChangesAsync(cancellationToken);
         directory.Invalidate(userId);
         return TypedResults.Ok(await LoadAsync(db, id, cancellationToken));
@@ -282,6 +292,14 @@ public static class TeamsApi
         {
             throw new ParleyException(ErrorCatalogue.TeamConflict, "A team with that name already exists (or a member changed meanwhile).");
         }
+    }
+
+    /// <summary>Records a settings change with the team as it was and as it is now, and answers with the latter.</summary>
+    private static async Task<Ok<TeamDto>> AuditedAsync(ParleyDbContext db, AuditLog audit, ClaimsPrincipal user, string action, TeamDto before, CancellationToken cancellationToken)
+    {
+        var after = await LoadAsync(db, before.Id, cancellationToken);
+        await audit.RecordAsync(user, action, "team", before.Id.ToString(), AuditLog.Change(before, after), cancellationToken);
+        return TypedResults.Ok(after);
     }
 
     private static async Task<TeamDto> LoadAsync(ParleyDbContext db, Guid id, CancellationToken cancellationToken)

@@ -202,6 +202,13 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         ["GET /api/v1/contacts/{id}"] = new(Rule.Console),
         ["PATCH /api/v1/contacts/{id}"] = new(Rule.Console),
         ["GET /api/v1/contacts/{id}/events"] = new(Rule.Console),
+        // Data lifecycle (#21): export and merge for supervisors, erasure and retention for admins. Erasure is called on an
+        // unknown contact (it would erase the one every other row uses); merge with {} is the endpoint's own 400.
+        ["GET /api/v1/contacts/{id}/export"] = new(Rule.Supervisor, May404: true),
+        ["POST /api/v1/contacts/{id}/merge"] = new(Rule.Supervisor, May404: true),
+        ["POST /api/v1/contacts/{id}/erase"] = new(Rule.Admin, May404: true),
+        ["GET /api/v1/sites/{id}/retention"] = new(Rule.Admin),
+        ["PUT /api/v1/sites/{id}/retention"] = new(Rule.Admin),
         ["GET /api/v1/conversations/{id}/context"] = new(Rule.Console),
         ["POST /api/v1/events"] = new(Rule.Admin),
         ["GET /api/v1/webhooks"] = new(Rule.Admin),
@@ -670,6 +677,7 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
                 _ when pattern.StartsWith("/api/v1/teams/", StringComparison.Ordinal) => "team",
                 _ when pattern.StartsWith("/api/v1/sites/", StringComparison.Ordinal) => "site",
                 _ when pattern.StartsWith("/api/v1/attachments/", StringComparison.Ordinal) => "attachment",
+                _ when pattern.EndsWith("/erase", StringComparison.Ordinal) => "own",
                 _ when pattern.StartsWith("/api/v1/contacts/", StringComparison.Ordinal) => "contact",
                 _ when pattern.StartsWith("/api/v1/webhooks/", StringComparison.Ordinal) => "own",
                 _ when pattern.StartsWith("/api/v1/knowledge/intent-examples/", StringComparison.Ordinal) => "own",

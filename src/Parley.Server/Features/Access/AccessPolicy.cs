@@ -41,7 +41,7 @@ public sealed class AccessPolicy(ParleyDbContext db, AccessDirectory directory)
     public async Task<IQueryable<Contact>> ContactsAsync(Actor actor, CancellationToken cancellationToken = default)
     {
         var scope = await ScopeAsync(actor, cancellationToken);
-        var contacts = db.Contacts.AsNoTracking();
+        var contacts = db.Contacts.AsNoTracking().Where(ct => ct.ErasedAt == null); // an erased contact is nobody's any more
         if (scope.SeesAllDepartments)
         {
             return contacts;

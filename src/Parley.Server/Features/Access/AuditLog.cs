@@ -21,7 +21,8 @@ public sealed class AuditLog(ParleyDbContext db, IHttpContextAccessor http, Time
     public void Stage(ClaimsPrincipal user, string action, string? targetType = null, string? targetId = null, object? details = null) =>
         Stage(action, user.UserId(), user.FindFirstValue(ClaimTypes.Name), targetType, targetId, details);
 
-    private void Stage(string action, Guid? actorId, string? actorName, string? targetType, string? targetId, object? details) =>
+    /// <summary>An entry by a given actor (a background job names itself), staged in the caller's unit of work.</summary>
+    public void Stage(string action, Guid? actorId, string? actorName, string? targetType, string? targetId, object? details) =>
         db.AuditEntries.Add(new AuditEntry
         {
             At = time.GetUtcNow().UtcDateTime,
@@ -37,6 +38,26 @@ public sealed class AuditLog(ParleyDbContext db, IHttpContextAccessor http, Time
     /// <summary>An action by the signed-in user.</summary>
     public Task RecordAsync(ClaimsPrincipal user, string action, string? targetType = null, string? targetId = null, object? details = null, CancellationToken cancellationToken = default) =>
         RecordAsync(action, user.UserId(), user.FindFirstValue(ClaimTypes.Name), targetType, targetId, details, cancellationToken);
+
+    /// <summary>
+    /// An action by the user of the current request, for services that are not handed the principal (a webhook or
+    /// label service called from a REST handler). Outside a request the actor is recorded as the system.
+    /// </summary>
+    public Task RecordByCallerAsync(string action, string? targetType, string? targetId, object? details, CancellationToken cancellationToken)
+    {
+        var user = http.HttpContext?.User;
+        return RecordAsync(action, user?.UserId(), user?.FindFirstValue(ClaimTypes.Name) ?? (user?.UserId() is null ? "Parley" : null), targetType, targetId, details, cancellationToken);
+    }
+
+    /// <summary><see cref="RecordByCallerAsync"/> without saving: commits with the caller's change.</summary>
+    public void StageByCaller(string action, string? targetType, string? targetId, object? details)
+    {
+        var user = http.HttpContext?.User;
+        Stage(action, user?.UserId(), user?.FindFirstValue(ClaimTypes.Name) ?? (user?.UserId() is null ? "Parley" : null), targetType, targetId, details);
+    }
+
+    /// <summary>Before/after of a changed setting, the shape every settings entry uses.</summary>
+    public static object Change(object? before, object? after) => new { before, after };
 
     private static string? Truncate(string? value, int max) => value is null || value.Length <= max ? value : value[..max];
 }

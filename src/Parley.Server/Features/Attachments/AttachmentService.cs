@@ -109,7 +109,7 @@ public sealed class AttachmentService(
         var result = await writer.WriteAsync(command, cancellationToken);
         if (WriteOutcomes.ErrorOf(result.Outcome) is { } refused)
         {
-            store.Delete(key);
+            await store.DeleteAsync(key, CancellationToken.None);
             await db.Attachments.Where(a => a.Id == attachment.Id).ExecuteDeleteAsync(CancellationToken.None);
             throw refused;
         }
@@ -143,7 +143,7 @@ public sealed class AttachmentService(
             }
         }
 
-        return store.OpenRead(attachment.StorageKey) is { } content ? (attachment, content) : null;
+        return await store.OpenReadAsync(attachment.StorageKey, cancellationToken) is { } content ? (attachment, content) : null;
     }
 
     public static AttachmentInfo Describe(Attachment a) => new(

@@ -18,7 +18,7 @@ public sealed class AttachmentOptions
 
 /// <summary>
 /// Where attachment bytes live. Keys are chosen by the server (never from a client-supplied name), so nothing a
-/// visitor sends can point outside the store. A second implementation (S3-compatible) can come later.
+/// visitor sends can point outside the store. Local disk is the default; an S3-compatible bucket is the other.
 /// </summary>
 public interface IAttachmentStore
 {
@@ -26,9 +26,10 @@ public interface IAttachmentStore
     Task<string> SaveAsync(Stream content, CancellationToken cancellationToken);
 
     /// <summary>The stored bytes, or null when the key is unknown.</summary>
-    Stream? OpenRead(string key);
+    Task<Stream?> OpenReadAsync(string key, CancellationToken cancellationToken);
 
-    void Delete(string key);
+    /// <summary>Removes the bytes; a key that is already gone is not an error.</summary>
+    Task DeleteAsync(string key, CancellationToken cancellationToken);
 }
 
 /// <summary>Files under the data directory, in one folder per month: <c>attachments/2026-11/{random}.bin</c>.</summary>
@@ -41,7 +42,7 @@ public sealed class LocalDiskAttachmentStore(IOptions<AttachmentOptions> options
     public async Task<string> SaveAsync(Stream content, CancellationToken cancellationToken)
     {
         var key = $"{time.GetUtcNow():yyyy-MM}/{Guid.NewGuid():N}.bin";
-        var path = PathOf(key)!;
+        var path = ResolvePath(key)!;
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         try
         {
@@ -57,19 +58,24 @@ public sealed class LocalDiskAttachmentStore(IOptions<AttachmentOptions> options
         return key;
     }
 
-    public Stream? OpenRead(string key) =>
-        PathOf(key) is { } path && File.Exists(path) ? new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true) : null;
+    public Task<Stream?> OpenReadAsync(string key, CancellationToken cancellationToken) =>
+        Task.FromResult<Stream?>(PathOf(key) is { } path && File.Exists(path) ? new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, useAsync: true) : null);
 
-    public void Delete(string key)
+    public Task DeleteAsync(string key, CancellationToken cancellationToken)
     {
         if (PathOf(key) is { } path)
         {
             File.Delete(path);
         }
+
+        return Task.CompletedTask;
     }
 
+    /// <summary>Where a key's file is on disk (tests check that removed files are really gone).</summary>
+    public string? PathOf(string key) => ResolvePath(key);
+
     /// <summary>Only keys of the shape this store issues resolve to a path (defence in depth against traversal).</summary>
-    private string? PathOf(string key)
+    private string? ResolvePath(string key)
     {
         var parts = key.Split('/');
         if (parts.Length != 2 || parts[0].Length != 7 || !parts[1].EndsWith(".bin", StringComparison.Ordinal)

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Net.Http.Headers;
 using Parley.Server.Infrastructure;
 using Parley.Server.Messaging;
@@ -12,7 +13,8 @@ public static class AttachmentsApi
     public static WebApplicationBuilder AddAttachments(this WebApplicationBuilder builder)
     {
         builder.Services.AddOptions<AttachmentOptions>().BindConfiguration(AttachmentOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSingleton<IAttachmentStore, LocalDiskAttachmentStore>();
+        builder.Services.AddSingleton<LocalDiskAttachmentStore>();
+        builder.Services.TryAddSingleton<IAttachmentStore>(sp => sp.GetRequiredService<LocalDiskAttachmentStore>()); // a test may wrap it
         builder.Services.AddScoped<AttachmentService>();
         return builder;
     }

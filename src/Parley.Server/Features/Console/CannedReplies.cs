@@ -18,7 +18,7 @@ public sealed record CannedPreviewRequest(string? Body, Guid? ConversationId = n
 public sealed record CannedPreviewDto(string Rendered, IReadOnlyDictionary<string, string?> Variables, bool Sample);
 
 /// <summary>Personal and shared canned replies, and the one place their variables are expanded.</summary>
-public sealed partial class CannedReplyService(ParleyDbContext db, ConversationScope scope, TimeProvider time)
+public sealed partial class CannedReplyService(ParleyDbContext db, ConversationScope scope, Access.AuditLog audit, TimeProvider time)
 {
     public const int MaxBodyLength = 4000;
 
@@ -51,6 +51,7 @@ public sealed partial class CannedReplyService(ParleyDbContext db, ConversationS
         var now = time.GetUtcNow().UtcDateTime;
         var reply = new CannedReply { Id = Guid.CreateVersion7(), OwnerId = owner, Shortcut = shortcut, Body = body, CreatedAt = now, UpdatedAt = now };
         db.CannedReplies.Add(reply);
+        audit.Stage(user, "canned_reply.created", "canned_reply", reply.Id.ToString(), Access.AuditLog.Change(null, Snapshot(reply)));
         await db.SaveChangesAsync(cancellationToken);
         return new CannedReplyDto(reply.Id, reply.Shortcut, reply.Body, owner is null, owner is not null, null);
     }
@@ -61,10 +62,12 @@ public sealed partial class CannedReplyService(ParleyDbContext db, ConversationS
         var reply = await FindEditableAsync(user, id, cancellationToken);
         var owner = OwnerFor(user, request.Shared);
         await EnsureUniqueAsync(owner, shortcut, id, cancellationToken);
+        var before = Snapshot(reply);
         reply.Shortcut = shortcut;
         reply.Body = body;
         reply.OwnerId = owner;
         reply.UpdatedAt = time.GetUtcNow().UtcDateTime;
+        audit.Stage(user, "canned_reply.updated", "canned_reply", reply.Id.ToString(), Access.AuditLog.Change(before, Snapshot(reply)));
         await db.SaveChangesAsync(cancellationToken);
         return new CannedReplyDto(reply.Id, reply.Shortcut, reply.Body, owner is null, owner is not null, null);
     }
@@ -73,6 +76,7 @@ public sealed partial class CannedReplyService(ParleyDbContext db, ConversationS
     {
         var reply = await FindEditableAsync(user, id, cancellationToken);
         db.CannedReplies.Remove(reply);
+        audit.Stage(user, "canned_reply.deleted", "canned_reply", reply.Id.ToString(), Access.AuditLog.Change(Snapshot(reply), null));
         await db.SaveChangesAsync(cancellationToken);
     }
 
@@ -137,6 +141,8 @@ public sealed partial class CannedReplyService(ParleyDbContext db, ConversationS
             ["agent.email"] = agent?.Email,
         };
     }
+
+    private static object Snapshot(CannedReply r) => new { r.Shortcut, r.Body, shared = r.OwnerId is null };
 
     private async Task<CannedReply> FindEditableAsync(ClaimsPrincipal user, Guid id, CancellationToken cancellationToken)
     {

@@ -19,7 +19,7 @@ public sealed record ConversationLabelsDto(Guid ConversationId, IReadOnlyList<Gu
 /// <summary>Raised when a conversation's labels change (agents' inbox rows show them).</summary>
 public sealed record ConversationLabelsChanged(Guid ConversationId, IReadOnlyList<Guid> LabelIds);
 
-public sealed partial class LabelService(ParleyDbContext db, ConversationScope scope, DomainEvents events, TimeProvider time)
+public sealed partial class LabelService(ParleyDbContext db, ConversationScope scope, DomainEvents events, Access.AuditLog audit, TimeProvider time)
 {
     public Task<List<LabelDto>> ListAsync(CancellationToken cancellationToken) =>
         db.Labels.AsNoTracking().OrderBy(l => l.Name).Select(l => new LabelDto(l.Id, l.Name, l.Color)).ToListAsync(cancellationToken);
@@ -45,6 +45,7 @@ public sealed partial class LabelService(ParleyDbContext db, ConversationScope s
 
         var label = new Label { Id = Guid.CreateVersion7(), Name = name, Color = color, CreatedAt = time.GetUtcNow().UtcDateTime };
         db.Labels.Add(label);
+        audit.StageByCaller("label.created", "label", label.Id.ToString(), Access.AuditLog.Change(null, new { label.Name, label.Color }));
         await db.SaveChangesAsync(cancellationToken);
         return new LabelDto(label.Id, label.Name, label.Color);
     }
@@ -56,10 +57,13 @@ public sealed partial class LabelService(ParleyDbContext db, ConversationScope s
             throw new ParleyException(ErrorCatalogue.Forbidden, "Only supervisors and admins delete labels.");
         }
 
-        if (await db.Labels.Where(l => l.Id == id).ExecuteDeleteAsync(cancellationToken) == 0)
+        var label = await db.Labels.AsNoTracking().FirstOrDefaultAsync(l => l.Id == id, cancellationToken);
+        if (label is null || await db.Labels.Where(l => l.Id == id).ExecuteDeleteAsync(cancellationToken) == 0)
         {
             throw new ParleyException(ErrorCatalogue.LabelNotFound);
         }
+
+        await audit.RecordAsync(user, "label.deleted", "label", id.ToString(), Access.AuditLog.Change(new { label.Name, label.Color }, null), cancellationToken);
     }
 
     /// <summary>Replaces the conversation's labels with the given set.</summary>

@@ -56,11 +56,37 @@ public sealed partial class IntegrationEventLog(
     private volatile bool _draining;
     private Task _loop = Task.CompletedTask;
 
+    private long _enqueued;
+    private long _handled;
+
     public void Enqueue(IntegrationEventDraft draft)
     {
-        if (!_queue.Writer.TryWrite(draft))
+        if (_queue.Writer.TryWrite(draft))
+        {
+            Interlocked.Increment(ref _enqueued);
+        }
+        else
         {
             LogDropped(logger, draft.Type);
+        }
+    }
+
+    /// <summary>
+    /// Completes when every event this node queued before the call is stored (or given up on): an erasure flushes
+    /// the "closed" events it caused before it redacts, so none of them is stored with the payload afterwards.
+    /// </summary>
+    public async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        var target = Interlocked.Read(ref _enqueued);
+        while (Interlocked.Read(ref _handled) < target)
+        {
+            var next = signal.WaitAsync(cancellationToken);
+            if (Interlocked.Read(ref _handled) >= target)
+            {
+                return;
+            }
+
+            await next;
         }
     }
 
@@ -169,6 +195,7 @@ public sealed partial class IntegrationEventLog(
                 }
             }
 
+            Interlocked.Add(ref _handled, batch.Count);
             batch.Clear();
             signal.Notify();
         }
@@ -181,9 +208,17 @@ public sealed partial class IntegrationEventLog(
         var endpoints = (await db.WebhookEndpoints.AsNoTracking().Where(e => e.Enabled).Select(e => new { e.Id, e.EventTypes }).ToListAsync())
             .Select(e => (e.Id, e.EventTypes)).ToList();
         var now = time.GetUtcNow().UtcDateTime;
+
+        // An event that describes a contact erased or a conversation anonymised meanwhile (a "closed" event queued by
+        // the erasure itself) is stored without its payload: docs/privacy.md.
+        var conversationIds = batch.Where(d => d.ConversationId is not null).Select(d => d.ConversationId!.Value).Distinct().ToList();
+        var contactIds = batch.Where(d => d.ContactId is not null).Select(d => d.ContactId!.Value).Distinct().ToList();
+        var removed = new HashSet<Guid>(await db.Conversations.AsNoTracking().Where(c => conversationIds.Contains(c.Id) && c.AnonymisedAt != null).Select(c => c.Id).ToListAsync());
+        removed.UnionWith(await db.Contacts.AsNoTracking().Where(c => contactIds.Contains(c.Id) && c.ErasedAt != null).Select(c => c.Id).ToListAsync());
         foreach (var draft in batch)
         {
-            Add(db, draft, now, endpoints);
+            var redact = (draft.ConversationId is { } conversation && removed.Contains(conversation)) || (draft.ContactId is { } contact && removed.Contains(contact));
+            Add(db, redact ? draft with { Data = Privacy.DataLifecycle.RedactedPayload } : draft, now, endpoints);
         }
 
         await db.SaveChangesAsync();

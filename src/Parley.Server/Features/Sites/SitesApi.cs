@@ -76,16 +76,17 @@ public static partial class SitesApi
         }
 
         origins.Invalidate();
-        await audit.RecordAsync(user, "site.created", "site", site.Id.ToString(), new { site.Key, site.Name }, cancellationToken);
+        await audit.RecordAsync(user, "site.created", "site", site.Id.ToString(), AuditLog.Change(null, new { site.Key, site.Name }), cancellationToken);
         return TypedResults.Created($"/api/v1/sites/{site.Id}", ToDto(site));
     }
 
     internal static async Task<Ok<SiteDto>> UpdateAsync(Guid id, UpdateSiteRequest request, ParleyDbContext db, AuditLog audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var site = await FindAsync(db.Sites, id, cancellationToken);
+        var before = new { site.Name };
         site.Name = ValidName(request.Name);
         await db.SaveChangesAsync(cancellationToken);
-        await audit.RecordAsync(user, "site.updated", "site", site.Id.ToString(), new { site.Name }, cancellationToken);
+        await audit.RecordAsync(user, "site.updated", "site", site.Id.ToString(), AuditLog.Change(before, new { site.Name }), cancellationToken);
         return TypedResults.Ok(ToDto(site));
     }
 

@@ -50,7 +50,7 @@ public sealed record ConversationTakenOver(Guid ConversationId, Guid PreviousAss
 /// and take over (assign to oneself a conversation another agent holds; that agent is told). Who may is decided by
 /// <see cref="AccessPolicy"/> (<see cref="ConversationAction.Whisper"/>, <see cref="ConversationAction.TakeOver"/>).
 /// </summary>
-internal sealed class SupervisorActions(AccessPolicy access, MessageService messages, Routing.RoutingService routing, DomainEvents events)
+internal sealed class SupervisorActions(AccessPolicy access, MessageService messages, Routing.RoutingService routing, DomainEvents events, AuditLog audit)
 {
     public async Task<SendAck> WhisperAsync(Actor actor, Guid conversationId, WhisperRequest request, CancellationToken cancellationToken)
     {
@@ -72,6 +72,7 @@ internal sealed class SupervisorActions(AccessPolicy access, MessageService mess
                 FromName = actor.Name,
                 Body = request.Body!.Trim(),
             }));
+            await audit.RecordAsync("supervision.whispered", actor.PrincipalId, actor.Name, "conversation", conversationId.ToString(), new { assigneeId = assignee, ack.Seq }, cancellationToken);
         }
 
         return ack;
@@ -81,6 +82,7 @@ internal sealed class SupervisorActions(AccessPolicy access, MessageService mess
     {
         var conversation = await access.RequireConversationAsync(actor, conversationId, ConversationAction.TakeOver, cancellationToken);
         var summary = await routing.AssignAsync(conversationId, actor.PrincipalId, actor, cancellationToken);
+        await audit.RecordAsync("supervision.taken_over", actor.PrincipalId, actor.Name, "conversation", conversationId.ToString(), new { previousAssigneeId = conversation.AssigneeId }, cancellationToken);
         if (conversation.AssigneeId is { } previous && previous != actor.PrincipalId)
         {
             events.Publish(new ConversationTakenOver(conversationId, previous, new TakenOverEvent { ConversationId = conversationId, ByUserId = actor.PrincipalId, ByName = actor.Name }));

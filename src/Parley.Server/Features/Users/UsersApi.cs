@@ -106,6 +106,7 @@ public static class UsersApi
         Guid id, UpdateUserRequest request, ParleyDbContext db, AuditLog audit, AccessDirectory directory, SignInService signIn, ClaimsPrincipal principal, CancellationToken cancellationToken)
     {
         var user = await db.Users.FirstOrDefaultAsync(u => u.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.UserNotFound);
+        var before = new { displayName = user.DisplayName, role = RoleName(user.Role), isActive = user.IsActive, allDepartments = user.AllDepartments, capacity = user.Capacity };
         var changes = new Dictionary<string, object?>();
         if (request.DisplayName is { } name)
         {
@@ -164,7 +165,7 @@ public static class UsersApi
         }
 
         directory.Invalidate(user.Id);
-        await audit.RecordAsync(principal, "user.updated", "user", user.Id.ToString(), changes, cancellationToken);
+        await audit.RecordAsync(principal, "user.updated", "user", user.Id.ToString(), AuditLog.Change(before, changes), cancellationToken);
         var teams = await db.TeamMembers.AsNoTracking().Where(m => m.UserId == id).Select(m => m.TeamId).ToListAsync(cancellationToken);
         return TypedResults.Ok(ToDto(user, teams));
     }
@@ -176,12 +177,13 @@ public static class UsersApi
         var wanted = (request.TeamIds ?? []).Distinct().ToList();
         await RequireTeamsExistAsync(db, wanted, cancellationToken);
         var current = await db.TeamMembers.Where(m => m.UserId == id).ToListAsync(cancellationToken);
+        var before = current.ConvertAll(m => m.TeamId);
         db.TeamMembers.RemoveRange(current.Where(m => !wanted.Contains(m.TeamId)));
         var now = time.GetUtcNow().UtcDateTime;
         db.TeamMembers.AddRange(wanted.Where(t => current.All(m => m.TeamId != t)).Select(t => new TeamMember { TeamId = t, UserId = id, CreatedAt = now }));
         await db.SaveChangesAsync(cancellationToken);
         directory.Invalidate(id);
-        await audit.RecordAsync(principal, "user.teams_changed", "user", id.ToString(), new { teamIds = wanted }, cancellationToken);
+        await audit.RecordAsync(principal, "user.teams_changed", "user", id.ToString(), AuditLog.Change(new { teamIds = before }, new { teamIds = wanted }), cancellationToken);
         return TypedResults.Ok(ToDto(user, wanted));
     }
 

@@ -28,7 +28,7 @@ public sealed record WebhookAttemptDto(
     int Number, DateTime StartedAt, int DurationMs, string RequestHeaders, string RequestBody, int? ResponseStatus, string? ResponseBody, string? Error);
 
 /// <summary>Admin operations on webhook endpoints and their delivery log.</summary>
-public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> options, IntegrationEventSignal signal, TimeProvider time)
+public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> options, IntegrationEventSignal signal, Access.AuditLog audit, TimeProvider time)
 {
     public async Task<List<WebhookEndpointDto>> ListAsync(CancellationToken cancellationToken) =>
         (await db.WebhookEndpoints.AsNoTracking().OrderBy(e => e.CreatedAt).ToListAsync(cancellationToken)).ConvertAll(WebhookEndpointDto.From);
@@ -52,6 +52,7 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
             UpdatedAt = now,
         };
         db.WebhookEndpoints.Add(endpoint);
+        audit.StageByCaller("webhook.created", "webhook", endpoint.Id.ToString(), Access.AuditLog.Change(null, Snapshot(endpoint)));
         await db.SaveChangesAsync(cancellationToken);
         return WebhookEndpointDto.From(endpoint);
     }
@@ -59,6 +60,7 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
     public async Task<WebhookEndpointDto> UpdateAsync(Guid id, UpdateWebhookRequest request, CancellationToken cancellationToken)
     {
         var endpoint = await db.WebhookEndpoints.FirstOrDefaultAsync(e => e.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.WebhookNotFound);
+        var before = Snapshot(endpoint);
         if (request.Url is not null)
         {
             endpoint.Url = await ValidateUrlAsync(request.Url, cancellationToken);
@@ -85,6 +87,7 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
         }
 
         endpoint.UpdatedAt = now;
+        audit.StageByCaller("webhook.updated", "webhook", endpoint.Id.ToString(), Access.AuditLog.Change(before, Snapshot(endpoint)));
         await db.SaveChangesAsync(cancellationToken);
         if (!endpoint.Enabled)
         {
@@ -99,16 +102,20 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
         var endpoint = await db.WebhookEndpoints.FirstOrDefaultAsync(e => e.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.WebhookNotFound);
         endpoint.Secret = WebhookSignature.NewSecret();
         endpoint.UpdatedAt = time.GetUtcNow().UtcDateTime;
+        audit.StageByCaller("webhook.secret_rotated", "webhook", endpoint.Id.ToString(), null);
         await db.SaveChangesAsync(cancellationToken);
         return WebhookEndpointDto.From(endpoint);
     }
 
     public async Task DeleteAsync(Guid id, CancellationToken cancellationToken)
     {
+        var endpoint = await FindAsync(id, cancellationToken);
         if (await db.WebhookEndpoints.Where(e => e.Id == id).ExecuteDeleteAsync(cancellationToken) == 0)
         {
             throw new ParleyException(ErrorCatalogue.WebhookNotFound);
         }
+
+        await audit.RecordByCallerAsync("webhook.deleted", "webhook", id.ToString(), Access.AuditLog.Change(Snapshot(endpoint), null), cancellationToken);
     }
 
     public async Task<(List<WebhookDeliveryDto> Items, string? NextCursor)> DeliveriesAsync(Guid id, string? cursor, int limit, CancellationToken cancellationToken)
@@ -153,6 +160,7 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
         var now = time.GetUtcNow().UtcDateTime;
         var delivery = new WebhookDelivery { EndpointId = endpointId, EventId = original.EventId, Status = WebhookDeliveryStatus.Pending, NextAttemptAt = now, CreatedAt = now };
         db.WebhookDeliveries.Add(delivery);
+        audit.StageByCaller("webhook.redelivered", "webhook", endpointId.ToString(), new { deliveryId, eventId = original.EventId });
         await db.SaveChangesAsync(cancellationToken);
         signal.Notify();
         var type = await db.IntegrationEvents.Where(e => e.Id == original.EventId).Select(e => e.Type).FirstAsync(cancellationToken);
@@ -177,6 +185,9 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
 
     private async Task<WebhookEndpoint> FindAsync(Guid id, CancellationToken cancellationToken) =>
         await db.WebhookEndpoints.AsNoTracking().FirstOrDefaultAsync(e => e.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.WebhookNotFound);
+
+    /// <summary>What the audit log keeps of an endpoint: never its signing secret.</summary>
+    private static object Snapshot(WebhookEndpoint e) => new { e.Url, e.Description, e.EventTypes, e.Enabled };
 
     private static WebhookDeliveryDto ToDto(WebhookDelivery d, string type, IReadOnlyList<WebhookAttemptDto>? log) => new(
         d.Id, d.EndpointId, d.EventId, type, d.Status.ToString().ToLowerInvariant(), d.Attempts, d.NextAttemptAt, d.LastStatusCode, d.LastError, d.CreatedAt, d.CompletedAt, log);

@@ -299,6 +299,7 @@ public static class WidgetFeaturesApi
         Guid id, WidgetSettingsDto request, ParleyDbContext db, Access.SiteOrigins siteOrigins, Access.AuditLog audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var site = await db.Sites.FirstOrDefaultAsync(s => s.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.SiteNotFound);
+        var before = new WidgetSettingsDto(WidgetSettings.Of(site), Origins(site.AllowedOrigins));
         var settings = (request.Settings ?? throw new ParleyException(ErrorCatalogue.InvalidSettings, "settings is required.")).Validated();
         var departments = settings.Departments.ToList();
         if (departments.Count > 0 && await db.Teams.CountAsync(t => departments.Contains(t.Id), cancellationToken) != departments.Count)
@@ -326,7 +327,8 @@ public static class WidgetFeaturesApi
 
         await db.SaveChangesAsync(cancellationToken);
         siteOrigins.Invalidate();
-        await audit.RecordAsync(user, "site.widget_settings_updated", "site", site.Id.ToString(), new { allowedOrigins = site.AllowedOrigins }, cancellationToken);
+        await audit.RecordAsync(user, "site.widget_settings_updated", "site", site.Id.ToString(),
+            Access.AuditLog.Change(before, new WidgetSettingsDto(settings, Origins(site.AllowedOrigins))), cancellationToken);
         return TypedResults.Ok(new WidgetSettingsDto(settings, Origins(site.AllowedOrigins)));
     }
 

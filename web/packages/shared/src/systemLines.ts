@@ -26,6 +26,7 @@ const LINES: Record<Locale, Record<string, Line>> = {
     woke_visitor_wrote: () => 'Re-opened: the visitor wrote',
     woke_snooze_ended: () => 'Re-opened: the snooze ended',
     bot_handoff: () => 'The bot handed the conversation to a person',
+    content_removed: () => 'Message removed (data retention or erasure)',
   },
   'zh-CN': {
     closed: (p) => (p.by ? `${p.by} 关闭了会话` : '会话已关闭'),
@@ -38,6 +39,7 @@ const LINES: Record<Locale, Record<string, Line>> = {
     woke_visitor_wrote: () => '访客发来消息，会话已重新打开',
     woke_snooze_ended: () => '暂缓结束，会话已重新打开',
     bot_handoff: () => '机器人已将会话转给人工客服',
+    content_removed: () => '消息内容已删除（数据保留期限或删除请求）',
   },
 };
 
