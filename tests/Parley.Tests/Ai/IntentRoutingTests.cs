@@ -27,8 +27,7 @@ public sealed class IntentRoutingTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Routing_WaitsForTheFirstMessage_RoutesByIntent_AndBoostsComplaints(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -84,8 +83,7 @@ public sealed class IntentRoutingTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task AgentCorrection_StoresTheIntent_AndBecomesATrainingExample(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -114,8 +112,7 @@ public sealed class IntentRoutingTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task BotHandOff_RoutesByTheConversationsIntent(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

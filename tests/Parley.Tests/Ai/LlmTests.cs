@@ -121,8 +121,7 @@ public sealed class LlmTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Bot_AnswersThroughTheProvider_AndFallsBackToTheKnowledgeBaseWhenItFails(Store store)
     {
         await using var fake = await FakeOpenAi.StartAsync();

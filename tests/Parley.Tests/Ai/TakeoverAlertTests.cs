@@ -27,8 +27,7 @@ public sealed class TakeoverAlertTests
     };
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task SameQuestionThreeTimes_RaisesOneAlertPerEpisode_InEnglishAndChinese_WithAWebhook(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -81,8 +80,7 @@ public sealed class TakeoverAlertTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task ThreeDifferentQuestions_RaiseNoAlert_AndSiteThresholdsApply(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

@@ -13,8 +13,7 @@ public sealed class AuditApiTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task List_FiltersByActionPrefixActorTargetAndTime(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -39,8 +38,7 @@ public sealed class AuditApiTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Export_IsUtf8WithBom_EscapesFormulas_QuotesCells_AndIsItselfAudited(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

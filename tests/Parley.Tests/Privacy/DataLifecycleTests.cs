@@ -22,8 +22,7 @@ public sealed class DataLifecycleTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Export_StreamsAZipWithEverythingHeldAboutTheContact_AndIsAudited(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -59,8 +58,7 @@ public sealed class DataLifecycleTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Erase_ClosesTheOpenConversation_AnonymisesMessages_RemovesFilesTrailAndPayloads(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -108,8 +106,7 @@ public sealed class DataLifecycleTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Merge_KeepsBothHistoriesUnderTheSurvivor_AndRefusesAContactOfAnotherSite(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);
@@ -150,8 +147,7 @@ public sealed class DataLifecycleTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Retention_RemovesOldClosedConversations_AndAFailedRunResumesWithoutRemovingAnythingTwice(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

@@ -24,8 +24,7 @@ public sealed class ReportTests
     private static readonly DateTime Day = new(2026, 3, 2, 0, 0, 0, DateTimeKind.Utc); // a Monday
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Summary_MatchesHandComputedFixture_InUtc_Shanghai_AndBusinessHours(Store store)
     {
         var ct = TestContext.Current.CancellationToken;
@@ -87,8 +86,7 @@ public sealed class ReportTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Reports_StayInTheCallersSandbox_AndRefuseBadInput(Store store)
     {
         var ct = TestContext.Current.CancellationToken;
@@ -134,8 +132,7 @@ public sealed class ReportTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task CsvExport_IsUtf8WithBom_AndDefusesFormulas(Store store)
     {
         var ct = TestContext.Current.CancellationToken;
@@ -172,8 +169,7 @@ public sealed class ReportTests
     }
 
     [Theory]
-    [InlineData(Store.Sqlite)]
-    [InlineData(Store.Postgres)]
+    [BothStores]
     public async Task Facts_FollowARealConversation_ThroughMessagesAssignmentCloseAndRating(Store store)
     {
         var ct = TestContext.Current.CancellationToken;

@@ -26,6 +26,7 @@ public sealed class AuditCoverageTests
     /// <summary>Admin or supervisor endpoints that change state but are not audited, each with its reason. Keep it short.</summary>
     private static readonly Dictionary<string, string> Exempt = new()
     {
+        ["PreviewCannedReply"] = "Renders a reply's variables for the editor's preview; it reads and stores nothing.",
         ["PostBusinessEvent"] = "Data an integration reports about a customer (an order was paid), not a change of configuration; the event itself is stored with its source on the contact's timeline.",
     };
 
@@ -172,6 +173,8 @@ public sealed class AuditCoverageTests
         new("RotateSiteIdentitySecret", c => c.Http.PostAsync($"/api/v1/sites/{c["site"]}/identity-secret/rotate", null, Ct)),
         new("PutWidgetSettings", async c => await c.Http.PutAsync($"/api/v1/sites/{c["site"]}/widget-settings",
             JsonContent.Create(JsonNode.Parse(await c.Http.GetStringAsync($"/api/v1/sites/{c["site"]}/widget-settings", Ct))), Ct), Settings: true),
+        new("PutAiSettings", async c => await c.Http.PutAsync($"/api/v1/sites/{c["site"]}/ai-settings",
+            JsonContent.Create(JsonNode.Parse(await c.Http.GetStringAsync($"/api/v1/sites/{c["site"]}/ai-settings", Ct))), Ct), Settings: true),
         new("PutSiteRetention", c => c.Http.PutAsJsonAsync($"/api/v1/sites/{c["site"]}/retention", new { days = 30, mode = "anonymise" }, Ct), Settings: true),
         new("CreateTeam", c => c.KeepAsync(c.Http.PostAsJsonAsync("/api/v1/teams", new { name = "Audit team" }, Ct), "team", j => j["id"]!.ToString()), Settings: true),
         new("UpdateTeam", c => c.Http.PutAsJsonAsync($"/api/v1/teams/{c["team"]}", new { name = "Audit team 2", strategy = "roundRobin" }, Ct), Settings: true),

@@ -52,6 +52,17 @@ export interface Schemas {
     items: Schemas['AuditEntryDto'][];
     nextBefore: number | null;
   };
+  BreakdownDto: {
+    range: Schemas['ReportRange'];
+    by: string;
+    rows: Schemas['BreakdownRowDto'][];
+  };
+  BreakdownRowDto: {
+    key: string | null;
+    name: string | null;
+    metrics: Schemas['ReportMetrics'];
+    daily: number[];
+  };
   BusinessEventReply: {
     id: number;
     contactId: string;
@@ -252,9 +263,46 @@ export interface Schemas {
     user: Schemas['UserAdminDto'];
     temporaryPassword: string | null;
   };
+  CsatCommentDto: {
+    conversationId: string;
+    score: number;
+    comment: string;
+    ratedAt: string;
+    agentId: string | null;
+    agentName: string | null;
+  };
+  CsatReportDto: {
+    range: Schemas['ReportRange'];
+    csat: Schemas['CsatStats'];
+    comments: Schemas['CsatCommentDto'][];
+  };
+  CsatStats: {
+    responses: number;
+    average: number | null;
+    responseRate: number | null;
+    distribution: number[];
+  };
   DepartmentOption: {
     id: string;
     name: string;
+  };
+  DurationBucketDto: {
+    fromSeconds: number;
+    toSeconds: number | null;
+    firstResponse: number;
+    queueWait: number;
+  };
+  DurationStats: {
+    count: number;
+    median: number | null;
+    p90: number | null;
+    average: number | null;
+  };
+  ErasureResult: {
+    contactId: string;
+    conversationsClosed: number;
+    conversationsAnonymised: number;
+    files: number;
   };
   HighlightRange: {
     start: number;
@@ -344,6 +392,10 @@ export interface Schemas {
     name: string | null;
     color: string | null;
   };
+  LoadStateEvent: {
+    state: string;
+    shedding: string[];
+  };
   LoginRequest: {
     email: string;
     password: string;
@@ -351,6 +403,9 @@ export interface Schemas {
   };
   MembersRequest: {
     userIds: string[] | null;
+  };
+  MergeContactRequest: {
+    contactId: string | null;
   };
   MessageDto: {
     id?: number;
@@ -453,8 +508,46 @@ export interface Schemas {
     conversationId: string;
     lastReadSeq: number;
   };
+  ReportMetrics: {
+    created?: number;
+    closed?: number;
+    missed?: number;
+    abandoned?: number;
+    messagesIn?: number;
+    messagesOut?: number;
+    firstResponse: Schemas['DurationStats'];
+    resolution: Schemas['DurationStats'];
+    queueWait: Schemas['DurationStats'];
+    handleTime: Schemas['DurationStats'];
+    csat: Schemas['CsatStats'];
+    botConversations?: number;
+    handedOff?: number;
+    botResolved?: number;
+    handOffRate?: number | null;
+    botResolvedRate?: number | null;
+  };
+  ReportRange: {
+    from: string;
+    to: string;
+    timeZone: string;
+    businessHours: boolean;
+  };
+  ReportSummaryDto: {
+    range: Schemas['ReportRange'];
+    metrics: Schemas['ReportMetrics'];
+  };
   ResetPasswordRequest: {
     newPassword: string;
+  };
+  ResponseTimesDto: {
+    range: Schemas['ReportRange'];
+    firstResponse: Schemas['DurationStats'];
+    queueWait: Schemas['DurationStats'];
+    buckets: Schemas['DurationBucketDto'][];
+  };
+  RetentionSettingsDto: {
+    days: number | null;
+    mode: string | null;
   };
   RouteRequest: {
     teamId: string | null;
@@ -582,6 +675,15 @@ export interface Schemas {
     overflowTeamId?: string | null;
     offerTimeoutSeconds?: number | null;
     skills?: string | null;
+  };
+  TimePointDto: {
+    start: string;
+    metrics: Schemas['ReportMetrics'];
+  };
+  TimeSeriesDto: {
+    range: Schemas['ReportRange'];
+    interval: string;
+    points: Schemas['TimePointDto'][];
   };
   TotpCodeRequest: {
     code: string;
@@ -732,6 +834,7 @@ export interface Schemas {
     visitorToken: string | null;
     user?: Schemas['WidgetUser'] | null;
     page?: Schemas['VisitorPage'] | null;
+    offline?: boolean;
   };
   WidgetSessionResponse: {
     visitorToken: string;

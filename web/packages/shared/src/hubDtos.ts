@@ -111,3 +111,9 @@ export interface TakenOverEvent {
   byUserId: string;
   byName: string | null;
 }
+
+/** Agent hub `loadState` (and GET /api/v1/system/load): the load governor's state and what it sheds (docs/operations.md). */
+export interface LoadStateEvent {
+  state: 'normal' | 'pressure' | 'overload';
+  shedding: string[];
+}
