@@ -66,4 +66,34 @@ public sealed class IntentBrowserTests(BrowserFixture browser) : IClassFixture<B
         Assert.Contains(examples!.Items, e => e.Text.Contains("cracked screen", StringComparison.Ordinal));
         Assert.Equal("sales", (await ConversationsAsync(server)).Single(c => c.Id == conversation.Id).Intent);
     }
+
+    [Fact]
+    public async Task SupervisorsQueuePage_ListsTakeoverAlerts_AsTheyAreRaised()
+    {
+        browser.SkipIfUnavailable();
+        await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
+        await using var server = await ParleyServer.StartAsync(storage);
+        await using var visitor = await VisitorClient.ConnectAsync(server);
+        var conversation = await visitor.StartConversationAsync();
+        await visitor.SendAsync(conversation.Id, "我的快递什么时候到？");
+
+        await using var context = await browser.Browser.NewContextAsync(new() { Locale = "zh-CN", ViewportSize = new() { Width = 1440, Height = 860 } });
+        var console = await ConsolePage.SignInAsync(context, server);
+        await console.GetByTestId("nav-queue").ClickAsync();
+        await Assertions.Expect(console.GetByTestId("takeover-alerts-empty")).ToBeVisibleAsync(new() { Timeout = Timeout });
+
+        // The same question three times, while the page is open: the alert appears without a reload.
+        await visitor.SendAsync(conversation.Id, "快递到底什么时候到？");
+        await visitor.SendAsync(conversation.Id, "请问我的快递什么时候能到？");
+        var alert = console.Locator($"[data-testid=takeover-alert][data-conversation=\"{conversation.Id}\"]");
+        await Assertions.Expect(alert).ToHaveCountAsync(1, new() { Timeout = Timeout });
+        await Assertions.Expect(alert).ToContainTextAsync("访客 ");
+        await Assertions.Expect(console.GetByTestId("takeover-alert")).ToHaveCountAsync(1);
+        await console.ScreenshotAsync(new() { Path = Screenshots.PathOf("console-queue-takeover.png") });
+
+        // Closing the conversation ends the episode: the row leaves the list.
+        await using var admin = await AgentClient.ConnectAsync(server);
+        (await admin.Http.PostAsync($"/api/v1/conversations/{conversation.Id}/close", null, Ct)).EnsureSuccessStatusCode();
+        await Assertions.Expect(alert).ToHaveCountAsync(0, new() { Timeout = Timeout });
+    }
 }
