@@ -131,9 +131,10 @@ public sealed partial class MessageWriter : BackgroundService
 
             _metrics.Committed(batch.Count, committed.Count, duplicates, Stopwatch.GetElapsedTime(started));
         }
-        catch (Exception ex) when (batch.Count > 1)
+        catch (Exception ex) when (batch.Count > 1 || ex is System.Data.Common.DbException { IsTransient: true })
         {
-            // One poisoned message must not fail its neighbours: retry them one by one.
+            // One poisoned message must not fail its neighbours, and a transient failure (PostgreSQL chose this
+            // commit as a deadlock or serialization victim) deserves one more try: retry them one by one.
             LogBatchFailed(_logger, ex, batch.Count);
             committed = [];
             foreach (var item in batch)

@@ -102,8 +102,36 @@ public sealed partial class ConversationFactsRefresher(IServiceScopeFactory scop
         {
             await connection.OpenAsync(cancellationToken);
             await dialect.InitializeConnectionAsync(connection, cancellationToken);
+            await using var tx = await connection.BeginTransactionAsync(cancellationToken);
             await using var cmd = connection.CreateCommand();
+            cmd.Transaction = tx;
             var sql = new StringBuilder();
+
+            // The group commit locks a conversation row before it upserts that conversation's facts row. Inserting a
+            // facts row checks its foreign key, which waits for that conversation row: without taking the
+            // conversation rows first, in the same order, this upsert and a commit deadlock on PostgreSQL (each
+            // holding what the other waits for). SQLite has one writer and needs no row locks.
+            if (dialect.LockRows.Length > 0)
+            {
+                sql.Append("SELECT \"Id\" FROM \"Conversations\" WHERE \"Id\" IN (");
+                for (var i = 0; i < rows.Count; i++)
+                {
+                    sql.Append(i == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"@lock{i}");
+                    dialect.Add(cmd, $"@lock{i}", rows[i].Conversation.Id);
+                }
+
+                sql.Append(") ORDER BY \"Id\"").Append(dialect.LockRows).Append(';');
+                cmd.CommandText = sql.ToString();
+                await using (var reader = await cmd.ExecuteReaderAsync(cancellationToken))
+                {
+                    while (await reader.ReadAsync(cancellationToken))
+                    {
+                    }
+                }
+
+                sql.Clear();
+                cmd.Parameters.Clear();
+            }
             for (var i = 0; i < rows.Count; i++)
             {
                 var (c, score, knownIntent) = rows[i];
@@ -155,6 +183,7 @@ public sealed partial class ConversationFactsRefresher(IServiceScopeFactory scop
 
             cmd.CommandText = sql.ToString();
             await cmd.ExecuteNonQueryAsync(cancellationToken);
+            await tx.CommitAsync(cancellationToken);
         }
     }
 
