@@ -182,7 +182,10 @@ public sealed class QueueTests
         var agents = (await admin.GetFromJsonAsync<List<AgentRoutingDto>>("/api/v1/routing/agents", TestContext.Current.CancellationToken))!;
         Assert.Equal("away", agents.Single(a => a.Id == annId).Status);
         await using var back = await ConnectAgentAsync(server, "ann@test.local", annId);
-        agents = (await admin.GetFromJsonAsync<List<AgentRoutingDto>>("/api/v1/routing/agents", TestContext.Current.CancellationToken))!;
+        // Presence follows the new connection asynchronously: wait for it (bounded) instead of reading once.
+        agents = await Eventually.ValueAsync(
+            async () => (await admin.GetFromJsonAsync<List<AgentRoutingDto>>("/api/v1/routing/agents", TestContext.Current.CancellationToken))!,
+            list => list.Single(a => a.Id == annId).Status == "online");
         Assert.Equal(("online", 1), (agents.Single(a => a.Id == annId).Status, agents.Single(a => a.Id == annId).Load));
         Assert.Equal(annId, (await ConversationsAsync(server)).Single().AssigneeId);
 
