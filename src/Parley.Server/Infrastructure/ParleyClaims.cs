@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using Parley.Server.Core;
 
 namespace Parley.Server.Infrastructure;
 
@@ -24,11 +25,11 @@ public static class ParleyClaims
     public const string VisitorPolicy = "Visitor";
 
     public static Guid? UserId(this ClaimsPrincipal principal) =>
-        Guid.TryParse(principal.FindFirstValue(ClaimTypes.NameIdentifier), out var id) ? id : null;
+        Ids.ParseOrNull(principal.FindFirstValue(ClaimTypes.NameIdentifier));
 
     public static Guid? VisitorContactId(this ClaimsPrincipal principal) =>
-        Guid.TryParse(principal.FindFirstValue(ContactId), out var id) ? id : null;
+        Ids.ParseOrNull(principal.FindFirstValue(ContactId));
 
     public static Guid? VisitorSiteId(this ClaimsPrincipal principal) =>
-        Guid.TryParse(principal.FindFirstValue(SiteId), out var id) ? id : null;
+        Ids.ParseOrNull(principal.FindFirstValue(SiteId));
 }

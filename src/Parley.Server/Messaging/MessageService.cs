@@ -8,20 +8,6 @@ using Parley.Server.Realtime;
 
 namespace Parley.Server.Messaging;
 
-/// <summary>Who is acting: the audience decides numbering and visibility, the ids decide access.</summary>
-public readonly record struct Actor(Audience Audience, Guid PrincipalId, string? Name, Guid SiteId = default)
-{
-    public static Actor Visitor(Guid contactId, Guid siteId) => new(Audience.Visitor, contactId, null, siteId);
-
-    public static Actor Agent(Guid userId, string? name) => new(Audience.Agent, userId, name);
-
-    /// <summary>The signed-in user behind a cookie session (REST or agent hub).</summary>
-    public static Actor Agent(ClaimsPrincipal? user) =>
-        user?.UserId() is { } id
-            ? Agent(id, user.FindFirstValue(ClaimTypes.Name))
-            : throw new ParleyException(ErrorCatalogue.Unauthorized, "Not signed in.");
-}
-
 /// <summary>Send and replay, shared by both hubs and the REST API.</summary>
 public sealed class MessageService(MessageWriter writer, ParleyDbContext db, AccessPolicy access, IOptions<MessagingOptions> options, Features.Metrics.ParleyMetrics metrics)
 {
@@ -65,8 +51,8 @@ public sealed class MessageService(MessageWriter writer, ParleyDbContext db, Acc
 
     private async Task<Task<WriteResult>> EnqueueAsync(Actor actor, SendRequest request, SendOrder.Turn? turn, CancellationToken cancellationToken)
     {
-        var conversationId = ParseId(request.ConversationId, "conversationId");
-        var clientId = ParseId(request.ClientId, "clientId");
+        var conversationId = Ids.Parse(request.ConversationId, "conversationId");
+        var clientId = Ids.Parse(request.ClientId, "clientId");
         var body = (request.Body ?? "").Trim();
         if (body.Length == 0)
         {
@@ -126,7 +112,7 @@ public sealed class MessageService(MessageWriter writer, ParleyDbContext db, Acc
     /// </summary>
     public async Task<ReplayDto> JoinAsync(Actor actor, string? conversationId, long afterSeq, Action<Guid> subscribe, CancellationToken cancellationToken)
     {
-        var id = ParseId(conversationId, "conversationId");
+        var id = Ids.Parse(conversationId, "conversationId");
         var conversation = await FindAccessibleAsync(actor, id, cancellationToken);
         subscribe(id);
         return await ReplayAsync(actor, conversation, afterSeq, cancellationToken);
@@ -173,9 +159,4 @@ public sealed class MessageService(MessageWriter writer, ParleyDbContext db, Acc
     /// <summary>The conversation when the actor may read it (<see cref="AccessPolicy"/>); otherwise the same not-found answer as for an unknown id.</summary>
     public Task<Conversation> FindAccessibleAsync(Actor actor, Guid conversationId, CancellationToken cancellationToken) =>
         access.RequireConversationAsync(actor, conversationId, ConversationAction.Read, cancellationToken);
-
-    public static Guid ParseId(string? value, string field) =>
-        Guid.TryParse(value, out var id) && id != Guid.Empty
-            ? id
-            : throw new ParleyException(ErrorCatalogue.InvalidRequest, $"'{field}' must be a UUID.");
 }

@@ -53,12 +53,12 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
     [HubMethodName("AcceptOffer")]
     [ApiTokenScope("routing", write: true)]
     public Task<ConversationSummary> AcceptOfferAsync(string conversationId) =>
-        routing.AcceptOfferAsync(MessageService.ParseId(conversationId, "conversationId"), CurrentActor(), Context.ConnectionAborted);
+        routing.AcceptOfferAsync(Ids.Parse(conversationId, "conversationId"), CurrentActor(), Context.ConnectionAborted);
 
     [HubMethodName("DeclineOffer")]
     [ApiTokenScope("routing", write: true)]
     public Task DeclineOfferAsync(string conversationId) =>
-        routing.DeclineOfferAsync(MessageService.ParseId(conversationId, "conversationId"), CurrentActor().PrincipalId, expired: false, Context.ConnectionAborted);
+        routing.DeclineOfferAsync(Ids.Parse(conversationId, "conversationId"), CurrentActor().PrincipalId, expired: false, Context.ConnectionAborted);
 
     /// <summary>Assigns or transfers (userId null: to yourself), within the assignee's capacity.</summary>
     [HubMethodName("Assign")]
@@ -66,8 +66,8 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
     public Task<ConversationSummary> AssignAsync(string conversationId, string? userId)
     {
         var actor = CurrentActor();
-        var assignee = userId is null ? actor.PrincipalId : MessageService.ParseId(userId, "userId");
-        return routing.AssignAsync(MessageService.ParseId(conversationId, "conversationId"), assignee, actor, Context.ConnectionAborted);
+        var assignee = userId is null ? actor.PrincipalId : Ids.Parse(userId, "userId");
+        return routing.AssignAsync(Ids.Parse(conversationId, "conversationId"), assignee, actor, Context.ConnectionAborted);
     }
 
     [HubMethodName("Join")]
@@ -90,7 +90,7 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
     [ApiTokenScope("conversations", write: false)]
     public void Leave(string conversationId)
     {
-        if (Guid.TryParse(conversationId, out var id) && registry.Find(Context.ConnectionId) is { } connection)
+        if (Ids.TryParse(conversationId, out var id) && registry.Find(Context.ConnectionId) is { } connection)
         {
             registry.Unsubscribe(connection, id);
             console.ViewersChanged(id);
@@ -123,7 +123,7 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
     {
         ArgumentNullException.ThrowIfNull(request);
         await receipts.MarkReadAsync(CurrentActor(), request, Context.ConnectionAborted);
-        await actions.MarkReadAsync(Context.User!, MessageService.ParseId(request.ConversationId, "conversationId"), request.Seq, Context.ConnectionAborted);
+        await actions.MarkReadAsync(Context.User!, Ids.Parse(request.ConversationId, "conversationId"), request.Seq, Context.ConnectionAborted);
     }
 
     private Actor CurrentActor() => Actor.Agent(Context.User);

@@ -3,12 +3,6 @@ using Microsoft.AspNetCore.SignalR;
 
 namespace Parley.Server.Realtime;
 
-public enum Audience
-{
-    Visitor,
-    Agent,
-}
-
 /// <summary>
 /// One live hub connection with its own bounded outbound queue. Fan-out only ever enqueues here, so one slow
 /// client never stalls the writer or other clients; when the queue is full the client is disconnected and

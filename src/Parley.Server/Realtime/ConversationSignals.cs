@@ -71,7 +71,7 @@ internal sealed class TypingSignals(ConnectionRegistry registry, RealtimeDeliver
             return; // optional under load (docs/operations.md, Overload)
         }
 
-        var conversationId = MessageService.ParseId(request.ConversationId, "conversationId");
+        var conversationId = Ids.Parse(request.ConversationId, "conversationId");
         var connection = registry.Find(connectionId);
         if (connection is null || !connection.Subscriptions.Contains(conversationId))
         {
@@ -116,7 +116,7 @@ public sealed class ReadReceipts(ParleyDbContext db, MessageService messages, Ev
             return; // optional under load: the next receipt after recovery carries the position forward
         }
 
-        var conversationId = MessageService.ParseId(request.ConversationId, "conversationId");
+        var conversationId = Ids.Parse(request.ConversationId, "conversationId");
         if (request.Seq < 0)
         {
             throw new ParleyException(ErrorCatalogue.InvalidRequest, "'seq' must not be negative.");

@@ -55,7 +55,7 @@ internal sealed class VisitorHub(MessageService messages, ConversationService co
     [HubMethodName("RequestPerson")]
     public async Task<bool> RequestPersonAsync(string conversationId)
     {
-        var id = MessageService.ParseId(conversationId, "conversationId");
+        var id = Ids.Parse(conversationId, "conversationId");
         await messages.FindAccessibleAsync(CurrentActor(), id, Context.ConnectionAborted); // the visitor's own conversation only
         return await bot.RequestPersonAsync(id, Context.ConnectionAborted);
     }

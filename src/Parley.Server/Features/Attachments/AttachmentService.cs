@@ -28,7 +28,7 @@ public sealed class AttachmentService(
 {
     public async Task<SendAck> UploadAsync(Actor actor, Guid conversationId, string? clientIdText, string? fileName, Stream body, long? declaredLength, CancellationToken cancellationToken)
     {
-        var clientId = MessageService.ParseId(clientIdText, "clientId");
+        var clientId = Ids.Parse(clientIdText, "clientId");
         var max = options.Value.MaxBytes;
         if (declaredLength > max)
         {

@@ -201,7 +201,7 @@ public sealed partial class CannedReplyService(ParleyDbContext db, ConversationS
 
     private static bool CanManageShared(ClaimsPrincipal user) => user.IsInRole("admin") || user.IsInRole("supervisor");
 
-    private static Guid Me(ClaimsPrincipal user) => Messaging.Actor.Agent(user).PrincipalId;
+    private static Guid Me(ClaimsPrincipal user) => Actor.Agent(user).PrincipalId;
 
     internal static string EscapeLike(string value) =>
         value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal);

@@ -70,7 +70,7 @@ public sealed class ConsoleConversationActions(
             return false;
         }
 
-        await conversations.ChangeAsync(id, Wake, reason, new Actor(Realtime.Audience.Agent, Guid.Empty, null), cancellationToken);
+        await conversations.ChangeAsync(id, Wake, reason, new Actor(Audience.Agent, Guid.Empty, null), cancellationToken);
         return true;
     }
 

@@ -120,7 +120,7 @@ public static class CsatApi
     internal static async Task<Results<Ok<RatingDto>, ProblemHttpResult>> GetAsync(
         Guid id, CsatService csat, Access.AccessPolicy access, System.Security.Claims.ClaimsPrincipal user, CancellationToken cancellationToken)
     {
-        await access.RequireConversationAsync(Messaging.Actor.Agent(user), id, Access.ConversationAction.Read, cancellationToken);
+        await access.RequireConversationAsync(Actor.Agent(user), id, Access.ConversationAction.Read, cancellationToken);
         return await csat.FindAsync(id, cancellationToken) is { } rating
             ? TypedResults.Ok(rating)
             : Problems.Create(ErrorCatalogue.RatingNotFound, "This conversation has not been rated.");

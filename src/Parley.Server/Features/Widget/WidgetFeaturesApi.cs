@@ -208,7 +208,7 @@ public static class WidgetFeaturesApi
             throw new ParleyException(ErrorCatalogue.BodyEmpty, "The message body is empty.");
         }
 
-        var clientId = MessageService.ParseId(request.ClientId, "clientId");
+        var clientId = Ids.Parse(request.ClientId, "clientId");
 
         // The offline form reaches agents, webhooks and search like a chat message, so it is held to visitor limits:
         // a retry of a stored message (same client id) returns the original; otherwise one unanswered message at a

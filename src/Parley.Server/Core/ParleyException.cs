@@ -1,4 +1,6 @@
-namespace Parley.Server.Infrastructure;
+using Parley.Server.Infrastructure;
+
+namespace Parley.Server.Core;
 
 /// <summary>An expected failure with a catalogued code; hubs turn it into a HubException, REST into a problem.</summary>
 public sealed class ParleyException(ErrorCode error, string? message = null) : Exception(message ?? error.Meaning)
