@@ -1,8 +1,8 @@
 namespace Parley.Data;
 
 /// <summary>
-/// A prepared answer an agent inserts with <c>/shortcut</c>. Personal when it has an owner, shared with every
-/// agent when it has none. The body may contain variables such as <c>{{visitor.name}}</c>, expanded when used.
+/// A prepared answer an agent inserts with <c>/shortcut</c>. Personal when it has an owner, shared when it has none
+/// (with every agent, or with some departments: <see cref="TeamsOnly"/>). The body may contain variables such as <c>{{visitor.name}}</c>, expanded when used.
 /// </summary>
 public sealed class CannedReply
 {
@@ -16,9 +16,24 @@ public sealed class CannedReply
 
     public required string Body { get; set; }
 
+    /// <summary>
+    /// A shared reply limited to the departments in <see cref="CannedReplyTeam"/>; false: shared with everyone. Kept
+    /// apart from the rows so that deleting the last of its teams hides the reply (admins still see it) instead of
+    /// sharing it with everyone.
+    /// </summary>
+    public bool TeamsOnly { get; set; }
+
     public DateTime CreatedAt { get; set; }
 
     public DateTime UpdatedAt { get; set; }
+}
+
+/// <summary>A department (team) a shared canned reply is limited to.</summary>
+public sealed class CannedReplyTeam
+{
+    public Guid CannedReplyId { get; set; }
+
+    public Guid TeamId { get; set; }
 }
 
 /// <summary>A tag agents put on conversations ("billing", "vip") to filter the inbox by.</summary>

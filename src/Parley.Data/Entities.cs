@@ -150,6 +150,46 @@ public sealed class ApiToken
     public DateTime? RevokedAt { get; set; }
 }
 
+/// <summary>
+/// A single-use code that signs in in place of a TOTP code when the authenticator is lost. Only a SHA-256 hash is
+/// stored (the code has 79 random bits, so a fast hash is enough); the codes themselves are shown once.
+/// </summary>
+public sealed class RecoveryCode
+{
+    public Guid Id { get; set; }
+
+    public Guid UserId { get; set; }
+
+    /// <summary>Lower-case hex SHA-256 of the normalised code (upper case, no separators).</summary>
+    public required string Hash { get; set; }
+
+    public DateTime CreatedAt { get; set; }
+
+    /// <summary>Set when the code signed in; a used code never works again.</summary>
+    public DateTime? UsedAt { get; set; }
+}
+
+/// <summary>
+/// How a context adapter last answered, per adapter name, shared by every node (the admin screen reads it): the last
+/// success, the last failure with its kind and a short error, and the failures since the last success.
+/// </summary>
+public sealed class AdapterStatus
+{
+    public required string Name { get; set; }
+
+    public DateTime? LastSuccessAt { get; set; }
+
+    public DateTime? LastFailureAt { get; set; }
+
+    /// <summary><c>timeout</c> or <c>error</c>.</summary>
+    public string? LastFailureKind { get; set; }
+
+    /// <summary>The failure's message, cut to 500 characters.</summary>
+    public string? LastError { get; set; }
+
+    public int ConsecutiveFailures { get; set; }
+}
+
 /// <summary>One audited action: sign-ins, failed sign-ins, admin changes.</summary>
 public sealed class AuditEntry
 {

@@ -22,6 +22,8 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
 
     public DbSet<CannedReply> CannedReplies => Set<CannedReply>();
 
+    public DbSet<CannedReplyTeam> CannedReplyTeams => Set<CannedReplyTeam>();
+
     public DbSet<Label> Labels => Set<Label>();
 
     public DbSet<ConversationLabel> ConversationLabels => Set<ConversationLabel>();
@@ -49,6 +51,10 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
     public DbSet<UserSession> UserSessions => Set<UserSession>();
 
     public DbSet<ApiToken> ApiTokens => Set<ApiToken>();
+
+    public DbSet<RecoveryCode> RecoveryCodes => Set<RecoveryCode>();
+
+    public DbSet<AdapterStatus> AdapterStatuses => Set<AdapterStatus>();
 
     public DbSet<AuditEntry> AuditEntries => Set<AuditEntry>();
 
@@ -100,6 +106,21 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
             e.Property(x => x.UserAgent).HasMaxLength(512);
             e.HasOne<User>().WithMany().HasForeignKey(x => x.UserId).OnDelete(DeleteBehavior.Cascade);
             e.HasIndex(x => new { x.UserId, x.RevokedAt });
+        });
+
+        modelBuilder.Entity<RecoveryCode>(e =>
+        {
+            e.Property(x => x.Hash).HasMaxLength(64);
+            e.HasOne<User>().WithMany().HasForeignKey(x => x.UserId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => x.UserId);
+        });
+
+        modelBuilder.Entity<AdapterStatus>(e =>
+        {
+            e.HasKey(x => x.Name);
+            e.Property(x => x.Name).HasMaxLength(100);
+            e.Property(x => x.LastFailureKind).HasMaxLength(32);
+            e.Property(x => x.LastError).HasMaxLength(500);
         });
 
         modelBuilder.Entity<ApiToken>(e =>
@@ -238,6 +259,14 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
             e.Property(x => x.Body).HasMaxLength(4000);
             e.HasOne<User>().WithMany().HasForeignKey(x => x.OwnerId).OnDelete(DeleteBehavior.Cascade);
             e.HasIndex(x => new { x.OwnerId, x.Shortcut });
+        });
+
+        modelBuilder.Entity<CannedReplyTeam>(e =>
+        {
+            e.HasKey(x => new { x.CannedReplyId, x.TeamId });
+            e.HasOne<CannedReply>().WithMany().HasForeignKey(x => x.CannedReplyId).OnDelete(DeleteBehavior.Cascade);
+            e.HasOne<Team>().WithMany().HasForeignKey(x => x.TeamId).OnDelete(DeleteBehavior.Cascade);
+            e.HasIndex(x => x.TeamId);
         });
 
         modelBuilder.Entity<Label>(e =>

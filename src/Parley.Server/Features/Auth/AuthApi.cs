@@ -27,6 +27,9 @@ public sealed record TotpSetupDto(string Secret, string OtpauthUri);
 
 public sealed record TotpCodeRequest(string Code);
 
+/// <summary>Whether the second factor is on, and how many unused recovery codes are left.</summary>
+public sealed record TotpStatusDto(bool Enabled, int RecoveryCodesLeft);
+
 public sealed record CreateTokenRequest(string Name, IReadOnlyList<string> Scopes, int? ExpiresInDays);
 
 public sealed record ApiTokenDto(Guid Id, string Name, string Prefix, IReadOnlyList<string> Scopes, DateTime CreatedAt, DateTime ExpiresAt, DateTime? LastUsedAt, DateTime? RevokedAt);
@@ -51,9 +54,13 @@ public static class AuthApi
         account.MapGet("/sessions", ListSessionsAsync).WithName("ListSessions").WithSummary("Your active sessions");
         account.MapDelete("/sessions/{id:guid}", RevokeSessionAsync).WithName("RevokeSession").WithSummary("End one of your sessions");
         account.MapPost("/sessions/revoke-others", RevokeOtherSessionsAsync).WithName("RevokeOtherSessions").WithSummary("End all your other sessions");
+        account.MapGet("/totp", GetTotpStatusAsync).WithName("GetTotpStatus").WithSummary("Whether two-factor sign-in is on, and the recovery codes left");
         account.MapPost("/totp/setup", SetupTotpAsync).WithName("SetupTotp").WithSummary("Start TOTP set-up: a new secret for an authenticator app");
-        account.MapPost("/totp/enable", EnableTotpAsync).WithName("EnableTotp").WithSummary("Confirm a code from the app and require it at sign-in");
+        account.MapPost("/totp/enable", EnableTotpAsync).WithName("EnableTotp")
+            .WithSummary("Confirm a code from the app and require it at sign-in; answers the recovery codes (shown once)");
         account.MapPost("/totp/disable", DisableTotpAsync).WithName("DisableTotp").WithSummary("Stop requiring the second factor (needs a current code)");
+        account.MapPost("/totp/recovery-codes", RegenerateRecoveryCodesAsync).WithName("RegenerateRecoveryCodes")
+            .WithSummary("Replace the recovery codes with a new set (needs a current code; the old ones stop working)");
         account.MapGet("/tokens", ListTokensAsync).WithName("ListApiTokens").WithSummary("Your personal API tokens");
         account.MapPost("/tokens", CreateTokenAsync).WithName("CreateApiToken").WithSummary("Create a personal API token (shown once)");
         account.MapDelete("/tokens/{id:guid}", RevokeTokenAsync).WithName("RevokeApiToken").WithSummary("Revoke a personal API token");
@@ -173,13 +180,24 @@ public static class AuthApi
         return TypedResults.Ok(new TotpSetupDto(Totp.ToBase32(secret), Totp.ProvisioningUri("Parley", user.Email, secret)));
     }
 
-    internal static async Task<Results<NoContent, ProblemHttpResult>> EnableTotpAsync(
-        TotpCodeRequest request, ClaimsPrincipal principal, ParleyDbContext db, TotpSecrets secrets, AuditLog audit, TimeProvider time, CancellationToken cancellationToken)
+    internal static async Task<Ok<TotpStatusDto>> GetTotpStatusAsync(ClaimsPrincipal principal, ParleyDbContext db, RecoveryCodes recovery, CancellationToken cancellationToken)
+    {
+        var user = await CurrentUserAsync(db, principal, cancellationToken);
+        return TypedResults.Ok(new TotpStatusDto(user.TotpEnabled, user.TotpEnabled ? await recovery.RemainingAsync(user.Id, cancellationToken) : 0));
+    }
+
+    internal static async Task<Results<Ok<RecoveryCodesDto>, ProblemHttpResult>> EnableTotpAsync(
+        TotpCodeRequest request, ClaimsPrincipal principal, ParleyDbContext db, TotpSecrets secrets, RecoveryCodes recovery, AuditLog audit, TimeProvider time, CancellationToken cancellationToken)
     {
         var user = await CurrentUserAsync(db, principal, cancellationToken);
         if (user.TotpSecret is null)
         {
             return Problems.Create(ErrorCatalogue.TotpNotSetUp, "Start the set-up first.");
+        }
+
+        if (user.TotpEnabled)
+        {
+            return Problems.Create(ErrorCatalogue.TotpEnabled, "The second factor is already on.");
         }
 
         var step = Totp.Verify(secrets.Unprotect(user.TotpSecret), request.Code, time.GetUtcNow(), user.TotpLastStep);
@@ -191,12 +209,35 @@ public static class AuthApi
         user.TotpEnabled = true;
         user.TotpLastStep = step.Value;
         await db.SaveChangesAsync(cancellationToken);
-        await audit.RecordAsync(principal, "auth.totp_enabled", "user", user.Id.ToString(), cancellationToken: cancellationToken);
-        return TypedResults.NoContent();
+        var codes = await recovery.ReplaceAsync(user.Id, cancellationToken);
+        await audit.RecordAsync(principal, "auth.totp_enabled", "user", user.Id.ToString(), new { recoveryCodes = codes.Count }, cancellationToken);
+        return TypedResults.Ok(new RecoveryCodesDto(codes));
+    }
+
+    internal static async Task<Results<Ok<RecoveryCodesDto>, ProblemHttpResult>> RegenerateRecoveryCodesAsync(
+        TotpCodeRequest request, ClaimsPrincipal principal, ParleyDbContext db, TotpSecrets secrets, RecoveryCodes recovery, AuditLog audit, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var user = await CurrentUserAsync(db, principal, cancellationToken);
+        if (!user.TotpEnabled || user.TotpSecret is null)
+        {
+            return Problems.Create(ErrorCatalogue.TotpNotEnabled, "The second factor is not on.");
+        }
+
+        // A current authenticator code, not a recovery code: whoever holds only the paper list cannot renew it.
+        if (Totp.Verify(secrets.Unprotect(user.TotpSecret), request.Code, time.GetUtcNow(), user.TotpLastStep) is not { } step)
+        {
+            return Problems.Create(ErrorCatalogue.InvalidTotp, "The code is wrong or expired.");
+        }
+
+        user.TotpLastStep = step;
+        await db.SaveChangesAsync(cancellationToken);
+        var codes = await recovery.ReplaceAsync(user.Id, cancellationToken);
+        await audit.RecordAsync(principal, "auth.recovery_codes_regenerated", "user", user.Id.ToString(), new { recoveryCodes = codes.Count }, cancellationToken);
+        return TypedResults.Ok(new RecoveryCodesDto(codes));
     }
 
     internal static async Task<Results<NoContent, ProblemHttpResult>> DisableTotpAsync(
-        TotpCodeRequest request, ClaimsPrincipal principal, ParleyDbContext db, TotpSecrets secrets, AuditLog audit, TimeProvider time, CancellationToken cancellationToken)
+        TotpCodeRequest request, ClaimsPrincipal principal, ParleyDbContext db, TotpSecrets secrets, RecoveryCodes recovery, AuditLog audit, TimeProvider time, CancellationToken cancellationToken)
     {
         var user = await CurrentUserAsync(db, principal, cancellationToken);
         if (!user.TotpEnabled || user.TotpSecret is null)
@@ -213,6 +254,7 @@ public static class AuthApi
         user.TotpSecret = null;
         user.TotpLastStep = step;
         await db.SaveChangesAsync(cancellationToken);
+        await recovery.DeleteAllAsync(user.Id, cancellationToken);
         await audit.RecordAsync(principal, "auth.totp_disabled", "user", user.Id.ToString(), cancellationToken: cancellationToken);
         return TypedResults.NoContent();
     }

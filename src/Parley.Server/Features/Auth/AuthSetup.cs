@@ -19,6 +19,7 @@ public static class AuthSetup
         services.AddOptions<SignInOptions>().BindConfiguration(SignInOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddScoped<UserAccounts>();
         services.AddScoped<SignInService>();
+        services.AddScoped<RecoveryCodes>();
         services.AddSingleton<SignInThrottle>();
         services.AddSingleton<TotpSecrets>();
         services.AddScoped<Bootstrapper>();

@@ -29,6 +29,7 @@ public sealed class SignInService(
     IPasswordHasher<User> hasher,
     SignInThrottle throttle,
     TotpSecrets totpSecrets,
+    RecoveryCodes recoveryCodes,
     AuditLog audit,
     IOptions<SignInOptions> options,
     TimeProvider time)
@@ -76,15 +77,31 @@ public sealed class SignInService(
                 return (SignInOutcome.TotpRequired, null);
             }
 
-            var step = Totp.Verify(totpSecrets.Unprotect(user.TotpSecret!), totpCode, now, user.TotpLastStep);
-            if (step is null)
+            // A recovery code stands in for a TOTP code (the authenticator is lost); its shape tells which was typed.
+            if (RecoveryCodes.LooksLikeCode(totpCode))
             {
-                CountFailure(user);
-                await db.SaveChangesAsync(cancellationToken);
-                return await FailAsync(normalized, ip, user, "wrong_totp", cancellationToken);
-            }
+                if (!await recoveryCodes.RedeemAsync(user.Id, totpCode, cancellationToken))
+                {
+                    CountFailure(user);
+                    await db.SaveChangesAsync(cancellationToken);
+                    return await FailAsync(normalized, ip, user, "wrong_recovery_code", cancellationToken);
+                }
 
-            user.TotpLastStep = step.Value;
+                var left = await recoveryCodes.RemainingAsync(user.Id, cancellationToken);
+                await audit.RecordAsync("auth.recovery_code_used", user.Id, user.DisplayName, "user", user.Id.ToString(), new { remaining = left }, cancellationToken);
+            }
+            else
+            {
+                var step = Totp.Verify(totpSecrets.Unprotect(user.TotpSecret!), totpCode, now, user.TotpLastStep);
+                if (step is null)
+                {
+                    CountFailure(user);
+                    await db.SaveChangesAsync(cancellationToken);
+                    return await FailAsync(normalized, ip, user, "wrong_totp", cancellationToken);
+                }
+
+                user.TotpLastStep = step.Value;
+            }
         }
 
         if (result == PasswordVerificationResult.SuccessRehashNeeded)

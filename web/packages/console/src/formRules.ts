@@ -29,6 +29,7 @@ const en: Texts = {
   invalid_shortcut: "The shortcut must be 1-64 letters, digits, '-' or '_'.",
   canned_reply_exists: 'A canned reply with this shortcut already exists.',
   canned_reply_not_found: 'No such canned reply.',
+  canned_reply_team_invalid: 'Only a shared reply can be limited to departments, and each must exist.',
   no_assignee: 'Nobody else holds this conversation: a whisper goes to its assigned agent.',
   conversation_not_found: 'No such conversation, or not one you may use.',
   body_empty: 'The message is empty.',
@@ -60,6 +61,7 @@ const zh: Texts = {
   invalid_shortcut: '快捷词须为 1-64 个字母、数字、“-”或“_”。',
   canned_reply_exists: '已有使用该快捷词的快捷回复。',
   canned_reply_not_found: '没有这条快捷回复。',
+  canned_reply_team_invalid: '只有共享回复可以限定部门，且每个部门都必须存在。',
   no_assignee: '没有其他人负责此会话：悄悄话只发给负责的客服。',
   conversation_not_found: '没有这个会话，或你无权使用。',
   body_empty: '消息为空。',
@@ -155,4 +157,9 @@ export function checkShortcut(shortcut: string): string | null {
 export function checkCannedBody(body: string): string | null {
   const b = body.trim();
   return b.length === 0 || b.length > 4000 ? 'invalid_body' : null;
+}
+
+/** Totp.Verify: six digits (spaces are ignored). */
+export function checkTotpCode(code: string): string | null {
+  return /^\d{6}$/.test(code.replace(/\s/g, '')) ? null : 'invalid_totp';
 }

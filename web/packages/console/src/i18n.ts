@@ -15,7 +15,12 @@ const en = {
     password: 'Password (at least 8 characters)',
     submit: 'Create account',
   },
-  login: { title: 'Sign in', email: 'Email', password: 'Password', submit: 'Sign in', invalid: 'Wrong email or password.', failed: 'Sign-in failed. Please try again.' },
+  login: {
+    title: 'Sign in', email: 'Email', password: 'Password', submit: 'Sign in', invalid: 'Wrong email or password.', failed: 'Sign-in failed. Please try again.',
+    totpTitle: 'Two-factor sign-in', totpIntro: 'Enter the 6-digit code from your authenticator app.', totpCode: 'Authentication code',
+    recoveryIntro: 'Enter one of your recovery codes. Each works once.', recoveryCode: 'Recovery code',
+    useRecovery: 'Use a recovery code instead', useTotp: 'Use the authenticator app instead', wrongCode: 'The code is wrong or already used.', back: 'Back',
+  },
   changePassword: {
     title: 'Choose a new password',
     intro: 'This account was created with a configured password. Choose your own before you continue.',
@@ -191,7 +196,12 @@ const zh: Strings = {
   state: { connecting: '正在连接…', connected: '实时', reconnecting: '正在重新连接…', disconnected: '已离线，正在重试' },
   status: { open: '进行中', pending: '待处理', closed: '已关闭' },
   setup: { title: '设置 Parley', intro: '创建第一个管理员账户。', email: '邮箱', name: '您的名字', password: '密码（至少 8 个字符）', submit: '创建账户' },
-  login: { title: '登录', email: '邮箱', password: '密码', submit: '登录', invalid: '邮箱或密码错误。', failed: '登录失败，请重试。' },
+  login: {
+    title: '登录', email: '邮箱', password: '密码', submit: '登录', invalid: '邮箱或密码错误。', failed: '登录失败，请重试。',
+    totpTitle: '两步验证', totpIntro: '请输入身份验证器应用中的 6 位验证码。', totpCode: '验证码',
+    recoveryIntro: '请输入一个恢复码，每个恢复码只能使用一次。', recoveryCode: '恢复码',
+    useRecovery: '改用恢复码', useTotp: '改用身份验证器应用', wrongCode: '验证码错误或已被使用。', back: '返回',
+  },
   changePassword: {
     title: '设置新密码',
     intro: '此账号使用配置文件中的初始密码创建。继续之前，请设置您自己的密码。',
