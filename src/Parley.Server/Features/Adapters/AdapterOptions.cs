@@ -23,6 +23,11 @@ public sealed class AdapterOptions : IValidatableObject
                 yield return new ValidationResult("Every HTTP adapter needs a unique Name.", [nameof(Http)]);
             }
 
+            if (adapter.Name.Length > 100)
+            {
+                yield return new ValidationResult($"Adapter '{adapter.Name[..20]}…': Name must be at most 100 characters.", [nameof(Http)]);
+            }
+
             if (!Uri.TryCreate(adapter.UrlTemplate.Replace("{", "", StringComparison.Ordinal).Replace("}", "", StringComparison.Ordinal), UriKind.Absolute, out var uri)
                 || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
             {

@@ -21,18 +21,24 @@ public sealed record ContextResponse(Guid ContactId, IReadOnlyList<ContextCard> 
 /// Queries every adapter for a contact in parallel, each under its own timeout, cache and circuit breaker, so a
 /// slow or broken system costs the panel at most its timeout and never fails the others.
 /// </summary>
-public sealed partial class ContextService(IEnumerable<IContextAdapter> adapters, IOptions<AdapterOptions> options, TimeProvider time, ILogger<ContextService> logger)
+public sealed partial class ContextService(IEnumerable<IContextAdapter> adapters, IOptions<AdapterOptions> options, AdapterHealth health, TimeProvider time, ILogger<ContextService> logger)
 {
     private readonly ConcurrentDictionary<string, Breaker> _breakers = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<(string Adapter, Guid Contact), CacheEntry> _cache = new();
 
     public async Task<ContextResponse> QueryAsync(ContactInfo contact, CancellationToken cancellationToken)
     {
-        var results = await Task.WhenAll(adapters.Select(a => RunAsync(a, contact, cancellationToken)));
+        var results = await Task.WhenAll(Adapters.Select(a => RunAsync(a, contact, cancellationToken)));
         return new ContextResponse(contact.Id, results.SelectMany(r => r.Cards).ToList(), results.Select(r => r.Status).ToList());
     }
 
-    private AdapterPolicy PolicyOf(IContextAdapter adapter) => adapter is HttpContextAdapter http ? http.Options.Policy : options.Value.Defaults;
+    /// <summary>The configured adapters, in order.</summary>
+    public IReadOnlyList<IContextAdapter> Adapters { get; } = [.. adapters];
+
+    /// <summary>Whether this node's circuit breaker currently skips the adapter.</summary>
+    public bool IsCircuitOpen(string adapter) => _breakers.TryGetValue(adapter, out var breaker) && breaker.IsOpen(time.GetUtcNow());
+
+    internal AdapterPolicy PolicyOf(IContextAdapter adapter) => adapter is HttpContextAdapter http ? http.Options.Policy : options.Value.Defaults;
 
     private async Task<(IReadOnlyList<ContextCard> Cards, ContextSourceStatus Status)> RunAsync(IContextAdapter adapter, ContactInfo contact, CancellationToken cancellationToken)
     {
@@ -59,18 +65,21 @@ public sealed partial class ContextService(IEnumerable<IContextAdapter> adapters
             breaker.Succeeded();
             _cache[key] = new CacheEntry(cards, now);
             TrimCache(now);
+            await health.SucceededAsync(adapter.Name, cancellationToken);
             return (cards, new ContextSourceStatus(adapter.Name, "ok"));
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             breaker.Failed(now, policy);
             LogFailed(logger, adapter.Name, "timeout");
+            await health.FailedAsync(adapter.Name, "timeout", $"No answer within {policy.Timeout.TotalSeconds:0.#} s.", cancellationToken);
             return Degraded(adapter, cached, now, policy, "timeout", $"No answer within {policy.Timeout.TotalSeconds:0.#} s.");
         }
         catch (Exception ex) when (ex is HttpRequestException or JsonException or Webhooks.TargetForbiddenException or InvalidOperationException or IOException)
         {
             breaker.Failed(now, policy);
             LogFailed(logger, adapter.Name, ex.Message);
+            await health.FailedAsync(adapter.Name, "error", ex.Message, cancellationToken);
             return Degraded(adapter, cached, now, policy, "error", ex.Message);
         }
     }
@@ -134,6 +143,14 @@ public sealed partial class ContextService(IEnumerable<IContextAdapter> adapters
             }
         }
 
+        public bool IsOpen(DateTimeOffset now)
+        {
+            lock (_gate)
+            {
+                return _openUntil is { } until && (now < until || _trialRunning);
+            }
+        }
+
         public void Succeeded()
         {
             lock (_gate)
@@ -174,6 +191,7 @@ public static class ContextApi
             builder.Services.AddSingleton<IContextAdapter>(_ => new HttpContextAdapter(adapterOptions, HttpContextAdapter.CreateClient(adapterOptions)));
         }
 
+        builder.Services.AddSingleton<AdapterHealth>();
         builder.Services.AddSingleton<ContextService>();
         return builder;
     }
@@ -184,6 +202,7 @@ public static class ContextApi
             .MapGet("/{id:guid}/context", GetAsync).WithName("GetConversationContext")
             .WithSummary("Cards from the configured context adapters (orders, tickets, ...) for the conversation's contact")
             .WithDescription("Each source reports ok, cached, stale (last good answer after a failure), timeout, error or circuit_open; a failing source never fails the request.");
+        app.MapAdaptersApi();
         return app;
     }
 
