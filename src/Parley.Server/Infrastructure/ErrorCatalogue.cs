@@ -32,6 +32,8 @@ public static class ErrorCatalogue
 
     public static readonly ErrorCode CannedReplyNotFound = new("canned_reply_not_found", 404, false, "No such canned reply.");
 
+    public static readonly ErrorCode CannedReplyTeamInvalid = new("canned_reply_team_invalid", 400, false, "Only a shared reply can be limited to departments, and each must exist.");
+
     public static readonly ErrorCode ClientIdConflict = new("client_id_conflict", 409, false, "Another sender already used this client id in this conversation; generate a new one.");
 
     public static readonly ErrorCode ConfirmationInvalid = new("confirmation_invalid", 400, false, "This confirmation link is invalid or has expired; ask for the transcript again.");

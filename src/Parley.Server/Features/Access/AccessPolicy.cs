@@ -52,6 +52,32 @@ public sealed class AccessPolicy(ParleyDbContext db, AccessDirectory directory)
     }
 
     /// <summary>
+    /// Canned replies the scope may see and insert: its own, those shared with everyone, and those shared with one of
+    /// its departments. Admins and users granted all departments see every shared one. (A tracked query: editing
+    /// goes through it too.)
+    /// </summary>
+    public IQueryable<CannedReply> CannedReplies(AccessScope scope)
+    {
+        var me = scope.UserId;
+        if (scope.SeesAllDepartments)
+        {
+            return db.CannedReplies.Where(r => r.OwnerId == null || r.OwnerId == me);
+        }
+
+        var teams = scope.TeamIds.ToList();
+        return db.CannedReplies.Where(r => r.OwnerId == me
+            || (r.OwnerId == null && (!r.TeamsOnly || db.CannedReplyTeams.Any(t => t.CannedReplyId == r.Id && teams.Contains(t.TeamId)))));
+    }
+
+    /// <summary>
+    /// Whether the scope may create, change or delete a shared canned reply limited to <paramref name="teamIds"/>
+    /// (empty: shared with everyone): supervisors and admins, and a supervisor not granted all departments only for
+    /// his own departments (before and after a change).
+    /// </summary>
+    public static bool CanManageSharedReply(AccessScope scope, IReadOnlyCollection<Guid> teamIds) =>
+        scope.IsSupervisor && (scope.SeesAllDepartments || teamIds.All(scope.TeamIds.Contains));
+
+    /// <summary>
     /// The conversation if the actor may do <paramref name="action"/> with it. A conversation the actor may not see
     /// answers exactly like an unknown id (404), so ids cannot be probed; a visible one with a forbidden action is 403.
     /// </summary>

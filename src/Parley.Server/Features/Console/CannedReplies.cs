@@ -7,9 +7,11 @@ using Parley.Server.Infrastructure;
 
 namespace Parley.Server.Features.Console;
 
-public sealed record CannedReplyDto(Guid Id, string Shortcut, string Body, bool Shared, bool Mine, string? Rendered);
+/// <summary>A canned reply; <c>teamIds</c>: the departments a shared one is limited to (empty with <c>teamsOnly</c> false: everyone).</summary>
+public sealed record CannedReplyDto(Guid Id, string Shortcut, string Body, bool Shared, bool Mine, string? Rendered, bool TeamsOnly, IReadOnlyList<Guid> TeamIds);
 
-public sealed record CannedReplyRequest(string? Shortcut, string? Body, bool Shared = false);
+/// <summary>Create or change a reply; <c>teamIds</c> limits a shared one to those departments (omitted or empty: everyone).</summary>
+public sealed record CannedReplyRequest(string? Shortcut, string? Body, bool Shared = false, IReadOnlyList<Guid>? TeamIds = null);
 
 /// <summary>A body to expand: with a conversation, its visitor's values; without one, a sample visitor's.</summary>
 public sealed record CannedPreviewRequest(string? Body, Guid? ConversationId = null);
@@ -18,14 +20,15 @@ public sealed record CannedPreviewRequest(string? Body, Guid? ConversationId = n
 public sealed record CannedPreviewDto(string Rendered, IReadOnlyDictionary<string, string?> Variables, bool Sample);
 
 /// <summary>Personal and shared canned replies, and the one place their variables are expanded.</summary>
-public sealed partial class CannedReplyService(ParleyDbContext db, ConversationScope scope, Access.AuditLog audit, TimeProvider time)
+public sealed partial class CannedReplyService(ParleyDbContext db, ConversationScope scope, Access.AccessPolicy access, Access.AuditLog audit, TimeProvider time)
 {
     public const int MaxBodyLength = 4000;
+    public const int MaxTeams = 50;
 
     public async Task<List<CannedReplyDto>> ListAsync(ClaimsPrincipal user, string? q, Guid? conversationId, CancellationToken cancellationToken)
     {
         var me = Me(user);
-        var query = db.CannedReplies.AsNoTracking().Where(r => r.OwnerId == null || r.OwnerId == me);
+        var query = access.CannedReplies(await access.ScopeAsync(Actor.Agent(user), cancellationToken)).AsNoTracking();
         if (!string.IsNullOrWhiteSpace(q))
         {
             var term = q.Trim().TrimStart('/').ToLowerInvariant();
@@ -40,43 +43,53 @@ public sealed partial class CannedReplyService(ParleyDbContext db, ConversationS
             variables = await VariablesAsync(user, id, cancellationToken);
         }
 
-        return rows.ConvertAll(r => new CannedReplyDto(r.Id, r.Shortcut, r.Body, r.OwnerId == null, r.OwnerId == me, variables is null ? null : Render(r.Body, variables)));
+        var ids = rows.Where(r => r.TeamsOnly).Select(r => r.Id).ToList();
+        var teams = (await db.CannedReplyTeams.AsNoTracking().Where(t => ids.Contains(t.CannedReplyId)).ToListAsync(cancellationToken))
+            .ToLookup(t => t.CannedReplyId, t => t.TeamId);
+        return rows.ConvertAll(r => ToDto(r, me, teams[r.Id].ToList(), variables is null ? null : Render(r.Body, variables)));
     }
 
     public async Task<CannedReplyDto> CreateAsync(ClaimsPrincipal user, CannedReplyRequest request, CancellationToken cancellationToken)
     {
         var (shortcut, body) = Validate(request);
-        var owner = OwnerFor(user, request.Shared);
+        var me = await access.ScopeAsync(Actor.Agent(user), cancellationToken);
+        var teams = await ValidTeamsAsync(request, cancellationToken);
+        var owner = OwnerFor(me, request.Shared, teams);
         await EnsureUniqueAsync(owner, shortcut, null, cancellationToken);
         var now = time.GetUtcNow().UtcDateTime;
-        var reply = new CannedReply { Id = Guid.CreateVersion7(), OwnerId = owner, Shortcut = shortcut, Body = body, CreatedAt = now, UpdatedAt = now };
+        var reply = new CannedReply { Id = Guid.CreateVersion7(), OwnerId = owner, Shortcut = shortcut, Body = body, TeamsOnly = teams.Count > 0, CreatedAt = now, UpdatedAt = now };
         db.CannedReplies.Add(reply);
-        audit.Stage(user, "canned_reply.created", "canned_reply", reply.Id.ToString(), Access.AuditLog.Change(null, Snapshot(reply)));
+        db.CannedReplyTeams.AddRange(teams.Select(t => new CannedReplyTeam { CannedReplyId = reply.Id, TeamId = t }));
+        audit.Stage(user, "canned_reply.created", "canned_reply", reply.Id.ToString(), Access.AuditLog.Change(null, Snapshot(reply, teams)));
         await db.SaveChangesAsync(cancellationToken);
-        return new CannedReplyDto(reply.Id, reply.Shortcut, reply.Body, owner is null, owner is not null, null);
+        return ToDto(reply, me.UserId, teams, null);
     }
 
     public async Task<CannedReplyDto> UpdateAsync(ClaimsPrincipal user, Guid id, CannedReplyRequest request, CancellationToken cancellationToken)
     {
         var (shortcut, body) = Validate(request);
-        var reply = await FindEditableAsync(user, id, cancellationToken);
-        var owner = OwnerFor(user, request.Shared);
+        var (reply, me, oldTeams) = await FindEditableAsync(user, id, cancellationToken);
+        var teams = await ValidTeamsAsync(request, cancellationToken);
+        var owner = OwnerFor(me, request.Shared, teams);
         await EnsureUniqueAsync(owner, shortcut, id, cancellationToken);
-        var before = Snapshot(reply);
+        var before = Snapshot(reply, oldTeams);
         reply.Shortcut = shortcut;
         reply.Body = body;
         reply.OwnerId = owner;
+        reply.TeamsOnly = teams.Count > 0;
         reply.UpdatedAt = time.GetUtcNow().UtcDateTime;
-        audit.Stage(user, "canned_reply.updated", "canned_reply", reply.Id.ToString(), Access.AuditLog.Change(before, Snapshot(reply)));
+        db.CannedReplyTeams.RemoveRange(await db.CannedReplyTeams.Where(t => t.CannedReplyId == id && !teams.Contains(t.TeamId)).ToListAsync(cancellationToken));
+        db.CannedReplyTeams.AddRange(teams.Except(oldTeams).Select(t => new CannedReplyTeam { CannedReplyId = id, TeamId = t }));
+        audit.Stage(user, "canned_reply.updated", "canned_reply", reply.Id.ToString(), Access.AuditLog.Change(before, Snapshot(reply, teams)));
         await db.SaveChangesAsync(cancellationToken);
-        return new CannedReplyDto(reply.Id, reply.Shortcut, reply.Body, owner is null, owner is not null, null);
+        return ToDto(reply, me.UserId, teams, null);
     }
 
     public async Task DeleteAsync(ClaimsPrincipal user, Guid id, CancellationToken cancellationToken)
     {
-        var reply = await FindEditableAsync(user, id, cancellationToken);
+        var (reply, _, teams) = await FindEditableAsync(user, id, cancellationToken);
         db.CannedReplies.Remove(reply);
-        audit.Stage(user, "canned_reply.deleted", "canned_reply", reply.Id.ToString(), Access.AuditLog.Change(Snapshot(reply), null));
+        audit.Stage(user, "canned_reply.deleted", "canned_reply", reply.Id.ToString(), Access.AuditLog.Change(Snapshot(reply, teams), null));
         await db.SaveChangesAsync(cancellationToken);
     }
 
@@ -142,19 +155,41 @@ public sealed partial class CannedReplyService(ParleyDbContext db, ConversationS
         };
     }
 
-    private static object Snapshot(CannedReply r) => new { r.Shortcut, r.Body, shared = r.OwnerId is null };
+    private static object Snapshot(CannedReply r, IReadOnlyList<Guid> teams) => new { r.Shortcut, r.Body, shared = r.OwnerId is null, teamIds = teams };
 
-    private async Task<CannedReply> FindEditableAsync(ClaimsPrincipal user, Guid id, CancellationToken cancellationToken)
+    private static CannedReplyDto ToDto(CannedReply r, Guid me, IReadOnlyList<Guid> teams, string? rendered) =>
+        new(r.Id, r.Shortcut, r.Body, r.OwnerId == null, r.OwnerId == me, rendered, r.TeamsOnly, r.TeamsOnly ? teams : []);
+
+    /// <summary>A reply the user may see (the department sandbox: <see cref="Access.AccessPolicy.CannedReplies"/>) and change.</summary>
+    private async Task<(CannedReply Reply, Access.AccessScope Scope, List<Guid> Teams)> FindEditableAsync(ClaimsPrincipal user, Guid id, CancellationToken cancellationToken)
     {
-        var me = Me(user);
-        var reply = await db.CannedReplies.FirstOrDefaultAsync(r => r.Id == id && (r.OwnerId == null || r.OwnerId == me), cancellationToken)
+        var me = await access.ScopeAsync(Actor.Agent(user), cancellationToken);
+        var reply = await access.CannedReplies(me).FirstOrDefaultAsync(r => r.Id == id, cancellationToken)
             ?? throw new ParleyException(ErrorCatalogue.CannedReplyNotFound);
-        if (reply.OwnerId is null && !CanManageShared(user))
+        var teams = await db.CannedReplyTeams.AsNoTracking().Where(t => t.CannedReplyId == id).Select(t => t.TeamId).ToListAsync(cancellationToken);
+        if (reply.OwnerId is null && !Access.AccessPolicy.CanManageSharedReply(me, reply.TeamsOnly ? teams : []))
         {
-            throw new ParleyException(ErrorCatalogue.Forbidden, "Only supervisors and admins change shared canned replies.");
+            throw new ParleyException(ErrorCatalogue.Forbidden, "Only supervisors and admins change shared canned replies, a supervisor those of his departments.");
         }
 
-        return reply;
+        return (reply, me, teams);
+    }
+
+    /// <summary>The departments a request limits its reply to: only for a shared reply, each an existing team, at most <see cref="MaxTeams"/>.</summary>
+    private async Task<List<Guid>> ValidTeamsAsync(CannedReplyRequest request, CancellationToken cancellationToken)
+    {
+        var teams = (request.TeamIds ?? []).Distinct().ToList();
+        if (teams.Count == 0)
+        {
+            return teams;
+        }
+
+        if (!request.Shared || teams.Count > MaxTeams || await db.Teams.CountAsync(t => teams.Contains(t.Id), cancellationToken) != teams.Count)
+        {
+            throw new ParleyException(ErrorCatalogue.CannedReplyTeamInvalid, "Only a shared reply can be limited to departments, and each must exist.");
+        }
+
+        return teams;
     }
 
     private async Task EnsureUniqueAsync(Guid? owner, string shortcut, Guid? except, CancellationToken cancellationToken)
@@ -165,16 +200,16 @@ public sealed partial class CannedReplyService(ParleyDbContext db, ConversationS
         }
     }
 
-    private static Guid? OwnerFor(ClaimsPrincipal user, bool shared)
+    private static Guid? OwnerFor(Access.AccessScope scope, bool shared, IReadOnlyList<Guid> teams)
     {
         if (!shared)
         {
-            return Me(user);
+            return scope.UserId;
         }
 
-        return CanManageShared(user)
+        return Access.AccessPolicy.CanManageSharedReply(scope, teams)
             ? null
-            : throw new ParleyException(ErrorCatalogue.Forbidden, "Only supervisors and admins create shared canned replies.");
+            : throw new ParleyException(ErrorCatalogue.Forbidden, "Only supervisors and admins share canned replies, a supervisor with his own departments.");
     }
 
     private static (string Shortcut, string Body) Validate(CannedReplyRequest request)
@@ -198,8 +233,6 @@ public sealed partial class CannedReplyService(ParleyDbContext db, ConversationS
 
         return body;
     }
-
-    private static bool CanManageShared(ClaimsPrincipal user) => user.IsInRole("admin") || user.IsInRole("supervisor");
 
     private static Guid Me(ClaimsPrincipal user) => Actor.Agent(user).PrincipalId;
 

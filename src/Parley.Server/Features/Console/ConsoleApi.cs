@@ -35,7 +35,7 @@ public static class ConsoleApi
 
         var canned = api.MapGroup("/canned-replies").WithTags("Canned replies");
         canned.MapGet("/", ListCannedAsync).WithName("ListCannedReplies")
-            .WithSummary("Your personal and the shared canned replies")
+            .WithSummary("Your personal canned replies and the shared ones for everyone or for your departments")
             .WithDescription("q filters by shortcut prefix or body text. With conversationId each reply also carries `rendered`: its variables ({{visitor.name}}, {{visitor.email}}, {{visitor.phone}}, {{agent.name}}, {{agent.email}}; {{name|fallback}}) expanded for that conversation.");
         canned.MapPost("/", CreateCannedAsync).WithName("CreateCannedReply").WithSummary("Create a canned reply (shared ones: supervisors and admins)");
         canned.MapPost("/preview", PreviewCannedAsync).WithName("PreviewCannedReply")
