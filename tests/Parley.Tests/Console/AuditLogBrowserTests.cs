@@ -29,7 +29,7 @@ public sealed class AuditLogBrowserTests(BrowserFixture browser) : IClassFixture
 
         await using var context = await browser.Browser.NewContextAsync(new() { Locale = "en-US", ViewportSize = new() { Width = 1440, Height = 900 }, AcceptDownloads = true });
         var page = await ConsolePage.SignInAsync(context, server);
-        await page.GetByTestId("nav-audit").ClickAsync();
+        await ConsolePage.NavigateAsync(page, "nav-audit");
         var rows = page.GetByTestId("audit-row");
         await Assertions.Expect(page.Locator("[data-testid=audit-row][data-action='webhook.created']")).ToHaveCountAsync(1, new() { Timeout = Timeout });
         await Assertions.Expect(page.Locator("[data-testid=audit-row][data-action='auth.sign_in']")).ToHaveCountAsync(2); // Ann, then the admin

@@ -26,7 +26,7 @@ public sealed class RoutingAdminBrowserTests(BrowserFixture browser) : IClassFix
 
         await using var context = await browser.Browser.NewContextAsync(new() { Locale = "en-US", ViewportSize = new() { Width = 1440, Height = 1000 } });
         var page = await ConsolePage.SignInAsync(context, server);
-        await page.GetByTestId("nav-teams").ClickAsync();
+        await ConsolePage.NavigateAsync(page, "nav-teams");
         await page.GetByTestId("team-new").ClickAsync();
         await page.GetByTestId("team-name").FillAsync("Support");
         await page.GetByTestId("team-description").FillAsync("Orders and refunds");
@@ -58,7 +58,7 @@ public sealed class RoutingAdminBrowserTests(BrowserFixture browser) : IClassFix
         await Assertions.Expect(page.GetByTestId("team-item")).ToHaveCountAsync(1);
 
         // Agents page: a capacity out of range is refused with its code, then a valid one is stored.
-        await page.GetByTestId("nav-users").ClickAsync();
+        await ConsolePage.NavigateAsync(page, "nav-users");
         var annRow = page.Locator("[data-testid=user-row][data-email='ann@test.local']");
         await Assertions.Expect(annRow).ToContainTextAsync("Support", new() { Timeout = Timeout });
         await annRow.GetByTestId("user-edit").ClickAsync();
@@ -163,7 +163,7 @@ public sealed class RoutingAdminBrowserTests(BrowserFixture browser) : IClassFix
         // The admin offers two of the three teams as departments on the widget settings page.
         await using var adminContext = await browser.Browser.NewContextAsync(new() { Locale = "en-US", ViewportSize = new() { Width = 1440, Height = 900 } });
         var console = await ConsolePage.SignInAsync(adminContext, server);
-        await console.GetByTestId("nav-widget-settings").ClickAsync();
+        await ConsolePage.NavigateAsync(console, "nav-widget-settings");
         await console.Locator("[data-testid=ws-department][data-name=Sales]").CheckAsync(new() { Timeout = Timeout });
         await console.Locator("[data-testid=ws-department][data-name=Billing]").CheckAsync();
         await console.GetByTestId("ws-save").ClickAsync();
@@ -249,7 +249,7 @@ public sealed class RoutingAdminBrowserTests(BrowserFixture browser) : IClassFix
 
         await using var context = await browser.Browser.NewContextAsync(new() { Locale = "en-US" });
         var page = await ConsolePage.SignInAsync(context, server);
-        await page.GetByTestId("nav-install").ClickAsync();
+        await ConsolePage.NavigateAsync(page, "nav-install");
         await page.GetByTestId("install-site-name").FillAsync("Shop <b>EU</b>");
         await page.GetByTestId("install-site-key").FillAsync("shop-eu");
         await page.Locator("[data-testid=install-add-site] button[type=submit]").ClickAsync();
@@ -277,7 +277,7 @@ public sealed class RoutingAdminBrowserTests(BrowserFixture browser) : IClassFix
 
         await using var agentContext = await browser.Browser.NewContextAsync(new() { Locale = "en-US" });
         var agentPage = await ConsolePage.SignInAsync(agentContext, server, "ann@test.local", UserSeeding.Password);
-        await agentPage.GetByTestId("nav-install").ClickAsync();
+        await ConsolePage.NavigateAsync(agentPage, "nav-install");
         await Assertions.Expect(agentPage.GetByTestId("install-site")).ToHaveCountAsync(2, new() { Timeout = Timeout });
         await Assertions.Expect(agentPage.GetByTestId("install-identity")).ToHaveCountAsync(0);
         await Assertions.Expect(agentPage.GetByTestId("install-add-site")).ToHaveCountAsync(0);

@@ -29,7 +29,7 @@ public sealed class WebhooksAdminBrowserTests(BrowserFixture browser) : IClassFi
 
         await using var context = await browser.Browser.NewContextAsync(new() { Locale = "en-US", ViewportSize = new() { Width = 1440, Height = 1000 } });
         var page = await ConsolePage.SignInAsync(context, server);
-        await page.GetByTestId("nav-webhooks").ClickAsync();
+        await ConsolePage.NavigateAsync(page, "nav-webhooks");
         await page.GetByTestId("webhook-new").ClickAsync();
 
         // Rules the server enforces are checked before sending, with the server's code and text.
@@ -136,7 +136,7 @@ public sealed class WebhooksAdminBrowserTests(BrowserFixture browser) : IClassFi
         await using var server = await ParleyServer.StartAsync(storage);
         await using var context = await browser.Browser.NewContextAsync(new() { Locale = "zh-CN", ViewportSize = new() { Width = 1280, Height = 800 } });
         var page = await ConsolePage.SignInAsync(context, server);
-        await page.GetByTestId("nav-webhooks").ClickAsync();
+        await ConsolePage.NavigateAsync(page, "nav-webhooks");
         await page.GetByTestId("webhook-new").ClickAsync();
         await page.GetByTestId("webhook-url").FillAsync("not a url");
         await page.GetByTestId("webhook-save").ClickAsync();

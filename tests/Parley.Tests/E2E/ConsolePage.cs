@@ -17,4 +17,19 @@ public static class ConsolePage
         await Assertions.Expect(page.GetByTestId("connection-state")).ToHaveAttributeAsync("data-state", "connected", new() { Timeout = 20_000 });
         return page;
     }
+
+    /// <summary>
+    /// Follows a header link by its test id. Supervisors' and admins' less frequent destinations are in the "Admin"
+    /// menu: it is opened first when the link is not in view (agents have no menu; their links are in the bar).
+    /// </summary>
+    public static async Task NavigateAsync(IPage page, string testId)
+    {
+        var link = page.GetByTestId(testId);
+        if (!await link.IsVisibleAsync() && await page.GetByTestId("nav-admin").CountAsync() > 0)
+        {
+            await page.GetByTestId("nav-admin").ClickAsync();
+        }
+
+        await link.ClickAsync();
+    }
 }

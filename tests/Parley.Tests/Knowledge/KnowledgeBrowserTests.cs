@@ -18,7 +18,7 @@ public sealed class KnowledgeBrowserTests(BrowserFixture browser) : IClassFixtur
         await using var context = await browser.Browser.NewContextAsync(new() { Locale = "en-US", ViewportSize = new() { Width = 1440, Height = 1000 } });
         var page = await ConsolePage.SignInAsync(context, server);
 
-        await page.GetByTestId("nav-knowledge").ClickAsync();
+        await ConsolePage.NavigateAsync(page, "nav-knowledge");
         await page.GetByTestId("knowledge-new").ClickAsync();
         await Assertions.Expect(page.GetByTestId("knowledge-question")).ToBeFocusedAsync();
         await page.Keyboard.TypeAsync("保修期多久？");

@@ -26,7 +26,7 @@ public sealed class PrivacyBrowserTests(BrowserFixture browser) : IClassFixture<
         var page = await ConsolePage.SignInAsync(context, server);
 
         // Retention: a bad number is refused on the client with the server's message, a good one is stored.
-        await page.GetByTestId("nav-widget-settings").ClickAsync();
+        await ConsolePage.NavigateAsync(page, "nav-widget-settings");
         await page.GetByTestId("retention-keep").UncheckAsync(new() { Timeout = Timeout });
         await page.GetByTestId("retention-days").FillAsync("0");
         await page.GetByTestId("retention-save").ClickAsync();

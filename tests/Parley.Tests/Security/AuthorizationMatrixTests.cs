@@ -92,9 +92,11 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         ["GET /api/v1/auth/sessions"] = new(Rule.Console),
         ["DELETE /api/v1/auth/sessions/{id}"] = new(Rule.Console, May404: true),
         ["POST /api/v1/auth/sessions/revoke-others"] = new(Rule.Console),
+        ["GET /api/v1/auth/totp"] = new(Rule.Console),
         ["POST /api/v1/auth/totp/setup"] = new(Rule.Console),
         ["POST /api/v1/auth/totp/enable"] = new(Rule.Console),
         ["POST /api/v1/auth/totp/disable"] = new(Rule.Console),
+        ["POST /api/v1/auth/totp/recovery-codes"] = new(Rule.Console), // {} before set-up: totp_not_enabled
         ["GET /api/v1/auth/tokens"] = new(Rule.Console),
         ["POST /api/v1/auth/tokens"] = new(Rule.Console),
         ["DELETE /api/v1/auth/tokens/{id}"] = new(Rule.Console, May404: true),
@@ -210,6 +212,7 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         ["GET /api/v1/sites/{id}/retention"] = new(Rule.Admin),
         ["PUT /api/v1/sites/{id}/retention"] = new(Rule.Admin),
         ["GET /api/v1/conversations/{id}/context"] = new(Rule.Console),
+        ["GET /api/v1/adapters"] = new(Rule.Admin), // context adapters' last success/failure (#21)
         ["POST /api/v1/events"] = new(Rule.Admin),
         ["GET /api/v1/webhooks"] = new(Rule.Admin),
         ["GET /api/v1/webhooks/event-types"] = new(Rule.Admin),

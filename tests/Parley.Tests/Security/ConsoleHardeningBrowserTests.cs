@@ -55,7 +55,7 @@ public sealed class ConsoleHardeningBrowserTests(BrowserFixture browser) : IClas
         var siteId = await WidgetTestKit.SiteIdAsync(admin);
         var current = (await admin.GetFromJsonAsync<WidgetSettingsDto>($"/api/v1/sites/{siteId}/widget-settings", Ct))!;
         (await admin.PutAsJsonAsync($"/api/v1/sites/{siteId}/widget-settings", current with { AllowedOrigins = ["https://shop.example"] }, Ct)).EnsureSuccessStatusCode();
-        await page.GetByTestId("nav-widget-settings").ClickAsync();
+        await ConsolePage.NavigateAsync(page, "nav-widget-settings");
         await Assertions.Expect(page.GetByTestId("origins-open-warning")).ToHaveCountAsync(0, new() { Timeout = Timeout });
         await Assertions.Expect(page.GetByTestId("ws-origins-open")).ToHaveCountAsync(0, new() { Timeout = Timeout });
         await page.GetByTestId("ws-origins").FillAsync("");

@@ -364,7 +364,7 @@ public sealed class WidgetBrowserTests(BrowserFixture browser) : IClassFixture<B
         await console.GetByTestId("login-email").FillAsync(ParleyServer.AdminEmail);
         await console.GetByTestId("login-password").FillAsync(ParleyServer.AdminPassword);
         await console.GetByTestId("login-submit").ClickAsync();
-        await console.GetByTestId("nav-widget-settings").ClickAsync();
+        await ConsolePage.NavigateAsync(console, "nav-widget-settings");
         await console.GetByTestId("ws-color").FillAsync("#be123c");
         await console.GetByTestId("ws-greeting").FillAsync("Welcome to Acme!");
         await console.GetByTestId("ws-save").ClickAsync();

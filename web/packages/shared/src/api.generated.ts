@@ -4,6 +4,18 @@
 
 /** Every REST schema by its OpenAPI name. */
 export interface Schemas {
+  AdapterStatusDto: {
+    name: string;
+    kind: string;
+    target: string | null;
+    state: string;
+    timeoutSeconds: number;
+    lastSuccessAt: string | null;
+    lastFailureAt: string | null;
+    lastFailureKind: string | null;
+    lastError: string | null;
+    consecutiveFailures: number;
+  };
   AgentDto: {
     id: string;
     displayName: string;
@@ -93,11 +105,14 @@ export interface Schemas {
     shared: boolean;
     mine: boolean;
     rendered: string | null;
+    teamsOnly: boolean;
+    teamIds: string[];
   };
   CannedReplyRequest: {
     shortcut: string | null;
     body: string | null;
     shared?: boolean;
+    teamIds?: string[] | null;
   };
   ChangePasswordRequest: {
     currentPassword: string;
@@ -508,6 +523,9 @@ export interface Schemas {
     conversationId: string;
     lastReadSeq: number;
   };
+  RecoveryCodesDto: {
+    codes: string[];
+  };
   ReportMetrics: {
     created?: number;
     closed?: number;
@@ -691,6 +709,10 @@ export interface Schemas {
   TotpSetupDto: {
     secret: string;
     otpauthUri: string;
+  };
+  TotpStatusDto: {
+    enabled: boolean;
+    recoveryCodesLeft: number;
   };
   TranscriptRequest: {
     email: string | null;
