@@ -24,8 +24,10 @@ public static class ConsolePage
     /// </summary>
     public static async Task NavigateAsync(IPage page, string testId)
     {
+        // Right after signing in the header may not be there yet: wait for the link or the menu, whichever it has.
         var link = page.GetByTestId(testId);
-        if (!await link.IsVisibleAsync() && await page.GetByTestId("nav-admin").CountAsync() > 0)
+        await page.Locator($"[data-testid=nav-admin], [data-testid={testId}]").First.WaitForAsync(new() { State = WaitForSelectorState.Visible, Timeout = 20_000 });
+        if (!await link.IsVisibleAsync())
         {
             await page.GetByTestId("nav-admin").ClickAsync();
         }
