@@ -71,6 +71,14 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
     public DbSet<ConversationFacts> ConversationFacts => Set<ConversationFacts>();
     public DbSet<AttachmentDeletion> AttachmentDeletions => Set<AttachmentDeletion>();
 
+    public DbSet<AlertChannel> AlertChannels => Set<AlertChannel>();
+
+    public DbSet<AlertRule> AlertRules => Set<AlertRule>();
+
+    public DbSet<AlertIncident> AlertIncidents => Set<AlertIncident>();
+
+    public DbSet<NodeLease> NodeLeases => Set<NodeLease>();
+
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
         // Every timestamp is UTC. SQLite hands DateTime back as Unspecified, so mark it on the way out.
@@ -213,6 +221,8 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
         IntegrationModel.Configure(modelBuilder);
 
         KnowledgeModel.Configure(modelBuilder);
+
+        AlertModel.Configure(modelBuilder);
 
         global::Parley.Data.ConversationFacts.Configure(modelBuilder);
 

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Parley.Server.Data;
 using Parley.Server.Features.Access;
 using Parley.Server.Features.Ai;
+using Parley.Server.Features.Alerts;
 using Parley.Server.Features.Attachments;
 using Parley.Server.Features.Auth;
 using Parley.Server.Features.Console;
@@ -72,6 +73,7 @@ public static class ParleyApp
         builder.AddPrivacy();
         builder.AddAi();
         builder.AddReports();
+        builder.AddAlerts();
         builder.AddParleyScaleOut(); // after the features: with Redis it swaps node-local services for cluster-wide ones
 
         var app = builder.Build();
@@ -126,6 +128,7 @@ public static class ParleyApp
         app.MapPrivacyApi();
         app.MapAiApi();
         app.MapReportsApi();
+        app.MapAlertsApi();
         app.MapParleyHubs();
         return app;
     }

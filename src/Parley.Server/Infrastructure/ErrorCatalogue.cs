@@ -10,6 +10,16 @@ public static class ErrorCatalogue
 {
     public static readonly ErrorCode AgentAtCapacity = new("agent_at_capacity", 409, false, "The agent already holds as many conversations as their capacity allows.");
 
+    public static readonly ErrorCode AlertChannelInvalid = new("alert_channel_invalid", 400, false, "An alert channel's kind, name, URL, secret or language is not valid (the text names it).");
+
+    public static readonly ErrorCode AlertChannelNotFound = new("alert_channel_not_found", 404, false, "No such alert channel.");
+
+    public static readonly ErrorCode AlertRuleInvalid = new("alert_rule_invalid", 400, false, "An alert rule's kind, department, threshold or reminder interval is not valid (the text names it).");
+
+    public static readonly ErrorCode AlertRuleNotFound = new("alert_rule_not_found", 404, false, "No such alert rule.");
+
+    public static readonly ErrorCode AlertTargetForbidden = new("alert_target_forbidden", 400, false, "The alert channel's URL points at a loopback or private address (outbound requests are guarded).");
+
     public static readonly ErrorCode AlreadyRated = new("already_rated", 409, false, "This conversation has already been rated.");
 
     public static readonly ErrorCode AssigneeOutOfDepartment = new("assignee_out_of_department", 403, false, "The user is not a member of this conversation's department.");

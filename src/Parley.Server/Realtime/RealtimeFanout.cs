@@ -11,12 +11,14 @@ namespace Parley.Server.Realtime;
 /// Pushes committed messages and conversation changes to this node's subscribed connections. Agents receive only
 /// what the department sandbox lets them see (<see cref="AccessDirectory"/>, in memory, never a query here).
 /// </summary>
-internal sealed class RealtimeFanout(ConnectionRegistry registry, AccessDirectory access)
+internal sealed class RealtimeFanout(ConnectionRegistry registry, AccessDirectory access, Features.Metrics.InboxSummaryCoalescer coalescer)
     : IDomainEventListener<MessageCommitted>, IDomainEventListener<ConversationChanged>
 {
     public const string MessageEvent = "message";
     public const string ConversationEvent = "conversation";
     public const string ConversationUpdatedEvent = "conversationUpdated";
+
+    private Action<ConversationSummary>? _deliverSummary;
 
     public void Handle(MessageCommitted domainEvent)
     {
@@ -80,7 +82,16 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry, AccessDirector
     /// <summary>Pushes a conversation's current summary to this node's agents again (after a cluster bus outage).</summary>
     public void RefreshSummary(ConversationState state) => BroadcastToAgents(state.ToSummary());
 
+    /// <summary>Now, or under Pressure at the coalescer's next tick (the latest summary of the conversation wins).</summary>
     private void BroadcastToAgents(ConversationSummary summary)
+    {
+        if (!coalescer.Hold(summary, _deliverSummary ??= DeliverSummary))
+        {
+            DeliverSummary(summary);
+        }
+    }
+
+    private void DeliverSummary(ConversationSummary summary)
     {
         var agents = registry.Agents;
         if (agents.Count == 0)

@@ -225,6 +225,19 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         ["GET /api/v1/webhooks/{id}/deliveries/{deliveryId}"] = new(Rule.Admin, May404: true),
         ["POST /api/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver"] = new(Rule.Admin, May404: true),
 
+        // Alerts to people (#19): admins only.
+        ["GET /api/v1/alerts/channels"] = new(Rule.Admin),
+        ["POST /api/v1/alerts/channels"] = new(Rule.Admin), // {} is alert_channel_invalid
+        ["PATCH /api/v1/alerts/channels/{id}"] = new(Rule.Admin, May404: true), // no channel exists here
+        ["DELETE /api/v1/alerts/channels/{id}"] = new(Rule.Admin, May404: true),
+        ["POST /api/v1/alerts/channels/{id}/test"] = new(Rule.Admin, May404: true),
+        ["GET /api/v1/alerts/rules"] = new(Rule.Admin),
+        ["GET /api/v1/alerts/rule-kinds"] = new(Rule.Admin),
+        ["POST /api/v1/alerts/rules"] = new(Rule.Admin), // {} is alert_rule_invalid
+        ["PATCH /api/v1/alerts/rules/{id}"] = new(Rule.Admin, May404: true),
+        ["DELETE /api/v1/alerts/rules/{id}"] = new(Rule.Admin, May404: true),
+        ["GET /api/v1/alerts/incidents"] = new(Rule.Admin),
+
         // Knowledge base (#16): agents read their departments' entries, supervisors change them, admins the synonyms.
         // The matrix entry belongs to the callers' team; the supervisor's delete removes it before the admin's turn.
         ["GET /api/v1/knowledge"] = new(Rule.Console),
@@ -683,6 +696,7 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
                 _ when pattern.EndsWith("/erase", StringComparison.Ordinal) => "own",
                 _ when pattern.StartsWith("/api/v1/contacts/", StringComparison.Ordinal) => "contact",
                 _ when pattern.StartsWith("/api/v1/webhooks/", StringComparison.Ordinal) => "own",
+                _ when pattern.StartsWith("/api/v1/alerts/", StringComparison.Ordinal) => "own",
                 _ when pattern.StartsWith("/api/v1/knowledge/intent-examples/", StringComparison.Ordinal) => "own",
                 _ when pattern.StartsWith("/api/v1/knowledge/", StringComparison.Ordinal) => "knowledge",
                 _ when pattern.Contains("/conversations/", StringComparison.Ordinal) => "conversation",

@@ -82,6 +82,10 @@ public sealed class GovernorOptions
     [Range(0, 3600)]
     public double CalmSeconds { get; set; } = 10;
 
+    /// <summary>Under Pressure an agent gets at most one inbox summary per conversation per this many milliseconds (latest wins).</summary>
+    [Range(50, 60_000)]
+    public int InboxSummaryMilliseconds { get; set; } = 1000;
+
     /// <summary>Retry-After of refused new widget sessions.</summary>
     [Range(1, 3600)]
     public int RetryAfterSeconds { get; set; } = 30;

@@ -33,6 +33,7 @@ public sealed class ParleyMetrics
     private readonly Counter<long> _aiCalls;
     private readonly Histogram<double> _aiSeconds;
     private readonly Counter<long> _shed;
+    private readonly Counter<long> _alertNotices;
     private volatile OperationsSnapshot _snapshot = OperationsSnapshot.Empty;
     private long _slowestCommitTicks;
 
@@ -55,6 +56,7 @@ public sealed class ParleyMetrics
         _aiCalls = meter.CreateCounter<long>("parley.ai.calls", "{call}", "AI engine calls by operation and outcome");
         _aiSeconds = Latency(meter, "parley.ai.duration", "Duration of an AI engine call");
         _shed = meter.CreateCounter<long>("parley.governor.shed", "{event}", "Optional work skipped by the load governor, by feature");
+        _alertNotices = meter.CreateCounter<long>("parley.alerts.notices", "{notice}", "Alert notices by channel kind and outcome (sent, retry, failed, dropped)");
 
         meter.CreateObservableGauge("parley.connections", () => Labeled("hub", ("visitor", _snapshot.VisitorConnections), ("agent", _snapshot.AgentConnections)), "{connection}", "Live hub connections on this node");
         meter.CreateObservableGauge("parley.fanout.backlog", () => (long)_snapshot.FanoutBacklog, "{event}", "Events waiting in this node's per-connection outbound queues");
@@ -120,6 +122,11 @@ public sealed class ParleyMetrics
         _aiCalls.Add(1, op, new KeyValuePair<string, object?>("outcome", outcome));
         _aiSeconds.Record(elapsed.TotalSeconds, op);
     }
+
+    /// <param name="channel">The channel kind (webhook, slack, wecom, dingtalk), never a channel's name or URL.</param>
+    /// <param name="outcome">sent, retry, failed (given up) or dropped (queue full).</param>
+    public void AlertNotified(string channel, string outcome) =>
+        _alertNotices.Add(1, new KeyValuePair<string, object?>("channel", channel), new KeyValuePair<string, object?>("outcome", outcome));
 
     public void Shed(string feature) => _shed.Add(1, new KeyValuePair<string, object?>("feature", feature));
 

@@ -26,6 +26,11 @@ const en: Texts = {
   webhook_not_found: 'No such webhook (it may have been deleted).',
   webhook_disabled: 'Enable the endpoint before redelivering.',
   delivery_not_found: 'No such delivery.',
+  alert_channel_invalid: 'Check the channel: a name, an absolute http(s) URL (WeCom with its key, DingTalk with its access_token), and a valid secret.',
+  alert_target_forbidden: 'The URL points at a loopback or private address; outbound requests there are blocked.',
+  alert_channel_not_found: 'No such alert channel (it may have been deleted).',
+  alert_rule_invalid: 'The rule is not valid: check its type, department and threshold range.',
+  alert_rule_not_found: 'No such alert rule (it may have been deleted).',
   invalid_shortcut: "The shortcut must be 1-64 letters, digits, '-' or '_'.",
   canned_reply_exists: 'A canned reply with this shortcut already exists.',
   canned_reply_not_found: 'No such canned reply.',
@@ -58,6 +63,11 @@ const zh: Texts = {
   webhook_not_found: '没有这个 Webhook（可能已被删除）。',
   webhook_disabled: '请先启用该端点再重新投递。',
   delivery_not_found: '没有这次投递。',
+  alert_channel_invalid: '请检查通道：名称、http(s) 绝对地址（企业微信需带 key，钉钉需带 access_token）以及密钥格式。',
+  alert_target_forbidden: '该地址指向回环或内网地址，出站请求已被阻止。',
+  alert_channel_not_found: '没有这个告警通道（可能已被删除）。',
+  alert_rule_invalid: '规则无效：请检查类型、部门和阈值范围。',
+  alert_rule_not_found: '没有这条告警规则（可能已被删除）。',
   invalid_shortcut: '快捷词须为 1-64 个字母、数字、“-”或“_”。',
   canned_reply_exists: '已有使用该快捷词的快捷回复。',
   canned_reply_not_found: '没有这条快捷回复。',
@@ -131,6 +141,23 @@ export function checkWebhookUrl(value: string): string | null {
   }
   if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.username || u.password) return 'webhook_url_invalid';
   return u.href.length > 2000 ? 'webhook_url_invalid' : null;
+}
+
+/** AlertService.Name and UrlAsync (the address check itself needs DNS and stays on the server); editing may keep the URL. */
+export function checkAlertChannel(kind: string, name: string, url: string, creating: boolean): string | null {
+  const n = name.trim();
+  if (!n || n.length > 200 || hasForbiddenChar(n, false)) return 'alert_channel_invalid';
+  if (!creating && !url.trim()) return null;
+  let u: URL;
+  try {
+    u = new URL(url.trim());
+  } catch {
+    return 'alert_channel_invalid';
+  }
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.username || u.password || u.href.length > 2000) return 'alert_channel_invalid';
+  if (kind === 'wecom' && !u.searchParams.get('key')) return 'alert_channel_invalid';
+  if (kind === 'dingtalk' && !u.searchParams.get('access_token')) return 'alert_channel_invalid';
+  return null;
 }
 
 /** WebhookService.EventTypes. */

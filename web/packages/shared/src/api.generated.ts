@@ -36,6 +36,56 @@ export interface Schemas {
     complaintPriorityBoost?: number;
     takeover?: Schemas['TakeoverSettings'];
   };
+  AlertChannelDto: {
+    id: string;
+    kind: string;
+    name: string;
+    url: string;
+    language: string;
+    hasSecret: boolean;
+    enabled: boolean;
+    createdAt: string;
+    updatedAt: string;
+    secret?: string | null;
+  };
+  AlertIncidentDto: {
+    id: number;
+    ruleId: string;
+    kind: string;
+    subject: string;
+    value: number;
+    detail: string | null;
+    startedAt: string;
+    lastSeenAt: string;
+    notifiedAt: string | null;
+    notices: number;
+    resolvedAt: string | null;
+  };
+  AlertRuleDto: {
+    id: string;
+    kind: string;
+    teamId: string | null;
+    teamName: string | null;
+    threshold: number;
+    renotifyMinutes: number;
+    enabled: boolean;
+    createdAt: string;
+    updatedAt: string;
+  };
+  AlertRuleKindDto: {
+    kind: string;
+    defaultThreshold: number;
+    min: number;
+    max: number;
+    hasThreshold: boolean;
+    perDepartment: boolean;
+  };
+  AlertSendResult: {
+    ok: boolean;
+    status: number | null;
+    error: string | null;
+    durationMs: number;
+  };
   ApiTokenDto: {
     id: string;
     name: string;
@@ -246,6 +296,21 @@ export interface Schemas {
     intent?: string | null;
     takeoverReason?: string | null;
     takeoverAlertedAt?: string | null;
+  };
+  CreateAlertChannelRequest: {
+    kind: string | null;
+    name: string | null;
+    url: string | null;
+    secret?: string | null;
+    language?: string | null;
+    enabled?: boolean;
+  };
+  CreateAlertRuleRequest: {
+    kind: string | null;
+    teamId?: string | null;
+    threshold?: number | null;
+    renotifyMinutes?: number | null;
+    enabled?: boolean;
   };
   CreateSiteRequest: {
     name: string | null;
@@ -716,6 +781,18 @@ export interface Schemas {
   };
   TranscriptRequest: {
     email: string | null;
+  };
+  UpdateAlertChannelRequest: {
+    name?: string | null;
+    url?: string | null;
+    secret?: string | null;
+    language?: string | null;
+    enabled?: boolean | null;
+  };
+  UpdateAlertRuleRequest: {
+    threshold?: number | null;
+    renotifyMinutes?: number | null;
+    enabled?: boolean | null;
   };
   UpdateContactRequest: {
     name?: string | null;

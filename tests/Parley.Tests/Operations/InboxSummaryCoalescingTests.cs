@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using Parley.Server.Features.Metrics;
+using Parley.Server.Messaging;
+using Parley.Tests.Api;
+using Parley.Tests.Infrastructure;
+
+namespace Parley.Tests.Operations;
+
+/// <summary>Shedding step 3: under Pressure agents get at most one inbox summary per conversation per interval, the latest.</summary>
+[Collection(nameof(MetricsTests))]
+public sealed class InboxSummaryCoalescingTests : IDisposable
+{
+    private readonly FakeTimeProvider _clock = new();
+    private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+    private readonly GovernorOptions _options = new() { PressureCommitSeconds = 0.1, OverloadCommitSeconds = 0.5, RiseSamples = 1, CalmSeconds = 10, InboxSummaryMilliseconds = 1000 };
+    private readonly LoadGovernor _governor;
+    private readonly InboxSummaryCoalescer _coalescer;
+    private readonly List<ConversationSummary> _pushed = [];
+
+    public InboxSummaryCoalescingTests()
+    {
+        _governor = new LoadGovernor(Options.Create(_options), _clock, new ParleyMetrics(_services.GetRequiredService<IMeterFactory>()), NullLogger<LoadGovernor>.Instance);
+        _coalescer = new InboxSummaryCoalescer(_governor, Options.Create(_options), _clock);
+    }
+
+    public void Dispose()
+    {
+        _coalescer.Dispose();
+        _services.Dispose();
+    }
+
+    private static ConversationSummary Summary(Guid id, string preview) => new() { Id = id, Status = "open", LastMessagePreview = preview };
+
+    private bool Push(ConversationSummary summary) => _coalescer.Hold(summary, _pushed.Add);
+
+    [Fact]
+    public void AtNormal_EverySummaryGoesOutAtOnce()
+    {
+        var id = Guid.NewGuid();
+        Assert.False(Push(Summary(id, "a")));
+        Assert.False(Push(Summary(id, "b")));
+        Assert.Equal(0, _coalescer.Held);
+    }
+
+    [Fact]
+    public void UnderPressure_TheLatestSummaryPerConversation_GoesOutOncePerInterval_AndAllOfItAtNormal()
+    {
+        Assert.Equal(LoadState.Pressure, _governor.Evaluate(new OperationsSnapshot { CommitSeconds = 0.2 }));
+        var a = Guid.NewGuid();
+        var b = Guid.NewGuid();
+        for (var i = 1; i <= 50; i++)
+        {
+            Assert.True(Push(Summary(a, $"a{i}")));
+        }
+
+        Assert.True(Push(Summary(b, "b1")));
+        Assert.Empty(_pushed);
+
+        _clock.Advance(TimeSpan.FromMilliseconds(999));
+        Assert.Empty(_pushed);
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(["a50", "b1"], _pushed.Select(s => s.LastMessagePreview).Order());
+
+        // A quiet interval pushes nothing; the next change waits for the next tick.
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(2, _pushed.Count);
+        Assert.True(Push(Summary(a, "a51")));
+        Assert.True(Push(Summary(a, "a52")));
+        Assert.Equal(2, _pushed.Count);
+
+        // Back to Normal: what is held goes out at once (not at the next tick), and later changes go out directly.
+        _options.CalmSeconds = 0;
+        Assert.Equal(LoadState.Normal, _governor.Evaluate(new OperationsSnapshot()));
+        Assert.Equal(["a50", "b1", "a52"], _pushed.Select(s => s.LastMessagePreview));
+        Assert.False(Push(Summary(a, "a53")));
+        Assert.Equal(0, _coalescer.Held);
+    }
+
+    [Fact]
+    public async Task AServerUnderPressure_CoalescesConversationUpdated_ButDeliversEveryMessage()
+    {
+        await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
+        var settings = MetricsTests.Settings();
+        settings["Parley:Governor:Enabled"] = "true";
+        settings["Parley:Governor:PressureCommitSeconds"] = "0.001"; // every commit counts as slow: Pressure...
+        settings["Parley:Governor:OverloadCommitSeconds"] = "60"; // ...but never Overload
+        settings["Parley:Governor:RiseSamples"] = "1";
+        settings["Parley:Governor:CalmSeconds"] = "3600";
+        settings["Parley:Governor:InboxSummaryMilliseconds"] = "2000";
+        await using var server = await ParleyServer.StartAsync(storage, settings);
+        await using var agent = await AgentClient.ConnectAsync(server);
+        var banners = new Inbox<LoadStateEvent>();
+        agent.Hub.On<LoadStateEvent>("loadState", banners.Add);
+        await using var visitor = await VisitorClient.ConnectAsync(server);
+        var conversation = await visitor.StartConversationAsync();
+        await agent.JoinAsync(conversation.Id);
+        await visitor.SendAsync(conversation.Id, "first");
+        await banners.WaitUntilAsync(b => b.Any(e => e.State == "pressure" && e.Shedding.Contains("inbox_summaries")), TimeSpan.FromSeconds(30));
+
+        var before = agent.Conversations.Snapshot().Count;
+        var watch = Stopwatch.StartNew();
+        for (var i = 1; i <= 20; i++)
+        {
+            await visitor.SendAsync(conversation.Id, $"burst {i}");
+        }
+
+        var sending = watch.Elapsed;
+        await agent.Messages.WaitUntilAsync(m => m.Any(x => x.Body == "burst 20"));
+        Assert.Equal(20, agent.Messages.Snapshot().Count(m => m.Body.StartsWith("burst ", StringComparison.Ordinal))); // messages are never held
+
+        // The summary the agent ends with is the newest one, and far fewer arrived than changes were made.
+        var summaries = await agent.Conversations.WaitUntilAsync(s => s.Count > before && s[^1].LastMessagePreview == "burst 20", TimeSpan.FromSeconds(15));
+        var during = summaries.Skip(before).Count(s => s.Id == conversation.Id);
+        Assert.InRange(during, 1, (int)(sending.TotalSeconds / 2) + 2);
+    }
+}
