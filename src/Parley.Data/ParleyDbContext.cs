@@ -62,6 +62,8 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
 
     public DbSet<IntentExample> IntentExamples => Set<IntentExample>();
 
+    public DbSet<AiProviderSettings> AiProviderSettings => Set<AiProviderSettings>();
+
     public DbSet<ConversationFacts> ConversationFacts => Set<ConversationFacts>();
     public DbSet<AttachmentDeletion> AttachmentDeletions => Set<AttachmentDeletion>();
 
@@ -192,6 +194,8 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
         IntegrationModel.Configure(modelBuilder);
 
         KnowledgeModel.Configure(modelBuilder);
+
+        global::Parley.Data.AiProviderSettings.Configure(modelBuilder);
 
         global::Parley.Data.ConversationFacts.Configure(modelBuilder);
 
