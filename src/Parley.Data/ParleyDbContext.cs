@@ -68,6 +68,8 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
 
     public DbSet<IntentExample> IntentExamples => Set<IntentExample>();
 
+    public DbSet<AiProviderSettings> AiProviderSettings => Set<AiProviderSettings>();
+
     public DbSet<ConversationFacts> ConversationFacts => Set<ConversationFacts>();
     public DbSet<AttachmentDeletion> AttachmentDeletions => Set<AttachmentDeletion>();
 
@@ -223,6 +225,7 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
         KnowledgeModel.Configure(modelBuilder);
 
         AlertModel.Configure(modelBuilder);
+        global::Parley.Data.AiProviderSettings.Configure(modelBuilder);
 
         global::Parley.Data.ConversationFacts.Configure(modelBuilder);
 

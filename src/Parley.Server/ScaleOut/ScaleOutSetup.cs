@@ -54,6 +54,8 @@ public static class ScaleOutSetup
         services.AddSingleton<Features.Widget.IAgentAvailability, ClusterAgentAvailability>();
         services.RemoveAll<Features.Widget.IAnonymousRateLimits>();
         services.AddSingleton<Features.Widget.IAnonymousRateLimits, RedisRateLimits>();
+        services.RemoveAll<Features.Ai.ILlmTokenBudget>();
+        services.AddSingleton<Features.Ai.ILlmTokenBudget, RedisTokenBudget>();
         services.RemoveAll<Realtime.Presence.IAgentPresence>();
         services.AddSingleton<RedisAgentPresence>();
         services.AddSingleton<Realtime.Presence.IAgentPresence>(sp => sp.GetRequiredService<RedisAgentPresence>());

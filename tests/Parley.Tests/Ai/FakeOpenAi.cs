@@ -37,6 +37,9 @@ public sealed class FakeOpenAi : IAsyncDisposable
 
     public ConcurrentQueue<string> ChatRequests { get; } = new();
 
+    /// <summary>The Authorization header of every chat request (the API key the server sent).</summary>
+    public ConcurrentQueue<string> Authorizations { get; } = new();
+
     public static async Task<FakeOpenAi> StartAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -46,6 +49,7 @@ public sealed class FakeOpenAi : IAsyncDisposable
         app.MapPost("/v1/chat/completions", async (HttpContext http) =>
         {
             using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
+            fake.Authorizations.Enqueue(http.Request.Headers.Authorization.ToString());
             fake.ChatRequests.Enqueue(await reader.ReadToEndAsync());
             if (fake.Delay > TimeSpan.Zero)
             {

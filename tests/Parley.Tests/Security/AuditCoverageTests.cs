@@ -175,6 +175,8 @@ public sealed class AuditCoverageTests
             JsonContent.Create(JsonNode.Parse(await c.Http.GetStringAsync($"/api/v1/sites/{c["site"]}/widget-settings", Ct))), Ct), Settings: true),
         new("PutAiSettings", async c => await c.Http.PutAsync($"/api/v1/sites/{c["site"]}/ai-settings",
             JsonContent.Create(JsonNode.Parse(await c.Http.GetStringAsync($"/api/v1/sites/{c["site"]}/ai-settings", Ct))), Ct), Settings: true),
+        new("PutLlmProvider", c => c.Http.PutAsJsonAsync("/api/v1/ai/provider", new { chatModel = "qwen2.5:7b-instruct", timeoutMilliseconds = 4000 }, Ct), Settings: true),
+        new("TestLlmProvider", c => c.Http.PostAsJsonAsync("/api/v1/ai/provider/test", new { }, Ct)),
         new("PutSiteRetention", c => c.Http.PutAsJsonAsync($"/api/v1/sites/{c["site"]}/retention", new { days = 30, mode = "anonymise" }, Ct), Settings: true),
         new("CreateTeam", c => c.KeepAsync(c.Http.PostAsJsonAsync("/api/v1/teams", new { name = "Audit team" }, Ct), "team", j => j["id"]!.ToString()), Settings: true),
         new("UpdateTeam", c => c.Http.PutAsJsonAsync($"/api/v1/teams/{c["team"]}", new { name = "Audit team 2", strategy = "roundRobin" }, Ct), Settings: true),

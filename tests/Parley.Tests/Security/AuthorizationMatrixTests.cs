@@ -122,6 +122,10 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         ["GET /api/v1/ai/takeover-alerts"] = new(Rule.Console), // within the caller's department sandbox
         ["GET /api/v1/sites/{id}/ai-settings"] = new(Rule.Supervisor),
         ["PUT /api/v1/sites/{id}/ai-settings"] = new(Rule.Admin),
+        ["POST /api/v1/conversations/{id}/draft-reply"] = new(Rule.Console), // copilot; no provider here: the knowledge base or none
+        ["GET /api/v1/ai/provider"] = new(Rule.Admin),
+        ["PUT /api/v1/ai/provider"] = new(Rule.Admin), // {} keeps every value
+        ["POST /api/v1/ai/provider/test"] = new(Rule.Admin), // {} with nothing configured: not_configured, no call
         ["POST /api/v1/conversations/{id}/messages"] = new(Rule.Console),
         ["POST /api/v1/conversations/{id}/assign"] = new(Rule.Console),
         ["POST /api/v1/conversations/{id}/close"] = new(Rule.Console),

@@ -17,6 +17,10 @@ public sealed record IntentCorrectionRequest(string? Intent);
 /// <summary>One suggested reply for the agent (copilot): a knowledge entry and how sure retrieval is.</summary>
 public sealed record SuggestionDto(Guid EntryId, string Question, string Answer, double Confidence);
 
+/// <summary>A reply the agent may insert and edit (copilot), drafted for the visitor's newest message.</summary>
+/// <param name="Source">llm (written by the language model from the entries), knowledge (the best entry's answer as is) or none.</param>
+public sealed record DraftReplyDto(string? Reply, string Source, IReadOnlyList<Guid> EntryIds, int Tokens);
+
 /// <summary>What Parley reads in a conversation: intent, sentiment, a takeover alert and suggested replies.</summary>
 public sealed record ConversationInsightsDto(
     string? Intent,
@@ -36,6 +40,9 @@ public static class AiApi
     /// <summary>How many of the newest visitor messages are read.</summary>
     private const int Window = 20;
 
+    /// <summary>Entries at least this confident are suggested to agents.</summary>
+    private const double SuggestionConfidence = 0.2;
+
     public static WebApplicationBuilder AddAi(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<AiService>();
@@ -46,7 +53,10 @@ public static class AiApi
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BotResponder>());
         builder.Services.AddSingleton<IDomainEventListener<MessageCommitted>>(sp => sp.GetRequiredService<BotResponder>());
         builder.Services.AddOptions<LlmOptions>().BindConfiguration(LlmOptions.Section);
-        builder.Services.AddSingleton<LlmProvider>();
+        builder.Services.AddSingleton<ILlmTokenBudget, LocalTokenBudget>(); // Redis scale-out replaces it with the cluster-wide count
+        builder.Services.AddSingleton(sp => new LlmProvider(
+            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<LlmOptions>>(), sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<LlmProvider>>(), sp.GetRequiredService<ILlmTokenBudget>()));
         builder.Services.AddSingleton<VisitorReader>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<VisitorReader>());
         builder.Services.AddSingleton<IDomainEventListener<MessageCommitted>>(sp => sp.GetRequiredService<VisitorReader>());
@@ -61,6 +71,10 @@ public static class AiApi
             .WithDescription("Intent of the first visitor message that is more than a greeting (else the greeting); sentiment of the newest visitor message; "
                 + "whether a person should take over (asked for a person, anger, the same question three times, rising frustration); "
                 + "up to three knowledge entries that answer the newest visitor message, within the conversation's department.");
+        api.MapPost("/{id:guid}/draft-reply", DraftReplyAsync).WithName("DraftConversationReply")
+            .WithSummary("A reply for the visitor's newest message that the agent inserts and edits (copilot)")
+            .WithDescription("With an LLM provider: written from the knowledge entries retrieval found (only those are sent, with the visitor's message), under the provider's time budget. "
+                + "Without one, or when it fails or finds nothing: the best entry's answer (source knowledge), or none. Any agent who may add notes to the conversation.");
         api.MapPut("/{id:guid}/intent", CorrectIntentAsync).WithName("CorrectConversationIntent")
             .WithSummary("Correct what the conversation is about (\"this was sales\"); the visitor's first message becomes a training example")
             .WithDescription("Any agent who may add notes to the conversation. The intent classifier retrains in the background on every node. "
@@ -76,6 +90,7 @@ public static class AiApi
             .WithSummary("Replace a site's intent routing and takeover settings (admins; audited)")
             .WithDescription("firstMessageWaitSeconds 0–300 (0: route before the first message), intentTeams intent → team id, complaintPriorityBoost 0–100, "
                 + "takeover thresholds. invalid_settings names the first bad value.");
+        app.MapLlmProviderApi();
         return app;
     }
 
@@ -106,6 +121,30 @@ public static class AiApi
         intent = intent.ToLowerInvariant();
         await db.Conversations.Where(c => c.Id == id).ExecuteUpdateAsync(s => s.SetProperty(c => c.Intent, intent), cancellationToken);
         return TypedResults.Ok(await conversations.PublishChangedAsync(id, cancellationToken));
+    }
+
+    internal static async Task<Ok<DraftReplyDto>> DraftReplyAsync(
+        Guid id, ClaimsPrincipal user, AccessPolicy access, ParleyDbContext db, AiService ai, LlmProvider llm, CancellationToken cancellationToken)
+    {
+        var conversation = await access.RequireConversationAsync(Actor.Agent(user), id, ConversationAction.Note, cancellationToken);
+        var newest = (await VisitorTexts.NewestAsync(db, id, 1, upToMessageId: null, cancellationToken)).FirstOrDefault();
+        if (newest is null)
+        {
+            return TypedResults.Ok(new DraftReplyDto(null, "none", [], 0));
+        }
+
+        var teams = conversation.TeamId is { } team ? new HashSet<Guid> { team } : null;
+        var candidates = ai.Index.Search(ai.Engines.Analyzer.Analyze(newest), teams).Candidates;
+        var grounding = candidates.Where(c => c.Confidence >= BotResponder.LlmGroundingConfidence).Select(c => c.Document).ToList();
+        if (llm.Enabled && grounding.Count > 0
+            && await llm.DraftReplyAsync(conversation.SiteId, newest, grounding, cancellationToken) is { Answer: true } drafted)
+        {
+            return TypedResults.Ok(new DraftReplyDto(drafted.Reply, "llm", drafted.EntryIds.Select(Guid.Parse).ToList(), drafted.Tokens));
+        }
+
+        return TypedResults.Ok(candidates.FirstOrDefault(c => c.Confidence >= SuggestionConfidence && Guid.TryParse(c.Document.Id, out _)) is { } best
+            ? new DraftReplyDto(best.Document.Answer, "knowledge", [Guid.Parse(best.Document.Id)], 0)
+            : new DraftReplyDto(null, "none", [], 0));
     }
 
     internal static async Task<Ok<List<TakeoverAlertDto>>> TakeoverAlertsAsync(ClaimsPrincipal user, ParleyDbContext db, AccessPolicy access, CancellationToken cancellationToken) =>
@@ -157,7 +196,7 @@ public static class AiApi
         var takeover = engines.Takeover.Evaluate(analyzed.TakeLast(engines.Takeover.Options.Window).ToList());
         var teams = teamId is { } team ? new HashSet<Guid> { team } : null;
         var suggestions = index.Search(analyzed[^1], teams).Candidates
-            .Where(c => c.Confidence >= 0.2 && Guid.TryParse(c.Document.Id, out _))
+            .Where(c => c.Confidence >= SuggestionConfidence && Guid.TryParse(c.Document.Id, out _))
             .Select(c => new SuggestionDto(Guid.Parse(c.Document.Id), c.Document.Question, c.Document.Answer, Math.Round(c.Confidence, 3)))
             .ToList();
         return new ConversationInsightsDto(

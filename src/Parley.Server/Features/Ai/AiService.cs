@@ -1,5 +1,7 @@
 using System.Threading.Channels;
+using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Parley.Data;
 using Parley.Server.Events;
 using Parley.Server.Features.Knowledge;
@@ -11,9 +13,12 @@ namespace Parley.Server.Features.Ai;
 /// database (knowledge entries, admin synonyms, labelled intent examples), then updated from
 /// <see cref="KnowledgeChanged"/> (raised locally and relayed from other nodes). One entry changed re-indexes that
 /// entry only; synonyms re-analyse the whole index; intent examples retrain in the background and swap the
-/// classifier in when done, so classification never waits for training.
+/// classifier in when done, so classification never waits for training. The LLM provider settings an admin saved
+/// are loaded here too (at start, on <see cref="KnowledgeChangeKind.ProviderChanged"/> and on a full reload).
 /// </summary>
-public sealed partial class AiService(IServiceScopeFactory scopes, ILogger<AiService> logger) : BackgroundService, IDomainEventListener<KnowledgeChanged>
+public sealed partial class AiService(
+    IServiceScopeFactory scopes, LlmProvider llm, IOptions<LlmOptions> llmDefaults, IDataProtectionProvider protection, ILogger<AiService> logger)
+    : BackgroundService, IDomainEventListener<KnowledgeChanged>
 {
     private readonly Channel<KnowledgeChanged> _changes = Channel.CreateUnbounded<KnowledgeChanged>(new UnboundedChannelOptions { SingleReader = true });
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -51,6 +56,7 @@ public sealed partial class AiService(IServiceScopeFactory scopes, ILogger<AiSer
             {
                 var retrain = false;
                 var reload = false;
+                var provider = false;
                 var entries = new HashSet<Guid>();
                 var deleted = new HashSet<Guid>();
                 while (_changes.Reader.TryRead(out var change))
@@ -68,6 +74,9 @@ public sealed partial class AiService(IServiceScopeFactory scopes, ILogger<AiSer
                         case KnowledgeChangeKind.IntentExamplesChanged:
                             retrain = true;
                             break;
+                        case KnowledgeChangeKind.ProviderChanged:
+                            provider = true;
+                            break;
                         default:
                             reload = true;
                             break;
@@ -80,6 +89,11 @@ public sealed partial class AiService(IServiceScopeFactory scopes, ILogger<AiSer
                     {
                         await ReloadAsync(stoppingToken);
                         continue;
+                    }
+
+                    if (provider)
+                    {
+                        await LoadProviderAsync(stoppingToken);
                     }
 
                     if (retrain)
@@ -100,8 +114,16 @@ public sealed partial class AiService(IServiceScopeFactory scopes, ILogger<AiSer
         }
     }
 
+    private async Task LoadProviderAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
+        llm.Configure(await LlmProviderApi.LoadAsync(db, llmDefaults.Value, protection, cancellationToken));
+    }
+
     private async Task ReloadAsync(CancellationToken cancellationToken)
     {
+        await LoadProviderAsync(cancellationToken);
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
         var synonyms = await db.KnowledgeSynonyms.AsNoTracking().Select(s => s.Terms).ToListAsync(cancellationToken);

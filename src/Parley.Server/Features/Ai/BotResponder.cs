@@ -75,8 +75,18 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
         }
     }
 
+    private const string GreetingZh = "您好！我是智能助手，请问有什么可以帮您？需要人工服务请点击“转人工”。";
+    private const string GreetingEn = "Hello! I'm the assistant. What can I help you with? Tap “Talk to a person” any time.";
+    private const string RephraseZh = "抱歉，我没有找到这个问题的答案。能换个说法吗？也可以点击“转人工”联系客服。";
+    private const string RephraseEn = "Sorry, I couldn't find an answer to that. Could you put it another way? You can also tap “Talk to a person”.";
+    private const string HandoffZh = "正在为您转接人工客服，请稍候。";
+    private const string HandoffEn = "I'm connecting you with a person. Please hold on.";
+
+    /// <summary>The bot's fixed lines: not answers, so the hand-off summary leaves them out.</summary>
+    private static readonly HashSet<string> CannedLines = [GreetingZh, GreetingEn, RephraseZh, RephraseEn, HandoffZh, HandoffEn];
+
     /// <summary>Retrieved entries at least this confident are sent to the provider as grounding.</summary>
-    private const double LlmGroundingConfidence = 0.15;
+    internal const double LlmGroundingConfidence = 0.15;
 
     /// <summary>The visitor pressed "Talk to a person" (or an agent asked the bot to step aside).</summary>
     public Task<bool> RequestPersonAsync(Guid conversationId, CancellationToken cancellationToken) =>
@@ -145,7 +155,7 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
         if (intent.Intent == "greeting" && analyzed.ContentTokens.Count <= 3)
         {
             await WriteAsync(writer, botName, conversationId, messageId, "greeting", MessageKind.Text,
-                chinese ? "您好！我是智能助手，请问有什么可以帮您？需要人工服务请点击“转人工”。" : "Hello! I'm the assistant. What can I help you with? Tap “Talk to a person” any time.", cancellationToken);
+                chinese ? GreetingZh : GreetingEn, cancellationToken);
             return "greeting";
         }
 
@@ -157,7 +167,7 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
         }
 
         await WriteAsync(writer, botName, conversationId, messageId, "rephrase", MessageKind.Text,
-            chinese ? "抱歉，我没有找到这个问题的答案。能换个说法吗？也可以点击“转人工”联系客服。" : "Sorry, I couldn't find an answer to that. Could you put it another way? You can also tap “Talk to a person”.", cancellationToken);
+            chinese ? RephraseZh : RephraseEn, cancellationToken);
         return "rephrase";
     }
 
@@ -193,13 +203,44 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
 
         var botName = await BotNameAsync(db, conversationId, cancellationToken);
 
-        await WriteAsync(writer, botName, conversationId, messageId, "handoff", MessageKind.Text,
-            chinese ? "正在为您转接人工客服，请稍候。" : "I'm connecting you with a person. Please hold on.", cancellationToken);
-        var summary = $"Bot handed off ({Reason(reason)}). Intent: {intent ?? "unknown"}; sentiment: {mood?.Label ?? "neutral"}. Visitor wrote: "
-            + string.Join(" / ", recent.TakeLast(5).Select(m => m.Length > 120 ? m[..120] + "…" : m));
-        await WriteAsync(writer, botName, conversationId, messageId, "handoff-note", MessageKind.Note, summary, cancellationToken);
+        await WriteAsync(writer, botName, conversationId, messageId, "handoff", MessageKind.Text, chinese ? HandoffZh : HandoffEn, cancellationToken);
+
+        // The agent's summary of the exchange (an internal note): extracted at once, so the hand-off never waits.
+        var exchange = await HandoffSummary.ExchangeAsync(db, conversationId, cancellationToken);
+        await WriteAsync(writer, botName, conversationId, messageId, "handoff-note", MessageKind.Note,
+            HandoffSummary.Extract(exchange, Reason(reason), intent, mood?.Label, CannedLines), cancellationToken);
         LogHandOff(logger, conversationId, reason, intent);
-        return await conversations.HandOffFromBotAsync(conversationId, teamId, boost, SystemLine.BotHandedOff(reason), cancellationToken);
+        var handedOff = await conversations.HandOffFromBotAsync(conversationId, teamId, boost, SystemLine.BotHandedOff(reason), cancellationToken);
+
+        // With a provider, a shorter written summary follows in the background: neither the hand-off nor the
+        // visitor's "Talk to a person" call waits for the provider.
+        if (handedOff && row is not null && llm.Enabled)
+        {
+            var lines = HandoffSummary.ForProvider(exchange.Where(l => l.FromVisitor || !CannedLines.Contains(l.Text)).ToList());
+            _ = Task.Run(() => WriteWrittenSummaryAsync(row.SiteId, conversationId, messageId, botName, lines), CancellationToken.None);
+        }
+
+        return handedOff;
+    }
+
+    private async Task WriteWrittenSummaryAsync(Guid siteId, Guid conversationId, long messageId, string botName, List<string> lines)
+    {
+        try
+        {
+            // Bounded by the provider's time budget.
+            if (await llm.SummarizeAsync(siteId, lines, CancellationToken.None) is not { } written)
+            {
+                return;
+            }
+
+            await using var scope = scopes.CreateAsyncScope();
+            await WriteAsync(scope.ServiceProvider.GetRequiredService<MessageWriter>(), botName, conversationId, messageId, "handoff-summary", MessageKind.Note,
+                $"Summary (language model, {written.Tokens} tokens): {written.Summary}", CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            LogSummaryFailed(logger, ex, conversationId);
+        }
     }
 
     private static string Reason(string reason) => reason switch
@@ -233,6 +274,9 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The bot failed on conversation {ConversationId}; handing it to people")]
     private static partial void LogFailed(ILogger logger, Exception exception, Guid conversationId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Writing the language model's hand-off summary of conversation {ConversationId} failed")]
+    private static partial void LogSummaryFailed(ILogger logger, Exception exception, Guid conversationId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Bot handed conversation {ConversationId} to people: {Reason} (intent {Intent})")]
     private static partial void LogHandOff(ILogger logger, Guid conversationId, string reason, string? intent);

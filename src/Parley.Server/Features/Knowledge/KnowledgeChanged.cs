@@ -20,6 +20,9 @@ public enum KnowledgeChangeKind
     /// reload the whole knowledge base. <see cref="KnowledgeChanged.EntryId"/> is null.
     /// </summary>
     Imported,
+
+    /// <summary>The LLM provider settings changed (an admin saved them in the console): reload them, not the index.</summary>
+    ProviderChanged,
 }
 
 /// <summary>

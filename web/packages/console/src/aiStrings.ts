@@ -45,6 +45,12 @@ const en = {
   confidence: (value: string) => `${value} match`,
   collapse: 'Hide suggestions',
   expand: 'Show suggestions',
+  draft: 'Draft a reply',
+  draftHint: 'Write a reply for the visitor’s latest message from the knowledge entries (with the language model when one is configured)',
+  drafting: 'Drafting…',
+  draftSource: (source: string): string => (source === 'llm' ? 'Drafted by the language model from the knowledge base' : 'The best knowledge-base answer'),
+  draftNone: 'Nothing in the knowledge base answers the latest message.',
+  draftFailed: 'Could not draft a reply.',
 };
 
 export type AiStrings = typeof en & InsightStrings;
@@ -91,6 +97,12 @@ const zh: AiStrings = {
   confidence: (value: string) => `匹配度 ${value}`,
   collapse: '收起推荐',
   expand: '展开推荐',
+  draft: '生成回复草稿',
+  draftHint: '根据知识条目为访客的最新消息写一条回复（已配置大模型时由大模型撰写）',
+  drafting: '正在生成…',
+  draftSource: (source: string) => (source === 'llm' ? '由大模型根据知识库撰写' : '知识库中最匹配的答案'),
+  draftNone: '知识库中没有能回答最新消息的条目。',
+  draftFailed: '无法生成回复草稿。',
 };
 
 export const aiStrings: Record<'en' | 'zh-CN', AiStrings> = { en, 'zh-CN': zh };

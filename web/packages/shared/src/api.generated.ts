@@ -366,6 +366,12 @@ export interface Schemas {
     id: string;
     name: string;
   };
+  DraftReplyDto: {
+    reply: string | null;
+    source: string;
+    entryIds: string[];
+    tokens: number;
+  };
   DurationBucketDto: {
     fromSeconds: number;
     toSeconds: number | null;
@@ -471,6 +477,35 @@ export interface Schemas {
   LabelRequest: {
     name: string | null;
     color: string | null;
+  };
+  LlmProviderDto: {
+    enabled: boolean;
+    baseUrl: string | null;
+    chatModel: string;
+    embeddingModel: string | null;
+    timeoutMilliseconds: number;
+    maxOutputTokens: number;
+    dailyTokenBudgetPerSite: number;
+    apiKeySet: boolean;
+    apiKeyLast4: string | null;
+    source: string;
+    updatedAt: string | null;
+  };
+  LlmProviderRequest: {
+    enabled?: boolean | null;
+    baseUrl?: string | null;
+    chatModel?: string | null;
+    embeddingModel?: string | null;
+    timeoutMilliseconds?: number | null;
+    maxOutputTokens?: number | null;
+    dailyTokenBudgetPerSite?: number | null;
+    apiKey?: string | null;
+  };
+  LlmTestResult: {
+    ok: boolean;
+    latencyMilliseconds: number;
+    error: string | null;
+    message: string | null;
   };
   LoadStateEvent: {
     state: string;
