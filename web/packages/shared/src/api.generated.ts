@@ -656,6 +656,7 @@ export interface Schemas {
     overflowTeamId?: string | null;
     offerTimeoutSeconds?: number;
     skills?: string | null;
+    firstResponseTargetSeconds?: number | null;
     members: Schemas['TeamMemberDto'][];
   };
   TeamMemberDto: {
@@ -675,6 +676,7 @@ export interface Schemas {
     overflowTeamId?: string | null;
     offerTimeoutSeconds?: number | null;
     skills?: string | null;
+    firstResponseTargetSeconds?: number | null;
   };
   TimePointDto: {
     start: string;
