@@ -149,9 +149,15 @@ public sealed class LiveViewCostTests
                 db.Contacts.Add(contact); // one open conversation per contact
                 db.Conversations.Add(new Conversation
                 {
-                    Id = id, SiteId = template.SiteId, ContactId = contact.Id, Status = ConversationStatus.Open,
-                    CreatedAt = now.AddSeconds(-i), UpdatedAt = now, QueuedAt = i % 2 == 0 ? now.AddSeconds(-i) : null,
-                    AssigneeId = i % 2 == 0 ? null : adminId, AssignedAt = i % 2 == 0 ? null : now,
+                    Id = id,
+                    SiteId = template.SiteId,
+                    ContactId = contact.Id,
+                    Status = ConversationStatus.Open,
+                    CreatedAt = now.AddSeconds(-i),
+                    UpdatedAt = now,
+                    QueuedAt = i % 2 == 0 ? now.AddSeconds(-i) : null,
+                    AssigneeId = i % 2 == 0 ? null : adminId,
+                    AssignedAt = i % 2 == 0 ? null : now,
                 });
                 db.ConversationFacts.Add(new ConversationFacts { ConversationId = id, SiteId = template.SiteId, CreatedAt = now.AddSeconds(-i), FirstQueuedAt = now.AddSeconds(-i), UpdatedAt = now });
             }
