@@ -453,6 +453,9 @@ public sealed class Team
     /// <summary>Languages or skills the team covers, space-separated (routing rules match on them).</summary>
     public string? Skills { get; set; }
 
+    /// <summary>First-response target (SLA) in seconds for the live view; null uses Parley:Routing:FirstResponseTargetSeconds.</summary>
+    public int? FirstResponseTargetSeconds { get; set; }
+
     public DateTime CreatedAt { get; set; }
 }
 

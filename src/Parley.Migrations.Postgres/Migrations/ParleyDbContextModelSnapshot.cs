@@ -1256,6 +1256,9 @@ namespace Parley.Migrations.Postgres.Migrations
                         .HasMaxLength(2000)
                         .HasColumnType("character varying(2000)");
 
+                    b.Property<int?>("FirstResponseTargetSeconds")
+                        .HasColumnType("integer");
+
                     b.Property<string>("HoursJson")
                         .HasMaxLength(20000)
                         .HasColumnType("character varying(20000)");

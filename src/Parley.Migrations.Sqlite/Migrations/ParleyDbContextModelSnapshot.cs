@@ -1235,6 +1235,9 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .HasMaxLength(2000)
                         .HasColumnType("TEXT");
 
+                    b.Property<int?>("FirstResponseTargetSeconds")
+                        .HasColumnType("INTEGER");
+
                     b.Property<string>("HoursJson")
                         .HasMaxLength(20000)
                         .HasColumnType("TEXT");

@@ -12,7 +12,7 @@ namespace Parley.Server.Realtime;
 /// token scope it needs like the REST endpoint it mirrors (<see cref="HubTokenScopeFilter"/>).
 /// </summary>
 [Authorize(Policy = ParleyClaims.AgentPolicy)]
-internal sealed class AgentHub(MessageService messages, ConnectionRegistry registry, TypingSignals typing, ReadReceipts receipts, Features.Access.AccessDirectory access, Presence.IAgentPresence presence, Routing.RoutingService routing, ConsoleRealtime console, Features.Console.ConsoleConversationActions actions) : Hub
+internal sealed class AgentHub(MessageService messages, ConnectionRegistry registry, TypingSignals typing, ReadReceipts receipts, Features.Access.AccessDirectory access, Presence.IAgentPresence presence, Routing.RoutingService routing, ConsoleRealtime console, Features.Console.ConsoleConversationActions actions, Features.Supervision.LiveViewService live, Features.Access.AccessPolicy policy) : Hub
 {
     /// <summary>Loads the agent's access scope before any fan-out needs it (fan-out never queries; unknown means denied).</summary>
     public override async Task OnConnectedAsync()
@@ -125,6 +125,19 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
         await receipts.MarkReadAsync(CurrentActor(), request, Context.ConnectionAborted);
         await actions.MarkReadAsync(Context.User!, Ids.Parse(request.ConversationId, "conversationId"), request.Seq, Context.ConnectionAborted);
     }
+
+    /// <summary>
+    /// Supervisors and admins: the live view of their departments now; then <c>live</c> events (coalesced snapshots,
+    /// at most about one a second and only when something changed) until <c>UnsubscribeLive</c> or the connection ends.
+    /// </summary>
+    [HubMethodName("SubscribeLive")]
+    [ApiTokenScope("routing", write: false)]
+    public Task<Features.Supervision.LiveViewDto> SubscribeLiveAsync() =>
+        live.SubscribeAsync(policy, CurrentActor(), Context.ConnectionId, Context.ConnectionAborted);
+
+    [HubMethodName("UnsubscribeLive")]
+    [ApiTokenScope("routing", write: false)]
+    public void UnsubscribeLive() => live.Unsubscribe(Context.ConnectionId);
 
     private Actor CurrentActor() => Actor.Agent(Context.User);
 }

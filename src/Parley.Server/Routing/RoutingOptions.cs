@@ -28,6 +28,13 @@ public sealed class RoutingOptions
     public bool RequeueOnAgentOffline { get; set; } = true;
 
     /// <summary>
+    /// First-response target (SLA) of the general queue and of teams without their own: a conversation waiting longer
+    /// for a person's first reply counts as a breach in the supervisors' live view.
+    /// </summary>
+    [Range(1, 86_400)]
+    public int FirstResponseTargetSeconds { get; set; } = 120;
+
+    /// <summary>
     /// Time an agent spends on one conversation, for the visitor's estimated wait until enough conversations have
     /// closed to measure it (see <see cref="HandleTimes"/>).
     /// </summary>

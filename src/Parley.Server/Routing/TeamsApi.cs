@@ -34,6 +34,9 @@ public sealed record TeamDto
 
     public string? Skills { get; init; }
 
+    /// <summary>First-response target in seconds (live view SLA); null: the server's default.</summary>
+    public int? FirstResponseTargetSeconds { get; init; }
+
     public required IReadOnlyList<TeamMemberDto> Members { get; init; }
 }
 
@@ -64,6 +67,9 @@ public sealed record TeamRequest
     public int? OfferTimeoutSeconds { get; init; }
 
     public string? Skills { get; init; }
+
+    /// <summary>First-response target in seconds, 1 … 86400 (live view SLA); null uses the server's default.</summary>
+    public int? FirstResponseTargetSeconds { get; init; }
 }
 
 public sealed record HoursRequest(string? TimeZone, HoursDto? Hours);
@@ -269,6 +275,11 @@ public static class TeamsApi
             throw new ParleyException(ErrorCatalogue.InvalidOfferTimeout, "offerTimeoutSeconds must be between 0 (assign directly) and 3600.");
         }
 
+        if (request.FirstResponseTargetSeconds is < 1 or > 86_400)
+        {
+            throw new ParleyException(ErrorCatalogue.InvalidRequest, "firstResponseTargetSeconds must be between 1 and 86400 (or null for the default).");
+        }
+
         var hours = BusinessHours.Create(request.TimeZone, request.Hours);
         team.Name = name;
         team.Description = request.Description;
@@ -280,6 +291,7 @@ public static class TeamsApi
         team.OverflowTeamId = request.OverflowTeamId;
         team.OfferTimeoutSeconds = request.OfferTimeoutSeconds ?? 0;
         team.Skills = string.IsNullOrWhiteSpace(request.Skills) ? null : request.Skills.Trim();
+        team.FirstResponseTargetSeconds = request.FirstResponseTargetSeconds;
     }
 
     private static async Task SaveAsync(ParleyDbContext db, CancellationToken cancellationToken)
@@ -335,6 +347,7 @@ public static class TeamsApi
         OverflowTeamId = t.OverflowTeamId,
         OfferTimeoutSeconds = t.OfferTimeoutSeconds,
         Skills = t.Skills,
+        FirstResponseTargetSeconds = t.FirstResponseTargetSeconds,
         Members = [.. members[t.Id]],
     };
 }

@@ -109,6 +109,9 @@ public sealed class ResilientClient : IAsyncDisposable
             return true;
         });
 
+    /// <summary>Calls a hub method without arguments and returns its answer, retrying on another node if need be.</summary>
+    public Task<T> InvokeAsync<T>(string method) => WithRetryAsync(hub => hub.InvokeAsync<T>(method));
+
     /// <summary>Sends until acknowledged, reconnecting (to another node if need be) and retrying with the same client id.</summary>
     public Task<SendAck> SendAsync(Guid conversationId, string body, Guid clientId) =>
         WithRetryAsync(hub => hub.InvokeAsync<SendAck>("Send", new SendRequest { ConversationId = conversationId.ToString(), ClientId = clientId.ToString(), Body = body }));

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Npgsql;
+using Parley.Server.Features.Supervision;
 using Parley.Server.Messaging;
 using Parley.Server.Realtime;
 using Parley.Tests.Infrastructure;
@@ -72,6 +73,27 @@ public sealed class ScaleOutTests(ClusterFixture fixture) : IClassFixture<Cluste
         await visitor.SendAsync(conversation, "我的快递到底什么时候到", Guid.NewGuid());
         var alerted = await summaries.WaitUntilAsync(s => s.Any(x => x.Id == conversation && x.TakeoverReason == "repeated_question"), DeliveryTimeout);
         Assert.NotNull(alerted.Last(x => x.Id == conversation && x.TakeoverReason != null).TakeoverAlertedAt);
+    }
+
+    [Fact]
+    public async Task LiveView_AConversationStartedOnOneNode_ReachesASupervisorOnAnother()
+    {
+        var cluster = fixture.Cluster;
+        await using var lead = await ResilientClient.AgentAsync(cluster, cluster.Nodes[1]);
+        var pushes = new Inbox<LiveViewDto>();
+        lead.On<LiveViewDto>(LiveViewService.LiveEvent, pushes.Add);
+        var before = await lead.InvokeAsync<LiveViewDto>("SubscribeLive");
+        var general = before.Departments.Single(d => d.TeamId is null);
+
+        // Started and written on node1; node2 learns it from node1's ping on the bus (its refresh is off here) and
+        // reads the state from the shared database: waiting, or already held by an agent routing gave it to.
+        await using var visitor = await ResilientClient.VisitorAsync(cluster, cluster.Nodes[0]);
+        var conversation = await visitor.StartConversationAsync();
+        await visitor.SendAsync(conversation, "有人在吗？", Guid.NewGuid());
+        var seen = await pushes.WaitUntilAsync(
+            p => p.Count > 0 && p[^1].Departments.Single(d => d.TeamId is null) is var g && g.Waiting + g.InProgress == general.Waiting + general.InProgress + 1,
+            DeliveryTimeout);
+        Assert.True(seen[^1].Version > 0);
     }
 
     [Fact]

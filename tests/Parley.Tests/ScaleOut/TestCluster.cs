@@ -40,6 +40,9 @@ public sealed class TestCluster : IAsyncDisposable
                 ["Parley:Redis:ConnectionString"] = redis.ConnectionString,
                 ["Parley:Redis:HeartbeatSeconds"] = "1",
                 ["Parley:Redis:NodeTimeoutSeconds"] = "4",
+
+                // The live view's safety refresh would hide a lost cross-node ping; only events may wake it here.
+                ["Parley:LiveView:RefreshSeconds"] = "3600",
             };
             foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
             {

@@ -279,6 +279,8 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         ["agent.Send"] = Rule.Console,
         ["agent.Typing"] = Rule.Console,
         ["agent.MarkRead"] = Rule.Console,
+        ["agent.SubscribeLive"] = Rule.Supervisor, // only his departments (LiveViewTests)
+        ["agent.UnsubscribeLive"] = Rule.Console, // harmless: ends the caller's own subscription, if any
     };
 
     /// <summary>
@@ -296,6 +298,8 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
         ["agent.Send"] = "conversations:write",
         ["agent.Typing"] = "conversations:write",
         ["agent.MarkRead"] = "conversations:write",
+        ["agent.SubscribeLive"] = "routing:read",
+        ["agent.UnsubscribeLive"] = "routing:read",
     };
 
     private static readonly Caller[] Callers = Enum.GetValues<Caller>();
@@ -411,7 +415,10 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
                         }
                     }
 
-                    var denied = outcome == "connection refused" || outcome.StartsWith("unauthorized:", StringComparison.Ordinal) || outcome.StartsWith("forbidden:", StringComparison.Ordinal);
+                    // SignalR prefixes a server-side HubException ("An unexpected error … HubException: forbidden: …").
+                    var at = outcome.IndexOf("HubException: ", StringComparison.Ordinal);
+                    var code = at >= 0 ? outcome[(at + "HubException: ".Length)..] : outcome;
+                    var denied = outcome == "connection refused" || code.StartsWith("unauthorized:", StringComparison.Ordinal) || code.StartsWith("forbidden:", StringComparison.Ordinal);
                     if (allowed == denied)
                     {
                         failures.Add($"{name}.{methodName} as {caller}: {outcome}, expected {(allowed ? "allowed" : "denied")}");

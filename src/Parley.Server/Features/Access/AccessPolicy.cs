@@ -25,6 +25,13 @@ public sealed class AccessPolicy(ParleyDbContext db, AccessDirectory directory)
             ?? throw new ParleyException(ErrorCatalogue.Unauthorized, "The account is deactivated.");
     }
 
+    /// <summary>The scope of a supervisor or admin; an agent is refused (the live view, department-wide figures).</summary>
+    public async Task<AccessScope> RequireSupervisorAsync(Actor actor, CancellationToken cancellationToken = default)
+    {
+        var scope = await ScopeAsync(actor, cancellationToken);
+        return scope.IsSupervisor ? scope : throw Forbidden();
+    }
+
     /// <summary>Conversations the actor may see, as a query to compose lists, search and reports on.</summary>
     public async Task<IQueryable<Conversation>> ConversationsAsync(Actor actor, CancellationToken cancellationToken = default) =>
         Filter(db.Conversations.AsNoTracking(), await ScopeAsync(actor, cancellationToken));

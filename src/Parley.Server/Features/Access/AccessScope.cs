@@ -21,6 +21,13 @@ public sealed record AccessScope(Guid UserId, UserRole Role, bool AllDepartments
         || assigneeId == UserId
         || (teamId is { } team ? TeamIds.Contains(team) : UnteamedVisible);
 
+    /// <summary>
+    /// Whether the department itself is the user's (null: the general queue, visible while unteamed conversations are):
+    /// the supervisors' live view shows these departments' queues, counts and members.
+    /// </summary>
+    public bool SeesDepartment(Guid? teamId) =>
+        SeesAllDepartments || (teamId is { } team ? TeamIds.Contains(team) : UnteamedVisible);
+
     /// <summary>The same rule as an expression EF Core translates to SQL, for lists, search and reports.</summary>
     public Expression<Func<Conversation, bool>> ConversationFilter()
     {

@@ -124,6 +124,18 @@ public static class SupervisionApi
         builder.Services.AddSingleton<SupervisionFanout>();
         builder.Services.AddSingleton<IDomainEventListener<SupervisorWhispered>>(sp => sp.GetRequiredService<SupervisionFanout>());
         builder.Services.AddSingleton<IDomainEventListener<ConversationTakenOver>>(sp => sp.GetRequiredService<SupervisionFanout>());
+
+        // The supervisors' live view (agent hub SubscribeLive; docs/reports.md).
+        builder.Services.AddOptions<LiveViewOptions>().BindConfiguration(LiveViewOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<LiveViewService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LiveViewService>());
+        builder.Services.AddSingleton<IDomainEventListener<ConversationChanged>>(sp => sp.GetRequiredService<LiveViewService>());
+        builder.Services.AddSingleton<IDomainEventListener<Routing.ConversationQueued>>(sp => sp.GetRequiredService<LiveViewService>());
+        builder.Services.AddSingleton<IDomainEventListener<Routing.ConversationAssigned>>(sp => sp.GetRequiredService<LiveViewService>());
+        builder.Services.AddSingleton<IDomainEventListener<Routing.ConversationOffered>>(sp => sp.GetRequiredService<LiveViewService>());
+        builder.Services.AddSingleton<IDomainEventListener<Routing.OfferWithdrawn>>(sp => sp.GetRequiredService<LiveViewService>());
+        builder.Services.AddSingleton<IDomainEventListener<Realtime.Presence.AgentPresenceChanged>>(sp => sp.GetRequiredService<LiveViewService>());
+        builder.Services.AddSingleton<IDomainEventListener<MessageCommitted>>(sp => sp.GetRequiredService<LiveViewService>());
         return builder;
     }
 

@@ -774,6 +774,7 @@ export interface Schemas {
     overflowTeamId?: string | null;
     offerTimeoutSeconds?: number;
     skills?: string | null;
+    firstResponseTargetSeconds?: number | null;
     members: Schemas['TeamMemberDto'][];
   };
   TeamMemberDto: {
@@ -793,6 +794,7 @@ export interface Schemas {
     overflowTeamId?: string | null;
     offerTimeoutSeconds?: number | null;
     skills?: string | null;
+    firstResponseTargetSeconds?: number | null;
   };
   TimePointDto: {
     start: string;

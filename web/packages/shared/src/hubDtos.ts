@@ -117,3 +117,52 @@ export interface LoadStateEvent {
   state: 'normal' | 'pressure' | 'overload';
   shedding: string[];
 }
+
+/** One department of the live view (`teamId` null: the general queue). */
+export interface LiveDepartmentDto {
+  teamId: string | null;
+  name: string | null;
+  waiting: number;
+  /** Arrival of the conversation that has waited longest; count the wait from it. */
+  oldestQueuedAt: Timestamp | null;
+  inProgress: number;
+  slaBreaches: number;
+  firstResponseTargetSeconds: number;
+}
+
+export interface LiveAgentDto {
+  id: string;
+  displayName: string;
+  status: 'online' | 'busy' | 'away' | 'offline';
+  load: number;
+  capacity: number;
+  teamIds: string[];
+}
+
+export interface LiveQueueEntryDto {
+  conversationId: string;
+  teamId: string | null;
+  priority: number;
+  queuedAt: Timestamp;
+  offeredToId: string | null;
+}
+
+export interface LiveBreachDto {
+  conversationId: string;
+  teamId: string | null;
+  assigneeId: string | null;
+  waitingSince: Timestamp;
+  targetSeconds: number;
+}
+
+/**
+ * Agent hub `SubscribeLive` result and `live` event (supervisors): the caller's departments now. Keep the snapshot
+ * with the highest `version`.
+ */
+export interface LiveViewDto {
+  version: number;
+  departments: LiveDepartmentDto[];
+  agents: LiveAgentDto[];
+  queue: LiveQueueEntryDto[];
+  breaches: LiveBreachDto[];
+}
