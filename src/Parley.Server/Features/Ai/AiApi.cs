@@ -36,23 +36,6 @@ public static class AiApi
     /// <summary>How many of the newest visitor messages are read.</summary>
     private const int Window = 20;
 
-    public static WebApplicationBuilder AddAi(this WebApplicationBuilder builder)
-    {
-        builder.Services.AddSingleton<AiService>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<AiService>());
-        builder.Services.AddSingleton<IDomainEventListener<KnowledgeChanged>>(sp => sp.GetRequiredService<AiService>());
-        builder.Services.AddOptions<BotOptions>().BindConfiguration(BotOptions.Section);
-        builder.Services.AddSingleton<BotResponder>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<BotResponder>());
-        builder.Services.AddSingleton<IDomainEventListener<MessageCommitted>>(sp => sp.GetRequiredService<BotResponder>());
-        builder.Services.AddOptions<LlmOptions>().BindConfiguration(LlmOptions.Section);
-        builder.Services.AddSingleton<LlmProvider>();
-        builder.Services.AddSingleton<VisitorReader>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<VisitorReader>());
-        builder.Services.AddSingleton<IDomainEventListener<MessageCommitted>>(sp => sp.GetRequiredService<VisitorReader>());
-        return builder;
-    }
-
     public static IEndpointRouteBuilder MapAiApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/conversations").WithTags("AI").RequireAuthorization(ParleyClaims.AgentPolicy).WithParleyErrors();

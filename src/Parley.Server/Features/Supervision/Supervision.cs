@@ -118,15 +118,6 @@ internal sealed class SupervisionFanout(ConnectionRegistry registry) : IDomainEv
 
 public static class SupervisionApi
 {
-    public static WebApplicationBuilder AddSupervision(this WebApplicationBuilder builder)
-    {
-        builder.Services.AddScoped<SupervisorActions>();
-        builder.Services.AddSingleton<SupervisionFanout>();
-        builder.Services.AddSingleton<IDomainEventListener<SupervisorWhispered>>(sp => sp.GetRequiredService<SupervisionFanout>());
-        builder.Services.AddSingleton<IDomainEventListener<ConversationTakenOver>>(sp => sp.GetRequiredService<SupervisionFanout>());
-        return builder;
-    }
-
     public static IEndpointRouteBuilder MapSupervisionApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/conversations").WithTags("Conversations").RequireAuthorization(ParleyClaims.SupervisorPolicy).WithParleyErrors();
