@@ -1,7 +1,4 @@
-using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
-using Microsoft.AspNetCore.HttpOverrides;
-using Microsoft.Extensions.Options;
 using Parley.Server.Data;
 using Parley.Server.Features.Access;
 using Parley.Server.Features.Ai;
@@ -49,32 +46,34 @@ public static class ParleyApp
             return Task.CompletedTask;
         }));
         builder.Services.AddHealthChecks();
-        builder.AddNetworkOptions();
-        builder.AddParleyMetrics();
-        builder.AddParleyTracing();
 
-        builder.AddParleyData();
-        builder.AddParleyAuth();
-        builder.AddParleyAccess();
-        builder.AddTransportSecurity();
-        builder.AddParleyMessaging();
-        builder.AddParleyRealtime();
-        builder.AddWidget();
-        builder.AddWidgetFeatures();
-        builder.AddGeoIp();
-        builder.AddAttachments();
-        builder.AddCsat();
-        builder.AddParleyRouting();
-        builder.AddSupervision();
-        builder.Services.AddScoped<ConversationService>();
-        builder.AddConsoleFeatures();
-        builder.AddParleyIntegration();
-        builder.AddKnowledge();
-        builder.AddPrivacy();
-        builder.AddAi();
-        builder.AddReports();
-        builder.AddAlerts();
-        builder.AddParleyScaleOut(); // after the features: with Redis it swaps node-local services for cluster-wide ones
+        // One Add<Feature>() per feature (<Feature>Setup.cs). Metrics takes the builder: it adds the management port to the host's URLs.
+        var services = builder.Services;
+        var configuration = builder.Configuration;
+        builder.AddParleyMetrics();
+        services.AddParleyTracing(configuration);
+
+        services.AddParleyData(configuration);
+        services.AddParleyAuth(configuration);
+        services.AddParleyAccess(configuration);
+        services.AddParleyMessaging();
+        services.AddParleyRealtime(configuration);
+        services.AddWidget();
+        services.AddWidgetFeatures();
+        services.AddGeoIp();
+        services.AddAttachments();
+        services.AddCsat();
+        services.AddParleyRouting();
+        services.AddSupervision();
+        services.AddConversations();
+        services.AddConsoleFeatures();
+        services.AddParleyIntegration(configuration);
+        services.AddKnowledge();
+        services.AddPrivacy();
+        services.AddAi();
+        services.AddReports();
+        services.AddAlerts();
+        services.AddParleyScaleOut(configuration); // after the features: with Redis it swaps node-local services for cluster-wide ones
 
         var app = builder.Build();
 
@@ -158,66 +157,5 @@ public static class ParleyApp
         return !File.Exists(Path.Combine(cwd, "appsettings.json")) && File.Exists(Path.Combine(published, "appsettings.json"))
             ? published
             : null;
-    }
-
-    private static void AddWidget(this WebApplicationBuilder builder)
-    {
-        builder.Services.AddOptions<WidgetOptions>().BindConfiguration(WidgetOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSingleton<VisitorSendLimiter>();
-        builder.Services.AddSingleton<VisitorActionLimits>();
-        builder.Services.AddSingleton<IAnonymousRateLimits, InProcessAnonymousRateLimits>(); // scale-out: Redis
-        builder.Services.AddSingleton<IConfigureOptions<Microsoft.AspNetCore.RateLimiting.RateLimiterOptions>, ConfigureAnonymousLimits>();
-        builder.Services.AddRateLimiter(_ => { });
-    }
-
-    /// <summary>Forwarded headers are honoured only from proxies the operator lists (Parley:Network:KnownProxies).</summary>
-    private static void AddNetworkOptions(this WebApplicationBuilder builder)
-    {
-        var proxies = builder.Configuration.GetSection("Parley:Network:KnownProxies").Get<string[]>() ?? [];
-        builder.Services.Configure<ForwardedHeadersOptions>(o =>
-        {
-            o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
-            // Nothing is trusted by default, loopback included (a spoofed X-Forwarded-For from a co-located client
-            // would otherwise pick its own rate-limit bucket). Both network lists are cleared: the obsolete one still
-            // holds 127.0.0.0/8 by default.
-            o.KnownProxies.Clear();
-            o.KnownIPNetworks.Clear();
-#pragma warning disable CS0618, ASPDEPR005
-            o.KnownNetworks.Clear();
-#pragma warning restore CS0618, ASPDEPR005
-            foreach (var proxy in proxies)
-            {
-                if (System.Net.IPNetwork.TryParse(proxy, out var network))
-                {
-                    o.KnownIPNetworks.Add(network);
-                }
-                else if (System.Net.IPAddress.TryParse(proxy, out var address))
-                {
-                    o.KnownProxies.Add(address);
-                }
-            }
-        });
-    }
-
-    /// <summary>Fixed-window limits per client IP for what anonymous visitors can reach.</summary>
-    private sealed class ConfigureAnonymousLimits(IOptions<WidgetOptions> widget, IAnonymousRateLimits limits, ParleyMetrics metrics) : IConfigureOptions<Microsoft.AspNetCore.RateLimiting.RateLimiterOptions>
-    {
-        public void Configure(Microsoft.AspNetCore.RateLimiting.RateLimiterOptions options)
-        {
-            options.RejectionStatusCode = StatusCodes.Status429TooManyRequests;
-            options.OnRejected = async (context, cancellationToken) =>
-            {
-                metrics.RateLimited(context.HttpContext.GetEndpoint()?.Metadata.GetMetadata<Microsoft.AspNetCore.RateLimiting.EnableRateLimitingAttribute>()?.PolicyName ?? "endpoint");
-                await Problems.Create(ErrorCatalogue.RateLimited, "Too many requests; retry later.").ExecuteAsync(context.HttpContext);
-            };
-            options.AddPolicy(WidgetApi.SessionRateLimit, http => PerIp(http, WidgetApi.SessionRateLimit, widget.Value.SessionsPerMinutePerIp));
-            options.AddPolicy(WidgetApi.ConnectRateLimit, http => PerIp(http, WidgetApi.ConnectRateLimit, widget.Value.ConnectsPerMinutePerIp));
-            options.AddPolicy(WidgetApi.UploadRateLimit, http => PerIp(http, WidgetApi.UploadRateLimit, widget.Value.UploadsPerMinutePerIp));
-            options.AddPolicy(WidgetApi.OfflineRateLimit, http => PerIp(http, WidgetApi.OfflineRateLimit, widget.Value.OfflineMessagesPerHourPerIp, TimeSpan.FromHours(1)));
-            options.AddPolicy(WidgetApi.TranscriptRateLimit, http => PerIp(http, WidgetApi.TranscriptRateLimit, widget.Value.TranscriptsPerHourPerIp, TimeSpan.FromHours(1)));
-        }
-
-        private RateLimitPartition<string> PerIp(HttpContext http, string policy, int permits, TimeSpan? window = null) =>
-            limits.Partition(policy, http.Connection.RemoteIpAddress?.ToString() ?? "unknown", permits, window ?? TimeSpan.FromMinutes(1));
     }
 }

@@ -148,24 +148,19 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
         var ids = batch.Select(b => b.ConversationId).Distinct().Order().ToList();
         await using var cmd = connection.CreateCommand();
         cmd.Transaction = tx;
-        var sql = new StringBuilder("""
-            SELECT c."Id", c."SiteId", c."ContactId", c."Status", c."AssigneeId", c."LastSeq", c."LastVisitorSeq", c."CreatedAt",
-                   c."LastMessageAt", c."LastMessagePreview", c."LastMessageSenderKind", ct."Name", u."DisplayName",
-                   c."TeamId", c."SnoozedUntil", c."WaitingSince", ct."BlockedAt", c."BotActive",
-                   c."Intent", c."TakeoverReason", c."TakeoverAlertedAt", c."QueuedAt", c."AssignedAt"
-            FROM "Conversations" AS c
-            JOIN "Contacts" AS ct ON ct."Id" = c."ContactId"
-            LEFT JOIN "Users" AS u ON u."Id" = c."AssigneeId"
-            WHERE c."Id" IN (
-            """);
-        for (var i = 0; i < ids.Count; i++)
-        {
-            sql.Append(i == 0 ? "@c0" : $", @c{i}");
-            dialect.Add(cmd, $"@c{i}", ids[i]);
-        }
-
-        sql.Append(") ORDER BY c.\"Id\"").Append(dialect.LockConversationRows);
-        cmd.CommandText = sql.ToString();
+        dialect.SelectConversationsForUpdate(
+            cmd,
+            ids,
+            columns: """
+                c."Id", c."SiteId", c."ContactId", c."Status", c."AssigneeId", c."LastSeq", c."LastVisitorSeq", c."CreatedAt",
+                c."LastMessageAt", c."LastMessagePreview", c."LastMessageSenderKind", ct."Name", u."DisplayName",
+                c."TeamId", c."SnoozedUntil", c."WaitingSince", ct."BlockedAt", c."BotActive",
+                c."Intent", c."TakeoverReason", c."TakeoverAlertedAt", c."QueuedAt", c."AssignedAt"
+                """,
+            joins: """
+                JOIN "Contacts" AS ct ON ct."Id" = c."ContactId"
+                LEFT JOIN "Users" AS u ON u."Id" = c."AssigneeId"
+                """);
 
         var result = new Dictionary<Guid, ConversationState>(ids.Count);
         _routingTimes.Clear();

@@ -4,9 +4,8 @@ namespace Parley.Server.Messaging;
 
 public static class MessagingSetup
 {
-    public static WebApplicationBuilder AddParleyMessaging(this WebApplicationBuilder builder)
+    public static IServiceCollection AddParleyMessaging(this IServiceCollection services)
     {
-        var services = builder.Services;
         services.AddOptions<MessagingOptions>().BindConfiguration(MessagingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<DomainEvents>();
         services.AddSingleton<GroupCommit>();
@@ -18,6 +17,6 @@ public static class MessagingSetup
             sp.GetRequiredService<ILogger<MessageWriter>>()));
         services.AddHostedService(sp => sp.GetRequiredService<MessageWriter>());
         services.AddScoped<MessageService>();
-        return builder;
+        return services;
     }
 }

@@ -8,11 +8,10 @@ namespace Parley.Server.Realtime;
 
 public static class RealtimeSetup
 {
-    public static WebApplicationBuilder AddParleyRealtime(this WebApplicationBuilder builder)
+    public static IServiceCollection AddParleyRealtime(this IServiceCollection services, IConfiguration configuration)
     {
-        var services = builder.Services;
         services.AddOptions<RealtimeOptions>().BindConfiguration(RealtimeOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        var options = builder.Configuration.GetSection(RealtimeOptions.Section).Get<RealtimeOptions>() ?? new RealtimeOptions();
+        var options = configuration.GetSection(RealtimeOptions.Section).Get<RealtimeOptions>() ?? new RealtimeOptions();
 
         services.AddSignalR(o =>
             {
@@ -39,7 +38,7 @@ public static class RealtimeSetup
         services.AddSingleton<IDomainEventListener<ConversationRead>, ReadReceiptFanout>();
         AddTracking<VisitorHub>(services);
         AddTracking<AgentHub>(services);
-        return builder;
+        return services;
     }
 
     public static IEndpointRouteBuilder MapParleyHubs(this IEndpointRouteBuilder app)

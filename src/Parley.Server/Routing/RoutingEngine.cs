@@ -100,13 +100,16 @@ internal sealed partial class RoutingEngine(
         }
     }
 
-    /// <summary>One pass over the queue. True when it should run again right away (it lost a race and backed off).</summary>
+    /// <summary>
+    /// One pass over the queue: settle what expired (offers, agents gone offline), read a <see cref="RoutingSnapshot"/>,
+    /// let <see cref="RoutingPlanner"/> decide, and apply its decisions through conditional updates that make them safe
+    /// across nodes. True when it should run again right away (it lost a race and backed off).
+    /// </summary>
     internal async Task<bool> PassAsync(CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
         var routing = scope.ServiceProvider.GetRequiredService<RoutingService>();
-        var o = options.Value;
         var now = time.GetUtcNow();
         var nowUtc = now.UtcDateTime;
 
@@ -121,118 +124,86 @@ internal sealed partial class RoutingEngine(
             await routing.DeclineOfferAsync(offer.Id, offer.Agent, expired: true, cancellationToken);
         }
 
-        var teams = await db.Teams.AsNoTracking().ToDictionaryAsync(t => t.Id, cancellationToken);
-        var hours = teams.ToDictionary(t => t.Key, t => BusinessHours.FromStored(t.Value.TimeZone, t.Value.HoursJson));
+        var snapshot = await ReadSnapshotAsync(db, cancellationToken);
+        var planner = new RoutingPlanner(snapshot, now);
+        foreach (var move in planner.Overflows)
+        {
+            await OverflowAsync(db, move, nowUtc, cancellationToken);
+        }
+
+        var assigned = 0;
+        while (planner.Next() is { } step)
+        {
+            var result = await store.AssignAsync(step.ConversationId, step.AgentId, step.Mode, TimeSpan.FromSeconds(step.OfferTimeoutSeconds), cancellationToken);
+            planner.Record(result.Outcome);
+            if (result.Outcome == AssignOutcome.Assigned)
+            {
+                assigned++;
+                await routing.CompleteAsync(step.ConversationId, step.AgentId, result, step.Reason, Actor.Agent(step.AgentId, "Routing"), cancellationToken);
+            }
+            else if (result.Outcome == AssignOutcome.Offered)
+            {
+                events.Publish(new ConversationOffered(step.ConversationId, step.AgentId, nowUtc.AddSeconds(step.OfferTimeoutSeconds)));
+            }
+        }
+
+        if (snapshot.Queue.Count > assigned)
+        {
+            await handleTimes.RefreshAsync(db, cancellationToken);
+        }
+
+        PublishPositions(planner.Positions(handleTimes.SecondsFor));
+        return planner.Again;
+    }
+
+    /// <summary>
+    /// What the pass decides from: the waiting conversations, the teams, the online agents with what they hold now
+    /// (assigned or offered), and for sticky queues each waiting visitor's last agent.
+    /// </summary>
+    private async Task<RoutingSnapshot> ReadSnapshotAsync(ParleyDbContext db, CancellationToken cancellationToken)
+    {
+        var o = options.Value;
+        var defaults = new RoutingDefaults(o.DefaultStrategy, o.DefaultSticky, o.DefaultOfferTimeoutSeconds);
+        var teams = await db.Teams.AsNoTracking().ToListAsync(cancellationToken);
         var queue = await db.Conversations.AsNoTracking()
             .Where(c => c.QueuedAt != null && c.AssigneeId == null && c.Status != ConversationStatus.Closed)
-            .OrderByDescending(c => c.Priority).ThenBy(c => c.QueuedAt).ThenBy(c => c.Id)
-            .Select(c => new QueueRow { Id = c.Id, TeamId = c.TeamId, Priority = c.Priority, ContactId = c.ContactId, RoutedAt = c.RoutedAt ?? c.CreatedAt, OfferedToId = c.OfferedToId, DeclinedBy = c.DeclinedBy })
+            .Select(c => new WaitingConversation(c.Id, c.TeamId, c.Priority, c.ContactId, c.QueuedAt!.Value, c.RoutedAt ?? c.CreatedAt, c.OfferedToId, c.DeclinedBy))
             .ToListAsync(cancellationToken);
 
-        await OverflowAsync(db, queue, teams, nowUtc, cancellationToken);
-
-        // The agents this node can route to, with what they hold now.
         var present = await presence.GetPresentAsync(cancellationToken);
         var onlineIds = present.Where(p => p.Value == AgentStatus.Online).Select(p => p.Key).ToList();
-        var agents = await db.Users.AsNoTracking()
+        var capacities = await db.Users.AsNoTracking()
             .Where(u => onlineIds.Contains(u.Id) && u.IsActive)
             .Select(u => new { u.Id, u.Capacity })
             .ToDictionaryAsync(u => u.Id, u => u.Capacity, cancellationToken);
-        var load = agents.Keys.ToDictionary(id => id, _ => 0);
         var held = await db.Conversations.AsNoTracking()
             .Where(c => c.Status != ConversationStatus.Closed
                 && ((c.AssigneeId != null && onlineIds.Contains(c.AssigneeId.Value)) || (c.OfferedToId != null && onlineIds.Contains(c.OfferedToId.Value))))
             .Select(c => c.AssigneeId ?? c.OfferedToId)
             .ToListAsync(cancellationToken);
-        foreach (var agent in held)
-        {
-            if (agent is { } a && load.TryGetValue(a, out var count))
-            {
-                load[a] = count + 1;
-            }
-        }
+        var load = held.Where(a => a is not null).CountBy(a => a!.Value).ToDictionary();
+        var agents = capacities.ToDictionary(a => a.Key, a => new RoutingAgent(a.Key, a.Value, load.GetValueOrDefault(a.Key)));
 
         var members = (await db.TeamMembers.AsNoTracking().Where(m => onlineIds.Contains(m.UserId)).ToListAsync(cancellationToken))
             .ToLookup(m => m.TeamId);
-        var generalCursor = new Dictionary<Guid, DateTime?>();
+        var routingTeams = teams.ToDictionary(t => t.Id, t => new RoutingTeam(
+            t.Id, t.Strategy, t.Sticky, t.OfferTimeoutSeconds, BusinessHours.FromStored(t.TimeZone, t.HoursJson),
+            members[t.Id].ToDictionary(m => m.UserId, m => m.LastAssignedAt), t.OverflowAfterMinutes, t.OverflowTeamId));
 
-        var again = false;
-        var assigned = new HashSet<Guid>(); // visitors learn it from ConversationAssigned
-        var taken = new HashSet<Guid>();    // assigned by another node (or closed): tell them here
-        var full = new HashSet<Guid>(); // teams (Guid.Empty: the general queue) where nobody online has room
-        foreach (var row in queue)
-        {
-            if (row.OfferedToId is not null)
-            {
-                continue;
-            }
+        // Sticky: the agent of the visitor's newest assigned conversation. Read for every waiting visitor when any queue
+        // is sticky (overflow can move a conversation into a sticky queue during the pass). A contact has one open
+        // conversation at a time (unique index), so nothing this pass assigns changes another waiting row's answer.
+        var anySticky = o.DefaultSticky || teams.Any(t => t.Sticky);
+        var stickyContacts = anySticky ? queue.Where(r => r.OfferedToId is null).Select(r => r.ContactId).Distinct().ToList() : [];
+        var lastAgents = stickyContacts.Count == 0
+            ? new Dictionary<Guid, Guid>()
+            : await db.Conversations.AsNoTracking()
+                .Where(c => stickyContacts.Contains(c.ContactId) && c.AssigneeId != null)
+                .GroupBy(c => c.ContactId)
+                .Select(g => g.OrderByDescending(c => c.CreatedAt).Select(c => new { c.ContactId, AgentId = c.AssigneeId!.Value }).First())
+                .ToDictionaryAsync(x => x.ContactId, x => x.AgentId, cancellationToken);
 
-            var team = row.TeamId is { } tid ? teams.GetValueOrDefault(tid) : null;
-            var key = team?.Id ?? Guid.Empty;
-            var strategy = team?.Strategy ?? o.DefaultStrategy;
-            if (strategy == RoutingStrategy.Manual || full.Contains(key) || (team is not null && !hours[team.Id].IsOpen(now)))
-            {
-                continue;
-            }
-
-            var pool = team is null
-                ? agents.Keys.Select(id => new Candidate(id, load[id], agents[id], generalCursor.GetValueOrDefault(id)))
-                : members[team.Id].Where(m => agents.ContainsKey(m.UserId)).Select(m => new Candidate(m.UserId, load[m.UserId], agents[m.UserId], m.LastAssignedAt));
-            var all = pool.ToList();
-            if (!all.Any(c => c.HasRoom))
-            {
-                full.Add(key);
-                continue;
-            }
-
-            var candidates = all.Where(c => !AssignmentStore.HasDeclined(row.DeclinedBy, c.AgentId)).ToList();
-            var sticky = team?.Sticky ?? o.DefaultSticky;
-            var preferred = sticky ? await LastAgentAsync(db, row, cancellationToken) : null;
-            if (Strategies.Choose(strategy, candidates, preferred) is not { } agentId)
-            {
-                continue;
-            }
-
-            var offerSeconds = team?.OfferTimeoutSeconds ?? o.DefaultOfferTimeoutSeconds;
-            var result = await store.AssignAsync(row.Id, agentId, offerSeconds > 0 ? AssignMode.Offer : AssignMode.Route, TimeSpan.FromSeconds(offerSeconds), cancellationToken);
-            switch (result.Outcome)
-            {
-                case AssignOutcome.Assigned:
-                    load[agentId]++;
-                    generalCursor[agentId] = nowUtc;
-                    UpdateCursor(members, team, agentId, nowUtc);
-                    assigned.Add(row.Id);
-                    var reason = agentId == preferred ? AssignReason.Sticky : AssignReason.Routed;
-                    await routing.CompleteAsync(row.Id, agentId, result, reason, Actor.Agent(agentId, "Routing"), cancellationToken);
-                    break;
-                case AssignOutcome.Offered:
-                    load[agentId]++;
-                    row.OfferedToId = agentId;
-                    events.Publish(new ConversationOffered(row.Id, agentId, nowUtc.AddSeconds(offerSeconds)));
-                    break;
-                case AssignOutcome.AtCapacity:
-                    // Another node filled the agent meanwhile: count them full and look again after this pass.
-                    load[agentId] = agents[agentId];
-                    again = true;
-                    break;
-                case AssignOutcome.AgentUnavailable:
-                    agents.Remove(agentId);
-                    load[agentId] = int.MaxValue;
-                    break;
-                default:
-                    // Taken by another node, or closed: it leaves the queue.
-                    taken.Add(row.Id);
-                    break;
-            }
-        }
-
-        if (queue.Count > assigned.Count)
-        {
-            await handleTimes.RefreshAsync(db, cancellationToken);
-        }
-
-        PublishPositions(queue, assigned, taken, teams, hours, members, agents, now);
-        return again;
+        return new RoutingSnapshot(queue, routingTeams, agents, lastAgents, defaults);
     }
 
     private async Task HandleOfflineAgentsAsync(ParleyDbContext db, RoutingService routing, CancellationToken cancellationToken)
@@ -271,107 +242,43 @@ internal sealed partial class RoutingEngine(
         }
     }
 
-    private async Task OverflowAsync(ParleyDbContext db, List<QueueRow> queue, Dictionary<Guid, Team> teams, DateTime now, CancellationToken cancellationToken)
+    private async Task OverflowAsync(ParleyDbContext db, OverflowMove move, DateTime now, CancellationToken cancellationToken)
     {
-        foreach (var row in queue)
+        // Conditional on the team it is in: of two nodes overflowing it, one moves it.
+        var (id, from) = (move.ConversationId, move.FromTeamId);
+        var changed = move.ToTeamId is { } next
+            ? await db.Conversations.Where(c => c.Id == id && c.TeamId == from && c.AssigneeId == null)
+                .ExecuteUpdateAsync(s => s.SetProperty(c => c.TeamId, next).SetProperty(c => c.RoutedAt, now).SetProperty(c => c.DeclinedBy, (string?)null), cancellationToken)
+            : await db.Conversations.Where(c => c.Id == id && c.TeamId == from && c.AssigneeId == null && c.QueuedAt != null)
+                .ExecuteUpdateAsync(s => s.SetProperty(c => c.QueuedAt, (DateTime?)null), cancellationToken);
+        if (changed == 1)
         {
-            if (row.OfferedToId is not null || row.TeamId is not { } teamId || !teams.TryGetValue(teamId, out var team)
-                || team.OverflowAfterMinutes is not { } minutes || row.RoutedAt.AddMinutes(minutes) > now)
-            {
-                continue;
-            }
-
-            var to = team.OverflowTeamId is { } target && teams.ContainsKey(target) ? target : (Guid?)null;
-            // Conditional on the team it is in: of two nodes overflowing it, one moves it.
-            var changed = to is { } next
-                ? await db.Conversations.Where(c => c.Id == row.Id && c.TeamId == teamId && c.AssigneeId == null)
-                    .ExecuteUpdateAsync(s => s.SetProperty(c => c.TeamId, next).SetProperty(c => c.RoutedAt, now).SetProperty(c => c.DeclinedBy, (string?)null), cancellationToken)
-                : await db.Conversations.Where(c => c.Id == row.Id && c.TeamId == teamId && c.AssigneeId == null && c.QueuedAt != null)
-                    .ExecuteUpdateAsync(s => s.SetProperty(c => c.QueuedAt, (DateTime?)null), cancellationToken);
-            if (changed == 1)
-            {
-                events.Publish(new ConversationOverflowed(row.Id, teamId, to));
-            }
-
-            row.TeamId = to;
-            row.Offline = to is null;
-            row.RoutedAt = now;
+            events.Publish(new ConversationOverflowed(id, from, move.ToTeamId));
         }
     }
 
-    private static async Task<Guid?> LastAgentAsync(ParleyDbContext db, QueueRow row, CancellationToken cancellationToken) =>
-        await db.Conversations.AsNoTracking()
-            .Where(c => c.ContactId == row.ContactId && c.Id != row.Id && c.AssigneeId != null)
-            .OrderByDescending(c => c.CreatedAt)
-            .Select(c => c.AssigneeId)
-            .FirstOrDefaultAsync(cancellationToken);
-
-    private static void UpdateCursor(ILookup<Guid, TeamMember> members, Team? team, Guid agentId, DateTime now)
-    {
-        if (team is not null && members[team.Id].FirstOrDefault(m => m.UserId == agentId) is { } member)
-        {
-            member.LastAssignedAt = now;
-        }
-    }
-
-    /// <summary>
-    /// Positions per queue (1 = next), an estimated wait from the online capacity and the measured handle time, pushed
-    /// only when changed.
-    /// </summary>
-    private void PublishPositions(
-        List<QueueRow> queue, HashSet<Guid> assigned, HashSet<Guid> taken, Dictionary<Guid, Team> teams, Dictionary<Guid, BusinessHours> hours,
-        ILookup<Guid, TeamMember> members, Dictionary<Guid, int> agents, DateTimeOffset now)
+    /// <summary>Pushes the planner's queue statuses that changed since this node last told each visitor.</summary>
+    private void PublishPositions(IReadOnlyList<QueueStatus> statuses)
     {
         var changes = new List<QueueStatus>();
-        var positions = new Dictionary<Guid, int>();
         var seen = new HashSet<Guid>();
-        foreach (var row in queue)
+        foreach (var status in statuses)
         {
-            seen.Add(row.Id);
-            if (assigned.Contains(row.Id) || taken.Contains(row.Id))
+            seen.Add(status.ConversationId);
+            if (status.State == QueueStatus.Assigned)
             {
-                _told.TryRemove(row.Id, out _);
-                if (taken.Contains(row.Id))
-                {
-                    changes.Add(new QueueStatus { ConversationId = row.Id, State = QueueStatus.Assigned });
-                }
-
-                continue;
+                // Assigned by another node (or closed): always tell, and forget it.
+                _told.TryRemove(status.ConversationId, out _);
+                changes.Add(status);
             }
-
-            QueueStatus status;
-            var team = row.TeamId is { } tid ? teams.GetValueOrDefault(tid) : null;
-            if (row.Offline || (team is not null && !hours[team.Id].IsOpen(now)))
+            else if (!_told.TryGetValue(status.ConversationId, out var previous) || previous != status)
             {
-                status = new QueueStatus { ConversationId = row.Id, State = QueueStatus.Offline };
-            }
-            else if (row.OfferedToId is not null)
-            {
-                status = new QueueStatus { ConversationId = row.Id, State = QueueStatus.Offered };
-            }
-            else
-            {
-                var key = team?.Id ?? Guid.Empty;
-                var position = positions[key] = positions.GetValueOrDefault(key) + 1;
-                var capacity = team is null
-                    ? agents.Values.Sum()
-                    : members[team.Id].Where(m => agents.ContainsKey(m.UserId)).Sum(m => agents[m.UserId]);
-                status = new QueueStatus
-                {
-                    ConversationId = row.Id,
-                    State = QueueStatus.Queued,
-                    Position = position,
-                    EstimatedWaitSeconds = capacity > 0 ? (int)Math.Ceiling((double)position * handleTimes.SecondsFor(team?.Id) / capacity) : null,
-                };
-            }
-
-            if (!_told.TryGetValue(row.Id, out var previous) || previous != status)
-            {
-                _told[row.Id] = status;
+                _told[status.ConversationId] = status;
                 changes.Add(status);
             }
         }
 
+        // Left the queue, or assigned by this pass (those visitors learn it from ConversationAssigned).
         foreach (var id in _told.Keys.Where(id => !seen.Contains(id)))
         {
             _told.TryRemove(id, out _);
@@ -381,25 +288,6 @@ internal sealed partial class RoutingEngine(
         {
             events.Publish(new QueuePositionsChanged(changes));
         }
-    }
-
-    private sealed class QueueRow
-    {
-        public Guid Id { get; init; }
-
-        public Guid? TeamId { get; set; }
-
-        public int Priority { get; init; }
-
-        public Guid ContactId { get; init; }
-
-        public DateTime RoutedAt { get; set; }
-
-        public Guid? OfferedToId { get; set; }
-
-        public string? DeclinedBy { get; init; }
-
-        public bool Offline { get; set; }
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Routing pass failed; the next wake-up or sweep retries")]

@@ -8,9 +8,8 @@ namespace Parley.Server.Routing;
 
 public static class RoutingSetup
 {
-    public static WebApplicationBuilder AddParleyRouting(this WebApplicationBuilder builder)
+    public static IServiceCollection AddParleyRouting(this IServiceCollection services)
     {
-        var services = builder.Services;
         services.AddOptions<RoutingOptions>().BindConfiguration(RoutingOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<PresenceOptions>().BindConfiguration(PresenceOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 
@@ -36,7 +35,7 @@ public static class RoutingSetup
         services.AddSingleton<IDomainEventListener<OfferWithdrawn>>(sp => sp.GetRequiredService<RoutingRealtime>());
         services.AddSingleton<IDomainEventListener<ConversationAssigned>>(sp => sp.GetRequiredService<RoutingRealtime>());
 
-        return builder;
+        return services;
     }
 
     public static IEndpointRouteBuilder MapRoutingApis(this IEndpointRouteBuilder app)

@@ -16,9 +16,8 @@ public static class ScaleOutSetup
     /// Graceful drain and the cross-node delivery API always; with <c>Parley:Redis:ConnectionString</c> also the
     /// Redis cluster bus that relays the fan-out's events between nodes, and a Redis readiness check.
     /// </summary>
-    public static WebApplicationBuilder AddParleyScaleOut(this WebApplicationBuilder builder)
+    public static IServiceCollection AddParleyScaleOut(this IServiceCollection services, IConfiguration configuration)
     {
-        var services = builder.Services;
         services.AddOptions<RedisOptions>().BindConfiguration(RedisOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<DrainOptions>().BindConfiguration(DrainOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 
@@ -30,11 +29,11 @@ public static class ScaleOutSetup
 
         services.AddSingleton<RealtimeDelivery>();
 
-        var redis = builder.Configuration.GetSection(RedisOptions.Section).Get<RedisOptions>() ?? new RedisOptions();
+        var redis = configuration.GetSection(RedisOptions.Section).Get<RedisOptions>() ?? new RedisOptions();
         if (!redis.Enabled)
         {
             services.AddSingleton<IClusterBus, LocalClusterBus>();
-            return builder;
+            return services;
         }
 
         services.AddSingleton<IConnectionMultiplexer>(sp =>
@@ -75,7 +74,7 @@ public static class ScaleOutSetup
             sp => new RedisHealthCheck(sp.GetRequiredService<IConnectionMultiplexer>()),
             redis.ReadinessRequiresRedis ? HealthStatus.Unhealthy : HealthStatus.Degraded,
             ["ready"]));
-        return builder;
+        return services;
     }
 
     /// <summary>Agents are available when one is connected to this node or to any other live node (heartbeats).</summary>

@@ -4,10 +4,9 @@ namespace Parley.Server.Features.Access;
 
 public static class AccessSetup
 {
-    /// <summary>The access policy (RBAC + department sandbox) and the role-based endpoint policies.</summary>
-    public static WebApplicationBuilder AddParleyAccess(this WebApplicationBuilder builder)
+    /// <summary>The access policy (RBAC + department sandbox), the role-based endpoint policies and the transport rules.</summary>
+    public static IServiceCollection AddParleyAccess(this IServiceCollection services, IConfiguration configuration)
     {
-        var services = builder.Services;
         services.AddOptions<AccessOptions>().BindConfiguration(AccessOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddSingleton<AccessDirectory>();
         services.AddScoped<AccessPolicy>();
@@ -22,7 +21,8 @@ public static class AccessSetup
                 .AddAuthenticationSchemes(ConsoleSchemes)
                 .RequireAuthenticatedUser()
                 .RequireRole("admin"));
-        return builder;
+        services.AddTransportSecurity(configuration);
+        return services;
     }
 
     /// <summary>Console users authenticate by session cookie or personal API token.</summary>

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Microsoft.AspNetCore.HttpOverrides;
 
 namespace Parley.Server.Features.Access;
 
@@ -26,20 +27,21 @@ public sealed class TransportOptions
     public string[] ConsoleOrigins { get; set; } = [];
 }
 
-/// <summary>Transport rules: HSTS and the per-site allowed origins (CORS, WebSocket Origin, frame-ancestors).</summary>
+/// <summary>Transport rules: HSTS, the per-site allowed origins (CORS, WebSocket Origin, frame-ancestors), trusted proxies.</summary>
 public static class TransportSecurity
 {
-    public static WebApplicationBuilder AddTransportSecurity(this WebApplicationBuilder builder)
+    internal static IServiceCollection AddTransportSecurity(this IServiceCollection services, IConfiguration configuration)
     {
-        builder.Services.AddOptions<TransportOptions>().BindConfiguration(TransportOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        var options = builder.Configuration.GetSection(TransportOptions.Section).Get<TransportOptions>() ?? new TransportOptions();
-        builder.Services.AddHsts(o =>
+        services.AddOptions<TransportOptions>().BindConfiguration(TransportOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        var options = configuration.GetSection(TransportOptions.Section).Get<TransportOptions>() ?? new TransportOptions();
+        services.AddHsts(o =>
         {
             o.MaxAge = TimeSpan.FromDays(options.HstsMaxAgeDays);
             o.IncludeSubDomains = options.HstsIncludeSubDomains;
         });
-        builder.Services.AddSingleton<SiteOrigins>();
-        return builder;
+        services.AddSingleton<SiteOrigins>();
+        AddKnownProxies(services, configuration);
+        return services;
     }
 
     /// <summary>Runs after the forwarded headers (so the scheme is the client's) and before the endpoints.</summary>
@@ -54,5 +56,34 @@ public static class TransportSecurity
         app.UseMiddleware<SiteOriginsMiddleware>();
         app.UseMiddleware<ConsoleOriginsMiddleware>();
         return app;
+    }
+
+    /// <summary>Forwarded headers are honoured only from proxies the operator lists (Parley:Network:KnownProxies).</summary>
+    private static void AddKnownProxies(IServiceCollection services, IConfiguration configuration)
+    {
+        var proxies = configuration.GetSection("Parley:Network:KnownProxies").Get<string[]>() ?? [];
+        services.Configure<ForwardedHeadersOptions>(o =>
+        {
+            o.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
+            // Nothing is trusted by default, loopback included (a spoofed X-Forwarded-For from a co-located client
+            // would otherwise pick its own rate-limit bucket). Both network lists are cleared: the obsolete one still
+            // holds 127.0.0.0/8 by default.
+            o.KnownProxies.Clear();
+            o.KnownIPNetworks.Clear();
+#pragma warning disable CS0618, ASPDEPR005
+            o.KnownNetworks.Clear();
+#pragma warning restore CS0618, ASPDEPR005
+            foreach (var proxy in proxies)
+            {
+                if (System.Net.IPNetwork.TryParse(proxy, out var network))
+                {
+                    o.KnownIPNetworks.Add(network);
+                }
+                else if (System.Net.IPAddress.TryParse(proxy, out var address))
+                {
+                    o.KnownProxies.Add(address);
+                }
+            }
+        });
     }
 }

@@ -181,21 +181,6 @@ public sealed partial class ContextService(IEnumerable<IContextAdapter> adapters
 
 public static class ContextApi
 {
-    public static WebApplicationBuilder AddContextAdapters(this WebApplicationBuilder builder)
-    {
-        builder.Services.AddOptions<AdapterOptions>().BindConfiguration(AdapterOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        var configured = builder.Configuration.GetSection(AdapterOptions.Section).Get<AdapterOptions>() ?? new AdapterOptions();
-        foreach (var http in configured.Http)
-        {
-            var adapterOptions = http;
-            builder.Services.AddSingleton<IContextAdapter>(_ => new HttpContextAdapter(adapterOptions, HttpContextAdapter.CreateClient(adapterOptions)));
-        }
-
-        builder.Services.AddSingleton<AdapterHealth>();
-        builder.Services.AddSingleton<ContextService>();
-        return builder;
-    }
-
     public static IEndpointRouteBuilder MapContextApi(this IEndpointRouteBuilder app)
     {
         app.MapGroup("/api/v1/conversations").WithTags("Context").RequireAuthorization(ParleyClaims.AgentPolicy).WithParleyErrors()

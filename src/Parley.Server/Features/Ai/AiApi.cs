@@ -43,26 +43,6 @@ public static class AiApi
     /// <summary>Entries at least this confident are suggested to agents.</summary>
     private const double SuggestionConfidence = 0.2;
 
-    public static WebApplicationBuilder AddAi(this WebApplicationBuilder builder)
-    {
-        builder.Services.AddSingleton<AiService>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<AiService>());
-        builder.Services.AddSingleton<IDomainEventListener<KnowledgeChanged>>(sp => sp.GetRequiredService<AiService>());
-        builder.Services.AddOptions<BotOptions>().BindConfiguration(BotOptions.Section);
-        builder.Services.AddSingleton<BotResponder>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<BotResponder>());
-        builder.Services.AddSingleton<IDomainEventListener<MessageCommitted>>(sp => sp.GetRequiredService<BotResponder>());
-        builder.Services.AddOptions<LlmOptions>().BindConfiguration(LlmOptions.Section);
-        builder.Services.AddSingleton<ILlmTokenBudget, LocalTokenBudget>(); // Redis scale-out replaces it with the cluster-wide count
-        builder.Services.AddSingleton(sp => new LlmProvider(
-            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<LlmOptions>>(), sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
-            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<LlmProvider>>(), sp.GetRequiredService<ILlmTokenBudget>()));
-        builder.Services.AddSingleton<VisitorReader>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<VisitorReader>());
-        builder.Services.AddSingleton<IDomainEventListener<MessageCommitted>>(sp => sp.GetRequiredService<VisitorReader>());
-        return builder;
-    }
-
     public static IEndpointRouteBuilder MapAiApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/conversations").WithTags("AI").RequireAuthorization(ParleyClaims.AgentPolicy).WithParleyErrors();

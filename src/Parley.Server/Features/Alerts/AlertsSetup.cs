@@ -3,15 +3,15 @@ namespace Parley.Server.Features.Alerts;
 /// <summary>Alerts to people: rules evaluated in-process, notices to webhook, Slack, WeCom and DingTalk channels (docs/operations.md).</summary>
 public static class AlertsSetup
 {
-    public static WebApplicationBuilder AddAlerts(this WebApplicationBuilder builder)
+    public static IServiceCollection AddAlerts(this IServiceCollection services)
     {
-        builder.Services.AddOptions<AlertsOptions>().BindConfiguration(AlertsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSingleton<AlertSignals>();
-        builder.Services.AddSingleton<AlertSender>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<AlertSender>());
-        builder.Services.AddSingleton<AlertEvaluator>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<AlertEvaluator>());
-        builder.Services.AddScoped<AlertService>();
-        return builder;
+        services.AddOptions<AlertsOptions>().BindConfiguration(AlertsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSingleton<AlertSignals>();
+        services.AddSingleton<AlertSender>();
+        services.AddHostedService(sp => sp.GetRequiredService<AlertSender>());
+        services.AddSingleton<AlertEvaluator>();
+        services.AddHostedService(sp => sp.GetRequiredService<AlertEvaluator>());
+        services.AddScoped<AlertService>();
+        return services;
     }
 }

@@ -10,15 +10,6 @@ namespace Parley.Server.Features.Attachments;
 
 public static class AttachmentsApi
 {
-    public static WebApplicationBuilder AddAttachments(this WebApplicationBuilder builder)
-    {
-        builder.Services.AddOptions<AttachmentOptions>().BindConfiguration(AttachmentOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSingleton<LocalDiskAttachmentStore>();
-        builder.Services.TryAddSingleton<IAttachmentStore>(sp => sp.GetRequiredService<LocalDiskAttachmentStore>()); // a test may wrap it
-        builder.Services.AddScoped<AttachmentService>();
-        return builder;
-    }
-
     public static IEndpointRouteBuilder MapAttachmentsApi(this IEndpointRouteBuilder app)
     {
         app.MapGroup("/api/v1/conversations").WithTags("Attachments").RequireAuthorization(ParleyClaims.AgentPolicy).WithParleyErrors()

@@ -12,9 +12,8 @@ namespace Parley.Server.Features.Auth;
 
 public static class AuthSetup
 {
-    public static WebApplicationBuilder AddParleyAuth(this WebApplicationBuilder builder)
+    public static IServiceCollection AddParleyAuth(this IServiceCollection services, IConfiguration configuration)
     {
-        var services = builder.Services;
         services.AddOptions<BootstrapOptions>().BindConfiguration(BootstrapOptions.Section);
         services.AddOptions<SignInOptions>().BindConfiguration(SignInOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddScoped<UserAccounts>();
@@ -28,13 +27,13 @@ public static class AuthSetup
 
         // Cookies and visitor tokens are protected with this key ring; it lives in the database so restarts keep
         // sessions and every node of a cluster reads what the others wrote (keys from the old data/keys are imported).
-        var database = builder.Configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
+        var database = configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
         // Encrypted at rest with a key that is not in the database (ScaleOut/KeyRingEncryption.cs): a dump alone
         // must not decrypt TOTP secrets or mint cookies and visitor tokens.
         services.AddDataProtection()
             .SetApplicationName("Parley")
             .PersistKeysToParleyDatabase(Path.Combine(database.ResolveDataDirectory(), "keys"))
-            .ProtectKeysWithParleyKey(KeyRingSecret.Load(builder.Configuration, database.ResolveDataDirectory()));
+            .ProtectKeysWithParleyKey(KeyRingSecret.Load(configuration, database.ResolveDataDirectory()));
 
         services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme)
             .AddCookie(o =>
@@ -69,7 +68,7 @@ public static class AuthSetup
                 .AddAuthenticationSchemes(ParleyClaims.VisitorScheme)
                 .RequireAuthenticatedUser()
                 .RequireClaim(ParleyClaims.ContactId));
-        return builder;
+        return services;
     }
 
     /// <summary>

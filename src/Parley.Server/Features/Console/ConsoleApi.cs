@@ -13,22 +13,6 @@ public sealed record AgentDto(Guid Id, string DisplayName, string Role);
 /// <summary>REST for the agent console: canned replies, labels, snooze, spam/block, contact profile and notes, read markers, search.</summary>
 public static class ConsoleApi
 {
-    public static WebApplicationBuilder AddConsoleFeatures(this WebApplicationBuilder builder)
-    {
-        var services = builder.Services;
-        services.AddOptions<ConsoleOptions>().BindConfiguration(ConsoleOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddScoped<Conversations.ConversationScope>();
-        services.AddScoped<CannedReplyService>();
-        services.AddScoped<LabelService>();
-        services.AddScoped<ConsoleConversationActions>();
-        services.AddScoped<ContactProfileService>();
-        services.AddScoped<MessageSearch>();
-        services.AddSingleton<SnoozeWaker>();
-        services.AddHostedService(sp => sp.GetRequiredService<SnoozeWaker>());
-        services.AddSingleton<IDomainEventListener<MessageCommitted>>(sp => sp.GetRequiredService<SnoozeWaker>());
-        return builder;
-    }
-
     public static IEndpointRouteBuilder MapConsoleApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1").RequireAuthorization(ParleyClaims.AgentPolicy).WithParleyErrors();

@@ -94,13 +94,6 @@ internal sealed class RatingFanout(ConnectionRegistry registry) : IDomainEventLi
 
 public static class CsatApi
 {
-    public static WebApplicationBuilder AddCsat(this WebApplicationBuilder builder)
-    {
-        builder.Services.AddScoped<CsatService>();
-        builder.Services.AddSingleton<IDomainEventListener<ConversationRated>, RatingFanout>();
-        return builder;
-    }
-
     public static IEndpointRouteBuilder MapCsatApi(this IEndpointRouteBuilder app)
     {
         app.MapGroup("/api/v1/widget/conversations").WithTags("Widget").RequireAuthorization(ParleyClaims.VisitorPolicy).WithParleyErrors()

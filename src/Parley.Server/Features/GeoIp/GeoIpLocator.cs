@@ -185,24 +185,3 @@ public sealed partial class GeoIpLocator : IDisposable
     [LoggerMessage(Level = LogLevel.Warning, Message = "GeoIP lookup failed: {Error}")]
     private static partial void LogLookupFailed(ILogger logger, string error);
 }
-
-public static class GeoIpSetup
-{
-    public static WebApplicationBuilder AddGeoIp(this WebApplicationBuilder builder)
-    {
-        builder.Services.AddOptions<GeoIpOptions>().BindConfiguration(GeoIpOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSingleton<GeoIpLocator>();
-        builder.Services.AddHostedService<GeoIpStartup>();
-        return builder;
-    }
-
-    /// <summary>Opens the database at start rather than on the first visitor, so the log tells the operator which one is in use.</summary>
-    private sealed class GeoIpStartup : IHostedService
-    {
-        public GeoIpStartup(GeoIpLocator locator) => _ = locator.Enabled; // being constructed is the work
-
-        public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-    }
-}

@@ -38,11 +38,10 @@ public static class IntegrationEventTypes
 
 public static class IntegrationSetup
 {
-    public static WebApplicationBuilder AddParleyIntegration(this WebApplicationBuilder builder)
+    public static IServiceCollection AddParleyIntegration(this IServiceCollection services, IConfiguration configuration)
     {
         // Business systems authenticate like everyone else: a user's personal API token (Bearer pat_...), acting as
         // that user through the access policy. Webhooks and inbound events are admin features; docs/integration.md.
-        var services = builder.Services;
         services.AddOptions<WebhookOptions>().BindConfiguration(WebhookOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 
         services.AddSingleton<IntegrationEventSignal>();
@@ -53,16 +52,16 @@ public static class IntegrationSetup
         services.AddScoped<WebhookAdminNotice>();
         services.AddScoped<BusinessEventService>();
         services.AddSingleton<IDomainEventListener<ContactEventRecorded>, ContactEventFanout>();
-        if (builder.Configuration.GetValue(WebhookOptions.Section + ":" + nameof(WebhookOptions.WorkerEnabled), true))
+        if (configuration.GetValue(WebhookOptions.Section + ":" + nameof(WebhookOptions.WorkerEnabled), true))
         {
             services.AddHostedService(sp => sp.GetRequiredService<WebhookDispatcher>());
         }
 
         services.AddGrpc(o => o.Interceptors.Add<GrpcErrorInterceptor>());
         services.Configure<Microsoft.AspNetCore.OpenApi.OpenApiOptions>("v1", o => o.AddOperationTransformer(DocumentIdempotencyKey));
-        builder.AddContextAdapters();
+        services.AddContextAdapters(configuration);
         services.AddIntegrationEventSources();
-        return builder;
+        return services;
     }
 
     public static IEndpointRouteBuilder MapIntegrationApi(this IEndpointRouteBuilder app)

@@ -46,15 +46,6 @@ public sealed record IntentExampleRequest(string? Intent, string? Text, long? Me
 /// <summary>The knowledge base over REST: entries, synonyms, intent examples, JSON and CSV export and import.</summary>
 public static class KnowledgeApi
 {
-    public static WebApplicationBuilder AddKnowledge(this WebApplicationBuilder builder)
-    {
-        builder.Services.AddScoped<KnowledgeService>();
-        builder.Services.AddSingleton<KnowledgeRelay>();
-        builder.Services.AddSingleton<IDomainEventListener<KnowledgeChanged>>(sp => sp.GetRequiredService<KnowledgeRelay>());
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<KnowledgeRelay>());
-        return builder;
-    }
-
     public static IEndpointRouteBuilder MapKnowledgeApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/knowledge").WithTags("Knowledge base").RequireAuthorization(ParleyClaims.AgentPolicy).WithParleyErrors();

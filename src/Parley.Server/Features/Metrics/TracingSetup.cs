@@ -26,16 +26,16 @@ public static class TracingSetup
     private static readonly string[] EndpointKeys =
         ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"];
 
-    public static WebApplicationBuilder AddParleyTracing(this WebApplicationBuilder builder)
+    public static IServiceCollection AddParleyTracing(this IServiceCollection services, IConfiguration configuration)
     {
-        builder.Logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
-        var config = builder.Configuration;
+        services.Configure<LoggerFactoryOptions>(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+        var config = configuration;
         if (!OtlpConfigured(config))
         {
-            return builder;
+            return services;
         }
 
-        builder.Services.AddOpenTelemetry()
+        services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(config["OTEL_SERVICE_NAME"] is { Length: > 0 } name ? name : "parley"))
             .WithTracing(t => t
                 .AddSource(ParleyTelemetry.SourceName, "Microsoft.AspNetCore.SignalR.Server", "Npgsql")
@@ -51,8 +51,8 @@ public static class TracingSetup
                 o.IncludeScopes = false;
             })
             .UseOtlpExporter();
-        builder.Services.AddHostedService<OtlpHealth>();
-        return builder;
+        services.AddHostedService<OtlpHealth>();
+        return services;
     }
 
     internal static bool OtlpConfigured(IConfiguration config) =>

@@ -17,16 +17,6 @@ public static class PrivacyApi
 {
     public const int MaxRetentionDays = 3650;
 
-    public static WebApplicationBuilder AddPrivacy(this WebApplicationBuilder builder)
-    {
-        builder.Services.AddOptions<RetentionOptions>().BindConfiguration(RetentionOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddScoped<DataLifecycle>();
-        builder.Services.AddScoped<ContactPrivacy>();
-        builder.Services.AddSingleton<RetentionJob>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<RetentionJob>());
-        return builder;
-    }
-
     public static IEndpointRouteBuilder MapPrivacyApi(this IEndpointRouteBuilder app)
     {
         var sites = app.MapGroup("/api/v1/sites").WithTags("Sites").RequireAuthorization(ParleyClaims.AdminPolicy).WithParleyErrors();

@@ -109,19 +109,12 @@ public sealed partial class ConversationFactsRefresher(IServiceScopeFactory scop
 
             // The group commit locks a conversation row before it upserts that conversation's facts row. Inserting a
             // facts row checks its foreign key, which waits for that conversation row: without taking the
-            // conversation rows first, in the same order, this upsert and a commit deadlock on PostgreSQL (each
-            // holding what the other waits for). SQLite has one writer and needs no row locks.
-            if (dialect.LockRows.Length > 0)
+            // conversation rows first, in the same order (the same helper the group commit locks with), this upsert
+            // and a commit deadlock on PostgreSQL (each holding what the other waits for). SQLite has one writer and
+            // needs no row locks.
+            if (dialect.LocksRows)
             {
-                sql.Append("SELECT \"Id\" FROM \"Conversations\" WHERE \"Id\" IN (");
-                for (var i = 0; i < rows.Count; i++)
-                {
-                    sql.Append(i == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"@lock{i}");
-                    dialect.Add(cmd, $"@lock{i}", rows[i].Conversation.Id);
-                }
-
-                sql.Append(") ORDER BY \"Id\"").Append(dialect.LockRows).Append(';');
-                cmd.CommandText = sql.ToString();
+                dialect.SelectConversationsForUpdate(cmd, rows.Select(r => r.Conversation.Id).ToList());
                 await using (var reader = await cmd.ExecuteReaderAsync(cancellationToken))
                 {
                     while (await reader.ReadAsync(cancellationToken))
@@ -129,9 +122,9 @@ public sealed partial class ConversationFactsRefresher(IServiceScopeFactory scop
                     }
                 }
 
-                sql.Clear();
                 cmd.Parameters.Clear();
             }
+
             for (var i = 0; i < rows.Count; i++)
             {
                 var (c, score, knownIntent) = rows[i];

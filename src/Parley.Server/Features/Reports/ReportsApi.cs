@@ -41,16 +41,6 @@ public static class ReportsApi
         + "created in their department's business hours and only open time in durations. Filters: teamId, agentId, siteId, labelId. Sandboxed: a supervisor reports on "
         + "his departments, an agent on himself. 400 invalid_report_range, invalid_time_zone, report_filter_unknown.";
 
-    public static WebApplicationBuilder AddReports(this WebApplicationBuilder builder)
-    {
-        builder.Services.AddScoped<ReportService>();
-        builder.Services.AddSingleton<ConversationFactsRefresher>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<ConversationFactsRefresher>());
-        builder.Services.AddSingleton<IDomainEventListener<ConversationChanged>>(sp => sp.GetRequiredService<ConversationFactsRefresher>());
-        builder.Services.AddSingleton<IDomainEventListener<ConversationRated>>(sp => sp.GetRequiredService<ConversationFactsRefresher>());
-        return builder;
-    }
-
     public static IEndpointRouteBuilder MapReportsApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/reports")

@@ -118,27 +118,6 @@ internal sealed class SupervisionFanout(ConnectionRegistry registry) : IDomainEv
 
 public static class SupervisionApi
 {
-    public static WebApplicationBuilder AddSupervision(this WebApplicationBuilder builder)
-    {
-        builder.Services.AddScoped<SupervisorActions>();
-        builder.Services.AddSingleton<SupervisionFanout>();
-        builder.Services.AddSingleton<IDomainEventListener<SupervisorWhispered>>(sp => sp.GetRequiredService<SupervisionFanout>());
-        builder.Services.AddSingleton<IDomainEventListener<ConversationTakenOver>>(sp => sp.GetRequiredService<SupervisionFanout>());
-
-        // The supervisors' live view (agent hub SubscribeLive; docs/reports.md).
-        builder.Services.AddOptions<LiveViewOptions>().BindConfiguration(LiveViewOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddSingleton<LiveViewService>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<LiveViewService>());
-        builder.Services.AddSingleton<IDomainEventListener<ConversationChanged>>(sp => sp.GetRequiredService<LiveViewService>());
-        builder.Services.AddSingleton<IDomainEventListener<Routing.ConversationQueued>>(sp => sp.GetRequiredService<LiveViewService>());
-        builder.Services.AddSingleton<IDomainEventListener<Routing.ConversationAssigned>>(sp => sp.GetRequiredService<LiveViewService>());
-        builder.Services.AddSingleton<IDomainEventListener<Routing.ConversationOffered>>(sp => sp.GetRequiredService<LiveViewService>());
-        builder.Services.AddSingleton<IDomainEventListener<Routing.OfferWithdrawn>>(sp => sp.GetRequiredService<LiveViewService>());
-        builder.Services.AddSingleton<IDomainEventListener<Realtime.Presence.AgentPresenceChanged>>(sp => sp.GetRequiredService<LiveViewService>());
-        builder.Services.AddSingleton<IDomainEventListener<MessageCommitted>>(sp => sp.GetRequiredService<LiveViewService>());
-        return builder;
-    }
-
     public static IEndpointRouteBuilder MapSupervisionApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/v1/conversations").WithTags("Conversations").RequireAuthorization(ParleyClaims.SupervisorPolicy).WithParleyErrors();

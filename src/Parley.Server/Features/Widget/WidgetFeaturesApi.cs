@@ -113,17 +113,6 @@ internal sealed class VisitorPageFanout(ConnectionRegistry registry) : IDomainEv
 
 public static class WidgetFeaturesApi
 {
-    public static WebApplicationBuilder AddWidgetFeatures(this WebApplicationBuilder builder)
-    {
-        builder.Services.AddOptions<SmtpOptions>().BindConfiguration(SmtpOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        builder.Services.AddScoped<TranscriptMailer>();
-        builder.Services.AddScoped<VisitorProfiles>();
-        builder.Services.AddScoped<WidgetSessionFacts>();
-        builder.Services.AddSingleton<IAgentAvailability, ConnectedAgentsAvailability>();
-        builder.Services.AddSingleton<IDomainEventListener<VisitorPageChanged>, VisitorPageFanout>();
-        return builder;
-    }
-
     public static IEndpointRouteBuilder MapWidgetFeaturesApi(this IEndpointRouteBuilder app)
     {
         var visitor = app.MapGroup("/api/v1/widget").WithTags("Widget").RequireAuthorization(ParleyClaims.VisitorPolicy).WithParleyErrors();

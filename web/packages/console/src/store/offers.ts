@@ -35,6 +35,13 @@ export function useOffers(deps: OffersDeps) {
       .catch(() => undefined);
   }
 
+  /** A summary changed: an offer of that conversation shows the visitor's current name and last words. */
+  function onSummary(s: Summary): void {
+    if (offers.value.some((o) => o.conversationId === s.id)) {
+      offers.value = offers.value.map((o) => (o.conversationId === s.id ? { ...o, contactName: s.contactName ?? o.contactName, preview: s.lastMessagePreview ?? o.preview } : o));
+    }
+  }
+
   /** Takes an offered conversation; throws the hub error (code `offer_gone` when it expired or went elsewhere). */
   async function acceptOffer(id: string): Promise<Summary> {
     try {
@@ -54,5 +61,5 @@ export function useOffers(deps: OffersDeps) {
     }
   }
 
-  return { offers, dropOffer, onOffer, acceptOffer, declineOffer };
+  return { offers, dropOffer, onOffer, onSummary, acceptOffer, declineOffer };
 }

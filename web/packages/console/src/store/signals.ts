@@ -1,6 +1,6 @@
 // Ephemeral signals of the open conversations: who is typing, and how far the visitor has read.
 import { computed, ref, type Ref } from 'vue';
-import type { ManagedHub, ReadEvent, TypingEvent, TypingRequest } from '@parley/shared';
+import type { ManagedHub, MessageDto, ReadEvent, TypingEvent, TypingRequest } from '@parley/shared';
 
 export interface SignalsDeps {
   selectedId: Ref<string | null>;
@@ -57,8 +57,14 @@ export function useSignals(deps: SignalsDeps) {
     if ((visitorReadSeq.value[id] ?? 0) < r.seq) visitorReadSeq.value = { ...visitorReadSeq.value, [id]: r.seq };
   }
 
+  /** A message from the side that was typing ends its indicator. */
+  function onMessage(m: MessageDto): void {
+    const typist = typing.value[m.conversationId];
+    if (typist && (typist.side === 'visitor') === (m.senderKind === 'visitor')) clearTyping(m.conversationId);
+  }
+
   /** How far the visitor of the selected conversation has read (agent numbering). */
   const peerReadSeq = computed(() => (deps.selectedId.value ? (visitorReadSeq.value[deps.selectedId.value] ?? 0) : 0));
 
-  return { typing, typingNow, notifyTyping, onTyping, clearTyping, onReadReceipt, peerReadSeq };
+  return { typing, typingNow, notifyTyping, onTyping, clearTyping, onMessage, onReadReceipt, peerReadSeq };
 }

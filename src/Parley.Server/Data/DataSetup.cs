@@ -7,21 +7,21 @@ using Parley.Data;
 
 namespace Parley.Server.Data;
 
-internal static class DataExtensions
+internal static class DataSetup
 {
-    public static WebApplicationBuilder AddParleyData(this WebApplicationBuilder builder)
+    public static IServiceCollection AddParleyData(this IServiceCollection services, IConfiguration configuration)
     {
-        builder.Services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.Section).ValidateDataAnnotations().ValidateOnStart();
 
         // Read eagerly: the provider decides which services exist at all.
-        var options = builder.Configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
+        var options = configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
         var connectionString = options.ResolveConnectionString();
 
         if (options.Provider == DatabaseProvider.Postgres)
         {
-            builder.Services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
-            builder.Services.AddSingleton<SqlDialect>(sp => new PostgresDialect(sp.GetRequiredService<NpgsqlDataSource>()));
-            builder.Services.AddDbContextPool<ParleyDbContext>((sp, db) => db.UseNpgsql(
+            services.AddSingleton(_ => new NpgsqlDataSourceBuilder(connectionString).Build());
+            services.AddSingleton<SqlDialect>(sp => new PostgresDialect(sp.GetRequiredService<NpgsqlDataSource>()));
+            services.AddDbContextPool<ParleyDbContext>((sp, db) => db.UseNpgsql(
                 sp.GetRequiredService<NpgsqlDataSource>(),
                 x => x.MigrationsAssembly("Parley.Migrations.Postgres")).AddInterceptors(TextInputCheck));
         }
@@ -29,8 +29,8 @@ internal static class DataExtensions
         {
             Directory.CreateDirectory(options.ResolveDataDirectory());
             var interceptor = new SqlitePragmaInterceptor(options.SqliteSynchronous);
-            builder.Services.AddSingleton<SqlDialect>(new SqliteDialect(connectionString, options.SqliteSynchronous));
-            builder.Services.AddDbContextPool<ParleyDbContext>(db => db
+            services.AddSingleton<SqlDialect>(new SqliteDialect(connectionString, options.SqliteSynchronous));
+            services.AddDbContextPool<ParleyDbContext>(db => db
                 .UseSqlite(connectionString, x => x.MigrationsAssembly("Parley.Migrations.Sqlite"))
                 // SQLite cannot alter a column, so EF rebuilds the table between "PRAGMA foreign_keys = 0/1", which
                 // cannot run inside a transaction and is warned about on every first start. The initializer backs
@@ -40,9 +40,9 @@ internal static class DataExtensions
                 .AddInterceptors(interceptor, TextInputCheck));
         }
 
-        builder.Services.AddHostedService<DatabaseInitializer>();
-        builder.Services.AddHealthChecks().AddDbContextCheck<ParleyDbContext>("database", tags: ["ready"]);
-        return builder;
+        services.AddHostedService<DatabaseInitializer>();
+        services.AddHealthChecks().AddDbContextCheck<ParleyDbContext>("database", tags: ["ready"]);
+        return services;
     }
 
     private static readonly TextInputInterceptor TextInputCheck = new();
