@@ -138,7 +138,7 @@ public static class AiApi
     }
 
     internal static async Task<Ok<AiSiteSettings>> PutSettingsAsync(
-        Guid id, AiSiteSettings request, ParleyDbContext db, Access.AuditLog audit, ClaimsPrincipal user, CancellationToken cancellationToken)
+        Guid id, AiSiteSettings request, ParleyDbContext db, Access.AuditLog audit, AiSiteSettingsCache cache, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var site = await db.Sites.FirstOrDefaultAsync(s => s.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.SiteNotFound);
         var settings = (request ?? throw new ParleyException(ErrorCatalogue.InvalidSettings, "settings are required.")).Validated();
@@ -151,6 +151,7 @@ public static class AiApi
         var before = site.AiSettingsJson;
         site.AiSettingsJson = settings.ToJson();
         await db.SaveChangesAsync(cancellationToken);
+        cache.Changed(site.Id);
         await audit.RecordAsync(user, "site.ai_settings_updated", "site", site.Id.ToString(), new { before, after = site.AiSettingsJson }, cancellationToken);
         return TypedResults.Ok(settings);
     }

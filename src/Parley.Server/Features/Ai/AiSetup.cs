@@ -20,6 +20,8 @@ public static class AiSetup
         services.AddSingleton(sp => new LlmProvider(
             sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<LlmOptions>>(), sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<LlmProvider>>(), sp.GetRequiredService<ILlmTokenBudget>()));
+        services.AddSingleton<AiSiteSettingsCache>();
+        services.AddHostedService(sp => sp.GetRequiredService<AiSiteSettingsCache>());
         services.AddSingleton<VisitorReader>();
         services.AddHostedService(sp => sp.GetRequiredService<VisitorReader>());
         services.AddSingleton<IDomainEventListener<MessageCommitted>>(sp => sp.GetRequiredService<VisitorReader>());

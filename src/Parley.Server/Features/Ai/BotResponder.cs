@@ -29,7 +29,7 @@ public sealed class BotOptions
 /// internal note naming the entry; it hands off when the visitor asks for a person, after two misses, or when the
 /// takeover predictor fires. A failure here costs an answer, never a message: the conversation is handed off.
 /// </summary>
-public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService ai, LlmProvider llm, IOptions<BotOptions> options, Metrics.ParleyMetrics metrics, Metrics.LoadGovernor governor, ILogger<BotResponder> logger)
+public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService ai, AiSiteSettingsCache siteSettings, LlmProvider llm, IOptions<BotOptions> options, Metrics.ParleyMetrics metrics, Metrics.LoadGovernor governor, ILogger<BotResponder> logger)
     : BackgroundService, IDomainEventListener<MessageCommitted>
 {
     private readonly Channel<(Guid ConversationId, long MessageId, string Body, Guid? TeamId)> _work =
@@ -102,7 +102,7 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
         var siteId = await db.Conversations.AsNoTracking().Where(c => c.Id == conversationId).Select(c => c.SiteId).FirstOrDefaultAsync(cancellationToken);
-        var settings = await AiSiteSettings.LoadAsync(db, siteId, cancellationToken);
+        var settings = await siteSettings.GetAsync(db, siteId, cancellationToken);
         var predictor = engines.TakeoverFor(settings.Takeover);
         var recent = await VisitorTexts.NewestAsync(db, conversationId, predictor.Options.Window, messageId, cancellationToken);
         var intent = engines.Intents.Classify(analyzed);
@@ -185,7 +185,7 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
         var row = await db.Conversations.AsNoTracking().Where(c => c.Id == conversationId).Select(c => new { c.SiteId, c.Intent }).FirstOrDefaultAsync(cancellationToken);
         var intent = row?.Intent ?? engines.ConversationIntent(analyzed)?.Intent;
         var mood = analyzed.Count > 0 ? engines.Sentiment.Score(analyzed[^1]) : null;
-        var settings = row is null ? AiSiteSettings.Default : await AiSiteSettings.LoadAsync(db, row.SiteId, cancellationToken);
+        var settings = row is null ? AiSiteSettings.Default : await siteSettings.GetAsync(db, row.SiteId, cancellationToken);
         var (teamId, boost) = settings.Route(intent, mood?.Label);
         if (teamId is { } mapped && !await db.Teams.AnyAsync(t => t.Id == mapped, cancellationToken))
         {

@@ -9,7 +9,7 @@ namespace Parley.Server.Features.Ai;
 /// an earlier rule chose one (the visitor's department choice), and complaints or strongly negative visitors get
 /// the site's priority boost. Does nothing when routing runs before any message.
 /// </summary>
-internal sealed class IntentRoutingRule(ParleyDbContext db) : IRoutingRule
+internal sealed class IntentRoutingRule(ParleyDbContext db, AiSiteSettingsCache siteSettings) : IRoutingRule
 {
     public async ValueTask ApplyAsync(RoutingContext context, CancellationToken cancellationToken)
     {
@@ -18,7 +18,7 @@ internal sealed class IntentRoutingRule(ParleyDbContext db) : IRoutingRule
             return;
         }
 
-        var settings = await AiSiteSettings.LoadAsync(db, context.SiteId, cancellationToken);
+        var settings = await siteSettings.GetAsync(db, context.SiteId, cancellationToken);
         var (team, boost) = settings.Route(first.Intent, first.SentimentLabel);
         if (context.TeamId is null && team is { } t && await db.Teams.AnyAsync(x => x.Id == t, cancellationToken))
         {

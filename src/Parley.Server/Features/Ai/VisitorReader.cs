@@ -21,14 +21,23 @@ namespace Parley.Server.Features.Ai;
 public sealed partial class VisitorReader(
     IServiceScopeFactory scopes,
     AiService ai,
+    AiSiteSettingsCache siteSettings,
     DomainEvents events,
     TimeProvider time,
     IOptions<RoutingOptions> routingOptions,
     ILogger<VisitorReader> logger)
     : BackgroundService, IDomainEventListener<MessageCommitted>
 {
-    private readonly Channel<(Guid ConversationId, long MessageId, string Body)> _work =
-        Channel.CreateBounded<(Guid, long, string)>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+    /// <summary>Analyses of recent visitor messages by message id: the takeover check reads the last few again with every new one.</summary>
+    private const int AnalysisCacheSize = 4096;
+
+    private readonly Channel<(ConversationState Conversation, long MessageId, string Body)> _work =
+        Channel.CreateBounded<(ConversationState, long, string)>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+
+    // Used by the single reader loop only.
+    private readonly Dictionary<long, AnalyzedText> _analyses = new(AnalysisCacheSize);
+    private readonly Queue<long> _analysisOrder = new(AnalysisCacheSize);
+    private TextAnalyzer? _analysesAnalyzer;
 
     private readonly Channel<Guid> _answered =
         Channel.CreateBounded<Guid>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropWrite });
@@ -46,7 +55,7 @@ public sealed partial class VisitorReader(
 
         if (message.SenderKind == SenderKind.Visitor && message.Kind == MessageKind.Text)
         {
-            _work.Writer.TryWrite((conversation.Id, message.Id, message.Body));
+            _work.Writer.TryWrite((conversation, message.Id, message.Body));
         }
         else if (message.SenderKind == SenderKind.Agent && message.Kind is MessageKind.Text or MessageKind.Attachment && conversation.TakeoverReason is not null)
         {
@@ -66,14 +75,14 @@ public sealed partial class VisitorReader(
             {
                 try
                 {
-                    await ReadAsync(item.ConversationId, item.MessageId, item.Body, stoppingToken);
+                    await ReadAsync(item.Conversation, item.MessageId, item.Body, stoppingToken);
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
                     // Logged once per process: a broken classifier must not flood the log at chat rate.
                     if (Interlocked.Exchange(ref _failuresLogged, 1) == 0)
                     {
-                        LogFailed(logger, ex, item.ConversationId);
+                        LogFailed(logger, ex, item.Conversation.Id);
                     }
                 }
             }
@@ -85,33 +94,34 @@ public sealed partial class VisitorReader(
         await Task.WhenAll(sweep, answered);
     }
 
-    private async Task ReadAsync(Guid conversationId, long messageId, string body, CancellationToken cancellationToken)
+    /// <param name="state">The conversation as the commit of the message left it (who has it, its intent, its alert).</param>
+    private async Task ReadAsync(ConversationState state, long messageId, string body, CancellationToken cancellationToken)
     {
+        var conversationId = state.Id;
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
-        var row = await db.Conversations.AsNoTracking().Where(c => c.Id == conversationId && c.Status != ConversationStatus.Closed)
-            .Select(c => new { c.SiteId, c.TeamId, c.AssigneeId, c.Intent, c.RoutingWaitUntil, c.BotActive, c.TakeoverReason, c.TakeoverAlertedAt })
-            .FirstOrDefaultAsync(cancellationToken);
-        if (row is null)
-        {
-            return;
-        }
 
         var engines = ai.Engines;
-        var analyzed = engines.Analyzer.Analyze(body);
+        var analyzed = Analyze(engines, messageId, body);
         var intent = engines.Intents.Classify(analyzed);
         var mood = engines.Sentiment.Score(analyzed);
         var conversations = scope.ServiceProvider.GetRequiredService<ConversationService>();
         var changed = false;
 
-        if (row.Intent is null && intent.Intent != "greeting")
+        // The conversation's fields come with the message's commit; each write below is conditional on the row as it
+        // is now, so a change made since (by this reader or another node) is never overwritten.
+        if (state.Intent is null && intent.Intent != "greeting")
         {
             changed = await db.Conversations.Where(c => c.Id == conversationId && c.Intent == null)
                 .ExecuteUpdateAsync(s => s.SetProperty(c => c.Intent, intent.Intent), cancellationToken) == 1;
         }
 
-        var settings = await AiSiteSettings.LoadAsync(db, row.SiteId, cancellationToken);
-        if (row.RoutingWaitUntil is { } until && !row.BotActive)
+        var settings = await siteSettings.GetAsync(db, state.SiteId, cancellationToken);
+
+        // Only a conversation nobody has yet can be waiting for its first message to be routed.
+        if (state.AssigneeId is null && !state.BotActive
+            && await db.Conversations.AsNoTracking().Where(c => c.Id == conversationId && c.Status != ConversationStatus.Closed)
+                .Select(c => c.RoutingWaitUntil).FirstOrDefaultAsync(cancellationToken) is { } until)
         {
             var greetingOnly = IsGreetingOnly(intent, analyzed);
             if (!greetingOnly || time.GetUtcNow().UtcDateTime >= until)
@@ -125,9 +135,9 @@ public sealed partial class VisitorReader(
             }
         }
 
-        if (settings.Takeover.Enabled && row.TakeoverReason is null)
+        if (settings.Takeover.Enabled && state.TakeoverReason is null)
         {
-            changed |= await CheckTakeoverAsync(db, conversationId, messageId, row.SiteId, row.TeamId, row.AssigneeId, row.BotActive, row.TakeoverAlertedAt, settings, engines, cancellationToken);
+            changed |= await CheckTakeoverAsync(db, state, messageId, settings, engines, cancellationToken);
         }
 
         if (changed)
@@ -141,9 +151,10 @@ public sealed partial class VisitorReader(
     /// the evidence of one alert never raises a second). True when this call raised it.
     /// </summary>
     private async Task<bool> CheckTakeoverAsync(
-        ParleyDbContext db, Guid conversationId, long messageId, Guid siteId, Guid? teamId, Guid? assigneeId, bool botActive, DateTime? previousAlert,
-        AiSiteSettings settings, AiEngines engines, CancellationToken cancellationToken)
+        ParleyDbContext db, ConversationState state, long messageId, AiSiteSettings settings, AiEngines engines, CancellationToken cancellationToken)
     {
+        var conversationId = state.Id;
+        var previousAlert = state.TakeoverAlertedAt;
         var predictor = engines.TakeoverFor(settings.Takeover);
         var query = db.Messages.AsNoTracking()
             .Where(m => m.ConversationId == conversationId && m.SenderKind == SenderKind.Visitor && m.Kind == MessageKind.Text && m.Id <= messageId);
@@ -152,9 +163,14 @@ public sealed partial class VisitorReader(
             query = query.Where(m => m.CreatedAt > since);
         }
 
-        var texts = await query.OrderByDescending(m => m.Seq).Take(predictor.Options.Window).Select(m => m.Body).ToListAsync(cancellationToken);
-        texts.Reverse();
-        var signal = predictor.Evaluate(texts.Select(t => engines.Analyzer.Analyze(t)).ToList());
+        var recent = await query.OrderByDescending(m => m.Seq).Take(predictor.Options.Window).Select(m => new { m.Id, m.Body }).ToListAsync(cancellationToken);
+        var texts = new List<AnalyzedText>(recent.Count);
+        for (var i = recent.Count - 1; i >= 0; i--)
+        {
+            texts.Add(Analyze(engines, recent[i].Id, recent[i].Body));
+        }
+
+        var signal = predictor.Evaluate(texts);
         if (!signal.Alert)
         {
             return false;
@@ -167,10 +183,40 @@ public sealed partial class VisitorReader(
         if (raised)
         {
             LogTakeover(logger, conversationId, signal.Reason!);
-            events.Publish(new TakeoverSuggested(conversationId, siteId, teamId, assigneeId, signal.Reason!, Math.Round(signal.Similarity, 3), Math.Round(signal.Sentiment, 3), botActive, now));
+            events.Publish(new TakeoverSuggested(conversationId, state.SiteId, state.TeamId, state.AssigneeId, signal.Reason!, Math.Round(signal.Similarity, 3), Math.Round(signal.Sentiment, 3), state.BotActive, now));
         }
 
         return raised;
+    }
+
+    /// <summary>
+    /// A message's analysis, computed once: the takeover check looks at the last few visitor messages again with
+    /// every new one. Message bodies never change after the commit (erasure rewrites them, but an erased
+    /// conversation is closed and never read here), so the id is the key; a new analyzer (synonyms changed) starts afresh.
+    /// </summary>
+    private AnalyzedText Analyze(AiEngines engines, long messageId, string body)
+    {
+        if (!ReferenceEquals(engines.Analyzer, _analysesAnalyzer))
+        {
+            _analyses.Clear();
+            _analysisOrder.Clear();
+            _analysesAnalyzer = engines.Analyzer;
+        }
+
+        if (_analyses.TryGetValue(messageId, out var cached))
+        {
+            return cached;
+        }
+
+        var analyzed = engines.Analyzer.Analyze(body);
+        if (_analyses.Count >= AnalysisCacheSize)
+        {
+            _analyses.Remove(_analysisOrder.Dequeue());
+        }
+
+        _analyses[messageId] = analyzed;
+        _analysisOrder.Enqueue(messageId);
+        return analyzed;
     }
 
     /// <summary>Ends the takeover episodes a person answered.</summary>
