@@ -25,6 +25,13 @@ internal abstract class SqlDialect
 
     public abstract object GuidValue(Guid value);
 
+    /// <summary>
+    /// True when many statements in one command are cheap (one round trip to a server). False for SQLite, which runs
+    /// in-process and prepares and binds a multi-statement command statement by statement: there a prepared command
+    /// executed once per row is the cheap shape.
+    /// </summary>
+    public abstract bool BatchesStatements { get; }
+
     public abstract Task InitializeConnectionAsync(DbConnection connection, CancellationToken cancellationToken);
 
     public static Guid ReadGuid(DbDataReader reader, int ordinal) =>
@@ -56,14 +63,29 @@ internal abstract class SqlDialect
     {
         var p = command.CreateParameter();
         p.ParameterName = name;
-        p.Value = value switch
-        {
-            null => DBNull.Value,
-            Guid g => GuidValue(g),
-            _ => value,
-        };
+        p.Value = Bindable(value);
         command.Parameters.Add(p);
     }
+
+    /// <summary>Sets a parameter's value, adding the parameter the first time (a command reused row after row).</summary>
+    public void Set(DbCommand command, string name, object? value)
+    {
+        var index = command.Parameters.IndexOf(name);
+        if (index < 0)
+        {
+            Add(command, name, value);
+            return;
+        }
+
+        command.Parameters[index].Value = Bindable(value);
+    }
+
+    private object Bindable(object? value) => value switch
+    {
+        null => DBNull.Value,
+        Guid g => GuidValue(g),
+        _ => value,
+    };
 }
 
 internal sealed class SqliteDialect(string connectionString, SqliteSynchronous synchronous) : SqlDialect
@@ -71,6 +93,8 @@ internal sealed class SqliteDialect(string connectionString, SqliteSynchronous s
     protected override string LockConversationRows => ""; // SQLite: BEGIN IMMEDIATE already holds the single write lock.
 
     public override string LockRows => "";
+
+    public override bool BatchesStatements => false;
 
     // EF Core stores Guid as upper-case TEXT on SQLite; raw ADO.NET would bind a BLOB.
     public override object GuidValue(Guid value) => value.ToString().ToUpperInvariant();
@@ -94,6 +118,8 @@ internal sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
     protected override string LockConversationRows => " FOR UPDATE OF c";
 
     public override string LockRows => " FOR UPDATE";
+
+    public override bool BatchesStatements => true;
 
     public override object GuidValue(Guid value) => value;
 
