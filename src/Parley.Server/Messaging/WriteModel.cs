@@ -155,6 +155,3 @@ public sealed record ConversationState
 
     public static string Preview(string body) => body.Length <= 140 ? body : string.Concat(body.AsSpan(0, 139), "…");
 }
-
-/// <summary>Raised after a message is durable and its sender acknowledged, in sequence order per conversation.</summary>
-public sealed record MessageCommitted(Message Message, ConversationState Conversation);

@@ -151,9 +151,6 @@ public sealed class ReadReceipts(ParleyDbContext db, MessageService messages, Ev
         seq <= 0 ? 0 : await db.Messages.Where(m => m.ConversationId == conversationId && m.Seq <= seq && m.VisitorSeq != null).MaxAsync(m => m.VisitorSeq, cancellationToken) ?? 0;
 }
 
-/// <summary>Raised when one side's read position moves forward; Seq in agent numbering, VisitorSeq in the visitor's.</summary>
-public sealed record ConversationRead(Guid ConversationId, string Side, long Seq, long VisitorSeq);
-
 /// <summary>Delivers read receipts to the other side's connections on this node.</summary>
 internal sealed class ReadReceiptFanout(ConnectionRegistry registry) : Events.IDomainEventListener<ConversationRead>
 {

@@ -113,10 +113,3 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry, AccessDirector
     private static SerializedHubMessage Serialize(string target, object payload) =>
         new(new InvocationMessage(target, [payload]));
 }
-
-/// <summary>Raised when a conversation is created or its status/assignee changes.</summary>
-public sealed record ConversationChanged(ConversationState Conversation)
-{
-    /// <summary>What happened: created, assigned, closed, reopened or updated (webhook event types build on it).</summary>
-    public string Change { get; init; } = "updated";
-}

@@ -14,9 +14,6 @@ public sealed record ReadMarkerRequest(long Seq);
 
 public sealed record ReadStateDto(Guid ConversationId, long LastReadSeq);
 
-/// <summary>Raised when an agent's read marker on a conversation moves forward (their other tabs follow).</summary>
-public sealed record ConversationReadMoved(Guid UserId, Guid ConversationId, long LastReadSeq);
-
 /// <summary>Snooze, spam/block and read markers: console actions on a conversation beside the lifecycle ones.</summary>
 public sealed class ConsoleConversationActions(
     ParleyDbContext db, ConversationService conversations, ConversationScope scope, DomainEvents events, TimeProvider time)

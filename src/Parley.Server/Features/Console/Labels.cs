@@ -16,9 +16,6 @@ public sealed record ConversationLabelsRequest(IReadOnlyList<Guid>? LabelIds);
 
 public sealed record ConversationLabelsDto(Guid ConversationId, IReadOnlyList<Guid> LabelIds);
 
-/// <summary>Raised when a conversation's labels change (agents' inbox rows show them).</summary>
-public sealed record ConversationLabelsChanged(Guid ConversationId, IReadOnlyList<Guid> LabelIds);
-
 public sealed partial class LabelService(ParleyDbContext db, ConversationScope scope, DomainEvents events, Access.AuditLog audit, TimeProvider time)
 {
     public Task<List<LabelDto>> ListAsync(CancellationToken cancellationToken) =>

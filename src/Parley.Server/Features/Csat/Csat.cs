@@ -26,9 +26,6 @@ public sealed record RatingDto
     public static RatingDto From(ConversationRating r) => new() { ConversationId = r.ConversationId, Score = r.Score, Comment = r.Comment, CreatedAt = r.CreatedAt };
 }
 
-/// <summary>Raised once per conversation when its visitor rates it (reports, webhooks and the console listen).</summary>
-public sealed record ConversationRated(RatingDto Rating);
-
 /// <summary>Satisfaction rating: 1-5 and an optional comment, once, after the conversation is closed.</summary>
 public sealed class CsatService(ParleyDbContext db, DomainEvents events, TimeProvider time)
 {

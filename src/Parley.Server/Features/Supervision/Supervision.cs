@@ -39,12 +39,6 @@ public sealed record TakenOverEvent
     [Key("byName")] public string? ByName { get; init; }
 }
 
-/// <summary>A supervisor whispered to the conversation's assignee (the note itself went through the message path).</summary>
-public sealed record SupervisorWhispered(Guid ConversationId, Guid AssigneeId, WhisperEvent Whisper);
-
-/// <summary>A supervisor assigned a conversation held by another agent to themselves.</summary>
-public sealed record ConversationTakenOver(Guid ConversationId, Guid PreviousAssigneeId, TakenOverEvent TakenOver);
-
 /// <summary>
 /// Supervisor abilities (#6): whisper (an internal note addressed to the assigned agent, never shown to the visitor)
 /// and take over (assign to oneself a conversation another agent holds; that agent is told). Who may is decided by

@@ -59,9 +59,6 @@ public sealed record VisitorContextDto
     [MessagePack.Key("lastSeenAt")] public DateTime LastSeenAt { get; init; }
 }
 
-/// <summary>Raised when a visitor with an open conversation loads a page.</summary>
-public sealed record VisitorPageChanged(Guid ConversationId, VisitorPage Page);
-
 /// <summary>Live facts that go with a widget session, and the page-change signal to agents.</summary>
 public sealed class WidgetSessionFacts(IAgentAvailability availability, TranscriptMailer transcripts, IOptions<AttachmentOptions> attachments, DomainEvents events, ParleyDbContext db)
 {

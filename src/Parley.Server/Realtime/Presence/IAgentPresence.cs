@@ -13,9 +13,6 @@ public enum AgentStatus
     Online = 2,
 }
 
-/// <summary>Raised (through <see cref="Events.DomainEvents"/>) whenever an agent's effective status changes.</summary>
-public sealed record AgentPresenceChanged(Guid AgentId, AgentStatus Status, AgentStatus Previous);
-
 /// <summary>
 /// Who of the agents is online, away or offline. The agent hub reports connections and the agent's own choice;
 /// implementations apply the disconnect grace period and raise <see cref="AgentPresenceChanged"/>. In-process
