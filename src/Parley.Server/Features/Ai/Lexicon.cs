@@ -12,6 +12,10 @@ public sealed class Lexicon
 {
     private readonly FrozenDictionary<string, string[][]> _latin; // first stemmed word -> [concept, word1, word2, ...]
     private readonly FrozenDictionary<string, string[]> _cjk;     // Chinese term -> concepts
+
+    // The same, looked up by a slice of the text: matching tries every window of every run, and a substring per try
+    // was most of what analysing a message allocated.
+    private readonly FrozenDictionary<string, string[]>.AlternateLookup<ReadOnlySpan<char>> _cjkBySpan;
     private readonly int _longestCjk;
 
     private Lexicon(IReadOnlyList<(string Concept, IReadOnlyList<string> Terms)> groups)
@@ -59,6 +63,7 @@ public sealed class Lexicon
         // Longest phrases first, so "shipping cost" wins over "shipping" where both start at a word.
         _latin = latin.ToFrozenDictionary(p => p.Key, p => p.Value.OrderByDescending(x => x.Length).ToArray(), StringComparer.Ordinal);
         _cjk = cjk.ToFrozenDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.Ordinal);
+        _cjkBySpan = _cjk.GetAlternateLookup<ReadOnlySpan<char>>();
         _longestCjk = cjk.Count == 0 ? 0 : cjk.Keys.Max(k => k.Length);
     }
 
@@ -138,7 +143,7 @@ public sealed class Lexicon
             var max = Math.Min(_longestCjk, run.Length - start);
             for (var length = 1; length <= max; length++)
             {
-                if (_cjk.TryGetValue(run.Substring(start, length), out var found))
+                if (_cjkBySpan.TryGetValue(run.AsSpan(start, length), out var found))
                 {
                     foreach (var concept in found)
                     {
