@@ -26,11 +26,11 @@ internal abstract class SqlDialect
     public abstract object GuidValue(Guid value);
 
     /// <summary>
-    /// True when many statements in one command are cheap (one round trip to a server). False for SQLite, which runs
-    /// in-process and prepares and binds a multi-statement command statement by statement: there a prepared command
-    /// executed once per row is the cheap shape.
+    /// A membership test for a WHERE clause (<c>IN (@name0, @name1, …)</c>, or on PostgreSQL <c>= ANY(@name)</c> with
+    /// one array parameter, so the statement's text is the same for every batch), binding <paramref name="ids"/> to
+    /// <paramref name="command"/>.
     /// </summary>
-    public abstract bool BatchesStatements { get; }
+    public abstract string InList(DbCommand command, string name, IReadOnlyList<Guid> ids);
 
     public abstract Task InitializeConnectionAsync(DbConnection connection, CancellationToken cancellationToken);
 
@@ -49,14 +49,7 @@ internal abstract class SqlDialect
     /// </summary>
     public void SelectConversationsForUpdate(DbCommand command, IReadOnlyList<Guid> ids, string columns = "c.\"Id\"", string joins = "")
     {
-        var sql = new StringBuilder("SELECT ").Append(columns).Append(" FROM \"Conversations\" AS c ").Append(joins).Append(" WHERE c.\"Id\" IN (");
-        for (var i = 0; i < ids.Count; i++)
-        {
-            sql.Append(i == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"@lock{i}");
-            Add(command, $"@lock{i}", ids[i]);
-        }
-
-        command.CommandText = sql.Append(") ORDER BY c.\"Id\"").Append(LockConversationRows).ToString();
+        command.CommandText = $"SELECT {columns} FROM \"Conversations\" AS c {joins} WHERE c.\"Id\" {InList(command, "@lock", ids)} ORDER BY c.\"Id\"{LockConversationRows}";
     }
 
     public void Add(DbCommand command, string name, object? value)
@@ -94,7 +87,18 @@ internal sealed class SqliteDialect(string connectionString, SqliteSynchronous s
 
     public override string LockRows => "";
 
-    public override bool BatchesStatements => false;
+    public override string InList(DbCommand command, string name, IReadOnlyList<Guid> ids)
+    {
+        var sql = new StringBuilder("IN (");
+        for (var i = 0; i < ids.Count; i++)
+        {
+            var parameter = name + i.ToString(CultureInfo.InvariantCulture);
+            sql.Append(i == 0 ? "" : ", ").Append(parameter);
+            Add(command, parameter, ids[i]);
+        }
+
+        return sql.Append(')').ToString();
+    }
 
     // EF Core stores Guid as upper-case TEXT on SQLite; raw ADO.NET would bind a BLOB.
     public override object GuidValue(Guid value) => value.ToString().ToUpperInvariant();
@@ -119,7 +123,11 @@ internal sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
 
     public override string LockRows => " FOR UPDATE";
 
-    public override bool BatchesStatements => true;
+    public override string InList(DbCommand command, string name, IReadOnlyList<Guid> ids)
+    {
+        command.Parameters.Add(new NpgsqlParameter<Guid[]>(name, ids as Guid[] ?? [.. ids]));
+        return $"= ANY({name})";
+    }
 
     public override object GuidValue(Guid value) => value;
 

@@ -8,10 +8,11 @@ namespace Parley.Server.Messaging;
 
 /// <summary>
 /// Stores a batch of messages in one transaction: lock the conversations, find retried client ids, assign
-/// sequence numbers, insert, advance the conversations (and their report facts): four round trips per batch however
-/// large it is (on SQLite, which has no round trips, the last step is two prepared statements per conversation).
+/// sequence numbers, insert, advance the conversations (and their report facts). On PostgreSQL that is three round
+/// trips per batch however large it is, each a fixed statement over arrays (GroupCommit.Postgres.cs); on SQLite,
+/// which has no round trips, the advance is two prepared statements per conversation.
 /// </summary>
-internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyncDisposable
+internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyncDisposable
 {
     private const string MessageColumns =
         "\"Id\", \"ConversationId\", \"Seq\", \"VisitorSeq\", \"ClientId\", \"SenderKind\", \"SenderId\", \"SenderName\", \"Kind\", \"Body\", \"CreatedAt\"";
@@ -100,8 +101,15 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
             var committed = new List<MessageCommitted>(fresh.Count);
             if (fresh.Count > 0)
             {
-                await InsertAsync(connection, tx, fresh, cancellationToken);
-                await AdvanceConversationsAsync(connection, tx, fresh, conversations, cancellationToken);
+                if (connection is Npgsql.NpgsqlConnection pg)
+                {
+                    await InsertAndAdvancePostgresAsync(pg, (Npgsql.NpgsqlTransaction)tx, fresh, conversations, cancellationToken);
+                }
+                else
+                {
+                    await InsertAsync(connection, tx, fresh, cancellationToken);
+                    await AdvanceConversationsAsync(connection, tx, fresh, conversations, cancellationToken);
+                }
                 foreach (var (_, message) in fresh)
                 {
                     committed.Add(new MessageCommitted(message, conversations[message.ConversationId]));
@@ -156,7 +164,7 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
                 c."Id", c."SiteId", c."ContactId", c."Status", c."AssigneeId", c."LastSeq", c."LastVisitorSeq", c."CreatedAt",
                 c."LastMessageAt", c."LastMessagePreview", c."LastMessageSenderKind", ct."Name", u."DisplayName",
                 c."TeamId", c."SnoozedUntil", c."WaitingSince", ct."BlockedAt", c."BotActive",
-                c."Intent", c."TakeoverReason", c."TakeoverAlertedAt", c."QueuedAt", c."AssignedAt"
+                c."Intent", c."TakeoverReason", c."TakeoverAlertedAt", c."QueuedAt", c."AssignedAt", c."RoutingWaitUntil"
                 """,
             joins: """
                 JOIN "Contacts" AS ct ON ct."Id" = c."ContactId"
@@ -188,6 +196,7 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
                 Intent = reader.IsDBNull(18) ? null : reader.GetString(18),
                 TakeoverReason = reader.IsDBNull(19) ? null : reader.GetString(19),
                 TakeoverAlertedAt = reader.IsDBNull(20) ? null : SqlDialect.ReadUtc(reader, 20),
+                RoutingWaitUntil = reader.IsDBNull(23) ? null : SqlDialect.ReadUtc(reader, 23),
             };
             var state = ConversationState.From(
                 row,
@@ -210,23 +219,13 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
         cmd.Transaction = tx;
         // One index range per client id on (ClientId, ConversationId); the pair is matched in memory. A long OR of
         // (conversation AND client) pairs made SQLite's planner fall back to scanning the table.
-        var sql = new StringBuilder($"SELECT {MessageColumns} FROM \"Messages\" WHERE \"ClientId\" IN (");
-        var n = 0;
-        foreach (var clientId in batch.Where(b => conversations.ContainsKey(b.ConversationId)).Select(b => b.ClientId).Distinct())
-        {
-            sql.Append(n == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"@dk{n}");
-            dialect.Add(cmd, $"@dk{n}", clientId);
-            n++;
-        }
-
-        sql.Append(')');
-
-        if (n == 0)
+        var clientIds = batch.Where(b => conversations.ContainsKey(b.ConversationId)).Select(b => b.ClientId).Distinct().ToList();
+        if (clientIds.Count == 0)
         {
             return found;
         }
 
-        cmd.CommandText = sql.ToString();
+        cmd.CommandText = $"SELECT {MessageColumns} FROM \"Messages\" WHERE \"ClientId\" {dialect.InList(cmd, "@dk", clientIds)}";
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -282,71 +281,44 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
         DbConnection connection, DbTransaction tx, List<(int Index, Message Message)> fresh,
         Dictionary<Guid, ConversationState> conversations, CancellationToken cancellationToken)
     {
+        // SQLite runs in-process, so a statement per conversation costs no round trip, while one long multi-statement
+        // command is re-encoded and re-bound statement by statement: quadratic in the batch, and (measured) half of
+        // everything the chat path allocated. The same two commands, prepared once, serve every conversation of the batch.
         var updatedAt = fresh[0].Message.CreatedAt;
-        if (!dialect.BatchesStatements)
-        {
-            // SQLite runs in-process, so a statement per conversation costs no round trip, while one long
-            // multi-statement command is re-encoded and re-bound statement by statement: quadratic in the batch, and
-            // (measured) half of everything the chat path allocated. The same two commands, prepared once, serve
-            // every conversation of the batch.
-            await using var update = connection.CreateCommand();
-            await using var facts = connection.CreateCommand();
-            update.Transaction = tx;
-            facts.Transaction = tx;
-            update.CommandText = UpdateConversationSql("");
-            facts.CommandText = UpsertFactsSql("");
-            foreach (var id in fresh.Select(f => f.Message.ConversationId).Distinct())
-            {
-                var c = conversations[id];
-                SetUpdateConversation(update, "", c, updatedAt, reuse: true);
-                await update.ExecuteNonQueryAsync(cancellationToken);
-                dialect.Set(facts, "@id", c.Id);
-                dialect.Set(facts, "@u", updatedAt);
-                SetFacts(facts, "", c, fresh, reuse: true);
-                await facts.ExecuteNonQueryAsync(cancellationToken);
-            }
-
-            return;
-        }
-
-        // PostgreSQL: every statement in one command, one round trip.
-        await using var cmd = connection.CreateCommand();
-        cmd.Transaction = tx;
-        var sql = new StringBuilder();
-        var i = 0;
+        await using var update = connection.CreateCommand();
+        await using var facts = connection.CreateCommand();
+        update.Transaction = tx;
+        facts.Transaction = tx;
+        update.CommandText = UpdateConversationSql;
+        facts.CommandText = UpsertFactsSql;
         foreach (var id in fresh.Select(f => f.Message.ConversationId).Distinct())
         {
             var c = conversations[id];
-            var n = i.ToString(CultureInfo.InvariantCulture);
-            sql.Append(UpdateConversationSql(n)).Append(UpsertFactsSql(n));
-            SetUpdateConversation(cmd, n, c, updatedAt, reuse: false);
-            SetFacts(cmd, n, c, fresh, reuse: false);
-            i++;
+            SetUpdateConversation(update, c, updatedAt);
+            await update.ExecuteNonQueryAsync(cancellationToken);
+            dialect.Set(facts, "@id", c.Id);
+            dialect.Set(facts, "@u", updatedAt);
+            SetFacts(facts, c, fresh);
+            await facts.ExecuteNonQueryAsync(cancellationToken);
         }
-
-        cmd.CommandText = sql.ToString();
-        await cmd.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>Advances one conversation (parameters suffixed with <paramref name="n"/>; <c>@id{n}</c> and <c>@u{n}</c> are shared with the facts).</summary>
-    private static string UpdateConversationSql(string n) => $"""
-        UPDATE "Conversations" SET "LastSeq" = @s{n}, "LastVisitorSeq" = @v{n}, "LastMessageAt" = @t{n},
-        "LastMessagePreview" = @p{n}, "LastMessageSenderKind" = @k{n}, "UpdatedAt" = @u{n}, "WaitingSince" = @w{n} WHERE "Id" = @id{n};
-
+    /// <summary>Advances one conversation (SQLite; <c>@id</c> and <c>@u</c> are shared with the facts).</summary>
+    private const string UpdateConversationSql = """
+        UPDATE "Conversations" SET "LastSeq" = @s, "LastVisitorSeq" = @v, "LastMessageAt" = @t,
+        "LastMessagePreview" = @p, "LastMessageSenderKind" = @k, "UpdatedAt" = @u, "WaitingSince" = @w WHERE "Id" = @id
         """;
 
-    /// <param name="reuse">The command runs once per conversation: set the values of its parameters (else: add them, suffixed and unique).</param>
-    private void SetUpdateConversation(DbCommand cmd, string n, ConversationState c, DateTime updatedAt, bool reuse)
+    private void SetUpdateConversation(DbCommand cmd, ConversationState c, DateTime updatedAt)
     {
-        Action<DbCommand, string, object?> bind = reuse ? dialect.Set : dialect.Add;
-        bind(cmd, "@s" + n, c.LastSeq);
-        bind(cmd, "@v" + n, c.LastVisitorSeq);
-        bind(cmd, "@t" + n, c.LastMessageAt);
-        bind(cmd, "@p" + n, c.LastMessagePreview);
-        bind(cmd, "@k" + n, c.LastMessageSenderKind is { } k ? (int)k : null);
-        bind(cmd, "@u" + n, updatedAt);
-        bind(cmd, "@w" + n, c.WaitingSince);
-        bind(cmd, "@id" + n, c.Id);
+        dialect.Set(cmd, "@s", c.LastSeq);
+        dialect.Set(cmd, "@v", c.LastVisitorSeq);
+        dialect.Set(cmd, "@t", c.LastMessageAt);
+        dialect.Set(cmd, "@p", c.LastMessagePreview);
+        dialect.Set(cmd, "@k", c.LastMessageSenderKind is { } k ? (int)k : null);
+        dialect.Set(cmd, "@u", updatedAt);
+        dialect.Set(cmd, "@w", c.WaitingSince);
+        dialect.Set(cmd, "@id", c.Id);
     }
 
     /// <summary>
@@ -355,10 +327,19 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
     /// the conversation update, so reports never count messages and the batch costs no round trip more.
     /// A conversation that did not start with the bot waited for a person from its creation.
     /// </summary>
-    private static string UpsertFactsSql(string n) => $"""
+    private const string UpsertFactsSql = FactsInsertInto + """
+
+        VALUES (@id, @fs, @ft, @fa, @fc, @fq, @fg, @fv, @fr, @fi, @fo, @fb, @fbot, FALSE, FALSE, @u)
+
+        """ + FactsOnConflict;
+
+    private const string FactsInsertInto = """
         INSERT INTO "ConversationFacts" ("ConversationId", "SiteId", "TeamId", "AssigneeId", "CreatedAt", "FirstQueuedAt", "FirstAssignedAt",
             "FirstVisitorMessageAt", "FirstResponseAt", "MessagesIn", "MessagesOut", "BotMessages", "BotStarted", "HandedOff", "Abandoned", "UpdatedAt")
-        VALUES (@id{n}, @fs{n}, @ft{n}, @fa{n}, @fc{n}, @fq{n}, @fg{n}, @fv{n}, @fr{n}, @fi{n}, @fo{n}, @fb{n}, @fbot{n}, @ffalse{n}, @ffalse{n}, @u{n})
+        """;
+
+    /// <summary>How a batch's facts add to the stored ones (both stores).</summary>
+    private const string FactsOnConflict = """
         ON CONFLICT ("ConversationId") DO UPDATE SET
             "TeamId" = excluded."TeamId",
             "AssigneeId" = COALESCE(excluded."AssigneeId", "ConversationFacts"."AssigneeId"),
@@ -372,13 +353,55 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
             "BotMessages" = "ConversationFacts"."BotMessages" + excluded."BotMessages",
             "HandedOff" = "ConversationFacts"."HandedOff" OR ("ConversationFacts"."BotStarted" AND (NOT excluded."BotStarted" OR excluded."AssigneeId" IS NOT NULL)),
             "BotStarted" = "ConversationFacts"."BotStarted" OR excluded."BotStarted",
-            "UpdatedAt" = excluded."UpdatedAt";
-
+            "UpdatedAt" = excluded."UpdatedAt"
         """;
 
-    private void SetFacts(DbCommand cmd, string n, ConversationState c, List<(int Index, Message Message)> fresh, bool reuse)
+    private void SetFacts(DbCommand cmd, ConversationState c, List<(int Index, Message Message)> fresh)
     {
-        Action<DbCommand, string, object?> bind = reuse ? dialect.Set : dialect.Add;
+        var facts = BatchFacts.Of(c, fresh, _routingTimes);
+        dialect.Set(cmd, "@fs", c.SiteId);
+        dialect.Set(cmd, "@ft", c.TeamId);
+        dialect.Set(cmd, "@fa", c.AssigneeId);
+        dialect.Set(cmd, "@fc", c.CreatedAt);
+        dialect.Set(cmd, "@fq", facts.QueuedAt);
+        dialect.Set(cmd, "@fg", facts.AssignedAt);
+        dialect.Set(cmd, "@fv", facts.FirstIn);
+        dialect.Set(cmd, "@fr", facts.FirstOut);
+        dialect.Set(cmd, "@fi", facts.Inbound);
+        dialect.Set(cmd, "@fo", facts.Outbound);
+        dialect.Set(cmd, "@fb", facts.Bot);
+        dialect.Set(cmd, "@fbot", c.BotActive);
+    }
+
+    public async ValueTask DisposeAsync() => await ResetAsync();
+}
+
+internal static class MessageReader
+{
+    /// <summary>Reads the columns in the order of GroupCommit.MessageColumns.</summary>
+    public static Message Read(DbDataReader reader) => new()
+    {
+        Id = reader.GetInt64(0),
+        ConversationId = SqlDialect.ReadGuid(reader, 1),
+        Seq = reader.GetInt64(2),
+        VisitorSeq = reader.IsDBNull(3) ? null : reader.GetInt64(3),
+        ClientId = SqlDialect.ReadGuid(reader, 4),
+        SenderKind = (SenderKind)reader.GetInt32(5),
+        SenderId = reader.IsDBNull(6) ? null : SqlDialect.ReadGuid(reader, 6),
+        SenderName = reader.IsDBNull(7) ? null : reader.GetString(7),
+        Kind = (MessageKind)reader.GetInt32(8),
+        Body = reader.GetString(9),
+        CreatedAt = SqlDialect.ReadUtc(reader, 10),
+    };
+}
+
+/// <summary>What one batch adds to a conversation's report facts: its messages by direction, the first of each, and the routing times.</summary>
+internal readonly record struct BatchFacts(int Inbound, int Outbound, int Bot, DateTime? FirstIn, DateTime? FirstOut, DateTime? QueuedAt, DateTime? AssignedAt)
+{
+    /// <summary>A conversation that did not start with the bot waited for a person from its creation.</summary>
+    public static BatchFacts Of(
+        ConversationState c, List<(int Index, Message Message)> fresh, Dictionary<Guid, (DateTime? QueuedAt, DateTime? AssignedAt)> routingTimes)
+    {
         int inbound = 0, outbound = 0, bot = 0;
         DateTime? firstIn = null, firstOut = null;
         foreach (var (_, m) in fresh)
@@ -404,40 +427,7 @@ internal sealed class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyn
             }
         }
 
-        var (queuedAt, assignedAt) = _routingTimes.GetValueOrDefault(c.Id);
-        bind(cmd, "@fs" + n, c.SiteId);
-        bind(cmd, "@ft" + n, c.TeamId);
-        bind(cmd, "@fa" + n, c.AssigneeId);
-        bind(cmd, "@fc" + n, c.CreatedAt);
-        bind(cmd, "@fq" + n, queuedAt ?? (c.BotActive ? null : c.CreatedAt));
-        bind(cmd, "@fg" + n, assignedAt);
-        bind(cmd, "@fv" + n, firstIn);
-        bind(cmd, "@fr" + n, firstOut);
-        bind(cmd, "@fi" + n, inbound);
-        bind(cmd, "@fo" + n, outbound);
-        bind(cmd, "@fb" + n, bot);
-        bind(cmd, "@fbot" + n, c.BotActive);
-        bind(cmd, "@ffalse" + n, false);
+        var (queuedAt, assignedAt) = routingTimes.GetValueOrDefault(c.Id);
+        return new BatchFacts(inbound, outbound, bot, firstIn, firstOut, queuedAt ?? (c.BotActive ? null : c.CreatedAt), assignedAt);
     }
-
-    public async ValueTask DisposeAsync() => await ResetAsync();
-}
-
-internal static class MessageReader
-{
-    /// <summary>Reads the columns in the order of GroupCommit.MessageColumns.</summary>
-    public static Message Read(DbDataReader reader) => new()
-    {
-        Id = reader.GetInt64(0),
-        ConversationId = SqlDialect.ReadGuid(reader, 1),
-        Seq = reader.GetInt64(2),
-        VisitorSeq = reader.IsDBNull(3) ? null : reader.GetInt64(3),
-        ClientId = SqlDialect.ReadGuid(reader, 4),
-        SenderKind = (SenderKind)reader.GetInt32(5),
-        SenderId = reader.IsDBNull(6) ? null : SqlDialect.ReadGuid(reader, 6),
-        SenderName = reader.IsDBNull(7) ? null : reader.GetString(7),
-        Kind = (MessageKind)reader.GetInt32(8),
-        Body = reader.GetString(9),
-        CreatedAt = SqlDialect.ReadUtc(reader, 10),
-    };
 }

@@ -81,6 +81,7 @@ public sealed record ConversationState
         Intent = conversation.Intent,
         TakeoverReason = conversation.TakeoverAlertedAt is null ? null : conversation.TakeoverReason,
         TakeoverAlertedAt = conversation.TakeoverAlertedAt,
+        RoutingWaitUntil = conversation.RoutingWaitUntil,
     };
 
     public Guid Id { get; init; }
@@ -130,6 +131,12 @@ public sealed record ConversationState
     public string? TakeoverReason { get; init; }
 
     public DateTime? TakeoverAlertedAt { get; init; }
+
+    /// <summary>
+    /// Until when routing waits for the visitor's first message (intent routing); null once routed. Read after the
+    /// commit by the visitor reader, so a message needs no query to know; not sent to clients.
+    /// </summary>
+    public DateTime? RoutingWaitUntil { get; init; }
 
     public ConversationSummary ToSummary() => new()
     {

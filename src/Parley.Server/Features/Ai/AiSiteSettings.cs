@@ -15,6 +15,9 @@ public sealed partial record AiSiteSettings
 {
     public const int MaxWaitSeconds = 300;
 
+    /// <summary>The largest takeover window (visitor messages looked at) a site may set.</summary>
+    public const int MaxTakeoverWindow = 30;
+
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public static readonly AiSiteSettings Default = new();
@@ -84,9 +87,9 @@ public sealed partial record AiSiteSettings
         }
 
         var t = Takeover ?? new TakeoverSettings();
-        if (t.RepeatCount is < 2 or > 10 || t.SimilarityThreshold is < 0.05 or > 1 || t.AngerThreshold is < -1 or > 0 || t.Window is < 2 or > 30 || t.Window < t.RepeatCount)
+        if (t.RepeatCount is < 2 or > 10 || t.SimilarityThreshold is < 0.05 or > 1 || t.AngerThreshold is < -1 or > 0 || t.Window is < 2 or > MaxTakeoverWindow || t.Window < t.RepeatCount)
         {
-            throw Bad("takeover: repeatCount 2–10, similarityThreshold 0.05–1, angerThreshold -1–0, window 2–30 and at least repeatCount.");
+            throw Bad($"takeover: repeatCount 2–10, similarityThreshold 0.05–1, angerThreshold -1–0, window 2–{MaxTakeoverWindow} and at least repeatCount.");
         }
 
         return this with { IntentTeams = new Dictionary<string, Guid>(teams, StringComparer.Ordinal), Takeover = t };

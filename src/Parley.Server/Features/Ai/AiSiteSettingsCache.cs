@@ -37,6 +37,18 @@ public sealed class AiSiteSettingsCache(IClusterBus bus) : IHostedService
         return settings;
     }
 
+    /// <summary>The site's settings; a database scope is opened only when they are not in memory.</summary>
+    public async ValueTask<AiSiteSettings> GetAsync(IServiceScopeFactory scopes, Guid siteId, CancellationToken cancellationToken)
+    {
+        if (_sites.TryGetValue(siteId, out var cached))
+        {
+            return cached;
+        }
+
+        await using var scope = scopes.CreateAsyncScope();
+        return await GetAsync(scope.ServiceProvider.GetRequiredService<ParleyDbContext>(), siteId, cancellationToken);
+    }
+
     /// <summary>Call after the site's settings were committed: every node reads them again.</summary>
     public void Changed(Guid siteId)
     {

@@ -29,14 +29,19 @@ public sealed partial class VisitorReader(
     : BackgroundService, IDomainEventListener<MessageCommitted>
 {
     /// <summary>Analyses of recent visitor messages by message id: the takeover check reads the last few again with every new one.</summary>
-    private const int AnalysisCacheSize = 4096;
+    private const int AnalysisCacheSize = 8192;
 
-    private readonly Channel<(ConversationState Conversation, long MessageId, string Body)> _work =
-        Channel.CreateBounded<(ConversationState, long, string)>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+    /// <summary>Conversations whose recent visitor messages are kept in memory; beyond this the set starts afresh (each is read back once when needed).</summary>
+    private const int RecentConversationsLimit = 4096;
+
+    /// <summary>Every committed message of a conversation that is not closed, in commit order: a visitor's text to read, or (Body null) a marker that keeps the sequence count.</summary>
+    private readonly Channel<Committed> _work =
+        Channel.CreateBounded<Committed>(new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
 
     // Used by the single reader loop only.
     private readonly Dictionary<long, AnalyzedText> _analyses = new(AnalysisCacheSize);
     private readonly Queue<long> _analysisOrder = new(AnalysisCacheSize);
+    private readonly Dictionary<Guid, RecentVisitorTexts> _recent = [];
     private TextAnalyzer? _analysesAnalyzer;
 
     private readonly Channel<Guid> _answered =
@@ -53,11 +58,9 @@ public sealed partial class VisitorReader(
             return;
         }
 
-        if (message.SenderKind == SenderKind.Visitor && message.Kind == MessageKind.Text)
-        {
-            _work.Writer.TryWrite((conversation, message.Id, message.Body));
-        }
-        else if (message.SenderKind == SenderKind.Agent && message.Kind is MessageKind.Text or MessageKind.Attachment && conversation.TakeoverReason is not null)
+        var visitorText = message.SenderKind == SenderKind.Visitor && message.Kind == MessageKind.Text;
+        _work.Writer.TryWrite(new Committed(conversation, message.Id, message.Seq, message.CreatedAt, visitorText ? message.Body : null));
+        if (message.SenderKind == SenderKind.Agent && message.Kind is MessageKind.Text or MessageKind.Attachment && conversation.TakeoverReason is not null)
         {
             // A person answered: the takeover episode is over (the next alert needs new evidence).
             _answered.Writer.TryWrite(conversation.Id);
@@ -75,7 +78,14 @@ public sealed partial class VisitorReader(
             {
                 try
                 {
-                    await ReadAsync(item.Conversation, item.MessageId, item.Body, stoppingToken);
+                    if (item.Body is null)
+                    {
+                        CountSeq(item);
+                    }
+                    else
+                    {
+                        await ReadAsync(item, stoppingToken);
+                    }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
@@ -94,56 +104,117 @@ public sealed partial class VisitorReader(
         await Task.WhenAll(sweep, answered);
     }
 
-    /// <param name="state">The conversation as the commit of the message left it (who has it, its intent, its alert).</param>
-    private async Task ReadAsync(ConversationState state, long messageId, string body, CancellationToken cancellationToken)
+    /// <summary>A message that is not a visitor's text: the conversation's recent texts stay complete only while no sequence number is missed.</summary>
+    private void CountSeq(Committed item)
     {
-        var conversationId = state.Id;
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
-
-        var engines = ai.Engines;
-        var analyzed = Analyze(engines, messageId, body);
-        var intent = engines.Intents.Classify(analyzed);
-        var mood = engines.Sentiment.Score(analyzed);
-        var conversations = scope.ServiceProvider.GetRequiredService<ConversationService>();
-        var changed = false;
-
-        // The conversation's fields come with the message's commit; each write below is conditional on the row as it
-        // is now, so a change made since (by this reader or another node) is never overwritten.
-        if (state.Intent is null && intent.Intent != "greeting")
+        if (_recent.TryGetValue(item.Conversation.Id, out var recent))
         {
-            changed = await db.Conversations.Where(c => c.Id == conversationId && c.Intent == null)
-                .ExecuteUpdateAsync(s => s.SetProperty(c => c.Intent, intent.Intent), cancellationToken) == 1;
-        }
-
-        var settings = await siteSettings.GetAsync(db, state.SiteId, cancellationToken);
-
-        // Only a conversation nobody has yet can be waiting for its first message to be routed.
-        if (state.AssigneeId is null && !state.BotActive
-            && await db.Conversations.AsNoTracking().Where(c => c.Id == conversationId && c.Status != ConversationStatus.Closed)
-                .Select(c => c.RoutingWaitUntil).FirstOrDefaultAsync(cancellationToken) is { } until)
-        {
-            var greetingOnly = IsGreetingOnly(intent, analyzed);
-            if (!greetingOnly || time.GetUtcNow().UtcDateTime >= until)
+            if (recent.LastSeq == item.Seq - 1)
             {
-                var first = new FirstMessage(body, intent.Intent, intent.Confidence, mood.Label, mood.Score);
-                if (await conversations.RouteWaitingAsync(conversationId, first, cancellationToken))
-                {
-                    changed = false; // published with the routing change
-                    LogRouted(logger, conversationId, intent.Intent);
-                }
+                recent.LastSeq = item.Seq;
+            }
+            else
+            {
+                _recent.Remove(item.Conversation.Id);
             }
         }
+    }
 
-        if (settings.Takeover.Enabled && state.TakeoverReason is null)
+    /// <param name="item">The visitor's message, with the conversation as the commit of the message left it (who has it, its intent, its alert).</param>
+    private async Task ReadAsync(Committed item, CancellationToken cancellationToken)
+    {
+        var state = item.Conversation;
+        var conversationId = state.Id;
+        var engines = ai.Engines;
+        var analyzed = Analyze(engines, item.MessageId, item.Body!);
+        var recent = await RecentTextsAsync(item, cancellationToken);
+        var intent = engines.Intents.Classify(analyzed);
+        var mood = engines.Sentiment.Score(analyzed);
+        var settings = await siteSettings.GetAsync(scopes, state.SiteId, cancellationToken);
+
+        // The conversation's fields come with the message's commit; each write below is conditional on the row as it
+        // is now, so a change made since (by this reader or another node) is never overwritten. Most messages need
+        // no database work at all: the scope is opened on the first write.
+        AsyncServiceScope? scope = null;
+        try
         {
-            changed |= await CheckTakeoverAsync(db, state, messageId, settings, engines, cancellationToken);
+            ParleyDbContext Db() => (scope ??= scopes.CreateAsyncScope()).ServiceProvider.GetRequiredService<ParleyDbContext>();
+            ConversationService Conversations() => (scope ??= scopes.CreateAsyncScope()).ServiceProvider.GetRequiredService<ConversationService>();
+            var changed = false;
+            if (state.Intent is null && intent.Intent != "greeting")
+            {
+                changed = await Db().Conversations.Where(c => c.Id == conversationId && c.Intent == null)
+                    .ExecuteUpdateAsync(s => s.SetProperty(c => c.Intent, intent.Intent), cancellationToken) == 1;
+            }
+
+            // Only a conversation nobody has yet can be waiting for its first message to be routed (the routing
+            // itself checks that it still waits).
+            if (state.AssigneeId is null && !state.BotActive && state.RoutingWaitUntil is { } until)
+            {
+                var greetingOnly = IsGreetingOnly(intent, analyzed);
+                if (!greetingOnly || time.GetUtcNow().UtcDateTime >= until)
+                {
+                    var first = new FirstMessage(item.Body!, intent.Intent, intent.Confidence, mood.Label, mood.Score);
+                    if (await Conversations().RouteWaitingAsync(conversationId, first, cancellationToken))
+                    {
+                        changed = false; // published with the routing change
+                        LogRouted(logger, conversationId, intent.Intent);
+                    }
+                }
+            }
+
+            if (settings.Takeover.Enabled && state.TakeoverReason is null)
+            {
+                changed |= await CheckTakeoverAsync(Db, state, recent, settings, engines, cancellationToken);
+            }
+
+            if (changed)
+            {
+                await Conversations().PublishChangedAsync(conversationId, cancellationToken);
+            }
+        }
+        finally
+        {
+            if (scope is { } opened)
+            {
+                await opened.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The conversation's latest visitor texts up to and including this one, oldest first. Kept in memory while this
+    /// node saw every message of the conversation (each sequence number in turn); after a gap (a message committed on
+    /// another node, a full work queue, a restart) they are read back from the database once.
+    /// </summary>
+    private async Task<RecentVisitorTexts> RecentTextsAsync(Committed item, CancellationToken cancellationToken)
+    {
+        var id = item.Conversation.Id;
+        if (!_recent.TryGetValue(id, out var recent) || recent.LastSeq != item.Seq - 1)
+        {
+            if (_recent.Count >= RecentConversationsLimit)
+            {
+                _recent.Clear();
+            }
+
+            recent = new RecentVisitorTexts();
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
+            var older = await db.Messages.AsNoTracking()
+                .Where(m => m.ConversationId == id && m.SenderKind == SenderKind.Visitor && m.Kind == MessageKind.Text && m.Seq < item.Seq)
+                .OrderByDescending(m => m.Seq).Take(RecentVisitorTexts.Capacity - 1).Select(m => new { m.Id, m.CreatedAt, m.Body })
+                .ToListAsync(cancellationToken);
+            for (var i = older.Count - 1; i >= 0; i--)
+            {
+                recent.Add(older[i].Id, older[i].CreatedAt, older[i].Body);
+            }
+
+            _recent[id] = recent;
         }
 
-        if (changed)
-        {
-            await conversations.PublishChangedAsync(conversationId, cancellationToken);
-        }
+        recent.Add(item.MessageId, item.CreatedAt, item.Body!);
+        recent.LastSeq = item.Seq;
+        return recent;
     }
 
     /// <summary>
@@ -151,23 +222,15 @@ public sealed partial class VisitorReader(
     /// the evidence of one alert never raises a second). True when this call raised it.
     /// </summary>
     private async Task<bool> CheckTakeoverAsync(
-        ParleyDbContext db, ConversationState state, long messageId, AiSiteSettings settings, AiEngines engines, CancellationToken cancellationToken)
+        Func<ParleyDbContext> db, ConversationState state, RecentVisitorTexts recent, AiSiteSettings settings, AiEngines engines, CancellationToken cancellationToken)
     {
         var conversationId = state.Id;
         var previousAlert = state.TakeoverAlertedAt;
         var predictor = engines.TakeoverFor(settings.Takeover);
-        var query = db.Messages.AsNoTracking()
-            .Where(m => m.ConversationId == conversationId && m.SenderKind == SenderKind.Visitor && m.Kind == MessageKind.Text && m.Id <= messageId);
-        if (previousAlert is { } since)
+        var texts = new List<AnalyzedText>(predictor.Options.Window);
+        foreach (var (id, at, body) in recent.Newest(predictor.Options.Window, previousAlert))
         {
-            query = query.Where(m => m.CreatedAt > since);
-        }
-
-        var recent = await query.OrderByDescending(m => m.Seq).Take(predictor.Options.Window).Select(m => new { m.Id, m.Body }).ToListAsync(cancellationToken);
-        var texts = new List<AnalyzedText>(recent.Count);
-        for (var i = recent.Count - 1; i >= 0; i--)
-        {
-            texts.Add(Analyze(engines, recent[i].Id, recent[i].Body));
+            texts.Add(Analyze(engines, id, body));
         }
 
         var signal = predictor.Evaluate(texts);
@@ -177,7 +240,7 @@ public sealed partial class VisitorReader(
         }
 
         var now = time.GetUtcNow().UtcDateTime;
-        var raised = await db.Conversations
+        var raised = await db().Conversations
             .Where(c => c.Id == conversationId && c.TakeoverReason == null && c.Status != ConversationStatus.Closed && c.TakeoverAlertedAt == previousAlert)
             .ExecuteUpdateAsync(s => s.SetProperty(c => c.TakeoverReason, signal.Reason).SetProperty(c => c.TakeoverAlertedAt, now), cancellationToken) == 1;
         if (raised)
@@ -310,4 +373,34 @@ public sealed partial class VisitorReader(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Takeover suggested for conversation {ConversationId}: {Reason}")]
     private static partial void LogTakeover(ILogger logger, Guid conversationId, string reason);
+
+    private readonly record struct Committed(ConversationState Conversation, long MessageId, long Seq, DateTime CreatedAt, string? Body);
+
+    /// <summary>A conversation's latest visitor texts, oldest first, up to the largest takeover window a site may set.</summary>
+    private sealed class RecentVisitorTexts
+    {
+        public const int Capacity = AiSiteSettings.MaxTakeoverWindow;
+
+        private readonly Queue<(long Id, DateTime At, string Body)> _texts = new();
+
+        /// <summary>The sequence number of the conversation's last message this node saw.</summary>
+        public long LastSeq { get; set; }
+
+        public void Add(long id, DateTime at, string body)
+        {
+            if (_texts.Count == Capacity)
+            {
+                _texts.Dequeue();
+            }
+
+            _texts.Enqueue((id, at, body));
+        }
+
+        /// <summary>The newest <paramref name="count"/> texts written after <paramref name="since"/> (the previous alert), oldest first.</summary>
+        public IEnumerable<(long Id, DateTime At, string Body)> Newest(int count, DateTime? since)
+        {
+            var eligible = _texts.Where(t => since is not { } s || t.At > s).ToList();
+            return eligible.Skip(Math.Max(0, eligible.Count - count));
+        }
+    }
 }
