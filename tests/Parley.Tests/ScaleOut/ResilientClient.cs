@@ -54,6 +54,14 @@ public sealed class ResilientClient : IAsyncDisposable
         return client;
     }
 
+    /// <summary>A second connection of the same visitor (another tab), to <paramref name="node"/>.</summary>
+    public static async Task<ResilientClient> SameVisitorAsync(ResilientClient visitor, NodeProcess node)
+    {
+        var client = new ResilientClient(visitor._cluster, visitor: true, visitor._token, null);
+        await client.ConnectToAsync(node);
+        return client;
+    }
+
     public static async Task<ResilientClient> AgentAsync(TestCluster cluster, NodeProcess node)
     {
         var cookies = new CookieContainer();

@@ -76,6 +76,27 @@ public sealed class ScaleOutTests(ClusterFixture fixture) : IClassFixture<Cluste
     }
 
     [Fact]
+    public async Task TakeoverAlert_CountsTheVisitorsMessagesCommittedOnEveryNode()
+    {
+        var cluster = fixture.Cluster;
+        await using var tab1 = await ResilientClient.VisitorAsync(cluster, cluster.Nodes[0]);
+        await using var tab2 = await ResilientClient.SameVisitorAsync(tab1, cluster.Nodes[1]);
+        await using var agent = await ResilientClient.AgentAsync(cluster, cluster.Nodes[1]);
+        var summaries = new Inbox<ConversationSummary>();
+        agent.On<ConversationSummary>("conversationUpdated", summaries.Add);
+        var conversation = await tab1.StartConversationAsync();
+
+        // node1 commits the first and third question, node2 the second: node1's reader keeps the visitor's recent
+        // texts in memory only while it saw every sequence number, so it must notice the gap and read the second
+        // one back. Without it node1 sees two similar questions and never alerts.
+        // Plain, calm questions: only the count of three can raise this alert.
+        await tab1.SendAsync(conversation, "请问快递什么时候能到", Guid.NewGuid());
+        await tab2.SendAsync(conversation, "快递什么时候能到", Guid.NewGuid());
+        await tab1.SendAsync(conversation, "我的快递什么时候能到", Guid.NewGuid());
+        await summaries.WaitUntilAsync(s => s.Any(x => x.Id == conversation && x.TakeoverReason == "repeated_question"), DeliveryTimeout);
+    }
+
+    [Fact]
     public async Task LiveView_AConversationStartedOnOneNode_ReachesASupervisorOnAnother()
     {
         var cluster = fixture.Cluster;
