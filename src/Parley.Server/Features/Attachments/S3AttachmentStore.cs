@@ -99,8 +99,6 @@ public sealed class S3AttachmentStore : IAttachmentStore, IDisposable
             // accept the CRC trailers SDK v4 sends by default.
             RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
             ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
-            Timeout = TimeSpan.FromSeconds(30),
-            MaxErrorRetry = 2,
         };
         if (!string.IsNullOrWhiteSpace(s3.ServiceUrl))
         {
