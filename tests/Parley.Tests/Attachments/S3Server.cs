@@ -74,7 +74,7 @@ public sealed partial class S3Server : IAsyncLifetime
                 {
                     return (await Client.ListBucketsAsync()).HttpStatusCode;
                 }
-                catch (HttpRequestException)
+                catch (Exception ex) when (ex is HttpRequestException or AmazonServiceException)
                 {
                     return (System.Net.HttpStatusCode)0;
                 }
