@@ -22,7 +22,9 @@ else
   failed=$((failed + 1))
 fi
 
-# 2. .NET tests (the server build produces the web assets first if they are missing).
+# 2. .NET tests (the server build produces the web assets first if they are missing). The S3 attachment store's
+#    tests start s3rver, an S3-compatible server from npm pinned in tests/tools/s3rver.
+if [ ! -d tests/tools/s3rver/node_modules ]; then (cd tests/tools/s3rver && npm ci --no-audit --no-fund) || status=1; fi
 dotnet test Parley.slnx 2>&1 | tee "$results/dotnet.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 summary=$(sed -n '/Test run summary/,$p' "$results/dotnet.log")

@@ -61,7 +61,7 @@ public static class ParleyApp
         services.AddWidget();
         services.AddWidgetFeatures();
         services.AddGeoIp();
-        services.AddAttachments();
+        services.AddAttachments(configuration);
         services.AddCsat();
         services.AddParleyRouting();
         services.AddSupervision();

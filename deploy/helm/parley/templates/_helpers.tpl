@@ -46,6 +46,30 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 - name: Parley__Attachments__Directory
   value: /var/lib/parley-shared/attachments
 {{- end }}
+{{- with .Values.attachments.s3 }}
+{{- if .bucket }}
+- name: Parley__Attachments__Store
+  value: s3
+- name: Parley__Attachments__S3__Bucket
+  value: {{ .bucket | quote }}
+- name: Parley__Attachments__S3__ServiceUrl
+  value: {{ .serviceUrl | quote }}
+- name: Parley__Attachments__S3__Region
+  value: {{ .region | quote }}
+- name: Parley__Attachments__S3__ForcePathStyle
+  value: {{ .forcePathStyle | quote }}
+- name: Parley__Attachments__S3__Prefix
+  value: {{ .prefix | quote }}
+{{- end }}
+{{- end }}
+{{- if .Values.attachments.s3.bucket }}
+- name: Parley__Attachments__S3__AccessKey
+  valueFrom:
+    secretKeyRef: { name: {{ include "parley.secretName" . }}, key: s3AccessKey, optional: true }
+- name: Parley__Attachments__S3__SecretKey
+  valueFrom:
+    secretKeyRef: { name: {{ include "parley.secretName" . }}, key: s3SecretKey, optional: true }
+{{- end }}
 {{- range $key, $value := .Values.env }}
 - name: {{ $key }}
   value: {{ $value | quote }}

@@ -62,13 +62,13 @@ public sealed class AttachmentService(
 
         string key;
         long size;
-        await using (var content = new LimitedStream(head.AsMemory(0, headLength), body, max))
+        await using (var content = new PrefixedStream(head.AsMemory(0, headLength), body, max))
         {
             try
             {
                 key = await store.SaveAsync(content, cancellationToken);
             }
-            catch (LimitExceededException)
+            catch (PrefixedStream.LimitExceededException)
             {
                 throw TooLarge(max);
             }
@@ -151,62 +151,85 @@ public sealed class AttachmentService(
 
     private static ParleyException TooLarge(long max) =>
         new(ErrorCatalogue.AttachmentTooLarge, $"The file is larger than {max / 1024 / 1024.0:0.#} MB.");
+}
 
-    private sealed class LimitExceededException : Exception
+/// <summary>
+/// Bytes already read (a sniffed head) followed by the rest of a stream, read-only and forward-only; throws
+/// <see cref="LimitExceededException"/> past <c>limit</c> bytes. Disposes <c>rest</c> only when it owns it.
+/// </summary>
+internal sealed class PrefixedStream(ReadOnlyMemory<byte> head, Stream rest, long limit = long.MaxValue, bool ownsRest = false) : Stream
+{
+    private long _position;
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => _position; set => throw new NotSupportedException(); }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        int read;
+        if (_position < head.Length)
+        {
+            read = Math.Min(buffer.Length, head.Length - (int)_position);
+            head.Slice((int)_position, read).CopyTo(buffer);
+        }
+        else
+        {
+            read = await rest.ReadAsync(buffer, cancellationToken);
+        }
+
+        _position += read;
+        if (_position > limit)
+        {
+            throw new LimitExceededException();
+        }
+
+        return read;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Synchronous reads are not used.");
+
+    public override void Flush()
     {
     }
 
-    /// <summary>The sniffed head followed by the rest of the request body; throws past the size limit.</summary>
-    private sealed class LimitedStream(ReadOnlyMemory<byte> head, Stream rest, long limit) : Stream
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override async ValueTask DisposeAsync()
     {
-        private long _position;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => _position; set => throw new NotSupportedException(); }
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        if (ownsRest)
         {
-            int read;
-            if (_position < head.Length)
-            {
-                read = Math.Min(buffer.Length, head.Length - (int)_position);
-                head.Slice((int)_position, read).CopyTo(buffer);
-            }
-            else
-            {
-                read = await rest.ReadAsync(buffer, cancellationToken);
-            }
-
-            _position += read;
-            if (_position > limit)
-            {
-                throw new LimitExceededException();
-            }
-
-            return read;
+            await rest.DisposeAsync();
         }
 
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+        await base.DisposeAsync();
+    }
 
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("Synchronous reads are not used.");
-
-        public override void Flush()
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && ownsRest)
         {
+            rest.Dispose();
         }
 
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        base.Dispose(disposing);
+    }
 
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    internal sealed class LimitExceededException : Exception
+    {
     }
 }
 

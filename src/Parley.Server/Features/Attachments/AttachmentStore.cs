@@ -14,6 +14,34 @@ public sealed class AttachmentOptions
 
     /// <summary>Folder for the files; relative paths are under the data directory. Default: {DataDirectory}/attachments.</summary>
     public string? Directory { get; set; }
+
+    /// <summary>Where the bytes live: <c>local</c> (the default, <see cref="Directory"/>) or <c>s3</c> (<see cref="S3"/>).</summary>
+    public AttachmentStoreKind Store { get; set; } = AttachmentStoreKind.Local;
+
+    /// <summary>The bucket when <see cref="Store"/> is <c>s3</c>.</summary>
+    public S3AttachmentOptions S3 { get; set; } = new();
+}
+
+public enum AttachmentStoreKind
+{
+    Local,
+    S3,
+}
+
+/// <summary>
+/// Keys are <c>{yyyy-MM}/{32 random hex}.bin</c>, chosen by the server: opaque, not guessable, and the only
+/// shape a store accepts back (defence in depth against a key that names something else).
+/// </summary>
+public static class AttachmentKeys
+{
+    public static string New(TimeProvider time) => $"{time.GetUtcNow():yyyy-MM}/{Guid.NewGuid():N}.bin";
+
+    public static bool IsValid(string key)
+    {
+        var parts = key.Split('/');
+        return parts.Length == 2 && parts[0].Length == 7 && parts[1].EndsWith(".bin", StringComparison.Ordinal)
+            && !parts.Any(p => p.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '.'))) && !parts[1].Contains("..", StringComparison.Ordinal);
+    }
 }
 
 /// <summary>
@@ -41,7 +69,7 @@ public sealed class LocalDiskAttachmentStore(IOptions<AttachmentOptions> options
 
     public async Task<string> SaveAsync(Stream content, CancellationToken cancellationToken)
     {
-        var key = $"{time.GetUtcNow():yyyy-MM}/{Guid.NewGuid():N}.bin";
+        var key = AttachmentKeys.New(time);
         var path = ResolvePath(key)!;
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         try
@@ -71,20 +99,18 @@ public sealed class LocalDiskAttachmentStore(IOptions<AttachmentOptions> options
         return Task.CompletedTask;
     }
 
-    /// <summary>Where a key's file is on disk (tests check that removed files are really gone).</summary>
+    /// <summary>Where a key's file is on disk (tests check that removed files are really gone; the S3 store has no such thing).</summary>
     public string? PathOf(string key) => ResolvePath(key);
 
     /// <summary>Only keys of the shape this store issues resolve to a path (defence in depth against traversal).</summary>
     private string? ResolvePath(string key)
     {
-        var parts = key.Split('/');
-        if (parts.Length != 2 || parts[0].Length != 7 || !parts[1].EndsWith(".bin", StringComparison.Ordinal)
-            || parts.Any(p => p.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '.'))) || parts[1].Contains("..", StringComparison.Ordinal))
+        if (!AttachmentKeys.IsValid(key))
         {
             return null;
         }
 
-        var path = Path.GetFullPath(Path.Combine(_root, parts[0], parts[1]));
+        var path = Path.GetFullPath(Path.Combine(_root, key));
         return path.StartsWith(_root + Path.DirectorySeparatorChar, StringComparison.Ordinal) ? path : null;
     }
 }

@@ -60,7 +60,15 @@ public static class AttachmentsApi
         // Re-check the stored bytes before serving anything inline: only a raster image that still is one.
         var head = new byte[64];
         var read = await content.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, cancellationToken);
-        content.Seek(0, SeekOrigin.Begin);
+        if (content.CanSeek)
+        {
+            content.Seek(0, SeekOrigin.Begin); // a file: ranges work
+        }
+        else
+        {
+            content = new PrefixedStream(head.AsMemory(0, read), content, ownsRest: true); // a bucket's body: served whole
+        }
+
         var detected = FileTypes.Detect(head.AsSpan(0, read));
         var inline = detected is { IsRasterImage: true } && detected.ContentType == attachment.ContentType;
 
