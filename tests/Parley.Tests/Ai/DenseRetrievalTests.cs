@@ -182,6 +182,31 @@ public sealed class DenseRetrievalTests
         await Eventually.ValueAsync(StoredAsync, rows => rows.Single(r => r.EntryId == ids[1]).TextHash != parcelRow.TextHash);
     }
 
+    [Fact]
+    public async Task NamingAnEmbeddingsModelInTheConsole_EmbedsTheKnowledgeBase()
+    {
+        await using var fake = await FakeOpenAi.StartAsync();
+        fake.Embed = Semantic;
+        await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
+        await using var server = await ParleyServer.StartAsync(storage);
+        await using var admin = await AgentClient.ConnectAsync(server);
+        (await admin.Http.PostAsJsonAsync("/api/v1/knowledge", new { question = Parcel.Question, variants = Parcel.Variants, answer = Parcel.Answer, enabled = true }, Ct)).EnsureSuccessStatusCode();
+        Assert.Empty(fake.EmbeddingRequests); // no provider yet: lexical only
+
+        (await admin.Http.PutAsJsonAsync("/api/v1/ai/provider", new { enabled = true, baseUrl = fake.BaseUrl, chatModel = "fake-model", embeddingModel = "fake-embed" }, Ct)).EnsureSuccessStatusCode();
+
+        async Task<List<string>> StoredModelsAsync()
+        {
+            await using var scope = server.Services.CreateAsyncScope();
+            return await scope.ServiceProvider.GetRequiredService<ParleyDbContext>().KnowledgeEmbeddings.AsNoTracking().Select(e => e.Model).ToListAsync(Ct);
+        }
+
+        Assert.Equal(["fake-embed"], await Eventually.ValueAsync(StoredModelsAsync, models => models.Count == 1));
+        var ai = server.Services.GetRequiredService<AiService>();
+        Assert.Equal(1, ai.Index.Dense.Count); // in memory before it was stored
+        Assert.Equal("fake-embed", ai.Index.Dense.Model);
+    }
+
     private static LlmProvider Provider(FakeOpenAi fake, IMeterFactory meters) =>
         new(Options.Create(new LlmOptions { Enabled = true, BaseUrl = fake.BaseUrl, ChatModel = "fake-model", EmbeddingModel = "fake-embed", TimeoutMilliseconds = 3000 }),
             meters, TimeProvider.System, NullLogger<LlmProvider>.Instance);

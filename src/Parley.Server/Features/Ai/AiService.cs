@@ -175,10 +175,10 @@ public sealed partial class AiService(
             : await Task.Run(() => AiEngines.CreateOffline(examples, synonyms.Select(t => (IReadOnlyList<string>)t)), cancellationToken);
         var index = new KnowledgeIndex(engines.Analyzer, engines.RetrievalOptions);
         index.Reset(entries.Select(ToDocument));
-        await SyncVectorsAsync(index, null, embedStale: false, cancellationToken);
+        var stale = await SyncVectorsAsync(index, null, embedStale: false, cancellationToken);
         _engines = engines;
         _index = index;
-        if (embedStale)
+        if (embedStale && stale > 0)
         {
             // Embedding can take a while on a large knowledge base: the lexical index is in use meanwhile.
             await SyncVectorsAsync(index, null, embedStale: true, cancellationToken);
@@ -270,13 +270,14 @@ public sealed partial class AiService(
     /// through the provider, stored, and announced to the other nodes (<see cref="KnowledgeChangeKind.EmbeddingsUpdated"/>);
     /// a failing provider leaves them lexical-only until the next change or start.
     /// </summary>
-    private async Task SyncVectorsAsync(KnowledgeIndex index, HashSet<Guid>? ids, bool embedStale, CancellationToken cancellationToken)
+    /// <returns>How many entries have no current vectors (before embedding).</returns>
+    private async Task<int> SyncVectorsAsync(KnowledgeIndex index, HashSet<Guid>? ids, bool embedStale, CancellationToken cancellationToken)
     {
         var model = EmbeddingModel;
         index.Dense.UseModel(model);
         if (model is null || ids is { Count: 0 })
         {
-            return;
+            return 0;
         }
 
         await using var scope = scopes.CreateAsyncScope();
@@ -310,7 +311,7 @@ public sealed partial class AiService(
 
         if (!embedStale || stale.Count == 0)
         {
-            return;
+            return stale.Count;
         }
 
         var embedded = new List<Guid>();
@@ -375,6 +376,8 @@ public sealed partial class AiService(
                 new KnowledgeChanged(embedded.Count == 1 ? embedded[0] : null, KnowledgeChangeKind.EmbeddingsUpdated));
             LogEmbedded(logger, embedded.Count, model);
         }
+
+        return stale.Count;
     }
 
     private static KnowledgeDocument ToDocument(KnowledgeEntry entry) =>
