@@ -87,6 +87,31 @@ public sealed class IntentExample
     public long? MessageId { get; set; }
 }
 
+/// <summary>
+/// The embeddings of one entry's question and variants under one embeddings model (dense retrieval, docs/ai.md):
+/// computed once by the node that saw the change, read by every node. <see cref="TextHash"/> is the version: the
+/// hash of the texts embedded, so an edited entry (or another model, another key) is embedded again.
+/// </summary>
+public sealed class KnowledgeEmbedding
+{
+    public const int MaxModelLength = 200;
+
+    public Guid EntryId { get; set; }
+
+    public required string Model { get; set; }
+
+    /// <summary>SHA-256 (hex) of the embedded texts: the entry version these vectors belong to.</summary>
+    public required string TextHash { get; set; }
+
+    /// <summary>Floats per vector.</summary>
+    public int Dimensions { get; set; }
+
+    /// <summary>One vector per text (question first, then each variant), little-endian float32, concatenated.</summary>
+    public required byte[] Vectors { get; set; }
+
+    public DateTime UpdatedAt { get; set; }
+}
+
 /// <summary>Model configuration of the knowledge-base tables (called from <see cref="ParleyDbContext"/>).</summary>
 internal static class KnowledgeModel
 {
@@ -101,6 +126,14 @@ internal static class KnowledgeModel
             StringList(e.Property(x => x.Tags));
             e.HasOne<Team>().WithMany().HasForeignKey(x => x.TeamId).OnDelete(DeleteBehavior.Cascade);
             e.HasIndex(x => new { x.TeamId, x.Id });
+        });
+
+        modelBuilder.Entity<KnowledgeEmbedding>(e =>
+        {
+            e.HasKey(x => new { x.EntryId, x.Model });
+            e.Property(x => x.Model).HasMaxLength(KnowledgeEmbedding.MaxModelLength);
+            e.Property(x => x.TextHash).HasMaxLength(64);
+            e.HasOne<KnowledgeEntry>().WithMany().HasForeignKey(x => x.EntryId).OnDelete(DeleteBehavior.Cascade);
         });
 
         modelBuilder.Entity<KnowledgeSynonym>(e => StringList(e.Property(x => x.Terms)));

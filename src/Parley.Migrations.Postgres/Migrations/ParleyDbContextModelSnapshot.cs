@@ -947,6 +947,35 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.ToTable("IntentExamples");
                 });
 
+            modelBuilder.Entity("Parley.Data.KnowledgeEmbedding", b =>
+                {
+                    b.Property<Guid>("EntryId")
+                        .HasColumnType("uuid");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)");
+
+                    b.Property<int>("Dimensions")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("TextHash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<byte[]>("Vectors")
+                        .IsRequired()
+                        .HasColumnType("bytea");
+
+                    b.HasKey("EntryId", "Model");
+
+                    b.ToTable("KnowledgeEmbeddings");
+                });
+
             modelBuilder.Entity("Parley.Data.KnowledgeEntry", b =>
                 {
                     b.Property<Guid>("Id")
@@ -1737,6 +1766,15 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.HasOne("Parley.Data.Conversation", null)
                         .WithMany()
                         .HasForeignKey("ConversationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Parley.Data.KnowledgeEmbedding", b =>
+                {
+                    b.HasOne("Parley.Data.KnowledgeEntry", null)
+                        .WithMany()
+                        .HasForeignKey("EntryId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

@@ -930,6 +930,35 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.ToTable("IntentExamples");
                 });
 
+            modelBuilder.Entity("Parley.Data.KnowledgeEmbedding", b =>
+                {
+                    b.Property<Guid>("EntryId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Dimensions")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<string>("TextHash")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT");
+
+                    b.Property<DateTime>("UpdatedAt")
+                        .HasColumnType("TEXT");
+
+                    b.Property<byte[]>("Vectors")
+                        .IsRequired()
+                        .HasColumnType("BLOB");
+
+                    b.HasKey("EntryId", "Model");
+
+                    b.ToTable("KnowledgeEmbeddings");
+                });
+
             modelBuilder.Entity("Parley.Data.KnowledgeEntry", b =>
                 {
                     b.Property<Guid>("Id")
@@ -1712,6 +1741,15 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.HasOne("Parley.Data.Conversation", null)
                         .WithMany()
                         .HasForeignKey("ConversationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Parley.Data.KnowledgeEmbedding", b =>
+                {
+                    b.HasOne("Parley.Data.KnowledgeEntry", null)
+                        .WithMany()
+                        .HasForeignKey("EntryId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

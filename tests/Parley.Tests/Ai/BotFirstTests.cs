@@ -45,7 +45,7 @@ public sealed class BotFirstTests
         await agent.Conversations.WaitUntilAsync(items => items.Any(c => c.Id == conversation.Id && c.AssigneeId != null));
         var replay = await agent.JoinAsync(conversation.Id);
         Assert.Contains(replay.Messages, m => m.SenderKind == "bot" && m.Body.Contains("3-5", StringComparison.Ordinal));
-        Assert.Contains(replay.Messages, m => m.Kind == "note" && m.Body.StartsWith("Bot handed off", StringComparison.Ordinal));
+        Assert.Contains(replay.Messages, m => m.Kind == "note" && m.Body.StartsWith("机器人已转人工（访客要求人工服务）", StringComparison.Ordinal)); // a Chinese conversation: Chinese notes
 
         // From now on people answer: a new question gets no bot reply.
         var botReplies = visitor.Messages.Snapshot().Count(x => x.SenderKind == "bot");

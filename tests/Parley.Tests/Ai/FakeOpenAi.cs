@@ -37,6 +37,22 @@ public sealed class FakeOpenAi : IAsyncDisposable
 
     public ConcurrentQueue<string> ChatRequests { get; } = new();
 
+    /// <summary>Tokens the fake reports per embedded text.</summary>
+    public const int EmbeddingTokensPerText = 7;
+
+    /// <summary>The vector returned for each text sent to <c>/v1/embeddings</c>.</summary>
+    public Func<string, float[]> Embed { get; set; } = _ => Vector;
+
+    public TimeSpan EmbeddingDelay { get; set; }
+
+    public int EmbeddingStatus { get; set; } = 200;
+
+    /// <summary>When set, returned as the raw body of <c>/v1/embeddings</c>.</summary>
+    public string? EmbeddingRawBody { get; set; }
+
+    /// <summary>Every embeddings request body.</summary>
+    public ConcurrentQueue<string> EmbeddingRequests { get; } = new();
+
     /// <summary>The Authorization header of every chat request (the API key the server sent).</summary>
     public ConcurrentQueue<string> Authorizations { get; } = new();
 
@@ -51,16 +67,9 @@ public sealed class FakeOpenAi : IAsyncDisposable
             using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
             fake.Authorizations.Enqueue(http.Request.Headers.Authorization.ToString());
             fake.ChatRequests.Enqueue(await reader.ReadToEndAsync());
-            if (fake.Delay > TimeSpan.Zero)
+            if (!await DelayAsync(fake.Delay, http))
             {
-                try
-                {
-                    await Task.Delay(fake.Delay, http.RequestAborted);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
+                return;
             }
 
             http.Response.StatusCode = fake.Status;
@@ -83,19 +92,56 @@ public sealed class FakeOpenAi : IAsyncDisposable
         });
         app.MapPost("/v1/embeddings", async (HttpContext http) =>
         {
+            using var reader = new StreamReader(http.Request.Body, Encoding.UTF8);
+            var body = await reader.ReadToEndAsync();
+            fake.EmbeddingRequests.Enqueue(body);
+            var input = JsonDocument.Parse(body).RootElement.GetProperty("input");
+            var texts = input.ValueKind == JsonValueKind.Array ? input.EnumerateArray().Select(e => e.GetString() ?? "").ToList() : [input.GetString() ?? ""];
+            if (!await DelayAsync(fake.EmbeddingDelay, http))
+            {
+                return;
+            }
+
+            http.Response.StatusCode = fake.EmbeddingStatus;
             http.Response.ContentType = "application/json";
-            await http.Response.WriteAsync(JsonSerializer.Serialize(new
+            if (fake.EmbeddingStatus != 200)
+            {
+                await http.Response.WriteAsync("""{"error":{"message":"internal error","type":"server_error"}}""");
+                return;
+            }
+
+            var tokens = texts.Count * EmbeddingTokensPerText;
+            await http.Response.WriteAsync(fake.EmbeddingRawBody ?? JsonSerializer.Serialize(new
             {
                 @object = "list",
-                data = new[] { new { @object = "embedding", index = 0, embedding = Vector } },
+                data = texts.Select((t, i) => new { @object = "embedding", index = i, embedding = fake.Embed(t) }).ToArray(),
                 model = "fake-embed",
-                usage = new { prompt_tokens = 3, total_tokens = 3 },
+                usage = new { prompt_tokens = tokens, total_tokens = tokens },
             }));
         });
         await app.StartAsync();
         var address = app.Urls.First();
         fake.BaseUrl = address.TrimEnd('/') + "/v1";
         return fake;
+    }
+
+    /// <summary>Waits the scripted delay; false when the client gave up meanwhile (nothing left to answer).</summary>
+    private static async Task<bool> DelayAsync(TimeSpan delay, HttpContext http)
+    {
+        if (delay <= TimeSpan.Zero)
+        {
+            return true;
+        }
+
+        try
+        {
+            await Task.Delay(delay, http.RequestAborted);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
     }
 
     public async ValueTask DisposeAsync()

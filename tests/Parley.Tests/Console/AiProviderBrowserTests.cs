@@ -67,4 +67,41 @@ public sealed class AiProviderBrowserTests(BrowserFixture browser) : IClassFixtu
         await page.GetByTestId("llm-save").ClickAsync();
         await Assertions.Expect(page.GetByTestId("llm-status")).ToContainTextAsync("invalid_settings", new() { Timeout = Timeout });
     }
+
+    [Fact]
+    public async Task InvalidSettings_ShowTheServersExplanation_NotJustTheCode()
+    {
+        browser.SkipIfUnavailable();
+        await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
+        await using var server = await ParleyServer.StartAsync(storage);
+
+        await using var context = await browser.Browser.NewContextAsync(new() { Locale = "en-US", ViewportSize = new() { Width = 1440, Height = 900 } });
+        var page = await ConsolePage.SignInAsync(context, server);
+        await ConsolePage.NavigateAsync(page, "nav-ai-provider");
+        await Assertions.Expect(page.GetByTestId("llm-base-url")).ToBeVisibleAsync(new() { Timeout = Timeout });
+
+        // Saving: the first bad value, as the server words it, with the code for reference.
+        await page.GetByTestId("llm-enabled").CheckAsync();
+        await page.GetByTestId("llm-base-url").FillAsync("http://127.0.0.1:11434/v1");
+        await page.GetByTestId("llm-chat-model").FillAsync("");
+        await page.GetByTestId("llm-save").ClickAsync();
+        var status = page.GetByTestId("llm-status");
+        await Assertions.Expect(status).ToHaveTextAsync("Could not save: chatModel must be 1 to 200 characters. (invalid_settings)", new() { Timeout = Timeout });
+        await Assertions.Expect(status).ToHaveAttributeAsync("data-ok", "false");
+
+        // Testing the connection with a bad value: the same explanation, and nothing is called.
+        await page.GetByTestId("llm-chat-model").FillAsync("qwen2.5:7b-instruct");
+        await page.GetByTestId("llm-timeout").FillAsync("100");
+        await page.GetByTestId("llm-test").ClickAsync();
+        var result = page.GetByTestId("llm-test-result");
+        await Assertions.Expect(result).ToHaveAttributeAsync("data-ok", "false", new() { Timeout = Timeout });
+        await Assertions.Expect(result).ToHaveTextAsync("Could not test: timeoutMilliseconds must be between 500 and 60000. (invalid_settings)");
+        await page.ScreenshotAsync(new() { Path = Screenshots.PathOf("console-llm-provider-invalid.png"), FullPage = true });
+
+        // Fixed: saved, and the error state is gone.
+        await page.GetByTestId("llm-timeout").FillAsync("5000");
+        await page.GetByTestId("llm-save").ClickAsync();
+        await Assertions.Expect(status).ToHaveTextAsync("Saved. Every server uses it now.", new() { Timeout = Timeout });
+        await Assertions.Expect(status).ToHaveAttributeAsync("data-ok", "true");
+    }
 }

@@ -15,7 +15,8 @@ public sealed class AssistantBrain(KnowledgeIndex index)
 {
     public KnowledgeIndex Index => index;
 
-    public AssistantDecision Decide(string question, IReadOnlySet<Guid>? teams = null)
+    /// <param name="questionVector">The question's embedding (dense retrieval), or null for lexical retrieval only.</param>
+    public AssistantDecision Decide(string question, IReadOnlySet<Guid>? teams = null, float[]? questionVector = null)
     {
         var analyzed = index.Analyzer.Analyze(question);
         if (analyzed.IsEmpty)
@@ -28,7 +29,7 @@ public sealed class AssistantBrain(KnowledgeIndex index)
             return AssistantDecision.Handoff("asked_for_person");
         }
 
-        var result = index.Search(analyzed, teams);
+        var result = index.Search(analyzed, teams, questionVector: questionVector);
         return result.Answer is { } match
             ? new AssistantDecision(true, match, "confident", result.Candidates)
             : AssistantDecision.Handoff(result.Reason, result.Candidates);

@@ -117,7 +117,11 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
             return "handoff";
         }
 
-        var decision = new AssistantBrain(ai.Index).Decide(body, teamId is { } team ? new HashSet<Guid> { team } : null);
+        // Dense retrieval (an embeddings model configured): the question's embedding under its own short time budget;
+        // none (timeout, error, budget spent) means lexical retrieval only.
+        var index = ai.Index;
+        var questionVector = await ai.EmbedQuestionAsync(index, siteId, body, cancellationToken);
+        var decision = new AssistantBrain(index).Decide(body, teamId is { } team ? new HashSet<Guid> { team } : null, questionVector);
         var writer = scope.ServiceProvider.GetRequiredService<MessageWriter>();
         var botName = await BotNameAsync(db, conversationId, cancellationToken);
 
@@ -132,10 +136,10 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
             if (grounded.Answer)
             {
                 _misses.TryRemove(conversationId, out _);
-                var cited = grounding.Where(d => grounded.EntryIds.Contains(d.Id)).Select(d => $"“{d.Question}”");
+                var cited = grounding.Where(d => grounded.EntryIds.Contains(d.Id)).Select(d => d.Question);
                 await WriteAsync(writer, botName, conversationId, messageId, "answer", MessageKind.Text, grounded.Reply!, cancellationToken);
                 await WriteAsync(writer, botName, conversationId, messageId, "answer-note", MessageKind.Note,
-                    $"Bot answered with the language model from knowledge entries {string.Join(", ", cited)} ({grounded.Tokens} tokens).", cancellationToken);
+                    BotNotes.AnsweredByModel(await NoteLanguageAsync(db, conversationId, recent, cancellationToken), cited, grounded.Tokens), cancellationToken);
                 return "answer_llm";
             }
 
@@ -148,7 +152,7 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
             var match = decision.Match!;
             await WriteAsync(writer, botName, conversationId, messageId, "answer", MessageKind.Text, match.Document.Answer, cancellationToken);
             await WriteAsync(writer, botName, conversationId, messageId, "answer-note", MessageKind.Note,
-                $"Bot answered from knowledge entry “{match.Document.Question}” (confidence {match.Confidence:0.00}).", cancellationToken);
+                BotNotes.Answered(await NoteLanguageAsync(db, conversationId, recent, cancellationToken), match.Document.Question, match.Confidence), cancellationToken);
             return "answer";
         }
 
@@ -207,8 +211,9 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
 
         // The agent's summary of the exchange (an internal note): extracted at once, so the hand-off never waits.
         var exchange = await HandoffSummary.ExchangeAsync(db, conversationId, cancellationToken);
+        var language = await NoteLanguageAsync(db, conversationId, exchange.Where(l => l.FromVisitor).Select(l => l.Text).ToList(), cancellationToken);
         await WriteAsync(writer, botName, conversationId, messageId, "handoff-note", MessageKind.Note,
-            HandoffSummary.Extract(exchange, Reason(reason), intent, mood?.Label, CannedLines), cancellationToken);
+            HandoffSummary.Extract(exchange, reason, intent, mood?.Label, CannedLines, language), cancellationToken);
         LogHandOff(logger, conversationId, reason, intent);
         var handedOff = await conversations.HandOffFromBotAsync(conversationId, teamId, boost, SystemLine.BotHandedOff(reason), cancellationToken);
 
@@ -217,25 +222,25 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
         if (handedOff && row is not null && llm.Enabled)
         {
             var lines = HandoffSummary.ForProvider(exchange.Where(l => l.FromVisitor || !CannedLines.Contains(l.Text)).ToList());
-            _ = Task.Run(() => WriteWrittenSummaryAsync(row.SiteId, conversationId, messageId, botName, lines), CancellationToken.None);
+            _ = Task.Run(() => WriteWrittenSummaryAsync(row.SiteId, conversationId, messageId, botName, lines, language), CancellationToken.None);
         }
 
         return handedOff;
     }
 
-    private async Task WriteWrittenSummaryAsync(Guid siteId, Guid conversationId, long messageId, string botName, List<string> lines)
+    private async Task WriteWrittenSummaryAsync(Guid siteId, Guid conversationId, long messageId, string botName, List<string> lines, string language)
     {
         try
         {
             // Bounded by the provider's time budget.
-            if (await llm.SummarizeAsync(siteId, lines, CancellationToken.None) is not { } written)
+            if (await llm.SummarizeAsync(siteId, lines, CancellationToken.None, language) is not { } written)
             {
                 return;
             }
 
             await using var scope = scopes.CreateAsyncScope();
             await WriteAsync(scope.ServiceProvider.GetRequiredService<MessageWriter>(), botName, conversationId, messageId, "handoff-summary", MessageKind.Note,
-                $"Summary (language model, {written.Tokens} tokens): {written.Summary}", CancellationToken.None);
+                BotNotes.WrittenSummary(language, written.Tokens, written.Summary), CancellationToken.None);
         }
         catch (Exception ex)
         {
@@ -243,15 +248,21 @@ public sealed partial class BotResponder(IServiceScopeFactory scopes, AiService 
         }
     }
 
-    private static string Reason(string reason) => reason switch
+    /// <summary>
+    /// The language of the bot's notes for agents: the language the visitor writes in, else (nothing written yet,
+    /// e.g. "Talk to a person" pressed first) their browser's language as the widget reported it.
+    /// </summary>
+    private static async Task<string> NoteLanguageAsync(ParleyDbContext db, Guid conversationId, IReadOnlyList<string> visitorTexts, CancellationToken cancellationToken)
     {
-        "asked_for_person" => "the visitor asked for a person",
-        "bot_failed" => "no answer twice",
-        "repeated_question" => "the same question again",
-        "angry" => "the visitor is upset",
-        "frustration_rising" => "frustration rising",
-        _ => reason,
-    };
+        if (BotNotes.FromText(visitorTexts) is { } written)
+        {
+            return written;
+        }
+
+        var page = await db.Conversations.AsNoTracking().Where(c => c.Id == conversationId)
+            .Join(db.Contacts, c => c.ContactId, k => k.Id, (c, k) => k.LastPageJson).FirstOrDefaultAsync(cancellationToken);
+        return BotNotes.Language([], Widget.VisitorProfiles.PageOf(page)?.Language);
+    }
 
     private static Task<WriteResult> WriteAsync(MessageWriter writer, string botName, Guid conversationId, long messageId, string purpose, MessageKind kind, string body, CancellationToken cancellationToken) =>
         writer.WriteAsync(new WriteCommand(conversationId, DerivedClientId(messageId, purpose), SenderKind.Bot, null, botName, kind, body), cancellationToken);

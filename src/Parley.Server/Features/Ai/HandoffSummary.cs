@@ -26,15 +26,17 @@ public static class HandoffSummary
         return rows.ConvertAll(r => new ExchangeLine(r.SenderKind == SenderKind.Visitor, r.Body));
     }
 
-    /// <param name="reason">Why the bot handed off, in words.</param>
+    /// <param name="reason">Why the bot handed off: a reason code (<see cref="BotNotes.Reason"/>) or words.</param>
+    /// <param name="language">The note's language, <c>zh-CN</c> or <c>en</c> (<see cref="BotNotes.Language"/>).</param>
     /// <param name="cannedBotLines">The bot's fixed lines (greeting, "put it another way", hand-off): not answers.</param>
-    public static string Extract(IReadOnlyList<ExchangeLine> exchange, string reason, string? intent, string? sentiment, IReadOnlySet<string> cannedBotLines)
+    public static string Extract(IReadOnlyList<ExchangeLine> exchange, string reason, string? intent, string? sentiment, IReadOnlySet<string> cannedBotLines, string language = "en")
     {
+        var words = BotNotes.Words(language);
         var asked = exchange.Where(l => l.FromVisitor).Select(l => Quote(l.Text, 120)).TakeLast(5).ToList();
         var answered = exchange.Where(l => !l.FromVisitor && !cannedBotLines.Contains(l.Text)).Select(l => Quote(l.Text, 80)).TakeLast(3).ToList();
-        return $"Bot handed off ({reason}). Intent: {intent ?? "unknown"}; sentiment: {sentiment ?? "neutral"}."
-            + $"\nVisitor asked: {(asked.Count == 0 ? "nothing yet" : string.Join(" / ", asked))}"
-            + $"\nBot answered: {(answered.Count == 0 ? "nothing from the knowledge base" : string.Join(" / ", answered))}";
+        return string.Format(System.Globalization.CultureInfo.InvariantCulture, words.HandedOff, BotNotes.Reason(language, reason), intent ?? words.Unknown, BotNotes.Sentiment(language, sentiment))
+            + $"\n{words.VisitorAsked}{(asked.Count == 0 ? words.NothingYet : string.Join(" / ", asked))}"
+            + $"\n{words.BotAnswered}{(answered.Count == 0 ? words.NothingFromKnowledge : string.Join(" / ", answered))}";
     }
 
     /// <summary>The exchange as the provider reads it: one "Visitor: ..." or "Bot: ..." line each.</summary>

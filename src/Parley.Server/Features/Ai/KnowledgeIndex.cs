@@ -18,7 +18,9 @@ public sealed record KnowledgeMatch(KnowledgeDocument Document, double Score, do
 /// of the question's words the knowledge base never uses, the lead over the runner-up, the share of the question's
 /// topical concepts the entry carries, and log(1 + BM25 score).
 /// </summary>
-public sealed record MatchEvidence(double Coverage, double Unknown, double Lead, double Concepts, double Foreign, double Score);
+/// <param name="Dense">The best cosine between the question's embedding and the entry's texts when dense retrieval took
+/// part (docs/ai.md "Dense retrieval"); null otherwise.</param>
+public sealed record MatchEvidence(double Coverage, double Unknown, double Lead, double Concepts, double Foreign, double Score, double? Dense = null);
 
 /// <summary>The retrieval decision: the entry to answer with, or none (hand off), and why.</summary>
 public sealed record RetrievalResult(KnowledgeMatch? Answer, IReadOnlyList<KnowledgeMatch> Candidates, string Reason);
@@ -30,7 +32,7 @@ public sealed record RetrievalResult(KnowledgeMatch? Answer, IReadOnlyList<Knowl
 /// Confidence is calibrated from what part of the visitor's informative features the best entry explains and how
 /// far it leads the runner-up (docs/ai.md, "How retrieval decides").
 /// </summary>
-public sealed class KnowledgeIndex(TextAnalyzer analyzer, RetrievalOptions? options = null)
+public sealed class KnowledgeIndex(TextAnalyzer analyzer, RetrievalOptions? options = null, DenseVectors? dense = null)
 {
     private readonly Lock _gate = new();
     private readonly RetrievalOptions _options = options ?? new RetrievalOptions();
@@ -40,6 +42,9 @@ public sealed class KnowledgeIndex(TextAnalyzer analyzer, RetrievalOptions? opti
     public int Count => _snapshot.Documents.Length;
 
     public TextAnalyzer Analyzer => analyzer;
+
+    /// <summary>The entries' embeddings (dense retrieval); empty unless an embeddings model is configured.</summary>
+    public DenseVectors Dense { get; } = dense ?? new DenseVectors();
 
     public void Upsert(KnowledgeDocument document)
     {
@@ -60,6 +65,7 @@ public sealed class KnowledgeIndex(TextAnalyzer analyzer, RetrievalOptions? opti
                 var next = new Dictionary<string, IndexedDocument>(_documents, StringComparer.Ordinal);
                 next.Remove(id);
                 Publish(next);
+                Dense.Remove(id);
             }
         }
     }
@@ -82,13 +88,15 @@ public sealed class KnowledgeIndex(TextAnalyzer analyzer, RetrievalOptions? opti
 
     /// <summary>Ranks entries for a question. <paramref name="teams"/> limits to entries of those teams (plus
     /// entries for every team); null means no limit.</summary>
-    public RetrievalResult Search(string question, IReadOnlySet<Guid>? teams = null, int take = 3)
+    public RetrievalResult Search(string question, IReadOnlySet<Guid>? teams = null, int take = 3, float[]? questionVector = null)
     {
         var query = analyzer.Analyze(question);
-        return Search(query, teams, take);
+        return Search(query, teams, take, questionVector);
     }
 
-    public RetrievalResult Search(AnalyzedText query, IReadOnlySet<Guid>? teams = null, int take = 3)
+    /// <param name="questionVector">The question's embedding under <see cref="DenseVectors.Model"/>: when given, the
+    /// lexical candidates are re-ranked by the mixed score (docs/ai.md "Dense retrieval"); null: lexical only.</param>
+    public RetrievalResult Search(AnalyzedText query, IReadOnlySet<Guid>? teams = null, int take = 3, float[]? questionVector = null)
     {
         var snapshot = _snapshot;
         if (query.IsEmpty || snapshot.Documents.Length == 0)
@@ -147,9 +155,12 @@ public sealed class KnowledgeIndex(TextAnalyzer analyzer, RetrievalOptions? opti
             }
         }
 
+        // Dense retrieval re-ranks what lexical retrieval found (an entry must share at least one feature with the
+        // question): mixed = (1 - w) * bm25 / best bm25 + w * max(0, cosine). Entries without vectors count cosine 0.
+        var (rank, cosines) = Mix(snapshot, scores, questionVector);
         var ranked = Enumerable.Range(0, scores.Length)
             .Where(i => scores[i] > 0 && InTeams(snapshot.Documents[i].Document, teams))
-            .OrderByDescending(i => scores[i])
+            .OrderByDescending(i => rank[i])
             .Take(Math.Max(take, 2))
             .ToList();
         if (ranked.Count == 0)
@@ -160,17 +171,18 @@ public sealed class KnowledgeIndex(TextAnalyzer analyzer, RetrievalOptions? opti
         var topical = topicalConcepts;
         var foreign = topical.Count(c => !snapshot.Postings.ContainsKey(TextAnalyzer.Concept + c));
         var informative = weights.Where(p => p.Key[0] is 'w' or 'c' or 'b').Sum(p => p.Value);
-        var runnerUp = ranked.Count > 1 ? scores[ranked[1]] : 0;
-        var candidates = ranked.Take(take).Select((i, rank) =>
+        var runnerUp = ranked.Count > 1 ? rank[ranked[1]] : 0;
+        var candidates = ranked.Take(take).Select((i, position) =>
         {
             var document = snapshot.Documents[i];
             var evidence = new MatchEvidence(
                 Coverage: known <= 0 ? 0 : explained[i] / known,
                 Unknown: informative <= 0 ? 0 : unknown / informative,
-                Lead: rank == 0 && scores[i] > 0 ? (scores[i] - runnerUp) / scores[i] : 0,
+                Lead: position == 0 && rank[i] > 0 ? (rank[i] - runnerUp) / rank[i] : 0,
                 Concepts: topical.Count == 0 ? 0.5 : (double)topical.Count(document.Concepts.Contains) / topical.Count,
                 Foreign: Math.Min(1, foreign),
-                Score: Math.Log(1 + scores[i]));
+                Score: Math.Log(1 + scores[i]),
+                Dense: cosines?[i]);
             return new KnowledgeMatch(document.Document, scores[i], Calibrate(evidence), document.Concepts.Where(query.Concepts.Contains).ToList(), evidence);
         }).ToList();
 
@@ -181,6 +193,31 @@ public sealed class KnowledgeIndex(TextAnalyzer analyzer, RetrievalOptions? opti
         }
 
         return new RetrievalResult(top, candidates, "confident");
+    }
+
+    private (double[] Rank, double[]? Cosines) Mix(Snapshot snapshot, double[] scores, float[]? questionVector)
+    {
+        var dense = Dense;
+        var best = scores.Length == 0 ? 0 : scores.Max();
+        if (questionVector is not { Length: > 0 } || dense.Count == 0 || dense.Dimensions != questionVector.Length || best <= 0 || _options.DenseWeight <= 0)
+        {
+            return (scores, null);
+        }
+
+        var query = DenseVectors.Normalise(questionVector);
+        var w = Math.Clamp(_options.DenseWeight, 0, 1);
+        var rank = new double[scores.Length];
+        var cosines = new double[scores.Length];
+        for (var i = 0; i < scores.Length; i++)
+        {
+            if (scores[i] > 0)
+            {
+                cosines[i] = dense.Similarity(snapshot.Documents[i].Document.Id, query) ?? 0;
+                rank[i] = ((1 - w) * scores[i] / best) + (w * Math.Max(0, cosines[i]));
+            }
+        }
+
+        return (rank, cosines);
     }
 
     /// <summary>Logistic calibration of the evidence (weights fitted as docs/ai.md describes).</summary>
@@ -308,6 +345,12 @@ public sealed class RetrievalOptions
     public double ForeignWeight { get; set; } = -2.75;
 
     public double ScoreWeight { get; set; } = 0.8;
+
+    /// <summary>
+    /// Share of the cosine in the mixed rank when dense retrieval takes part: (1 - w) * bm25 / best bm25 + w * cosine.
+    /// 0 turns dense re-ranking off.
+    /// </summary>
+    public double DenseWeight { get; set; } = 0.5;
 
     /// <summary>The bot answers only at or above this confidence; below it hands off.</summary>
     public double Threshold { get; set; } = 0.5;

@@ -37,6 +37,13 @@ public sealed class TextAnalyzer(Lexicon lexicon)
     {
     }
 
+    /// <summary>
+    /// A dictionary word segmenter for Chinese runs, for measuring alternatives only (bench/Parley.Benchmarks
+    /// AnalyzerComparison, docs/ai.md "Why character bigrams"): when set, each run's words of two or more characters
+    /// replace its character bigrams as features. Null (the product): bigrams.
+    /// </summary>
+    public Func<string, IEnumerable<string>>? ChineseWords { get; init; }
+
     public Lexicon Lexicon
     {
         get => _lexicon;
@@ -236,9 +243,20 @@ public sealed class TextAnalyzer(Lexicon lexicon)
                     content.Add(s[i].ToString());
                 }
 
-                if (i + 1 < s.Length && !(CjkStop.Contains(s[i]) && CjkStop.Contains(s[i + 1])))
+                if (ChineseWords is null && i + 1 < s.Length && !(CjkStop.Contains(s[i]) && CjkStop.Contains(s[i + 1])))
                 {
                     features.Add(string.Concat(Bigram, s.AsSpan(i, 2)));
+                }
+            }
+
+            if (ChineseWords is { } segment)
+            {
+                foreach (var w in segment(s))
+                {
+                    if (w.Length >= 2 && !w.All(CjkStop.Contains))
+                    {
+                        features.Add(Bigram + w);
+                    }
                 }
             }
 

@@ -23,6 +23,12 @@ public enum KnowledgeChangeKind
 
     /// <summary>The LLM provider settings changed (an admin saved them in the console): reload them, not the index.</summary>
     ProviderChanged,
+
+    /// <summary>
+    /// A node stored new embeddings (dense retrieval) for <see cref="KnowledgeChanged.EntryId"/>, or for many entries
+    /// when it is null: the other nodes load them from the database instead of embedding the texts again.
+    /// </summary>
+    EmbeddingsUpdated,
 }
 
 /// <summary>
@@ -30,4 +36,11 @@ public enum KnowledgeChangeKind
 /// other node, so each node's search index follows the store. Listeners reload from the database; the event carries
 /// only what to reload, never the content.
 /// </summary>
-public sealed record KnowledgeChanged(Guid? EntryId, KnowledgeChangeKind Kind);
+public sealed record KnowledgeChanged(Guid? EntryId, KnowledgeChangeKind Kind)
+{
+    /// <summary>
+    /// Set on the receiving node when the change came from another node through the cluster bus: work that must run
+    /// once per change (embedding an entry's texts) runs on the node that made it, not on every node.
+    /// </summary>
+    public bool Relayed { get; init; }
+}

@@ -19,8 +19,8 @@ internal sealed partial class KnowledgeRelay(IClusterBus bus, IServiceProvider s
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        bus.Subscribe<KnowledgeChanged>(Topic, Deliver);
-        bus.Restored += _ => Deliver(new KnowledgeChanged(null, KnowledgeChangeKind.Imported));
+        bus.Subscribe<KnowledgeChanged>(Topic, change => Deliver(change with { Relayed = true }));
+        bus.Restored += _ => Deliver(new KnowledgeChanged(null, KnowledgeChangeKind.Imported) { Relayed = true });
         return Task.CompletedTask;
     }
 
