@@ -81,14 +81,18 @@ public sealed class ConversationFacts
 }
 
 /// <summary>
-/// One hour (UTC) of closed conversations for one department and site: the created-side metrics of the closed
+/// One hour (UTC) — or one UTC day, the sum of its hours — of closed conversations for one department and site: the created-side metrics of the closed
 /// conversations created in that hour and the closing metrics of those closed in it — counters, sums and duration
 /// histograms (<c>ReportHistogram</c>). Rebuilt from <see cref="ConversationFacts"/> whenever the hour is marked in
 /// <see cref="ReportRollupDirty"/>; never the source of truth. docs/reports.md, "Hourly rollups".
 /// </summary>
 public sealed class ReportRollup
 {
+    /// <summary>The first hour (UTC) the row covers.</summary>
     public DateTime Hour { get; set; }
+
+    /// <summary>Hours covered: 1, or 24 for a UTC day (the sum of its hourly rows, rewritten with each of them).</summary>
+    public int Span { get; set; }
 
     /// <summary>The department; <see cref="Guid.Empty"/> for conversations without one.</summary>
     public Guid TeamId { get; set; }
@@ -148,7 +152,7 @@ public sealed class ReportRollup
     {
         modelBuilder.Entity<ReportRollup>(e =>
         {
-            e.HasKey(x => new { x.Hour, x.TeamId, x.SiteId });
+            e.HasKey(x => new { x.Span, x.Hour, x.TeamId, x.SiteId });
         });
         modelBuilder.Entity<ReportRollupDirty>(e =>
         {

@@ -1199,6 +1199,9 @@ namespace Parley.Migrations.Postgres.Migrations
 
             modelBuilder.Entity("Parley.Data.ReportRollup", b =>
                 {
+                    b.Property<int>("Span")
+                        .HasColumnType("integer");
+
                     b.Property<DateTime>("Hour")
                         .HasColumnType("timestamp with time zone");
 
@@ -1281,7 +1284,7 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.Property<double>("ResolutionSum")
                         .HasColumnType("double precision");
 
-                    b.HasKey("Hour", "TeamId", "SiteId");
+                    b.HasKey("Span", "Hour", "TeamId", "SiteId");
 
                     b.ToTable("ReportRollups");
                 });

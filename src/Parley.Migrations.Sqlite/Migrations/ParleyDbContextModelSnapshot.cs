@@ -1178,6 +1178,9 @@ namespace Parley.Migrations.Sqlite.Migrations
 
             modelBuilder.Entity("Parley.Data.ReportRollup", b =>
                 {
+                    b.Property<int>("Span")
+                        .HasColumnType("INTEGER");
+
                     b.Property<DateTime>("Hour")
                         .HasColumnType("TEXT");
 
@@ -1260,7 +1263,7 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.Property<double>("ResolutionSum")
                         .HasColumnType("REAL");
 
-                    b.HasKey("Hour", "TeamId", "SiteId");
+                    b.HasKey("Span", "Hour", "TeamId", "SiteId");
 
                     b.ToTable("ReportRollups");
                 });

@@ -47,17 +47,36 @@ public sealed class ReportRollupTests
             var contact = new Contact { Id = Guid.CreateVersion7(), SiteId = site, CreatedAt = created, LastSeenAt = created };
             var conversation = new Conversation
             {
-                Id = Guid.CreateVersion7(), SiteId = site, ContactId = contact.Id, TeamId = teams[random.Next(3)], AssigneeId = assigned is null ? null : agents[random.Next(3)],
-                Status = closed is null ? ConversationStatus.Open : ConversationStatus.Closed, CreatedAt = created, UpdatedAt = created, ClosedAt = closed,
+                Id = Guid.CreateVersion7(),
+                SiteId = site,
+                ContactId = contact.Id,
+                TeamId = teams[random.Next(3)],
+                AssigneeId = assigned is null ? null : agents[random.Next(3)],
+                Status = closed is null ? ConversationStatus.Open : ConversationStatus.Closed,
+                CreatedAt = created,
+                UpdatedAt = created,
+                ClosedAt = closed,
             };
             db.Contacts.Add(contact);
             db.Conversations.Add(conversation);
             db.ConversationFacts.Add(new ConversationFacts
             {
-                ConversationId = conversation.Id, SiteId = site, TeamId = conversation.TeamId, AssigneeId = conversation.AssigneeId, CreatedAt = created,
-                FirstQueuedAt = queued, FirstAssignedAt = assigned, FirstResponseAt = replied, ClosedAt = closed, MessagesIn = random.Next(1, 20), MessagesOut = random.Next(0, 20),
-                BotStarted = bot, HandedOff = bot && assigned is not null, Abandoned = closed is not null && random.Next(10) == 0,
-                CsatScore = closed is not null && random.Next(3) == 0 ? random.Next(1, 6) : null, UpdatedAt = created,
+                ConversationId = conversation.Id,
+                SiteId = site,
+                TeamId = conversation.TeamId,
+                AssigneeId = conversation.AssigneeId,
+                CreatedAt = created,
+                FirstQueuedAt = queued,
+                FirstAssignedAt = assigned,
+                FirstResponseAt = replied,
+                ClosedAt = closed,
+                MessagesIn = random.Next(1, 20),
+                MessagesOut = random.Next(0, 20),
+                BotStarted = bot,
+                HandedOff = bot && assigned is not null,
+                Abandoned = closed is not null && random.Next(10) == 0,
+                CsatScore = closed is not null && random.Next(3) == 0 ? random.Next(1, 6) : null,
+                UpdatedAt = created,
             });
         }
 
@@ -68,9 +87,15 @@ public sealed class ReportRollupTests
         var access = scope.ServiceProvider.GetRequiredService<AccessPolicy>();
         var rollups = new ReportService(db, access, Options.Create(new ReportsOptions { UseRollups = true }));
         var exact = new ReportService(db, access, Options.Create(new ReportsOptions { UseRollups = false }));
+        var rolledUp = false;
         async Task CompareAsync(Guid user, ReportRequest request)
         {
             var actor = Actor.Agent(user, "someone");
+            if (rolledUp)
+            {
+                Assert.NotNull(await rollups.RollupSummaryAsync(actor, request, ct)); // the rollup path, not the fallback
+            }
+
             var a = (await rollups.SummaryAsync(actor, request, ct)).Metrics;
             var e = (await exact.SummaryAsync(actor, request, ct)).Metrics;
             Assert.Equal(e with { FirstResponse = a.FirstResponse, QueueWait = a.QueueWait, Resolution = a.Resolution, HandleTime = a.HandleTime }, a, new MetricsComparer());
@@ -102,6 +127,7 @@ public sealed class ReportRollupTests
         }
 
         Assert.True(await db.ReportRollups.AnyAsync(ct));
+        rolledUp = true;
         await CompareAllAsync();
 
         // A closed conversation reopened through the refresher: its old closing hour is marked and rebuilt.

@@ -136,8 +136,27 @@ public sealed partial class ReportRollupMaterialiser(IServiceScopeFactory scopes
         }
 
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
-        await db.ReportRollups.Where(r => r.Hour == hour).ExecuteDeleteAsync(cancellationToken);
-        db.ReportRollups.AddRange(totals.Select(t => t.Value.ToRollup(hour, t.Key.Team, t.Key.Site)));
+        await db.ReportRollups.Where(r => r.Span == 1 && r.Hour == hour).ExecuteDeleteAsync(cancellationToken);
+        db.ReportRollups.AddRange(totals.Select(t => t.Value.ToRollup(hour, 1, t.Key.Team, t.Key.Site)));
+        await db.SaveChangesAsync(cancellationToken);
+        db.ChangeTracker.Clear();
+
+        // The UTC day's rows: the sum of its hourly rows, rewritten in the same transaction, so they always agree.
+        var day = new DateTime(hour.Year, hour.Month, hour.Day, 0, 0, 0, DateTimeKind.Utc);
+        var dayEnd = day.AddDays(1);
+        var days = new Dictionary<(Guid Team, Guid Site), ReportRollupTotals>();
+        foreach (var r in await db.ReportRollups.AsNoTracking().Where(r => r.Span == 1 && r.Hour >= day && r.Hour < dayEnd).ToListAsync(cancellationToken))
+        {
+            if (!days.TryGetValue((r.TeamId, r.SiteId), out var t))
+            {
+                days[(r.TeamId, r.SiteId)] = t = new ReportRollupTotals();
+            }
+
+            t.Add(r);
+        }
+
+        await db.ReportRollups.Where(r => r.Span == 24 && r.Hour == day).ExecuteDeleteAsync(cancellationToken);
+        db.ReportRollups.AddRange(days.Select(t => t.Value.ToRollup(day, 24, t.Key.Team, t.Key.Site)));
         await db.SaveChangesAsync(cancellationToken);
         db.ChangeTracker.Clear();
         var stamp = mark.Stamp;

@@ -137,7 +137,7 @@ public sealed class ReportRollupTotals
         }
     }
 
-    public ReportRollup ToRollup(DateTime hour, Guid teamId, Guid siteId)
+    public ReportRollup ToRollup(DateTime hour, int span, Guid teamId, Guid siteId)
     {
         var bytes = new List<byte>();
         for (var d = 0; d < Durations; d++)
@@ -160,6 +160,7 @@ public sealed class ReportRollupTotals
         return new ReportRollup
         {
             Hour = hour,
+            Span = span,
             TeamId = teamId,
             SiteId = siteId,
             Created = _created,

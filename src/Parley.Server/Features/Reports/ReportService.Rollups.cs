@@ -16,7 +16,8 @@ public sealed partial class ReportService
     /// <summary>More stale hours than this in the window (after a migration, a bulk import): read the facts instead.</summary>
     public const int MaxStaleHours = 168;
 
-    private async Task<ReportSummaryDto?> RollupSummaryAsync(Actor actor, ReportRequest request, CancellationToken cancellationToken)
+    /// <returns>Null where the rollups cannot give the exact figures (the caller reads the facts).</returns>
+    internal async Task<ReportSummaryDto?> RollupSummaryAsync(Actor actor, ReportRequest request, CancellationToken cancellationToken)
     {
         if (!options.Value.UseRollups || request.BusinessHours || request.AgentId is not null || request.LabelId is not null)
         {
@@ -57,20 +58,37 @@ public sealed partial class ReportService
             rows.AddRange(await Project(facts.Where(f => (f.CreatedAt >= lo && f.CreatedAt < hi) || (f.ClosedAt >= lo && f.ClosedAt < hi))).ToListAsync(cancellationToken));
         }
 
-        var rollups = db.ReportRollups.AsNoTracking().Where(r => r.Hour >= fromUtc && r.Hour < toUtc);
+        // Whole UTC days inside the window with no stale hour read their day rows; every other hour its hourly rows.
+        var dayLo = DayOf(fromUtc) == fromUtc ? fromUtc : DayOf(fromUtc).AddDays(1);
+        var dayHi = DayOf(toUtc) < dayLo ? dayLo : DayOf(toUtc);
+        var staleDays = staleHours.Select(DayOf).ToHashSet();
+        var staleLo = stale.Count == 0 ? fromUtc : DayOf(stale.Min());
+        var staleHi = stale.Count == 0 ? fromUtc : DayOf(stale.Max()).AddDays(1);
+        bool WholeDay(DateTime day) => day >= dayLo && day < dayHi && !staleDays.Contains(day);
+        var rollups = db.ReportRollups.AsNoTracking().Where(r =>
+            (r.Span == 24 && r.Hour >= dayLo && r.Hour < dayHi)
+            || (r.Span == 1 && r.Hour >= fromUtc && r.Hour < toUtc && (r.Hour < dayLo || r.Hour >= dayHi || (r.Hour >= staleLo && r.Hour < staleHi))));
         if (request.TeamId is { } team)
         {
             rollups = rollups.Where(r => r.TeamId == team);
         }
         else if (!scope.SeesAllDepartments)
         {
-            // The supervisor's departments from the rollups; his own conversations elsewhere from the facts.
+            // The supervisor's departments from the rollups; his own conversations elsewhere from the facts, through
+            // (AssigneeId, CreatedAt) and the closing-time index.
             var teams = scope.TeamIds.ToList();
             var unteamed = scope.UnteamedVisible;
+            var me = scope.UserId;
             rollups = rollups.Where(r => teams.Contains(r.TeamId) || (unteamed && r.TeamId == Guid.Empty));
-            rows.AddRange(await Project(facts.Where(f => ((f.TeamId == null && !unteamed) || (f.TeamId != null && !teams.Contains(f.TeamId.Value)))
-                    && ((f.CreatedAt >= fromUtc && f.CreatedAt < toUtc) || (f.ClosedAt >= fromUtc && f.ClosedAt < toUtc))))
-                .ToListAsync(cancellationToken));
+            var own = db.ConversationFacts.AsNoTracking()
+                .Where(f => f.AssigneeId == me && ((f.TeamId == null && !unteamed) || (f.TeamId != null && !teams.Contains(f.TeamId.Value))));
+            if (request.SiteId is { } ownSite)
+            {
+                own = own.Where(f => f.SiteId == ownSite);
+            }
+
+            rows.AddRange(await Project(own.Where(f => f.CreatedAt >= fromUtc && f.CreatedAt < toUtc)).ToListAsync(cancellationToken));
+            rows.AddRange(await Project(own.Where(f => f.ClosedAt >= fromUtc && f.ClosedAt < toUtc)).ToListAsync(cancellationToken));
         }
 
         if (request.SiteId is { } site)
@@ -81,7 +99,7 @@ public sealed partial class ReportService
         var totals = new ReportRollupTotals();
         foreach (var rollup in await rollups.ToListAsync(cancellationToken))
         {
-            if (!staleHours.Contains(rollup.Hour))
+            if (rollup.Span == 24 ? WholeDay(rollup.Hour) : !WholeDay(DayOf(rollup.Hour)) && !staleHours.Contains(rollup.Hour))
             {
                 totals.Add(rollup);
             }
@@ -111,4 +129,6 @@ public sealed partial class ReportService
         var range = new ReportRange(from.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), to.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), zone.Id, request.BusinessHours);
         return new ReportSummaryDto(range, totals.ToMetrics());
     }
+
+    private static DateTime DayOf(DateTime utc) => new(utc.Year, utc.Month, utc.Day, 0, 0, 0, DateTimeKind.Utc);
 }

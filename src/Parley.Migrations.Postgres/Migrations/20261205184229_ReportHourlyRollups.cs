@@ -28,6 +28,7 @@ namespace Parley.Migrations.Postgres.Migrations
                 columns: table => new
                 {
                     Hour = table.Column<DateTime>(type: "timestamp with time zone", nullable: false),
+                    Span = table.Column<int>(type: "integer", nullable: false),
                     TeamId = table.Column<Guid>(type: "uuid", nullable: false),
                     SiteId = table.Column<Guid>(type: "uuid", nullable: false),
                     Created = table.Column<int>(type: "integer", nullable: false),
@@ -57,7 +58,7 @@ namespace Parley.Migrations.Postgres.Migrations
                 },
                 constraints: table =>
                 {
-                    table.PrimaryKey("PK_ReportRollups", x => new { x.Hour, x.TeamId, x.SiteId });
+                    table.PrimaryKey("PK_ReportRollups", x => new { x.Span, x.Hour, x.TeamId, x.SiteId });
                 });
 
             migrationBuilder.CreateIndex(

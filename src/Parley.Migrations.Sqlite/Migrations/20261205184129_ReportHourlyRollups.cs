@@ -28,6 +28,7 @@ namespace Parley.Migrations.Sqlite.Migrations
                 columns: table => new
                 {
                     Hour = table.Column<DateTime>(type: "TEXT", nullable: false),
+                    Span = table.Column<int>(type: "INTEGER", nullable: false),
                     TeamId = table.Column<Guid>(type: "TEXT", nullable: false),
                     SiteId = table.Column<Guid>(type: "TEXT", nullable: false),
                     Created = table.Column<int>(type: "INTEGER", nullable: false),
@@ -57,7 +58,7 @@ namespace Parley.Migrations.Sqlite.Migrations
                 },
                 constraints: table =>
                 {
-                    table.PrimaryKey("PK_ReportRollups", x => new { x.Hour, x.TeamId, x.SiteId });
+                    table.PrimaryKey("PK_ReportRollups", x => new { x.Span, x.Hour, x.TeamId, x.SiteId });
                 });
 
             migrationBuilder.CreateIndex(
