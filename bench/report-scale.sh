@@ -18,12 +18,13 @@ WORK="$(mktemp -d /tmp/parley-report-scale.XXXXXX)"
 timeout 900 dotnet build bench/Parley.Benchmarks -c Release -v q -nologo >/dev/null
 for store in $STORES; do
   echo "== $store: seeding $N conversations x $M messages"
-  (cd bench/Parley.Benchmarks && timeout 14400 dotnet bin/Release/net10.0/Parley.Benchmarks.dll report-scale \
+  # run from the work folder: the app writes its data directory (key ring) beside the current directory
+  (cd "$WORK" && timeout 14400 dotnet "$ROOT/bench/Parley.Benchmarks/bin/Release/net10.0/Parley.Benchmarks.dll" report-scale \
     --store "$store" --conversations "$N" --messages "$M" --runs "$RUNS" --dir "$WORK/sqlite" --pg "$PG" \
     > "$WORK/$store.md")
   cat "$WORK/$store.md"
 done
-rm -rf "$WORK/sqlite"
+rm -rf "$WORK/sqlite" "$WORK/data"
 python3 - "$WORK" "$N" "$M" "$STORES" <<'PY'
 import re, sys, datetime, subprocess
 work, n, m, stores = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].split()

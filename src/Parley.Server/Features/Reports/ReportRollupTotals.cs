@@ -190,33 +190,11 @@ public sealed class ReportRollupTotals
         };
     }
 
-    public ReportMetrics ToMetrics()
-    {
-        var responses = _csat.Sum();
-        return new ReportMetrics
-        {
-            Created = _created,
-            Closed = _closed,
-            Missed = _missed,
-            Abandoned = _abandoned,
-            MessagesIn = (int)_messagesIn,
-            MessagesOut = (int)_messagesOut,
-            FirstResponse = Stats(FirstResponse),
-            Resolution = Stats(Resolution),
-            QueueWait = Stats(QueueWait),
-            HandleTime = Stats(Handle),
-            Csat = new CsatStats(
-                responses,
-                responses == 0 ? null : Round((double)_csat.Select((n, i) => n * (i + 1)).Sum() / responses, 2),
-                _closed == 0 ? null : Round((double)responses / _closed, 4),
-                [.. _csat]),
-            BotConversations = _botConversations,
-            HandedOff = _handedOff,
-            BotResolved = _botResolved,
-            HandOffRate = _botConversations == 0 ? null : Round((double)_handedOff / _botConversations, 4),
-            BotResolvedRate = _botClosed == 0 ? null : Round((double)_botResolved / _botClosed, 4),
-        };
-    }
+    public ReportMetrics ToMetrics() =>
+        ReportMath.Metrics(
+            _created, _closed, _missed, _abandoned, (int)_messagesIn, (int)_messagesOut,
+            Stats(FirstResponse), Stats(Resolution), Stats(QueueWait), Stats(Handle),
+            [.. _csat], _botConversations, _handedOff, _botClosed, _botResolved);
 
     private DurationStats Stats(int d)
     {
