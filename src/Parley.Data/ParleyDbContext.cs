@@ -73,6 +73,10 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
     public DbSet<AiProviderSettings> AiProviderSettings => Set<AiProviderSettings>();
 
     public DbSet<ConversationFacts> ConversationFacts => Set<ConversationFacts>();
+
+    public DbSet<ReportRollup> ReportRollups => Set<ReportRollup>();
+
+    public DbSet<ReportRollupDirty> ReportRollupDirty => Set<ReportRollupDirty>();
     public DbSet<AttachmentDeletion> AttachmentDeletions => Set<AttachmentDeletion>();
 
     public DbSet<AlertChannel> AlertChannels => Set<AlertChannel>();
@@ -230,6 +234,7 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
         global::Parley.Data.AiProviderSettings.Configure(modelBuilder);
 
         global::Parley.Data.ConversationFacts.Configure(modelBuilder);
+        global::Parley.Data.ReportRollup.Configure(modelBuilder);
 
         modelBuilder.Entity<DataProtectionKey>(e =>
         {

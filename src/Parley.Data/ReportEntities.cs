@@ -73,5 +73,102 @@ public sealed class ConversationFacts
             e.HasIndex(x => x.ClosedAt).HasFilter("\"ClosedAt\" IS NOT NULL");
             e.HasIndex(x => new { x.TeamId, x.CreatedAt });
             e.HasIndex(x => new { x.AssigneeId, x.CreatedAt });
+            // The conversations still open, by creation: reports add them to the hourly rollups (which hold closed
+            // conversations only). Neither column changes on the message path, so the group commit's upsert does
+            // not touch this index.
+            e.HasIndex(x => x.CreatedAt, "IX_ConversationFacts_Open_CreatedAt").HasFilter("\"ClosedAt\" IS NULL");
         });
+}
+
+/// <summary>
+/// One hour (UTC) — or one UTC day, the sum of its hours — of closed conversations for one department and site: the created-side metrics of the closed
+/// conversations created in that hour and the closing metrics of those closed in it — counters, sums and duration
+/// histograms (<c>ReportHistogram</c>). Rebuilt from <see cref="ConversationFacts"/> whenever the hour is marked in
+/// <see cref="ReportRollupDirty"/>; never the source of truth. docs/reports.md, "Hourly rollups".
+/// </summary>
+public sealed class ReportRollup
+{
+    /// <summary>The first hour (UTC) the row covers.</summary>
+    public DateTime Hour { get; set; }
+
+    /// <summary>Hours covered: 1, or 24 for a UTC day (the sum of its hourly rows, rewritten with each of them).</summary>
+    public int Span { get; set; }
+
+    /// <summary>The department; <see cref="Guid.Empty"/> for conversations without one.</summary>
+    public Guid TeamId { get; set; }
+
+    public Guid SiteId { get; set; }
+
+    public int Created { get; set; }
+
+    public int Missed { get; set; }
+
+    public int Abandoned { get; set; }
+
+    public long MessagesIn { get; set; }
+
+    public long MessagesOut { get; set; }
+
+    public int BotConversations { get; set; }
+
+    public int HandedOff { get; set; }
+
+    public int FirstResponseCount { get; set; }
+
+    public double FirstResponseSum { get; set; }
+
+    public int QueueWaitCount { get; set; }
+
+    public double QueueWaitSum { get; set; }
+
+    public int Closed { get; set; }
+
+    public int ResolutionCount { get; set; }
+
+    public double ResolutionSum { get; set; }
+
+    public int HandleCount { get; set; }
+
+    public double HandleSum { get; set; }
+
+    public int Csat1 { get; set; }
+
+    public int Csat2 { get; set; }
+
+    public int Csat3 { get; set; }
+
+    public int Csat4 { get; set; }
+
+    public int Csat5 { get; set; }
+
+    public int BotClosed { get; set; }
+
+    public int BotResolved { get; set; }
+
+    /// <summary>The four duration histograms (first response, queue wait, resolution, handle), sparse, varint-encoded.</summary>
+    public byte[] Histograms { get; set; } = [];
+
+    internal static void Configure(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<ReportRollup>(e =>
+        {
+            e.HasKey(x => new { x.Span, x.Hour, x.TeamId, x.SiteId });
+        });
+        modelBuilder.Entity<ReportRollupDirty>(e =>
+        {
+            e.HasKey(x => x.Hour);
+        });
+    }
+}
+
+/// <summary>
+/// An hour whose rollup rows are stale: written (in the same transaction) by whatever changes a closed conversation's
+/// facts, read and cleared by the rollup materialiser. <see cref="Stamp"/> grows with each mark, so a mark made while
+/// the hour was being rebuilt survives the clear (the clear only removes the stamp it read).
+/// </summary>
+public sealed class ReportRollupDirty
+{
+    public DateTime Hour { get; set; }
+
+    public long Stamp { get; set; }
 }

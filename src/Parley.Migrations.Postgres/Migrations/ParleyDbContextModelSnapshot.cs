@@ -781,6 +781,9 @@ namespace Parley.Migrations.Postgres.Migrations
 
                     b.HasIndex("TeamId", "CreatedAt");
 
+                    b.HasIndex(new[] { "CreatedAt" }, "IX_ConversationFacts_Open_CreatedAt")
+                        .HasFilter("\"ClosedAt\" IS NULL");
+
                     b.ToTable("ConversationFacts");
                 });
 
@@ -1221,6 +1224,111 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.HasIndex("UserId");
 
                     b.ToTable("RecoveryCodes");
+                });
+
+            modelBuilder.Entity("Parley.Data.ReportRollup", b =>
+                {
+                    b.Property<int>("Span")
+                        .HasColumnType("integer");
+
+                    b.Property<DateTime>("Hour")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<Guid>("TeamId")
+                        .HasColumnType("uuid");
+
+                    b.Property<Guid>("SiteId")
+                        .HasColumnType("uuid");
+
+                    b.Property<int>("Abandoned")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("BotClosed")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("BotConversations")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("BotResolved")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("Closed")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("Created")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("Csat1")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("Csat2")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("Csat3")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("Csat4")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("Csat5")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("FirstResponseCount")
+                        .HasColumnType("integer");
+
+                    b.Property<double>("FirstResponseSum")
+                        .HasColumnType("double precision");
+
+                    b.Property<int>("HandedOff")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("HandleCount")
+                        .HasColumnType("integer");
+
+                    b.Property<double>("HandleSum")
+                        .HasColumnType("double precision");
+
+                    b.Property<byte[]>("Histograms")
+                        .IsRequired()
+                        .HasColumnType("bytea");
+
+                    b.Property<long>("MessagesIn")
+                        .HasColumnType("bigint");
+
+                    b.Property<long>("MessagesOut")
+                        .HasColumnType("bigint");
+
+                    b.Property<int>("Missed")
+                        .HasColumnType("integer");
+
+                    b.Property<int>("QueueWaitCount")
+                        .HasColumnType("integer");
+
+                    b.Property<double>("QueueWaitSum")
+                        .HasColumnType("double precision");
+
+                    b.Property<int>("ResolutionCount")
+                        .HasColumnType("integer");
+
+                    b.Property<double>("ResolutionSum")
+                        .HasColumnType("double precision");
+
+                    b.HasKey("Span", "Hour", "TeamId", "SiteId");
+
+                    b.ToTable("ReportRollups");
+                });
+
+            modelBuilder.Entity("Parley.Data.ReportRollupDirty", b =>
+                {
+                    b.Property<DateTime>("Hour")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<long>("Stamp")
+                        .HasColumnType("bigint");
+
+                    b.HasKey("Hour");
+
+                    b.ToTable("ReportRollupDirty");
                 });
 
             modelBuilder.Entity("Parley.Data.Site", b =>

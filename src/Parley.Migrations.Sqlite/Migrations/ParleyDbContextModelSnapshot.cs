@@ -768,6 +768,9 @@ namespace Parley.Migrations.Sqlite.Migrations
 
                     b.HasIndex("TeamId", "CreatedAt");
 
+                    b.HasIndex(new[] { "CreatedAt" }, "IX_ConversationFacts_Open_CreatedAt")
+                        .HasFilter("\"ClosedAt\" IS NULL");
+
                     b.ToTable("ConversationFacts");
                 });
 
@@ -1200,6 +1203,111 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.HasIndex("UserId");
 
                     b.ToTable("RecoveryCodes");
+                });
+
+            modelBuilder.Entity("Parley.Data.ReportRollup", b =>
+                {
+                    b.Property<int>("Span")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<DateTime>("Hour")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("TeamId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("SiteId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<int>("Abandoned")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("BotClosed")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("BotConversations")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("BotResolved")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Closed")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Created")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Csat1")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Csat2")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Csat3")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Csat4")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Csat5")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("FirstResponseCount")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double>("FirstResponseSum")
+                        .HasColumnType("REAL");
+
+                    b.Property<int>("HandedOff")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("HandleCount")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double>("HandleSum")
+                        .HasColumnType("REAL");
+
+                    b.Property<byte[]>("Histograms")
+                        .IsRequired()
+                        .HasColumnType("BLOB");
+
+                    b.Property<long>("MessagesIn")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<long>("MessagesOut")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("Missed")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<int>("QueueWaitCount")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double>("QueueWaitSum")
+                        .HasColumnType("REAL");
+
+                    b.Property<int>("ResolutionCount")
+                        .HasColumnType("INTEGER");
+
+                    b.Property<double>("ResolutionSum")
+                        .HasColumnType("REAL");
+
+                    b.HasKey("Span", "Hour", "TeamId", "SiteId");
+
+                    b.ToTable("ReportRollups");
+                });
+
+            modelBuilder.Entity("Parley.Data.ReportRollupDirty", b =>
+                {
+                    b.Property<DateTime>("Hour")
+                        .HasColumnType("TEXT");
+
+                    b.Property<long>("Stamp")
+                        .HasColumnType("INTEGER");
+
+                    b.HasKey("Hour");
+
+                    b.ToTable("ReportRollupDirty");
                 });
 
             modelBuilder.Entity("Parley.Data.Site", b =>

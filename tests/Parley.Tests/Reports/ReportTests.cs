@@ -288,6 +288,9 @@ public sealed class ReportTests
         }
 
         await db.SaveChangesAsync();
+
+        // Written behind the refresher's back: mark their hours so the rollups (and reports) take them in.
+        await ReportRollupMaterialiser.MarkAllAsync(db, default);
         return new World(sales, support, alice, bob);
     }
 }

@@ -2,6 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Parley.Data;
 using Parley.Server.Features.Metrics;
+using Parley.Server.Infrastructure;
 using Parley.Server.Realtime.Presence;
 using Parley.Server.Routing;
 
@@ -91,7 +92,7 @@ public sealed partial class AlertEvaluator(
         var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
         var now = time.GetUtcNow().UtcDateTime;
         var o = options.Value;
-        var leader = await TryHoldLeaseAsync(db, now, TimeSpan.FromSeconds(o.LeaseSeconds), cancellationToken);
+        var leader = await NodeLeases.TryHoldAsync(db, LeaseName, _holder, now, TimeSpan.FromSeconds(o.LeaseSeconds), cancellationToken);
         var rules = await db.AlertRules.AsNoTracking().OrderBy(r => r.CreatedAt).ToListAsync(cancellationToken);
 
         foreach (var rule in rules.Where(r => r.Enabled && AlertRuleKinds.Find(r.Kind) is { NodeLocal: true }))
@@ -126,36 +127,6 @@ public sealed partial class AlertEvaluator(
 
         await NotifyAsync(db, rules, now, cancellationToken);
         return true;
-    }
-
-    /// <summary>Takes or renews the lease: only when it is free, expired, or already ours.</summary>
-    private async Task<bool> TryHoldLeaseAsync(ParleyDbContext db, DateTime now, TimeSpan duration, CancellationToken cancellationToken)
-    {
-        var until = now + duration;
-        var holder = _holder;
-        if (await db.NodeLeases.Where(l => l.Name == LeaseName && (l.Holder == holder || l.ExpiresAt < now))
-                .ExecuteUpdateAsync(s => s.SetProperty(l => l.Holder, holder).SetProperty(l => l.ExpiresAt, until), cancellationToken) == 1)
-        {
-            return true;
-        }
-
-        if (await db.NodeLeases.AnyAsync(l => l.Name == LeaseName, cancellationToken))
-        {
-            return false;
-        }
-
-        db.NodeLeases.Add(new NodeLease { Name = LeaseName, Holder = holder, ExpiresAt = until });
-        try
-        {
-            await db.SaveChangesAsync(cancellationToken);
-            return true;
-        }
-        catch (DbUpdateException)
-        {
-            // Another node created it first.
-            db.ChangeTracker.Clear();
-            return false;
-        }
     }
 
     /// <summary>Opens, refreshes and resolves the rule's episodes for the subjects in scope.</summary>

@@ -89,7 +89,7 @@ public sealed partial class ConversationFactsRefresher(IServiceScopeFactory scop
                           from r in ratings.DefaultIfEmpty()
                           join f in db.ConversationFacts on c.Id equals f.ConversationId into facts
                           from f in facts.DefaultIfEmpty()
-                          select new Row(c, r == null ? null : r.Score, f == null ? null : f.Intent)).ToListAsync(cancellationToken);
+                          select new Row(c, r == null ? null : r.Score, f == null ? null : f.Intent, f == null ? null : f.ClosedAt)).ToListAsync(cancellationToken);
         if (rows.Count == 0)
         {
             return;
@@ -125,9 +125,10 @@ public sealed partial class ConversationFactsRefresher(IServiceScopeFactory scop
                 cmd.Parameters.Clear();
             }
 
+            var dirty = new SortedSet<DateTime>();
             for (var i = 0; i < rows.Count; i++)
             {
-                var (c, score, knownIntent) = rows[i];
+                var (c, score, knownIntent, wasClosedAt) = rows[i];
                 var closed = c.Status == ConversationStatus.Closed;
                 var intent = knownIntent;
                 if (closed && intent is null && engines is not null)
@@ -172,6 +173,34 @@ public sealed partial class ConversationFactsRefresher(IServiceScopeFactory scop
                 dialect.Add(cmd, $"@r{i}", score);
                 dialect.Add(cmd, $"@n{i}", intent);
                 dialect.Add(cmd, $"@u{i}", now);
+
+                // The hourly rollups hold closed conversations: a change to one that is or was closed makes its
+                // creation hour and its closing hours (the new one, and the old one when it was reopened) stale.
+                if (closed || wasClosedAt is not null)
+                {
+                    dirty.Add(ReportRollupMaterialiser.HourOf(c.CreatedAt));
+                    if (closed && c.ClosedAt is { } closedAt)
+                    {
+                        dirty.Add(ReportRollupMaterialiser.HourOf(closedAt));
+                    }
+
+                    if (wasClosedAt is { } before)
+                    {
+                        dirty.Add(ReportRollupMaterialiser.HourOf(before));
+                    }
+                }
+            }
+
+            // Marked in the same transaction as the facts, in hour order (two nodes' refreshers lock them alike).
+            var h = 0;
+            foreach (var hour in dirty)
+            {
+                sql.Append(CultureInfo.InvariantCulture, $"""
+                    INSERT INTO "ReportRollupDirty" ("Hour", "Stamp") VALUES (@dh{h}, 1)
+                    ON CONFLICT ("Hour") DO UPDATE SET "Stamp" = "ReportRollupDirty"."Stamp" + 1;
+                    """);
+                dialect.Add(cmd, $"@dh{h}", hour);
+                h++;
             }
 
             cmd.CommandText = sql.ToString();
@@ -180,7 +209,7 @@ public sealed partial class ConversationFactsRefresher(IServiceScopeFactory scop
         }
     }
 
-    private sealed record Row(Conversation Conversation, int? Score, string? Intent);
+    private sealed record Row(Conversation Conversation, int? Score, string? Intent, DateTime? ClosedAt);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refreshing the report facts of {Count} conversations failed; their next change repairs them")]
     private static partial void LogRefreshFailed(ILogger logger, Exception exception, int count);

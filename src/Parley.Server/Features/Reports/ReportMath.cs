@@ -229,6 +229,15 @@ public static class ReportMath
             }
         }
 
+        return Metrics(created, closed, missed, abandoned, messagesIn, messagesOut, Stats(firstResponse), Stats(resolution), Stats(queueWait), Stats(handle), csat, botConversations, handedOff, botClosed, botResolved);
+    }
+
+    /// <summary>The metrics from their counters and duration statistics: CSAT average and response rate, bot rates.</summary>
+    public static ReportMetrics Metrics(
+        int created, int closed, int missed, int abandoned, int messagesIn, int messagesOut,
+        DurationStats firstResponse, DurationStats resolution, DurationStats queueWait, DurationStats handle,
+        int[] csat, int botConversations, int handedOff, int botClosed, int botResolved)
+    {
         var responses = csat.Sum();
         return new ReportMetrics
         {
@@ -238,10 +247,10 @@ public static class ReportMath
             Abandoned = abandoned,
             MessagesIn = messagesIn,
             MessagesOut = messagesOut,
-            FirstResponse = Stats(firstResponse),
-            Resolution = Stats(resolution),
-            QueueWait = Stats(queueWait),
-            HandleTime = Stats(handle),
+            FirstResponse = firstResponse,
+            Resolution = resolution,
+            QueueWait = queueWait,
+            HandleTime = handle,
             Csat = new CsatStats(
                 responses,
                 responses == 0 ? null : Round((double)csat.Select((n, i) => n * (i + 1)).Sum() / responses, 2),

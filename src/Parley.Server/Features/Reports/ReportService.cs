@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 using Parley.Data;
 using Parley.Server.Features.Access;
 using Parley.Server.Infrastructure;
@@ -24,7 +25,7 @@ public sealed record ReportRequest(
 /// filters, reads them once and runs <see cref="ReportMath"/> over them. Reads <see cref="ConversationFacts"/>
 /// only, never messages. REST and CSV export call the same methods.
 /// </summary>
-public sealed class ReportService(ParleyDbContext db, AccessPolicy access)
+public sealed partial class ReportService(ParleyDbContext db, AccessPolicy access, IOptions<ReportsOptions> options)
 {
     public const int MaxDays = 366;
     public const int MaxHourlyDays = 31;
@@ -35,6 +36,11 @@ public sealed class ReportService(ParleyDbContext db, AccessPolicy access)
 
     public async Task<ReportSummaryDto> SummaryAsync(Actor actor, ReportRequest request, CancellationToken cancellationToken)
     {
+        if (await RollupSummaryAsync(actor, request, cancellationToken) is { } fromRollups)
+        {
+            return fromRollups;
+        }
+
         var (range, window, rows) = await LoadAsync(actor, request, MaxDays, cancellationToken);
         return new ReportSummaryDto(range, ReportMath.Compute(rows, window));
     }
@@ -186,31 +192,33 @@ public sealed class ReportService(ParleyDbContext db, AccessPolicy access)
 
         var window = new ReportWindow(fromUtc, toUtc, zone, request.BusinessHours, hours);
         var facts = await FilteredAsync(actor, request, cancellationToken);
-        var rows = await facts
-            .Where(f => (f.CreatedAt >= fromUtc && f.CreatedAt < toUtc) || (f.ClosedAt >= fromUtc && f.ClosedAt < toUtc))
-            .Select(f => new FactRow
-            {
-                ConversationId = f.ConversationId,
-                SiteId = f.SiteId,
-                TeamId = f.TeamId,
-                AssigneeId = f.AssigneeId,
-                Intent = f.Intent,
-                CreatedAt = f.CreatedAt,
-                FirstQueuedAt = f.FirstQueuedAt,
-                FirstAssignedAt = f.FirstAssignedAt,
-                FirstResponseAt = f.FirstResponseAt,
-                ClosedAt = f.ClosedAt,
-                MessagesIn = f.MessagesIn,
-                MessagesOut = f.MessagesOut,
-                BotStarted = f.BotStarted,
-                HandedOff = f.HandedOff,
-                Abandoned = f.Abandoned,
-                CsatScore = f.CsatScore,
-            })
+        var rows = await Project(facts.Where(f => (f.CreatedAt >= fromUtc && f.CreatedAt < toUtc) || (f.ClosedAt >= fromUtc && f.ClosedAt < toUtc)))
             .ToListAsync(cancellationToken);
         var range = new ReportRange(from.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), to.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), zone.Id, request.BusinessHours);
         return (range, window, rows);
     }
+
+    /// <summary>The columns report math reads, as a projection EF Core translates (a narrow SELECT).</summary>
+    public static IQueryable<FactRow> Project(IQueryable<ConversationFacts> facts) =>
+        facts.Select(f => new FactRow
+        {
+            ConversationId = f.ConversationId,
+            SiteId = f.SiteId,
+            TeamId = f.TeamId,
+            AssigneeId = f.AssigneeId,
+            Intent = f.Intent,
+            CreatedAt = f.CreatedAt,
+            FirstQueuedAt = f.FirstQueuedAt,
+            FirstAssignedAt = f.FirstAssignedAt,
+            FirstResponseAt = f.FirstResponseAt,
+            ClosedAt = f.ClosedAt,
+            MessagesIn = f.MessagesIn,
+            MessagesOut = f.MessagesOut,
+            BotStarted = f.BotStarted,
+            HandedOff = f.HandedOff,
+            Abandoned = f.Abandoned,
+            CsatScore = f.CsatScore,
+        });
 
     /// <summary>The caller's sandbox narrowed by the request's filters (the window is applied by the caller).</summary>
     private async Task<IQueryable<ConversationFacts>> FilteredAsync(Actor actor, ReportRequest request, CancellationToken cancellationToken)

@@ -8,7 +8,10 @@ public static class ReportsSetup
 {
     public static IServiceCollection AddReports(this IServiceCollection services)
     {
+        services.AddOptions<ReportsOptions>().BindConfiguration(ReportsOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         services.AddScoped<ReportService>();
+        services.AddSingleton<ReportRollupMaterialiser>();
+        services.AddHostedService(sp => sp.GetRequiredService<ReportRollupMaterialiser>());
         services.AddSingleton<ConversationFactsRefresher>();
         services.AddHostedService(sp => sp.GetRequiredService<ConversationFactsRefresher>());
         services.AddSingleton<IDomainEventListener<ConversationChanged>>(sp => sp.GetRequiredService<ConversationFactsRefresher>());

@@ -1,0 +1,184 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Parley.Data;
+using Parley.Server.Infrastructure;
+
+namespace Parley.Server.Features.Reports;
+
+public sealed class ReportsOptions
+{
+    public const string Section = "Parley:Reports";
+
+    /// <summary>Whether reports read the hourly rollups where they can (false: always the exact facts).</summary>
+    public bool UseRollups { get; set; } = true;
+
+    /// <summary>How often the rollup materialiser looks for stale hours.</summary>
+    [Range(1, 3600)]
+    public int RollupIntervalSeconds { get; set; } = 5;
+
+    /// <summary>How long the materialiser's lease lasts: one node at a time rebuilds hours.</summary>
+    [Range(5, 3600)]
+    public int RollupLeaseSeconds { get; set; } = 30;
+}
+
+/// <summary>
+/// Keeps <see cref="ReportRollup"/> current: rebuilds every hour marked in <see cref="ReportRollupDirty"/> from the
+/// closed conversations' facts — the created-side metrics of those created in the hour and the closing metrics of
+/// those closed in it, per department and site — and clears the mark it read. Idempotent (an hour is rebuilt whole)
+/// and resumable (the marks are the work queue, in the database); one node at a time (the <c>report-rollups</c>
+/// lease). Nothing here runs on the message path: marks are written by <see cref="ConversationFactsRefresher"/>.
+/// </summary>
+public sealed partial class ReportRollupMaterialiser(IServiceScopeFactory scopes, TimeProvider time, IOptions<ReportsOptions> options, ILogger<ReportRollupMaterialiser> logger)
+    : BackgroundService
+{
+    public const string LeaseName = "report-rollups";
+    private const int HoursPerPass = 200;
+    private static readonly TimeSpan Hour = TimeSpan.FromHours(1);
+    private readonly string _holder = $"{Environment.MachineName}/{Guid.NewGuid():N}";
+    private readonly SemaphoreSlim _pass = new(1, 1); // one pass at a time in this process too (tests call passes)
+    private long _rebuilt;
+
+    /// <summary>Hours rebuilt since start (tests and the bench wait on it).</summary>
+    public long Rebuilt => Interlocked.Read(ref _rebuilt);
+
+    public static DateTime HourOf(DateTime utc) => new(utc.Ticks - (utc.Ticks % TimeSpan.TicksPerHour), DateTimeKind.Utc);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                try
+                {
+                    while (await RunOnceAsync(stoppingToken) == HoursPerPass)
+                    {
+                    }
+                }
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                {
+                    LogPassFailed(logger, ex);
+                }
+
+                await Task.Delay(TimeSpan.FromSeconds(options.Value.RollupIntervalSeconds), time, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>One pass: takes the lease, rebuilds up to <see cref="HoursPerPass"/> marked hours, oldest first.</summary>
+    /// <returns>How many hours were rebuilt (0 when another node holds the lease or nothing is marked).</returns>
+    public async Task<int> RunOnceAsync(CancellationToken cancellationToken)
+    {
+        await _pass.WaitAsync(cancellationToken);
+        try
+        {
+            return await PassAsync(cancellationToken);
+        }
+        finally
+        {
+            _pass.Release();
+        }
+    }
+
+    private async Task<int> PassAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
+        var now = time.GetUtcNow().UtcDateTime;
+        if (!await NodeLeases.TryHoldAsync(db, LeaseName, _holder, now, TimeSpan.FromSeconds(options.Value.RollupLeaseSeconds), cancellationToken))
+        {
+            return 0;
+        }
+
+        var marks = await db.ReportRollupDirty.AsNoTracking().OrderBy(d => d.Hour).Take(HoursPerPass).ToListAsync(cancellationToken);
+        foreach (var mark in marks)
+        {
+            await RebuildAsync(db, mark, cancellationToken);
+            Interlocked.Increment(ref _rebuilt);
+        }
+
+        return marks.Count;
+    }
+
+    /// <summary>Rebuilds one hour's rows from the facts and clears its mark if nobody marked it again meanwhile.</summary>
+    public static async Task RebuildAsync(ParleyDbContext db, ReportRollupDirty mark, CancellationToken cancellationToken)
+    {
+        var hour = mark.Hour;
+        var end = hour + Hour;
+        var window = new ReportWindow(hour, end, TimeZoneInfo.Utc, businessHoursOnly: false);
+        var facts = db.ConversationFacts.AsNoTracking().Where(f => f.ClosedAt != null);
+        var created = await ReportService.Project(facts.Where(f => f.CreatedAt >= hour && f.CreatedAt < end)).ToListAsync(cancellationToken);
+        var closed = await ReportService.Project(facts.Where(f => f.ClosedAt >= hour && f.ClosedAt < end)).ToListAsync(cancellationToken);
+        var totals = new Dictionary<(Guid Team, Guid Site), ReportRollupTotals>();
+        ReportRollupTotals For(FactRow row)
+        {
+            var key = (row.TeamId ?? Guid.Empty, row.SiteId);
+            if (!totals.TryGetValue(key, out var t))
+            {
+                totals[key] = t = new ReportRollupTotals();
+            }
+
+            return t;
+        }
+
+        foreach (var row in created)
+        {
+            For(row).AddCreated(row, window);
+        }
+
+        foreach (var row in closed)
+        {
+            For(row).AddClosed(row, window);
+        }
+
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        await db.ReportRollups.Where(r => r.Span == 1 && r.Hour == hour).ExecuteDeleteAsync(cancellationToken);
+        db.ReportRollups.AddRange(totals.Select(t => t.Value.ToRollup(hour, 1, t.Key.Team, t.Key.Site)));
+        await db.SaveChangesAsync(cancellationToken);
+        db.ChangeTracker.Clear();
+
+        // The UTC day's rows: the sum of its hourly rows, rewritten in the same transaction, so they always agree.
+        var day = new DateTime(hour.Year, hour.Month, hour.Day, 0, 0, 0, DateTimeKind.Utc);
+        var dayEnd = day.AddDays(1);
+        var days = new Dictionary<(Guid Team, Guid Site), ReportRollupTotals>();
+        foreach (var r in await db.ReportRollups.AsNoTracking().Where(r => r.Span == 1 && r.Hour >= day && r.Hour < dayEnd).ToListAsync(cancellationToken))
+        {
+            if (!days.TryGetValue((r.TeamId, r.SiteId), out var t))
+            {
+                days[(r.TeamId, r.SiteId)] = t = new ReportRollupTotals();
+            }
+
+            t.Add(r);
+        }
+
+        await db.ReportRollups.Where(r => r.Span == 24 && r.Hour == day).ExecuteDeleteAsync(cancellationToken);
+        db.ReportRollups.AddRange(days.Select(t => t.Value.ToRollup(day, 24, t.Key.Team, t.Key.Site)));
+        await db.SaveChangesAsync(cancellationToken);
+        db.ChangeTracker.Clear();
+        var stamp = mark.Stamp;
+        await db.ReportRollupDirty.Where(d => d.Hour == hour && d.Stamp == stamp).ExecuteDeleteAsync(cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Marks every hour that holds a closed conversation's creation or close, so the next passes rebuild all rollups
+    /// (seeded or imported facts, written behind the refresher's back). The migration does the same in SQL.
+    /// </summary>
+    public static async Task MarkAllAsync(ParleyDbContext db, CancellationToken cancellationToken)
+    {
+        var times = await db.ConversationFacts.AsNoTracking().Where(f => f.ClosedAt != null)
+            .Select(f => new { f.CreatedAt, ClosedAt = f.ClosedAt!.Value }).ToListAsync(cancellationToken);
+        var hours = times.SelectMany(t => new[] { HourOf(t.CreatedAt), HourOf(t.ClosedAt) }).ToHashSet();
+        var known = (await db.ReportRollupDirty.AsNoTracking().Select(d => d.Hour).ToListAsync(cancellationToken)).ToHashSet();
+        db.ReportRollupDirty.AddRange(hours.Where(h => !known.Contains(h)).Select(h => new ReportRollupDirty { Hour = h, Stamp = 1 }));
+        await db.SaveChangesAsync(cancellationToken);
+        db.ChangeTracker.Clear();
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A report rollup pass failed; the marked hours stay marked and the next pass retries them")]
+    private static partial void LogPassFailed(ILogger logger, Exception exception);
+}
