@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 classes=(
   WidgetBrowserTests ConsoleBrowserTests RoutingAdminBrowserTests ReportsBrowserTests
   WebhooksAdminBrowserTests AccountBrowserTests CannedRepliesBrowserTests AuditLogBrowserTests SupervisionBrowserTests
-  TwoFactorBrowserTests AdaptersBrowserTests AlertsAdminBrowserTests DashboardTests
+  TwoFactorBrowserTests AdaptersBrowserTests AlertsAdminBrowserTests DashboardTests CopilotBrowserTests
 )
 filter=$(printf 'FullyQualifiedName~%s|' "${classes[@]}")
 PARLEY_SCREENSHOT_DIR=docs/img dotnet test tests/Parley.Tests --filter "${filter%|}"
