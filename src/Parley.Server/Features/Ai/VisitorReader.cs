@@ -127,7 +127,6 @@ public sealed partial class VisitorReader(
         var conversationId = state.Id;
         var engines = ai.Engines;
         var analyzed = Analyze(engines, item.MessageId, item.Body!);
-        var recent = await RecentTextsAsync(item, cancellationToken);
         var intent = engines.Intents.Classify(analyzed);
         var mood = engines.Sentiment.Score(analyzed);
         var settings = await siteSettings.GetAsync(scopes, state.SiteId, cancellationToken);
@@ -163,9 +162,15 @@ public sealed partial class VisitorReader(
                 }
             }
 
+            // After routing: reading the recent texts back may need the database, and routing must not wait on it.
             if (settings.Takeover.Enabled && state.TakeoverReason is null)
             {
+                var recent = await RecentTextsAsync(item, cancellationToken);
                 changed |= await CheckTakeoverAsync(Db, state, recent, settings, engines, cancellationToken);
+            }
+            else
+            {
+                KeepRecentText(item);
             }
 
             if (changed)
@@ -178,6 +183,23 @@ public sealed partial class VisitorReader(
             if (scope is { } opened)
             {
                 await opened.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>A text no takeover check needs now: kept when the memory is complete, else the memory is dropped (read back when needed).</summary>
+    private void KeepRecentText(Committed item)
+    {
+        if (_recent.TryGetValue(item.Conversation.Id, out var recent))
+        {
+            if (recent.LastSeq == item.Seq - 1)
+            {
+                recent.Add(item.MessageId, item.CreatedAt, item.Body!);
+                recent.LastSeq = item.Seq;
+            }
+            else
+            {
+                _recent.Remove(item.Conversation.Id);
             }
         }
     }
