@@ -40,32 +40,13 @@ internal sealed partial class GroupCommit
         await using var batch = new NpgsqlBatch(connection, tx);
         batch.BatchCommands.Add(InsertCommand(fresh));
 
-        var ids = new List<Guid>(conversations.Count);
-        foreach (var (_, m) in fresh)
-        {
-            if (!ids.Contains(m.ConversationId))
-            {
-                ids.Add(m.ConversationId);
-            }
-        }
-
-        var states = ids.ConvertAll(id => conversations[id]);
+        var states = ConversationsOf(fresh, conversations);
         var updatedAt = fresh[0].Message.CreatedAt;
         batch.BatchCommands.Add(AdvanceCommand(states, updatedAt));
         batch.BatchCommands.Add(FactsCommand(states, fresh, updatedAt));
 
-        // RETURNING order is unspecified: match rows back by (conversation, seq), which is unique.
-        var byKey = new Dictionary<(Guid, long), Message>(fresh.Count);
-        foreach (var (_, m) in fresh)
-        {
-            byKey[(m.ConversationId, m.Seq)] = m;
-        }
-
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            byKey[(reader.GetGuid(1), reader.GetInt64(2))].Id = reader.GetInt64(0);
-        }
+        await ReadInsertedIdsAsync(reader, fresh, cancellationToken);
 
         // The update and the upsert return no rows; reading to the end surfaces their errors here.
         while (await reader.NextResultAsync(cancellationToken))

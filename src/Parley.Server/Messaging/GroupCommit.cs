@@ -263,19 +263,31 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time)
         sql.Append(" RETURNING \"Id\", \"ConversationId\", \"Seq\"");
         cmd.CommandText = sql.ToString();
 
-        // RETURNING order is unspecified: match rows back by (conversation, seq), which is unique.
+        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
+        await ReadInsertedIdsAsync(reader, fresh, cancellationToken);
+    }
+
+    /// <summary>
+    /// Gives the inserted messages their ids from the insert's <c>RETURNING "Id", "ConversationId", "Seq"</c> rows,
+    /// whose order is unspecified: matched by (conversation, seq), which is unique.
+    /// </summary>
+    private static async Task ReadInsertedIdsAsync(DbDataReader reader, List<(int Index, Message Message)> fresh, CancellationToken cancellationToken)
+    {
         var byKey = new Dictionary<(Guid, long), Message>(fresh.Count);
         foreach (var (_, m) in fresh)
         {
             byKey[(m.ConversationId, m.Seq)] = m;
         }
 
-        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             byKey[(SqlDialect.ReadGuid(reader, 1), reader.GetInt64(2))].Id = reader.GetInt64(0);
         }
     }
+
+    /// <summary>The conversations the batch's new messages belong to, each once, in the order of their first message.</summary>
+    private static List<ConversationState> ConversationsOf(List<(int Index, Message Message)> fresh, Dictionary<Guid, ConversationState> conversations) =>
+        fresh.Select(f => f.Message.ConversationId).Distinct().Select(id => conversations[id]).ToList();
 
     private async Task AdvanceConversationsAsync(
         DbConnection connection, DbTransaction tx, List<(int Index, Message Message)> fresh,
@@ -291,9 +303,8 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time)
         facts.Transaction = tx;
         update.CommandText = UpdateConversationSql;
         facts.CommandText = UpsertFactsSql;
-        foreach (var id in fresh.Select(f => f.Message.ConversationId).Distinct())
+        foreach (var c in ConversationsOf(fresh, conversations))
         {
-            var c = conversations[id];
             SetUpdateConversation(update, c, updatedAt);
             await update.ExecuteNonQueryAsync(cancellationToken);
             dialect.Set(facts, "@id", c.Id);

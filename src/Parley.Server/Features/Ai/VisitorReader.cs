@@ -80,7 +80,7 @@ public sealed partial class VisitorReader(
                 {
                     if (item.Body is null)
                     {
-                        CountSeq(item);
+                        FollowRecent(item);
                     }
                     else
                     {
@@ -104,19 +104,15 @@ public sealed partial class VisitorReader(
         await Task.WhenAll(sweep, answered);
     }
 
-    /// <summary>A message that is not a visitor's text: the conversation's recent texts stay complete only while no sequence number is missed.</summary>
-    private void CountSeq(Committed item)
+    /// <summary>
+    /// A message no takeover check reads now (not a visitor's text, or one while no check runs): the conversation's
+    /// remembered texts follow it when they are complete, else they are dropped (read back when a check needs them).
+    /// </summary>
+    private void FollowRecent(Committed item)
     {
-        if (_recent.TryGetValue(item.Conversation.Id, out var recent))
+        if (_recent.TryGetValue(item.Conversation.Id, out var recent) && !recent.Follow(item))
         {
-            if (recent.LastSeq == item.Seq - 1)
-            {
-                recent.LastSeq = item.Seq;
-            }
-            else
-            {
-                _recent.Remove(item.Conversation.Id);
-            }
+            _recent.Remove(item.Conversation.Id);
         }
     }
 
@@ -170,7 +166,7 @@ public sealed partial class VisitorReader(
             }
             else
             {
-                KeepRecentText(item);
+                FollowRecent(item);
             }
 
             if (changed)
@@ -187,23 +183,6 @@ public sealed partial class VisitorReader(
         }
     }
 
-    /// <summary>A text no takeover check needs now: kept when the memory is complete, else the memory is dropped (read back when needed).</summary>
-    private void KeepRecentText(Committed item)
-    {
-        if (_recent.TryGetValue(item.Conversation.Id, out var recent))
-        {
-            if (recent.LastSeq == item.Seq - 1)
-            {
-                recent.Add(item.MessageId, item.CreatedAt, item.Body!);
-                recent.LastSeq = item.Seq;
-            }
-            else
-            {
-                _recent.Remove(item.Conversation.Id);
-            }
-        }
-    }
-
     /// <summary>
     /// The conversation's latest visitor texts up to and including this one, oldest first. Kept in memory while this
     /// node saw every message of the conversation (each sequence number in turn); after a gap (a message committed on
@@ -212,30 +191,32 @@ public sealed partial class VisitorReader(
     private async Task<RecentVisitorTexts> RecentTextsAsync(Committed item, CancellationToken cancellationToken)
     {
         var id = item.Conversation.Id;
-        if (!_recent.TryGetValue(id, out var recent) || recent.LastSeq != item.Seq - 1)
+        if (_recent.TryGetValue(id, out var recent) && recent.Follow(item))
         {
-            if (_recent.Count >= RecentConversationsLimit)
-            {
-                _recent.Clear();
-            }
-
-            recent = new RecentVisitorTexts();
-            await using var scope = scopes.CreateAsyncScope();
-            var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
-            var older = await db.Messages.AsNoTracking()
-                .Where(m => m.ConversationId == id && m.SenderKind == SenderKind.Visitor && m.Kind == MessageKind.Text && m.Seq < item.Seq)
-                .OrderByDescending(m => m.Seq).Take(RecentVisitorTexts.Capacity - 1).Select(m => new { m.Id, m.CreatedAt, m.Body })
-                .ToListAsync(cancellationToken);
-            for (var i = older.Count - 1; i >= 0; i--)
-            {
-                recent.Add(older[i].Id, older[i].CreatedAt, older[i].Body);
-            }
-
-            _recent[id] = recent;
+            return recent;
         }
 
-        recent.Add(item.MessageId, item.CreatedAt, item.Body!);
-        recent.LastSeq = item.Seq;
+        if (_recent.Count >= RecentConversationsLimit)
+        {
+            _recent.Clear();
+        }
+
+        recent = new RecentVisitorTexts();
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
+        var older = await db.Messages.AsNoTracking()
+            .Where(m => m.ConversationId == id && m.SenderKind == SenderKind.Visitor && m.Kind == MessageKind.Text && m.Seq < item.Seq)
+            .OrderByDescending(m => m.Seq).Take(RecentVisitorTexts.Capacity - 1).Select(m => new { m.Id, m.CreatedAt, m.Body })
+            .ToListAsync(cancellationToken);
+        for (var i = older.Count - 1; i >= 0; i--)
+        {
+            recent.Add(older[i].Id, older[i].CreatedAt, older[i].Body);
+        }
+
+        // Complete up to the message before this one now.
+        recent.LastSeq = item.Seq - 1;
+        recent.Follow(item);
+        _recent[id] = recent;
         return recent;
     }
 
@@ -407,6 +388,26 @@ public sealed partial class VisitorReader(
 
         /// <summary>The sequence number of the conversation's last message this node saw.</summary>
         public long LastSeq { get; set; }
+
+        /// <summary>
+        /// Takes the conversation's next message (keeping its text when it is a visitor's); false, changing nothing,
+        /// when a sequence number was missed in between.
+        /// </summary>
+        public bool Follow(Committed item)
+        {
+            if (LastSeq != item.Seq - 1)
+            {
+                return false;
+            }
+
+            if (item.Body is { } body)
+            {
+                Add(item.MessageId, item.CreatedAt, body);
+            }
+
+            LastSeq = item.Seq;
+            return true;
+        }
 
         public void Add(long id, DateTime at, string body)
         {
