@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
@@ -56,6 +57,9 @@ internal sealed class HubClient : IAsyncDisposable
     public TaskCompletionSource<string?> Closed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public bool IsOpen => Volatile.Read(ref _closed) == 0;
+
+    /// <summary>When the connection ended (<see cref="Stopwatch"/> ticks); 0 while open.</summary>
+    public long ClosedAtTicks { get; private set; }
 
     public object? Tag { get; set; }
 
@@ -209,6 +213,8 @@ internal sealed class HubClient : IAsyncDisposable
             return;
         }
 
+        ClosedAtTicks = Stopwatch.GetTimestamp();
+
         foreach (var key in _pending.Keys)
         {
             if (_pending.TryRemove(key, out var call))
@@ -283,6 +289,11 @@ internal sealed class HubClient : IAsyncDisposable
             case 7: // close: [7, error, allowReconnect]
                 {
                     var error = count > 1 && !reader.TryReadNil() ? reader.ReadString() : null;
+                    if (Environment.GetEnvironmentVariable("LT_DEBUG_CLOSE") is not null)
+                    {
+                        Console.Error.WriteLine($"[{Name}] close frame {payload.Length} B: {Convert.ToHexString(payload.Span[..Math.Min(64, payload.Length)])}");
+                    }
+
                     throw new ClosedByServerException("close message: " + (error ?? "(no error)"));
                 }
 

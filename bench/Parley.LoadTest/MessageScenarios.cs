@@ -13,6 +13,9 @@ internal sealed class Conv(Guid id)
     /// <summary>Connections that send into this conversation (round robin).</summary>
     public List<HubClient> Senders { get; } = [];
 
+    /// <summary>The agent that answers in this conversation (<c>--agent-rate</c>), if any.</summary>
+    public HubClient? AgentSender { get; set; }
+
     /// <summary>Per receiving connection, its view of this conversation.</summary>
     public Dictionary<HubClient, SeqTrack> Receivers { get; } = [];
 
@@ -43,10 +46,27 @@ internal sealed class MessageLoad
     private long _deliveries;
     private long _updates;
     private long _lastAckTicks;
+    private long _measureStart;
+    private long _refused;
+    private long _agentSent;
+    private long _agentAcked;
+    private long _agentFailed;
 
     public Latency AckLatency { get; } = new();
 
     public Latency DeliveryLatency { get; } = new();
+
+    /// <summary>Agents' sends (<c>--agent-rate</c>), timed apart from the visitors' so their priority shows.</summary>
+    public Latency AgentAckLatency { get; } = new();
+
+    /// <summary>Visitor sends the server refused as <c>overloaded</c> (not stored, not acked: the widget retries them later).</summary>
+    public long Refused => Interlocked.Read(ref _refused);
+
+    public long AgentSent => Interlocked.Read(ref _agentSent);
+
+    public long AgentAcked => Interlocked.Read(ref _agentAcked);
+
+    public long AgentFailed => Interlocked.Read(ref _agentFailed);
 
     public Errors Errors { get; } = new();
 
@@ -98,6 +118,11 @@ internal sealed class MessageLoad
     {
         AckLatency.Reset();
         DeliveryLatency.Reset();
+        AgentAckLatency.Reset();
+        Interlocked.Exchange(ref _refused, 0);
+        Interlocked.Exchange(ref _agentSent, 0);
+        Interlocked.Exchange(ref _agentAcked, 0);
+        Interlocked.Exchange(ref _agentFailed, 0);
         Interlocked.Exchange(ref _sent, 0);
         Interlocked.Exchange(ref _acked, 0);
         Interlocked.Exchange(ref _failed, 0);
@@ -106,13 +131,36 @@ internal sealed class MessageLoad
     }
 
     /// <summary>
-    /// Sends <paramref name="rate"/> messages per second for <paramref name="seconds"/> on a dedicated thread,
-    /// round robin over the conversations; returns the start timestamp.
+    /// Sends <paramref name="rate"/> visitor messages per second (and <paramref name="agentRate"/> agent replies) for
+    /// <paramref name="seconds"/> on dedicated threads, round robin over the conversations; returns the start timestamp.
     /// </summary>
-    public long Run(double rate, double seconds)
+    public long Run(double rate, double seconds, double agentRate = 0)
+    {
+        var start = Stopwatch.GetTimestamp();
+        _measureStart = start;
+        var visitors = Drive("sender", rate, seconds, start, (k, intended) =>
+        {
+            var conv = _order[(int)(k % _order.Count)];
+            SendOne(conv.Senders[conv.NextSender++ % conv.Senders.Count], conv, intended, agent: false);
+        });
+        var agents = agentRate <= 0 ? null : Drive("agent-sender", agentRate, seconds, start, (k, intended) =>
+        {
+            // A different stride than the visitors' so agent replies land in conversations under load.
+            var conv = _order[(int)(k * 7 % _order.Count)];
+            if (conv.AgentSender is { } agent)
+            {
+                SendOne(agent, conv, intended, agent: true);
+            }
+        });
+        visitors.Join();
+        agents?.Join();
+        return start;
+    }
+
+    /// <summary>Calls <paramref name="send"/> for the k-th message at its intended time, on its own thread.</summary>
+    private static Thread Drive(string name, double rate, double seconds, long start, Action<long, long> send)
     {
         var total = (long)(rate * seconds);
-        var start = Stopwatch.GetTimestamp();
         var ticksPerMessage = Stopwatch.Frequency / rate;
         var thread = new Thread(() =>
         {
@@ -123,32 +171,28 @@ internal sealed class MessageLoad
                 var due = Math.Min(total, (long)((now - start) / ticksPerMessage) + 1);
                 for (; k < due; k++)
                 {
-                    var intended = start + (long)(k * ticksPerMessage);
-                    var conv = _order[(int)(k % _order.Count)];
-                    var sender = conv.Senders[conv.NextSender++ % conv.Senders.Count];
-                    SendOne(sender, conv, intended);
+                    send(k, start + (long)(k * ticksPerMessage));
                 }
 
                 Thread.Sleep(1);
             }
         })
-        { IsBackground = true, Name = "sender", Priority = ThreadPriority.AboveNormal };
+        { IsBackground = true, Name = name, Priority = ThreadPriority.AboveNormal };
         thread.Start();
-        thread.Join();
-        return start;
+        return thread;
     }
 
-    private void SendOne(HubClient sender, Conv conv, long intended)
+    private void SendOne(HubClient sender, Conv conv, long intended, bool agent)
     {
-        Interlocked.Increment(ref _sent);
+        Interlocked.Increment(ref agent ? ref _agentSent : ref _sent);
         if (!sender.IsOpen)
         {
-            Interlocked.Increment(ref _failed);
+            Interlocked.Increment(ref agent ? ref _agentFailed : ref _failed);
             Errors.Add("send on closed connection");
             return;
         }
 
-        _ = sender.SendInvocationAsync("Send", Wire.SendArgs(conv.Id, Guid.NewGuid(), Wire.Body(intended)), new PendingSend(this, conv, intended));
+        _ = sender.SendInvocationAsync("Send", Wire.SendArgs(conv.Id, Guid.NewGuid(), Wire.Body(intended)), new PendingSend(this, conv, intended, agent));
     }
 
     /// <summary>Waits until every send is answered and every receiver has caught up, or the timeout passes.</summary>
@@ -157,7 +201,7 @@ internal sealed class MessageLoad
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         while (Stopwatch.GetTimestamp() < deadline)
         {
-            if (Acked + Interlocked.Read(ref _failed) >= Sent && _order.All(c => c.Receivers.Values.All(r => r.Last >= c.MaxAckSeq)))
+            if (Acked + Interlocked.Read(ref _failed) + Refused >= Sent && AgentAcked + AgentFailed >= AgentSent && _order.All(c => c.Receivers.Values.All(r => r.Last >= c.MaxAckSeq)))
             {
                 return true;
             }
@@ -183,7 +227,9 @@ internal sealed class MessageLoad
                 ooo += track.OutOfOrder;
                 if (!client.IsOpen)
                 {
-                    Errors.Add("receiver connection closed: " + client.Closed.Task.Result);
+                    // When, in 5-second steps from the start of the measured run: evicted during the load, or after it.
+                    var at = (client.ClosedAtTicks - _measureStart) / Stopwatch.Frequency / 5 * 5;
+                    Errors.Add($"receiver connection closed: {client.Closed.Task.Result} (at {at}-{at + 5} s)");
                 }
             }
         }
@@ -193,14 +239,21 @@ internal sealed class MessageLoad
 
     public double SecondsSinceStartToLastAck(long start) => (Interlocked.Read(ref _lastAckTicks) - start) / (double)Stopwatch.Frequency;
 
-    private sealed class PendingSend(MessageLoad load, Conv conv, long intended) : IPendingCall
+    private sealed class PendingSend(MessageLoad load, Conv conv, long intended, bool agent) : IPendingCall
     {
         public void Complete(ref MessagePackReader reader, string? error, bool hasResult)
         {
             if (error is not null || !hasResult)
             {
-                Interlocked.Increment(ref load._failed);
-                load.Errors.Add("send error: " + (error ?? "no result"));
+                if (!agent && error is not null && error.Contains("overloaded:", StringComparison.Ordinal))
+                {
+                    // Shed by the server's load governor: refused, never stored; a real widget retries it later.
+                    Interlocked.Increment(ref load._refused);
+                    return;
+                }
+
+                Interlocked.Increment(ref agent ? ref load._agentFailed : ref load._failed);
+                load.Errors.Add((agent ? "agent send error: " : "send error: ") + (error ?? "no result"));
                 return;
             }
 
@@ -208,11 +261,11 @@ internal sealed class MessageLoad
             var now = Stopwatch.GetTimestamp();
             if (load.Recording)
             {
-                load.AckLatency.RecordTicks(now - intended);
+                (agent ? load.AgentAckLatency : load.AckLatency).RecordTicks(now - intended);
             }
 
             conv.Acked(ack.Seq);
-            Interlocked.Increment(ref load._acked);
+            Interlocked.Increment(ref agent ? ref load._agentAcked : ref load._acked);
             Interlocked.Exchange(ref load._lastAckTicks, now);
             if (ack.Duplicate)
             {
@@ -222,7 +275,7 @@ internal sealed class MessageLoad
 
         public void Fail(Exception exception)
         {
-            Interlocked.Increment(ref load._failed);
+            Interlocked.Increment(ref agent ? ref load._agentFailed : ref load._failed);
             load.Errors.Add("send failed: " + exception.Message);
         }
     }
@@ -271,6 +324,7 @@ internal static class MessageScenarios
             conv.Senders.Add(visitorClients[i]);
             conv.Receivers[visitorClients[i]] = new SeqTrack(infos[i].LastSeq);
             conv.Receivers[agents[i % agentCount]] = new SeqTrack(infos[i].LastSeq);
+            conv.AgentSender = agents[i % agentCount];
         }
 
         await Parallel.ForAsync(0, visitors, new ParallelOptions { MaxDegreeOfParallelism = 16, CancellationToken = ct }, async (i, _) =>
@@ -283,7 +337,7 @@ internal static class MessageScenarios
             }
         });
 
-        return await RunMeasuredAsync(o, load, clients, rate, "chat", new()
+        return await RunMeasuredAsync(o, target, load, clients, rate, "chat", new()
         {
             ["visitors"] = visitors,
             ["agents"] = agentCount,
@@ -338,7 +392,7 @@ internal static class MessageScenarios
             clients.Add(agent);
         }
 
-        var result = await RunMeasuredAsync(o, load, clients, rate, "fanout", new()
+        var result = await RunMeasuredAsync(o, target, load, clients, rate, "fanout", new()
         {
             ["receivers"] = receivers + agentCount,
             ["senders"] = senderCount,
@@ -347,17 +401,18 @@ internal static class MessageScenarios
     }
 
     private static async Task<Dictionary<string, object?>> RunMeasuredAsync(
-        Options o, MessageLoad load, List<HubClient> clients, double rate, string scenario, Dictionary<string, object?> extra)
+        Options o, Target target, MessageLoad load, List<HubClient> clients, double rate, string scenario, Dictionary<string, object?> extra)
     {
         var seconds = o.Double("duration", 20);
         var warmup = o.Double("warmup", 3);
+        var agentRate = o.Double("agent-rate", 0);
         await using var keepAlive = new KeepAlive(() => clients);
 
         if (warmup > 0)
         {
             Console.Error.WriteLine($"[{scenario}] warm-up {warmup}s at {rate}/s");
             load.Recording = false;
-            load.Run(rate, warmup);
+            load.Run(rate, warmup, agentRate);
             await load.DrainAsync(TimeSpan.FromSeconds(20));
             load.ResetCounters();
             load.Recording = true;
@@ -375,7 +430,10 @@ internal static class MessageScenarios
         Console.Error.WriteLine($"[{scenario}] measuring {seconds}s at {rate}/s over {clients.Count} connections");
         var monitor = new ServerMonitor(o.ServerPid);
         monitor.Start();
-        var start = load.Run(rate, seconds);
+        var start = load.Run(rate, seconds, agentRate);
+
+        // After the load: how soon does an agent's reply go through quickly again, and the server report itself healthy?
+        var recovery = o.Flag("recovery") ? Recovery.MeasureAsync(target, load, TimeSpan.FromSeconds(o.Double("recovery-seconds", 60))) : null;
         var drained = await load.DrainAsync(TimeSpan.FromSeconds(o.Double("drain", 15)));
         var elapsedToLastAck = Math.Max(seconds, load.SecondsSinceStartToLastAck(start));
         var deliveries = load.Deliveries;
@@ -406,6 +464,7 @@ internal static class MessageScenarios
             ["outOfOrder"] = ooo,
             ["errors"] = load.Errors.Total,
             ["errorKinds"] = load.Errors.Snapshot(),
+            ["refused"] = load.Refused,
             ["ackLatencyMs"] = load.AckLatency.Summary(),
             ["deliveryLatencyMs"] = load.DeliveryLatency.Summary(),
             ["server"] = server,
@@ -413,6 +472,22 @@ internal static class MessageScenarios
         if (server.TryGetValue("allocatedMB", out var mb) && mb is double allocated && load.Acked > 0)
         {
             result["allocBytesPerMessage"] = Math.Round(allocated * 1048576 / load.Acked, 0);
+        }
+
+        if (agentRate > 0)
+        {
+            result["agentRate"] = agentRate;
+            result["agentSent"] = load.AgentSent;
+            result["agentAcked"] = load.AgentAcked;
+            result["agentAckLatencyMs"] = load.AgentAckLatency.Summary();
+        }
+
+        if (recovery is not null)
+        {
+            foreach (var (k, v) in await recovery)
+            {
+                result[k] = v;
+            }
         }
 
         foreach (var (k, v) in extra)

@@ -70,6 +70,21 @@ internal sealed class Target : IDisposable
         throw new InvalidOperationException("login returned no parley.session cookie");
     }
 
+    /// <summary>GET /health/ready: true when the server reports Healthy (not Degraded, e.g. by its load governor).</summary>
+    public async Task<bool> IsHealthyAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await _http.GetAsync("/health/ready", cancellationToken);
+            var body = await response.Content.ReadAsStringAsync(cancellationToken);
+            return response.IsSuccessStatusCode && body.Contains("Healthy", StringComparison.Ordinal) && !body.Contains("Degraded", StringComparison.Ordinal);
+        }
+        catch (HttpRequestException)
+        {
+            return false;
+        }
+    }
+
     public Task<HubClient> ConnectVisitorAsync(string token, string name, InvocationHandler? handler, CancellationToken cancellationToken, HttpMessageInvoker? invoker = null) =>
         HubClient.ConnectAsync(VisitorHub(token), invoker ?? NextInvoker(), null, name, handler, cancellationToken);
 

@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
+using Parley.Data;
 using Parley.Server.Events;
 using Parley.Server.Features.Metrics;
+using Parley.Server.Infrastructure;
 
 namespace Parley.Server.Messaging;
 
@@ -14,9 +16,19 @@ public sealed class StoreUnavailableException(string message, Exception? inner =
 /// into one transaction (group commit), acknowledges every sender after the commit, then raises
 /// <see cref="MessageCommitted"/> in sequence order for fan-out and other listeners.
 /// </summary>
+/// <remarks>
+/// Two lanes feed the loop: agents', bots' and the system's writes, taken first, and visitors' writes, which fill
+/// the rest of each batch. A backlog of visitor messages (a traffic spike) therefore never delays an agent's reply
+/// by more than one commit. Each sender's writes stay in one lane, so one connection's sends keep their order
+/// (docs/protocol.md rule 9). With the load governor on, a visitor send that finds its lane beyond the governor's
+/// Overload level is refused at once (<c>overloaded</c>, retried by the widget after a pause) instead of queueing
+/// behind seconds of others: accepted messages keep a bounded wait, and the backlog drains within seconds of the
+/// spike ending (docs/operations.md, Overload).
+/// </remarks>
 public sealed partial class MessageWriter : BackgroundService
 {
-    private readonly Channel<PendingWrite> _queue;
+    private readonly Channel<PendingWrite> _priority;
+    private readonly Channel<PendingWrite> _visitors;
 
     // Committed batches wait here for the event dispatcher, so fan-out of one batch overlaps the next commit.
     // Unbounded on purpose: it holds at most what the bounded write queue let in, and is drained in order.
@@ -27,23 +39,29 @@ public sealed partial class MessageWriter : BackgroundService
     private readonly MessagingOptions _options;
     private readonly ILogger<MessageWriter> _logger;
     private readonly ParleyMetrics _metrics;
+    private readonly LoadGovernor _governor;
 
-    internal MessageWriter(GroupCommit store, DomainEvents events, IOptions<MessagingOptions> options, ParleyMetrics metrics, ILogger<MessageWriter> logger)
+    internal MessageWriter(GroupCommit store, DomainEvents events, IOptions<MessagingOptions> options, ParleyMetrics metrics, LoadGovernor governor, ILogger<MessageWriter> logger)
     {
         _metrics = metrics;
+        _governor = governor;
         _store = store;
         _events = events;
         _options = options.Value;
         _logger = logger;
-        _queue = Channel.CreateBounded<PendingWrite>(new BoundedChannelOptions(_options.QueueCapacity)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
+        var lane = new BoundedChannelOptions(_options.QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait };
+        _priority = Channel.CreateBounded<PendingWrite>(lane);
+        _visitors = Channel.CreateBounded<PendingWrite>(lane);
     }
 
-    /// <summary>Sends waiting for their commit (metrics, load governor).</summary>
-    public int QueueDepth => _queue.Reader.Count;
+    /// <summary>Sends waiting for their commit, both lanes (metrics, load governor).</summary>
+    public int QueueDepth => _priority.Reader.Count + _visitors.Reader.Count;
+
+    /// <summary>Agents', bots' and the system's writes waiting (the lane taken first).</summary>
+    public int PriorityQueueDepth => _priority.Reader.Count;
+
+    /// <summary>Visitors' writes waiting.</summary>
+    public int VisitorQueueDepth => _visitors.Reader.Count;
 
     /// <summary>Stores the message (or finds the original of a retry) and completes once it is durable.</summary>
     public async Task<WriteResult> WriteAsync(WriteCommand command, CancellationToken cancellationToken = default) =>
@@ -54,12 +72,19 @@ public sealed partial class MessageWriter : BackgroundService
     /// it is durable. Callers that must keep an order between writes (<see cref="SendOrder"/>) enqueue the next one
     /// only after this returns.
     /// </summary>
+    /// <exception cref="ParleyException"><c>overloaded</c>: a visitor's write refused by the load governor.</exception>
     public async ValueTask<Task<WriteResult>> EnqueueAsync(WriteCommand command, CancellationToken cancellationToken = default)
     {
+        var visitor = command.SenderKind == SenderKind.Visitor;
+        if (visitor && _governor.ShouldRefuseVisitorWrite(_visitors.Reader.Count))
+        {
+            throw new ParleyException(ErrorCatalogue.Overloaded, $"The server is busy; retry in {OverloadRetrySeconds} s with the same client id.");
+        }
+
         var pending = new PendingWrite(command);
         try
         {
-            await _queue.Writer.WriteAsync(pending, cancellationToken);
+            await (visitor ? _visitors : _priority).Writer.WriteAsync(pending, cancellationToken);
         }
         catch (ChannelClosedException)
         {
@@ -70,19 +95,28 @@ public sealed partial class MessageWriter : BackgroundService
         return pending.Completion.Task;
     }
 
+    /// <summary>What a refused visitor is told to wait (the widget backs off from 2 s, doubling).</summary>
+    private const int OverloadRetrySeconds = 2;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         // On shutdown stop accepting, but drain and commit everything already queued.
-        await using var registration = stoppingToken.Register(() => _queue.Writer.TryComplete());
+        await using var registration = stoppingToken.Register(() =>
+        {
+            _priority.Writer.TryComplete();
+            _visitors.Writer.TryComplete();
+        });
         var batch = new List<PendingWrite>(_options.MaxBatchSize);
         var commands = new List<WriteCommand>(_options.MaxBatchSize);
         var dispatcher = Task.Run(DispatchAsync, CancellationToken.None);
-        while (await _queue.Reader.WaitToReadAsync(CancellationToken.None))
+        while (await WaitForWorkAsync())
         {
-            while (batch.Count < _options.MaxBatchSize && _queue.Reader.TryRead(out var item))
+            // Agents' (and bots', the system's) writes first, then visitors' to fill the batch.
+            Fill(_priority.Reader, batch, commands);
+            Fill(_visitors.Reader, batch, commands);
+            if (batch.Count == 0)
             {
-                batch.Add(item);
-                commands.Add(item.Command);
+                continue;
             }
 
             await ProcessAsync(batch, commands);
@@ -93,6 +127,35 @@ public sealed partial class MessageWriter : BackgroundService
         _committed.Writer.TryComplete();
         await dispatcher;
         await _store.DisposeAsync();
+    }
+
+    private void Fill(ChannelReader<PendingWrite> lane, List<PendingWrite> batch, List<WriteCommand> commands)
+    {
+        while (batch.Count < _options.MaxBatchSize && lane.TryRead(out var item))
+        {
+            batch.Add(item);
+            commands.Add(item.Command);
+        }
+    }
+
+    /// <summary>True when either lane has a write; false once both are completed and drained (shutdown).</summary>
+    private async ValueTask<bool> WaitForWorkAsync()
+    {
+        if (_priority.Reader.Count > 0 || _visitors.Reader.Count > 0)
+        {
+            return true;
+        }
+
+        var priority = _priority.Reader.Completion.IsCompleted ? null : _priority.Reader.WaitToReadAsync().AsTask();
+        var visitors = _visitors.Reader.Completion.IsCompleted ? null : _visitors.Reader.WaitToReadAsync().AsTask();
+        return (priority, visitors) switch
+        {
+            (null, null) => false,
+            (null, { } v) => await v,
+            ({ } p, null) => await p,
+            // Whichever answers first: a write (or a lane just completed; the next call looks again).
+            ({ } p, { } v) => await Task.WhenAny(p, v) is not null,
+        };
     }
 
     /// <summary>Raises the committed events, batch after batch, in commit (and so sequence) order.</summary>

@@ -14,6 +14,7 @@ public static class MessagingSetup
             sp.GetRequiredService<DomainEvents>(),
             sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<MessagingOptions>>(),
             sp.GetRequiredService<Features.Metrics.ParleyMetrics>(),
+            sp.GetRequiredService<Features.Metrics.LoadGovernor>(),
             sp.GetRequiredService<ILogger<MessageWriter>>()));
         services.AddHostedService(sp => sp.GetRequiredService<MessageWriter>());
         services.AddScoped<MessageService>();

@@ -5,30 +5,43 @@ namespace Parley.Server.Realtime;
 
 /// <summary>
 /// One live hub connection with its own bounded outbound queue. Fan-out only ever enqueues here, so one slow
-/// client never stalls the writer or other clients; when the queue is full the client is disconnected and
-/// resumes by replay.
+/// client never stalls the writer or other clients.
 /// </summary>
+/// <remarks>
+/// A slow consumer is judged by its socket, not by the queue alone: the connection is closed (it resumes by replay)
+/// when more than <see cref="OutboundLimits.Soft"/> events wait <em>and</em> the write in progress has not drained for
+/// <see cref="OutboundLimits.Stall"/>, i.e. the client stopped reading. A queue that grew because the server itself fell
+/// behind (a burst, a busy core) while the client reads on is left to drain; only at <see cref="OutboundLimits.Hard"/>
+/// events, the memory bound, is such a connection closed too.
+/// </remarks>
 internal sealed partial class ClientConnection
 {
     private readonly HubConnectionContext _context;
     private readonly Channel<OutboundItem> _outbound;
     private readonly ILogger _logger;
     private readonly Action _onSlowConsumer;
+    private readonly OutboundLimits _limits;
+    private readonly TimeProvider _time;
     private readonly Lock _gate = new();
+
+    // When the pump's current write started waiting for the socket to drain (TimeProvider timestamp); 0 when none does.
+    private long _writeBlockedSince;
     private Guid[] _subscriptions = [];
     private Dictionary<Guid, SerializedHubMessage>? _latestState;
     private TaskCompletionSource? _roomWaiter;
     private int _roomTarget;
 
-    public ClientConnection(HubConnectionContext context, Audience audience, Guid principalId, Guid siteId, int queueLimit, ILogger logger, Action onSlowConsumer)
+    public ClientConnection(HubConnectionContext context, Audience audience, Guid principalId, Guid siteId, OutboundLimits limits, TimeProvider time, ILogger logger, Action onSlowConsumer)
     {
         _onSlowConsumer = onSlowConsumer;
+        _limits = limits;
+        _time = time;
         _context = context;
         Audience = audience;
         PrincipalId = principalId;
         SiteId = siteId;
         _logger = logger;
-        _outbound = Channel.CreateBounded<OutboundItem>(new BoundedChannelOptions(queueLimit)
+        _outbound = Channel.CreateBounded<OutboundItem>(new BoundedChannelOptions(limits.Hard)
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait, // never used to wait: TryWrite fails instead
@@ -50,6 +63,9 @@ internal sealed partial class ClientConnection
 
     /// <summary>The agent's display name (who-is-viewing); null for visitors.</summary>
     public string? DisplayName { get; init; }
+
+    /// <summary>Whether the pump waits for the socket to drain right now (diagnostics, tests).</summary>
+    internal bool WaitingForSocket => Volatile.Read(ref _writeBlockedSince) != 0;
 
     /// <summary>Events waiting to be written.</summary>
     public int Pending => _outbound.Reader.Count;
@@ -127,14 +143,38 @@ internal sealed partial class ClientConnection
 
     private void Write(OutboundItem item)
     {
-        if (!_outbound.Writer.TryWrite(item))
+        if (_outbound.Reader.Count >= _limits.Soft && IsStalled())
         {
-            if (_outbound.Writer.TryComplete())
+            Evict(notReading: true);
+        }
+        else if (!_outbound.Writer.TryWrite(item))
+        {
+            Evict(notReading: false);
+        }
+    }
+
+    /// <summary>Whether the write in progress has waited for the socket to drain for at least the stall time.</summary>
+    private bool IsStalled()
+    {
+        var since = Volatile.Read(ref _writeBlockedSince);
+        return since != 0 && _time.GetElapsedTime(since) >= _limits.Stall;
+    }
+
+    private void Evict(bool notReading)
+    {
+        if (_outbound.Writer.TryComplete())
+        {
+            if (notReading)
             {
-                LogSlowConsumer(_logger, ConnectionId);
-                _onSlowConsumer();
-                _context.Abort();
+                LogSlowConsumer(_logger, ConnectionId, _outbound.Reader.Count, _limits.Stall.TotalSeconds);
             }
+            else
+            {
+                LogQueueOverflow(_logger, ConnectionId, _limits.Hard);
+            }
+
+            _onSlowConsumer();
+            _context.Abort();
         }
     }
 
@@ -164,7 +204,24 @@ internal sealed partial class ClientConnection
                 var message = item.Message ?? TakeState(item.StateKey);
                 if (message is not null)
                 {
-                    await _context.WriteAsync(message, _context.ConnectionAborted);
+                    var write = _context.WriteAsync(message, _context.ConnectionAborted);
+                    if (write.IsCompleted)
+                    {
+                        write.GetAwaiter().GetResult();
+                    }
+                    else
+                    {
+                        // The transport's buffer is full: from now on the socket, i.e. the client, is what we wait for.
+                        Volatile.Write(ref _writeBlockedSince, _time.GetTimestamp());
+                        try
+                        {
+                            await write;
+                        }
+                        finally
+                        {
+                            Volatile.Write(ref _writeBlockedSince, 0);
+                        }
+                    }
                 }
 
                 if (Volatile.Read(ref _roomWaiter) is not null)
@@ -211,9 +268,22 @@ internal sealed partial class ClientConnection
     /// <summary>Either an event to deliver as is, or a marker for the newest state under a key.</summary>
     private readonly record struct OutboundItem(SerializedHubMessage? Message, Guid StateKey);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Connection {ConnectionId} is not reading; outbound queue full, disconnecting (it will resume by replay)")]
-    private static partial void LogSlowConsumer(ILogger logger, string connectionId);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Connection {ConnectionId} is not reading ({Pending} events waiting, its socket has not drained for {Seconds} s); disconnecting (it will resume by replay)")]
+    private static partial void LogSlowConsumer(ILogger logger, string connectionId, int pending, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Connection {ConnectionId} has {Limit} events waiting (the server is far behind); disconnecting (it will resume by replay)")]
+    private static partial void LogQueueOverflow(ILogger logger, string connectionId, int limit);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Writing to connection {ConnectionId} failed")]
     private static partial void LogPumpFailed(ILogger logger, Exception exception, string connectionId);
+}
+
+/// <summary>A connection's outbound queue limits (<see cref="RealtimeOptions"/>).</summary>
+/// <param name="Soft">Events waiting above which a connection whose socket stalled is closed.</param>
+/// <param name="Hard">Events waiting at which any connection is closed (memory bound).</param>
+/// <param name="Stall">How long a write may wait for the socket to drain before the client counts as not reading.</param>
+internal readonly record struct OutboundLimits(int Soft, int Hard, TimeSpan Stall)
+{
+    public static OutboundLimits From(RealtimeOptions options) =>
+        new(options.OutboundQueueLimit, Math.Max(options.OutboundQueueLimit, options.OutboundQueueHardLimit), TimeSpan.FromSeconds(options.SlowConsumerSeconds));
 }

@@ -6,9 +6,26 @@ public sealed class RealtimeOptions
 {
     public const string Section = "Parley:Realtime";
 
-    /// <summary>Events a connection may have waiting to be written before it is treated as too slow and closed.</summary>
+    /// <summary>
+    /// Events a connection may have waiting to be written before it can be treated as too slow: above this, a
+    /// connection whose socket has not drained for <see cref="SlowConsumerSeconds"/> is closed (it resumes by replay).
+    /// </summary>
     [Range(16, 1_000_000)]
     public int OutboundQueueLimit { get; set; } = 1024;
+
+    /// <summary>
+    /// How long a write may wait for the client's socket to drain, with more than <see cref="OutboundQueueLimit"/>
+    /// events queued behind it, before the client counts as not reading.
+    /// </summary>
+    [Range(0.1, 600)]
+    public double SlowConsumerSeconds { get; set; } = 10;
+
+    /// <summary>
+    /// Events waiting at which a connection is closed even though it reads (the server fell this far behind it): the
+    /// memory bound of one connection's queue (the events themselves are shared between connections).
+    /// </summary>
+    [Range(16, 10_000_000)]
+    public int OutboundQueueHardLimit { get; set; } = 16_384;
 
     /// <summary>Largest inbound hub frame; a larger one closes that connection.</summary>
     [Range(1024, 16 * 1024 * 1024)]

@@ -55,5 +55,6 @@ public static class RealtimeSetup
             sp.GetRequiredService<ConnectionRegistry>(),
             sp.GetRequiredService<IOptions<RealtimeOptions>>(),
             sp.GetRequiredService<Features.Metrics.ParleyMetrics>(),
+            sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<ClientConnection>>()));
 }

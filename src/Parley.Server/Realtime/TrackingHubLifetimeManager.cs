@@ -14,6 +14,7 @@ internal sealed class TrackingHubLifetimeManager<THub>(
     ConnectionRegistry registry,
     IOptions<RealtimeOptions> options,
     Features.Metrics.ParleyMetrics metrics,
+    TimeProvider time,
     ILogger<ClientConnection> logger) : HubLifetimeManager<THub>
     where THub : Hub
 {
@@ -24,7 +25,7 @@ internal sealed class TrackingHubLifetimeManager<THub>(
         var user = connection.User;
         var principal = (_audience == Audience.Agent ? user.UserId() : user.VisitorContactId()) ?? Guid.Empty;
         var site = user.VisitorSiteId() ?? Guid.Empty;
-        registry.Add(new ClientConnection(connection, _audience, principal, site, options.Value.OutboundQueueLimit, logger, metrics.SlowConsumerDisconnected)
+        registry.Add(new ClientConnection(connection, _audience, principal, site, OutboundLimits.From(options.Value), time, logger, metrics.SlowConsumerDisconnected)
         {
             DisplayName = _audience == Audience.Agent ? user.FindFirst(System.Security.Claims.ClaimTypes.Name)?.Value : null,
         });

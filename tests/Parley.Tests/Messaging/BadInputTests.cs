@@ -159,13 +159,14 @@ public sealed class BadInputTests
     public async Task SlowConsumer_IsDisconnected_WhileOthersReceiveEverything()
     {
         await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
-        await using var server = await ParleyServer.StartAsync(storage, new Dictionary<string, string?> { ["Parley:Realtime:OutboundQueueLimit"] = "16" });
+        await using var server = await ParleyServer.StartAsync(storage, new Dictionary<string, string?> { ["Parley:Realtime:OutboundQueueLimit"] = "16", ["Parley:Realtime:SlowConsumerSeconds"] = "1" });
         await using var healthy = await VisitorClient.ConnectAsync(server);
         await using var agent = await AgentClient.ConnectAsync(server);
         var conversation = await healthy.StartConversationAsync();
         var registry = server.Services.GetRequiredService<ConnectionRegistry>();
 
-        // A second tab of the same visitor that subscribes and then never reads.
+        // A second tab of the same visitor that subscribes and then never reads: its socket stops draining, and a second
+        // later, with more than 16 events waiting, it counts as not reading.
         using var stalled = await RawHub.ConnectStalledVisitorAsync(server, healthy.Token,
             $"{{\"type\":1,\"invocationId\":\"1\",\"target\":\"Resume\",\"arguments\":[{{\"conversationId\":\"{conversation.Id}\",\"afterSeq\":0}}]}}");
         await WaitUntilAsync(() => registry.SubscribersOf(conversation.Id).Count == 2);

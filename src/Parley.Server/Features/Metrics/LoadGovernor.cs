@@ -86,6 +86,14 @@ public sealed class GovernorOptions
     [Range(50, 60_000)]
     public int InboxSummaryMilliseconds { get; set; } = 1000;
 
+    /// <summary>
+    /// Visitor sends waiting for the group commit beyond which a new one is refused at once (<c>overloaded</c>; the
+    /// widget keeps the message and retries after a pause). Bounds how long an accepted visitor message waits and how
+    /// long the backlog takes to drain after a spike; agents' sends have their own lane and are never refused.
+    /// </summary>
+    [Range(1, 1_000_000)]
+    public int MaxVisitorWriteQueue { get; set; } = 2_048;
+
     /// <summary>Retry-After of refused new widget sessions.</summary>
     [Range(1, 3600)]
     public int RetryAfterSeconds { get; set; } = 30;
@@ -123,6 +131,23 @@ public sealed partial class LoadGovernor(IOptions<GovernorOptions> options, Time
         }
 
         return shed;
+    }
+
+    /// <summary>
+    /// True when a visitor's write must be refused now: the governor is on and the visitors' write lane already holds
+    /// <see cref="GovernorOptions.MaxVisitorWriteQueue"/> sends (counted as shed <c>visitor_sends</c>). Independent of
+    /// the state: the bound itself is what keeps a spike from turning into minutes of queue.
+    /// </summary>
+    public bool ShouldRefuseVisitorWrite(int visitorQueueDepth)
+    {
+        var o = options.Value;
+        if (!o.Enabled || visitorQueueDepth < o.MaxVisitorWriteQueue)
+        {
+            return false;
+        }
+
+        metrics.Shed("visitor_sends");
+        return true;
     }
 
     public static LoadState LevelOf(Sheddable feature) => feature switch

@@ -35,7 +35,7 @@ export type SendErrorClass =
   | 'conversation'
   /** The sender is refused for good (blocked): stop sending, drop the outbox, say so. */
   | 'blocked'
-  /** Too many requests: keep it and retry later, backing off. */
+  /** Too many requests, or the server is overloaded: keep it and retry later, backing off. */
   | 'throttled'
   /** Connection lost, server shutting down, store failure…: keep it and retry with the same client id. */
   | 'transient';
@@ -48,6 +48,7 @@ export function classifySendError(code: string | null): SendErrorClass {
     case 'contact_blocked':
       return 'blocked';
     case 'rate_limited':
+    case 'overloaded': // the server sheds visitor sends under overload; back off as for a rate limit
       return 'throttled';
     default:
       return isRetryable(code) ? 'transient' : 'rejected';

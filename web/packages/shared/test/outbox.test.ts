@@ -266,6 +266,7 @@ describe('errors and back-off', () => {
     expect(classifySendError('something_else')).toBe('rejected');
     expect(classifySendError('contact_blocked')).toBe('blocked');
     expect(classifySendError('rate_limited')).toBe('throttled');
+    expect(classifySendError('overloaded')).toBe('throttled');
     expect(classifySendError('unavailable')).toBe('transient');
     expect(classifySendError(null)).toBe('transient');
     expect(classifySendError('conversation_closed')).toBe('conversation');
