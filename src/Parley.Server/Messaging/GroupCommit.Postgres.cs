@@ -33,9 +33,10 @@ internal sealed partial class GroupCommit
 
         """ + FactsOnConflict;
 
-    private async Task InsertAndAdvancePostgresAsync(
+    /// <summary>Returns how many integration events the batch stored (GroupCommit.Events.cs).</summary>
+    private async Task<int> InsertAndAdvancePostgresAsync(
         NpgsqlConnection connection, NpgsqlTransaction tx, List<(int Index, Message Message)> fresh,
-        Dictionary<Guid, ConversationState> conversations, CancellationToken cancellationToken)
+        Dictionary<Guid, ConversationState> conversations, Guid[] subscribers, DateTime now, CancellationToken cancellationToken)
     {
         await using var batch = new NpgsqlBatch(connection, tx);
         batch.BatchCommands.Add(InsertCommand(fresh));
@@ -44,6 +45,7 @@ internal sealed partial class GroupCommit
         var updatedAt = fresh[0].Message.CreatedAt;
         batch.BatchCommands.Add(AdvanceCommand(states, updatedAt));
         batch.BatchCommands.Add(FactsCommand(states, fresh, updatedAt));
+        var events = AddEventCommands(batch, fresh, conversations, subscribers, now);
 
         await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         await ReadInsertedIdsAsync(reader, fresh, cancellationToken);
@@ -52,6 +54,8 @@ internal sealed partial class GroupCommit
         while (await reader.NextResultAsync(cancellationToken))
         {
         }
+
+        return events;
     }
 
     private static NpgsqlBatchCommand InsertCommand(List<(int Index, Message Message)> fresh)

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using Parley.Data;
 using Parley.Server.Data;
+using Parley.Server.Features.Integration;
 
 namespace Parley.Server.Messaging;
 
@@ -12,7 +13,7 @@ namespace Parley.Server.Messaging;
 /// trips per batch however large it is, each a fixed statement over arrays (GroupCommit.Postgres.cs); on SQLite,
 /// which has no round trips, the advance is two prepared statements per conversation.
 /// </summary>
-internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time) : IAsyncDisposable
+internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time, MessageEventJournal journal) : IAsyncDisposable
 {
     private const string MessageColumns =
         "\"Id\", \"ConversationId\", \"Seq\", \"VisitorSeq\", \"ClientId\", \"SenderKind\", \"SenderId\", \"SenderName\", \"Kind\", \"Body\", \"CreatedAt\"";
@@ -99,16 +100,19 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time)
             }
 
             var committed = new List<MessageCommitted>(fresh.Count);
+            var events = 0;
             if (fresh.Count > 0)
             {
+                var subscribers = (await SubscriptionsAsync(connection, tx, cancellationToken)).Subscribers(MessageEventJournal.Type);
                 if (connection is Npgsql.NpgsqlConnection pg)
                 {
-                    await InsertAndAdvancePostgresAsync(pg, (Npgsql.NpgsqlTransaction)tx, fresh, conversations, cancellationToken);
+                    events = await InsertAndAdvancePostgresAsync(pg, (Npgsql.NpgsqlTransaction)tx, fresh, conversations, subscribers, now, cancellationToken);
                 }
                 else
                 {
                     await InsertAsync(connection, tx, fresh, cancellationToken);
                     await AdvanceConversationsAsync(connection, tx, fresh, conversations, cancellationToken);
+                    events = await InsertEventsAsync(connection, tx, fresh, conversations, subscribers, now, cancellationToken);
                 }
                 foreach (var (_, message) in fresh)
                 {
@@ -117,6 +121,11 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time)
             }
 
             await tx.CommitAsync(cancellationToken);
+            if (events > 0)
+            {
+                journal.Committed();
+            }
+
             return (results, committed);
         }
         catch
@@ -164,7 +173,8 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time)
                 c."Id", c."SiteId", c."ContactId", c."Status", c."AssigneeId", c."LastSeq", c."LastVisitorSeq", c."CreatedAt",
                 c."LastMessageAt", c."LastMessagePreview", c."LastMessageSenderKind", ct."Name", u."DisplayName",
                 c."TeamId", c."SnoozedUntil", c."WaitingSince", ct."BlockedAt", c."BotActive",
-                c."Intent", c."TakeoverReason", c."TakeoverAlertedAt", c."QueuedAt", c."AssignedAt", c."RoutingWaitUntil"
+                c."Intent", c."TakeoverReason", c."TakeoverAlertedAt", c."QueuedAt", c."AssignedAt", c."RoutingWaitUntil",
+                c."AnonymisedAt", ct."ErasedAt"
                 """,
             joins: """
                 JOIN "Contacts" AS ct ON ct."Id" = c."ContactId"
@@ -173,6 +183,7 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time)
 
         var result = new Dictionary<Guid, ConversationState>(ids.Count);
         _routingTimes.Clear();
+        _redacted.Clear();
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -205,6 +216,10 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time)
                 contactBlocked: !reader.IsDBNull(16));
             result[state.Id] = state;
             _routingTimes[state.Id] = (reader.IsDBNull(21) ? null : SqlDialect.ReadUtc(reader, 21), reader.IsDBNull(22) ? null : SqlDialect.ReadUtc(reader, 22));
+            if (!reader.IsDBNull(24) || !reader.IsDBNull(25))
+            {
+                _redacted.Add(state.Id);
+            }
         }
 
         return result;

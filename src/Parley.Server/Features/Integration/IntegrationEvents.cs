@@ -36,7 +36,8 @@ public sealed class IntegrationEventSignal
 }
 
 /// <summary>
-/// The writer of the durable integration log. Domain-event listeners only enqueue (they run on the message
+/// The writer of the durable integration log for every event but <c>message.created</c> (which the message's group
+/// commit stores itself: <see cref="MessageEventJournal"/>). Domain-event listeners only enqueue (they run on the message
 /// path's dispatcher and must not block); one loop stores what has queued up in one transaction together with
 /// the webhook outbox rows of every subscribed endpoint. It drains after every other hosted service stopped,
 /// so events raised while the message writer drains on shutdown are stored too.
@@ -48,6 +49,13 @@ public sealed partial class IntegrationEventLog(
     ILogger<IntegrationEventLog> logger) : IHostedLifecycleService
 {
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    /// <summary>
+    /// PostgreSQL: every transaction that appends to the log takes this lock right before its insert and holds it to its
+    /// commit, so event ids become visible in increasing order and a reader that follows ids (gRPC streams) never
+    /// passes one that commits later. SQLite's single write lock gives the same order by itself.
+    /// </summary>
+    internal const string OrderLockSql = "SELECT pg_advisory_xact_lock(7020584437620617990)";
 
     /// <summary>How long the first event of a batch waits for others (webhooks and gRPC streams see events this much later).</summary>
     internal static readonly TimeSpan Linger = TimeSpan.FromMilliseconds(100);
@@ -92,10 +100,17 @@ public sealed partial class IntegrationEventLog(
 
     /// <summary>
     /// Adds the event and its webhook outbox rows to <paramref name="db"/> without saving, so a caller can store
-    /// them in the same transaction as its own change. Call <see cref="IntegrationEventSignal.Notify"/> after saving.
+    /// them in the same transaction as its own change (which it must have begun: on PostgreSQL this takes the log's
+    /// order lock for it). Call <see cref="IntegrationEventSignal.Notify"/> after saving.
     /// </summary>
     public static async Task<IntegrationEvent> AddAsync(ParleyDbContext db, IntegrationEventDraft draft, DateTime now, CancellationToken cancellationToken)
     {
+        // PostgreSQL: the caller's transaction holds the order lock (OrderLockSql) until it commits.
+        if (db.Database.IsNpgsql())
+        {
+            await db.Database.ExecuteSqlRawAsync(OrderLockSql, cancellationToken);
+        }
+
         var endpoints = await db.WebhookEndpoints.AsNoTracking().Where(e => e.Enabled).Select(e => new { e.Id, e.EventTypes }).ToListAsync(cancellationToken);
         return Add(db, draft, now, endpoints.Select(e => (e.Id, e.EventTypes)));
     }
@@ -221,7 +236,18 @@ public sealed partial class IntegrationEventLog(
             Add(db, redact ? draft with { Data = Privacy.DataLifecycle.RedactedPayload } : draft, now, endpoints);
         }
 
+        // PostgreSQL: the order lock (OrderLockSql) from the insert to the commit, like the group commit.
+        await using var tx = db.Database.IsNpgsql() ? await db.Database.BeginTransactionAsync() : null;
+        if (tx is not null)
+        {
+            await db.Database.ExecuteSqlRawAsync(OrderLockSql);
+        }
+
         await db.SaveChangesAsync();
+        if (tx is not null)
+        {
+            await tx.CommitAsync();
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Integration event {Type} raised after shutdown; not stored")]

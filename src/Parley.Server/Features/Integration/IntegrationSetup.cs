@@ -46,6 +46,9 @@ public static class IntegrationSetup
 
         services.AddSingleton<IntegrationEventSignal>();
         services.AddSingleton<IntegrationEventLog>();
+        services.AddSingleton<WebhookSubscriptions>();
+        services.AddHostedService(sp => sp.GetRequiredService<WebhookSubscriptions>());
+        services.AddSingleton<MessageEventJournal>();
         services.AddHostedService(sp => sp.GetRequiredService<IntegrationEventLog>());
         services.AddSingleton<WebhookDispatcher>();
         services.AddScoped<WebhookService>();
@@ -99,9 +102,7 @@ public static class IntegrationSetup
     /// <summary>Which domain events become integration events (webhooks, gRPC streams). One line per event kind.</summary>
     private static void AddIntegrationEventSources(this IServiceCollection services)
     {
-        services.AddIntegrationEvent<MessageCommitted>(e => e.Message.Kind == MessageKind.Event
-            ? null // assignment/close lines are reported as conversation events instead
-            : new(IntegrationEventTypes.MessageCreated, e.Message.ConversationId, e.Conversation.ContactId, MessageMapper.ToDto(e.Message, Audience.Agent)));
+        // message.created is not here: the group commit stores it with the message (MessageEventJournal).
         services.AddIntegrationEvent<ConversationChanged>(e => e.Change is "created" or "closed" or "reopened"
             ? new("conversation." + e.Change, e.Conversation.Id, e.Conversation.ContactId, e.Conversation.ToSummary())
             : null); // assignment and queue changes come from routing's own events below, with their reason

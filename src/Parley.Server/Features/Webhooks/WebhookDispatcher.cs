@@ -22,6 +22,7 @@ public sealed partial class WebhookDispatcher(
     IOptions<WebhookOptions> options,
     TimeProvider time,
     Metrics.ParleyMetrics metrics,
+    WebhookSubscriptions subscriptions,
     ILogger<WebhookDispatcher> logger) : BackgroundService
 {
     private readonly HttpClient _guarded = new(SsrfGuard.CreateHandler(allowPrivate: false)) { Timeout = Timeout.InfiniteTimeSpan };
@@ -271,6 +272,7 @@ public sealed partial class WebhookDispatcher(
             {
                 if (await WebhookService.DisableAsync(db, current.Id, reason, now, CancellationToken.None))
                 {
+                    subscriptions.Changed(current.Id);
                     LogDisabled(logger, current.Id, current.Url, reason);
                     metrics.WebhookEndpointDisabled();
                     await scope.ServiceProvider.GetRequiredService<WebhookAdminNotice>().EndpointDisabledAsync(current, reason, now, CancellationToken.None);

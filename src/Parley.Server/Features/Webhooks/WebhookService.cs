@@ -28,7 +28,7 @@ public sealed record WebhookAttemptDto(
     int Number, DateTime StartedAt, int DurationMs, string RequestHeaders, string RequestBody, int? ResponseStatus, string? ResponseBody, string? Error);
 
 /// <summary>Admin operations on webhook endpoints and their delivery log.</summary>
-public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> options, IntegrationEventSignal signal, Access.AuditLog audit, TimeProvider time)
+public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> options, IntegrationEventSignal signal, WebhookSubscriptions subscriptions, Access.AuditLog audit, TimeProvider time)
 {
     public async Task<List<WebhookEndpointDto>> ListAsync(CancellationToken cancellationToken) =>
         (await db.WebhookEndpoints.AsNoTracking().OrderBy(e => e.CreatedAt).ToListAsync(cancellationToken)).ConvertAll(WebhookEndpointDto.From);
@@ -54,6 +54,7 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
         db.WebhookEndpoints.Add(endpoint);
         audit.StageByCaller("webhook.created", "webhook", endpoint.Id.ToString(), Access.AuditLog.Change(null, Snapshot(endpoint)));
         await db.SaveChangesAsync(cancellationToken);
+        subscriptions.Changed(endpoint.Id);
         return WebhookEndpointDto.From(endpoint);
     }
 
@@ -89,6 +90,7 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
         endpoint.UpdatedAt = now;
         audit.StageByCaller("webhook.updated", "webhook", endpoint.Id.ToString(), Access.AuditLog.Change(before, Snapshot(endpoint)));
         await db.SaveChangesAsync(cancellationToken);
+        subscriptions.Changed(endpoint.Id);
         if (!endpoint.Enabled)
         {
             await CancelPendingAsync(db, endpoint.Id, now, cancellationToken);
@@ -115,6 +117,7 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
             throw new ParleyException(ErrorCatalogue.WebhookNotFound);
         }
 
+        subscriptions.Changed(id);
         await audit.RecordByCallerAsync("webhook.deleted", "webhook", id.ToString(), Access.AuditLog.Change(Snapshot(endpoint), null), cancellationToken);
     }
 
