@@ -321,28 +321,18 @@ public sealed class LiveViewCostTests
         await watcher.Hub.InvokeAsync<LiveViewDto>("SubscribeLive", ct);
         var live = server.Services.GetRequiredService<LiveViewService>();
         await live.ComputeAsync(ct); // warm up (query plans, JIT)
-        var clock = System.Diagnostics.Stopwatch.StartNew();
 
+        // Each run is timed alone: the mean is what this (shared) machine gave, the best run what an idle core gives.
         // The whole read: when a supervisor starts watching on this node and every ReloadSeconds (safety net).
-        const int Reloads = 5;
-        for (var i = 0; i < Reloads; i++)
+        var perReload = await TimeAsync(5, () =>
         {
             live.Memory.ReloadAll();
-            await live.ComputeAsync(ct);
-        }
-
-        var perReload = clock.Elapsed / Reloads;
+            return live.ComputeAsync(ct);
+        });
 
         // A snapshot with nothing to read back: one pass over memory.
         var (reloads, reread) = live.Memory.Reads;
-        const int Quiet = 200;
-        clock.Restart();
-        for (var i = 0; i < Quiet; i++)
-        {
-            await live.ComputeAsync(ct);
-        }
-
-        var perQuiet = clock.Elapsed / Quiet;
+        var perQuiet = await TimeAsync(200, () => live.ComputeAsync(ct));
         Assert.Equal((reloads, reread), live.Memory.Reads); // no database read at all
 
         // A busy second at 1,000 msgs/s (10 messages a conversation: ~100 conversations start and ~100 end each
@@ -350,18 +340,15 @@ public sealed class LiveViewCostTests
         var open = live.Memory.Open.Select(r => r.Id).Take(200).ToList();
         var changes = open.ConvertAll(id => new ConversationChanged(ConversationState.From(new Conversation { Id = id }, null, null)));
         const int Busy = 20;
-        clock.Restart();
-        for (var i = 0; i < Busy; i++)
+        var perBusy = await TimeAsync(Busy, () =>
         {
             foreach (var change in changes)
             {
                 live.Handle(change);
             }
 
-            await live.ComputeAsync(ct);
-        }
-
-        var perBusy = clock.Elapsed / Busy;
+            return live.ComputeAsync(ct);
+        });
         Assert.Equal(reloads, live.Memory.Reads.Reloads);
         Assert.Equal(reread + (Busy * open.Count), live.Memory.Reads.RowsReread);
 
@@ -369,7 +356,7 @@ public sealed class LiveViewCostTests
         var message = new MessageCommitted(
             new Message { Id = 1, ConversationId = seed.Id, SenderKind = SenderKind.Agent, Body = "hi", ClientId = Guid.NewGuid() },
             ConversationState.From(new Conversation { Id = seed.Id }, null, null));
-        clock.Restart();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         const int Events = 1_000_000;
         for (var i = 0; i < Events; i++)
         {
@@ -383,13 +370,31 @@ public sealed class LiveViewCostTests
 
         // At 1,000 messages a second: 1,000 events, one busy snapshot a second, a whole read every ReloadSeconds (60).
         var reloadSeconds = new LiveViewOptions().ReloadSeconds;
-        var share = ((perEvent * 1000) + perBusy + (perReload / reloadSeconds)) / TimeSpan.FromSeconds(1);
+        double Share(TimeSpan busy, TimeSpan reload) => ((perEvent * 1000) + busy + (reload / reloadSeconds)) / TimeSpan.FromSeconds(1);
         TestContext.Current.TestOutputHelper?.WriteLine(
-            $"{store}: 2,001 open conversations: whole read {perReload.TotalMilliseconds:F1} ms; snapshot from memory {perQuiet.TotalMilliseconds:F2} ms; "
-            + $"with 200 rows read back {perBusy.TotalMilliseconds:F2} ms; event {perEvent.TotalNanoseconds:F0} ns; "
-            + $"at 1,000 msgs/s ≈ {share:P2} of one core; load average {File.ReadAllText("/proc/loadavg").Trim()}");
+            $"{store}: 2,001 open conversations (mean / best run, ms): whole read {perReload.Mean.TotalMilliseconds:F1} / {perReload.Best.TotalMilliseconds:F1}; "
+            + $"snapshot from memory {perQuiet.Mean.TotalMilliseconds:F2} / {perQuiet.Best.TotalMilliseconds:F2}; "
+            + $"with 200 rows read back {perBusy.Mean.TotalMilliseconds:F2} / {perBusy.Best.TotalMilliseconds:F2}; event {perEvent.TotalNanoseconds:F0} ns; "
+            + $"at 1,000 msgs/s ≈ {Share(perBusy.Mean, perReload.Mean):P2} (mean) / {Share(perBusy.Best, perReload.Best):P2} (best) of one core; "
+            + $"load average {File.ReadAllText("/proc/loadavg").Trim()}");
         Assert.True(perEvent < TimeSpan.FromMicroseconds(5), $"event path {perEvent.TotalNanoseconds:F0} ns");
-        Assert.True(perQuiet < TimeSpan.FromMilliseconds(50), $"snapshot from memory {perQuiet.TotalMilliseconds:F1} ms");
-        Assert.True(perReload < TimeSpan.FromMilliseconds(1000), $"whole read {perReload.TotalMilliseconds:F1} ms");
+        Assert.True(perQuiet.Mean < TimeSpan.FromMilliseconds(50), $"snapshot from memory {perQuiet.Mean.TotalMilliseconds:F1} ms");
+        Assert.True(perReload.Mean < TimeSpan.FromMilliseconds(1000), $"whole read {perReload.Mean.TotalMilliseconds:F1} ms");
+    }
+
+    private static async Task<(TimeSpan Mean, TimeSpan Best)> TimeAsync(int runs, Func<Task> run)
+    {
+        var total = TimeSpan.Zero;
+        var best = TimeSpan.MaxValue;
+        for (var i = 0; i < runs; i++)
+        {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            await run();
+            var elapsed = System.Diagnostics.Stopwatch.GetElapsedTime(started);
+            total += elapsed;
+            best = elapsed < best ? elapsed : best;
+        }
+
+        return (total / runs, best);
     }
 }

@@ -534,6 +534,10 @@ internal sealed partial class LiveViewService(
                 };
             });
 
+            // Service order: priority lane, then arrival; breaches longest waiting first (ids break ties: stable views).
+            queue.Sort(static (a, b) => b.Priority != a.Priority ? b.Priority.CompareTo(a.Priority)
+                : a.QueuedAt != b.QueuedAt ? a.QueuedAt.CompareTo(b.QueuedAt) : a.ConversationId.CompareTo(b.ConversationId));
+            breaches.Sort(static (a, b) => a.WaitingSince != b.WaitingSince ? a.WaitingSince.CompareTo(b.WaitingSince) : a.ConversationId.CompareTo(b.ConversationId));
             return new Snapshot
             {
                 Version = version,
@@ -543,8 +547,8 @@ internal sealed partial class LiveViewService(
                 _counts = counts,
                 _general = general,
                 _agents = agents,
-                _queue = [.. queue.OrderByDescending(q => q.Priority).ThenBy(q => q.QueuedAt).ThenBy(q => q.ConversationId)],
-                _breaches = [.. breaches.OrderBy(b => b.WaitingSince).ThenBy(b => b.ConversationId)],
+                _queue = queue,
+                _breaches = breaches,
             };
         }
 
