@@ -73,6 +73,10 @@ public sealed class ConversationFacts
             e.HasIndex(x => x.ClosedAt).HasFilter("\"ClosedAt\" IS NOT NULL");
             e.HasIndex(x => new { x.TeamId, x.CreatedAt });
             e.HasIndex(x => new { x.AssigneeId, x.CreatedAt });
+            // An agent's (or a supervisor's own, outside his departments) conversations closed in a range: without it
+            // SQLite walks every conversation the user ever held through (AssigneeId, CreatedAt) to find them; the
+            // team rides along so "outside his departments" is decided in the index.
+            e.HasIndex(x => new { x.AssigneeId, x.ClosedAt, x.TeamId }).HasFilter("\"ClosedAt\" IS NOT NULL");
             // The conversations still open, by creation: reports add them to the hourly rollups (which hold closed
             // conversations only). Neither column changes on the message path, so the group commit's upsert does
             // not touch this index.

@@ -781,6 +781,9 @@ namespace Parley.Migrations.Postgres.Migrations
 
                     b.HasIndex("TeamId", "CreatedAt");
 
+                    b.HasIndex("AssigneeId", "ClosedAt", "TeamId")
+                        .HasFilter("\"ClosedAt\" IS NOT NULL");
+
                     b.HasIndex(new[] { "CreatedAt" }, "IX_ConversationFacts_Open_CreatedAt")
                         .HasFilter("\"ClosedAt\" IS NULL");
 

@@ -768,6 +768,9 @@ namespace Parley.Migrations.Sqlite.Migrations
 
                     b.HasIndex("TeamId", "CreatedAt");
 
+                    b.HasIndex("AssigneeId", "ClosedAt", "TeamId")
+                        .HasFilter("\"ClosedAt\" IS NOT NULL");
+
                     b.HasIndex(new[] { "CreatedAt" }, "IX_ConversationFacts_Open_CreatedAt")
                         .HasFilter("\"ClosedAt\" IS NULL");
 

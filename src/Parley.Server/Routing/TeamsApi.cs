@@ -117,23 +117,25 @@ public static class TeamsApi
     internal static async Task<Ok<TeamDto>> GetAsync(Guid id, ParleyDbContext db, CancellationToken cancellationToken) =>
         TypedResults.Ok(await LoadAsync(db, id, cancellationToken));
 
-    internal static async Task<Created<TeamDto>> CreateAsync(TeamRequest request, ParleyDbContext db, TimeProvider time, AuditLog audit, ClaimsPrincipal user, CancellationToken cancellationToken)
+    internal static async Task<Created<TeamDto>> CreateAsync(TeamRequest request, ParleyDbContext db, TimeProvider time, AccessDirectory directory, AuditLog audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var team = new Team { Id = Guid.CreateVersion7(), Name = "", CreatedAt = time.GetUtcNow().UtcDateTime };
         await ApplyAsync(db, team, request, cancellationToken);
         db.Teams.Add(team);
         await SaveAsync(db, cancellationToken);
+        directory.TeamsChanged();
         var created = await LoadAsync(db, team.Id, cancellationToken);
         await audit.RecordAsync(user, "team.created", "team", team.Id.ToString(), AuditLog.Change(null, created), cancellationToken);
         return TypedResults.Created($"/api/v1/teams/{team.Id}", created);
     }
 
-    internal static async Task<Ok<TeamDto>> UpdateAsync(Guid id, TeamRequest request, ParleyDbContext db, RoutingEngine engine, AuditLog audit, ClaimsPrincipal user, CancellationToken cancellationToken)
+    internal static async Task<Ok<TeamDto>> UpdateAsync(Guid id, TeamRequest request, ParleyDbContext db, RoutingEngine engine, AccessDirectory directory, AuditLog audit, ClaimsPrincipal user, CancellationToken cancellationToken)
     {
         var team = await db.Teams.FirstOrDefaultAsync(t => t.Id == id, cancellationToken) ?? throw new ParleyException(ErrorCatalogue.TeamNotFound);
         var before = await LoadAsync(db, id, cancellationToken);
         await ApplyAsync(db, team, request, cancellationToken);
         await SaveAsync(db, cancellationToken);
+        directory.TeamsChanged();
         engine.Wake();
         return await AuditedAsync(db, audit, user, "team.updated", before, cancellationToken);
     }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net.Http.Json;
 using Npgsql;
 using Parley.Server.Features.Supervision;
 using Parley.Server.Messaging;
@@ -106,8 +107,8 @@ public sealed class ScaleOutTests(ClusterFixture fixture) : IClassFixture<Cluste
         var before = await lead.InvokeAsync<LiveViewDto>("SubscribeLive");
         var general = before.Departments.Single(d => d.TeamId is null);
 
-        // Started and written on node1; node2 learns it from node1's ping on the bus (its refresh is off here) and
-        // reads the state from the shared database: waiting, or already held by an agent routing gave it to.
+        // Started and written on node1; node2 learns it from node1's ping on the bus (its refresh and reload are off
+        // here) and reads that row from the shared database: waiting, or already held by an agent routing gave it to.
         await using var visitor = await ResilientClient.VisitorAsync(cluster, cluster.Nodes[0]);
         var conversation = await visitor.StartConversationAsync();
         await visitor.SendAsync(conversation, "有人在吗？", Guid.NewGuid());
@@ -115,6 +116,17 @@ public sealed class ScaleOutTests(ClusterFixture fixture) : IClassFixture<Cluste
             p => p.Count > 0 && p[^1].Departments.Single(d => d.TeamId is null) is var g && g.Waiting + g.InProgress == general.Waiting + general.InProgress + 1,
             DeliveryTimeout);
         Assert.True(seen[^1].Version > 0);
+
+        // Closed on node1 through its REST API: node2 reads back only that row (the ping names it) and drops it.
+        var cookies = new System.Net.CookieContainer();
+        using var http = new HttpClient(new HttpClientHandler { CookieContainer = cookies }) { BaseAddress = cluster.Nodes[0].BaseAddress };
+        http.DefaultRequestHeaders.Add("X-Parley-Csrf", "1");
+        (await http.PostAsJsonAsync("/api/v1/auth/login", new { email = ParleyServer.AdminEmail, password = ParleyServer.AdminPassword })).EnsureSuccessStatusCode();
+        (await http.PostAsync($"/api/v1/conversations/{conversation}/close", null)).EnsureSuccessStatusCode();
+        await pushes.WaitUntilAsync(
+            p => p.Count > 0 && p[^1].Departments.Single(d => d.TeamId is null) is var g && g.Waiting + g.InProgress == general.Waiting + general.InProgress
+                && p[^1].Queue.All(q => q.ConversationId != conversation),
+            DeliveryTimeout);
     }
 
     [Fact]

@@ -43,6 +43,7 @@ public sealed class TestCluster : IAsyncDisposable
 
                 // The live view's safety refresh would hide a lost cross-node ping; only events may wake it here.
                 ["Parley:LiveView:RefreshSeconds"] = "3600",
+                ["Parley:LiveView:ReloadSeconds"] = "3600",
             };
             foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
             {

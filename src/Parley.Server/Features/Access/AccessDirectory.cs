@@ -15,6 +15,16 @@ public sealed partial class AccessDirectory(IServiceScopeFactory scopes, IOption
 {
     private readonly ConcurrentDictionary<Guid, Entry> _cache = new();
     private readonly ConcurrentDictionary<Guid, Task> _refreshing = new();
+    private long _version;
+
+    /// <summary>
+    /// Moves with every change of users, teams or memberships made on this node (<see cref="Invalidate"/>,
+    /// <see cref="InvalidateAll"/>, <see cref="TeamsChanged"/>); the live view reads its copy of the directory again then.
+    /// </summary>
+    public long Version => Interlocked.Read(ref _version);
+
+    /// <summary>A team was created or changed (name, first-response target): nobody's scope changes, the directory does.</summary>
+    public void TeamsChanged() => Interlocked.Increment(ref _version);
 
     /// <summary>The user's scope, or null when the user does not exist or is deactivated.</summary>
     public async Task<AccessScope?> GetAsync(Guid userId, CancellationToken cancellationToken = default)
@@ -50,6 +60,7 @@ public sealed partial class AccessDirectory(IServiceScopeFactory scopes, IOption
     /// <summary>Forgets a user's cached scope (after a change of role, grant, activity or team membership).</summary>
     public void Invalidate(Guid userId)
     {
+        Interlocked.Increment(ref _version);
         if (_cache.TryRemove(userId, out _))
         {
             RefreshInBackground(userId);
@@ -59,6 +70,7 @@ public sealed partial class AccessDirectory(IServiceScopeFactory scopes, IOption
     /// <summary>Forgets every cached scope (after a team is deleted).</summary>
     public void InvalidateAll()
     {
+        Interlocked.Increment(ref _version);
         foreach (var userId in _cache.Keys)
         {
             Invalidate(userId);

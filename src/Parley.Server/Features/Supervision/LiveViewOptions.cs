@@ -10,7 +10,14 @@ public sealed class LiveViewOptions
     [Range(100, 60_000)]
     public int MinIntervalMs { get; set; } = 1000;
 
-    /// <summary>Recompute this often even when no event said so (a change another node could not tell).</summary>
+    /// <summary>Recompute (from memory) this often even when no event said so.</summary>
     [Range(1, 3600)]
     public int RefreshSeconds { get; set; } = 15;
+
+    /// <summary>
+    /// Read the open conversations and the directory whole from the database this often (a safety net for a change no
+    /// event or ping told; between two, only the rows events and pings name are read).
+    /// </summary>
+    [Range(1, 86_400)]
+    public int ReloadSeconds { get; set; } = 60;
 }

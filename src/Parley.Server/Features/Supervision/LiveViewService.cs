@@ -17,19 +17,37 @@ using Parley.Server.ScaleOut;
 
 namespace Parley.Server.Features.Supervision;
 
-/// <summary>Another node saw something change that live views show (cluster bus topic <c>live</c>).</summary>
-public sealed record LiveViewPing(Guid NodeId);
+/// <summary>
+/// Another node saw something change that live views show (cluster bus topic <c>live</c>): the conversations that
+/// changed, those an agent wrote in (maybe a first reply), whether users or teams changed; <see cref="Everything"/>
+/// when it could not keep the list (the receiver then reads everything again).
+/// </summary>
+public sealed record LiveViewPing(Guid NodeId)
+{
+    public IReadOnlyList<Guid> Changed { get; init; } = [];
+
+    public IReadOnlyList<Guid> Replied { get; init; } = [];
+
+    /// <summary>Too many conversations were replied in to list: every unanswered one may have been.</summary>
+    public bool RepliedOverflow { get; init; }
+
+    public bool Everything { get; init; }
+
+    public bool Directory { get; init; }
+}
 
 /// <summary>
 /// Computes the live view and pushes it to this node's subscribed supervisors. Nothing is computed per message:
 /// the domain events that can change what the view shows (a conversation created, queued, assigned, closed or
-/// moved; an offer; presence; an agent's visible message, which may be a first reply) only raise a flag. A loop
-/// then reads the open conversations once (one query with their facts, plus teams, users and presence), at most
-/// once per <see cref="LiveViewOptions.MinIntervalMs"/>, builds each subscriber's view of their departments in
-/// memory and pushes it only when it differs from what that subscriber last got. It also wakes when the next
-/// conversation crosses its first-response target and every <see cref="LiveViewOptions.RefreshSeconds"/> as a safety
-/// net. With several nodes, a node that saw a change tells the others on the cluster bus (at most one ping per
-/// interval), so a supervisor on any node sees changes made on any node; the data itself comes from the database.
+/// moved; an offer; presence; an agent's visible message in a conversation not answered yet) only note the
+/// conversation's id and raise a flag. A loop then, at most once per <see cref="LiveViewOptions.MinIntervalMs"/>,
+/// reads back only the noted rows into memory (<see cref="LiveViewMemory"/>: the open conversations' live fields and
+/// the directory, read whole when someone starts watching and every <see cref="LiveViewOptions.ReloadSeconds"/>),
+/// builds each subscriber's view of their departments from memory and pushes it only when it differs from what that
+/// subscriber last got. It also wakes when the next conversation crosses its first-response target and every
+/// <see cref="LiveViewOptions.RefreshSeconds"/>. With several nodes, a node that saw a change tells the others on the
+/// cluster bus which conversations changed (one ping per interval), so a supervisor on any node sees changes made on
+/// any node; the rows themselves come from the shared database.
 /// </summary>
 internal sealed partial class LiveViewService(
     IServiceScopeFactory scopes,
@@ -53,6 +71,10 @@ internal sealed partial class LiveViewService(
     public const string LiveEvent = "live";
     public const string Topic = "live";
 
+    // Ids one ping carries at most; past them it says "everything" (changed) or "every unanswered one" (replied).
+    private const int ChangedLimit = 1000;
+    private const int RepliedLimit = 4000;
+
     private const int QueueLimit = 200;
     private const int BreachLimit = 100;
 
@@ -62,6 +84,16 @@ internal sealed partial class LiveViewService(
 
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly ConcurrentDictionary<string, Subscriber> _subscribers = new(StringComparer.Ordinal);
+    private readonly LiveViewMemory _memory = new();
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    // What the next ping tells the other nodes (only when clustered); past the limits it says "everything".
+    private readonly ConcurrentDictionary<Guid, byte> _pingChanged = new();
+    private readonly ConcurrentDictionary<Guid, byte> _pingReplied = new();
+    private int _pingEverything;
+    private int _pingRepliedOverflow;
+    private long _pingedDirectoryVersion;
+    private long _remoteDirectoryChanges;
     private int _dirty;
     private int _pingDue;
     private long _version;
@@ -75,24 +107,47 @@ internal sealed partial class LiveViewService(
 
     public int SubscriberCount => _subscribers.Count;
 
-    public void Handle(ConversationChanged domainEvent) => Changed();
+    internal LiveViewMemory Memory => _memory;
 
-    public void Handle(ConversationQueued domainEvent) => Changed();
+    public void Handle(ConversationChanged domainEvent) => Changed(domainEvent.Conversation.Id);
 
-    public void Handle(ConversationAssigned domainEvent) => Changed();
+    public void Handle(ConversationQueued domainEvent) => Changed(domainEvent.ConversationId);
 
-    public void Handle(ConversationOffered domainEvent) => Changed();
+    public void Handle(ConversationAssigned domainEvent) => Changed(domainEvent.ConversationId);
 
-    public void Handle(OfferWithdrawn domainEvent) => Changed();
+    public void Handle(ConversationOffered domainEvent) => Changed(domainEvent.ConversationId);
 
-    public void Handle(AgentPresenceChanged domainEvent) => Changed();
+    public void Handle(OfferWithdrawn domainEvent) => Changed(domainEvent.ConversationId);
 
-    /// <summary>Only an agent's visible message can change the view (it may be the first reply that ends a breach).</summary>
+    // Presence is read whole (from the presence store) with every snapshot.
+    public void Handle(AgentPresenceChanged domainEvent) => Flag();
+
+    /// <summary>
+    /// Only an agent's visible message in a conversation not answered yet can change the view (the first reply ends
+    /// a breach); one already answered costs a dictionary look-up.
+    /// </summary>
     public void Handle(MessageCommitted domainEvent)
     {
-        if (domainEvent.Message.SenderKind == SenderKind.Agent && domainEvent.Message.Kind != MessageKind.Note)
+        if (domainEvent.Message.SenderKind != SenderKind.Agent || domainEvent.Message.Kind == MessageKind.Note)
         {
-            Changed();
+            return;
+        }
+
+        var id = domainEvent.Message.ConversationId;
+        if (_memory.AwaitsFirstReply(id))
+        {
+            _memory.Touch(id);
+            Flag();
+        }
+        else if (_memory.IsLoaded && _memory.Knows(id))
+        {
+            return; // answered before: nobody's view changes
+        }
+
+        if (bus.IsClustered)
+        {
+            Note(_pingReplied, id, RepliedLimit, ref _pingRepliedOverflow);
+            Volatile.Write(ref _pingDue, 1);
         }
     }
 
@@ -113,7 +168,14 @@ internal sealed partial class LiveViewService(
 
     public override Task StartAsync(CancellationToken cancellationToken)
     {
-        bus.Subscribe<LiveViewPing>(Topic, _ => Wake());
+        bus.Subscribe<LiveViewPing>(Topic, Received);
+
+        // Pings published while the link was down may be lost: read everything again.
+        bus.Restored += _ =>
+        {
+            _memory.ReloadAll();
+            Wake();
+        };
         return base.StartAsync(cancellationToken);
     }
 
@@ -142,9 +204,9 @@ internal sealed partial class LiveViewService(
 
                 stoppingToken.ThrowIfCancellationRequested();
                 Interlocked.Exchange(ref _dirty, 0);
-                if (Interlocked.Exchange(ref _pingDue, 0) == 1)
+                if (Interlocked.Exchange(ref _pingDue, 0) == 1 || (bus.IsClustered && access.Version != Interlocked.Read(ref _pingedDirectoryVersion)))
                 {
-                    bus.Publish(Topic, new LiveViewPing(bus.NodeId));
+                    Ping();
                 }
 
                 if (!_subscribers.IsEmpty)
@@ -154,6 +216,21 @@ internal sealed partial class LiveViewService(
                 else
                 {
                     Interlocked.Exchange(ref _nextBreachTicks, 0);
+                    if (_memory.IsLoaded)
+                    {
+                        await _gate.WaitAsync(stoppingToken);
+                        try
+                        {
+                            if (_subscribers.IsEmpty)
+                            {
+                                _memory.Unload();
+                            }
+                        }
+                        finally
+                        {
+                            _gate.Release();
+                        }
+                    }
                 }
 
                 // At most one snapshot (and one ping) per interval, however busy the node is.
@@ -178,14 +255,37 @@ internal sealed partial class LiveViewService(
         }
     }
 
-    private void Changed()
+    private void Changed(Guid conversationId)
     {
+        _memory.Touch(conversationId);
         if (bus.IsClustered)
         {
+            Note(_pingChanged, conversationId, ChangedLimit, ref _pingEverything);
             Volatile.Write(ref _pingDue, 1);
         }
 
-        // One wake-up per interval, whatever the rate of events (a flag write, not a channel write, per event).
+        Flag();
+    }
+
+    private static void Note(ConcurrentDictionary<Guid, byte> ids, Guid id, int limit, ref int overflow)
+    {
+        if (Volatile.Read(ref overflow) == 1)
+        {
+            return;
+        }
+
+        if (ids.Count >= limit)
+        {
+            Volatile.Write(ref overflow, 1);
+            return;
+        }
+
+        ids.TryAdd(id, 0);
+    }
+
+    // One wake-up per interval, whatever the rate of events (a flag write, not a channel write, per event).
+    private void Flag()
+    {
         if (Interlocked.Exchange(ref _dirty, 1) == 0)
         {
             _wake.Writer.TryWrite(true);
@@ -193,6 +293,68 @@ internal sealed partial class LiveViewService(
     }
 
     private void Wake() => _wake.Writer.TryWrite(true);
+
+    private void Ping()
+    {
+        var directory = access.Version;
+        var ping = new LiveViewPing(bus.NodeId)
+        {
+            Everything = Interlocked.Exchange(ref _pingEverything, 0) == 1,
+            RepliedOverflow = Interlocked.Exchange(ref _pingRepliedOverflow, 0) == 1,
+            Changed = Drain(_pingChanged),
+            Replied = Drain(_pingReplied),
+            Directory = Interlocked.Exchange(ref _pingedDirectoryVersion, directory) != directory,
+        };
+        bus.Publish(Topic, ping);
+    }
+
+    private static List<Guid> Drain(ConcurrentDictionary<Guid, byte> ids)
+    {
+        var list = new List<Guid>(ids.Count);
+        foreach (var id in ids.Keys)
+        {
+            if (ids.TryRemove(id, out _))
+            {
+                list.Add(id);
+            }
+        }
+
+        return list;
+    }
+
+    /// <summary>Another node's ping: note what it names (only what this node's memory cannot rule out), then wake.</summary>
+    private void Received(LiveViewPing ping)
+    {
+        if (ping.Everything)
+        {
+            _memory.ReloadAll();
+        }
+
+        foreach (var id in ping.Changed)
+        {
+            _memory.Touch(id);
+        }
+
+        if (ping.RepliedOverflow)
+        {
+            _memory.TouchUnanswered();
+        }
+
+        foreach (var id in ping.Replied)
+        {
+            if (_memory.AwaitsFirstReply(id))
+            {
+                _memory.Touch(id);
+            }
+        }
+
+        if (ping.Directory)
+        {
+            Interlocked.Increment(ref _remoteDirectoryChanges);
+        }
+
+        Wake();
+    }
 
     private async Task PushAsync(CancellationToken cancellationToken)
     {
@@ -229,38 +391,53 @@ internal sealed partial class LiveViewService(
         }
     }
 
-    /// <summary>The whole live state from the database: one query of the open conversations, teams, users, presence.</summary>
+    /// <summary>
+    /// The live state: memory brought up to date (the rows events named since the last time, or everything when it
+    /// is first watched or the safety reload is due), presence, then one pass over memory.
+    /// </summary>
     internal async Task<Snapshot> ComputeAsync(CancellationToken cancellationToken)
     {
-        var started = Stopwatch.GetTimestamp();
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
-        var now = time.GetUtcNow().UtcDateTime;
-        var teams = await db.Teams.AsNoTracking().OrderBy(t => t.Name)
-            .Select(t => new TeamRow(t.Id, t.Name, t.FirstResponseTargetSeconds)).ToListAsync(cancellationToken);
-        var users = await db.Users.AsNoTracking().Where(u => u.IsActive).OrderBy(u => u.DisplayName)
-            .Select(u => new UserRow(u.Id, u.DisplayName, u.Capacity)).ToListAsync(cancellationToken);
-        var members = (await db.TeamMembers.AsNoTracking().Select(m => new { m.TeamId, m.UserId }).ToListAsync(cancellationToken))
-            .ToLookup(m => m.UserId, m => m.TeamId);
-        var open = await (
-            from c in db.Conversations.AsNoTracking()
-            where c.Status != ConversationStatus.Closed
-            join f in db.ConversationFacts.AsNoTracking() on c.Id equals f.ConversationId into facts
-            from f in facts.DefaultIfEmpty()
-            select new OpenRow(
-                c.Id, c.TeamId, c.AssigneeId, c.OfferedToId, c.QueuedAt, c.Priority, c.BotActive, c.Status == ConversationStatus.Open, c.CreatedAt,
-                f == null ? null : f.FirstResponseAt, f == null ? null : f.FirstQueuedAt, f == null ? null : f.FirstAssignedAt))
-            .ToListAsync(cancellationToken);
-        var present = await presence.GetPresentAsync(cancellationToken);
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            var started = Stopwatch.GetTimestamp();
+            var now = time.GetUtcNow().UtcDateTime;
+            var reloadDue = _memory.IsLoaded && now - _memory.LoadedAt >= TimeSpan.FromSeconds(options.Value.ReloadSeconds);
+            var directoryVersion = access.Version + Interlocked.Read(ref _remoteDirectoryChanges);
+            if (_memory.NeedsDatabase(reloadDue, directoryVersion))
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
+                await _memory.RefreshAsync(db, now, reloadDue, directoryVersion, cancellationToken);
+            }
 
-        var snapshot = Snapshot.Build(now, teams, users, members, open, present, routing.Value.FirstResponseTargetSeconds, Interlocked.Increment(ref _version));
-        Interlocked.Exchange(ref _nextBreachTicks, snapshot.NextBreach?.Ticks ?? 0);
-        Interlocked.Increment(ref _computations);
-        Interlocked.Add(ref _computeTicks, Stopwatch.GetElapsedTime(started).Ticks);
-        return snapshot;
+            var present = await presence.GetPresentAsync(cancellationToken);
+            var snapshot = Snapshot.Build(
+                now, _memory.Teams, _memory.Users, _memory.Members, _memory.Open, present, routing.Value.FirstResponseTargetSeconds, Interlocked.Increment(ref _version));
+            Interlocked.Exchange(ref _nextBreachTicks, snapshot.NextBreach?.Ticks ?? 0);
+            Interlocked.Increment(ref _computations);
+            Interlocked.Add(ref _computeTicks, Stopwatch.GetElapsedTime(started).Ticks);
+            return snapshot;
+        }
+        finally
+        {
+            _gate.Release();
+        }
     }
 
-    private static string Fingerprint(LiveViewDto view) => JsonSerializer.Serialize(view with { Version = 0 }, Json);
+    /// <summary>The same state read whole from the database, as every snapshot did before memory (tests compare).</summary>
+    internal async Task<Snapshot> ComputeFromDatabaseAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
+        var (teams, users, members) = await LiveViewMemory.ReadDirectoryAsync(db, cancellationToken);
+        var open = await LiveViewMemory.ReadOpenAsync(db, cancellationToken);
+        var present = await presence.GetPresentAsync(cancellationToken);
+        return Snapshot.Build(time.GetUtcNow().UtcDateTime, teams, users, members, open, present, routing.Value.FirstResponseTargetSeconds, 0);
+    }
+
+    /// <summary>What a snapshot shows a scope, without its version: equal views have equal fingerprints.</summary>
+    internal static string Fingerprint(LiveViewDto view) => JsonSerializer.Serialize(view with { Version = 0 }, Json);
 
     internal sealed record TeamRow(Guid Id, string Name, int? FirstResponseTargetSeconds);
 
@@ -286,7 +463,7 @@ internal sealed partial class LiveViewService(
         private List<LiveBreachDto> _breaches = [];
 
         public static Snapshot Build(
-            DateTime now, List<TeamRow> teams, List<UserRow> users, ILookup<Guid, Guid> members, List<OpenRow> open,
+            DateTime now, List<TeamRow> teams, List<UserRow> users, ILookup<Guid, Guid> members, IEnumerable<OpenRow> open,
             IReadOnlyDictionary<Guid, AgentStatus> present, int defaultTarget, long version)
         {
             var targets = teams.ToDictionary(t => t.Id, t => t.FirstResponseTargetSeconds ?? defaultTarget);
@@ -357,6 +534,10 @@ internal sealed partial class LiveViewService(
                 };
             });
 
+            // Service order: priority lane, then arrival; breaches longest waiting first (ids break ties: stable views).
+            queue.Sort(static (a, b) => b.Priority != a.Priority ? b.Priority.CompareTo(a.Priority)
+                : a.QueuedAt != b.QueuedAt ? a.QueuedAt.CompareTo(b.QueuedAt) : a.ConversationId.CompareTo(b.ConversationId));
+            breaches.Sort(static (a, b) => a.WaitingSince != b.WaitingSince ? a.WaitingSince.CompareTo(b.WaitingSince) : a.ConversationId.CompareTo(b.ConversationId));
             return new Snapshot
             {
                 Version = version,
@@ -366,8 +547,8 @@ internal sealed partial class LiveViewService(
                 _counts = counts,
                 _general = general,
                 _agents = agents,
-                _queue = [.. queue.OrderByDescending(q => q.Priority).ThenBy(q => q.QueuedAt).ThenBy(q => q.ConversationId)],
-                _breaches = [.. breaches.OrderBy(b => b.WaitingSince).ThenBy(b => b.ConversationId)],
+                _queue = queue,
+                _breaches = breaches,
             };
         }
 
