@@ -19,6 +19,18 @@ public sealed class ConsoleOptions
     /// <summary>Most search hits per page.</summary>
     [Range(1, 200)]
     public int SearchPageSize { get; set; } = 30;
+
+    /// <summary>How often the search indexer looks for messages above its watermark.</summary>
+    [Range(1, 3600)]
+    public int SearchIndexIntervalSeconds { get; set; } = 5;
+
+    /// <summary>Most message ids the search indexer covers in one transaction.</summary>
+    [Range(100, 1_000_000)]
+    public int SearchIndexBatch { get; set; } = 20_000;
+
+    /// <summary>How long the search indexer's lease lasts: one node at a time indexes.</summary>
+    [Range(5, 3600)]
+    public int SearchIndexLeaseSeconds { get; set; } = 30;
 }
 
 /// <summary>
