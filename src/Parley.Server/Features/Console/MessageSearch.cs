@@ -40,6 +40,9 @@ public sealed class MessageSearch(ParleyDbContext db, ConversationScope scope, I
     private const int SnippetRadius = 60;
     private const int MaxBatch = 32_768;
 
+    /// <summary>PostgreSQL reads this many of the newest message ids directly (LIKE) before it turns to the index.</summary>
+    private const long PostgresDirectWindow = 10_000;
+
     public async Task<SearchPage> SearchAsync(ClaimsPrincipal user, string? q, Guid? conversationId, string? cursor, CancellationToken cancellationToken)
     {
         var term = (q ?? "").Trim();
@@ -79,8 +82,21 @@ public sealed class MessageSearch(ParleyDbContext db, ConversationScope scope, I
         {
             // The tail the indexer has not reached yet, then the index below it, newest first.
             var watermark = await MessageSearchIndexer.WatermarkAsync(db, cancellationToken);
-            rows = await PageAsync(matching.Where(m => m.Id > watermark), pageSize + 1);
             var upper = Math.Min(beforeId ?? long.MaxValue, watermark + 1);
+            if (db.Database.IsNpgsql())
+            {
+                // PostgreSQL: the newest messages are read directly first (a frequent term fills the page within a
+                // few thousand rows, cheaper than any index); only a term that is rare there goes to the GIN.
+                var top = Math.Min(beforeId ?? long.MaxValue, (await db.Messages.MaxAsync(m => (long?)m.Id, cancellationToken) ?? 0) + 1);
+                var floor = Math.Min(top - PostgresDirectWindow, watermark + 1);
+                rows = await PageAsync(matching.Where(m => m.Id >= floor), pageSize + 1);
+                upper = Math.Min(upper, floor);
+            }
+            else
+            {
+                rows = await PageAsync(matching.Where(m => m.Id > watermark), pageSize + 1);
+            }
+
             for (var batch = 4 * (pageSize + 1); rows.Count <= pageSize && upper > 1; batch = Math.Min(batch * 4, MaxBatch))
             {
                 var ids = await CandidatesAsync(term, upper, batch, cancellationToken);
@@ -129,11 +145,18 @@ public sealed class MessageSearch(ParleyDbContext db, ConversationScope scope, I
     {
         if (db.Database.IsNpgsql())
         {
-            return await db.Database.SqlQuery<long>($"""
+            // Always the GIN (a bitmap of the term's postings, then the newest of them): the planner's estimate for an
+            // int[] containment is too coarse to choose between it and a walk down the primary key, and the walk
+            // was already done over the newest messages.
+            await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+            await db.Database.ExecuteSqlRawAsync("SET LOCAL enable_indexscan = off; SET LOCAL enable_seqscan = off", cancellationToken);
+            var ids = await db.Database.SqlQuery<long>($"""
                 SELECT "MessageId" AS "Value" FROM "MessageSearchGrams"
                 WHERE "Grams" @> parley_search_grams({term}) AND "MessageId" < {upper}
                 ORDER BY "MessageId" DESC LIMIT {take}
                 """).ToListAsync(cancellationToken);
+            await tx.CommitAsync(cancellationToken);
+            return ids;
         }
 
         var match = string.Join(' ', MessageSearchIndexer.SqliteGrams(term));
