@@ -26,6 +26,7 @@ public sealed class SearchIndexTests
         {
             ["Parley:Console:SearchIndexIntervalSeconds"] = "3600",
             ["Parley:Console:SearchPageSize"] = "2",
+            ["Parley:Console:SearchDirectWindow"] = "0", // PostgreSQL: go to the index at once (the newest ids are read directly otherwise)
         });
         var indexer = server.Services.GetRequiredService<MessageSearchIndexer>();
         var sales = await server.CreateTeamAsync("Sales");

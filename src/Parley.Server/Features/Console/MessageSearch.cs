@@ -40,9 +40,6 @@ public sealed class MessageSearch(ParleyDbContext db, ConversationScope scope, I
     private const int SnippetRadius = 60;
     private const int MaxBatch = 32_768;
 
-    /// <summary>PostgreSQL reads this many of the newest message ids directly (LIKE) before it turns to the index.</summary>
-    private const long PostgresDirectWindow = 10_000;
-
     public async Task<SearchPage> SearchAsync(ClaimsPrincipal user, string? q, Guid? conversationId, string? cursor, CancellationToken cancellationToken)
     {
         var term = (q ?? "").Trim();
@@ -88,7 +85,7 @@ public sealed class MessageSearch(ParleyDbContext db, ConversationScope scope, I
                 // PostgreSQL: the newest messages are read directly first (a frequent term fills the page within a
                 // few thousand rows, cheaper than any index); only a term that is rare there goes to the GIN.
                 var top = Math.Min(beforeId ?? long.MaxValue, (await db.Messages.MaxAsync(m => (long?)m.Id, cancellationToken) ?? 0) + 1);
-                var floor = Math.Min(top - PostgresDirectWindow, watermark + 1);
+                var floor = Math.Min(top - options.Value.SearchDirectWindow, watermark + 1);
                 rows = await PageAsync(matching.Where(m => m.Id >= floor), pageSize + 1);
                 upper = Math.Min(upper, floor);
             }

@@ -20,6 +20,10 @@ public sealed class ConsoleOptions
     [Range(1, 200)]
     public int SearchPageSize { get; set; } = 30;
 
+    /// <summary>PostgreSQL: how many of the newest message ids a search reads directly (LIKE) before it turns to the index.</summary>
+    [Range(0, 10_000_000)]
+    public long SearchDirectWindow { get; set; } = 10_000;
+
     /// <summary>How often the search indexer looks for messages above its watermark.</summary>
     [Range(1, 3600)]
     public int SearchIndexIntervalSeconds { get; set; } = 5;
