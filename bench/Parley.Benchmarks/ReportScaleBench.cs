@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Claims;
@@ -51,6 +52,8 @@ public static class ReportScaleBench
         }
 
         var store = o.GetValueOrDefault("store", "sqlite");
+        // --reuse 1: keep the database a previous run seeded (same --db / --dir) and time the searches again.
+        var reuse = o.GetValueOrDefault("reuse") == "1";
         var conversations = int.Parse(o.GetValueOrDefault("conversations", "100000"), CultureInfo.InvariantCulture);
         var perConversation = int.Parse(o.GetValueOrDefault("messages", "10"), CultureInfo.InvariantCulture);
         var runs = int.Parse(o.GetValueOrDefault("runs", "30"), CultureInfo.InvariantCulture);
@@ -61,6 +64,7 @@ public static class ReportScaleBench
             ["Parley:Bootstrap:SiteKey"] = "bench",
             ["Parley:Bootstrap:RequirePasswordChange"] = "false",
             ["Parley:Reports:RollupIntervalSeconds"] = "3600", // the bench drives the passes itself
+            ["Parley:Console:SearchIndexIntervalSeconds"] = "3600", // the search indexer too
             ["Logging:LogLevel:Default"] = "Warning",
             ["Logging:LogLevel:Microsoft.EntityFrameworkCore"] = "Error",
             ["Logging:LogLevel:Microsoft.AspNetCore.StaticFiles"] = "Error",
@@ -75,7 +79,7 @@ public static class ReportScaleBench
             {
                 await c.OpenAsync();
                 await using var cmd = c.CreateCommand();
-                cmd.CommandText = $"DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE); CREATE DATABASE \"{database}\";";
+                cmd.CommandText = reuse ? "SELECT 1" : $"DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE); CREATE DATABASE \"{database}\";";
                 await cmd.ExecuteNonQueryAsync();
             }
 
@@ -86,7 +90,7 @@ public static class ReportScaleBench
         else
         {
             var dir = o.GetValueOrDefault("dir", Path.Combine(Path.GetTempPath(), "parley-reportbench"));
-            if (Directory.Exists(dir))
+            if (!reuse && Directory.Exists(dir))
             {
                 Directory.Delete(dir, recursive: true);
             }
@@ -100,7 +104,7 @@ public static class ReportScaleBench
         await app.StartAsync();
         try
         {
-            await RunOnAsync(app, store, conversations, perConversation, runs);
+            await RunOnAsync(app, store, conversations, perConversation, runs, reuse);
         }
         finally
         {
@@ -109,7 +113,7 @@ public static class ReportScaleBench
         }
     }
 
-    private static async Task RunOnAsync(WebApplication app, string store, int conversations, int perConversation, int runs)
+    private static async Task RunOnAsync(WebApplication app, string store, int conversations, int perConversation, int runs, bool reuse)
     {
         var pg = store == "postgres";
         var random = new Random(18);
@@ -120,120 +124,159 @@ public static class ReportScaleBench
         var end = new DateTime(2026, 12, 1, 0, 0, 0, DateTimeKind.Utc);
         var start = end.AddDays(-Days);
 
-        // Departments, each with its agents (and one supervisor for the first).
         var teams = new List<Guid>();
         var agents = new List<(Guid Id, Guid Team)>();
-        for (var t = 0; t < Teams; t++)
-        {
-            var team = new Team { Id = Guid.CreateVersion7(), Name = $"Team {t}", CreatedAt = start };
-            db.Teams.Add(team);
-            teams.Add(team.Id);
-            for (var a = 0; a < AgentsPerTeam; a++)
-            {
-                var email = $"agent{t}-{a}@bench.local";
-                var user = new User { Id = Guid.CreateVersion7(), Email = email, NormalizedEmail = email.ToUpperInvariant(), DisplayName = $"Agent {t}-{a}", PasswordHash = "-", SecurityStamp = Guid.NewGuid().ToString("N"), Role = a == 0 ? UserRole.Supervisor : UserRole.Agent, CreatedAt = start };
-                db.Users.Add(user);
-                db.TeamMembers.Add(new TeamMember { TeamId = team.Id, UserId = user.Id });
-                agents.Add((user.Id, team.Id));
-            }
-        }
-
-        await db.SaveChangesAsync();
-        db.ChangeTracker.Clear();
-
-        var seed = Stopwatch.StartNew();
-        var bulk = new BulkInsert(db, pg);
         long messageId = 0;
-        for (var done = 0; done < conversations; done += Chunk)
+        TimeSpan seeded = default, rolled = default;
+        var hours = 0;
+        var rollupRows = 0;
+        if (reuse)
         {
-            var contacts = new List<Contact>();
-            var rows = new List<Conversation>();
-            var facts = new List<ConversationFacts>();
-            var messages = new List<Message>();
-            for (var i = done; i < Math.Min(conversations, done + Chunk); i++)
+            for (var t = 0; t < Teams; t++)
             {
-                var created = start.AddSeconds(random.NextDouble() * Days * 86400);
-                var agent = agents[random.Next(agents.Count)];
-                var assigned = random.Next(8) == 0 ? (DateTime?)null : created.AddSeconds(random.Next(1, 600));
-                var replied = assigned?.AddSeconds(random.Next(1, 900));
-                var closed = created > end.AddHours(-2) && random.Next(2) == 0 ? (DateTime?)null : (replied ?? created).AddSeconds(random.Next(60, 7200));
-                var contact = new Contact { Id = Guid.CreateVersion7(), SiteId = site, Name = $"访客 {i}", CreatedAt = created, LastSeenAt = created };
-                var c = new Conversation
+                for (var a = 0; a < AgentsPerTeam; a++)
                 {
-                    Id = Guid.CreateVersion7(),
-                    SiteId = site,
-                    ContactId = contact.Id,
-                    TeamId = random.Next(20) == 0 ? null : agent.Team,
-                    AssigneeId = assigned is null ? null : agent.Id,
-                    Status = closed is null ? ConversationStatus.Open : ConversationStatus.Closed,
-                    CreatedAt = created,
-                    UpdatedAt = closed ?? created,
-                    ClosedAt = closed,
-                    AssignedAt = assigned,
-                    LastSeq = perConversation,
-                    LastVisitorSeq = perConversation,
-                };
-                contacts.Add(contact);
-                rows.Add(c);
-                facts.Add(new ConversationFacts
-                {
-                    ConversationId = c.Id,
-                    SiteId = site,
-                    TeamId = c.TeamId,
-                    AssigneeId = c.AssigneeId,
-                    CreatedAt = created,
-                    FirstQueuedAt = created,
-                    FirstAssignedAt = assigned,
-                    FirstVisitorMessageAt = created,
-                    FirstResponseAt = replied,
-                    ClosedAt = closed,
-                    MessagesIn = perConversation / 2,
-                    MessagesOut = perConversation - (perConversation / 2),
-                    Abandoned = closed is not null && random.Next(20) == 0,
-                    CsatScore = closed is not null && random.Next(4) == 0 ? random.Next(1, 6) : null,
-                    UpdatedAt = closed ?? created,
-                });
-                for (var m = 0; m < perConversation; m++)
-                {
-                    var visitor = m % 2 == 0;
-                    messages.Add(new Message
-                    {
-                        Id = ++messageId,
-                        ConversationId = c.Id,
-                        Seq = m + 1,
-                        ClientId = Guid.NewGuid(),
-                        SenderKind = visitor ? SenderKind.Visitor : SenderKind.Agent,
-                        SenderId = visitor ? null : c.AssigneeId,
-                        Kind = MessageKind.Text,
-                        Body = Phrases[random.Next(Phrases.Length)] + (random.Next(3) == 0 ? " #" + random.Next(100000) : ""),
-                        CreatedAt = created.AddSeconds(m * 20),
-                    });
+                    var email = $"agent{t}-{a}@bench.local";
+                    var member = await db.Users.Where(u => u.Email == email).Join(db.TeamMembers, u => u.Id, m => m.UserId, (u, m) => new { u.Id, m.TeamId }).FirstAsync();
+                    agents.Add((member.Id, member.TeamId));
                 }
             }
 
-            await bulk.InsertAsync(contacts);
-            await bulk.InsertAsync(rows);
-            await bulk.InsertAsync(facts);
-            await bulk.InsertAsync(messages);
-            Console.Error.Write($"\rseeded {Math.Min(conversations, done + Chunk):N0} conversations, {messageId:N0} messages, {seed.Elapsed.TotalSeconds:F0} s");
+            messageId = await db.Messages.MaxAsync(m => m.Id);
+            rollupRows = await db.ReportRollups.CountAsync();
         }
-
-        Console.Error.WriteLine();
-        await db.Database.ExecuteSqlRawAsync(pg ? "ANALYZE;" : "ANALYZE;");
-        var seeded = seed.Elapsed;
-
-        var roll = Stopwatch.StartNew();
-        await ReportRollupMaterialiser.MarkAllAsync(db, default);
-        var materialiser = app.Services.GetRequiredService<ReportRollupMaterialiser>();
-        var hours = 0;
-        for (int n; (n = await materialiser.RunOnceAsync(default)) > 0;)
+        else
         {
-            hours += n;
+            // Departments, each with its agents (and one supervisor for the first).
+            for (var t = 0; t < Teams; t++)
+            {
+                var team = new Team { Id = Guid.CreateVersion7(), Name = $"Team {t}", CreatedAt = start };
+                db.Teams.Add(team);
+                teams.Add(team.Id);
+                for (var a = 0; a < AgentsPerTeam; a++)
+                {
+                    var email = $"agent{t}-{a}@bench.local";
+                    var user = new User { Id = Guid.CreateVersion7(), Email = email, NormalizedEmail = email.ToUpperInvariant(), DisplayName = $"Agent {t}-{a}", PasswordHash = "-", SecurityStamp = Guid.NewGuid().ToString("N"), Role = a == 0 ? UserRole.Supervisor : UserRole.Agent, CreatedAt = start };
+                    db.Users.Add(user);
+                    db.TeamMembers.Add(new TeamMember { TeamId = team.Id, UserId = user.Id });
+                    agents.Add((user.Id, team.Id));
+                }
+            }
+
+            await db.SaveChangesAsync();
+            db.ChangeTracker.Clear();
+
+            var seed = Stopwatch.StartNew();
+            var bulk = new BulkInsert(db, pg);
+            for (var done = 0; done < conversations; done += Chunk)
+            {
+                var contacts = new List<Contact>();
+                var rows = new List<Conversation>();
+                var facts = new List<ConversationFacts>();
+                var messages = new List<Message>();
+                for (var i = done; i < Math.Min(conversations, done + Chunk); i++)
+                {
+                    var created = start.AddSeconds(random.NextDouble() * Days * 86400);
+                    var agent = agents[random.Next(agents.Count)];
+                    var assigned = random.Next(8) == 0 ? (DateTime?)null : created.AddSeconds(random.Next(1, 600));
+                    var replied = assigned?.AddSeconds(random.Next(1, 900));
+                    var closed = created > end.AddHours(-2) && random.Next(2) == 0 ? (DateTime?)null : (replied ?? created).AddSeconds(random.Next(60, 7200));
+                    var contact = new Contact { Id = Guid.CreateVersion7(), SiteId = site, Name = $"访客 {i}", CreatedAt = created, LastSeenAt = created };
+                    var c = new Conversation
+                    {
+                        Id = Guid.CreateVersion7(),
+                        SiteId = site,
+                        ContactId = contact.Id,
+                        TeamId = random.Next(20) == 0 ? null : agent.Team,
+                        AssigneeId = assigned is null ? null : agent.Id,
+                        Status = closed is null ? ConversationStatus.Open : ConversationStatus.Closed,
+                        CreatedAt = created,
+                        UpdatedAt = closed ?? created,
+                        ClosedAt = closed,
+                        AssignedAt = assigned,
+                        LastSeq = perConversation,
+                        LastVisitorSeq = perConversation,
+                    };
+                    contacts.Add(contact);
+                    rows.Add(c);
+                    facts.Add(new ConversationFacts
+                    {
+                        ConversationId = c.Id,
+                        SiteId = site,
+                        TeamId = c.TeamId,
+                        AssigneeId = c.AssigneeId,
+                        CreatedAt = created,
+                        FirstQueuedAt = created,
+                        FirstAssignedAt = assigned,
+                        FirstVisitorMessageAt = created,
+                        FirstResponseAt = replied,
+                        ClosedAt = closed,
+                        MessagesIn = perConversation / 2,
+                        MessagesOut = perConversation - (perConversation / 2),
+                        Abandoned = closed is not null && random.Next(20) == 0,
+                        CsatScore = closed is not null && random.Next(4) == 0 ? random.Next(1, 6) : null,
+                        UpdatedAt = closed ?? created,
+                    });
+                    for (var m = 0; m < perConversation; m++)
+                    {
+                        var visitor = m % 2 == 0;
+                        messages.Add(new Message
+                        {
+                            Id = ++messageId,
+                            ConversationId = c.Id,
+                            Seq = m + 1,
+                            ClientId = Guid.NewGuid(),
+                            SenderKind = visitor ? SenderKind.Visitor : SenderKind.Agent,
+                            SenderId = visitor ? null : c.AssigneeId,
+                            Kind = MessageKind.Text,
+                            // One message in 40,000 also holds a rare two-character word (a needle for the index).
+                            Body = Phrases[random.Next(Phrases.Length)] + (random.Next(3) == 0 ? " #" + random.Next(100000) : "") + ((messageId + 1) % 40_000 == 0 ? " 鲸鱼" : ""),
+                            CreatedAt = created.AddSeconds(m * 20),
+                        });
+                    }
+                }
+
+                await bulk.InsertAsync(contacts);
+                await bulk.InsertAsync(rows);
+                await bulk.InsertAsync(facts);
+                await bulk.InsertAsync(messages);
+                Console.Error.Write($"\rseeded {Math.Min(conversations, done + Chunk):N0} conversations, {messageId:N0} messages, {seed.Elapsed.TotalSeconds:F0} s");
+            }
+
+            Console.Error.WriteLine();
+            await db.Database.ExecuteSqlRawAsync(pg ? "ANALYZE;" : "ANALYZE;");
+            seeded = seed.Elapsed;
+
+            var roll = Stopwatch.StartNew();
+            await ReportRollupMaterialiser.MarkAllAsync(db, default);
+            var materialiser = app.Services.GetRequiredService<ReportRollupMaterialiser>();
+            hours = 0;
+            for (int n; (n = await materialiser.RunOnceAsync(default)) > 0;)
+            {
+                hours += n;
+            }
+
+            rolled = roll.Elapsed;
+            rollupRows = await db.ReportRollups.CountAsync();
+            await db.Database.ExecuteSqlRawAsync("ANALYZE;");
         }
 
-        var rolled = roll.Elapsed;
-        var rollupRows = await db.ReportRollups.CountAsync();
+        // History search's bigram index, built by its indexer from watermark 0 (what an upgraded install does).
+        var indexing = Stopwatch.StartNew();
+        await app.Services.GetRequiredService<MessageSearchIndexer>().CatchUpAsync(default);
+        var indexed = indexing.Elapsed;
         await db.Database.ExecuteSqlRawAsync("ANALYZE;");
+        long indexBytes;
+        try
+        {
+            indexBytes = pg
+                ? await db.Database.SqlQueryRaw<long>("""SELECT pg_total_relation_size('"MessageSearchGrams"') AS "Value" """).SingleAsync()
+                : await db.Database.SqlQueryRaw<long>("""SELECT coalesce(sum(length("block")), 0) AS "Value" FROM "MessageSearchFts_data" """).SingleAsync();
+        }
+        catch (DbException)
+        {
+            indexBytes = -1;
+        }
 
         var access = scope.ServiceProvider.GetRequiredService<AccessPolicy>();
         var fromRollups = new ReportService(db, access, Options.Create(new ReportsOptions { UseRollups = true }));
@@ -268,13 +311,15 @@ public static class ReportScaleBench
             ("search 2-char Chinese 退款, admin", "退款", adminId), ("search longer Chinese 物流信息, admin", "物流信息", adminId),
             ("search English invoice, admin", "invoice", adminId), ("search rare token #4242, admin", "#4242", adminId),
             ("search 2-char Chinese 退款, agent in one department", "退款", agentInOneTeam), ("search English invoice, agent in one department", "invoice", agentInOneTeam),
+            ("search longer Chinese 物流信息, agent in one department", "物流信息", agentInOneTeam), ("search mixed Chinese/English 订单号 #1, agent in one department", "订单号 #1", agentInOneTeam),
+            ("search rare 2-char Chinese 鲸鱼, admin", "鲸鱼", adminId), ("search rare 2-char Chinese 鲸鱼, agent in one department", "鲸鱼", agentInOneTeam),
         })
         {
             await TimeAsync(label, runs, async () => $"{(await search.SearchAsync(Principal(who), q, null, null, default)).Items.Count} hits on page 1");
         }
 
         var md = new StringBuilder();
-        md.AppendLine(CultureInfo.InvariantCulture, $"store {store}: {conversations:N0} conversations, {messageId:N0} messages over {Days} days, {Teams} departments x {AgentsPerTeam} agents; seeded in {seeded.TotalSeconds:F0} s; rollups: {hours:N0} hours -> {rollupRows:N0} rows in {rolled.TotalSeconds:F1} s");
+        md.AppendLine(CultureInfo.InvariantCulture, $"store {store}: {conversations:N0} conversations, {messageId:N0} messages over {Days} days, {Teams} departments x {AgentsPerTeam} agents; seeded in {seeded.TotalSeconds:F0} s; rollups: {hours:N0} hours -> {rollupRows:N0} rows in {rolled.TotalSeconds:F1} s; search index: {messageId:N0} messages in {indexed.TotalSeconds:F0} s ({messageId / Math.Max(indexed.TotalSeconds, 0.001):N0} messages/s), {indexBytes / 1048576.0:N0} MiB ({indexBytes / 1048576.0 / Math.Max(messageId / 1e6, 1e-6):N0} MiB per million messages)");
         md.AppendLine();
         md.AppendLine("| measurement | runs | p50 ms | p99 ms | max ms | result |");
         md.AppendLine("|---|---|---|---|---|---|");

@@ -4,8 +4,10 @@ namespace Parley.Data;
 /// The full-text index over message bodies, outside EF Core's model (neither provider's index kind is modelled):
 /// SQLite gets an FTS5 table with the trigram tokenizer (substring matches, also for Chinese, for queries of 3+
 /// characters), kept in step by triggers; PostgreSQL gets a pg_trgm GIN index that serves ILIKE '%…%'.
-/// Migrations call these. Note for later SQLite migrations: a table rebuild of "Messages" drops its triggers;
-/// re-run <see cref="SqliteCreate"/> after one.
+/// Migrations call these. Since migration <c>SearchIndex</c> (#18) that trigram index is gone: history search reads the
+/// bigram index below (<see cref="SqliteGramsCreate"/>, <see cref="PostgresGramsCreate"/>), written off the message
+/// path. Note for later SQLite migrations: a table rebuild of "Messages" drops its triggers; re-run
+/// <see cref="SqliteGramsCreate"/> after one.
 /// </summary>
 public static class SearchIndexSql
 {
@@ -38,5 +40,52 @@ public static class SearchIndexSql
 
     public const string PostgresDrop = """
         DROP INDEX IF EXISTS "IX_Messages_Body_trgm";
+        """;
+
+    /// <summary>
+    /// #18's index (migration <c>SearchIndex</c>): a bigram posting index fed off the message path by
+    /// <c>MessageSearchIndexer</c> up to the watermark in <c>"MessageSearchState"</c>. SQLite: a contentless FTS5 table
+    /// (no copy of the text, <c>detail=none</c>: document ids only) whose documents are the message's distinct
+    /// bigrams, each written as one ASCII token; rows leave with their message (trigger) or on erasure.
+    /// </summary>
+    public const string SqliteGramsCreate = """
+        CREATE VIRTUAL TABLE IF NOT EXISTS "MessageSearchFts" USING fts5("Grams", content='', contentless_delete=1, detail='none', tokenize='ascii');
+        CREATE TABLE IF NOT EXISTS "MessageSearchState" ("Id" INTEGER NOT NULL PRIMARY KEY, "Watermark" INTEGER NOT NULL);
+        INSERT OR IGNORE INTO "MessageSearchState" ("Id", "Watermark") VALUES (1, 0);
+        CREATE TRIGGER IF NOT EXISTS "Messages_search_delete" AFTER DELETE ON "Messages" BEGIN
+            DELETE FROM "MessageSearchFts" WHERE rowid = old."Id";
+        END;
+        """;
+
+    public const string SqliteGramsDrop = """
+        DROP TRIGGER IF EXISTS "Messages_search_delete";
+        DROP TABLE IF EXISTS "MessageSearchFts";
+        DROP TABLE IF EXISTS "MessageSearchState";
+        """;
+
+    /// <summary>
+    /// PostgreSQL: one row per indexed message with the hashes of its lower-cased character bigrams (int[], GIN).
+    /// <c>parley_search_grams</c> computes them for the rows and for the query alike, with the database's own
+    /// <c>lower()</c> — the one ILIKE uses — so the index always returns a superset of ILIKE's matches.
+    /// </summary>
+    public const string PostgresGramsCreate = """
+        CREATE OR REPLACE FUNCTION parley_search_grams(t text) RETURNS int[] LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+            SELECT coalesce(array_agg(DISTINCT g), '{}'::int[]) FROM (
+                SELECT ((ascii(c)::bigint * 65536 + ascii(lead(c) OVER (ORDER BY i))) % 2147483647)::int AS g
+                FROM unnest(string_to_array(lower(t), NULL)) WITH ORDINALITY AS u(c, i)) s
+            WHERE g IS NOT NULL
+        $$;
+        CREATE TABLE IF NOT EXISTS "MessageSearchGrams" (
+            "MessageId" bigint NOT NULL PRIMARY KEY REFERENCES "Messages" ("Id") ON DELETE CASCADE,
+            "Grams" int[] NOT NULL);
+        CREATE INDEX IF NOT EXISTS "IX_MessageSearchGrams_Grams" ON "MessageSearchGrams" USING gin ("Grams");
+        CREATE TABLE IF NOT EXISTS "MessageSearchState" ("Id" integer NOT NULL PRIMARY KEY, "Watermark" bigint NOT NULL);
+        INSERT INTO "MessageSearchState" ("Id", "Watermark") VALUES (1, 0) ON CONFLICT DO NOTHING;
+        """;
+
+    public const string PostgresGramsDrop = """
+        DROP TABLE IF EXISTS "MessageSearchGrams";
+        DROP TABLE IF EXISTS "MessageSearchState";
+        DROP FUNCTION IF EXISTS parley_search_grams(text);
         """;
 }

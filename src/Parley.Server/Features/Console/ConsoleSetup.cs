@@ -14,6 +14,8 @@ public static class ConsoleSetup
         services.AddScoped<ConsoleConversationActions>();
         services.AddScoped<ContactProfileService>();
         services.AddScoped<MessageSearch>();
+        services.AddSingleton<MessageSearchIndexer>();
+        services.AddHostedService(sp => sp.GetRequiredService<MessageSearchIndexer>());
         services.AddSingleton<SnoozeWaker>();
         services.AddHostedService(sp => sp.GetRequiredService<SnoozeWaker>());
         services.AddSingleton<IDomainEventListener<MessageCommitted>>(sp => sp.GetRequiredService<SnoozeWaker>());

@@ -26,13 +26,19 @@ public sealed record SearchHit(
 public sealed record SearchPage(IReadOnlyList<SearchHit> Items, string? NextCursor);
 
 /// <summary>
-/// History search over every conversation the agent may see. Candidates come from the full-text index
-/// (SQLite FTS5 trigram, PostgreSQL pg_trgm); highlights are computed here so the client never renders markup.
+/// History search over every conversation the agent may see, newest first, with the same semantics on both stores as
+/// a plain <c>LIKE '%term%'</c> (SQLite; ASCII case-insensitive) / <c>ILIKE</c> (PostgreSQL): the LIKE always decides,
+/// the index only narrows the candidates. Terms of 2+ characters walk the bigram index (#18, fed off the message path
+/// by <see cref="MessageSearchIndexer"/>) newest-first in growing batches of message ids, each batch joined with the
+/// caller's sandbox (<see cref="ConversationScope"/>) and LIKE, until a page is full; the messages above the indexer's
+/// watermark are checked by LIKE first. One-character terms and the search within one conversation read the messages
+/// directly. Highlights are computed here so the client never renders markup.
 /// </summary>
 public sealed class MessageSearch(ParleyDbContext db, ConversationScope scope, IOptions<ConsoleOptions> options)
 {
     public const int MaxQueryLength = 200;
     private const int SnippetRadius = 60;
+    private const int MaxBatch = 32_768;
 
     public async Task<SearchPage> SearchAsync(ClaimsPrincipal user, string? q, Guid? conversationId, string? cursor, CancellationToken cancellationToken)
     {
@@ -52,46 +58,110 @@ public sealed class MessageSearch(ParleyDbContext db, ConversationScope scope, I
 
         var pageSize = options.Value.SearchPageSize;
         var visible = await scope.VisibleConversationsAsync(user, cancellationToken);
-        var messages = Candidates(term).Where(m => m.Kind != MessageKind.Event);
+        var matching = Matching(term);
         if (conversationId is { } cid)
         {
-            messages = messages.Where(m => m.ConversationId == cid);
+            matching = matching.Where(m => m.ConversationId == cid);
         }
 
         if (beforeId is { } before)
         {
-            messages = messages.Where(m => m.Id < before);
+            matching = matching.Where(m => m.Id < before);
         }
 
-        var rows = await (from m in messages
-                          join c in visible on m.ConversationId equals c.Id
-                          join ct in db.Contacts on c.ContactId equals ct.Id
-                          orderby m.Id descending
-                          select new { Message = m, ContactName = ct.Name }).Take(pageSize + 1).ToListAsync(cancellationToken);
+        Task<List<(Message Message, string? ContactName)>> PageAsync(IQueryable<Message> messages, int take) => ReadAsync(messages, visible, take, cancellationToken);
+        List<(Message Message, string? ContactName)> rows;
+        if (conversationId is not null || term.Length < 2)
+        {
+            rows = await PageAsync(matching, pageSize + 1);
+        }
+        else
+        {
+            // The tail the indexer has not reached yet, then the index below it, newest first.
+            var watermark = await MessageSearchIndexer.WatermarkAsync(db, cancellationToken);
+            var upper = Math.Min(beforeId ?? long.MaxValue, watermark + 1);
+            if (db.Database.IsNpgsql())
+            {
+                // PostgreSQL: the newest messages are read directly first (a frequent term fills the page within a
+                // few thousand rows, cheaper than any index); only a term that is rare there goes to the GIN.
+                var top = Math.Min(beforeId ?? long.MaxValue, (await db.Messages.MaxAsync(m => (long?)m.Id, cancellationToken) ?? 0) + 1);
+                var floor = Math.Min(top - options.Value.SearchDirectWindow, watermark + 1);
+                rows = await PageAsync(matching.Where(m => m.Id >= floor), pageSize + 1);
+                upper = Math.Min(upper, floor);
+            }
+            else
+            {
+                rows = await PageAsync(matching.Where(m => m.Id > watermark), pageSize + 1);
+            }
+
+            for (var batch = 4 * (pageSize + 1); rows.Count <= pageSize && upper > 1; batch = Math.Min(batch * 4, MaxBatch))
+            {
+                var ids = await CandidatesAsync(term, upper, batch, cancellationToken);
+                if (ids.Count == 0)
+                {
+                    break;
+                }
+
+                rows.AddRange(await PageAsync(matching.Where(m => ids.Contains(m.Id)), pageSize + 1 - rows.Count));
+                if (ids.Count < batch)
+                {
+                    break;
+                }
+
+                upper = ids[^1];
+            }
+        }
 
         var hits = rows.Take(pageSize).Select(r => ToHit(r.Message, r.ContactName, term)).ToList();
         var next = rows.Count > pageSize ? hits[^1].MessageId.ToString(System.Globalization.CultureInfo.InvariantCulture) : null;
         return new SearchPage(hits, next);
     }
 
-    private IQueryable<Message> Candidates(string term)
+    private async Task<List<(Message Message, string? ContactName)>> ReadAsync(IQueryable<Message> messages, IQueryable<Conversation> visible, int take, CancellationToken cancellationToken)
+    {
+        var rows = await (from m in messages
+                          join c in visible on m.ConversationId equals c.Id
+                          join ct in db.Contacts on c.ContactId equals ct.Id
+                          orderby m.Id descending
+                          select new { Message = m, ContactName = ct.Name }).Take(take).ToListAsync(cancellationToken);
+        return rows.Select(r => (r.Message, (string?)r.ContactName)).ToList();
+    }
+
+    /// <summary>The messages the store's LIKE matches (what a hit is, whatever narrowed the candidates).</summary>
+    private IQueryable<Message> Matching(string term)
     {
         var like = "%" + CannedReplyService.EscapeLike(term) + "%";
+        var messages = db.Messages.AsNoTracking().Where(m => m.Kind != MessageKind.Event);
+        return db.Database.IsNpgsql()
+            ? messages.Where(m => EF.Functions.ILike(m.Body, like, "\\"))
+            : messages.Where(m => EF.Functions.Like(m.Body, like, "\\"));
+    }
+
+    /// <summary>Up to <paramref name="take"/> indexed message ids below <paramref name="upper"/> holding every bigram of the term, newest first.</summary>
+    private async Task<List<long>> CandidatesAsync(string term, long upper, int take, CancellationToken cancellationToken)
+    {
         if (db.Database.IsNpgsql())
         {
-            // ILIKE '%term%' is served by the pg_trgm GIN index (short terms fall back to a scan, still correct).
-            return db.Messages.AsNoTracking().Where(m => EF.Functions.ILike(m.Body, like, "\\"));
+            // Always the GIN (a bitmap of the term's postings, then the newest of them): the planner's estimate for an
+            // int[] containment is too coarse to choose between it and a walk down the primary key, and the walk
+            // was already done over the newest messages.
+            await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+            await db.Database.ExecuteSqlRawAsync("SET LOCAL enable_indexscan = off; SET LOCAL enable_seqscan = off", cancellationToken);
+            var ids = await db.Database.SqlQuery<long>($"""
+                SELECT "MessageId" AS "Value" FROM "MessageSearchGrams"
+                WHERE "Grams" @> parley_search_grams({term}) AND "MessageId" < {upper}
+                ORDER BY "MessageId" DESC LIMIT {take}
+                """).ToListAsync(cancellationToken);
+            await tx.CommitAsync(cancellationToken);
+            return ids;
         }
 
-        // The trigram tokenizer indexes 3-character windows: shorter terms (two Chinese characters are a common
-        // query) cannot use the index, so they take the LIKE path over the table instead.
-        if (term.EnumerateRunes().Count() < 3)
-        {
-            return db.Messages.AsNoTracking().Where(m => EF.Functions.Like(m.Body, like, "\\"));
-        }
-
-        var phrase = "\"" + term.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
-        return db.Messages.FromSqlInterpolated($"""SELECT * FROM "Messages" WHERE "Id" IN (SELECT rowid FROM "MessagesFts" WHERE "MessagesFts" MATCH {phrase})""").AsNoTracking();
+        var match = string.Join(' ', MessageSearchIndexer.SqliteGrams(term));
+        return await db.Database.SqlQuery<long>($"""
+            SELECT rowid AS "Value" FROM "MessageSearchFts"
+            WHERE "MessageSearchFts" MATCH {match} AND rowid < {upper}
+            ORDER BY rowid DESC LIMIT {take}
+            """).ToListAsync(cancellationToken);
     }
 
     internal static SearchHit ToHit(Message m, string? contactName, string term)

@@ -19,6 +19,22 @@ public sealed class ConsoleOptions
     /// <summary>Most search hits per page.</summary>
     [Range(1, 200)]
     public int SearchPageSize { get; set; } = 30;
+
+    /// <summary>PostgreSQL: how many of the newest message ids a search reads directly (LIKE) before it turns to the index.</summary>
+    [Range(0, 10_000_000)]
+    public long SearchDirectWindow { get; set; } = 10_000;
+
+    /// <summary>How often the search indexer looks for messages above its watermark.</summary>
+    [Range(1, 3600)]
+    public int SearchIndexIntervalSeconds { get; set; } = 5;
+
+    /// <summary>Most message ids the search indexer covers in one transaction.</summary>
+    [Range(100, 1_000_000)]
+    public int SearchIndexBatch { get; set; } = 20_000;
+
+    /// <summary>How long the search indexer's lease lasts: one node at a time indexes.</summary>
+    [Range(5, 3600)]
+    public int SearchIndexLeaseSeconds { get; set; } = 30;
 }
 
 /// <summary>

@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Parley.Data;
 using Parley.Server.Features.Attachments;
+using Parley.Server.Features.Console;
 using Parley.Server.Messaging;
 
 namespace Parley.Server.Features.Privacy;
@@ -37,6 +38,9 @@ public sealed class DataLifecycle(ParleyDbContext db, IAttachmentStore store, Ti
         db.AttachmentDeletions.AddRange(keys.Select(k => new AttachmentDeletion { StorageKey = k, CreatedAt = now }));
         await db.SaveChangesAsync(cancellationToken);
         await db.Attachments.Where(a => a.ConversationId == conversationId).ExecuteDeleteAsync(cancellationToken);
+
+        // The search index's rows first (they are found through the messages), then the text itself.
+        await MessageSearchIndexer.RemovePostingsAsync(db, conversationId, cancellationToken);
 
         // Every line someone wrote (visitor, agent, bot, note) keeps its place and sequence number but loses its text;
         // notes stay invisible to the visitor (no visitor sequence), event lines hold no personal text and stay.

@@ -1,0 +1,224 @@
+using System.Data.Common;
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+using Microsoft.Extensions.Options;
+using Parley.Data;
+using Parley.Server.Infrastructure;
+
+namespace Parley.Server.Features.Console;
+
+/// <summary>
+/// Feeds history search's bigram index (#18, <see cref="SearchIndexSql"/>) off the message path: every
+/// <see cref="ConsoleOptions.SearchIndexIntervalSeconds"/> it indexes the messages above the watermark in
+/// <c>"MessageSearchState"</c> (up to <see cref="ConsoleOptions.SearchIndexBatch"/> ids per transaction, the watermark
+/// moved in the same transaction) — nothing is written when a message is stored, so chat throughput is untouched.
+/// <see cref="MessageSearch"/> checks the messages above the watermark by LIKE, so a search never misses one the
+/// indexer has not reached. One node at a time (the <c>message-search-index</c> lease). Event lines are not indexed
+/// (search never returns them); erasure removes a conversation's rows (<see cref="RemovePostingsAsync"/>), deleted
+/// messages take theirs with them (foreign key on PostgreSQL, trigger on SQLite).
+/// </summary>
+public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, TimeProvider time, IOptions<ConsoleOptions> options, ILogger<MessageSearchIndexer> logger)
+    : BackgroundService
+{
+    public const string LeaseName = "message-search-index";
+
+    /// <summary>
+    /// PostgreSQL identities can commit out of order (a lower id committed after a higher one): each pass also looks
+    /// again at this many ids below the watermark for messages that are not indexed yet. SQLite has one writer.
+    /// </summary>
+    public const long PostgresOverlap = 10_000;
+
+    private readonly string _holder = $"{Environment.MachineName}/{Guid.NewGuid():N}";
+    private readonly SemaphoreSlim _pass = new(1, 1);
+    private long _indexed;
+
+    /// <summary>Ids covered since start (the bench reads it).</summary>
+    public long Indexed => Interlocked.Read(ref _indexed);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                try
+                {
+                    while (await RunOnceAsync(stoppingToken) > 0)
+                    {
+                    }
+                }
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                {
+                    LogPassFailed(logger, ex);
+                }
+
+                await Task.Delay(TimeSpan.FromSeconds(options.Value.SearchIndexIntervalSeconds), time, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>One pass: takes the lease and indexes the next batch of ids above the watermark.</summary>
+    /// <returns>How far the watermark moved (0 when caught up or another node holds the lease).</returns>
+    public async Task<long> RunOnceAsync(CancellationToken cancellationToken)
+    {
+        await _pass.WaitAsync(cancellationToken);
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
+            var now = time.GetUtcNow().UtcDateTime;
+            if (!await NodeLeases.TryHoldAsync(db, LeaseName, _holder, now, TimeSpan.FromSeconds(options.Value.SearchIndexLeaseSeconds), cancellationToken))
+            {
+                return 0;
+            }
+
+            var moved = await PassAsync(db, options.Value.SearchIndexBatch, cancellationToken);
+            Interlocked.Add(ref _indexed, moved);
+            return moved;
+        }
+        finally
+        {
+            _pass.Release();
+        }
+    }
+
+    /// <summary>Runs passes until the watermark reaches the newest message (tests and the bench).</summary>
+    public async Task CatchUpAsync(CancellationToken cancellationToken)
+    {
+        while (await RunOnceAsync(cancellationToken) > 0)
+        {
+        }
+    }
+
+    public static Task<long> WatermarkAsync(ParleyDbContext db, CancellationToken cancellationToken) =>
+        db.Database.SqlQueryRaw<long>("""SELECT "Watermark" AS "Value" FROM "MessageSearchState" WHERE "Id" = 1""").SingleAsync(cancellationToken);
+
+    private static async Task<long> PassAsync(ParleyDbContext db, int batch, CancellationToken cancellationToken)
+    {
+        var watermark = await WatermarkAsync(db, cancellationToken);
+        var top = await db.Messages.MaxAsync(m => (long?)m.Id, cancellationToken) ?? 0;
+        if (top <= watermark)
+        {
+            return 0;
+        }
+
+        var to = Math.Min(top, watermark + batch);
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        if (db.Database.IsNpgsql())
+        {
+            var from = Math.Max(0, watermark - PostgresOverlap);
+            await db.Database.ExecuteSqlAsync($"""
+                INSERT INTO "MessageSearchGrams" ("MessageId", "Grams")
+                SELECT m."Id", parley_search_grams(m."Body") FROM "Messages" m
+                WHERE m."Id" > {from} AND m."Id" <= {to} AND m."Kind" <> {(int)MessageKind.Event}
+                  AND NOT EXISTS (SELECT 1 FROM "MessageSearchGrams" g WHERE g."MessageId" = m."Id")
+                ON CONFLICT DO NOTHING
+                """, cancellationToken);
+
+            // An erasure that committed while this range was being read leaves no text behind.
+            await db.Database.ExecuteSqlAsync($"""
+                DELETE FROM "MessageSearchGrams" g USING "Messages" m
+                WHERE g."MessageId" = m."Id" AND m."Id" > {from} AND m."Id" <= {to} AND m."Kind" = {(int)MessageKind.Event}
+                """, cancellationToken);
+        }
+        else
+        {
+            await IndexSqliteAsync(db, watermark, to, cancellationToken);
+        }
+
+        await db.Database.ExecuteSqlAsync($"""UPDATE "MessageSearchState" SET "Watermark" = {to} WHERE "Id" = 1""", cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return to - watermark;
+    }
+
+    private static async Task IndexSqliteAsync(ParleyDbContext db, long watermark, long to, CancellationToken cancellationToken)
+    {
+        var rows = await db.Messages.AsNoTracking().Where(m => m.Id > watermark && m.Id <= to && m.Kind != MessageKind.Event)
+            .Select(m => new { m.Id, m.Body }).ToListAsync(cancellationToken);
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        var connection = db.Database.GetDbConnection();
+        await using var insert = connection.CreateCommand();
+        insert.Transaction = db.Database.CurrentTransaction!.GetDbTransaction();
+        insert.CommandText = """INSERT INTO "MessageSearchFts" (rowid, "Grams") VALUES ($id, $grams)""";
+        var id = Parameter(insert, "$id");
+        var grams = Parameter(insert, "$grams");
+        await insert.PrepareAsync(cancellationToken);
+        var builder = new StringBuilder();
+        foreach (var row in rows)
+        {
+            id.Value = row.Id;
+            grams.Value = SqliteDocument(row.Body, builder);
+            await insert.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
+    private static DbParameter Parameter(DbCommand command, string name)
+    {
+        var p = command.CreateParameter();
+        p.ParameterName = name;
+        command.Parameters.Add(p);
+        return p;
+    }
+
+    /// <summary>
+    /// SQLite's bigrams of a text: each pair of adjacent UTF-16 units, ASCII letters folded to lower case (exactly
+    /// what SQLite's LIKE folds), as one token <c>g</c> + 8 hex digits. A text that LIKE matches holds every bigram
+    /// of the pattern, so the index returns a superset of LIKE's matches; LIKE then decides.
+    /// </summary>
+    public static IReadOnlyCollection<string> SqliteGrams(string text)
+    {
+        var grams = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i + 1 < text.Length; i++)
+        {
+            grams.Add(Token(text[i], text[i + 1]));
+        }
+
+        return grams;
+    }
+
+    private static string SqliteDocument(string body, StringBuilder builder)
+    {
+        builder.Clear();
+        foreach (var gram in SqliteGrams(body))
+        {
+            builder.Append(gram).Append(' ');
+        }
+
+        return builder.ToString();
+    }
+
+    private static string Token(char a, char b) =>
+        string.Create(9, ((uint)Fold(a) << 16) | Fold(b), static (span, v) =>
+        {
+            span[0] = 'g';
+            v.TryFormat(span[1..], out _, "x8", System.Globalization.CultureInfo.InvariantCulture);
+        });
+
+    private static char Fold(char c) => c is >= 'A' and <= 'Z' ? (char)(c + 32) : c;
+
+    /// <summary>Removes the index rows of a conversation's messages (erasure and retention, in the caller's transaction).</summary>
+    public static async Task RemovePostingsAsync(ParleyDbContext db, Guid conversationId, CancellationToken cancellationToken)
+    {
+        if (db.Database.IsNpgsql())
+        {
+            await db.Database.ExecuteSqlAsync($"""DELETE FROM "MessageSearchGrams" WHERE "MessageId" IN (SELECT "Id" FROM "Messages" WHERE "ConversationId" = {conversationId})""", cancellationToken);
+            return;
+        }
+
+        // SQLite stores Guids as text through EF's converter: the ids come from the model, the delete by rowid.
+        var ids = await db.Messages.Where(m => m.ConversationId == conversationId).Select(m => m.Id).ToListAsync(cancellationToken);
+        var json = System.Text.Json.JsonSerializer.Serialize(ids);
+        await db.Database.ExecuteSqlAsync($"""DELETE FROM "MessageSearchFts" WHERE rowid IN (SELECT value FROM json_each({json}))""", cancellationToken);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A search index pass failed; the watermark stays and the next pass retries")]
+    private static partial void LogPassFailed(ILogger logger, Exception exception);
+}
