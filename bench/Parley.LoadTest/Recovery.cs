@@ -27,7 +27,7 @@ internal static class Recovery
                 await conv.AgentSender!.InvokeAsync("Send", Wire.SendArgs(conv.Id, Guid.NewGuid(), Wire.Body(sent)), Wire.ReadAck, Stopwatch.GetElapsedTime(end) < max ? max - Stopwatch.GetElapsedTime(end) : TimeSpan.FromSeconds(1));
                 probes.Add((Seconds(end, sent), Stopwatch.GetElapsedTime(sent).TotalMilliseconds));
             }
-            catch (Exception ex) when (ex is TimeoutException or IOException or InvalidOperationException or OperationCanceledException or HubErrorException)
+            catch (Exception ex) when (ex is TimeoutException or IOException or InvalidOperationException or OperationCanceledException or HubErrorException or System.Net.WebSockets.WebSocketException)
             {
                 probes.Add((Seconds(end, sent), double.PositiveInfinity));
             }

@@ -20,10 +20,9 @@ public sealed class StoreUnavailableException(string message, Exception? inner =
 /// Two lanes feed the loop: agents', bots' and the system's writes, taken first, and visitors' writes, which fill
 /// the rest of each batch. A backlog of visitor messages (a traffic spike) therefore never delays an agent's reply
 /// by more than one commit. Each sender's writes stay in one lane, so one connection's sends keep their order
-/// (docs/protocol.md rule 9). With the load governor on, a visitor send that finds its lane beyond the governor's
-/// Overload level is refused at once (<c>overloaded</c>, retried by the widget after a pause) instead of queueing
-/// behind seconds of others: accepted messages keep a bounded wait, and the backlog drains within seconds of the
-/// spike ending (docs/operations.md, Overload).
+/// (docs/protocol.md rule 9). Optionally (<c>Parley:Governor:MaxVisitorWriteQueue</c>) a visitor send that finds its
+/// lane at a bound is refused at once (<c>overloaded</c>, retried by the widget after a pause) instead of queueing
+/// behind seconds of others (docs/operations.md, Overload).
 /// </remarks>
 public sealed partial class MessageWriter : BackgroundService
 {

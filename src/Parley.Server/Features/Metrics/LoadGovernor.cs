@@ -88,11 +88,12 @@ public sealed class GovernorOptions
 
     /// <summary>
     /// Visitor sends waiting for the group commit beyond which a new one is refused at once (<c>overloaded</c>; the
-    /// widget keeps the message and retries after a pause). Bounds how long an accepted visitor message waits and how
-    /// long the backlog takes to drain after a spike; agents' sends have their own lane and are never refused.
+    /// widget keeps the message and retries after a pause); 0 (the default) lets visitors wait for room instead.
+    /// Off by default because refusing costs the server more than waiting when clients do not back off: measured in
+    /// docs/benchmarks.md (overload scenario, 2026-12-05 night). Agents' sends have their own lane either way.
     /// </summary>
-    [Range(1, 1_000_000)]
-    public int MaxVisitorWriteQueue { get; set; } = 2_048;
+    [Range(0, 1_000_000)]
+    public int MaxVisitorWriteQueue { get; set; }
 
     /// <summary>Retry-After of refused new widget sessions.</summary>
     [Range(1, 3600)]
@@ -134,14 +135,14 @@ public sealed partial class LoadGovernor(IOptions<GovernorOptions> options, Time
     }
 
     /// <summary>
-    /// True when a visitor's write must be refused now: the governor is on and the visitors' write lane already holds
-    /// <see cref="GovernorOptions.MaxVisitorWriteQueue"/> sends (counted as shed <c>visitor_sends</c>). Independent of
-    /// the state: the bound itself is what keeps a spike from turning into minutes of queue.
+    /// True when a visitor's write must be refused now: the governor is on, a bound is set and the visitors' write lane
+    /// already holds <see cref="GovernorOptions.MaxVisitorWriteQueue"/> sends (counted as shed <c>visitor_sends</c>).
+    /// Independent of the state: the bound itself is what keeps a spike from turning into minutes of queue.
     /// </summary>
     public bool ShouldRefuseVisitorWrite(int visitorQueueDepth)
     {
         var o = options.Value;
-        if (!o.Enabled || visitorQueueDepth < o.MaxVisitorWriteQueue)
+        if (!o.Enabled || o.MaxVisitorWriteQueue == 0 || visitorQueueDepth < o.MaxVisitorWriteQueue)
         {
             return false;
         }
