@@ -29,6 +29,11 @@ public sealed partial class MessageWriter : BackgroundService
     private readonly Channel<PendingWrite> _priority;
     private readonly Channel<PendingWrite> _visitors;
 
+    // Rung after every enqueue, into either lane: the loop sleeps on this one signal when both lanes are empty.
+    // (Waiting on both lanes at once would leave the quiet lane's waiter behind on every wake-up.)
+    private readonly Channel<bool> _doorbell = Channel.CreateBounded<bool>(
+        new BoundedChannelOptions(1) { SingleReader = true, FullMode = BoundedChannelFullMode.DropWrite });
+
     // Committed batches wait here for the event dispatcher, so fan-out of one batch overlaps the next commit.
     // Unbounded on purpose: it holds at most what the bounded write queue let in, and is drained in order.
     private readonly Channel<List<MessageCommitted>> _committed = Channel.CreateUnbounded<List<MessageCommitted>>(
@@ -84,6 +89,7 @@ public sealed partial class MessageWriter : BackgroundService
         try
         {
             await (visitor ? _visitors : _priority).Writer.WriteAsync(pending, cancellationToken);
+            _doorbell.Writer.TryWrite(true);
         }
         catch (ChannelClosedException)
         {
@@ -104,23 +110,30 @@ public sealed partial class MessageWriter : BackgroundService
         {
             _priority.Writer.TryComplete();
             _visitors.Writer.TryComplete();
+            _doorbell.Writer.TryComplete();
         });
         var batch = new List<PendingWrite>(_options.MaxBatchSize);
         var commands = new List<WriteCommand>(_options.MaxBatchSize);
         var dispatcher = Task.Run(DispatchAsync, CancellationToken.None);
-        while (await WaitForWorkAsync())
+        while (true)
         {
             // Agents' (and bots', the system's) writes first, then visitors' to fill the batch.
             Fill(_priority.Reader, batch, commands);
             Fill(_visitors.Reader, batch, commands);
-            if (batch.Count == 0)
+            if (batch.Count > 0)
             {
-                continue;
+                await ProcessAsync(batch, commands);
+                batch.Clear();
+                commands.Clear();
             }
-
-            await ProcessAsync(batch, commands);
-            batch.Clear();
-            commands.Clear();
+            else if (await _doorbell.Reader.WaitToReadAsync(CancellationToken.None))
+            {
+                _doorbell.Reader.TryRead(out _);
+            }
+            else if (_priority.Reader.Count == 0 && _visitors.Reader.Count == 0)
+            {
+                break; // shutting down, and everything queued before it is committed
+            }
         }
 
         _committed.Writer.TryComplete();
@@ -135,26 +148,6 @@ public sealed partial class MessageWriter : BackgroundService
             batch.Add(item);
             commands.Add(item.Command);
         }
-    }
-
-    /// <summary>True when either lane has a write; false once both are completed and drained (shutdown).</summary>
-    private async ValueTask<bool> WaitForWorkAsync()
-    {
-        if (_priority.Reader.Count > 0 || _visitors.Reader.Count > 0)
-        {
-            return true;
-        }
-
-        var priority = _priority.Reader.Completion.IsCompleted ? null : _priority.Reader.WaitToReadAsync().AsTask();
-        var visitors = _visitors.Reader.Completion.IsCompleted ? null : _visitors.Reader.WaitToReadAsync().AsTask();
-        return (priority, visitors) switch
-        {
-            (null, null) => false,
-            (null, { } v) => await v,
-            ({ } p, null) => await p,
-            // Whichever answers first: a write (or a lane just completed; the next call looks again).
-            ({ } p, { } v) => await Task.WhenAny(p, v) is not null,
-        };
     }
 
     /// <summary>Raises the committed events, batch after batch, in commit (and so sequence) order.</summary>
