@@ -112,8 +112,16 @@ internal sealed class SqliteDialect(string connectionString, SqliteSynchronous s
         await cmd.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Every connection's settings. <c>busy_timeout</c> lets SQLite itself wait for another connection's write lock,
+    /// retrying within a millisecond or two; without it Microsoft.Data.Sqlite retries a busy statement only after
+    /// sleeping 150 ms, and every group commit that met a background writer's short transaction (an intent, a lease,
+    /// the search indexer) stalled that long — agents' replies waited 150–600 ms under load (docs/benchmarks.md).
+    /// </summary>
     public static string Pragmas(SqliteSynchronous synchronous) =>
-        $"PRAGMA synchronous={(synchronous == SqliteSynchronous.Full ? "FULL" : "NORMAL")}; PRAGMA foreign_keys=ON;";
+        $"PRAGMA synchronous={(synchronous == SqliteSynchronous.Full ? "FULL" : "NORMAL")}; PRAGMA foreign_keys=ON; PRAGMA busy_timeout={BusyTimeoutMilliseconds};";
+
+    public const int BusyTimeoutMilliseconds = 10_000;
 }
 
 internal sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect

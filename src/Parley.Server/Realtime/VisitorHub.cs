@@ -9,7 +9,7 @@ namespace Parley.Server.Realtime;
 
 /// <summary>The visitor's realtime endpoint (<c>/hubs/visitor</c>). Methods and events: docs/protocol.md.</summary>
 [Authorize(Policy = ParleyClaims.VisitorPolicy)]
-internal sealed class VisitorHub(MessageService messages, ConversationService conversations, ConnectionRegistry registry, VisitorSendLimiter limiter, Features.Widget.VisitorActionLimits visitorLimits, TypingSignals typing, ReadReceipts receipts, Routing.RoutingEngine routing, Features.Ai.BotResponder bot) : Hub
+internal sealed class VisitorHub(Features.Metrics.VisitorAdmission admission, MessageService messages, ConversationService conversations, ConnectionRegistry registry, VisitorSendLimiter limiter, Features.Widget.VisitorActionLimits visitorLimits, TypingSignals typing, ReadReceipts receipts, Routing.RoutingEngine routing, Features.Ai.BotResponder bot) : Hub
 {
     public override Task OnConnectedAsync()
     {
@@ -43,12 +43,35 @@ internal sealed class VisitorHub(MessageService messages, ConversationService co
         limiter.Acquire(Context);
         var actor = CurrentActor();
 
-        // Per connection above (synchronous); per visitor across connections and nodes here, started now and awaited
-        // inside the send's turn so a Redis round trip cannot reorder the connection's sends.
-        var admission = visitorLimits.AcquireSendAsync(Context.User!.VisitorContactId()!.Value, Context.ConnectionAborted);
-        var ack = await messages.SendAsync(actor, request, (SendOrder?)Context.Items[typeof(SendOrder)], admission, Context.ConnectionAborted);
-        Subscribe(ack.ConversationId);
-        return ack;
+        // Admission (the load governor) is asked first and synchronously, so one connection's sends are admitted in the
+        // order they came; the per-visitor limit across connections and nodes is started now and awaited inside the
+        // send's turn so a Redis round trip cannot reorder the connection's sends.
+        var admitted = admission.EnterAsync(Context.ConnectionAborted);
+        try
+        {
+            var ack = await messages.SendAsync(actor, request, (SendOrder?)Context.Items[typeof(SendOrder)], AdmittedAsync(admitted, visitorLimits.AcquireSendAsync(Context.User!.VisitorContactId()!.Value, Context.ConnectionAborted)), Context.ConnectionAborted);
+            Subscribe(ack.ConversationId);
+            return ack;
+        }
+        finally
+        {
+            if (admitted.IsCompletedSuccessfully)
+            {
+                admission.Exit(admitted.Result);
+            }
+        }
+    }
+
+    private static async Task AdmittedAsync(Task<long> admitted, Task perVisitor)
+    {
+        try
+        {
+            await admitted;
+        }
+        finally
+        {
+            await perVisitor; // observed either way; its failure (rate limited) is the send's answer once admitted
+        }
     }
 
     /// <summary>"Talk to a person": the bot of a bot-first conversation hands it to people. True when it did (false: people have it already).</summary>

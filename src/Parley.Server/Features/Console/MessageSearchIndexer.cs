@@ -11,7 +11,7 @@ namespace Parley.Server.Features.Console;
 /// <summary>
 /// Feeds history search's bigram index (#18, <see cref="SearchIndexSql"/>) off the message path: every
 /// <see cref="ConsoleOptions.SearchIndexIntervalSeconds"/> it indexes the messages above the watermark in
-/// <c>"MessageSearchState"</c> (up to <see cref="ConsoleOptions.SearchIndexBatch"/> ids per transaction, the watermark
+/// <c>"MessageSearchState"</c> (up to <see cref="ConsoleOptions.SearchIndexBatch"/> ids per transaction on PostgreSQL, <see cref="ConsoleOptions.SearchIndexSqliteBatch"/> on SQLite with a pause between batches, the watermark
 /// moved in the same transaction) — nothing is written when a message is stored, so chat throughput is untouched.
 /// <see cref="MessageSearch"/> checks the messages above the watermark by LIKE, so a search never misses one the
 /// indexer has not reached. One node at a time (the <c>message-search-index</c> lease). Event lines are not indexed
@@ -46,6 +46,7 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
                 {
                     while (await RunOnceAsync(stoppingToken) > 0)
                     {
+                        await Task.Delay(TimeSpan.FromMilliseconds(options.Value.SearchIndexPauseMilliseconds), time, stoppingToken);
                     }
                 }
                 catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
@@ -76,7 +77,7 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
                 return 0;
             }
 
-            var moved = await PassAsync(db, options.Value.SearchIndexBatch, cancellationToken);
+            var moved = await PassAsync(db, db.Database.IsNpgsql() ? options.Value.SearchIndexBatch : options.Value.SearchIndexSqliteBatch, cancellationToken);
             Interlocked.Add(ref _indexed, moved);
             return moved;
         }

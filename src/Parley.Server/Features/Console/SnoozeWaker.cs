@@ -28,9 +28,20 @@ public sealed class ConsoleOptions
     [Range(1, 3600)]
     public int SearchIndexIntervalSeconds { get; set; } = 5;
 
-    /// <summary>Most message ids the search indexer covers in one transaction.</summary>
+    /// <summary>Most message ids the search indexer covers in one transaction (PostgreSQL).</summary>
     [Range(100, 1_000_000)]
     public int SearchIndexBatch { get; set; } = 20_000;
+
+    /// <summary>
+    /// The same on SQLite, where the indexer's transaction holds the one write lock that every send's group commit
+    /// needs: 20,000 ids held it for most of a second under load, stalling agents' replies (docs/benchmarks.md).
+    /// </summary>
+    [Range(10, 1_000_000)]
+    public int SearchIndexSqliteBatch { get; set; } = 1_000;
+
+    /// <summary>Pause between two batches of one catch-up, so that the chat path's commits get the write lock between them.</summary>
+    [Range(0, 10_000)]
+    public int SearchIndexPauseMilliseconds { get; set; } = 20;
 
     /// <summary>How long the search indexer's lease lasts: one node at a time indexes.</summary>
     [Range(5, 3600)]

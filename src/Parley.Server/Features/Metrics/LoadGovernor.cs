@@ -95,6 +95,40 @@ public sealed class GovernorOptions
     [Range(0, 1_000_000)]
     public int MaxVisitorWriteQueue { get; set; }
 
+    /// <summary>
+    /// Admission control of visitors' sends (<see cref="VisitorAdmission"/>): while the governor is on, at most an
+    /// adaptive number of visitor sends are worked on at once and the rest wait, unread, in their sockets.
+    /// </summary>
+    public bool AdmissionControl { get; set; } = true;
+
+    /// <summary>The admitted sends' average time from admission to acknowledgement above which the limit shrinks.</summary>
+    [Range(1, 10_000)]
+    public double AdmissionTargetMilliseconds { get; set; } = 50;
+
+    /// <summary>Thread-pool work items waiting above which the limit shrinks (agents' work waits in the same queue).</summary>
+    [Range(1, 1_000_000)]
+    public int AdmissionThreadPoolQueue { get; set; } = 200;
+
+    [Range(1, 1_000_000)]
+    public int AdmissionInitialLimit { get; set; } = 256;
+
+    [Range(1, 1_000_000)]
+    public int AdmissionMinLimit { get; set; } = 8;
+
+    [Range(1, 1_000_000)]
+    public int AdmissionMaxLimit { get; set; } = 4_096;
+
+    /// <summary>How often the limit adapts.</summary>
+    [Range(10, 10_000)]
+    public int AdmissionWindowMilliseconds { get; set; } = 100;
+
+    /// <summary>Visitor sends waiting for admission: a signal like the others.</summary>
+    [Range(1, 10_000_000)]
+    public int PressureAdmissionWaiting { get; set; } = 100;
+
+    [Range(1, 10_000_000)]
+    public int OverloadAdmissionWaiting { get; set; } = 2_000;
+
     /// <summary>Retry-After of refused new widget sessions.</summary>
     [Range(1, 3600)]
     public int RetryAfterSeconds { get; set; } = 30;
@@ -232,20 +266,20 @@ public sealed partial class LoadGovernor(IOptions<GovernorOptions> options, Time
         static bool Over(double value, double threshold, double scale) => value >= threshold * scale;
         if (Over(s.CommitSeconds, o.OverloadCommitSeconds, scale) || Over(s.WriterQueueDepth, o.OverloadWriterQueue, scale)
             || Over(s.FanoutBacklog, o.OverloadFanoutBacklog, scale) || Over(s.ThreadPoolQueue, o.OverloadThreadPoolQueue, scale)
-            || Over(s.Cpu, o.OverloadCpu, scale))
+            || Over(s.Cpu, o.OverloadCpu, scale) || Over(s.AdmissionWaiting, o.OverloadAdmissionWaiting, scale))
         {
             return LoadState.Overload;
         }
 
         return Over(s.CommitSeconds, o.PressureCommitSeconds, scale) || Over(s.WriterQueueDepth, o.PressureWriterQueue, scale)
             || Over(s.FanoutBacklog, o.PressureFanoutBacklog, scale) || Over(s.ThreadPoolQueue, o.PressureThreadPoolQueue, scale)
-            || Over(s.Cpu, o.PressureCpu, scale)
+            || Over(s.Cpu, o.PressureCpu, scale) || Over(s.AdmissionWaiting, o.PressureAdmissionWaiting, scale)
             ? LoadState.Pressure
             : LoadState.Normal;
     }
 
     private static string Describe(OperationsSnapshot s) =>
-        FormattableString.Invariant($"commit {s.CommitSeconds * 1000:0} ms, write queue {s.WriterQueueDepth}, fan-out backlog {s.FanoutBacklog}, thread-pool queue {s.ThreadPoolQueue}, CPU {s.Cpu:P0}");
+        FormattableString.Invariant($"commit {s.CommitSeconds * 1000:0} ms, write queue {s.WriterQueueDepth}, fan-out backlog {s.FanoutBacklog}, thread-pool queue {s.ThreadPoolQueue}, CPU {s.Cpu:P0}, visitor sends waiting {s.AdmissionWaiting}");
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Load governor: {Previous} -> {Next} ({Signals})")]
     private static partial void LogChanged(ILogger logger, LoadState previous, LoadState next, string signals);

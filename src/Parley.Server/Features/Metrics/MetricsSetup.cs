@@ -14,6 +14,7 @@ public static class MetricsSetup
         builder.Services.AddSingleton<ParleyMetrics>();
         builder.Services.AddOptions<GovernorOptions>().BindConfiguration(GovernorOptions.Section).ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton<LoadGovernor>();
+        builder.Services.AddSingleton<VisitorAdmission>();
         builder.Services.AddSingleton<InboxSummaryCoalescer>();
         builder.Services.AddHealthChecks().Add(new Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckRegistration("load", sp => sp.GetRequiredService<LoadGovernor>(), null, ["ready"]));
         builder.Services.AddHostedService<LoadBanner>();

@@ -19,6 +19,7 @@ internal sealed partial class OperationsSampler(
     LoadGovernor governor,
     ConnectionRegistry registry,
     MessageWriter writer,
+    VisitorAdmission admission,
     IAgentPresence presence,
     IServiceScopeFactory scopes,
     IOptions<MetricsOptions> options,
@@ -118,6 +119,8 @@ internal sealed partial class OperationsSampler(
             FanoutBacklog = backlog,
             CommitSeconds = metrics.TakeSlowestCommit().TotalSeconds,
             WriterQueueDepth = writer.QueueDepth,
+            AdmissionWaiting = admission.Waiting,
+            AdmissionLimit = admission.Enabled ? admission.Limit : 0,
             ThreadPoolQueue = ThreadPool.PendingWorkItemCount,
             Cpu = SampleCpu(),
         };

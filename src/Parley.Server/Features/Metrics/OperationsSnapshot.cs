@@ -25,6 +25,12 @@ public sealed record OperationsSnapshot
 
     public int WriterQueueDepth { get; init; }
 
+    /// <summary>Visitor sends waiting for admission (<see cref="VisitorAdmission"/>).</summary>
+    public int AdmissionWaiting { get; init; }
+
+    /// <summary>How many visitor sends admission lets in at once now (0 when admission control is off).</summary>
+    public int AdmissionLimit { get; init; }
+
     /// <summary>Work items waiting for a thread-pool thread.</summary>
     public long ThreadPoolQueue { get; init; }
 

@@ -50,7 +50,15 @@ public sealed partial class WebhookDispatcher(
                 var delay = await NextDueInAsync(stoppingToken);
                 if (delay > TimeSpan.Zero)
                 {
+                    var idleFrom = time.GetTimestamp();
                     await Task.WhenAny(woken, Task.Delay(delay, time, stoppingToken));
+
+                    // Woken by a commit: let the burst it belongs to finish before looking again.
+                    var rest = o.WakeCoalesce - time.GetElapsedTime(idleFrom);
+                    if (woken.IsCompleted && rest > TimeSpan.Zero)
+                    {
+                        await Task.Delay(rest, time, stoppingToken);
+                    }
                 }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
