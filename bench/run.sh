@@ -105,7 +105,7 @@ for db in $DBS; do
   if [[ "$SCENARIOS" == *" overload "* ]]; then
     for governor in false true; do
       RUN_ENV=(Parley__Governor__Enabled=$governor)
-      run_one "$db" "overload-governor-$governor" chat --rate "${BENCH_OVERLOAD_RATE:-6000}" --duration 30 --warmup 3 --agents 2 --agent-rate 20 --recovery true --drain 30 --max-seconds 240
+      run_one "$db" "overload-governor-$governor" chat --rate "${BENCH_OVERLOAD_RATE:-6000}" --duration 30 --warmup 3 --agents 60 --window 16 --agent-rate 20 --recovery true --drain 30 --max-seconds 240
     done
     RUN_ENV=()
   fi

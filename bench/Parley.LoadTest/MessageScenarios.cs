@@ -51,6 +51,14 @@ internal sealed class MessageLoad
     private long _agentSent;
     private long _agentAcked;
     private long _agentFailed;
+    private readonly Dictionary<HubClient, Outbox> _outboxes = [];
+
+    /// <summary>
+    /// Most visitor sends one connection has unanswered (<c>--window</c>, 0 = no limit): like the widget's outbox, a
+    /// message typed beyond it waits in the client, with its intended time, until an earlier one is answered. Keeps
+    /// the generator's own memory bounded when the server holds sends back; the offered load is unchanged.
+    /// </summary>
+    public int Window { get; init; }
 
     public Latency AckLatency { get; } = new();
 
@@ -192,7 +200,75 @@ internal sealed class MessageLoad
             return;
         }
 
-        _ = sender.SendInvocationAsync("Send", Wire.SendArgs(conv.Id, Guid.NewGuid(), Wire.Body(intended)), new PendingSend(this, conv, intended, agent));
+        if (!agent && Window > 0)
+        {
+            var outbox = OutboxOf(sender);
+            lock (outbox)
+            {
+                if (outbox.InFlight >= Window)
+                {
+                    outbox.Waiting.Enqueue((conv, intended));
+                    return;
+                }
+
+                outbox.InFlight++;
+            }
+        }
+
+        Invoke(sender, conv, intended, agent);
+    }
+
+    private void Invoke(HubClient sender, Conv conv, long intended, bool agent) =>
+        _ = sender.SendInvocationAsync("Send", Wire.SendArgs(conv.Id, Guid.NewGuid(), Wire.Body(intended)), new PendingSend(this, sender, conv, intended, agent));
+
+    private Outbox OutboxOf(HubClient sender)
+    {
+        lock (_outboxes)
+        {
+            if (!_outboxes.TryGetValue(sender, out var outbox))
+            {
+                _outboxes[sender] = outbox = new Outbox();
+            }
+
+            return outbox;
+        }
+    }
+
+    /// <summary>A visitor send was answered (or failed): the next one typed meanwhile goes out.</summary>
+    private void Answered(HubClient sender, bool agent)
+    {
+        if (agent || Window <= 0)
+        {
+            return;
+        }
+
+        var outbox = OutboxOf(sender);
+        (Conv Conv, long Intended) next;
+        lock (outbox)
+        {
+            if (!outbox.Waiting.TryDequeue(out next))
+            {
+                outbox.InFlight--;
+                return;
+            }
+        }
+
+        if (sender.IsOpen)
+        {
+            Invoke(sender, next.Conv, next.Intended, agent: false);
+        }
+        else
+        {
+            Interlocked.Increment(ref _failed);
+            Errors.Add("send on closed connection");
+        }
+    }
+
+    private sealed class Outbox
+    {
+        public int InFlight;
+
+        public Queue<(Conv Conv, long Intended)> Waiting { get; } = new();
     }
 
     /// <summary>Waits until every send is answered and every receiver has caught up, or the timeout passes.</summary>
@@ -239,9 +315,21 @@ internal sealed class MessageLoad
 
     public double SecondsSinceStartToLastAck(long start) => (Interlocked.Read(ref _lastAckTicks) - start) / (double)Stopwatch.Frequency;
 
-    private sealed class PendingSend(MessageLoad load, Conv conv, long intended, bool agent) : IPendingCall
+    private sealed class PendingSend(MessageLoad load, HubClient sender, Conv conv, long intended, bool agent) : IPendingCall
     {
         public void Complete(ref MessagePackReader reader, string? error, bool hasResult)
+        {
+            try
+            {
+                Record(ref reader, error, hasResult);
+            }
+            finally
+            {
+                load.Answered(sender, agent);
+            }
+        }
+
+        private void Record(ref MessagePackReader reader, string? error, bool hasResult)
         {
             if (error is not null || !hasResult)
             {
@@ -277,6 +365,7 @@ internal sealed class MessageLoad
         {
             Interlocked.Increment(ref agent ? ref load._agentFailed : ref load._failed);
             load.Errors.Add("send failed: " + exception.Message);
+            load.Answered(sender, agent);
         }
     }
 }
@@ -296,7 +385,7 @@ internal static class MessageScenarios
         var rate = o.Double("rate", 1000);
         var visitors = o.Int("visitors", Math.Clamp((int)(rate / 5), 50, 2000));
         var agentCount = o.Int("agents", 2);
-        var load = new MessageLoad();
+        var load = new MessageLoad { Window = o.Int("window", 0) };
         var clients = new List<HubClient>();
 
         Console.Error.WriteLine($"[chat] creating {visitors} visitors, {agentCount} agents");

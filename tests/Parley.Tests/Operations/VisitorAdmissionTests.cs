@@ -12,6 +12,7 @@ public sealed class VisitorAdmissionTests
 {
     private readonly FakeTimeProvider _clock = new();
     private long _threadPoolQueue;
+    private TimeSpan _cpu;
 
     private VisitorAdmission Create(int initial = 4, int min = 2, int max = 64, double targetMs = 50) =>
         new(new GovernorOptions
@@ -22,7 +23,7 @@ public sealed class VisitorAdmissionTests
             AdmissionTargetMilliseconds = targetMs,
             AdmissionWindowMilliseconds = 100,
             AdmissionThreadPoolQueue = 200,
-        }, _clock, () => _threadPoolQueue);
+        }, _clock, () => _threadPoolQueue, () => _cpu);
 
     [Fact]
     public async Task BeyondTheLimit_SendsWait_AndAreLetInInArrivalOrder()
@@ -94,6 +95,16 @@ public sealed class VisitorAdmissionTests
     }
 
     [Fact]
+    public async Task ASaturatedCpu_ShrinksTheLimit_EvenWhenSendsAreFast()
+    {
+        var gate = Create(initial: 16);
+        _clock.Advance(TimeSpan.FromMilliseconds(200));
+        _cpu += TimeSpan.FromMilliseconds(195 * Environment.ProcessorCount); // 97.5 % of every core over the window
+        gate.Exit(await gate.EnterAsync(CancellationToken.None));
+        Assert.Equal(12, gate.Limit);
+    }
+
+    [Fact]
     public async Task FastSends_GrowTheLimit_OnlyWhenItHeldSendersBack()
     {
         var gate = Create(initial: 8, max: 64);
@@ -128,7 +139,7 @@ public sealed class VisitorAdmissionTests
     [Fact]
     public void WithTheGovernorOff_EverySendGoesAtOnce()
     {
-        var gate = new VisitorAdmission(new GovernorOptions { Enabled = false, AdmissionInitialLimit = 1 }, _clock, () => 0);
+        var gate = new VisitorAdmission(new GovernorOptions { Enabled = false, AdmissionInitialLimit = 1 }, _clock, () => 0, () => TimeSpan.Zero);
         var all = Enumerable.Range(0, 100).Select(_ => gate.EnterAsync(CancellationToken.None)).ToList();
         Assert.All(all, t => Assert.True(t.IsCompletedSuccessfully));
         Assert.False(gate.Enabled);

@@ -109,6 +109,13 @@ public sealed class GovernorOptions
     [Range(1, 1_000_000)]
     public int AdmissionThreadPoolQueue { get; set; } = 200;
 
+    /// <summary>
+    /// Process CPU (fraction of all cores, over one window) above which the limit shrinks: headroom, so that an
+    /// agent's work finds a short queue. 1.01 turns the CPU signal off.
+    /// </summary>
+    [Range(0.1, 1.01)]
+    public double AdmissionCpu { get; set; } = 0.85;
+
     [Range(1, 1_000_000)]
     public int AdmissionInitialLimit { get; set; } = 256;
 

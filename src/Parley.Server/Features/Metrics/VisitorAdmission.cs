@@ -10,9 +10,10 @@ namespace Parley.Server.Features.Metrics;
 /// cost to the server, while agents' sends, which never come here, find the thread pool and the writer nearly idle.
 /// <para>
 /// The limit adapts once per window (AIMD): it shrinks by a quarter when the sends admitted in the window took longer
-/// than <see cref="GovernorOptions.AdmissionTargetMilliseconds"/> on average, or the thread pool's queue was longer than
-/// <see cref="GovernorOptions.AdmissionThreadPoolQueue"/>; it grows by an eighth when sends had to wait and neither was
-/// true. Under normal load nobody waits and a send pays one uncontended lock.
+/// than <see cref="GovernorOptions.AdmissionTargetMilliseconds"/> on average, the thread pool's queue was longer than
+/// <see cref="GovernorOptions.AdmissionThreadPoolQueue"/>, or the process used more than
+/// <see cref="GovernorOptions.AdmissionCpu"/> of the cores (a saturated core queues agents' work behind visitors');
+/// it grows by an eighth when sends had to wait and none was true. Under normal load nobody waits and a send pays one uncontended lock.
 /// </para>
 /// Every <see cref="EnterAsync"/> that completes must be paired with one <see cref="Exit"/>.
 /// </summary>
@@ -25,6 +26,8 @@ public sealed class VisitorAdmission
     private readonly GovernorOptions _options;
     private readonly TimeProvider _time;
     private readonly Func<long> _threadPoolQueue;
+    private readonly Func<TimeSpan> _cpuTime;
+    private TimeSpan _windowCpu;
     private readonly long _windowTicks;
     private readonly double _targetTicks;
     private int _limit;
@@ -36,15 +39,17 @@ public sealed class VisitorAdmission
     private bool _windowHadWaiters;
 
     public VisitorAdmission(IOptions<GovernorOptions> options, TimeProvider time)
-        : this(options.Value, time, static () => ThreadPool.PendingWorkItemCount)
+        : this(options.Value, time, static () => ThreadPool.PendingWorkItemCount, static () => Environment.CpuUsage.TotalTime)
     {
     }
 
-    internal VisitorAdmission(GovernorOptions options, TimeProvider time, Func<long> threadPoolQueue)
+    internal VisitorAdmission(GovernorOptions options, TimeProvider time, Func<long> threadPoolQueue, Func<TimeSpan> cpuTime)
     {
         _options = options;
         _time = time;
         _threadPoolQueue = threadPoolQueue;
+        _cpuTime = cpuTime;
+        _windowCpu = cpuTime();
         Enabled = options.Enabled && options.AdmissionControl;
         _limit = Math.Clamp(options.AdmissionInitialLimit, options.AdmissionMinLimit, options.AdmissionMaxLimit);
         _windowTicks = (long)(options.AdmissionWindowMilliseconds / 1000.0 * time.TimestampFrequency);
@@ -125,7 +130,10 @@ public sealed class VisitorAdmission
     {
         var average = _windowLatencyTicks / (double)Math.Max(1, _windowCount);
         var o = _options;
-        if (average > _targetTicks || _threadPoolQueue() > o.AdmissionThreadPoolQueue)
+        var cpuNow = _cpuTime();
+        var cpu = (cpuNow - _windowCpu).TotalSeconds / (_time.GetElapsedTime(_windowStart, now).TotalSeconds * Environment.ProcessorCount);
+        _windowCpu = cpuNow;
+        if (average > _targetTicks || _threadPoolQueue() > o.AdmissionThreadPoolQueue || cpu > o.AdmissionCpu)
         {
             _limit = Math.Max(o.AdmissionMinLimit, _limit - Math.Max(1, _limit / 4));
         }
