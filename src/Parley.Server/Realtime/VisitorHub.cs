@@ -59,6 +59,11 @@ internal sealed class VisitorHub(Features.Metrics.VisitorAdmission admission, Me
             {
                 admission.Exit(admitted.Result);
             }
+            else if (!admitted.IsCompleted)
+            {
+                // Not reachable as SendAsync stands (it awaits admission first), but a place must never leak.
+                _ = admitted.ContinueWith(static (t, state) => ((Features.Metrics.VisitorAdmission)state!).Exit(t.Result), admission, CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+            }
         }
     }
 
