@@ -19,7 +19,7 @@ namespace Parley.Server.Features.Console;
 /// messages take theirs with them (foreign key on PostgreSQL, trigger on SQLite).
 /// </summary>
 public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, TimeProvider time, IOptions<ConsoleOptions> options, ILogger<MessageSearchIndexer> logger)
-    : BackgroundService
+    : LeasedPassWorker(scopes, time)
 {
     public const string LeaseName = "message-search-index";
 
@@ -29,63 +29,31 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
     /// </summary>
     public const long PostgresOverlap = 10_000;
 
-    private readonly string _holder = $"{Environment.MachineName}/{Guid.NewGuid():N}";
-    private readonly SemaphoreSlim _pass = new(1, 1);
     private long _indexed;
 
     /// <summary>Ids covered since start (the bench reads it).</summary>
     public long Indexed => Interlocked.Read(ref _indexed);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        try
-        {
-            while (!stoppingToken.IsCancellationRequested)
-            {
-                try
-                {
-                    while (await RunOnceAsync(stoppingToken) > 0)
-                    {
-                        await Task.Delay(TimeSpan.FromMilliseconds(options.Value.SearchIndexPauseMilliseconds), time, stoppingToken);
-                    }
-                }
-                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-                {
-                    LogPassFailed(logger, ex);
-                }
+    protected override string Lease => LeaseName;
 
-                await Task.Delay(TimeSpan.FromSeconds(options.Value.SearchIndexIntervalSeconds), time, stoppingToken);
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
+    protected override TimeSpan LeaseDuration => TimeSpan.FromSeconds(options.Value.SearchIndexLeaseSeconds);
+
+    protected override TimeSpan Interval => TimeSpan.FromSeconds(options.Value.SearchIndexIntervalSeconds);
+
+    protected override TimeSpan Pause => TimeSpan.FromMilliseconds(options.Value.SearchIndexPauseMilliseconds);
 
     /// <summary>One pass: takes the lease and indexes the next batch of ids above the watermark.</summary>
     /// <returns>How far the watermark moved (0 when caught up or another node holds the lease).</returns>
-    public async Task<long> RunOnceAsync(CancellationToken cancellationToken)
-    {
-        await _pass.WaitAsync(cancellationToken);
-        try
-        {
-            await using var scope = scopes.CreateAsyncScope();
-            var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
-            var now = time.GetUtcNow().UtcDateTime;
-            if (!await NodeLeases.TryHoldAsync(db, LeaseName, _holder, now, TimeSpan.FromSeconds(options.Value.SearchIndexLeaseSeconds), cancellationToken))
-            {
-                return 0;
-            }
+    public async Task<long> RunOnceAsync(CancellationToken cancellationToken) => (await RunPassAsync(cancellationToken)).Done;
 
-            var moved = await PassAsync(db, db.Database.IsNpgsql() ? options.Value.SearchIndexBatch : options.Value.SearchIndexSqliteBatch, cancellationToken);
-            Interlocked.Add(ref _indexed, moved);
-            return moved;
-        }
-        finally
-        {
-            _pass.Release();
-        }
+    protected override async Task<(long Done, bool More)> WorkAsync(ParleyDbContext db, CancellationToken cancellationToken)
+    {
+        var moved = await IndexBatchAsync(db, db.Database.IsNpgsql() ? options.Value.SearchIndexBatch : options.Value.SearchIndexSqliteBatch, cancellationToken);
+        Interlocked.Add(ref _indexed, moved);
+        return (moved, moved > 0);
     }
+
+    protected override void PassFailed(Exception exception) => LogPassFailed(logger, exception);
 
     /// <summary>Runs passes until the watermark reaches the newest message (tests and the bench).</summary>
     public async Task CatchUpAsync(CancellationToken cancellationToken)
@@ -98,7 +66,7 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
     public static Task<long> WatermarkAsync(ParleyDbContext db, CancellationToken cancellationToken) =>
         db.Database.SqlQueryRaw<long>("""SELECT "Watermark" AS "Value" FROM "MessageSearchState" WHERE "Id" = 1""").SingleAsync(cancellationToken);
 
-    private static async Task<long> PassAsync(ParleyDbContext db, int batch, CancellationToken cancellationToken)
+    private static async Task<long> IndexBatchAsync(ParleyDbContext db, int batch, CancellationToken cancellationToken)
     {
         var watermark = await WatermarkAsync(db, cancellationToken);
         var top = await db.Messages.MaxAsync(m => (long?)m.Id, cancellationToken) ?? 0;

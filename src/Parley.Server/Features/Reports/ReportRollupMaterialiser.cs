@@ -30,70 +30,30 @@ public sealed class ReportsOptions
 /// lease). Nothing here runs on the message path: marks are written by <see cref="ConversationFactsRefresher"/>.
 /// </summary>
 public sealed partial class ReportRollupMaterialiser(IServiceScopeFactory scopes, TimeProvider time, IOptions<ReportsOptions> options, ILogger<ReportRollupMaterialiser> logger)
-    : BackgroundService
+    : LeasedPassWorker(scopes, time)
 {
     public const string LeaseName = "report-rollups";
     private const int HoursPerPass = 200;
     private static readonly TimeSpan Hour = TimeSpan.FromHours(1);
-    private readonly string _holder = $"{Environment.MachineName}/{Guid.NewGuid():N}";
-    private readonly SemaphoreSlim _pass = new(1, 1); // one pass at a time in this process too (tests call passes)
     private long _rebuilt;
 
     /// <summary>Hours rebuilt since start (tests and the bench wait on it).</summary>
     public long Rebuilt => Interlocked.Read(ref _rebuilt);
 
+    protected override string Lease => LeaseName;
+
+    protected override TimeSpan LeaseDuration => TimeSpan.FromSeconds(options.Value.RollupLeaseSeconds);
+
+    protected override TimeSpan Interval => TimeSpan.FromSeconds(options.Value.RollupIntervalSeconds);
+
     public static DateTime HourOf(DateTime utc) => new(utc.Ticks - (utc.Ticks % TimeSpan.TicksPerHour), DateTimeKind.Utc);
-
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        try
-        {
-            while (!stoppingToken.IsCancellationRequested)
-            {
-                try
-                {
-                    while (await RunOnceAsync(stoppingToken) == HoursPerPass)
-                    {
-                    }
-                }
-                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
-                {
-                    LogPassFailed(logger, ex);
-                }
-
-                await Task.Delay(TimeSpan.FromSeconds(options.Value.RollupIntervalSeconds), time, stoppingToken);
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
-        }
-    }
 
     /// <summary>One pass: takes the lease, rebuilds up to <see cref="HoursPerPass"/> marked hours, oldest first.</summary>
     /// <returns>How many hours were rebuilt (0 when another node holds the lease or nothing is marked).</returns>
-    public async Task<int> RunOnceAsync(CancellationToken cancellationToken)
-    {
-        await _pass.WaitAsync(cancellationToken);
-        try
-        {
-            return await PassAsync(cancellationToken);
-        }
-        finally
-        {
-            _pass.Release();
-        }
-    }
+    public async Task<int> RunOnceAsync(CancellationToken cancellationToken) => (int)(await RunPassAsync(cancellationToken)).Done;
 
-    private async Task<int> PassAsync(CancellationToken cancellationToken)
+    protected override async Task<(long Done, bool More)> WorkAsync(ParleyDbContext db, CancellationToken cancellationToken)
     {
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
-        var now = time.GetUtcNow().UtcDateTime;
-        if (!await NodeLeases.TryHoldAsync(db, LeaseName, _holder, now, TimeSpan.FromSeconds(options.Value.RollupLeaseSeconds), cancellationToken))
-        {
-            return 0;
-        }
-
         var marks = await db.ReportRollupDirty.AsNoTracking().OrderBy(d => d.Hour).Take(HoursPerPass).ToListAsync(cancellationToken);
         foreach (var mark in marks)
         {
@@ -101,8 +61,10 @@ public sealed partial class ReportRollupMaterialiser(IServiceScopeFactory scopes
             Interlocked.Increment(ref _rebuilt);
         }
 
-        return marks.Count;
+        return (marks.Count, marks.Count == HoursPerPass);
     }
+
+    protected override void PassFailed(Exception exception) => LogPassFailed(logger, exception);
 
     /// <summary>Rebuilds one hour's rows from the facts and clears its mark if nobody marked it again meanwhile.</summary>
     public static async Task RebuildAsync(ParleyDbContext db, ReportRollupDirty mark, CancellationToken cancellationToken)

@@ -1,0 +1,81 @@
+using Parley.Data;
+
+namespace Parley.Server.Infrastructure;
+
+/// <summary>
+/// A background job that works in passes, one node at a time: each pass takes (or renews) a named
+/// <see cref="NodeLeases">lease</see> and does one bounded piece of work; passes follow each other while more waits
+/// (with <see cref="Pause"/> between them), then the job sleeps for <see cref="Interval"/>. Passes in this process
+/// never overlap either, so tests and the bench may call <see cref="RunPassAsync"/> while the job runs.
+/// </summary>
+public abstract class LeasedPassWorker(IServiceScopeFactory scopes, TimeProvider time) : BackgroundService
+{
+    private readonly string _holder = $"{Environment.MachineName}/{Guid.NewGuid():N}";
+    private readonly SemaphoreSlim _pass = new(1, 1);
+
+    protected abstract string Lease { get; }
+
+    protected abstract TimeSpan LeaseDuration { get; }
+
+    /// <summary>The sleep once a catch-up has nothing more to do.</summary>
+    protected abstract TimeSpan Interval { get; }
+
+    /// <summary>Between two passes of one catch-up (zero: at once).</summary>
+    protected virtual TimeSpan Pause => TimeSpan.Zero;
+
+    /// <summary>One bounded piece of work under the lease: how much it did, and whether more waits right away.</summary>
+    protected abstract Task<(long Done, bool More)> WorkAsync(ParleyDbContext db, CancellationToken cancellationToken);
+
+    /// <summary>Logs a failed pass; the next pass retries (the work queue is in the database).</summary>
+    protected abstract void PassFailed(Exception exception);
+
+    /// <summary>One pass: (0, false) when another node holds the lease.</summary>
+    protected async Task<(long Done, bool More)> RunPassAsync(CancellationToken cancellationToken)
+    {
+        await _pass.WaitAsync(cancellationToken);
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
+            if (!await NodeLeases.TryHoldAsync(db, Lease, _holder, time.GetUtcNow().UtcDateTime, LeaseDuration, cancellationToken))
+            {
+                return (0, false);
+            }
+
+            return await WorkAsync(db, cancellationToken);
+        }
+        finally
+        {
+            _pass.Release();
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                try
+                {
+                    while ((await RunPassAsync(stoppingToken)).More)
+                    {
+                        if (Pause > TimeSpan.Zero)
+                        {
+                            await Task.Delay(Pause, time, stoppingToken);
+                        }
+                    }
+                }
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+                {
+                    PassFailed(ex);
+                }
+
+                await Task.Delay(Interval, time, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+}
