@@ -104,7 +104,13 @@ internal sealed class SeqTrack(long startSeq)
     }
 
     /// <summary>Messages up to <paramref name="finalSeq"/> this receiver never got.</summary>
-    public long Lost(long finalSeq) => Math.Max(0, finalSeq - Last) + _skipped;
+    public long Lost(long finalSeq) => Behind(finalSeq) + _skipped;
+
+    /// <summary>Gaps: messages skipped over by a later one (delivery is in order per connection, so these never come).</summary>
+    public long Skipped => Volatile.Read(ref _skipped);
+
+    /// <summary>Messages up to <paramref name="finalSeq"/> after the last one received (still on their way, or never coming).</summary>
+    public long Behind(long finalSeq) => Math.Max(0, finalSeq - Last);
 }
 
 /// <summary>Error counts by kind (first text kept as a sample).</summary>

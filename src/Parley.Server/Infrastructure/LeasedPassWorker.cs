@@ -1,4 +1,5 @@
 using Parley.Data;
+using Parley.Server.Features.Metrics;
 
 namespace Parley.Server.Infrastructure;
 
@@ -6,9 +7,11 @@ namespace Parley.Server.Infrastructure;
 /// A background job that works in passes, one node at a time: each pass takes (or renews) a named
 /// <see cref="NodeLeases">lease</see> and does one bounded piece of work; passes follow each other while more waits
 /// (with <see cref="Pause"/> between them), then the job sleeps for <see cref="Interval"/>. Passes in this process
-/// never overlap either, so tests and the bench may call <see cref="RunPassAsync"/> while the job runs.
+/// never overlap either, so tests and the bench may call <see cref="RunPassAsync"/> while the job runs. While the load
+/// governor sheds <see cref="Sheddable.BackgroundCatchUp"/> a catch-up stops after its first pass: one pass per
+/// interval, so the job falls behind slowly instead of competing with sends.
 /// </summary>
-public abstract class LeasedPassWorker(IServiceScopeFactory scopes, TimeProvider time) : BackgroundService
+public abstract class LeasedPassWorker(IServiceScopeFactory scopes, TimeProvider time, LoadGovernor? governor) : BackgroundService
 {
     private readonly string _holder = $"{Environment.MachineName}/{Guid.NewGuid():N}";
     private readonly SemaphoreSlim _pass = new(1, 1);
@@ -58,7 +61,7 @@ public abstract class LeasedPassWorker(IServiceScopeFactory scopes, TimeProvider
             {
                 try
                 {
-                    while ((await RunPassAsync(stoppingToken)).More)
+                    while ((await RunPassAsync(stoppingToken)).More && governor?.ShouldShed(Sheddable.BackgroundCatchUp) != true)
                     {
                         if (Pause > TimeSpan.Zero)
                         {

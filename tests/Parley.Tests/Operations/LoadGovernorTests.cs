@@ -104,10 +104,10 @@ public sealed class LoadGovernorTests : IDisposable
     {
         Assert.DoesNotContain(Enum.GetValues<Sheddable>(), _governor.ShouldShed);
         _governor.Evaluate(Sample(commit: 0.2));
-        Assert.Equal([Sheddable.TypingAndReceipts, Sheddable.PageTracking, Sheddable.InboxSummaries], Enum.GetValues<Sheddable>().Where(_governor.ShouldShed));
+        Assert.Equal([Sheddable.TypingAndReceipts, Sheddable.PageTracking, Sheddable.InboxSummaries, Sheddable.BackgroundCatchUp], Enum.GetValues<Sheddable>().Where(_governor.ShouldShed));
         _governor.Evaluate(Sample(commit: 0.6));
         Assert.Equal(Enum.GetValues<Sheddable>(), Enum.GetValues<Sheddable>().Where(_governor.ShouldShed));
-        Assert.Equal(["typing_receipts", "page_tracking", "inbox_summaries", "bot_replies", "new_widget_sessions"], LoadStateEvent.Of(LoadState.Overload).Shedding);
+        Assert.Equal(["typing_receipts", "page_tracking", "inbox_summaries", "background_catch_up", "bot_replies", "new_widget_sessions"], LoadStateEvent.Of(LoadState.Overload).Shedding);
     }
 
     [Fact]

@@ -18,8 +18,8 @@ namespace Parley.Server.Features.Console;
 /// (search never returns them); erasure removes a conversation's rows (<see cref="RemovePostingsAsync"/>), deleted
 /// messages take theirs with them (foreign key on PostgreSQL, trigger on SQLite).
 /// </summary>
-public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, TimeProvider time, IOptions<ConsoleOptions> options, ILogger<MessageSearchIndexer> logger)
-    : LeasedPassWorker(scopes, time)
+public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, TimeProvider time, Metrics.LoadGovernor governor, IOptions<ConsoleOptions> options, ILogger<MessageSearchIndexer> logger)
+    : LeasedPassWorker(scopes, time, governor)
 {
     public const string LeaseName = "message-search-index";
 

@@ -23,6 +23,12 @@ public enum Sheddable
     /// <summary>Inbox summaries pushed to agents for every change: coalesced instead (Pressure).</summary>
     InboxSummaries,
 
+    /// <summary>
+    /// Background catch-ups (history search's index, report rollups): one pass per interval instead of a catch-up
+    /// loop, so they stop competing with sends for the core and SQLite's write lock (Pressure).
+    /// </summary>
+    BackgroundCatchUp,
+
     /// <summary>Bot (knowledge-base) replies (Overload).</summary>
     BotReplies,
 
@@ -194,7 +200,7 @@ public sealed partial class LoadGovernor(IOptions<GovernorOptions> options, Time
 
     public static LoadState LevelOf(Sheddable feature) => feature switch
     {
-        Sheddable.TypingAndReceipts or Sheddable.PageTracking or Sheddable.InboxSummaries => LoadState.Pressure,
+        Sheddable.TypingAndReceipts or Sheddable.PageTracking or Sheddable.InboxSummaries or Sheddable.BackgroundCatchUp => LoadState.Pressure,
         _ => LoadState.Overload,
     };
 
@@ -263,6 +269,7 @@ public sealed partial class LoadGovernor(IOptions<GovernorOptions> options, Time
         Sheddable.TypingAndReceipts => "typing_receipts",
         Sheddable.PageTracking => "page_tracking",
         Sheddable.InboxSummaries => "inbox_summaries",
+        Sheddable.BackgroundCatchUp => "background_catch_up",
         Sheddable.BotReplies => "bot_replies",
         _ => "new_widget_sessions",
     };

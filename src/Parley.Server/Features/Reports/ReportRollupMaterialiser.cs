@@ -29,8 +29,8 @@ public sealed class ReportsOptions
 /// and resumable (the marks are the work queue, in the database); one node at a time (the <c>report-rollups</c>
 /// lease). Nothing here runs on the message path: marks are written by <see cref="ConversationFactsRefresher"/>.
 /// </summary>
-public sealed partial class ReportRollupMaterialiser(IServiceScopeFactory scopes, TimeProvider time, IOptions<ReportsOptions> options, ILogger<ReportRollupMaterialiser> logger)
-    : LeasedPassWorker(scopes, time)
+public sealed partial class ReportRollupMaterialiser(IServiceScopeFactory scopes, TimeProvider time, Metrics.LoadGovernor governor, IOptions<ReportsOptions> options, ILogger<ReportRollupMaterialiser> logger)
+    : LeasedPassWorker(scopes, time, governor)
 {
     public const string LeaseName = "report-rollups";
     private const int HoursPerPass = 200;
