@@ -1,5 +1,8 @@
 using Parley.Server;
 
+// Before anything rents from the shared array pool, whose size is read once from the environment.
+Parley.Server.Infrastructure.RuntimeTuning.Apply();
+
 // `Parley.Server migrate` brings the database schema up to date and exits (for clusters that turn off
 // migrations at start); anything else runs the server.
 if (args is ["migrate", .. var rest])

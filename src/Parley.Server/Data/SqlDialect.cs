@@ -101,7 +101,14 @@ internal sealed class SqliteDialect(string connectionString, SqliteSynchronous s
     }
 
     // EF Core stores Guid as upper-case TEXT on SQLite; raw ADO.NET would bind a BLOB.
-    public override object GuidValue(Guid value) => value.ToString().ToUpperInvariant();
+    public override object GuidValue(Guid value) => string.Create(36, value, static (span, g) =>
+    {
+        g.TryFormat(span, out _, "D");
+        for (var i = 0; i < span.Length; i++)
+        {
+            span[i] = char.ToUpperInvariant(span[i]);
+        }
+    });
 
     public override DbConnection CreateConnection() => new SqliteConnection(connectionString);
 

@@ -85,12 +85,8 @@ internal sealed partial class GroupCommit
         DbConnection connection, DbTransaction tx, List<(int Index, Message Message)> fresh,
         Dictionary<Guid, ConversationState> conversations, Guid[] subscribers, DateTime now, CancellationToken cancellationToken)
     {
-        await using var evt = connection.CreateCommand();
-        await using var delivery = connection.CreateCommand();
-        evt.Transaction = tx;
-        delivery.Transaction = tx;
-        evt.CommandText = InsertEventSql;
-        delivery.CommandText = InsertDeliverySql;
+        var evt = Prepared(connection, tx, InsertEventSql);
+        var delivery = Prepared(connection, tx, InsertDeliverySql);
         dialect.Set(evt, "@et", MessageEventJournal.Type);
         dialect.Set(evt, "@eat", now);
         dialect.Set(delivery, "@dat", now);

@@ -1,6 +1,4 @@
 using System.Data.Common;
-using System.Globalization;
-using System.Text;
 using Parley.Data;
 using Parley.Server.Data;
 using Parley.Server.Features.Integration;
@@ -19,6 +17,10 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
         "\"Id\", \"ConversationId\", \"Seq\", \"VisitorSeq\", \"ClientId\", \"SenderKind\", \"SenderId\", \"SenderName\", \"Kind\", \"Body\", \"CreatedAt\"";
 
     private DbConnection? _connection;
+
+    // SQLite: the fixed-shape statements of the write path, prepared once per connection and reused batch after batch
+    // (preparing them per batch, with new parameter objects, was a large part of what the chat path allocated).
+    private readonly Dictionary<string, DbCommand> _prepared = new(StringComparer.Ordinal);
 
     // The queue and assignment times of the locked rows, for the report facts; not part of ConversationState.
     private readonly Dictionary<Guid, (DateTime? QueuedAt, DateTime? AssignedAt)> _routingTimes = [];
@@ -153,11 +155,31 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
 
     private async Task ResetAsync()
     {
+        foreach (var command in _prepared.Values)
+        {
+            await command.DisposeAsync();
+        }
+
+        _prepared.Clear();
         if (_connection is not null)
         {
             await _connection.DisposeAsync();
             _connection = null;
         }
+    }
+
+    /// <summary>The connection's command for <paramref name="sql"/>, created and prepared the first time, in <paramref name="tx"/>.</summary>
+    private DbCommand Prepared(DbConnection connection, DbTransaction tx, string sql)
+    {
+        if (!_prepared.TryGetValue(sql, out var command))
+        {
+            command = connection.CreateCommand();
+            command.CommandText = sql;
+            _prepared[sql] = command;
+        }
+
+        command.Transaction = tx;
+        return command;
     }
 
     private async Task<Dictionary<Guid, ConversationState>> LockConversationsAsync(
@@ -251,36 +273,30 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
         return found;
     }
 
+    /// <summary>SQLite: one prepared single-row insert, run for each message of the batch (no round trips to save).</summary>
     private async Task InsertAsync(DbConnection connection, DbTransaction tx, List<(int Index, Message Message)> fresh, CancellationToken cancellationToken)
     {
-        await using var cmd = connection.CreateCommand();
-        cmd.Transaction = tx;
-        var sql = new StringBuilder("""
-            INSERT INTO "Messages" ("ConversationId", "Seq", "VisitorSeq", "ClientId", "SenderKind", "SenderId", "SenderName", "Kind", "Body", "CreatedAt") VALUES 
-            """);
-        for (var i = 0; i < fresh.Count; i++)
+        var cmd = Prepared(connection, tx, InsertMessageSql);
+        foreach (var (_, m) in fresh)
         {
-            var m = fresh[i].Message;
-            sql.Append(i == 0 ? "" : ", ")
-                .Append(CultureInfo.InvariantCulture, $"(@a{i}, @b{i}, @c{i}, @d{i}, @e{i}, @f{i}, @g{i}, @h{i}, @i{i}, @j{i})");
-            dialect.Add(cmd, $"@a{i}", m.ConversationId);
-            dialect.Add(cmd, $"@b{i}", m.Seq);
-            dialect.Add(cmd, $"@c{i}", m.VisitorSeq);
-            dialect.Add(cmd, $"@d{i}", m.ClientId);
-            dialect.Add(cmd, $"@e{i}", (int)m.SenderKind);
-            dialect.Add(cmd, $"@f{i}", m.SenderId);
-            dialect.Add(cmd, $"@g{i}", m.SenderName);
-            dialect.Add(cmd, $"@h{i}", (int)m.Kind);
-            dialect.Add(cmd, $"@i{i}", m.Body);
-            dialect.Add(cmd, $"@j{i}", m.CreatedAt);
+            dialect.Set(cmd, "@a", m.ConversationId);
+            dialect.Set(cmd, "@b", m.Seq);
+            dialect.Set(cmd, "@c", m.VisitorSeq);
+            dialect.Set(cmd, "@d", m.ClientId);
+            dialect.Set(cmd, "@e", (int)m.SenderKind);
+            dialect.Set(cmd, "@f", m.SenderId);
+            dialect.Set(cmd, "@g", m.SenderName);
+            dialect.Set(cmd, "@h", (int)m.Kind);
+            dialect.Set(cmd, "@i", m.Body);
+            dialect.Set(cmd, "@j", m.CreatedAt);
+            m.Id = (long)(await cmd.ExecuteScalarAsync(cancellationToken))!;
         }
-
-        sql.Append(" RETURNING \"Id\", \"ConversationId\", \"Seq\"");
-        cmd.CommandText = sql.ToString();
-
-        await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
-        await ReadInsertedIdsAsync(reader, fresh, cancellationToken);
     }
+
+    private const string InsertMessageSql = """
+        INSERT INTO "Messages" ("ConversationId", "Seq", "VisitorSeq", "ClientId", "SenderKind", "SenderId", "SenderName", "Kind", "Body", "CreatedAt")
+        VALUES (@a, @b, @c, @d, @e, @f, @g, @h, @i, @j) RETURNING "Id"
+        """;
 
     /// <summary>
     /// Gives the inserted messages their ids from the insert's <c>RETURNING "Id", "ConversationId", "Seq"</c> rows,
@@ -312,12 +328,8 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
         // command is re-encoded and re-bound statement by statement: quadratic in the batch, and (measured) half of
         // everything the chat path allocated. The same two commands, prepared once, serve every conversation of the batch.
         var updatedAt = fresh[0].Message.CreatedAt;
-        await using var update = connection.CreateCommand();
-        await using var facts = connection.CreateCommand();
-        update.Transaction = tx;
-        facts.Transaction = tx;
-        update.CommandText = UpdateConversationSql;
-        facts.CommandText = UpsertFactsSql;
+        var update = Prepared(connection, tx, UpdateConversationSql);
+        var facts = Prepared(connection, tx, UpsertFactsSql);
         foreach (var c in ConversationsOf(fresh, conversations))
         {
             SetUpdateConversation(update, c, updatedAt);

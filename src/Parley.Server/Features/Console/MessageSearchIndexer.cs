@@ -121,10 +121,12 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
         var grams = Parameter(insert, "$grams");
         await insert.PrepareAsync(cancellationToken);
         var builder = new StringBuilder();
+        var seen = new HashSet<uint>();
+        var codes = new List<uint>();
         foreach (var row in rows)
         {
             id.Value = row.Id;
-            grams.Value = SqliteDocument(row.Body, builder);
+            grams.Value = SqliteDocument(row.Body, builder, seen, codes);
             await insert.ExecuteNonQueryAsync(cancellationToken);
         }
     }
@@ -144,32 +146,48 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
     /// </summary>
     public static IReadOnlyCollection<string> SqliteGrams(string text)
     {
-        var grams = new HashSet<string>(StringComparer.Ordinal);
-        for (var i = 0; i + 1 < text.Length; i++)
+        var codes = new List<uint>();
+        DistinctGrams(text, [], codes);
+        return codes.ConvertAll(static code => string.Create(9, code, static (span, v) =>
         {
-            grams.Add(Token(text[i], text[i + 1]));
-        }
-
-        return grams;
+            span[0] = 'g';
+            v.TryFormat(span[1..], out _, "x8", System.Globalization.CultureInfo.InvariantCulture);
+        }));
     }
 
-    private static string SqliteDocument(string body, StringBuilder builder)
+    /// <summary>
+    /// The document of <paramref name="body"/>: its distinct bigram tokens (<see cref="SqliteGrams"/>) separated by
+    /// spaces, written straight into <paramref name="builder"/> (no string per bigram: the indexer runs this for every
+    /// message). <paramref name="seen"/> and <paramref name="codes"/> are the caller's, reused across messages.
+    /// </summary>
+    private static string SqliteDocument(string body, StringBuilder builder, HashSet<uint> seen, List<uint> codes)
     {
         builder.Clear();
-        foreach (var gram in SqliteGrams(body))
+        DistinctGrams(body, seen, codes);
+        Span<char> hex = stackalloc char[8];
+        foreach (var code in codes)
         {
-            builder.Append(gram).Append(' ');
+            code.TryFormat(hex, out _, "x8", System.Globalization.CultureInfo.InvariantCulture);
+            builder.Append('g').Append(hex).Append(' ');
         }
 
         return builder.ToString();
     }
 
-    private static string Token(char a, char b) =>
-        string.Create(9, ((uint)Fold(a) << 16) | Fold(b), static (span, v) =>
+    /// <summary>Each pair of adjacent UTF-16 units (ASCII folded), as a 32-bit code, once, in order of first appearance.</summary>
+    private static void DistinctGrams(string text, HashSet<uint> seen, List<uint> codes)
+    {
+        seen.Clear();
+        codes.Clear();
+        for (var i = 0; i + 1 < text.Length; i++)
         {
-            span[0] = 'g';
-            v.TryFormat(span[1..], out _, "x8", System.Globalization.CultureInfo.InvariantCulture);
-        });
+            var code = ((uint)Fold(text[i]) << 16) | Fold(text[i + 1]);
+            if (seen.Add(code))
+            {
+                codes.Add(code);
+            }
+        }
+    }
 
     private static char Fold(char c) => c is >= 'A' and <= 'Z' ? (char)(c + 32) : c;
 
