@@ -182,30 +182,52 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
         return command;
     }
 
+    private const string LockColumns = """
+        c."Id", c."SiteId", c."ContactId", c."Status", c."AssigneeId", c."LastSeq", c."LastVisitorSeq", c."CreatedAt",
+        c."LastMessageAt", c."LastMessagePreview", c."LastMessageSenderKind", ct."Name", u."DisplayName",
+        c."TeamId", c."SnoozedUntil", c."WaitingSince", ct."BlockedAt", c."BotActive",
+        c."Intent", c."TakeoverReason", c."TakeoverAlertedAt", c."QueuedAt", c."AssignedAt", c."RoutingWaitUntil",
+        c."AnonymisedAt", ct."ErasedAt"
+        """;
+
+    private const string LockJoins = """
+        JOIN "Contacts" AS ct ON ct."Id" = c."ContactId"
+        LEFT JOIN "Users" AS u ON u."Id" = c."AssigneeId"
+        """;
+
+    /// <summary>SQLite: one conversation by id (BEGIN IMMEDIATE already holds the single write lock), prepared once.</summary>
+    private const string SqliteReadConversationSql = $"SELECT {LockColumns} FROM \"Conversations\" AS c {LockJoins} WHERE c.\"Id\" = @lock";
+
     private async Task<Dictionary<Guid, ConversationState>> LockConversationsAsync(
         DbConnection connection, DbTransaction tx, IReadOnlyList<WriteCommand> batch, CancellationToken cancellationToken)
     {
         var ids = batch.Select(b => b.ConversationId).Distinct().Order().ToList();
-        await using var cmd = connection.CreateCommand();
-        cmd.Transaction = tx;
-        dialect.SelectConversationsForUpdate(
-            cmd,
-            ids,
-            columns: """
-                c."Id", c."SiteId", c."ContactId", c."Status", c."AssigneeId", c."LastSeq", c."LastVisitorSeq", c."CreatedAt",
-                c."LastMessageAt", c."LastMessagePreview", c."LastMessageSenderKind", ct."Name", u."DisplayName",
-                c."TeamId", c."SnoozedUntil", c."WaitingSince", ct."BlockedAt", c."BotActive",
-                c."Intent", c."TakeoverReason", c."TakeoverAlertedAt", c."QueuedAt", c."AssignedAt", c."RoutingWaitUntil",
-                c."AnonymisedAt", ct."ErasedAt"
-                """,
-            joins: """
-                JOIN "Contacts" AS ct ON ct."Id" = c."ContactId"
-                LEFT JOIN "Users" AS u ON u."Id" = c."AssigneeId"
-                """);
-
         var result = new Dictionary<Guid, ConversationState>(ids.Count);
         _routingTimes.Clear();
         _redacted.Clear();
+        if (connection is Npgsql.NpgsqlConnection)
+        {
+            // PostgreSQL: one statement locks them all, in id order (no deadlock between nodes).
+            await using var cmd = connection.CreateCommand();
+            cmd.Transaction = tx;
+            dialect.SelectConversationsForUpdate(cmd, ids, columns: LockColumns, joins: LockJoins);
+            await ReadConversationsAsync(cmd, result, cancellationToken);
+        }
+        else
+        {
+            var cmd = Prepared(connection, tx, SqliteReadConversationSql);
+            foreach (var id in ids)
+            {
+                dialect.Set(cmd, "@lock", id);
+                await ReadConversationsAsync(cmd, result, cancellationToken);
+            }
+        }
+
+        return result;
+    }
+
+    private async Task ReadConversationsAsync(DbCommand cmd, Dictionary<Guid, ConversationState> result, CancellationToken cancellationToken)
+    {
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -244,7 +266,6 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
             }
         }
 
-        return result;
     }
 
     private async Task<Dictionary<(Guid, Guid), Message>> FindExistingAsync(
@@ -252,8 +273,7 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
         Dictionary<Guid, ConversationState> conversations, CancellationToken cancellationToken)
     {
         var found = new Dictionary<(Guid, Guid), Message>();
-        await using var cmd = connection.CreateCommand();
-        cmd.Transaction = tx;
+
         // One index range per client id on (ClientId, ConversationId); the pair is matched in memory. A long OR of
         // (conversation AND client) pairs made SQLite's planner fall back to scanning the table.
         var clientIds = batch.Where(b => conversations.ContainsKey(b.ConversationId)).Select(b => b.ClientId).Distinct().ToList();
@@ -262,15 +282,37 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
             return found;
         }
 
-        cmd.CommandText = $"SELECT {MessageColumns} FROM \"Messages\" WHERE \"ClientId\" {dialect.InList(cmd, "@dk", clientIds)}";
+        if (connection is Npgsql.NpgsqlConnection)
+        {
+            await using var cmd = connection.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = $"SELECT {MessageColumns} FROM \"Messages\" WHERE \"ClientId\" {dialect.InList(cmd, "@dk", clientIds)}";
+            await ReadExistingAsync(cmd, found, cancellationToken);
+        }
+        else
+        {
+            // SQLite: the same look-up, prepared once, run per client id (no round trips to save).
+            var cmd = Prepared(connection, tx, SqliteFindByClientIdSql);
+            foreach (var clientId in clientIds)
+            {
+                dialect.Set(cmd, "@dk", clientId);
+                await ReadExistingAsync(cmd, found, cancellationToken);
+            }
+        }
+
+        return found;
+    }
+
+    private const string SqliteFindByClientIdSql = $"SELECT {MessageColumns} FROM \"Messages\" WHERE \"ClientId\" = @dk";
+
+    private static async Task ReadExistingAsync(DbCommand cmd, Dictionary<(Guid, Guid), Message> found, CancellationToken cancellationToken)
+    {
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             var m = MessageReader.Read(reader);
             found[(m.ConversationId, m.ClientId)] = m;
         }
-
-        return found;
     }
 
     /// <summary>SQLite: one prepared single-row insert, run for each message of the batch (no round trips to save).</summary>
