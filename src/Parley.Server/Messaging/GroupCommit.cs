@@ -265,7 +265,6 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
                 _redacted.Add(state.Id);
             }
         }
-
     }
 
     private async Task<Dictionary<(Guid, Guid), Message>> FindExistingAsync(
