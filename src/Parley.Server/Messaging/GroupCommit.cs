@@ -182,6 +182,33 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
         return command;
     }
 
+    /// <summary>
+    /// A look-up by keys: on PostgreSQL one statement over all of them (<paramref name="listStatement"/> writes its
+    /// text and binds the list: one round trip), on SQLite <paramref name="sqliteSingleKeySql"/>, prepared once per
+    /// connection, run for each key (no round trips to save, and a fixed-shape statement instead of new SQL per batch).
+    /// <paramref name="read"/> consumes each execution's rows.
+    /// </summary>
+    private async Task ByKeysAsync(
+        DbConnection connection, DbTransaction tx, IReadOnlyList<Guid> keys, Action<DbCommand> listStatement,
+        string sqliteSingleKeySql, string keyParameter, Func<DbCommand, Task> read)
+    {
+        if (connection is Npgsql.NpgsqlConnection)
+        {
+            await using var cmd = connection.CreateCommand();
+            cmd.Transaction = tx;
+            listStatement(cmd);
+            await read(cmd);
+            return;
+        }
+
+        var single = Prepared(connection, tx, sqliteSingleKeySql);
+        foreach (var key in keys)
+        {
+            dialect.Set(single, keyParameter, key);
+            await read(single);
+        }
+    }
+
     private const string LockColumns = """
         c."Id", c."SiteId", c."ContactId", c."Status", c."AssigneeId", c."LastSeq", c."LastVisitorSeq", c."CreatedAt",
         c."LastMessageAt", c."LastMessagePreview", c."LastMessageSenderKind", ct."Name", u."DisplayName",
@@ -205,24 +232,15 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
         var result = new Dictionary<Guid, ConversationState>(ids.Count);
         _routingTimes.Clear();
         _redacted.Clear();
-        if (connection is Npgsql.NpgsqlConnection)
-        {
-            // PostgreSQL: one statement locks them all, in id order (no deadlock between nodes).
-            await using var cmd = connection.CreateCommand();
-            cmd.Transaction = tx;
-            dialect.SelectConversationsForUpdate(cmd, ids, columns: LockColumns, joins: LockJoins);
-            await ReadConversationsAsync(cmd, result, cancellationToken);
-        }
-        else
-        {
-            var cmd = Prepared(connection, tx, SqliteReadConversationSql);
-            foreach (var id in ids)
-            {
-                dialect.Set(cmd, "@lock", id);
-                await ReadConversationsAsync(cmd, result, cancellationToken);
-            }
-        }
-
+        // PostgreSQL: one statement locks them all, in id order (no deadlock between nodes).
+        await ByKeysAsync(
+            connection,
+            tx,
+            ids,
+            cmd => dialect.SelectConversationsForUpdate(cmd, ids, columns: LockColumns, joins: LockJoins),
+            SqliteReadConversationSql,
+            "@lock",
+            cmd => ReadConversationsAsync(cmd, result, cancellationToken));
         return result;
     }
 
@@ -281,24 +299,14 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
             return found;
         }
 
-        if (connection is Npgsql.NpgsqlConnection)
-        {
-            await using var cmd = connection.CreateCommand();
-            cmd.Transaction = tx;
-            cmd.CommandText = $"SELECT {MessageColumns} FROM \"Messages\" WHERE \"ClientId\" {dialect.InList(cmd, "@dk", clientIds)}";
-            await ReadExistingAsync(cmd, found, cancellationToken);
-        }
-        else
-        {
-            // SQLite: the same look-up, prepared once, run per client id (no round trips to save).
-            var cmd = Prepared(connection, tx, SqliteFindByClientIdSql);
-            foreach (var clientId in clientIds)
-            {
-                dialect.Set(cmd, "@dk", clientId);
-                await ReadExistingAsync(cmd, found, cancellationToken);
-            }
-        }
-
+        await ByKeysAsync(
+            connection,
+            tx,
+            clientIds,
+            cmd => cmd.CommandText = $"SELECT {MessageColumns} FROM \"Messages\" WHERE \"ClientId\" {dialect.InList(cmd, "@dk", clientIds)}",
+            SqliteFindByClientIdSql,
+            "@dk",
+            cmd => ReadExistingAsync(cmd, found, cancellationToken));
         return found;
     }
 
