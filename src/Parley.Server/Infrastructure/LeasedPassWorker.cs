@@ -11,7 +11,7 @@ namespace Parley.Server.Infrastructure;
 /// governor sheds <see cref="Sheddable.BackgroundCatchUp"/> a catch-up stops after its first pass: one pass per
 /// interval, so the job falls behind slowly instead of competing with sends.
 /// </summary>
-public abstract class LeasedPassWorker(IServiceScopeFactory scopes, TimeProvider time, LoadGovernor? governor) : BackgroundService
+public abstract class LeasedPassWorker(IServiceScopeFactory scopes, TimeProvider time, LoadGovernor governor) : BackgroundService
 {
     private readonly string _holder = $"{Environment.MachineName}/{Guid.NewGuid():N}";
     private readonly SemaphoreSlim _pass = new(1, 1);
@@ -61,7 +61,7 @@ public abstract class LeasedPassWorker(IServiceScopeFactory scopes, TimeProvider
             {
                 try
                 {
-                    while ((await RunPassAsync(stoppingToken)).More && governor?.ShouldShed(Sheddable.BackgroundCatchUp) != true)
+                    while ((await RunPassAsync(stoppingToken)).More && !governor.ShouldShed(Sheddable.BackgroundCatchUp))
                     {
                         if (Pause > TimeSpan.Zero)
                         {

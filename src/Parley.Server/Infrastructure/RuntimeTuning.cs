@@ -11,7 +11,7 @@ public static class RuntimeTuning
     /// How many arrays of each size <c>ArrayPool&lt;byte&gt;.Shared</c> keeps per core (the runtime's default is 32,
     /// read once, from this variable only). Every connection's transport pipe rents 4 KB blocks from that pool while
     /// a write is on its way, so with thousands of connections on one or two cores most rents missed and allocated a
-    /// new array: measured at 1,000 msgs/s on one core, 72 KB allocated per stored message, 35 KB with this setting
+    /// new array: measured at 1,000 msgs/s on one core, 72 KB allocated per stored message, 37 KB with this setting
     /// (docs/benchmarks.md, "2026-12-06, morning"). Unused arrays are still trimmed by the pool after a gen-2 GC.
     /// </summary>
     public const string ArrayPoolVariable = "DOTNET_SYSTEM_BUFFERS_SHAREDARRAYPOOL_MAXARRAYSPERPARTITION";

@@ -148,11 +148,7 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
     {
         var codes = new List<uint>();
         DistinctGrams(text, [], codes);
-        return codes.ConvertAll(static code => string.Create(9, code, static (span, v) =>
-        {
-            span[0] = 'g';
-            v.TryFormat(span[1..], out _, "x8", System.Globalization.CultureInfo.InvariantCulture);
-        }));
+        return codes.ConvertAll(static code => string.Create(TokenLength, code, static (span, v) => FormatToken(v, span)));
     }
 
     /// <summary>
@@ -164,14 +160,23 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
     {
         builder.Clear();
         DistinctGrams(body, seen, codes);
-        Span<char> hex = stackalloc char[8];
+        Span<char> token = stackalloc char[TokenLength];
         foreach (var code in codes)
         {
-            code.TryFormat(hex, out _, "x8", System.Globalization.CultureInfo.InvariantCulture);
-            builder.Append('g').Append(hex).Append(' ');
+            FormatToken(code, token);
+            builder.Append(token).Append(' ');
         }
 
         return builder.ToString();
+    }
+
+    private const int TokenLength = 9;
+
+    /// <summary>A bigram's token: <c>g</c> and its code as 8 lower-case hex digits (the one place that spells it).</summary>
+    private static void FormatToken(uint code, Span<char> token)
+    {
+        token[0] = 'g';
+        code.TryFormat(token[1..], out _, "x8", System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>Each pair of adjacent UTF-16 units (ASCII folded), as a 32-bit code, once, in order of first appearance.</summary>
