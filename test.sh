@@ -35,6 +35,13 @@ else
   echo "dotnet test produced no summary (build failure?)"; failed=$((failed + 1))
 fi
 
+# The names of failed tests, just above the totals, so that a log read from its end shows them.
+failures=$(sed 's/\x1b\[[0-9;]*m//g' "$results/dotnet.log" | grep -E '^[[:space:]]*failed [A-Za-z_]' | sed 's/^[[:space:]]*//' | sort -u | head -n 40)
+if [ -f "$results/vitest.json" ]; then
+  failures+=$'\n'$(node -e 'const r=require(process.argv[1]);for(const f of r.testResults)for(const a of f.assertionResults)if(a.status==="failed")console.log("failed (vitest) "+a.fullName)' "$results/vitest.json")
+fi
+if grep -q '[^[:space:]]' <<<"$failures"; then echo "Failed tests:"; grep '[^[:space:]]' <<<"$failures"; fi
+
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

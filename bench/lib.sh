@@ -9,7 +9,8 @@ free_port() {
 }
 
 # start_server <published dir> <port> <data dir> <cpu list> [extra env assignments...]
-# Sets SERVER_PID. Extra args are NAME=VALUE pairs (database provider etc.).
+# Sets SERVER_PID. Extra args are NAME=VALUE pairs (database provider etc.). SERVER_EXE names another executable in
+# the published folder (bench/run.sh's echo baselines); it must answer GET /health/ready.
 start_server() {
   local dir="$1" port="$2" data="$3" cpus="$4"
   shift 4
@@ -38,7 +39,7 @@ start_server() {
       Logging__LogLevel__Microsoft.AspNetCore.SignalR="${BENCH_SIGNALR_LOG:-Warning}" \
       Logging__LogLevel__Microsoft.AspNetCore.Http.Connections="${BENCH_SIGNALR_LOG:-Warning}" \
       "$@" \
-      taskset -c "$cpus" "$dir/Parley.Server"
+      taskset -c "$cpus" "$dir/${SERVER_EXE:-Parley.Server}"
   ) >"$data/server.log" 2>&1 &
   SERVER_PID=$!
   # The subshell execs into taskset which execs the server: same pid.

@@ -3,14 +3,20 @@
 # PostgreSQL, drives it from CPU 1 with bench/Parley.LoadTest, runs the BenchmarkDotNet hot-path benchmarks and
 # writes docs/benchmarks.md + docs/img/latency-vs-load.svg. Every step is bounded by `timeout`.
 #   BENCH_DBS="sqlite postgres"   databases to run (default both)
-#   BENCH_RATES="500 1000 2000 5000 10000"   chat offered rates
+#   BENCH_RATES="100 500 1000 2000 5000 10000"   chat offered rates
 #   BENCH_DURATION=10             measured seconds per chat/fanout run
-#   BENCH_IDLE=10000              idle connections (spread over 127.0.0.2..5, 2 generator processes)
+#   BENCH_IDLE=5000               idle connections (spread over 127.0.0.2..5, 2 generator processes)
 #   BENCH_SKIP_BDN=1              skip the BenchmarkDotNet part (BENCH_BDN_DIR: reuse an earlier run's results folder)
-#   BENCH_SCENARIOS="chat fanout idle churn reconnect"   which scenarios to run; "overload" (not in the default
-#                                 set) offers BENCH_OVERLOAD_RATE (default 6000/s, ~3x what one core sustains on SQLite)
-#                                 for 30 s, once with the load governor off and once on (docs/operations.md, Overload)
-#   BENCH_RESULTS=DIR             write into (and report from) an existing results folder, e.g. to redo one scenario
+#   BENCH_SCENARIOS="echo chat fanout idle churn overload reconnect"   which scenarios to run (default all):
+#                                 "echo" = the baselines (bench/Parley.EchoBaseline: a bare SignalR hub and a raw
+#                                 Kestrel WebSocket, each echoing on CPU 0; no database); "overload" offers
+#                                 BENCH_OVERLOAD_RATE (default 6000/s, ~3x what one core sustains on SQLite) for 30 s,
+#                                 once with the load governor off and once on (docs/operations.md, Overload)
+#   BENCH_RESULTS=DIR             write into (and report from) an existing results folder, e.g. to redo one scenario:
+#                                 BENCH_RESULTS=bench/results-latest BENCH_SCENARIOS=overload bench/run.sh keeps the
+#                                 other scenarios' last results on the page (a partial run into a fresh folder would
+#                                 leave them "not run"). The page's generated part lies between the bench-run markers;
+#                                 bench/findings.md is its findings section; everything else in the file is kept.
 #   PARLEY_BENCH_POSTGRES         admin connection string (default Host=127.0.0.1;Username=postgres;Password=parley)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -18,13 +24,13 @@ cd "$ROOT"
 source bench/lib.sh
 
 DBS="${BENCH_DBS:-sqlite postgres}"
-RATES="${BENCH_RATES:-500 1000 2000 5000 10000}"
+RATES="${BENCH_RATES:-100 500 1000 2000 5000 10000}"
 DURATION="${BENCH_DURATION:-10}"
-IDLE="${BENCH_IDLE:-10000}"
+IDLE="${BENCH_IDLE:-5000}"
 PG_ADMIN="${PARLEY_BENCH_POSTGRES:-Host=127.0.0.1;Username=postgres;Password=parley}"
 WORK="$(mktemp -d /tmp/parley-bench.XXXXXX)"
 RESULTS="${BENCH_RESULTS:-$WORK/results}"
-SCENARIOS=" ${BENCH_SCENARIOS:-chat fanout idle churn reconnect} "
+SCENARIOS=" ${BENCH_SCENARIOS:-echo chat fanout idle churn overload reconnect} "
 mkdir -p "$RESULTS"
 SUITE_START=$(date +%s)
 COMMANDS=()
@@ -81,6 +87,22 @@ PY
   mkdir -p "$WORK/logs" && [ -s "$data/server.log" ] && cp "$data/server.log" "$WORK/logs/$db-$name.server.log"
   if [ -n "$PG_DB" ]; then pg_drop "$PG_DB" >/dev/null || true; PG_DB=; fi
 }
+
+if [[ "$SCENARIOS" == *" echo "* ]]; then
+  timeout 600 dotnet publish bench/Parley.EchoBaseline -c Release -o "$WORK/echo" -v q -nologo >/dev/null
+  mkdir -p "$RESULTS/baseline"
+  for kind in signalr websocket; do
+    port="$(free_port)"
+    SERVER_EXE=Parley.EchoBaseline start_server "$WORK/echo" "$port" "$WORK/data-echo-$kind" 0
+    echo "== [baseline] echo $kind"
+    COMMANDS+=("taskset -c 1 Parley.LoadTest echo --kind $kind --connections 64 --window 4 --duration $DURATION --warmup 3 --url http://127.0.0.1:PORT --server-pid PID   # server: taskset -c 0 Parley.EchoBaseline")
+    timeout 120 taskset -c 1 "$LT" echo --kind "$kind" --connections 64 --window 4 --duration "$DURATION" --warmup 3 \
+      --url "http://127.0.0.1:$port" --server-pid "$SERVER_PID" --label baseline --max-seconds 90 \
+      --out "$RESULTS/baseline/echo-$kind.json" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("   ", {k: d.get(k) for k in ["roundTripsPerSec", "errors"]}, d["latencyMs"].get("p99"), d["server"].get("serverCpuPercent"))' \
+      || echo "   (echo $kind exited $?)"
+    stop_server
+  done
+fi
 
 for db in $DBS; do
   if [ "$db" = postgres ]; then
@@ -148,5 +170,7 @@ PY
 mkdir -p docs/img
 "$LT" report --results "$RESULTS" --meta "$WORK/meta.json" --markdown docs/benchmarks.md --svg docs/img/latency-vs-load.svg \
   --notes bench/findings.md ${BDN_DIR:+--bdn "$BDN_DIR"}
-rm -rf "$ROOT/bench/results-latest"; cp -r "$RESULTS" "$ROOT/bench/results-latest" 2>/dev/null || true
+if [ "$(realpath "$RESULTS")" != "$(realpath -m "$ROOT/bench/results-latest")" ]; then
+  rm -rf "$ROOT/bench/results-latest"; cp -r "$RESULTS" "$ROOT/bench/results-latest" 2>/dev/null || true
+fi
 echo "== done in ${SUITE_SECONDS} s; raw results in $RESULTS (copied to bench/results-latest)"

@@ -23,7 +23,7 @@ internal sealed class Options
     {
         if (args.Length == 0 || args[0].StartsWith("--", StringComparison.Ordinal))
         {
-            throw new ArgumentException("usage: Parley.LoadTest <idle|chat|fanout|churn|reconnect|report> [--name value ...]");
+            throw new ArgumentException("usage: Parley.LoadTest <idle|chat|fanout|churn|reconnect|echo|report> [--name value ...]");
         }
 
         var values = new List<KeyValuePair<string, string>>();

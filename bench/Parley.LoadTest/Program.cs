@@ -50,6 +50,9 @@ try
         case "reconnect":
             result = await ConnectionScenarios.ReconnectAsync(options, target, cts.Token);
             break;
+        case "echo":
+            result = await EchoScenario.RunAsync(options, target, cts.Token);
+            break;
         default:
             Console.Error.WriteLine($"unknown scenario '{options.Scenario}'");
             return 2;
