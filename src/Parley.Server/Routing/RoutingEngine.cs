@@ -44,10 +44,17 @@ internal sealed partial class RoutingEngine(
 
     public void Wake() => _wake.Writer.TryWrite(true);
 
-    /// <summary>Tell this visitor their queue status again on the next pass (they just subscribed).</summary>
+    // Conversations whose visitor just subscribed (Resend): the next pass tells them they are assigned if they are.
+    private readonly ConcurrentDictionary<Guid, byte> _subscribed = new();
+
+    /// <summary>
+    /// Tell this visitor their queue status again on the next pass (they just subscribed): their position if they wait,
+    /// or that they are assigned if an agent took the conversation before they subscribed (that push found nobody).
+    /// </summary>
     public void Resend(Guid conversationId)
     {
         _told.TryRemove(conversationId, out _);
+        _subscribed[conversationId] = 0;
         Wake();
     }
 
@@ -186,6 +193,7 @@ internal sealed partial class RoutingEngine(
         }
 
         PublishPositions(planner.Positions(handleTimes.SecondsFor));
+        await TellSubscribedIfAssignedAsync(db, cancellationToken);
         return planner.Again;
     }
 
@@ -287,6 +295,38 @@ internal sealed partial class RoutingEngine(
         if (changed == 1)
         {
             events.Publish(new ConversationOverflowed(id, from, move.ToTeamId));
+        }
+    }
+
+    /// <summary>
+    /// The visitors who subscribed since the last pass and whose conversation already has an agent: the
+    /// <see cref="ConversationAssigned"/> push went out before they subscribed, so they hear it now. Read after taking
+    /// the ids, so an assignment is either seen here or happens after the subscription and reaches them itself (both at
+    /// worst: the status is the same twice).
+    /// </summary>
+    private async Task TellSubscribedIfAssignedAsync(ParleyDbContext db, CancellationToken cancellationToken)
+    {
+        if (_subscribed.IsEmpty)
+        {
+            return;
+        }
+
+        var ids = new List<Guid>();
+        foreach (var id in _subscribed.Keys)
+        {
+            if (_subscribed.TryRemove(id, out _))
+            {
+                ids.Add(id);
+            }
+        }
+
+        var assigned = await db.Conversations.AsNoTracking()
+            .Where(c => ids.Contains(c.Id) && c.AssigneeId != null && c.Status != ConversationStatus.Closed)
+            .Select(c => c.Id)
+            .ToListAsync(cancellationToken);
+        if (assigned.Count > 0)
+        {
+            events.Publish(new QueuePositionsChanged(assigned.ConvertAll(id => new QueueStatus { ConversationId = id, State = QueueStatus.Assigned })));
         }
     }
 

@@ -75,6 +75,26 @@ public sealed class QueueTests
         await Task.WhenAll(agents.Select(a => a.DisposeAsync().AsTask()));
     }
 
+    [Theory]
+    [BothStores]
+    public async Task AVisitorConnectionThatSubscribesAfterTheAssignment_IsToldItIsAssigned(Store store)
+    {
+        // The assignment's push reaches only the connections subscribed at that moment: a tab opened (or a connection
+        // that started the conversation and subscribed) a moment later must still learn it, or its widget shows a
+        // queue position for a chat an agent already holds.
+        await using var storage = await TestStorage.CreateAsync(store);
+        await using var server = await ParleyServer.StartAsync(storage, FastRouting());
+        await using var agent = await ConnectAgentAsync(server, "solo@test.local", await CreateAgentAsync(server, "solo@test.local", capacity: 5));
+        await using var first = await ConnectVisitorAsync(server);
+        await WaitForStoreAsync(server, r => r.Any(c => c.Id == first.Conversation.Id && c.AssigneeId == agent.Id));
+
+        await using var tab = new RoutedVisitor(await VisitorClient.ConnectAsync(server, first.Client.Token));
+        await tab.Client.ResumeAsync(first.Conversation.Id, 0);
+        var told = await tab.Queue.WaitUntilAsync(s => s.Count > 0, TimeSpan.FromSeconds(15));
+        Assert.Equal(QueueStatus.Assigned, told[^1].State);
+        Assert.Equal(first.Conversation.Id, told[^1].ConversationId);
+    }
+
     [Fact]
     public async Task VipOvertakesTheQueue()
     {
