@@ -15,8 +15,9 @@ public sealed class BusyWidgetBrowserTests(BrowserFixture browser) : IClassFixtu
         await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
         var settings = MetricsTests.Settings();
         settings["Parley:Governor:Enabled"] = "true";
-        settings["Parley:Governor:PressureCommitSeconds"] = "0.001";
-        settings["Parley:Governor:OverloadCommitSeconds"] = "0.001";
+        settings["Parley:Governor:PressureCpu"] = "1.01"; // off: the test process's CPU is every test's, not this server's
+        settings["Parley:Governor:PressureCommitSeconds"] = "0.000001";
+        settings["Parley:Governor:OverloadCommitSeconds"] = "0.000001";
         settings["Parley:Governor:RiseSamples"] = "1";
         settings["Parley:Governor:CalmSeconds"] = "600";
         await using var server = await ParleyServer.StartAsync(storage, settings);

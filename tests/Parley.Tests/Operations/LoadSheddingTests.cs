@@ -16,11 +16,12 @@ public sealed class LoadSheddingTests
     {
         await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
         var settings = MetricsTests.Settings();
-        settings["Parley:Governor:PressureCommitSeconds"] = "0.001";
-        settings["Parley:Governor:OverloadCommitSeconds"] = "0.001";
+        settings["Parley:Governor:PressureCommitSeconds"] = "0.000001";
+        settings["Parley:Governor:OverloadCommitSeconds"] = "0.000001";
         settings["Parley:Governor:CalmSeconds"] = "1";
         settings["Parley:Governor:RiseSamples"] = "1";
         settings["Parley:Governor:Enabled"] = "true";
+        settings["Parley:Governor:PressureCpu"] = "1.01"; // off: the test process's CPU is every test's, not this server's
         settings["Parley:Governor:RetryAfterSeconds"] = "7";
         await using var server = await ParleyServer.StartAsync(storage, settings);
         await using var agent = await AgentClient.ConnectAsync(server);

@@ -44,11 +44,11 @@ public sealed class GovernorOptions
     /// <summary>Off: the state stays Normal and nothing is shed.</summary>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>Slowest group commit in the last sample, seconds.</summary>
-    [Range(0.001, 60)]
+    /// <summary>Slowest group commit in the last sample, seconds (any positive value).</summary>
+    [Range(0d, 60, MinimumIsExclusive = true)]
     public double PressureCommitSeconds { get; set; } = 0.1;
 
-    [Range(0.001, 60)]
+    [Range(0d, 60, MinimumIsExclusive = true)]
     public double OverloadCommitSeconds { get; set; } = 0.5;
 
     [Range(1, 10_000_000)]
