@@ -16,6 +16,9 @@ public abstract class LeasedPassWorker(IServiceScopeFactory scopes, TimeProvider
     private readonly string _holder = $"{Environment.MachineName}/{Guid.NewGuid():N}";
     private readonly SemaphoreSlim _pass = new(1, 1);
 
+    // When this process's lease, by its last renewal, enters the second half of its term; null: not held (guarded by _pass).
+    private DateTime? _renewAfter;
+
     protected abstract string Lease { get; }
 
     protected abstract TimeSpan LeaseDuration { get; }
@@ -32,7 +35,12 @@ public abstract class LeasedPassWorker(IServiceScopeFactory scopes, TimeProvider
     /// <summary>Logs a failed pass; the next pass retries (the work queue is in the database).</summary>
     protected abstract void PassFailed(Exception exception);
 
-    /// <summary>One pass: (0, false) when another node holds the lease.</summary>
+    /// <summary>
+    /// One pass: (0, false) when another node holds the lease. The lease is renewed only in the second half of its
+    /// term, not by every pass: a renewal is a write and a commit, and at low message rates it was a third of what the
+    /// search indexer's passes cost (docs/benchmarks.md, findings of 2026-12-06). A pass is bounded work, far shorter
+    /// than half a lease, so the lease cannot run out under it.
+    /// </summary>
     protected async Task<(long Done, bool More)> RunPassAsync(CancellationToken cancellationToken)
     {
         await _pass.WaitAsync(cancellationToken);
@@ -40,9 +48,16 @@ public abstract class LeasedPassWorker(IServiceScopeFactory scopes, TimeProvider
         {
             await using var scope = scopes.CreateAsyncScope();
             var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
-            if (!await NodeLeases.TryHoldAsync(db, Lease, _holder, time.GetUtcNow().UtcDateTime, LeaseDuration, cancellationToken))
+            var now = time.GetUtcNow().UtcDateTime;
+            if (_renewAfter is not { } renewAfter || now >= renewAfter)
             {
-                return (0, false);
+                if (!await NodeLeases.TryHoldAsync(db, Lease, _holder, now, LeaseDuration, cancellationToken))
+                {
+                    _renewAfter = null;
+                    return (0, false);
+                }
+
+                _renewAfter = now + (LeaseDuration / 2);
             }
 
             return await WorkAsync(db, cancellationToken);

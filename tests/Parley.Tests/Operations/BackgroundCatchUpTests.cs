@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -57,6 +58,37 @@ public sealed class BackgroundCatchUpTests
         Assert.Empty(normal.Failures.Concat(pressed.Failures));
     }
 
+    [Fact]
+    public async Task APassRenewsItsLease_OnlyInTheSecondHalfOfItsTerm()
+    {
+        await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
+        await using var server = await ParleyServer.StartAsync(storage);
+        var scopes = server.Services.GetRequiredService<IServiceScopeFactory>();
+        var start = new DateTimeOffset(2026, 12, 6, 8, 0, 0, TimeSpan.Zero);
+        var clock = new FakeTimeProvider(start);
+        var governor = new LoadGovernor(Options.Create(new GovernorOptions()), clock, server.Services.GetRequiredService<ParleyMetrics>(), NullLogger<LoadGovernor>.Instance);
+        var worker = new CountingWorker(scopes, clock, governor, work: 100);
+        async Task<DateTime> ExpiresAtAsync()
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
+            return await db.NodeLeases.Where(l => l.Name == worker.LeaseName).Select(l => l.ExpiresAt).SingleAsync(TestContext.Current.CancellationToken);
+        }
+
+        await worker.PassAsync(); // takes the lease: an hour from now
+        Assert.Equal(start.UtcDateTime.AddHours(1), await ExpiresAtAsync());
+
+        clock.Advance(TimeSpan.FromMinutes(20));
+        await worker.PassAsync(); // first half of the term: no write
+        Assert.Equal(start.UtcDateTime.AddHours(1), await ExpiresAtAsync());
+
+        clock.Advance(TimeSpan.FromMinutes(15));
+        await worker.PassAsync(); // second half: renewed for another hour
+        Assert.Equal(start.UtcDateTime.AddMinutes(35).AddHours(1), await ExpiresAtAsync());
+        Assert.Equal(3, worker.Passes.Count);
+        Assert.Empty(worker.Failures);
+    }
+
     /// <summary>A job with <c>work</c> passes to do, each recording the fake time it ran at.</summary>
     private sealed class CountingWorker : LeasedPassWorker
     {
@@ -75,7 +107,11 @@ public sealed class BackgroundCatchUpTests
 
         public ConcurrentQueue<Exception> Failures { get; } = new();
 
-        protected override string Lease { get; } = $"test-catch-up-{Guid.NewGuid():N}";
+        public string LeaseName { get; } = $"test-catch-up-{Guid.NewGuid():N}";
+
+        protected override string Lease => LeaseName;
+
+        public Task<(long Done, bool More)> PassAsync() => RunPassAsync(TestContext.Current.CancellationToken);
 
         protected override TimeSpan LeaseDuration => TimeSpan.FromHours(1);
 
