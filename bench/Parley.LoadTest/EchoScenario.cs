@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net.WebSockets;
@@ -120,8 +121,6 @@ internal static class EchoScenario
     /// <summary>Round trips over the bare SignalR hub: <c>Echo(body)</c>, the body the chat scenario sends.</summary>
     private sealed class HubEchoer(HubClient client, EchoLoop loop) : IEchoer, IPendingCall
     {
-        private readonly Queue<long> _sentAt = new();
-
         public static async Task<HubEchoer> ConnectAsync(Target target, EchoLoop loop, string name, CancellationToken ct)
         {
             var uri = new UriBuilder(target.BaseUrl) { Scheme = "ws", Path = "/echo" }.Uri;
@@ -136,16 +135,7 @@ internal static class EchoScenario
             }
         }
 
-        private void Send()
-        {
-            var now = Stopwatch.GetTimestamp();
-            lock (_sentAt)
-            {
-                _sentAt.Enqueue(now);
-            }
-
-            _ = client.SendInvocationAsync("Echo", EchoArgs(Wire.Body(now)), this);
-        }
+        private void Send() => _ = client.SendInvocationAsync("Echo", EchoArgs(Wire.Body(Stopwatch.GetTimestamp())), this);
 
         private static ArgsWriter EchoArgs(string body) => (ref MessagePackWriter w) =>
         {
@@ -153,23 +143,24 @@ internal static class EchoScenario
             w.Write(body);
         };
 
-        // Completions come back in the order of the sends (one connection, one hub method that does not await).
+        // The echoed body carries its send time, as every chat body does.
         public void Complete(ref MessagePackReader reader, string? error, bool hasResult)
         {
-            long sent;
-            lock (_sentAt)
-            {
-                sent = _sentAt.Dequeue();
-            }
-
             if (error is not null || !hasResult)
             {
                 loop.Errors.Add("echo error: " + (error ?? "no result"));
             }
             else
             {
-                reader.Skip();
-                loop.Done(sent);
+                var sent = reader.TryReadStringSpan(out var body) ? Wire.Ticks(body) : Wire.Ticks(reader.ReadStringSequence().GetValueOrDefault().ToArray());
+                if (sent > 0)
+                {
+                    loop.Done(sent);
+                }
+                else
+                {
+                    loop.Errors.Add("echo body without its send time");
+                }
             }
 
             if (loop.Running)

@@ -201,7 +201,7 @@ internal static class Report
         Row("Server CPU at 100 msgs/s", "≤ 10 %", "≤ 5 %", r => ChatAt(r, 100) is { } x
             ? ($"{F(D(x, "server.serverCpuPercent"), "0.0")} %", D(x, "server.serverCpuPercent") <= 10)
             : ("not run", null));
-        Row("Idle server CPU, connections held open", "≤ 2 % at 5,000", "≤ 1 %", r => r.FirstOrDefault(y => S(y, "scenario") == "idle") is { } x
+        Row("Idle server CPU, connections held open", "≤ 2 % at 5,000", "≤ 1 %", r => Idle(r) is { } x
             ? ($"{F(D(x, "server.serverCpuPercent"), "0.0")} % at {F(D(x, "connections"))}", D(x, "server.serverCpuPercent") <= 2 && D(x, "connections") >= 5_000)
             : ("not run", null));
         Row("Allocated per persisted message (at 1,000/s)", "≤ 4 KB", "≤ 1 KB", r => ChatAt(r, 1_000) is { } x && !double.IsNaN(D(x, "allocBytesPerMessage"))
@@ -215,7 +215,7 @@ internal static class Report
                 ? ("not measured", null)
                 : ($"{Ms(worst, "server.gcPauseP99Ms")} ms (max {Ms(worst, "server.gcPauseMaxMs")} ms, at {F(D(worst, "offeredRate"))}/s)", D(worst, "server.gcPauseP99Ms") <= 5);
         });
-        Row("Memory per idle connection incl. kernel", "≤ 28 KB", "≤ 25 KB", r => r.FirstOrDefault(y => S(y, "scenario") == "idle") is { } x
+        Row("Memory per idle connection incl. kernel", "≤ 28 KB", "≤ 25 KB", r => Idle(r) is { } x
             ? ($"{F(D(x, "bytesPerConnectionInclKernel") / 1024, "0.0")} KB ({F(D(x, "rssBytesPerConnection") / 1024, "0.0")} KB RSS + {F(D(x, "serverKernelBytesPerConnectionEstimate") / 1024, "0.0")} KB kernel)",
                 D(x, "bytesPerConnectionInclKernel") <= 28 * 1024 && Failures(x) == 0)
             : ("not run", null));
@@ -233,13 +233,13 @@ internal static class Report
                 echo is null ? ("not run", null) : (Held(r) is { } x ? Share(D(x, "offeredRate"), D(echo, "roundTripsPerSec")) : "none held", null));
         }
 
-        Row("Overload 3x, governor on: agents' send p99", "≤ 100 ms", "–", r => r.FirstOrDefault(y => IsOverload(y) && Governor(y)) is { } x
+        Row("Overload 3x, governor on: agents' send p99", "≤ 100 ms", "–", r => GovernedOverload(r) is { } x
             ? ($"{Ms(x, "agentAckLatencyMs.p99")} ms ({F(D(x, "agentAcked"))} of {F(D(x, "agentSent"))} acked)", D(x, "agentAckLatencyMs.p99") <= 100)
             : ("not run", null));
-        Row("Overload 3x, governor on: recovery after the load stops", "≤ 30 s", "–", r => r.FirstOrDefault(y => IsOverload(y) && Governor(y)) is { } x
+        Row("Overload 3x, governor on: recovery after the load stops", "≤ 30 s", "–", r => GovernedOverload(r) is { } x
             ? (double.IsNaN(D(x, "recoveredAfterS")) ? ("not within the run", false) : ($"{F(D(x, "recoveredAfterS"), "0.0")} s (healthy after {F(D(x, "healthyAfterS"), "0.0")} s)", D(x, "recoveredAfterS") <= 30))
             : ("not run", null));
-        Row("Overload 3x, governor on: acknowledged messages lost", "0", "0", r => r.FirstOrDefault(y => IsOverload(y) && Governor(y)) is { } x
+        Row("Overload 3x, governor on: acknowledged messages lost", "0", "0", r => GovernedOverload(r) is { } x
             ? ($"{F(D(x, "lost"))}", D(x, "lost") == 0)
             : ("not run", null));
     }
@@ -248,6 +248,11 @@ internal static class Report
         Chat(r).FirstOrDefault(y => D(y, "offeredRate") > D(held, "offeredRate")) is { } next
             ? $"{F(D(next, "offeredRate"))} achieved {F(D(next, "achievedRate"))}"
             : "none run";
+
+    private static JsonObject? Idle(List<JsonObject> r) => r.FirstOrDefault(y => S(y, "scenario") == "idle");
+
+    /// <summary>The overload run with the load governor on.</summary>
+    private static JsonObject? GovernedOverload(List<JsonObject> r) => r.FirstOrDefault(y => IsOverload(y) && Governor(y));
 
     /// <summary>Whether an overload run had the load governor on (bench/run.sh names the result file after it).</summary>
     private static bool Governor(JsonObject x) => S(x, "options.out").Contains("governor-true", StringComparison.Ordinal);

@@ -30,6 +30,9 @@ internal static class Wire
     /// <summary>Body with the intended send timestamp first, so any receiver can compute latency.</summary>
     public static string Body(long intendedTicks) => intendedTicks.ToString(CultureInfo.InvariantCulture) + Filler;
 
+    /// <summary>The intended send time a body written by <see cref="Body"/> starts with (0 when it does not).</summary>
+    public static long Ticks(ReadOnlySpan<byte> body) => Utf8Parser.TryParse(body, out long ticks, out _) ? ticks : 0;
+
     public static ArgsWriter NoArgs { get; } = (ref MessagePackWriter w) => w.WriteArrayHeader(0);
 
     public static ArgsWriter SendArgs(Guid conversationId, Guid clientId, string body) => (ref MessagePackWriter w) =>
@@ -99,7 +102,7 @@ internal static class Wire
             }
             else if (KeyIs(key, "body"u8) && reader.TryReadStringSpan(out var body))
             {
-                result.IntendedTicks = Utf8Parser.TryParse(body, out long ticks, out _) ? ticks : 0;
+                result.IntendedTicks = Ticks(body);
             }
             else
             {
