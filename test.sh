@@ -35,7 +35,13 @@ else
   echo "dotnet test produced no summary (build failure?)"; failed=$((failed + 1))
 fi
 
-# The names of failed tests, just above the totals, so that a log read from its end shows them.
+# The first failures with their messages, then the names of all failed tests, just above the totals, so that a log
+# read from its end shows what failed and why.
+details=$(sed 's/\x1b\[[0-9;]*m//g' "$results/dotnet.log" | awk '
+  /^[[:space:]]*(passed|skipped) [A-Za-z_]/ { left = 0; }
+  /^[[:space:]]*failed [A-Za-z_]/ { if (++shown > 5) exit; left = 12; print "----"; }
+  left > 0 { print; left--; }')
+if [ -n "$details" ]; then echo "Failure details (first lines of at most five):"; echo "$details"; echo "----"; fi
 failures=$(sed 's/\x1b\[[0-9;]*m//g' "$results/dotnet.log" | grep -E '^[[:space:]]*failed [A-Za-z_]' | sed 's/^[[:space:]]*//' | sort -u | head -n 40)
 if [ -f "$results/vitest.json" ]; then
   failures+=$'\n'$(node -e 'const r=require(process.argv[1]);for(const f of r.testResults)for(const a of f.assertionResults)if(a.status==="failed")console.log("failed (vitest) "+a.fullName)' "$results/vitest.json")
