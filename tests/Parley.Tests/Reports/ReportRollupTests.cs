@@ -143,6 +143,54 @@ public sealed class ReportRollupTests
         await CompareAllAsync();
     }
 
+    /// <summary>
+    /// Facts imported while a pass rebuilds one of their hours: the pass read the hour before they were written, so
+    /// marking them must bump the mark it holds (as the refresher does), or the pass clears the mark and the hour's
+    /// rollup misses them for good. CI once saw exactly that: conversations missing from the rollups.
+    /// </summary>
+    [Theory]
+    [BothStores]
+    public async Task MarkingImportedFacts_KeepsTheMarkOfAnHourAPassIsRebuildingFromOlderFacts(Store store)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var storage = await TestStorage.CreateAsync(store);
+        // The background materialiser makes its first pass at start (nothing marked), then sleeps: this test is the pass.
+        await using var server = await ParleyServer.StartAsync(storage, new Dictionary<string, string?> { ["Parley:Reports:RollupIntervalSeconds"] = "3600" });
+        await using var scope = server.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
+        var site = await db.Sites.Select(s => s.Id).FirstAsync(ct);
+        var hour = Start.AddHours(5);
+
+        async Task AddClosedAsync(int minute)
+        {
+            var at = hour.AddMinutes(minute);
+            var contact = new Contact { Id = Guid.CreateVersion7(), SiteId = site, CreatedAt = at, LastSeenAt = at };
+            var conversation = new Conversation { Id = Guid.CreateVersion7(), SiteId = site, ContactId = contact.Id, Status = ConversationStatus.Closed, CreatedAt = at, UpdatedAt = at, ClosedAt = at.AddMinutes(1) };
+            db.Contacts.Add(contact);
+            db.Conversations.Add(conversation);
+            db.ConversationFacts.Add(new ConversationFacts { ConversationId = conversation.Id, SiteId = site, CreatedAt = at, ClosedAt = at.AddMinutes(1), MessagesIn = 1, UpdatedAt = at });
+            await db.SaveChangesAsync(ct);
+            db.ChangeTracker.Clear();
+        }
+
+        await AddClosedAsync(1);
+        await ReportRollupMaterialiser.MarkAllAsync(db, ct);
+        var readByThePass = await db.ReportRollupDirty.AsNoTracking().SingleAsync(d => d.Hour == hour, ct);
+
+        // Imported meanwhile, and marked.
+        await AddClosedAsync(2);
+        await ReportRollupMaterialiser.MarkAllAsync(db, ct);
+
+        // The pass ends by clearing the mark it read: the newer one stays for the next pass.
+        await ReportRollupMaterialiser.RebuildAsync(db, readByThePass, ct);
+        var left = await db.ReportRollupDirty.AsNoTracking().SingleAsync(d => d.Hour == hour, ct);
+        Assert.True(left.Stamp > readByThePass.Stamp);
+
+        await ReportRollupMaterialiser.RebuildAsync(db, left, ct);
+        Assert.False(await db.ReportRollupDirty.AnyAsync(d => d.Hour == hour, ct));
+        Assert.Equal(2, await db.ReportRollups.Where(r => r.Span == 1 && r.Hour == hour).SumAsync(r => r.Created, ct));
+    }
+
     private static void Within(double? exact, double? fromRollup)
     {
         Assert.Equal(exact is null, fromRollup is null);

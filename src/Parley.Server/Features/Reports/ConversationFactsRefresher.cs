@@ -195,10 +195,7 @@ public sealed partial class ConversationFactsRefresher(IServiceScopeFactory scop
             var h = 0;
             foreach (var hour in dirty)
             {
-                sql.Append(CultureInfo.InvariantCulture, $"""
-                    INSERT INTO "ReportRollupDirty" ("Hour", "Stamp") VALUES (@dh{h}, 1)
-                    ON CONFLICT ("Hour") DO UPDATE SET "Stamp" = "ReportRollupDirty"."Stamp" + 1;
-                    """);
+                sql.Append(ReportRollupMaterialiser.MarkSql("@dh" + h.ToString(CultureInfo.InvariantCulture)));
                 dialect.Add(cmd, $"@dh{h}", hour);
                 h++;
             }

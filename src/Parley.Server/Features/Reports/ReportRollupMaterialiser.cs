@@ -127,18 +127,31 @@ public sealed partial class ReportRollupMaterialiser(IServiceScopeFactory scopes
     }
 
     /// <summary>
+    /// The statement that marks one hour stale: a new mark, or the stamp of an existing one bumped, so that a rebuild
+    /// which read the hour's facts before this change does not clear the mark (<see cref="RebuildAsync"/> deletes only
+    /// the stamp it read). <paramref name="hour"/> is the parameter's placeholder.
+    /// </summary>
+    internal static string MarkSql(string hour) => $"""
+        INSERT INTO "ReportRollupDirty" ("Hour", "Stamp") VALUES ({hour}, 1)
+        ON CONFLICT ("Hour") DO UPDATE SET "Stamp" = "ReportRollupDirty"."Stamp" + 1;
+        """;
+
+    /// <summary>
     /// Marks every hour that holds a closed conversation's creation or close, so the next passes rebuild all rollups
-    /// (seeded or imported facts, written behind the refresher's back). The migration does the same in SQL.
+    /// (seeded or imported facts, written behind the refresher's back). The migration does the same in SQL. Hours
+    /// already marked get their stamp bumped like any other change: a pass rebuilding one of them right now read the
+    /// facts before these were written, and must leave the mark for the next pass.
     /// </summary>
     public static async Task MarkAllAsync(ParleyDbContext db, CancellationToken cancellationToken)
     {
         var times = await db.ConversationFacts.AsNoTracking().Where(f => f.ClosedAt != null)
             .Select(f => new { f.CreatedAt, ClosedAt = f.ClosedAt!.Value }).ToListAsync(cancellationToken);
-        var hours = times.SelectMany(t => new[] { HourOf(t.CreatedAt), HourOf(t.ClosedAt) }).ToHashSet();
-        var known = (await db.ReportRollupDirty.AsNoTracking().Select(d => d.Hour).ToListAsync(cancellationToken)).ToHashSet();
-        db.ReportRollupDirty.AddRange(hours.Where(h => !known.Contains(h)).Select(h => new ReportRollupDirty { Hour = h, Stamp = 1 }));
-        await db.SaveChangesAsync(cancellationToken);
-        db.ChangeTracker.Clear();
+        var hours = times.SelectMany(t => new[] { HourOf(t.CreatedAt), HourOf(t.ClosedAt) }).Distinct().Order().ToList();
+        foreach (var chunk in hours.Chunk(200))
+        {
+            var sql = string.Concat(chunk.Select((_, i) => MarkSql("{" + i.ToString(System.Globalization.CultureInfo.InvariantCulture) + "}")));
+            await db.Database.ExecuteSqlRawAsync(sql, chunk.Cast<object>(), cancellationToken);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A report rollup pass failed; the marked hours stay marked and the next pass retries them")]
