@@ -122,7 +122,7 @@ for db in $DBS; do
   run_one "$db" fanout-050 fanout --rate 50 --receivers 2000 --agents 2 --senders 4 --duration "$DURATION" --warmup 2 --drain 15 --max-seconds 150
   run_one "$db" fanout-100 fanout --rate 100 --receivers 2000 --agents 2 --senders 4 --duration "$DURATION" --warmup 2 --drain 15 --max-seconds 150
   fi
-  [[ "$SCENARIOS" == *" idle "* ]] && run_one "$db" idle idle --connections "$IDLE" --procs 2 --sources 127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5 --hold 10 --settle 5 --max-seconds 240
+  [[ "$SCENARIOS" == *" idle "* ]] && run_one "$db" idle idle --connections "$IDLE" --procs 2 --sources 127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5 --hold 60 --settle 5 --max-seconds 300
   [[ "$SCENARIOS" == *" churn "* ]] && run_one "$db" churn churn --workers 32 --duration 10 --max-seconds 60
   if [[ "$SCENARIOS" == *" overload "* ]]; then
     for governor in false true; do

@@ -43,7 +43,7 @@ internal static class ConnectionScenarios
             Console.Error.WriteLine($"  {n} x {kind}");
         }
 
-        await using (new KeepAlive(() => open))
+        await using (new KeepAlive(() => open, o.PingInterval))
         {
             var hold = Task.Delay(TimeSpan.FromSeconds(o.Double("hold", 600)), ct);
             var stdin = o.Flag("wait-stdin") ? Task.Run(() => Console.In.ReadLine(), ct) : Task.Delay(Timeout.Infinite, ct);
@@ -101,7 +101,7 @@ internal static class ConnectionScenarios
             {
                 "idle-worker", "--url", target.BaseUrl.ToString(), "--connections", share.ToString(CultureInfo.InvariantCulture),
                 "--sources", string.Join(',', mySources.Select(s => s.ToString())), "--tokens", string.Join(',', tokens),
-                "--wait-stdin", "true", "--hold", o.Get("hold-max", "300"),
+                "--wait-stdin", "true", "--hold", o.Get("hold-max", "300"), "--ping-seconds", o.PingInterval.TotalSeconds.ToString(CultureInfo.InvariantCulture),
             })
             {
                 psi.ArgumentList.Add(a);
@@ -312,7 +312,7 @@ internal static class ConnectionScenarios
             load.Conversations[i].Receivers[visitors[i]] = convs[i].Receivers[visitors[i]];
         }
 
-        await using var keepAlive = new KeepAlive(() => visitors.Concat(senders));
+        await using var keepAlive = new KeepAlive(() => visitors.Concat(senders), o.PingInterval);
 
         // 1. Live: one message each, delivered live.
         await SendToAllAsync(load, senders, 1, errors, ct);

@@ -335,7 +335,7 @@ internal sealed class HubClient : IAsyncDisposable
 
     public Task PingAsync() => SendRawAsync(PingFrame);
 
-    /// <summary>Ping when nothing was sent for <paramref name="idleMs"/> (the server drops clients silent for 30 s).</summary>
+    /// <summary>Ping when nothing was sent for <paramref name="idleMs"/> (the server drops clients silent for its client timeout).</summary>
     public Task PingIfIdleAsync(long idleMs) =>
         IsOpen && Environment.TickCount64 - Volatile.Read(ref _lastSendTicks) >= idleMs ? PingAsync() : Task.CompletedTask;
 

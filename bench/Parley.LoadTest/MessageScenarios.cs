@@ -511,7 +511,7 @@ internal static class MessageScenarios
         var seconds = o.Double("duration", 20);
         var warmup = o.Double("warmup", 3);
         var agentRate = o.Double("agent-rate", 0);
-        await using var keepAlive = new KeepAlive(() => clients);
+        await using var keepAlive = new KeepAlive(() => clients, o.PingInterval);
 
         if (warmup > 0)
         {

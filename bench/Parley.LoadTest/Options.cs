@@ -69,6 +69,15 @@ internal sealed class Options
         .Select(IPAddress.Parse)
         .ToArray();
 
+    /// <summary>
+    /// The browsers' keep-alive: web/packages/shared/src/hub.ts, KEEP_ALIVE_MS (KeepAliveContractTests checks that
+    /// this copy agrees).
+    /// </summary>
+    public const double ClientKeepAliveSeconds = 30;
+
+    /// <summary>How long a connection may send nothing before the generator pings (<c>--ping-seconds</c>).</summary>
+    public TimeSpan PingInterval => TimeSpan.FromSeconds(Double("ping-seconds", ClientKeepAliveSeconds));
+
     public string Label => Get("label", Scenario);
 
     public string? Output => Get("out");

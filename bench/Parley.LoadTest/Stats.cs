@@ -127,16 +127,23 @@ internal sealed class Errors
     public Dictionary<string, long> Snapshot() => new(_counts);
 }
 
-/// <summary>Sends a ping on connections idle for 10 s so the server (30 s client timeout) keeps them.</summary>
+/// <summary>
+/// Sends a ping on connections that sent nothing for the ping interval, as the widget and the console do
+/// (<c>--ping-seconds</c>, default <see cref="Options.ClientKeepAliveSeconds"/>: the browsers' keep-alive), so the
+/// server keeps them and an idle connection costs the server what a real one does.
+/// </summary>
 internal sealed class KeepAlive : IAsyncDisposable
 {
     private readonly Func<IEnumerable<HubClient>> _clients;
     private readonly CancellationTokenSource _cts = new();
     private readonly Task _loop;
 
-    public KeepAlive(Func<IEnumerable<HubClient>> clients)
+    private readonly long _intervalMs;
+
+    public KeepAlive(Func<IEnumerable<HubClient>> clients, TimeSpan interval)
     {
         _clients = clients;
+        _intervalMs = (long)interval.TotalMilliseconds;
         _loop = RunAsync();
     }
 
@@ -151,7 +158,7 @@ internal sealed class KeepAlive : IAsyncDisposable
                 {
                     try
                     {
-                        _ = client.PingIfIdleAsync(10_000);
+                        _ = client.PingIfIdleAsync(_intervalMs);
                     }
                     catch (InvalidOperationException)
                     {

@@ -69,7 +69,10 @@ public static class HubFactory
 {
     public static HubConnection Build(Uri baseAddress, string path, bool messagePack, Action<Microsoft.AspNetCore.Http.Connections.Client.HttpConnectionOptions> configure)
     {
+        // The browsers' side of the keep-alive contract (RealtimeOptions.ClientKeepAliveSeconds), as the widget has it.
         var builder = new HubConnectionBuilder()
+            .WithKeepAliveInterval(TimeSpan.FromSeconds(Parley.Server.Realtime.RealtimeOptions.ClientKeepAliveSeconds))
+            .WithServerTimeout(TimeSpan.FromSeconds(Parley.Server.Realtime.RealtimeOptions.ClientServerTimeoutSeconds))
             .WithUrl(new Uri(baseAddress, path), o =>
             {
                 o.Transports = Microsoft.AspNetCore.Http.Connections.HttpTransportType.WebSockets;

@@ -4,6 +4,15 @@ import { retryDelay } from './retry';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
 
+/**
+ * The keep-alive contract with the server (src/Parley.Server/Realtime/RealtimeOptions.cs: ClientKeepAliveSeconds and
+ * ClientServerTimeoutSeconds; its KeepAliveSeconds may be at most half of SERVER_TIMEOUT_MS and its
+ * ClientTimeoutSeconds at least twice KEEP_ALIVE_MS). KeepAliveContractTests fails when the two drift apart.
+ * We ping after 30 s without sending anything and give the server up after 60 s of silence.
+ */
+export const KEEP_ALIVE_MS = 30_000;
+export const SERVER_TIMEOUT_MS = 60_000;
+
 /** Retries after which the state is shown as "disconnected" (we are in the slow 10 s phase). */
 const SLOW_PHASE = 4;
 
@@ -40,6 +49,8 @@ export function createManagedHub(options: ManagedHubOptions): ManagedHub {
   const connection = new HubConnectionBuilder()
     .withUrl(options.url, options.accessTokenFactory ? { accessTokenFactory: options.accessTokenFactory } : {})
     .withHubProtocol(new MessagePackHubProtocol())
+    .withKeepAliveInterval(KEEP_ALIVE_MS)
+    .withServerTimeout(SERVER_TIMEOUT_MS)
     .withAutomaticReconnect({
       nextRetryDelayInMilliseconds: (ctx) => {
         if (ctx.previousRetryCount >= SLOW_PHASE) options.onState('disconnected');
@@ -67,7 +78,7 @@ export function createManagedHub(options: ManagedHubOptions): ManagedHub {
   if (typeof window !== 'undefined') {
     window.addEventListener('online', () => wake?.());
     window.addEventListener('offline', () => {
-      // The browser knows the network is gone; a WebSocket can take a keep-alive timeout (30 s) to notice. Drop
+      // The browser knows the network is gone; a WebSocket can take a keep-alive timeout (60 s) to notice. Drop
       // it now so the state shown is honest and new messages wait in the outbox; `online` reconnects at once.
       options.onState('disconnected');
       if (connection.state === HubConnectionState.Connected) void connection.stop().catch(() => undefined);
