@@ -161,7 +161,7 @@ meta = {
   "OS": sh(". /etc/os-release && echo $PRETTY_NAME"),
   ".NET": sh("dotnet --version") + " SDK, runtime " + sh("dotnet --list-runtimes | grep NETCore.App | tail -1 | cut -d' ' -f2"),
   "PostgreSQL": sh("psql --version"),
-  "server GC": "Server GC (the ASP.NET Core default; DATAS), 1 core",
+  "server GC": "Server GC (the ASP.NET Core default; DATAS), gen0 budget capped at 8 MB (System.GC.Gen0MaxBudget), 1 core",
   "suite runtime": os.environ.get("BENCH_SUITE_NOTE") or (secs + " s (publish, all scenarios, BenchmarkDotNet)"),
   "commands": cmds,
 }
