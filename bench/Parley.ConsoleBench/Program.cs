@@ -25,6 +25,7 @@ http.DefaultRequestHeaders.Add("X-Parley-Csrf", "1");
 // seeded messages are seq 1..N (the console's own connection may add an assignment line after N).
 var session = await (await http.PostAsJsonAsync("/api/v1/widget/session", new { siteKey = options.GetValueOrDefault("site", "bench") })).Content.ReadFromJsonAsync<JsonElement>();
 var visitorToken = session.GetProperty("visitorToken").GetString();
+// Keep-alive as the browsers have it (RealtimeOptions; KeepAliveContractTests checks these numbers).
 await using var visitor = new HubConnectionBuilder().WithServerTimeout(TimeSpan.FromSeconds(60)).WithKeepAliveInterval(TimeSpan.FromSeconds(30)).WithUrl(new Uri(baseUri, "/hubs/visitor"), o => o.AccessTokenProvider = () => Task.FromResult(visitorToken)).Build();
 await visitor.StartAsync();
 var conversation = await visitor.InvokeAsync<JsonElement>("StartConversation");

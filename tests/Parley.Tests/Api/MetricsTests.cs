@@ -28,6 +28,25 @@ public sealed partial class MetricsTests
         ["Parley:Metrics:ManagementHost"] = "127.0.0.1",
     };
 
+    /// <summary>
+    /// <see cref="Settings"/> with the load governor on and driven by commits alone, so its state is deterministic:
+    /// every commit counts as slow (a 1 µs threshold, as one SQLite commit can take under a millisecond), one sample
+    /// raises the state, and the CPU signal is off (the test process's CPU is every test's, not this server's).
+    /// <paramref name="overload"/>: commits raise Overload, else Pressure only; <paramref name="calmSeconds"/>: how long
+    /// calm lasts before the state steps down.
+    /// </summary>
+    public static Dictionary<string, string?> GovernedByCommits(bool overload, int calmSeconds)
+    {
+        var settings = Settings();
+        settings["Parley:Governor:Enabled"] = "true";
+        settings["Parley:Governor:PressureCpu"] = "1.01";
+        settings["Parley:Governor:PressureCommitSeconds"] = "0.000001";
+        settings["Parley:Governor:OverloadCommitSeconds"] = overload ? "0.000001" : "60";
+        settings["Parley:Governor:RiseSamples"] = "1";
+        settings["Parley:Governor:CalmSeconds"] = calmSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return settings;
+    }
+
     public static async Task<Dictionary<string, PrometheusFamily>> ScrapeAsync(ParleyServer server)
     {
         using var http = server.CreateHttpClient();

@@ -36,6 +36,12 @@ public sealed partial class KeepAliveContractTests
         var match = LoadTestConstant().Match(options);
         Assert.True(match.Success, "Options.ClientKeepAliveSeconds not found in bench/Parley.LoadTest/Options.cs");
         Assert.Equal(RealtimeOptions.ClientKeepAliveSeconds, double.Parse(match.Groups["v"].Value, CultureInfo.InvariantCulture));
+
+        // The console bench's visitor is a SignalR .NET client too.
+        var consoleBench = ConsoleBenchClient().Match(File.ReadAllText(Path.Combine(Root, "bench", "Parley.ConsoleBench", "Program.cs")));
+        Assert.True(consoleBench.Success, "the keep-alive settings of bench/Parley.ConsoleBench/Program.cs's hub client not found");
+        Assert.Equal(RealtimeOptions.ClientServerTimeoutSeconds, int.Parse(consoleBench.Groups["timeout"].Value, CultureInfo.InvariantCulture));
+        Assert.Equal(RealtimeOptions.ClientKeepAliveSeconds, int.Parse(consoleBench.Groups["ping"].Value, CultureInfo.InvariantCulture));
     }
 
     [Fact]
@@ -79,4 +85,7 @@ public sealed partial class KeepAliveContractTests
 
     [GeneratedRegex(@"const double ClientKeepAliveSeconds = (?<v>[0-9.]+);")]
     private static partial Regex LoadTestConstant();
+
+    [GeneratedRegex(@"WithServerTimeout\(TimeSpan\.FromSeconds\((?<timeout>[0-9]+)\)\)\.WithKeepAliveInterval\(TimeSpan\.FromSeconds\((?<ping>[0-9]+)\)\)")]
+    private static partial Regex ConsoleBenchClient();
 }

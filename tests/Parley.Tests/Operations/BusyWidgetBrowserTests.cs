@@ -13,13 +13,7 @@ public sealed class BusyWidgetBrowserTests(BrowserFixture browser) : IClassFixtu
     public async Task Overloaded_NewVisitor_SeesBusy_AndLeavesAMessage()
     {
         await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
-        var settings = MetricsTests.Settings();
-        settings["Parley:Governor:Enabled"] = "true";
-        settings["Parley:Governor:PressureCpu"] = "1.01"; // off: the test process's CPU is every test's, not this server's
-        settings["Parley:Governor:PressureCommitSeconds"] = "0.000001";
-        settings["Parley:Governor:OverloadCommitSeconds"] = "0.000001";
-        settings["Parley:Governor:RiseSamples"] = "1";
-        settings["Parley:Governor:CalmSeconds"] = "600";
+        var settings = MetricsTests.GovernedByCommits(overload: true, calmSeconds: 600);
         await using var server = await ParleyServer.StartAsync(storage, settings);
         var governor = server.Services.GetService(typeof(Parley.Server.Features.Metrics.LoadGovernor)) as Parley.Server.Features.Metrics.LoadGovernor;
         await using (var visitor = await VisitorClient.ConnectAsync(server))

@@ -86,13 +86,7 @@ public sealed class InboxSummaryCoalescingTests : IDisposable
     public async Task AServerUnderPressure_CoalescesConversationUpdated_ButDeliversEveryMessage()
     {
         await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
-        var settings = MetricsTests.Settings();
-        settings["Parley:Governor:Enabled"] = "true";
-        settings["Parley:Governor:PressureCpu"] = "1.01"; // off: the test process's CPU is every test's, not this server's
-        settings["Parley:Governor:PressureCommitSeconds"] = "0.000001"; // every commit counts as slow: Pressure...
-        settings["Parley:Governor:OverloadCommitSeconds"] = "60"; // ...but never Overload
-        settings["Parley:Governor:RiseSamples"] = "1";
-        settings["Parley:Governor:CalmSeconds"] = "3600";
+        var settings = MetricsTests.GovernedByCommits(overload: false, calmSeconds: 3600); // every commit: Pressure, never Overload
         settings["Parley:Governor:InboxSummaryMilliseconds"] = "2000";
         await using var server = await ParleyServer.StartAsync(storage, settings);
         await using var agent = await AgentClient.ConnectAsync(server);

@@ -15,13 +15,7 @@ public sealed class LoadSheddingTests
     public async Task Overload_RefusesNewWidgetSessions_KeepsSends_ShowsEverywhere_ThenRecovers()
     {
         await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
-        var settings = MetricsTests.Settings();
-        settings["Parley:Governor:PressureCommitSeconds"] = "0.000001";
-        settings["Parley:Governor:OverloadCommitSeconds"] = "0.000001";
-        settings["Parley:Governor:CalmSeconds"] = "1";
-        settings["Parley:Governor:RiseSamples"] = "1";
-        settings["Parley:Governor:Enabled"] = "true";
-        settings["Parley:Governor:PressureCpu"] = "1.01"; // off: the test process's CPU is every test's, not this server's
+        var settings = MetricsTests.GovernedByCommits(overload: true, calmSeconds: 1);
         settings["Parley:Governor:RetryAfterSeconds"] = "7";
         await using var server = await ParleyServer.StartAsync(storage, settings);
         await using var agent = await AgentClient.ConnectAsync(server);
