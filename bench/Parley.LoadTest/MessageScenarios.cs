@@ -120,6 +120,12 @@ internal sealed class MessageLoad
         {
             Interlocked.Increment(ref _updates);
         }
+        else if (target == "conversationsUpdated")
+        {
+            // One tick's summaries under the server's Pressure (docs/protocol.md): each counts as an update.
+            args.ReadArrayHeader();
+            Interlocked.Add(ref _updates, args.ReadArrayHeader());
+        }
     }
 
     public void ResetCounters()

@@ -141,6 +141,26 @@ internal sealed partial class ClientConnection
         Write(new OutboundItem(null, key));
     }
 
+    /// <summary>
+    /// Queues one event carrying the newest state of several keys (the coalescer's <c>conversationsUpdated</c>): a
+    /// single state of one of them still waiting is dropped, since this one is newer and goes out after it.
+    /// </summary>
+    public void EnqueueStates(IReadOnlyList<Guid> keys, SerializedHubMessage message)
+    {
+        lock (_gate)
+        {
+            if (_latestState is { Count: > 0 })
+            {
+                foreach (var key in keys)
+                {
+                    _latestState.Remove(key);
+                }
+            }
+
+            Write(new OutboundItem(message, default));
+        }
+    }
+
     private void Write(OutboundItem item)
     {
         if (_outbound.Reader.Count >= _limits.Soft && IsStalled())

@@ -18,7 +18,10 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry, AccessDirector
     public const string ConversationEvent = "conversation";
     public const string ConversationUpdatedEvent = "conversationUpdated";
 
-    private Action<ConversationSummary>? _deliverSummary;
+    /// <summary>Under Pressure: the summaries held for one interval, in one event (docs/protocol.md).</summary>
+    public const string ConversationsUpdatedEvent = "conversationsUpdated";
+
+    private Action<IReadOnlyList<ConversationSummary>>? _deliverSummaries;
 
     public void Handle(MessageCommitted domainEvent)
     {
@@ -85,7 +88,7 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry, AccessDirector
     /// <summary>Now, or under Pressure at the coalescer's next tick (the latest summary of the conversation wins).</summary>
     private void BroadcastToAgents(ConversationSummary summary)
     {
-        if (!coalescer.Hold(summary, _deliverSummary ??= DeliverSummary))
+        if (!coalescer.Hold(summary, _deliverSummaries ??= DeliverSummaries))
         {
             DeliverSummary(summary);
         }
@@ -106,6 +109,88 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry, AccessDirector
             {
                 serialized ??= Serialize(ConversationUpdatedEvent, summary);
                 agent.EnqueueState(summary.Id, serialized);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Most summaries in one <c>conversationsUpdated</c> event (~10–20 KB): a hub write holds the connection until the
+    /// client has read it, and an agent's ack waits for the write in progress, so a tick goes out in slices.
+    /// </summary>
+    internal const int SummariesPerEvent = 64;
+
+    /// <summary>
+    /// The coalescer's tick: every agent gets the held summaries it may see in <c>conversationsUpdated</c> events of
+    /// up to <see cref="SummariesPerEvent"/>, a few writes however many conversations changed. Agents who may see the
+    /// same ones (usually all of them) share one serialization.
+    /// </summary>
+    private void DeliverSummaries(IReadOnlyList<ConversationSummary> batch)
+    {
+        for (var start = 0; start < batch.Count; start += SummariesPerEvent)
+        {
+            DeliverSlice(batch is ConversationSummary[] array && batch.Count <= SummariesPerEvent
+                ? array
+                : batch.Skip(start).Take(SummariesPerEvent).ToArray());
+        }
+    }
+
+    private void DeliverSlice(ConversationSummary[] batch)
+    {
+        if (batch.Length == 1)
+        {
+            DeliverSummary(batch[0]);
+            return;
+        }
+
+        var agents = registry.Agents;
+        if (agents.Count == 0)
+        {
+            return;
+        }
+
+        var keys = new Guid[batch.Length];
+        for (var i = 0; i < batch.Length; i++)
+        {
+            keys[i] = batch[i].Id;
+        }
+
+        SerializedHubMessage? all = null;
+        List<(bool[] Visible, Guid[] Keys, SerializedHubMessage Message)>? subsets = null;
+        var visible = new bool[batch.Length];
+        foreach (var agent in agents)
+        {
+            var count = 0;
+            for (var i = 0; i < batch.Length; i++)
+            {
+                visible[i] = access.CanSee(agent.PrincipalId, batch[i].TeamId, batch[i].AssigneeId);
+                count += visible[i] ? 1 : 0;
+            }
+
+            if (count == batch.Length)
+            {
+                all ??= Serialize(ConversationsUpdatedEvent, batch);
+                agent.EnqueueStates(keys, all);
+            }
+            else if (count > 0)
+            {
+                subsets ??= [];
+                var subset = subsets.Find(s => s.Visible.AsSpan().SequenceEqual(visible));
+                if (subset.Message is null)
+                {
+                    var summaries = new List<ConversationSummary>(count);
+                    for (var i = 0; i < batch.Length; i++)
+                    {
+                        if (visible[i])
+                        {
+                            summaries.Add(batch[i]);
+                        }
+                    }
+
+                    subset = ((bool[])visible.Clone(), summaries.Select(s => s.Id).ToArray(), Serialize(ConversationsUpdatedEvent, summaries));
+                    subsets.Add(subset);
+                }
+
+                agent.EnqueueStates(subset.Keys, subset.Message);
             }
         }
     }

@@ -1,12 +1,14 @@
 using System.Text.RegularExpressions;
 using Parley.Server.Features.Widget;
+using Parley.Server.Realtime;
 using Parley.Tests.Infrastructure;
 
 namespace Parley.Tests.Contract;
 
 /// <summary>
 /// Rules the server and both front ends must read the same way, checked against the files that hold them: the system
-/// line codes (server, docs/protocol.md, the shared renderer in both languages) and the generated visitor name.
+/// line codes (server, docs/protocol.md, the shared renderer in both languages), the agents' inbox events and the
+/// generated visitor name.
 /// </summary>
 public sealed partial class ClientContractTests
 {
@@ -33,6 +35,17 @@ public sealed partial class ClientContractTests
             Assert.True(Regex.IsMatch(en, $@"^\s+{code}: ", RegexOptions.Multiline), $"systemLines.ts renders '{code}' in English");
             Assert.True(Regex.IsMatch(zh, $@"^\s+{code}: ", RegexOptions.Multiline), $"systemLines.ts renders '{code}' in Chinese");
         }
+    }
+
+    /// <summary>The agents' inbox events: documented, and handled by the console (its store and the live queue view).</summary>
+    [Theory]
+    [InlineData(RealtimeFanout.ConversationUpdatedEvent)]
+    [InlineData(RealtimeFanout.ConversationsUpdatedEvent)]
+    public void InboxEvents_AreDocumented_AndHandledByTheConsole(string hubEvent)
+    {
+        Assert.Contains($"| `{hubEvent}` |", Read("docs", "protocol.md"), StringComparison.Ordinal);
+        Assert.Contains($"connection.on('{hubEvent}'", Read("web", "packages", "console", "src", "store.ts"), StringComparison.Ordinal);
+        Assert.Contains($"onHubEvent<ConversationSummary{(hubEvent == RealtimeFanout.ConversationsUpdatedEvent ? "[]" : "")}>('{hubEvent}'", Read("web", "packages", "console", "src", "views", "QueueView.vue"), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -146,6 +146,14 @@ public sealed class AgentClient : IAsyncDisposable
         Hub = hub;
         hub.On<MessageDto>("message", Messages.Add);
         hub.On<ConversationSummary>("conversationUpdated", Conversations.Add);
+        hub.On<ConversationSummary[]>("conversationsUpdated", batch =>
+        {
+            SummaryBatches.Add(batch);
+            foreach (var summary in batch)
+            {
+                Conversations.Add(summary);
+            }
+        });
     }
 
     public HttpClient Http { get; }
@@ -154,7 +162,11 @@ public sealed class AgentClient : IAsyncDisposable
 
     public Inbox<MessageDto> Messages { get; } = new();
 
+    /// <summary>Every inbox summary received, one by one (<c>conversationUpdated</c>) or in batches (<c>conversationsUpdated</c>).</summary>
     public Inbox<ConversationSummary> Conversations { get; } = new();
+
+    /// <summary>The <c>conversationsUpdated</c> batches (under Pressure), as received.</summary>
+    public Inbox<ConversationSummary[]> SummaryBatches { get; } = new();
 
     public static async Task<(HttpClient Http, CookieContainer Cookies)> SignInAsync(ParleyServer server, string email = ParleyServer.AdminEmail, string password = ParleyServer.AdminPassword)
     {

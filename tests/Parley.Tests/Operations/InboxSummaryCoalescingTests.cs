@@ -18,10 +18,11 @@ public sealed class InboxSummaryCoalescingTests : IDisposable
 {
     private readonly FakeTimeProvider _clock = new();
     private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-    private readonly GovernorOptions _options = new() { PressureCommitSeconds = 0.1, OverloadCommitSeconds = 0.5, RiseSamples = 1, CalmSeconds = 10, InboxSummaryMilliseconds = 1000 };
+    private readonly GovernorOptions _options = new() { PressureCommitSeconds = 0.1, OverloadCommitSeconds = 0.5, RiseSamples = 1, CalmSeconds = 10, InboxSummaryMilliseconds = 1000, OverloadInboxSummaryMilliseconds = 5000 };
     private readonly LoadGovernor _governor;
     private readonly InboxSummaryCoalescer _coalescer;
     private readonly List<ConversationSummary> _pushed = [];
+    private readonly List<int> _ticks = [];
 
     public InboxSummaryCoalescingTests()
     {
@@ -37,7 +38,11 @@ public sealed class InboxSummaryCoalescingTests : IDisposable
 
     private static ConversationSummary Summary(Guid id, string preview) => new() { Id = id, Status = "open", LastMessagePreview = preview };
 
-    private bool Push(ConversationSummary summary) => _coalescer.Hold(summary, _pushed.Add);
+    private bool Push(ConversationSummary summary) => _coalescer.Hold(summary, batch =>
+    {
+        _ticks.Add(batch.Count);
+        _pushed.AddRange(batch);
+    });
 
     [Fact]
     public void AtNormal_EverySummaryGoesOutAtOnce()
@@ -66,6 +71,7 @@ public sealed class InboxSummaryCoalescingTests : IDisposable
         Assert.Empty(_pushed);
         _clock.Advance(TimeSpan.FromMilliseconds(1));
         Assert.Equal(["a50", "b1"], _pushed.Select(s => s.LastMessagePreview).Order());
+        Assert.Equal([2], _ticks); // one delivery per tick, however many conversations changed
 
         // A quiet interval pushes nothing; the next change waits for the next tick.
         _clock.Advance(TimeSpan.FromSeconds(1));
@@ -83,7 +89,29 @@ public sealed class InboxSummaryCoalescingTests : IDisposable
     }
 
     [Fact]
-    public async Task AServerUnderPressure_CoalescesConversationUpdated_ButDeliversEveryMessage()
+    public void AtOverload_TheTicksAreSpacedFurther_AndComeBackAtPressure()
+    {
+        Assert.Equal(LoadState.Pressure, _governor.Evaluate(new OperationsSnapshot { CommitSeconds = 0.2 }));
+        var a = Guid.NewGuid();
+        Assert.True(Push(Summary(a, "a1")));
+        Assert.Equal(LoadState.Overload, _governor.Evaluate(new OperationsSnapshot { CommitSeconds = 0.6 }));
+        Assert.True(Push(Summary(a, "a2")));
+
+        _clock.Advance(TimeSpan.FromMilliseconds(4999));
+        Assert.Empty(_pushed);
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
+        Assert.Equal(["a2"], _pushed.Select(s => s.LastMessagePreview));
+
+        // Down to Pressure: the next tick is one Pressure interval away again.
+        _options.CalmSeconds = 0;
+        Assert.Equal(LoadState.Pressure, _governor.Evaluate(new OperationsSnapshot { CommitSeconds = 0.2 }));
+        Assert.True(Push(Summary(a, "a3")));
+        _clock.Advance(TimeSpan.FromMilliseconds(1000));
+        Assert.Equal(["a2", "a3"], _pushed.Select(s => s.LastMessagePreview));
+    }
+
+    [Fact]
+    public async Task AServerUnderPressure_CoalescesConversationUpdated_IntoOneEventPerTick_ButDeliversEveryMessage()
     {
         await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
         var settings = MetricsTests.GovernedByCommits(overload: false, calmSeconds: 3600); // every commit: Pressure, never Overload
@@ -92,26 +120,37 @@ public sealed class InboxSummaryCoalescingTests : IDisposable
         await using var agent = await AgentClient.ConnectAsync(server);
         var banners = new Inbox<LoadStateEvent>();
         agent.Hub.On<LoadStateEvent>("loadState", banners.Add);
-        await using var visitor = await VisitorClient.ConnectAsync(server);
-        var conversation = await visitor.StartConversationAsync();
-        await agent.JoinAsync(conversation.Id);
-        await visitor.SendAsync(conversation.Id, "first");
-        await banners.WaitUntilAsync(b => b.Any(e => e.State == "pressure" && e.Shedding.Contains("inbox_summaries")), TimeSpan.FromSeconds(30));
+        await using var first = await VisitorClient.ConnectAsync(server);
+        await using var second = await VisitorClient.ConnectAsync(server);
+        var a = await first.StartConversationAsync();
+        var b = await second.StartConversationAsync();
+        await agent.JoinAsync(a.Id);
+        await agent.JoinAsync(b.Id);
+        await first.SendAsync(a.Id, "first");
+        await banners.WaitUntilAsync(e => e.Any(x => x.State == "pressure" && x.Shedding.Contains("inbox_summaries")), TimeSpan.FromSeconds(30));
 
         var before = agent.Conversations.Snapshot().Count;
         var watch = Stopwatch.StartNew();
-        for (var i = 1; i <= 20; i++)
+        for (var i = 1; i <= 10; i++)
         {
-            await visitor.SendAsync(conversation.Id, $"burst {i}");
+            await first.SendAsync(a.Id, $"a burst {i}");
+            await second.SendAsync(b.Id, $"b burst {i}");
         }
 
         var sending = watch.Elapsed;
-        await agent.Messages.WaitUntilAsync(m => m.Any(x => x.Body == "burst 20"));
-        Assert.Equal(20, agent.Messages.Snapshot().Count(m => m.Body.StartsWith("burst ", StringComparison.Ordinal))); // messages are never held
+        await agent.Messages.WaitUntilAsync(m => m.Any(x => x.Body == "a burst 10") && m.Any(x => x.Body == "b burst 10"));
+        Assert.Equal(20, agent.Messages.Snapshot().Count(m => m.Body.Contains(" burst ", StringComparison.Ordinal))); // messages are never held
 
-        // The summary the agent ends with is the newest one, and far fewer arrived than changes were made.
-        var summaries = await agent.Conversations.WaitUntilAsync(s => s.Count > before && s[^1].LastMessagePreview == "burst 20", TimeSpan.FromSeconds(15));
-        var during = summaries.Skip(before).Count(s => s.Id == conversation.Id);
-        Assert.InRange(during, 1, (int)(sending.TotalSeconds / 2) + 2);
+        // The summaries the agent ends with are the newest ones, and far fewer arrived than changes were made.
+        var summaries = await agent.Conversations.WaitUntilAsync(
+            s => s.Skip(before).LastOrDefault(x => x.Id == a.Id)?.LastMessagePreview == "a burst 10" && s.Skip(before).LastOrDefault(x => x.Id == b.Id)?.LastMessagePreview == "b burst 10",
+            TimeSpan.FromSeconds(15));
+        foreach (var id in new[] { a.Id, b.Id })
+        {
+            Assert.InRange(summaries.Skip(before).Count(s => s.Id == id), 1, (int)(sending.TotalSeconds / 2) + 2);
+        }
+
+        // Both conversations changed within one interval: their summaries came in one conversationsUpdated event.
+        Assert.Contains(agent.SummaryBatches.Snapshot(), batch => batch.Any(s => s.Id == a.Id) && batch.Any(s => s.Id == b.Id));
     }
 }

@@ -2,7 +2,10 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.Extensions.DependencyInjection;
 using Parley.Server.Features.Conversations;
+using Parley.Server.Features.Metrics;
 using Parley.Tests.Infrastructure;
 
 namespace Parley.Tests.Security;
@@ -63,11 +66,24 @@ public sealed class DepartmentSandboxTests
         Assert.Equal(HttpStatusCode.OK, (await sam.Http.GetAsync($"/api/v1/conversations/{salesChat}/messages", ct)).StatusCode);
     }
 
-    [Fact]
-    public async Task InboxUpdates_ReachOnlyAgentsWhoMaySeeTheConversation()
+    /// <param name="underPressure">
+    /// Under Pressure the summaries are held and go out per tick, several in one <c>conversationsUpdated</c> event,
+    /// each agent's cut to what he may see (docs/operations.md, shedding step 3).
+    /// </param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task InboxUpdates_ReachOnlyAgentsWhoMaySeeTheConversation(bool underPressure)
     {
         await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
-        await using var server = await ParleyServer.StartAsync(storage);
+        Dictionary<string, string?>? settings = null;
+        if (underPressure)
+        {
+            settings = Api.MetricsTests.GovernedByCommits(overload: false, calmSeconds: 3600); // every commit: Pressure
+            settings["Parley:Governor:InboxSummaryMilliseconds"] = "60000"; // no tick within the test: flushed below
+        }
+
+        await using var server = await ParleyServer.StartAsync(storage, settings);
         var sales = await server.CreateTeamAsync("Sales");
         var billing = await server.CreateTeamAsync("Billing");
         await server.CreateUserAsync("sam@test.local", "agent", sales);
@@ -75,20 +91,44 @@ public sealed class DepartmentSandboxTests
         await using var sam = await AgentClient.ConnectAsAsync(server, "sam@test.local", SecurityFixtures.Password);
         await using var bea = await AgentClient.ConnectAsAsync(server, "bea@test.local", SecurityFixtures.Password);
         await using var admin = await AgentClient.ConnectAsync(server);
+        if (underPressure)
+        {
+            var states = new Inbox<LoadStateEvent>();
+            admin.Hub.On<LoadStateEvent>("loadState", states.Add);
+            var (warmUp, _) = await server.VisitorInTeamAsync(billing, "a first commit");
+            await using var ___ = warmUp;
+            await states.WaitUntilAsync(e => e.Any(x => x.Shedding.Contains("inbox_summaries")), TimeSpan.FromSeconds(30));
+        }
+
+        var coalescer = server.Services.GetRequiredService<InboxSummaryCoalescer>();
 
         var (salesVisitor, salesChat) = await server.VisitorInTeamAsync(sales, "sales question");
         await using var _ = salesVisitor;
+        var (billingVisitor, billingChat) = await server.VisitorInTeamAsync(billing, "billing question");
+        await using var __ = billingVisitor;
+        if (underPressure)
+        {
+            // Both held, with their first message, for the same tick, which comes now.
+            await Eventually.ValueAsync(
+                () => Task.FromResult((coalescer.HeldSummary(salesChat)?.LastMessagePreview, coalescer.HeldSummary(billingChat)?.LastMessagePreview)),
+                held => held == ("sales question", "billing question"));
+            coalescer.Flush();
+        }
+
         await sam.Conversations.WaitUntilAsync(items => items.Any(c => c.Id == salesChat && c.TeamId == sales));
         await admin.Conversations.WaitUntilAsync(items => items.Any(c => c.Id == salesChat && c.TeamId == sales));
 
-        // Barrier: a later update Bea may see. Each connection's queue is ordered, so once it arrived, an update
-        // about the sales conversation would have arrived before it.
-        var (billingVisitor, billingChat) = await server.VisitorInTeamAsync(billing, "billing question");
-        await using var __ = billingVisitor;
+        // Barrier: a later (or the same) update Bea may see. Each connection's queue is ordered, so once it arrived,
+        // an update about the sales conversation would have arrived before it.
         await bea.Conversations.WaitUntilAsync(items => items.Any(c => c.Id == billingChat && c.TeamId == billing));
 
         Assert.DoesNotContain(bea.Conversations.Snapshot(), c => c.TeamId == sales);
         Assert.DoesNotContain(bea.Conversations.Snapshot(), c => c.LastMessagePreview == "sales question");
+        if (underPressure)
+        {
+            // The admin sees both departments: the two new conversations reached him in one event.
+            await admin.SummaryBatches.WaitUntilAsync(b => b.Any(x => x.Any(c => c.Id == salesChat) && x.Any(c => c.Id == billingChat)));
+        }
     }
 
     [Fact]

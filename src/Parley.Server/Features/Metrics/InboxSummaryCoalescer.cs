@@ -6,17 +6,20 @@ namespace Parley.Server.Features.Metrics;
 /// <summary>
 /// Under Pressure, inbox summaries (the agents' <c>conversationUpdated</c>) are not pushed on every change: the latest
 /// summary of each conversation is held and pushed when <see cref="GovernorOptions.InboxSummaryMilliseconds"/> ticks,
-/// so an agent gets at most one per conversation per interval however fast it changes (shedding step 3). Messages
-/// themselves are never held. Back at Normal, whatever is held is pushed at once and summaries flow per change again.
+/// so an agent gets at most one per conversation per interval however fast it changes (shedding step 3), and all of
+/// one tick's summaries in one event (<c>conversationsUpdated</c>): one write per agent per interval, however many
+/// conversations are busy. Messages themselves are never held. Back at Normal, whatever is held is pushed at once
+/// and summaries flow per change again.
 /// </summary>
 public sealed class InboxSummaryCoalescer : IDisposable
 {
     private readonly LoadGovernor _governor;
     private readonly TimeProvider _time;
     private readonly TimeSpan _interval;
+    private readonly TimeSpan _overloadInterval;
     private readonly Lock _gate = new();
     private readonly Dictionary<Guid, ConversationSummary> _held = [];
-    private Action<ConversationSummary>? _deliver;
+    private Action<IReadOnlyList<ConversationSummary>>? _deliver;
     private ITimer? _timer;
 
     public InboxSummaryCoalescer(LoadGovernor governor, IOptions<GovernorOptions> options, TimeProvider time)
@@ -24,6 +27,7 @@ public sealed class InboxSummaryCoalescer : IDisposable
         _governor = governor;
         _time = time;
         _interval = TimeSpan.FromMilliseconds(options.Value.InboxSummaryMilliseconds);
+        _overloadInterval = TimeSpan.FromMilliseconds(Math.Max(options.Value.InboxSummaryMilliseconds, options.Value.OverloadInboxSummaryMilliseconds));
         governor.Changed += OnChanged;
     }
 
@@ -39,11 +43,21 @@ public sealed class InboxSummaryCoalescer : IDisposable
         }
     }
 
+    /// <summary>The summary of <paramref name="conversationId"/> waiting for the next tick, if any (diagnostics, tests).</summary>
+    public ConversationSummary? HeldSummary(Guid conversationId)
+    {
+        lock (_gate)
+        {
+            return _held.GetValueOrDefault(conversationId);
+        }
+    }
+
     /// <summary>
     /// True when the governor sheds inbox summaries now: <paramref name="summary"/> replaces any held one of its
-    /// conversation and goes out through <paramref name="deliver"/> at the next tick. False: deliver it now.
+    /// conversation and goes out through <paramref name="deliver"/>, with every other summary held, at the next tick.
+    /// False: deliver it now.
     /// </summary>
-    public bool Hold(ConversationSummary summary, Action<ConversationSummary> deliver)
+    public bool Hold(ConversationSummary summary, Action<IReadOnlyList<ConversationSummary>> deliver)
     {
         if (!_governor.ShouldShed(Sheddable.InboxSummaries))
         {
@@ -54,7 +68,11 @@ public sealed class InboxSummaryCoalescer : IDisposable
         {
             _deliver = deliver;
             _held[summary.Id] = summary;
-            _timer ??= _time.CreateTimer(_ => Flush(), null, _interval, _interval);
+            if (_timer is null)
+            {
+                var interval = IntervalAt(_governor.State);
+                _timer = _time.CreateTimer(_ => Flush(), null, interval, interval);
+            }
         }
 
         return true;
@@ -63,14 +81,14 @@ public sealed class InboxSummaryCoalescer : IDisposable
     /// <summary>Pushes everything held now (the timer's tick, and the return to Normal).</summary>
     public void Flush()
     {
-        List<ConversationSummary> batch;
-        Action<ConversationSummary>? deliver;
+        ConversationSummary[] batch;
+        Action<IReadOnlyList<ConversationSummary>>? deliver;
         lock (_gate)
         {
             batch = [.. _held.Values];
             _held.Clear();
             deliver = _deliver;
-            if (batch.Count == 0)
+            if (batch.Length == 0)
             {
                 // A quiet tick: stop ticking until something is held again.
                 _timer?.Dispose();
@@ -78,9 +96,9 @@ public sealed class InboxSummaryCoalescer : IDisposable
             }
         }
 
-        foreach (var summary in batch)
+        if (batch.Length > 0)
         {
-            deliver?.Invoke(summary);
+            deliver?.Invoke(batch);
         }
     }
 
@@ -94,8 +112,19 @@ public sealed class InboxSummaryCoalescer : IDisposable
         }
     }
 
+    /// <summary>The tick at <paramref name="state"/>: Overload spaces them further (fewer, larger writes to every agent).</summary>
+    private TimeSpan IntervalAt(LoadState state) => state >= LoadState.Overload ? _overloadInterval : _interval;
+
     private void OnChanged(LoadState previous, LoadState next)
     {
+        lock (_gate)
+        {
+            if (IntervalAt(previous) != IntervalAt(next))
+            {
+                _timer?.Change(IntervalAt(next), IntervalAt(next));
+            }
+        }
+
         if (next < LoadGovernor.LevelOf(Sheddable.InboxSummaries))
         {
             Flush();

@@ -93,6 +93,13 @@ public sealed class GovernorOptions
     public int InboxSummaryMilliseconds { get; set; } = 1000;
 
     /// <summary>
+    /// The same at Overload (at least <see cref="InboxSummaryMilliseconds"/>): with many busy conversations every agent
+    /// gets a summary of each per interval, which on a saturated core competes with the sends themselves.
+    /// </summary>
+    [Range(50, 60_000)]
+    public int OverloadInboxSummaryMilliseconds { get; set; } = 5000;
+
+    /// <summary>
     /// Visitor sends waiting for the group commit beyond which a new one is refused at once (<c>overloaded</c>; the
     /// widget keeps the message and retries after a pause); 0 (the default) lets visitors wait for room instead.
     /// Off by default because refusing costs the server more than waiting when clients do not back off: measured in

@@ -169,6 +169,8 @@ export function createConsoleStore(me: UserDto) {
     });
     hub.connection.on('message', log.onPush);
     hub.connection.on('conversationUpdated', upsert);
+    // Under load the server sends one tick's summaries together (docs/protocol.md).
+    hub.connection.on('conversationsUpdated', (batch: Summary[]) => batch.forEach((s) => upsert(s)));
     hub.connection.on('offer', offers.onOffer);
     hub.connection.on('typing', signals.onTyping);
     hub.connection.on('read', signals.onReadReceipt);
