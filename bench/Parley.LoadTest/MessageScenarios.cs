@@ -337,6 +337,13 @@ internal sealed class MessageLoad
 
     public double SecondsSinceStartToLastAck(long start) => (Interlocked.Read(ref _lastAckTicks) - start) / (double)Stopwatch.Frequency;
 
+    /// <summary>
+    /// Diagnostics: with <c>LT_AGENT_TRACE=FILE</c> every agent ack appends "acked-at intended-at latency-ms" (seconds
+    /// on the generator's clock), to see when in a run the slow ones happened (the overload runs' ramp, periodic work).
+    /// </summary>
+    private static readonly string? TraceFile = Environment.GetEnvironmentVariable("LT_AGENT_TRACE");
+    private static readonly Lock TraceLock = new();
+
     private sealed class PendingSend(MessageLoad load, HubClient sender, Conv conv, long intended, bool agent) : IPendingCall
     {
         public void Complete(ref MessagePackReader reader, string? error, bool hasResult)
@@ -372,6 +379,13 @@ internal sealed class MessageLoad
             if (load.Recording)
             {
                 (agent ? load.AgentAckLatency : load.AckLatency).RecordTicks(now - intended);
+                if (agent && TraceFile is not null)
+                {
+                    lock (TraceLock)
+                    {
+                        File.AppendAllText(TraceFile, $"{now / (double)Stopwatch.Frequency:F3} {intended / (double)Stopwatch.Frequency:F3} {(now - intended) * 1000.0 / Stopwatch.Frequency:F1}\n");
+                    }
+                }
             }
 
             conv.Acked(ack.Seq);

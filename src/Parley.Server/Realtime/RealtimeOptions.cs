@@ -40,6 +40,16 @@ public sealed class RealtimeOptions
     public int MaxParallelInvocationsPerClient { get; set; } = 16;
 
     /// <summary>
+    /// The same for visitors' connections (the widget sends one message at a time; a client that pipelines more is
+    /// read as earlier calls finish). Kept low because every call read is work done at once: when a spike of visitors
+    /// each pipelines a window of sends, the server parses only this many per connection and the rest wait, unread,
+    /// in the sockets, so agents' calls do not queue behind thousands of parsed visitor sends (docs/operations.md,
+    /// Overload).
+    /// </summary>
+    [Range(1, 1024)]
+    public int VisitorMaxParallelInvocationsPerClient { get; set; } = 4;
+
+    /// <summary>
     /// The browsers' side of the keep-alive contract (web/packages/shared/src/hub.ts, <c>KEEP_ALIVE_MS</c> and
     /// <c>SERVER_TIMEOUT_MS</c>; KeepAliveContractTests fails on drift): a widget or console pings after this long
     /// without sending anything, and gives the server up after <see cref="ClientServerTimeoutSeconds"/> of silence.

@@ -23,6 +23,7 @@ public static class RealtimeSetup
                 o.AddFilter<HubErrorFilter>();
                 o.AddFilter<HubTokenScopeFilter>();
             })
+            .AddHubOptions<VisitorHub>(o => o.MaximumParallelInvocationsPerClient = options.VisitorMaxParallelInvocationsPerClient)
             .AddJsonProtocol(o => o.PayloadSerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase)
             .AddMessagePackProtocol();
 

@@ -1,7 +1,10 @@
+using Microsoft.AspNetCore.SignalR;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Parley.Data;
 using Parley.Server.Messaging;
+using Parley.Server.Realtime;
 using Parley.Tests.Infrastructure;
 
 namespace Parley.Tests.Operations;
@@ -15,6 +18,42 @@ public sealed class OverloadTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
+    /// <summary>
+    /// A visitor's connection is read 4 calls at a time, an agent's 16 (docs/protocol.md rule 9): a spike of visitors
+    /// pipelining sends leaves them in the sockets instead of in front of the agents' calls. The visitor hub's own
+    /// options keep everything else of the global ones (keep-alive, timeout, message size, the hub filters).
+    /// </summary>
+    [Fact]
+    public async Task VisitorConnections_AreReadFewerCallsAtATime_ThanAgents()
+    {
+        await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
+        await using (var server = await ParleyServer.StartAsync(storage))
+        {
+            var global = server.Services.GetRequiredService<IOptions<HubOptions>>().Value;
+            var visitor = server.Services.GetRequiredService<IOptions<HubOptions<VisitorHub>>>().Value;
+            Assert.Equal(16, global.MaximumParallelInvocationsPerClient); // the agent hub has no options of its own
+            Assert.Equal(4, visitor.MaximumParallelInvocationsPerClient);
+            Assert.Equal(global.KeepAliveInterval, visitor.KeepAliveInterval);
+            Assert.Equal(global.ClientTimeoutInterval, visitor.ClientTimeoutInterval);
+            Assert.Equal(global.MaximumReceiveMessageSize, visitor.MaximumReceiveMessageSize);
+            Assert.False(visitor.EnableDetailedErrors);
+            Assert.Equal(FilterCount(global), FilterCount(visitor));
+            Assert.NotEqual(0, FilterCount(visitor)); // errors, token scopes, graceful drain
+        }
+
+        await using var tuned = await ParleyServer.StartAsync(storage, new Dictionary<string, string?>
+        {
+            ["Parley:Realtime:VisitorMaxParallelInvocationsPerClient"] = "2",
+            ["Parley:Realtime:MaxParallelInvocationsPerClient"] = "32",
+        });
+        Assert.Equal(2, tuned.Services.GetRequiredService<IOptions<HubOptions<VisitorHub>>>().Value.MaximumParallelInvocationsPerClient);
+        Assert.Equal(32, tuned.Services.GetRequiredService<IOptions<HubOptions>>().Value.MaximumParallelInvocationsPerClient);
+
+        // SignalR keeps the filters in an internal list; counted here so that the visitor hub cannot lose them unseen.
+        static int FilterCount(HubOptions options) =>
+            (typeof(HubOptions).GetProperty("HubFilters", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)!.GetValue(options) as System.Collections.ICollection)?.Count ?? 0;
+    }
+
     [Fact]
     public async Task AgentsWrites_GoAheadOfTheVisitorBacklog_VisitorsBeyondItsBoundAreRefused_NothingAckedIsLost()
     {
@@ -23,6 +62,7 @@ public sealed class OverloadTests
         {
             ["Parley:Governor:Enabled"] = "true",
             ["Parley:Governor:MaxVisitorWriteQueue"] = "20",
+            ["Parley:Realtime:VisitorMaxParallelInvocationsPerClient"] = "16", // six visitors fill the lane past its bound
         });
         await using var agent = await AgentClient.ConnectAsync(server);
         var visitors = new List<VisitorClient>();

@@ -5,20 +5,25 @@ namespace Parley.Server.Features.Metrics;
 
 /// <summary>
 /// Under Pressure, inbox summaries (the agents' <c>conversationUpdated</c>) are not pushed on every change: the latest
-/// summary of each conversation is held and pushed when <see cref="GovernorOptions.InboxSummaryMilliseconds"/> ticks,
-/// so an agent gets at most one per conversation per interval however fast it changes (shedding step 3), and all of
-/// one tick's summaries in one event (<c>conversationsUpdated</c>): one write per agent per interval, however many
-/// conversations are busy. Messages themselves are never held. Back at Normal, whatever is held is pushed at once
-/// and summaries flow per change again.
+/// summary of each conversation is held and pushed once it has been held for
+/// <see cref="GovernorOptions.InboxSummaryMilliseconds"/> (<see cref="GovernorOptions.OverloadInboxSummaryMilliseconds"/>
+/// at Overload), so an agent gets at most one per conversation per interval however fast it changes (shedding step 3).
+/// A tick every fifth of the interval pushes the summaries that came due, together (<c>conversationsUpdated</c>): a
+/// few writes per agent per tick however many conversations are busy, and an even stream instead of one burst per
+/// interval. Messages themselves are never held. Back at Normal, whatever is held is pushed at once and summaries
+/// flow per change again.
 /// </summary>
 public sealed class InboxSummaryCoalescer : IDisposable
 {
+    /// <summary>Ticks per interval: a held summary waits at most a fifth of the interval longer than the interval.</summary>
+    private const int TicksPerInterval = 5;
+
     private readonly LoadGovernor _governor;
     private readonly TimeProvider _time;
     private readonly TimeSpan _interval;
     private readonly TimeSpan _overloadInterval;
     private readonly Lock _gate = new();
-    private readonly Dictionary<Guid, ConversationSummary> _held = [];
+    private readonly Dictionary<Guid, (ConversationSummary Summary, long Since)> _held = [];
     private Action<IReadOnlyList<ConversationSummary>>? _deliver;
     private ITimer? _timer;
 
@@ -31,7 +36,7 @@ public sealed class InboxSummaryCoalescer : IDisposable
         governor.Changed += OnChanged;
     }
 
-    /// <summary>Summaries waiting for the next tick.</summary>
+    /// <summary>Summaries waiting to go out.</summary>
     public int Held
     {
         get
@@ -43,18 +48,19 @@ public sealed class InboxSummaryCoalescer : IDisposable
         }
     }
 
-    /// <summary>The summary of <paramref name="conversationId"/> waiting for the next tick, if any (diagnostics, tests).</summary>
+    /// <summary>The summary of <paramref name="conversationId"/> waiting to go out, if any (diagnostics, tests).</summary>
     public ConversationSummary? HeldSummary(Guid conversationId)
     {
         lock (_gate)
         {
-            return _held.GetValueOrDefault(conversationId);
+            return _held.TryGetValue(conversationId, out var held) ? held.Summary : null;
         }
     }
 
     /// <summary>
     /// True when the governor sheds inbox summaries now: <paramref name="summary"/> replaces any held one of its
-    /// conversation and goes out through <paramref name="deliver"/>, with every other summary held, at the next tick.
+    /// conversation (keeping its place: a busy conversation is not put off for ever) and goes out through
+    /// <paramref name="deliver"/>, with the others that came due, at the first tick an interval after it was held.
     /// False: deliver it now.
     /// </summary>
     public bool Hold(ConversationSummary summary, Action<IReadOnlyList<ConversationSummary>> deliver)
@@ -67,36 +73,52 @@ public sealed class InboxSummaryCoalescer : IDisposable
         lock (_gate)
         {
             _deliver = deliver;
-            _held[summary.Id] = summary;
+            var since = _held.TryGetValue(summary.Id, out var held) ? held.Since : _time.GetTimestamp();
+            _held[summary.Id] = (summary, since);
             if (_timer is null)
             {
-                var interval = IntervalAt(_governor.State);
-                _timer = _time.CreateTimer(_ => Flush(), null, interval, interval);
+                var tick = TickAt(_governor.State);
+                _timer = _time.CreateTimer(_ => Push(all: false), null, tick, tick);
             }
         }
 
         return true;
     }
 
-    /// <summary>Pushes everything held now (the timer's tick, and the return to Normal).</summary>
-    public void Flush()
+    /// <summary>Pushes everything held now (the return to Normal; diagnostics, tests).</summary>
+    public void Flush() => Push(all: true);
+
+    private void Push(bool all)
     {
-        ConversationSummary[] batch;
+        List<ConversationSummary>? batch = null;
         Action<IReadOnlyList<ConversationSummary>>? deliver;
         lock (_gate)
         {
-            batch = [.. _held.Values];
-            _held.Clear();
-            deliver = _deliver;
-            if (batch.Length == 0)
+            var now = _time.GetTimestamp();
+            var interval = IntervalAt(_governor.State);
+            foreach (var (id, held) in _held)
             {
-                // A quiet tick: stop ticking until something is held again.
+                if (all || _time.GetElapsedTime(held.Since, now) >= interval)
+                {
+                    (batch ??= []).Add(held.Summary);
+                }
+            }
+
+            foreach (var summary in batch ?? [])
+            {
+                _held.Remove(summary.Id);
+            }
+
+            deliver = _deliver;
+            if (_held.Count == 0)
+            {
+                // Nothing left: stop ticking until something is held again.
                 _timer?.Dispose();
                 _timer = null;
             }
         }
 
-        if (batch.Length > 0)
+        if (batch is not null)
         {
             deliver?.Invoke(batch);
         }
@@ -112,16 +134,18 @@ public sealed class InboxSummaryCoalescer : IDisposable
         }
     }
 
-    /// <summary>The tick at <paramref name="state"/>: Overload spaces them further (fewer, larger writes to every agent).</summary>
+    /// <summary>How long a summary is held at <paramref name="state"/>: Overload holds them longer.</summary>
     private TimeSpan IntervalAt(LoadState state) => state >= LoadState.Overload ? _overloadInterval : _interval;
+
+    private TimeSpan TickAt(LoadState state) => IntervalAt(state) / TicksPerInterval;
 
     private void OnChanged(LoadState previous, LoadState next)
     {
         lock (_gate)
         {
-            if (IntervalAt(previous) != IntervalAt(next))
+            if (TickAt(previous) != TickAt(next))
             {
-                _timer?.Change(IntervalAt(next), IntervalAt(next));
+                _timer?.Change(TickAt(next), TickAt(next));
             }
         }
 
