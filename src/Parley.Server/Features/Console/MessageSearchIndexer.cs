@@ -1,5 +1,4 @@
 using System.Data.Common;
-using System.Text;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
@@ -76,60 +75,108 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
         }
 
         var to = Math.Min(top, watermark + batch);
-        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
         if (db.Database.IsNpgsql())
         {
-            var from = Math.Max(0, watermark - PostgresOverlap);
-            await db.Database.ExecuteSqlAsync($"""
-                INSERT INTO "MessageSearchGrams" ("MessageId", "Grams")
-                SELECT m."Id", parley_search_grams(m."Body") FROM "Messages" m
-                WHERE m."Id" > {from} AND m."Id" <= {to} AND m."Kind" <> {(int)MessageKind.Event}
-                  AND NOT EXISTS (SELECT 1 FROM "MessageSearchGrams" g WHERE g."MessageId" = m."Id")
-                ON CONFLICT DO NOTHING
-                """, cancellationToken);
-
-            // An erasure that committed while this range was being read leaves no text behind.
-            await db.Database.ExecuteSqlAsync($"""
-                DELETE FROM "MessageSearchGrams" g USING "Messages" m
-                WHERE g."MessageId" = m."Id" AND m."Id" > {from} AND m."Id" <= {to} AND m."Kind" = {(int)MessageKind.Event}
-                """, cancellationToken);
+            await IndexPostgresAsync(db, watermark, to, cancellationToken);
         }
         else
         {
             await IndexSqliteAsync(db, watermark, to, cancellationToken);
         }
 
-        await db.Database.ExecuteSqlAsync($"""UPDATE "MessageSearchState" SET "Watermark" = {to} WHERE "Id" = 1""", cancellationToken);
-        await tx.CommitAsync(cancellationToken);
         return to - watermark;
     }
 
+    private static async Task IndexPostgresAsync(ParleyDbContext db, long watermark, long to, CancellationToken cancellationToken)
+    {
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        var from = Math.Max(0, watermark - PostgresOverlap);
+        await db.Database.ExecuteSqlAsync($"""
+            INSERT INTO "MessageSearchGrams" ("MessageId", "Grams")
+            SELECT m."Id", parley_search_grams(m."Body") FROM "Messages" m
+            WHERE m."Id" > {from} AND m."Id" <= {to} AND m."Kind" <> {(int)MessageKind.Event}
+              AND NOT EXISTS (SELECT 1 FROM "MessageSearchGrams" g WHERE g."MessageId" = m."Id")
+            ON CONFLICT DO NOTHING
+            """, cancellationToken);
+
+        // An erasure that committed while this range was being read leaves no text behind.
+        await db.Database.ExecuteSqlAsync($"""
+            DELETE FROM "MessageSearchGrams" g USING "Messages" m
+            WHERE g."MessageId" = m."Id" AND m."Id" > {from} AND m."Id" <= {to} AND m."Kind" = {(int)MessageKind.Event}
+            """, cancellationToken);
+        await MoveWatermarkAsync(db, to, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// SQLite has one write lock, which the group commit waits for: the messages are read and their documents built
+    /// before the write transaction (WAL readers and the writer do not block each other), so the lock is held only
+    /// for the inserts. Under it, a message erased or deleted since the read is left out.
+    /// </summary>
     private static async Task IndexSqliteAsync(ParleyDbContext db, long watermark, long to, CancellationToken cancellationToken)
     {
-        var rows = await db.Messages.AsNoTracking().Where(m => m.Id > watermark && m.Id <= to && m.Kind != MessageKind.Event)
-            .Select(m => new { m.Id, m.Body }).ToListAsync(cancellationToken);
-        if (rows.Count == 0)
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        var connection = db.Database.GetDbConnection();
+        var documents = new List<(long Id, string Grams)>();
+        await using (var read = RangeQuery(connection, watermark, to))
         {
-            return;
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+            var seen = new HashSet<uint>();
+            var codes = new List<uint>();
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                documents.Add((reader.GetInt64(0), SqliteDocument(reader.GetString(1), seen, codes)));
+            }
         }
 
-        var connection = db.Database.GetDbConnection();
-        await using var insert = connection.CreateCommand();
-        insert.Transaction = db.Database.CurrentTransaction!.GetDbTransaction();
-        insert.CommandText = """INSERT INTO "MessageSearchFts" (rowid, "Grams") VALUES ($id, $grams)""";
-        var id = Parameter(insert, "$id");
-        var grams = Parameter(insert, "$grams");
-        await insert.PrepareAsync(cancellationToken);
-        var builder = new StringBuilder();
-        var seen = new HashSet<uint>();
-        var codes = new List<uint>();
-        foreach (var row in rows)
+        await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+        if (documents.Count > 0)
         {
-            id.Value = row.Id;
-            grams.Value = SqliteDocument(row.Body, builder, seen, codes);
-            await insert.ExecuteNonQueryAsync(cancellationToken);
+            var live = new HashSet<long>(documents.Count);
+            await using (var check = RangeQuery(connection, watermark, to, idsOnly: true))
+            {
+                check.Transaction = tx.GetDbTransaction();
+                await using var reader = await check.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    live.Add(reader.GetInt64(0));
+                }
+            }
+
+            await using var insert = connection.CreateCommand();
+            insert.Transaction = tx.GetDbTransaction();
+            insert.CommandText = """INSERT INTO "MessageSearchFts" (rowid, "Grams") VALUES ($id, $grams)""";
+            var id = Parameter(insert, "$id");
+            var grams = Parameter(insert, "$grams");
+            await insert.PrepareAsync(cancellationToken);
+            foreach (var document in documents)
+            {
+                if (live.Contains(document.Id))
+                {
+                    id.Value = document.Id;
+                    grams.Value = document.Grams;
+                    await insert.ExecuteNonQueryAsync(cancellationToken);
+                }
+            }
         }
+
+        await MoveWatermarkAsync(db, to, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
     }
+
+    /// <summary>The indexable messages of the id range (not event lines: erased ones are event lines too).</summary>
+    private static DbCommand RangeQuery(DbConnection connection, long watermark, long to, bool idsOnly = false)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = $"""SELECT "Id"{(idsOnly ? "" : """, "Body" """)} FROM "Messages" WHERE "Id" > $from AND "Id" <= $to AND "Kind" <> $event""";
+        Parameter(command, "$from").Value = watermark;
+        Parameter(command, "$to").Value = to;
+        Parameter(command, "$event").Value = (int)MessageKind.Event;
+        return command;
+    }
+
+    private static Task<int> MoveWatermarkAsync(ParleyDbContext db, long to, CancellationToken cancellationToken) =>
+        db.Database.ExecuteSqlAsync($"""UPDATE "MessageSearchState" SET "Watermark" = {to} WHERE "Id" = 1""", cancellationToken);
 
     private static DbParameter Parameter(DbCommand command, string name)
     {
@@ -153,21 +200,29 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
 
     /// <summary>
     /// The document of <paramref name="body"/>: its distinct bigram tokens (<see cref="SqliteGrams"/>) separated by
-    /// spaces, written straight into <paramref name="builder"/> (no string per bigram: the indexer runs this for every
+    /// spaces, written straight into the one string (no string per bigram, no builder: the indexer runs this for every
     /// message). <paramref name="seen"/> and <paramref name="codes"/> are the caller's, reused across messages.
     /// </summary>
-    private static string SqliteDocument(string body, StringBuilder builder, HashSet<uint> seen, List<uint> codes)
+    private static string SqliteDocument(string body, HashSet<uint> seen, List<uint> codes)
     {
-        builder.Clear();
         DistinctGrams(body, seen, codes);
-        Span<char> token = stackalloc char[TokenLength];
-        foreach (var code in codes)
+        if (codes.Count == 0)
         {
-            FormatToken(code, token);
-            builder.Append(token).Append(' ');
+            return "";
         }
 
-        return builder.ToString();
+        return string.Create(codes.Count * (TokenLength + 1) - 1, codes, static (span, codes) =>
+        {
+            for (var i = 0; i < codes.Count; i++)
+            {
+                var at = i * (TokenLength + 1);
+                FormatToken(codes[i], span.Slice(at, TokenLength));
+                if (at + TokenLength < span.Length)
+                {
+                    span[at + TokenLength] = ' ';
+                }
+            }
+        });
     }
 
     private const int TokenLength = 9;
