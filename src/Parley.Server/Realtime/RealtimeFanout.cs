@@ -18,7 +18,7 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry, AccessDirector
     public const string ConversationEvent = "conversation";
     public const string ConversationUpdatedEvent = "conversationUpdated";
 
-    /// <summary>Under Pressure: the summaries held for one interval, in one event (docs/protocol.md).</summary>
+    /// <summary>Under Pressure: held summaries that came due, up to <see cref="SummariesPerEvent"/> in one event (docs/protocol.md).</summary>
     public const string ConversationsUpdatedEvent = "conversationsUpdated";
 
     private Action<IReadOnlyList<ConversationSummary>>? _deliverSummaries;
@@ -85,7 +85,7 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry, AccessDirector
     /// <summary>Pushes a conversation's current summary to this node's agents again (after a cluster bus outage).</summary>
     public void RefreshSummary(ConversationState state) => BroadcastToAgents(state.ToSummary());
 
-    /// <summary>Now, or under Pressure at the coalescer's next tick (the latest summary of the conversation wins).</summary>
+    /// <summary>Now, or under Pressure once the coalescer has held it for its interval (the latest summary of the conversation wins).</summary>
     private void BroadcastToAgents(ConversationSummary summary)
     {
         if (!coalescer.Hold(summary, _deliverSummaries ??= DeliverSummaries))
@@ -128,9 +128,7 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry, AccessDirector
     {
         for (var start = 0; start < batch.Count; start += SummariesPerEvent)
         {
-            DeliverSlice(batch is ConversationSummary[] array && batch.Count <= SummariesPerEvent
-                ? array
-                : batch.Skip(start).Take(SummariesPerEvent).ToArray());
+            DeliverSlice(batch.Skip(start).Take(SummariesPerEvent).ToArray());
         }
     }
 
