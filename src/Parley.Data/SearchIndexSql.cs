@@ -83,6 +83,81 @@ public static class SearchIndexSql
         INSERT INTO "MessageSearchState" ("Id", "Watermark") VALUES (1, 0) ON CONFLICT DO NOTHING;
         """;
 
+    /// <summary>
+    /// Department-aware postings (migration <c>SearchScope</c>, #18). PostgreSQL: each indexed message's array also
+    /// holds every bigram qualified by its conversation's department (<c>parley_search_qualified</c>: a negative key
+    /// hashed from the bigram and <c>parley_search_scope</c>, which is 0 for no department and 1 plus the team id's
+    /// last 28 bits otherwise; plain bigram keys are never negative). An agent's search asks for the qualified keys of
+    /// his departments, so the GIN reads posting lists a department's size instead of the whole table's, and every
+    /// candidate is in a department he sees. A department change of a conversation queues it in
+    /// <c>"MessageSearchRetag"</c> (a trigger, so every writer is covered); the indexer re-qualifies its postings and
+    /// search reads a queued conversation's messages directly until then. The index is emptied (watermark 0): the
+    /// indexer rebuilds it.
+    /// </summary>
+    public const string PostgresScopeCreate = """
+        TRUNCATE "MessageSearchGrams";
+        UPDATE "MessageSearchState" SET "Watermark" = 0 WHERE "Id" = 1;
+        CREATE OR REPLACE FUNCTION parley_search_scope(t uuid) RETURNS int LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+            SELECT CASE WHEN t IS NULL THEN 0 ELSE 1 + ('x' || right(replace(t::text, '-', ''), 7))::bit(28)::int END
+        $$;
+        CREATE OR REPLACE FUNCTION parley_search_qualified(grams int[], scope int) RETURNS int[] LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+            SELECT coalesce(array_agg((-1 - ((g::bigint * 2654435761 + scope::bigint * 40503) % 2147483647))::int), '{}'::int[])
+            FROM unnest(grams) g WHERE g >= 0
+        $$;
+        CREATE OR REPLACE FUNCTION parley_search_scoped(grams int[], team uuid) RETURNS int[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+            SELECT grams || parley_search_qualified(grams, parley_search_scope(team))
+        $$;
+        CREATE TABLE IF NOT EXISTS "MessageSearchRetag" ("ConversationId" uuid NOT NULL PRIMARY KEY, "Version" bigint NOT NULL DEFAULT 1);
+        CREATE OR REPLACE FUNCTION parley_search_retag() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO "MessageSearchRetag" ("ConversationId") VALUES (NEW."Id")
+            ON CONFLICT ("ConversationId") DO UPDATE SET "Version" = "MessageSearchRetag"."Version" + 1;
+            RETURN NULL;
+        END
+        $$;
+        DROP TRIGGER IF EXISTS "Conversations_search_retag" ON "Conversations";
+        CREATE TRIGGER "Conversations_search_retag" AFTER UPDATE OF "TeamId" ON "Conversations"
+            FOR EACH ROW WHEN (OLD."TeamId" IS DISTINCT FROM NEW."TeamId") EXECUTE FUNCTION parley_search_retag();
+        """;
+
+    public const string PostgresScopeDrop = """
+        DROP TRIGGER IF EXISTS "Conversations_search_retag" ON "Conversations";
+        DROP FUNCTION IF EXISTS parley_search_retag();
+        DROP TABLE IF EXISTS "MessageSearchRetag";
+        DROP FUNCTION IF EXISTS parley_search_scoped(int[], uuid);
+        DROP FUNCTION IF EXISTS parley_search_qualified(int[], int);
+        DROP FUNCTION IF EXISTS parley_search_scope(uuid);
+        TRUNCATE "MessageSearchGrams";
+        UPDATE "MessageSearchState" SET "Watermark" = 0 WHERE "Id" = 1;
+        """;
+
+    /// <summary>
+    /// SQLite's side of <see cref="PostgresScopeCreate"/>: the department is one more token of the document
+    /// (<c>tnone</c>, or <c>t</c> and the team id's 32 hex digits); FTS5 walks the doclists newest first and stops at
+    /// the page, so the department token and the bigrams intersect there without qualified copies. The FTS table is recreated empty (a contentless
+    /// table cannot be rewritten in SQL) and the watermark goes back to 0. Note for later migrations: a table rebuild of
+    /// "Conversations" drops its trigger; re-run this after one (the index is then rebuilt, which is always safe).
+    /// </summary>
+    public const string SqliteScopeCreate = """
+        DROP TABLE IF EXISTS "MessageSearchFts";
+        CREATE VIRTUAL TABLE "MessageSearchFts" USING fts5("Grams", content='', contentless_delete=1, detail='none', tokenize='ascii');
+        UPDATE "MessageSearchState" SET "Watermark" = 0 WHERE "Id" = 1;
+        CREATE TABLE IF NOT EXISTS "MessageSearchRetag" ("ConversationId" TEXT NOT NULL PRIMARY KEY, "Version" INTEGER NOT NULL);
+        DROP TRIGGER IF EXISTS "Conversations_search_retag";
+        CREATE TRIGGER "Conversations_search_retag" AFTER UPDATE OF "TeamId" ON "Conversations" WHEN OLD."TeamId" IS NOT NEW."TeamId" BEGIN
+            INSERT OR REPLACE INTO "MessageSearchRetag" ("ConversationId", "Version")
+            VALUES (NEW."Id", coalesce((SELECT "Version" FROM "MessageSearchRetag" WHERE "ConversationId" = NEW."Id"), 0) + 1);
+        END;
+        """;
+
+    public const string SqliteScopeDrop = """
+        DROP TRIGGER IF EXISTS "Conversations_search_retag";
+        DROP TABLE IF EXISTS "MessageSearchRetag";
+        DROP TABLE IF EXISTS "MessageSearchFts";
+        CREATE VIRTUAL TABLE "MessageSearchFts" USING fts5("Grams", content='', contentless_delete=1, detail='none', tokenize='ascii');
+        UPDATE "MessageSearchState" SET "Watermark" = 0 WHERE "Id" = 1;
+        """;
+
     public const string PostgresGramsDrop = """
         DROP TABLE IF EXISTS "MessageSearchGrams";
         DROP TABLE IF EXISTS "MessageSearchState";

@@ -89,6 +89,84 @@ public sealed class SearchIndexTests
         Assert.Empty((await SearchAsync(admin, "退款")).Items);
     }
 
+    [Theory]
+    [BothStores]
+    public async Task DepartmentPostings_FollowATransfer_AndAnAssignmentOutsideTheDepartment_BeforeAndAfterTheRetag(Store store)
+    {
+        await using var storage = await TestStorage.CreateAsync(store);
+        await using var server = await ParleyServer.StartAsync(storage, new Dictionary<string, string?>
+        {
+            ["Parley:Console:SearchIndexIntervalSeconds"] = "3600",
+            ["Parley:Console:SearchDirectWindow"] = "0",
+        });
+        var indexer = server.Services.GetRequiredService<MessageSearchIndexer>();
+        var sales = await server.CreateTeamAsync("Sales");
+        var billing = await server.CreateTeamAsync("Billing");
+        var samId = (await server.CreateUserAsync("sam@test.local", "agent", sales)).Id;
+        await server.CreateUserAsync("bea@test.local", "agent", billing);
+        var (moving, movingChat) = await server.VisitorInTeamAsync(billing, "退款 moved to sales");
+        var (assigned, assignedChat) = await server.VisitorInTeamAsync(billing, "退款 assigned to sam");
+        var (staying, stayingChat) = await server.VisitorInTeamAsync(billing, "退款 stays in billing");
+        var (unteamed, unteamedChat) = await server.VisitorInTeamAsync(null, "退款 in the general queue");
+        await using var _ = moving;
+        await using var __ = assigned;
+        await using var ___ = staying;
+        await using var ____ = unteamed;
+        // Signed in over HTTP only: nobody is online, so routing assigns nothing and only the departments decide.
+        using var admin = await server.SignInAsync(ParleyServer.AdminEmail, ParleyServer.AdminPassword);
+        using var sam = await server.SignInAsync("sam@test.local");
+        using var bea = await server.SignInAsync("bea@test.local");
+
+        await indexer.CatchUpAsync(Ct);
+        Assert.Equal(0, await RetagQueueAsync(server));
+        Assert.Equal(0, await Db(server, db => db.Conversations.CountAsync(c => c.AssigneeId != null, Ct)));
+        Assert.Equal([unteamedChat], (await SearchAsync(sam, "退款")).Items.Select(h => h.ConversationId));
+        Assert.Equal([unteamedChat, stayingChat, assignedChat, movingChat], (await SearchAsync(bea, "退款")).Items.Select(h => h.ConversationId));
+
+        // The postings carry the department: Billing's key holds the three Billing messages, Sales' none of them.
+        Assert.Equal(3, (await IndexedAsync(server, store, "退款", billing)).Count);
+        Assert.Empty(await IndexedAsync(server, store, "退款", sales));
+        Assert.Single(await IndexedAsync(server, store, "退款", null));
+
+        // A transfer through the API and an assignment to Sam outside his department.
+        (await admin.PutAsJsonAsync($"/api/v1/routing/conversations/{movingChat}", new { teamId = sales }, Ct)).EnsureSuccessStatusCode();
+        (await admin.PostAsJsonAsync($"/api/v1/conversations/{assignedChat}/assign", new { userId = samId }, Ct)).EnsureSuccessStatusCode();
+        Assert.Equal(1, await RetagQueueAsync(server)); // the department changed for one; an assignment keeps it
+
+        // Before the indexer re-tags: the queued conversation and the one assigned outside Sales are read directly.
+        Assert.Equal([unteamedChat, assignedChat, movingChat], (await SearchAsync(sam, "退款")).Items.Select(h => h.ConversationId));
+        Assert.Equal([unteamedChat, stayingChat, assignedChat], (await SearchAsync(bea, "退款")).Items.Select(h => h.ConversationId));
+
+        // After: the moved conversation's postings are Sales', the queue is empty, and the searches say the same.
+        await indexer.CatchUpAsync(Ct);
+        Assert.Equal(0, await RetagQueueAsync(server));
+        Assert.Single(await IndexedAsync(server, store, "退款", sales));
+        Assert.Equal(2, (await IndexedAsync(server, store, "退款", billing)).Count);
+        Assert.Equal([unteamedChat, assignedChat, movingChat], (await SearchAsync(sam, "退款")).Items.Select(h => h.ConversationId));
+        Assert.Equal([unteamedChat, stayingChat, assignedChat], (await SearchAsync(bea, "退款")).Items.Select(h => h.ConversationId));
+        Assert.Equal(4, (await SearchAsync(admin, "退款")).Items.Count);
+        Assert.Empty((await SearchAsync(sam, "billing")).Items); // the Billing conversation that stayed
+
+        // A message sent after the move is indexed under Sales straight away.
+        await moving.SendAsync(movingChat, "又一个退款");
+        await indexer.CatchUpAsync(Ct);
+        Assert.Equal(2, (await IndexedAsync(server, store, "退款", sales)).Count);
+        Assert.Equal("又一个退款", (await SearchAsync(sam, "退款")).Items[0].Snippet);
+    }
+
+    [Fact]
+    public async Task PostgresScopeKey_IsWhatTheDatabaseComputes()
+    {
+        await using var storage = await TestStorage.CreateAsync(Store.Postgres);
+        await using var server = await ParleyServer.StartAsync(storage);
+        foreach (var team in new Guid?[] { null, Guid.CreateVersion7(), Guid.NewGuid(), Guid.Parse("ffffffff-ffff-ffff-ffff-ffffffffffff"), Guid.Empty })
+        {
+            var computed = await Db(server, db => db.Database.SqlQuery<int>($"""SELECT parley_search_scope({team}) AS "Value" """).SingleAsync(Ct));
+            Assert.Equal(MessageSearchIndexer.PostgresScopeKey(team), computed);
+            Assert.InRange(computed, 0, (1 << 28) + 1);
+        }
+    }
+
     [Fact]
     public void SqliteGrams_AreTheDistinctAdjacentPairs_WithAsciiLettersFolded()
     {
@@ -98,8 +176,18 @@ public sealed class SearchIndexTests
         Assert.NotEqual(MessageSearchIndexer.SqliteGrams("éa"), MessageSearchIndexer.SqliteGrams("Éa")); // SQLite's LIKE folds ASCII only
     }
 
-    private static async Task<SearchPage> SearchAsync(AgentClient agent, string q, string? cursor = null) =>
-        (await agent.Http.GetFromJsonAsync<SearchPage>("/api/v1/search/messages?q=" + Uri.EscapeDataString(q) + (cursor is null ? "" : "&cursor=" + cursor), Ct))!;
+    private static Task<SearchPage> SearchAsync(AgentClient agent, string q, string? cursor = null) => SearchAsync(agent.Http, q, cursor);
+
+    private static async Task<SearchPage> SearchAsync(HttpClient http, string q, string? cursor = null) =>
+        (await http.GetFromJsonAsync<SearchPage>("/api/v1/search/messages?q=" + Uri.EscapeDataString(q) + (cursor is null ? "" : "&cursor=" + cursor), Ct))!;
+
+    private static Task<int> RetagQueueAsync(ParleyServer server) =>
+        Db(server, db => db.Database.SqlQuery<int>($"""SELECT count(*) AS "Value" FROM "MessageSearchRetag" """).SingleAsync(Ct));
+
+    /// <summary>The message ids the index holds for every bigram of the term under one department's posting.</summary>
+    private static Task<List<long>> IndexedAsync(ParleyServer server, Store store, string term, Guid? department) => Db(server, db => store == Store.Postgres
+        ? db.Database.SqlQuery<long>($"""SELECT "MessageId" AS "Value" FROM "MessageSearchGrams" WHERE "Grams" @> parley_search_qualified(parley_search_grams({term}), {MessageSearchIndexer.PostgresScopeKey(department)})""").ToListAsync(Ct)
+        : db.Database.SqlQuery<long>($"""SELECT rowid AS "Value" FROM "MessageSearchFts" WHERE "MessageSearchFts" MATCH {string.Join(' ', MessageSearchIndexer.SqliteGrams(term)) + " " + MessageSearchIndexer.SqliteScopeToken(department)}""").ToListAsync(Ct));
 
     private static Task<long> WatermarkAsync(ParleyServer server) => Db(server, db => MessageSearchIndexer.WatermarkAsync(db, Ct));
 

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Parley.Data;
+using Parley.Server.Features.Access;
 using Parley.Server.Features.Conversations;
 using Parley.Server.Infrastructure;
 using Parley.Server.Messaging;
@@ -34,9 +35,18 @@ public sealed record SearchPage(IReadOnlyList<SearchHit> Items, string? NextCurs
 /// watermark are checked by LIKE first. One-character terms and the search within one conversation read the messages
 /// directly. Highlights are computed here so the client never renders markup.
 /// </summary>
-public sealed class MessageSearch(ParleyDbContext db, ConversationScope scope, IOptions<ConsoleOptions> options)
+public sealed class MessageSearch(ParleyDbContext db, AccessPolicy access, IOptions<ConsoleOptions> options)
 {
     public const int MaxQueryLength = 200;
+
+    /// <summary>
+    /// Above this many conversations that the department postings cannot speak for (see <see cref="OutsideAsync"/>),
+    /// the walk ignores the postings' departments and filters its candidates afterwards, as for a term without them.
+    /// </summary>
+    public const int MaxOutsideConversations = 200;
+
+    /// <summary>PostgreSQL: an agent in more departments than this walks the plain bigrams rather than one scan per department.</summary>
+    public const int MaxQualifiedDepartments = 4;
     private const int SnippetRadius = 60;
     private const int MaxBatch = 32_768;
 
@@ -57,7 +67,8 @@ public sealed class MessageSearch(ParleyDbContext db, ConversationScope scope, I
         }
 
         var pageSize = options.Value.SearchPageSize;
-        var visible = await scope.VisibleConversationsAsync(user, cancellationToken);
+        var sandbox = await access.ScopeAsync(Actor.Agent(user), cancellationToken);
+        var visible = AccessPolicy.Filter(db.Conversations.AsNoTracking(), sandbox);
         var matching = Matching(term);
         if (conversationId is { } cid)
         {
@@ -77,6 +88,11 @@ public sealed class MessageSearch(ParleyDbContext db, ConversationScope scope, I
         }
         else
         {
+            // An agent limited to some departments walks only their postings (#18: department-aware postings); the
+            // conversations the postings cannot speak for are read directly, and their hits merged in by id.
+            var outside = sandbox.SeesAllDepartments ? null : await OutsideAsync(sandbox, visible, cancellationToken);
+            var departments = outside is null ? null : Departments(sandbox);
+
             // The tail the indexer has not reached yet, then the index below it, newest first.
             var watermark = await MessageSearchIndexer.WatermarkAsync(db, cancellationToken);
             var upper = Math.Min(beforeId ?? long.MaxValue, watermark + 1);
@@ -94,21 +110,41 @@ public sealed class MessageSearch(ParleyDbContext db, ConversationScope scope, I
                 rows = await PageAsync(matching.Where(m => m.Id > watermark), pageSize + 1);
             }
 
-            for (var batch = 4 * (pageSize + 1); rows.Count <= pageSize && upper > 1; batch = Math.Min(batch * 4, MaxBatch))
+            // The candidates are checked in growing chunks, newest first. PostgreSQL's GIN answers with a bitmap of every
+            // candidate whatever the LIMIT, so it is asked once for up to MaxBatch of them; FTS5 walks its doclists
+            // lazily, so SQLite is asked for each chunk.
+            var pending = new Queue<long>();
+            var more = true;
+            var npgsql = db.Database.IsNpgsql();
+            for (var batch = 4 * (pageSize + 1); rows.Count <= pageSize; batch = Math.Min(batch * 4, MaxBatch))
             {
-                var ids = await CandidatesAsync(term, upper, batch, cancellationToken);
-                if (ids.Count == 0)
+                if (pending.Count < batch && more && upper > 1)
+                {
+                    var take = npgsql ? MaxBatch : batch - pending.Count;
+                    var ids = await CandidatesAsync(term, departments, upper, take, cancellationToken);
+                    ids.ForEach(pending.Enqueue);
+                    more = ids.Count == take;
+                    upper = ids.Count > 0 ? ids[^1] : upper;
+                }
+
+                if (pending.Count == 0)
                 {
                     break;
                 }
 
-                rows.AddRange(await PageAsync(matching.Where(m => ids.Contains(m.Id)), pageSize + 1 - rows.Count));
-                if (ids.Count < batch)
+                var chunk = new List<long>(Math.Min(batch, pending.Count));
+                while (chunk.Count < batch && pending.TryDequeue(out var id))
                 {
-                    break;
+                    chunk.Add(id);
                 }
 
-                upper = ids[^1];
+                rows.AddRange(await PageAsync(matching.Where(m => chunk.Contains(m.Id)), pageSize + 1 - rows.Count));
+            }
+
+            if (outside is { Count: > 0 })
+            {
+                rows = rows.Concat(await PageAsync(matching.Where(m => outside.Contains(m.ConversationId)), pageSize + 1))
+                    .DistinctBy(r => r.Message.Id).OrderByDescending(r => r.Message.Id).Take(pageSize + 1).ToList();
             }
         }
 
@@ -137,9 +173,52 @@ public sealed class MessageSearch(ParleyDbContext db, ConversationScope scope, I
             : messages.Where(m => EF.Functions.Like(m.Body, like, "\\"));
     }
 
-    /// <summary>Up to <paramref name="take"/> indexed message ids below <paramref name="upper"/> holding every bigram of the term, newest first.</summary>
-    private async Task<List<long>> CandidatesAsync(string term, long upper, int take, CancellationToken cancellationToken)
+    /// <summary>
+    /// The visible conversations whose messages' department postings do not say so: those assigned to the agent
+    /// outside his departments, and those queued for re-tagging after a department change (read first: a re-tag that
+    /// commits after this read has already written the new postings the walk then sees). Null when there are more than
+    /// <see cref="MaxOutsideConversations"/>: the walk then goes without departments.
+    /// </summary>
+    private async Task<List<Guid>?> OutsideAsync(AccessScope sandbox, IQueryable<Conversation> visible, CancellationToken cancellationToken)
     {
+        var queued = await db.Database.SqlQueryRaw<Guid>($"""SELECT "ConversationId" AS "Value" FROM "MessageSearchRetag" ORDER BY "ConversationId" LIMIT {MaxOutsideConversations + 1}""").ToListAsync(cancellationToken);
+        if (queued.Count > MaxOutsideConversations)
+        {
+            return null;
+        }
+
+        var me = sandbox.UserId;
+        var teams = sandbox.TeamIds.ToList();
+        var unteamed = sandbox.UnteamedVisible;
+        var outside = await visible
+            .Where(c => queued.Contains(c.Id) || (c.AssigneeId == me && !((c.TeamId != null && teams.Contains(c.TeamId.Value)) || (unteamed && c.TeamId == null))))
+            .OrderBy(c => c.Id).Select(c => c.Id).Take(MaxOutsideConversations + 1).ToListAsync(cancellationToken);
+        return outside.Count > MaxOutsideConversations ? null : outside;
+    }
+
+    /// <summary>The departments whose postings the agent's walk reads (his teams, and "none" where unteamed conversations are visible).</summary>
+    private static List<Guid?> Departments(AccessScope sandbox)
+    {
+        var departments = sandbox.TeamIds.Select(t => (Guid?)t).ToList();
+        if (sandbox.UnteamedVisible)
+        {
+            departments.Add(null);
+        }
+
+        return departments;
+    }
+
+    /// <summary>
+    /// Up to <paramref name="take"/> indexed message ids below <paramref name="upper"/> holding every bigram of the
+    /// term, newest first; with <paramref name="departments"/>, only those posted under one of them.
+    /// </summary>
+    private async Task<List<long>> CandidatesAsync(string term, List<Guid?>? departments, long upper, int take, CancellationToken cancellationToken)
+    {
+        if (departments is { Count: 0 })
+        {
+            return [];
+        }
+
         if (db.Database.IsNpgsql())
         {
             // Always the GIN (a bitmap of the term's postings, then the newest of them): the planner's estimate for an
@@ -147,16 +226,29 @@ public sealed class MessageSearch(ParleyDbContext db, ConversationScope scope, I
             // was already done over the newest messages.
             await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
             await db.Database.ExecuteSqlRawAsync("SET LOCAL enable_indexscan = off; SET LOCAL enable_seqscan = off", cancellationToken);
-            var ids = await db.Database.SqlQuery<long>($"""
+            // An agent's departments: one containment of the bigrams qualified by each (a bitmap OR of GIN scans, each
+            // over posting lists the department's size). The keys are integers computed here, written into the text.
+            // More departments than MaxQualifiedDepartments read the plain bigrams (one scan; the join filters).
+            var terms = departments is null || departments.Count > MaxQualifiedDepartments
+                ? "\"Grams\" @> parley_search_grams({0})"
+                : string.Join(" OR ", departments.Select(d => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"\"Grams\" @> parley_search_qualified(parley_search_grams({{0}}), {MessageSearchIndexer.PostgresScopeKey(d)})")));
+            var sql = $$"""
                 SELECT "MessageId" AS "Value" FROM "MessageSearchGrams"
-                WHERE "Grams" @> parley_search_grams({term}) AND "MessageId" < {upper}
-                ORDER BY "MessageId" DESC LIMIT {take}
-                """).ToListAsync(cancellationToken);
+                WHERE ({{terms}}) AND "MessageId" < {1}
+                ORDER BY "MessageId" DESC LIMIT {2}
+                """;
+            var ids = await db.Database.SqlQueryRaw<long>(sql, term, upper, take).ToListAsync(cancellationToken);
             await tx.CommitAsync(cancellationToken);
             return ids;
         }
 
         var match = string.Join(' ', MessageSearchIndexer.SqliteGrams(term));
+        if (departments is not null)
+        {
+            match = $"({match}) AND ({string.Join(" OR ", departments.Select(MessageSearchIndexer.SqliteScopeToken))})";
+        }
+
         return await db.Database.SqlQuery<long>($"""
             SELECT rowid AS "Value" FROM "MessageSearchFts"
             WHERE "MessageSearchFts" MATCH {match} AND rowid < {upper}

@@ -49,7 +49,145 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
     {
         var moved = await IndexBatchAsync(db, db.Database.IsNpgsql() ? options.Value.SearchIndexBatch : options.Value.SearchIndexSqliteBatch, cancellationToken);
         Interlocked.Add(ref _indexed, moved);
-        return (moved, moved > 0);
+        var retagged = await RetagAsync(db, cancellationToken);
+        return (moved + retagged, moved > 0 || retagged > 0);
+    }
+
+    /// <summary>How many conversations one pass re-tags (their messages' department postings, after a transfer).</summary>
+    public const int RetagBatch = 50;
+
+    /// <summary>
+    /// The department that qualifies a conversation's postings on PostgreSQL (what <c>parley_search_scope</c>
+    /// computes): 0 for no department, otherwise 1 plus the team id's last 28 bits.
+    /// </summary>
+    public static int PostgresScopeKey(Guid? teamId) =>
+        teamId is { } team ? 1 + int.Parse(team.ToString("N").AsSpan(25), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture) : 0;
+
+    /// <summary>The department token of a conversation's messages on SQLite: <c>tnone</c>, or <c>t</c> and the team id's hex digits.</summary>
+    public static string SqliteScopeToken(Guid? teamId) => teamId is { } team ? "t" + team.ToString("N") : "tnone";
+
+    /// <summary>
+    /// Re-tags the indexed messages of conversations whose department changed (queued by the
+    /// <c>Conversations_search_retag</c> trigger), up to <see cref="RetagBatch"/> per pass. A queue row is removed only
+    /// if its version is still the one read, so a change that lands meanwhile is re-tagged by the next pass.
+    /// </summary>
+    private static async Task<int> RetagAsync(ParleyDbContext db, CancellationToken cancellationToken)
+    {
+        if (db.Database.IsNpgsql())
+        {
+            await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
+            var queued = await db.Database.SqlQuery<RetagRow>($"""
+                SELECT "ConversationId", "Version" FROM "MessageSearchRetag" LIMIT {RetagBatch}
+                """).ToListAsync(cancellationToken);
+            if (queued.Count == 0)
+            {
+                return 0;
+            }
+
+            var ids = queued.ConvertAll(r => r.ConversationId).ToArray();
+            var versions = queued.ConvertAll(r => r.Version).ToArray();
+            await db.Database.ExecuteSqlAsync($"""
+                UPDATE "MessageSearchGrams" g SET "Grams" = parley_search_scoped(ARRAY(SELECT x FROM unnest(g."Grams") x WHERE x >= 0), c."TeamId")
+                FROM "Messages" m JOIN "Conversations" c ON c."Id" = m."ConversationId"
+                WHERE g."MessageId" = m."Id" AND m."ConversationId" = ANY({ids})
+                """, cancellationToken);
+            await db.Database.ExecuteSqlAsync($"""
+                DELETE FROM "MessageSearchRetag" r USING unnest({ids}, {versions}) AS v(id, version)
+                WHERE r."ConversationId" = v.id AND r."Version" = v.version
+                """, cancellationToken);
+            await tx.CommitAsync(cancellationToken);
+            return queued.Count;
+        }
+
+        // SQLite: rare and small (one conversation's messages each), so it all runs under the write lock, where nothing
+        // can change between reading the department and writing the documents.
+        await db.Database.OpenConnectionAsync(cancellationToken);
+        var connection = db.Database.GetDbConnection();
+        await using (var peek = connection.CreateCommand())
+        {
+            peek.CommandText = """SELECT 1 FROM "MessageSearchRetag" LIMIT 1""";
+            if (await peek.ExecuteScalarAsync(cancellationToken) is null)
+            {
+                return 0;
+            }
+        }
+
+        await using var write = await db.Database.BeginTransactionAsync(cancellationToken);
+        var transaction = write.GetDbTransaction();
+        var rows = new List<(string Id, long Version)>();
+        await using (var read = connection.CreateCommand())
+        {
+            read.Transaction = transaction;
+            read.CommandText = $"""SELECT "ConversationId", "Version" FROM "MessageSearchRetag" LIMIT {RetagBatch}""";
+            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                rows.Add((reader.GetString(0), reader.GetInt64(1)));
+            }
+        }
+
+        await using var messages = connection.CreateCommand();
+        messages.Transaction = transaction;
+        messages.CommandText = """
+            SELECT m."Id", m."Body", c."TeamId" FROM "Messages" m JOIN "Conversations" c ON c."Id" = m."ConversationId"
+            WHERE m."ConversationId" = $conversation AND m."Id" <= (SELECT "Watermark" FROM "MessageSearchState" WHERE "Id" = 1) AND m."Kind" <> $event
+            """;
+        var conversation = Parameter(messages, "$conversation");
+        Parameter(messages, "$event").Value = (int)MessageKind.Event;
+        await using var delete = connection.CreateCommand();
+        delete.Transaction = transaction;
+        delete.CommandText = """DELETE FROM "MessageSearchFts" WHERE rowid = $id""";
+        var deleteId = Parameter(delete, "$id");
+        await using var insert = InsertCommand(connection, transaction, out var insertId, out var insertGrams);
+        await using var done = connection.CreateCommand();
+        done.Transaction = transaction;
+        done.CommandText = """DELETE FROM "MessageSearchRetag" WHERE "ConversationId" = $conversation AND "Version" = $version""";
+        var doneConversation = Parameter(done, "$conversation");
+        var doneVersion = Parameter(done, "$version");
+        var seen = new HashSet<uint>();
+        var codes = new List<uint>();
+        foreach (var (id, version) in rows)
+        {
+            conversation.Value = id;
+            var documents = new List<(long Id, string Grams)>();
+            await using (var reader = await messages.ExecuteReaderAsync(cancellationToken))
+            {
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    documents.Add((reader.GetInt64(0), SqliteDocument(reader.GetString(1), TeamOf(reader, 2), seen, codes)));
+                }
+            }
+
+            foreach (var document in documents)
+            {
+                deleteId.Value = document.Id;
+                await delete.ExecuteNonQueryAsync(cancellationToken);
+                insertId.Value = document.Id;
+                insertGrams.Value = document.Grams;
+                await insert.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            doneConversation.Value = id;
+            doneVersion.Value = version;
+            await done.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await write.CommitAsync(cancellationToken);
+        return rows.Count;
+    }
+
+    private sealed record RetagRow(Guid ConversationId, long Version);
+
+    private static Guid? TeamOf(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : Guid.Parse(reader.GetString(ordinal));
+
+    private static DbCommand InsertCommand(DbConnection connection, DbTransaction transaction, out DbParameter id, out DbParameter grams)
+    {
+        var insert = connection.CreateCommand();
+        insert.Transaction = transaction;
+        insert.CommandText = """INSERT INTO "MessageSearchFts" (rowid, "Grams") VALUES ($id, $grams)""";
+        id = Parameter(insert, "$id");
+        grams = Parameter(insert, "$grams");
+        return insert;
     }
 
     protected override void PassFailed(Exception exception) => LogPassFailed(logger, exception);
@@ -93,7 +231,8 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
         var from = Math.Max(0, watermark - PostgresOverlap);
         await db.Database.ExecuteSqlAsync($"""
             INSERT INTO "MessageSearchGrams" ("MessageId", "Grams")
-            SELECT m."Id", parley_search_grams(m."Body") FROM "Messages" m
+            SELECT m."Id", parley_search_scoped(parley_search_grams(m."Body"), c."TeamId")
+            FROM "Messages" m JOIN "Conversations" c ON c."Id" = m."ConversationId"
             WHERE m."Id" > {from} AND m."Id" <= {to} AND m."Kind" <> {(int)MessageKind.Event}
               AND NOT EXISTS (SELECT 1 FROM "MessageSearchGrams" g WHERE g."MessageId" = m."Id")
             ON CONFLICT DO NOTHING
@@ -125,7 +264,7 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
             var codes = new List<uint>();
             while (await reader.ReadAsync(cancellationToken))
             {
-                documents.Add((reader.GetInt64(0), SqliteDocument(reader.GetString(1), seen, codes)));
+                documents.Add((reader.GetInt64(0), SqliteDocument(reader.GetString(1), TeamOf(reader, 2), seen, codes)));
             }
         }
 
@@ -143,11 +282,7 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
                 }
             }
 
-            await using var insert = connection.CreateCommand();
-            insert.Transaction = tx.GetDbTransaction();
-            insert.CommandText = """INSERT INTO "MessageSearchFts" (rowid, "Grams") VALUES ($id, $grams)""";
-            var id = Parameter(insert, "$id");
-            var grams = Parameter(insert, "$grams");
+            await using var insert = InsertCommand(connection, tx.GetDbTransaction(), out var id, out var grams);
             await insert.PrepareAsync(cancellationToken);
             foreach (var document in documents)
             {
@@ -164,11 +299,16 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
         await tx.CommitAsync(cancellationToken);
     }
 
-    /// <summary>The indexable messages of the id range (not event lines: erased ones are event lines too).</summary>
+    /// <summary>The indexable messages of the id range (not event lines: erased ones are event lines too), with their conversation's department.</summary>
     private static DbCommand RangeQuery(DbConnection connection, long watermark, long to, bool idsOnly = false)
     {
         var command = connection.CreateCommand();
-        command.CommandText = $"""SELECT "Id"{(idsOnly ? "" : """, "Body" """)} FROM "Messages" WHERE "Id" > $from AND "Id" <= $to AND "Kind" <> $event""";
+        command.CommandText = idsOnly
+            ? """SELECT "Id" FROM "Messages" WHERE "Id" > $from AND "Id" <= $to AND "Kind" <> $event"""
+            : """
+              SELECT m."Id", m."Body", c."TeamId" FROM "Messages" m JOIN "Conversations" c ON c."Id" = m."ConversationId"
+              WHERE m."Id" > $from AND m."Id" <= $to AND m."Kind" <> $event
+              """;
         Parameter(command, "$from").Value = watermark;
         Parameter(command, "$to").Value = to;
         Parameter(command, "$event").Value = (int)MessageKind.Event;
@@ -200,27 +340,33 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
 
     /// <summary>
     /// The document of <paramref name="body"/>: its distinct bigram tokens (<see cref="SqliteGrams"/>) separated by
-    /// spaces, written straight into the one string (no string per bigram, no builder: the indexer runs this for every
-    /// message). <paramref name="seen"/> and <paramref name="codes"/> are the caller's, reused across messages.
+    /// spaces, then the department token (<see cref="SqliteScopeToken"/>), written straight into the one string (no
+    /// string per bigram, no builder: the indexer runs this for every message). <paramref name="seen"/> and
+    /// <paramref name="codes"/> are the caller's, reused across messages.
     /// </summary>
-    private static string SqliteDocument(string body, HashSet<uint> seen, List<uint> codes)
+    internal static string SqliteDocument(string body, Guid? teamId, HashSet<uint> seen, List<uint> codes)
     {
         DistinctGrams(body, seen, codes);
-        if (codes.Count == 0)
+        var scopeLength = teamId is null ? 5 : 33;
+        return string.Create(codes.Count * (TokenLength + 1) + scopeLength, (codes, teamId), static (span, state) =>
         {
-            return "";
-        }
-
-        return string.Create(codes.Count * (TokenLength + 1) - 1, codes, static (span, codes) =>
-        {
+            var (codes, teamId) = state;
             for (var i = 0; i < codes.Count; i++)
             {
                 var at = i * (TokenLength + 1);
                 FormatToken(codes[i], span.Slice(at, TokenLength));
-                if (at + TokenLength < span.Length)
-                {
-                    span[at + TokenLength] = ' ';
-                }
+                span[at + TokenLength] = ' ';
+            }
+
+            var scope = span[(codes.Count * (TokenLength + 1))..];
+            scope[0] = 't';
+            if (teamId is { } team)
+            {
+                team.TryFormat(scope[1..], out _, "N");
+            }
+            else
+            {
+                "none".CopyTo(scope[1..]);
             }
         });
     }
