@@ -84,15 +84,16 @@ public static class SearchIndexSql
         """;
 
     /// <summary>
-    /// Department-aware postings (migration <c>SearchScope</c>, #18). PostgreSQL: each indexed message's array also
-    /// holds every bigram qualified by its conversation's department (<c>parley_search_qualified</c>: a negative key
-    /// hashed from the bigram and <c>parley_search_scope</c>, which is 0 for no department and 1 plus the team id's
-    /// last 28 bits otherwise; plain bigram keys are never negative). An agent's search asks for the qualified keys of
-    /// his departments, so the GIN reads posting lists a department's size instead of the whole table's, and every
-    /// candidate is in a department he sees. A department change of a conversation queues it in
-    /// <c>"MessageSearchRetag"</c> (a trigger, so every writer is covered); the indexer re-qualifies its postings and
-    /// search reads a queued conversation's messages directly until then. The index is emptied (watermark 0): the
-    /// indexer rebuilds it.
+    /// Department-aware postings (migration <c>SearchScope</c>, #18). PostgreSQL: a message's array holds, for each of
+    /// its bigrams, two keys hashed by <c>parley_search_qualified</c> from the bigram, a department and the message's
+    /// id bucket (<c>id &gt;&gt; 18</c>, 262,144 ids): one for every department (-1, what an admin's search asks for) and one for
+    /// its conversation's (<c>parley_search_scope</c>: 0 for none, otherwise 1 plus the team id's last 28 bits). A
+    /// search walks the buckets newest first and asks the GIN for the keys of one bucket at a time (an agent: one
+    /// containment per department he sees), so each scan reads posting lists a bucket's (and a department's) size
+    /// instead of the whole table's, and returns only candidates of that slice. A department change of a
+    /// conversation queues it in <c>"MessageSearchRetag"</c> (a trigger, so every writer is covered); the indexer
+    /// rewrites its postings and search reads a queued conversation's messages directly until then. The index is
+    /// emptied (watermark 0): the indexer rebuilds it.
     /// </summary>
     public const string PostgresScopeCreate = """
         TRUNCATE "MessageSearchGrams";
@@ -100,12 +101,12 @@ public static class SearchIndexSql
         CREATE OR REPLACE FUNCTION parley_search_scope(t uuid) RETURNS int LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
             SELECT CASE WHEN t IS NULL THEN 0 ELSE 1 + ('x' || right(replace(t::text, '-', ''), 7))::bit(28)::int END
         $$;
-        CREATE OR REPLACE FUNCTION parley_search_qualified(grams int[], scope int) RETURNS int[] LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-            SELECT coalesce(array_agg((-1 - ((g::bigint * 2654435761 + scope::bigint * 40503) % 2147483647))::int), '{}'::int[])
+        CREATE OR REPLACE FUNCTION parley_search_qualified(grams int[], scope int, bucket int) RETURNS int[] LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+            SELECT coalesce(array_agg((-1 - ((g::bigint * 2654435761 + (scope::bigint + 1) * 40503 + bucket::bigint * 2246822519) % 2147483647))::int), '{}'::int[])
             FROM unnest(grams) g WHERE g >= 0
         $$;
-        CREATE OR REPLACE FUNCTION parley_search_scoped(grams int[], team uuid) RETURNS int[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-            SELECT grams || parley_search_qualified(grams, parley_search_scope(team))
+        CREATE OR REPLACE FUNCTION parley_search_postings(grams int[], team uuid, id bigint) RETURNS int[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+            SELECT parley_search_qualified(grams, -1, (id >> 18)::int) || parley_search_qualified(grams, parley_search_scope(team), (id >> 18)::int)
         $$;
         CREATE TABLE IF NOT EXISTS "MessageSearchRetag" ("ConversationId" uuid NOT NULL PRIMARY KEY, "Version" bigint NOT NULL DEFAULT 1);
         CREATE OR REPLACE FUNCTION parley_search_retag() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -124,8 +125,8 @@ public static class SearchIndexSql
         DROP TRIGGER IF EXISTS "Conversations_search_retag" ON "Conversations";
         DROP FUNCTION IF EXISTS parley_search_retag();
         DROP TABLE IF EXISTS "MessageSearchRetag";
-        DROP FUNCTION IF EXISTS parley_search_scoped(int[], uuid);
-        DROP FUNCTION IF EXISTS parley_search_qualified(int[], int);
+        DROP FUNCTION IF EXISTS parley_search_postings(int[], uuid, bigint);
+        DROP FUNCTION IF EXISTS parley_search_qualified(int[], int, int);
         DROP FUNCTION IF EXISTS parley_search_scope(uuid);
         TRUNCATE "MessageSearchGrams";
         UPDATE "MessageSearchState" SET "Watermark" = 0 WHERE "Id" = 1;

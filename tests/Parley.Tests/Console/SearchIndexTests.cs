@@ -155,6 +155,70 @@ public sealed class SearchIndexTests
     }
 
     [Fact]
+    public async Task Postgres_WalksTheIdBucketsNewestFirst_PastEmptyOnes_ForAdminsAndDepartments()
+    {
+        await using var storage = await TestStorage.CreateAsync(Store.Postgres);
+        await using var server = await ParleyServer.StartAsync(storage, new Dictionary<string, string?>
+        {
+            ["Parley:Console:SearchIndexIntervalSeconds"] = "3600",
+            ["Parley:Console:SearchPageSize"] = "2",
+            ["Parley:Console:SearchDirectWindow"] = "0",
+        });
+        var sales = await server.CreateTeamAsync("Sales");
+        await server.CreateUserAsync("sam@test.local", "agent", sales);
+        var (visitor, chat) = await server.VisitorInTeamAsync(sales, "退款 in bucket 0");
+        await using var _ = visitor;
+        var (other, otherChat) = await server.VisitorInTeamAsync(null, "nothing to find");
+        await using var __ = other;
+
+        // Messages placed in id buckets 1, 3 (two) and 5; buckets 2 and 4 hold none of the term.
+        const long bucket = 1L << MessageSearchIndexer.PostgresBucketBits;
+        long[] ids = [bucket + 5, 2 * bucket + 7, 3 * bucket + 1, 3 * bucket + 9, 4 * bucket + 3, 5 * bucket + 2];
+        await Db(server, async db =>
+        {
+            var seq = 100;
+            foreach (var id in ids)
+            {
+                var inSales = id % bucket != 7 && id % bucket != 3;
+                db.Messages.Add(new Parley.Data.Message
+                {
+                    Id = id,
+                    ConversationId = inSales ? chat : otherChat,
+                    Seq = seq++,
+                    ClientId = Guid.NewGuid(),
+                    SenderKind = Parley.Data.SenderKind.Visitor,
+                    Kind = Parley.Data.MessageKind.Text,
+                    Body = inSales ? $"退款 {id}" : $"unrelated {id}",
+                    CreatedAt = DateTime.UnixEpoch,
+                });
+            }
+
+            return await db.SaveChangesAsync(Ct);
+        });
+        await server.Services.GetRequiredService<MessageSearchIndexer>().CatchUpAsync(Ct);
+        Assert.Equal(ids[^1], await WatermarkAsync(server));
+
+        using var admin = await server.SignInAsync(ParleyServer.AdminEmail, ParleyServer.AdminPassword);
+        using var sam = await server.SignInAsync("sam@test.local");
+        foreach (var who in new[] { admin, sam })
+        {
+            var found = new List<long>();
+            string? cursor = null;
+            do
+            {
+                var page = await SearchAsync(who, "退款", cursor);
+                found.AddRange(page.Items.Select(h => h.MessageId));
+                cursor = page.NextCursor;
+            }
+            while (cursor is not null);
+
+            Assert.Equal(5, found.Count);
+            Assert.Equal([5 * bucket + 2, 3 * bucket + 9, 3 * bucket + 1, bucket + 5], found.Take(4));
+            Assert.True(found[4] < bucket);
+        }
+    }
+
+    [Fact]
     public async Task PostgresScopeKey_IsWhatTheDatabaseComputes()
     {
         await using var storage = await TestStorage.CreateAsync(Store.Postgres);
@@ -186,14 +250,14 @@ public sealed class SearchIndexTests
 
     /// <summary>The message ids the index holds for every bigram of the term under one department's posting.</summary>
     private static Task<List<long>> IndexedAsync(ParleyServer server, Store store, string term, Guid? department) => Db(server, db => store == Store.Postgres
-        ? db.Database.SqlQuery<long>($"""SELECT "MessageId" AS "Value" FROM "MessageSearchGrams" WHERE "Grams" @> parley_search_qualified(parley_search_grams({term}), {MessageSearchIndexer.PostgresScopeKey(department)})""").ToListAsync(Ct)
+        ? db.Database.SqlQuery<long>($"""SELECT "MessageId" AS "Value" FROM "MessageSearchGrams" WHERE "Grams" @> parley_search_qualified(parley_search_grams({term}), {MessageSearchIndexer.PostgresScopeKey(department)}, 0)""").ToListAsync(Ct)
         : db.Database.SqlQuery<long>($"""SELECT rowid AS "Value" FROM "MessageSearchFts" WHERE "MessageSearchFts" MATCH {string.Join(' ', MessageSearchIndexer.SqliteGrams(term)) + " " + MessageSearchIndexer.SqliteScopeToken(department)}""").ToListAsync(Ct));
 
     private static Task<long> WatermarkAsync(ParleyServer server) => Db(server, db => MessageSearchIndexer.WatermarkAsync(db, Ct));
 
-    /// <summary>The message ids the index itself holds for every bigram of the term (no LIKE, no sandbox).</summary>
+    /// <summary>The message ids the index itself holds for every bigram of the term (no LIKE, no sandbox; a test's ids are all in bucket 0).</summary>
     private static Task<List<long>> IndexedAsync(ParleyServer server, Store store, string term) => Db(server, db => store == Store.Postgres
-        ? db.Database.SqlQuery<long>($"""SELECT "MessageId" AS "Value" FROM "MessageSearchGrams" WHERE "Grams" @> parley_search_grams({term})""").ToListAsync(Ct)
+        ? db.Database.SqlQuery<long>($"""SELECT "MessageId" AS "Value" FROM "MessageSearchGrams" WHERE "Grams" @> parley_search_qualified(parley_search_grams({term}), {MessageSearchIndexer.PostgresAllDepartments}, 0)""").ToListAsync(Ct)
         : db.Database.SqlQuery<long>($"""SELECT rowid AS "Value" FROM "MessageSearchFts" WHERE "MessageSearchFts" MATCH {string.Join(' ', MessageSearchIndexer.SqliteGrams(term))}""").ToListAsync(Ct));
 
     private static async Task<T> Db<T>(ParleyServer server, Func<ParleyDbContext, Task<T>> query)

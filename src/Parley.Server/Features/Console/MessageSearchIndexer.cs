@@ -60,6 +60,12 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
     /// The department that qualifies a conversation's postings on PostgreSQL (what <c>parley_search_scope</c>
     /// computes): 0 for no department, otherwise 1 plus the team id's last 28 bits.
     /// </summary>
+    /// <summary>The department of an admin's (every department's) keys on PostgreSQL.</summary>
+    public const int PostgresAllDepartments = -1;
+
+    /// <summary>PostgreSQL postings are qualified by the message id's bucket: <c>id &gt;&gt; 18</c>.</summary>
+    public const int PostgresBucketBits = 18;
+
     public static int PostgresScopeKey(Guid? teamId) =>
         teamId is { } team ? 1 + int.Parse(team.ToString("N").AsSpan(25), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture) : 0;
 
@@ -87,7 +93,7 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
             var ids = queued.ConvertAll(r => r.ConversationId).ToArray();
             var versions = queued.ConvertAll(r => r.Version).ToArray();
             await db.Database.ExecuteSqlAsync($"""
-                UPDATE "MessageSearchGrams" g SET "Grams" = parley_search_scoped(ARRAY(SELECT x FROM unnest(g."Grams") x WHERE x >= 0), c."TeamId")
+                UPDATE "MessageSearchGrams" g SET "Grams" = parley_search_postings(parley_search_grams(m."Body"), c."TeamId", m."Id")
                 FROM "Messages" m JOIN "Conversations" c ON c."Id" = m."ConversationId"
                 WHERE g."MessageId" = m."Id" AND m."ConversationId" = ANY({ids})
                 """, cancellationToken);
@@ -231,7 +237,7 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
         var from = Math.Max(0, watermark - PostgresOverlap);
         await db.Database.ExecuteSqlAsync($"""
             INSERT INTO "MessageSearchGrams" ("MessageId", "Grams")
-            SELECT m."Id", parley_search_scoped(parley_search_grams(m."Body"), c."TeamId")
+            SELECT m."Id", parley_search_postings(parley_search_grams(m."Body"), c."TeamId", m."Id")
             FROM "Messages" m JOIN "Conversations" c ON c."Id" = m."ConversationId"
             WHERE m."Id" > {from} AND m."Id" <= {to} AND m."Kind" <> {(int)MessageKind.Event}
               AND NOT EXISTS (SELECT 1 FROM "MessageSearchGrams" g WHERE g."MessageId" = m."Id")
