@@ -13,11 +13,16 @@ namespace Parley.Migrations.Postgres.Migrations
             // #18: department-aware postings and the re-tag queue; the index is emptied and rebuilt by
             // MessageSearchIndexer from watermark 0 (search stays exact meanwhile: above the watermark it reads LIKE).
             migrationBuilder.Sql(Parley.Data.SearchIndexSql.PostgresScopeCreate);
+            migrationBuilder.CreateIndex(
+                name: "IX_Conversations_AssigneeId_TeamId",
+                table: "Conversations",
+                columns: new[] { "AssigneeId", "TeamId" });
         }
 
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.DropIndex(name: "IX_Conversations_AssigneeId_TeamId", table: "Conversations");
             migrationBuilder.Sql(Parley.Data.SearchIndexSql.PostgresScopeDrop);
         }
     }

@@ -697,6 +697,8 @@ namespace Parley.Migrations.Postgres.Migrations
 
                     b.HasIndex("AssigneeId", "Status");
 
+                    b.HasIndex("AssigneeId", "TeamId");
+
                     b.HasIndex("ContactId", "CreatedAt");
 
                     b.HasIndex("Status", "LastMessageAt");

@@ -687,6 +687,8 @@ namespace Parley.Migrations.Sqlite.Migrations
 
                     b.HasIndex("AssigneeId", "Status");
 
+                    b.HasIndex("AssigneeId", "TeamId");
+
                     b.HasIndex("ContactId", "CreatedAt");
 
                     b.HasIndex("Status", "LastMessageAt");

@@ -219,7 +219,7 @@ public sealed class SearchIndexTests
     }
 
     [Fact]
-    public async Task PostgresScopeKey_IsWhatTheDatabaseComputes()
+    public async Task PostgresScopeAndKeys_AreWhatTheDatabaseComputes()
     {
         await using var storage = await TestStorage.CreateAsync(Store.Postgres);
         await using var server = await ParleyServer.StartAsync(storage);
@@ -228,6 +228,16 @@ public sealed class SearchIndexTests
             var computed = await Db(server, db => db.Database.SqlQuery<int>($"""SELECT parley_search_scope({team}) AS "Value" """).SingleAsync(Ct));
             Assert.Equal(MessageSearchIndexer.PostgresScopeKey(team), computed);
             Assert.InRange(computed, 0, (1 << 28) + 1);
+        }
+
+        // The search computes the qualified keys itself from the database's bigram hashes: the same as the index's.
+        var grams = await Db(server, db => db.Database.SqlQuery<int>($"""SELECT unnest(parley_search_grams('订单号 #1 Refund')) AS "Value" """).ToListAsync(Ct));
+        Assert.NotEmpty(grams);
+        foreach (var (scope, bucket) in new[] { (MessageSearchIndexer.PostgresAllDepartments, 0), (0, 7), ((1 << 28) + 1, 4095), (12345, 1 << 20) })
+        {
+            var keys = await Db(server, db => db.Database.SqlQuery<int>($"""SELECT unnest(parley_search_qualified({grams.ToArray()}, {scope}, {bucket})) AS "Value" """).ToListAsync(Ct));
+            Assert.Equal(keys, MessageSearchIndexer.PostgresKeys(grams, scope, bucket));
+            Assert.All(keys, k => Assert.True(k < 0));
         }
     }
 

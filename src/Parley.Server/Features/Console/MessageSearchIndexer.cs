@@ -50,6 +50,14 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
         var moved = await IndexBatchAsync(db, db.Database.IsNpgsql() ? options.Value.SearchIndexBatch : options.Value.SearchIndexSqliteBatch, cancellationToken);
         Interlocked.Add(ref _indexed, moved);
         var retagged = await RetagAsync(db, cancellationToken);
+        if ((moved > 0 || retagged > 0) && db.Database.IsNpgsql())
+        {
+            // The GIN takes new rows into its pending list, which every scan reads in full (at 10M messages a 4 MB list
+            // made each bucket's probe 1.9 ms instead of 0.01 ms). Merged into the index now, the list is empty between
+            // passes; merging is the same work the list would do when full, in one go.
+            await db.Database.ExecuteSqlRawAsync("""SELECT gin_clean_pending_list('"IX_MessageSearchGrams_Grams"'::regclass)""", cancellationToken);
+        }
+
         return (moved + retagged, moved > 0 || retagged > 0);
     }
 
@@ -65,6 +73,21 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
 
     /// <summary>PostgreSQL postings are qualified by the message id's bucket: <c>id &gt;&gt; 18</c>.</summary>
     public const int PostgresBucketBits = 18;
+
+    /// <summary>
+    /// The keys of a term's bigram hashes for one department and id bucket, as <c>parley_search_qualified</c> computes
+    /// them (the search asks with these; a test holds the two equal).
+    /// </summary>
+    public static int[] PostgresKeys(IReadOnlyList<int> grams, int scope, int bucket)
+    {
+        var keys = new int[grams.Count];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            keys[i] = (int)(-1 - (((long)grams[i] * 2654435761L + ((long)scope + 1) * 40503L + (long)bucket * 2246822519L) % 2147483647L));
+        }
+
+        return keys;
+    }
 
     public static int PostgresScopeKey(Guid? teamId) =>
         teamId is { } team ? 1 + int.Parse(team.ToString("N").AsSpan(25), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture) : 0;
