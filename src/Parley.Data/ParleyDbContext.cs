@@ -183,7 +183,7 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
             e.HasIndex(x => new { x.ContactId, x.CreatedAt });
             e.HasIndex(x => new { x.Status, x.LastMessageAt });
             e.HasIndex(x => new { x.AssigneeId, x.Status });
-            e.HasIndex(x => new { x.AssigneeId, x.TeamId }); // history search: one's own conversations outside one's departments
+            e.HasIndex(x => new { x.AssigneeId, x.TeamId, x.Id }); // history search: one's own conversations outside one's departments, from the index alone
             e.Property(x => x.DeclinedBy).HasMaxLength(2000);
             e.Property(x => x.Intent).HasMaxLength(IntentExample.MaxIntentLength);
             e.Property(x => x.TakeoverReason).HasMaxLength(40);

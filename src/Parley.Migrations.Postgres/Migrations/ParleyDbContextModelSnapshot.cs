@@ -697,7 +697,7 @@ namespace Parley.Migrations.Postgres.Migrations
 
                     b.HasIndex("AssigneeId", "Status");
 
-                    b.HasIndex("AssigneeId", "TeamId");
+                    b.HasIndex("AssigneeId", "TeamId", "Id");
 
                     b.HasIndex("ContactId", "CreatedAt");
 

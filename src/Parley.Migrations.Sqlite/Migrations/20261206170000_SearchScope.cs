@@ -14,15 +14,15 @@ namespace Parley.Migrations.Sqlite.Migrations
             // MessageSearchIndexer from watermark 0 (search stays exact meanwhile: above the watermark it reads LIKE).
             migrationBuilder.Sql(Parley.Data.SearchIndexSql.SqliteScopeCreate);
             migrationBuilder.CreateIndex(
-                name: "IX_Conversations_AssigneeId_TeamId",
+                name: "IX_Conversations_AssigneeId_TeamId_Id",
                 table: "Conversations",
-                columns: new[] { "AssigneeId", "TeamId" });
+                columns: new[] { "AssigneeId", "TeamId", "Id" });
         }
 
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
-            migrationBuilder.DropIndex(name: "IX_Conversations_AssigneeId_TeamId", table: "Conversations");
+            migrationBuilder.DropIndex(name: "IX_Conversations_AssigneeId_TeamId_Id", table: "Conversations");
             migrationBuilder.Sql(Parley.Data.SearchIndexSql.SqliteScopeDrop);
         }
     }

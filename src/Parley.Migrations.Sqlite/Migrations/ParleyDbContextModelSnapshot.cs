@@ -684,7 +684,7 @@ namespace Parley.Migrations.Sqlite.Migrations
 
                     b.HasIndex("AssigneeId", "Status");
 
-                    b.HasIndex("AssigneeId", "TeamId");
+                    b.HasIndex("AssigneeId", "TeamId", "Id");
 
                     b.HasIndex("ContactId", "CreatedAt");
 
