@@ -294,6 +294,10 @@ public static class ReportScaleBench
         var results = new List<(string Name, List<double> Ms, string Note)>();
         async Task TimeAsync(string name, int n, Func<Task<string>> run)
         {
+            // Each measurement starts from a collected heap, so the garbage of the one before (the exact-facts
+            // summary allocates hundreds of MB) is not collected inside it; its own collections still count.
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
             var note = await run(); // warm-up
             var ms = new List<double>();
             for (var i = 0; i < n; i++)
