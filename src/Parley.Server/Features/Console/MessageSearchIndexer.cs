@@ -78,10 +78,6 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
     /// <summary>How many conversations one pass re-tags (their messages' department postings, after a transfer).</summary>
     public const int RetagBatch = 50;
 
-    /// <summary>
-    /// The department that qualifies a conversation's postings on PostgreSQL (what <c>parley_search_scope</c>
-    /// computes): 0 for no department, otherwise 1 plus the team id's last 28 bits.
-    /// </summary>
     /// <summary>The department of an admin's (every department's) keys on PostgreSQL.</summary>
     public const int PostgresAllDepartments = -1;
 
@@ -103,6 +99,10 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
         return keys;
     }
 
+    /// <summary>
+    /// The department that qualifies a conversation's postings on PostgreSQL (what <c>parley_search_scope</c>
+    /// computes): 0 for no department, otherwise 1 plus the team id's last 28 bits.
+    /// </summary>
     public static int PostgresScopeKey(Guid? teamId) =>
         teamId is { } team ? 1 + int.Parse(team.ToString("N").AsSpan(25), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture) : 0;
 
