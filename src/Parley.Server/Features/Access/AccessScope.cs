@@ -45,6 +45,20 @@ public sealed record AccessScope(Guid UserId, UserRole Role, bool AllDepartments
     }
 
     /// <summary>
+    /// The conversations the user sees only because they are assigned to him: his own, outside his departments (the
+    /// assignee part of <see cref="ConversationFilter"/> without the department part). History search reads these
+    /// directly, since the department postings of its index do not cover them.
+    /// </summary>
+    public Expression<Func<Conversation, bool>> OwnOutsideDepartments()
+    {
+        var userId = UserId;
+        var teams = TeamIds.ToList();
+        var unteamed = UnteamedVisible;
+        return c => c.AssigneeId == userId
+                    && !((c.TeamId != null && teams.Contains(c.TeamId.Value)) || (unteamed && c.TeamId == null));
+    }
+
+    /// <summary>
     /// The report sandbox over <see cref="ConversationFacts"/>: an agent reports on the conversations attributed to
     /// himself only; a supervisor on his departments (the conversation rule above); admins and users granted all
     /// departments on everything.
