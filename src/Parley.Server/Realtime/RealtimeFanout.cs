@@ -23,11 +23,21 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry, AccessDirector
 
     private Action<IReadOnlyList<ConversationSummary>>? _deliverSummaries;
 
+    private readonly StateOrder _order = new();
+
     public void Handle(MessageCommitted domainEvent)
     {
         var conversation = domainEvent.Conversation;
         DeliverMessage(domainEvent.Message, conversation.TeamId, conversation.AssigneeId);
-        BroadcastToAgents(conversation.ToSummary());
+
+        // The message always goes out; the summary only when no newer state of the conversation went out before it.
+        lock (_order.GateOf(conversation.Id))
+        {
+            if (_order.Admit(conversation.Id, conversation.LastSeq, change: false))
+            {
+                BroadcastToAgents(conversation.ToSummary());
+            }
+        }
     }
 
     /// <summary>
@@ -63,6 +73,17 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry, AccessDirector
     public void Handle(ConversationChanged domainEvent)
     {
         var state = domainEvent.Conversation;
+        lock (_order.GateOf(state.Id))
+        {
+            if (_order.Admit(state.Id, state.LastSeq, change: true))
+            {
+                PushState(state);
+            }
+        }
+    }
+
+    private void PushState(ConversationState state)
+    {
         SerializedHubMessage? forVisitors = null;
         foreach (var connection in registry.SubscribersOf(state.Id))
         {
@@ -83,7 +104,16 @@ internal sealed class RealtimeFanout(ConnectionRegistry registry, AccessDirector
     }
 
     /// <summary>Pushes a conversation's current summary to this node's agents again (after a cluster bus outage).</summary>
-    public void RefreshSummary(ConversationState state) => BroadcastToAgents(state.ToSummary());
+    public void RefreshSummary(ConversationState state)
+    {
+        lock (_order.GateOf(state.Id))
+        {
+            if (_order.Admit(state.Id, state.LastSeq, change: true))
+            {
+                BroadcastToAgents(state.ToSummary());
+            }
+        }
+    }
 
     /// <summary>Now, or under Pressure once the coalescer has held it for its interval (the latest summary of the conversation wins).</summary>
     private void BroadcastToAgents(ConversationSummary summary)

@@ -27,6 +27,9 @@ public sealed class InboxSummaryCoalescer : IDisposable
     private Action<IReadOnlyList<ConversationSummary>>? _deliver;
     private ITimer? _timer;
 
+    // Something is held (read without the lock on the Normal path, where nothing usually is).
+    private volatile bool _holding;
+
     public InboxSummaryCoalescer(LoadGovernor governor, IOptions<GovernorOptions> options, TimeProvider time)
     {
         _governor = governor;
@@ -67,6 +70,17 @@ public sealed class InboxSummaryCoalescer : IDisposable
     {
         if (!_governor.ShouldShed(Sheddable.InboxSummaries))
         {
+            // Back at Normal: this newer summary goes out now, so an older one still held must not follow it. (The
+            // fan-out calls this under its per-conversation lock, so a Hold of the same conversation that just held
+            // one is seen here.)
+            if (_holding)
+            {
+                lock (_gate)
+                {
+                    _held.Remove(summary.Id);
+                }
+            }
+
             return false;
         }
 
@@ -75,6 +89,7 @@ public sealed class InboxSummaryCoalescer : IDisposable
             _deliver = deliver;
             var since = _held.TryGetValue(summary.Id, out var held) ? held.Since : _time.GetTimestamp();
             _held[summary.Id] = (summary, since);
+            _holding = true;
             if (_timer is null)
             {
                 var tick = TickAt(_governor.State);
@@ -88,10 +103,14 @@ public sealed class InboxSummaryCoalescer : IDisposable
     /// <summary>Pushes everything held now (the return to Normal; diagnostics, tests).</summary>
     public void Flush() => Push(all: true);
 
+    /// <summary>
+    /// Pushes what came due (everything when <paramref name="all"/>). It delivers under the lock (delivery only queues
+    /// writes): a summary taken out here cannot reach a connection after a newer one of its conversation that
+    /// <see cref="Hold"/> let go out directly meanwhile.
+    /// </summary>
     private void Push(bool all)
     {
         List<ConversationSummary>? batch = null;
-        Action<IReadOnlyList<ConversationSummary>>? deliver;
         lock (_gate)
         {
             var now = _time.GetTimestamp();
@@ -109,18 +128,18 @@ public sealed class InboxSummaryCoalescer : IDisposable
                 _held.Remove(summary.Id);
             }
 
-            deliver = _deliver;
             if (_held.Count == 0)
             {
                 // Nothing left: stop ticking until something is held again.
                 _timer?.Dispose();
                 _timer = null;
+                _holding = false;
             }
-        }
 
-        if (batch is not null)
-        {
-            deliver?.Invoke(batch);
+            if (batch is not null)
+            {
+                _deliver?.Invoke(batch);
+            }
         }
     }
 
