@@ -313,7 +313,10 @@ public static class ReportScaleBench
         await TimeAsync("30-day summary, all departments, rollups", runs, async () => $"created {(await fromRollups.SummaryAsync(adminActor, request, default)).Metrics.Created:N0}");
         await TimeAsync("30-day summary, one supervisor's department, rollups", runs, async () => $"created {(await fromRollups.SummaryAsync(Actor.Agent(supervisor, "sup"), request, default)).Metrics.Created:N0}");
         await TimeAsync("30-day summary, all departments, exact facts (before)", Math.Max(3, runs / 6), async () => $"created {(await exact.SummaryAsync(adminActor, request, default)).Metrics.Created:N0}");
-        await TimeAsync("30-day time series by day, all departments (facts)", Math.Max(3, runs / 6), async () => $"{(await fromRollups.TimeSeriesAsync(adminActor, request, "day", default)).Points.Count} days");
+        await TimeAsync("30-day time series by day, all departments, rollups", runs, async () => $"{(await fromRollups.TimeSeriesAsync(adminActor, request, "day", default)).Points.Count} days");
+        await TimeAsync("30-day time series by day, one supervisor's department, rollups", runs, async () => $"{(await fromRollups.TimeSeriesAsync(Actor.Agent(supervisor, "sup"), request, "day", default)).Points.Count} days");
+        await TimeAsync("30-day time series by day, all departments, exact facts (before)", Math.Max(3, runs / 6), async () => $"{(await exact.TimeSeriesAsync(adminActor, request, "day", default)).Points.Count} days");
+        await TimeAsync("30-day breakdown by department, all departments, rollups", runs, async () => $"{(await fromRollups.BreakdownAsync(adminActor, request, "department", default)).Rows.Count} rows");
         await TimeAsync("30-day breakdown by agent, all departments (facts)", Math.Max(3, runs / 6), async () => $"{(await fromRollups.BreakdownAsync(adminActor, request, "agent", default)).Rows.Count} rows");
 
         var search = scope.ServiceProvider.GetRequiredService<MessageSearch>();

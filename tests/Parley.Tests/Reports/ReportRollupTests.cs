@@ -96,8 +96,46 @@ public sealed class ReportRollupTests
                 Assert.NotNull(await rollups.RollupSummaryAsync(actor, request, ct)); // the rollup path, not the fallback
             }
 
-            var a = (await rollups.SummaryAsync(actor, request, ct)).Metrics;
-            var e = (await exact.SummaryAsync(actor, request, ct)).Metrics;
+            AssertClose((await exact.SummaryAsync(actor, request, ct)).Metrics, (await rollups.SummaryAsync(actor, request, ct)).Metrics);
+
+            // The time series by local day and by local hour: the same buckets, each with the exact figures.
+            foreach (var interval in new[] { "day", "hour" })
+            {
+                if (rolledUp)
+                {
+                    Assert.NotNull(await rollups.RollupTimeSeriesAsync(actor, request, interval == "hour", ct));
+                }
+
+                var a = await rollups.TimeSeriesAsync(actor, request, interval, ct);
+                var e = await exact.TimeSeriesAsync(actor, request, interval, ct);
+                Assert.Equal(e.Points.Select(p => p.Start), a.Points.Select(p => p.Start));
+                foreach (var (x, y) in e.Points.Zip(a.Points))
+                {
+                    AssertClose(x.Metrics, y.Metrics);
+                }
+            }
+
+            // The breakdowns whose keys the rollups have: the same rows in the same order, sparklines and figures.
+            foreach (var by in new[] { "department", "site" })
+            {
+                if (rolledUp)
+                {
+                    Assert.NotNull(await rollups.RollupBreakdownAsync(actor, request, by, ct));
+                }
+
+                var a = await rollups.BreakdownAsync(actor, request, by, ct);
+                var e = await exact.BreakdownAsync(actor, request, by, ct);
+                Assert.Equal(e.Rows.Select(r => (r.Key, r.Name)), a.Rows.Select(r => (r.Key, r.Name)));
+                foreach (var (x, y) in e.Rows.Zip(a.Rows))
+                {
+                    Assert.Equal(x.Daily, y.Daily);
+                    AssertClose(x.Metrics, y.Metrics);
+                }
+            }
+        }
+
+        static void AssertClose(ReportMetrics e, ReportMetrics a)
+        {
             Assert.Equal(e with { FirstResponse = a.FirstResponse, QueueWait = a.QueueWait, Resolution = a.Resolution, HandleTime = a.HandleTime }, a, new MetricsComparer());
             foreach (var (x, y) in new[] { (a.FirstResponse, e.FirstResponse), (a.QueueWait, e.QueueWait), (a.Resolution, e.Resolution), (a.HandleTime, e.HandleTime) })
             {

@@ -16,15 +16,72 @@ public sealed partial class ReportService
     /// <summary>More stale hours than this in the window (after a migration, a bulk import): read the facts instead.</summary>
     public const int MaxStaleHours = 168;
 
+    /// <summary>
+    /// What the rollups give for a report's window: rollup rows, each counted whole, and the fact rows read exactly
+    /// (open conversations, stale hours, a supervisor's own conversations outside his departments), each with the
+    /// sides (created, closed) it adds.
+    /// </summary>
+    internal sealed record RollupSlice(ReportRange Range, ReportWindow Window, List<ReportRollup> Rollups, List<ExactRow> Exact)
+    {
+        /// <summary>Everything added up (a summary, or one bucket's or one group's share after filtering).</summary>
+        public static ReportRollupTotals Sum(IEnumerable<ReportRollup> rollups, IEnumerable<ExactRow> exact, ReportWindow window)
+        {
+            var totals = new ReportRollupTotals();
+            foreach (var rollup in rollups)
+            {
+                totals.Add(rollup);
+            }
+
+            foreach (var row in exact)
+            {
+                row.AddTo(totals, window, created: true, closed: true);
+            }
+
+            return totals;
+        }
+    }
+
+    /// <summary>A fact row read exactly, and which of its sides count in the window.</summary>
+    internal readonly record struct ExactRow(FactRow Row, bool Created, bool Closed)
+    {
+        public void AddTo(ReportRollupTotals totals, ReportWindow window, bool created, bool closed)
+        {
+            if (Created && created)
+            {
+                totals.AddCreated(Row, window);
+            }
+
+            if (Closed && closed)
+            {
+                totals.AddClosed(Row, window);
+            }
+        }
+    }
+
     /// <returns>Null where the rollups cannot give the exact figures (the caller reads the facts).</returns>
     internal async Task<ReportSummaryDto?> RollupSummaryAsync(Actor actor, ReportRequest request, CancellationToken cancellationToken)
+    {
+        if (await RollupSliceAsync(actor, request, MaxDays, dayRows: true, cancellationToken) is not { } slice)
+        {
+            return null;
+        }
+
+        return new ReportSummaryDto(slice.Range, RollupSlice.Sum(slice.Rollups, slice.Exact, slice.Window).ToMetrics());
+    }
+
+    /// <summary>
+    /// Reads a window's rollups and exact rows, or null where rollups cannot give the exact figures. With
+    /// <paramref name="dayRows"/>, whole UTC days read their day rows (a total); without, every hour its hourly row, so
+    /// the caller can put each hour in a local day or hour of its own.
+    /// </summary>
+    internal async Task<RollupSlice?> RollupSliceAsync(Actor actor, ReportRequest request, int maxDays, bool dayRows, CancellationToken cancellationToken)
     {
         if (!options.Value.UseRollups || request.BusinessHours || request.AgentId is not null || request.LabelId is not null)
         {
             return null;
         }
 
-        var (from, to, zone) = ParseRange(request, MaxDays);
+        var (from, to, zone) = ParseRange(request, maxDays);
         var fromUtc = LocalMidnightUtc(from, zone);
         var toUtc = LocalMidnightUtc(to.AddDays(1), zone);
         if (fromUtc.Ticks % TimeSpan.TicksPerHour != 0 || toUtc.Ticks % TimeSpan.TicksPerHour != 0)
@@ -58,9 +115,10 @@ public sealed partial class ReportService
             rows.AddRange(await Project(facts.Where(f => (f.CreatedAt >= lo && f.CreatedAt < hi) || (f.ClosedAt >= lo && f.ClosedAt < hi))).ToListAsync(cancellationToken));
         }
 
-        // Whole UTC days inside the window with no stale hour read their day rows; every other hour its hourly rows.
+        // Whole UTC days inside the window with no stale hour read their day rows (when asked for); every other hour
+        // its hourly rows.
         var dayLo = DayOf(fromUtc) == fromUtc ? fromUtc : DayOf(fromUtc).AddDays(1);
-        var dayHi = DayOf(toUtc) < dayLo ? dayLo : DayOf(toUtc);
+        var dayHi = !dayRows ? dayLo : DayOf(toUtc) < dayLo ? dayLo : DayOf(toUtc);
         var staleDays = staleHours.Select(DayOf).ToHashSet();
         var staleLo = stale.Count == 0 ? fromUtc : DayOf(stale.Min());
         var staleHi = stale.Count == 0 ? fromUtc : DayOf(stale.Max()).AddDays(1);
@@ -96,15 +154,16 @@ public sealed partial class ReportService
             rollups = rollups.Where(r => r.SiteId == site);
         }
 
-        var totals = new ReportRollupTotals();
+        var counted = new List<ReportRollup>();
         foreach (var rollup in await rollups.ToListAsync(cancellationToken))
         {
             if (rollup.Span == 24 ? WholeDay(rollup.Hour) : !WholeDay(DayOf(rollup.Hour)) && !staleHours.Contains(rollup.Hour))
             {
-                totals.Add(rollup);
+                counted.Add(rollup);
             }
         }
 
+        var exact = new List<ExactRow>();
         var seen = new HashSet<Guid>();
         foreach (var row in rows)
         {
@@ -115,19 +174,119 @@ public sealed partial class ReportService
 
             // In the rollups' departments a row adds only what the rollups lack; elsewhere (his own) everything.
             var rolled = scope.SeesDepartment(row.TeamId);
-            if (window.Contains(row.CreatedAt) && (!rolled || row.ClosedAt is null || staleHours.Contains(ReportRollupMaterialiser.HourOf(row.CreatedAt))))
+            var created = window.Contains(row.CreatedAt) && (!rolled || row.ClosedAt is null || staleHours.Contains(ReportRollupMaterialiser.HourOf(row.CreatedAt)));
+            var closed = window.Contains(row.ClosedAt) && (!rolled || staleHours.Contains(ReportRollupMaterialiser.HourOf(row.ClosedAt!.Value)));
+            if (created || closed)
             {
-                totals.AddCreated(row, window);
-            }
-
-            if (window.Contains(row.ClosedAt) && (!rolled || staleHours.Contains(ReportRollupMaterialiser.HourOf(row.ClosedAt!.Value))))
-            {
-                totals.AddClosed(row, window);
+                exact.Add(new ExactRow(row, created, closed));
             }
         }
 
         var range = new ReportRange(from.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), to.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), zone.Id, request.BusinessHours);
-        return new ReportSummaryDto(range, totals.ToMetrics());
+        return new RollupSlice(range, window, counted, exact);
+    }
+
+    /// <summary>
+    /// The time series from the hourly rollups: each hour's rows in the local day (or hour) that holds it, each exact
+    /// row's created side in the bucket of its creation and its closing side in the bucket of its close.
+    /// </summary>
+    internal async Task<TimeSeriesDto?> RollupTimeSeriesAsync(Actor actor, ReportRequest request, bool hourly, CancellationToken cancellationToken)
+    {
+        if (await RollupSliceAsync(actor, request, hourly ? MaxHourlyDays : MaxDays, dayRows: false, cancellationToken) is not { } slice)
+        {
+            return null;
+        }
+
+        var zone = slice.Window.Zone;
+        var buckets = new Dictionary<string, ReportRollupTotals>();
+        ReportRollupTotals Bucket(DateTime utc)
+        {
+            var key = BucketOf(utc, zone, hourly);
+            if (!buckets.TryGetValue(key, out var totals))
+            {
+                buckets[key] = totals = new ReportRollupTotals();
+            }
+
+            return totals;
+        }
+
+        foreach (var rollup in slice.Rollups)
+        {
+            Bucket(rollup.Hour).Add(rollup);
+        }
+
+        foreach (var row in slice.Exact)
+        {
+            row.AddTo(Bucket(row.Row.CreatedAt), slice.Window, created: true, closed: false);
+            if (row.Row.ClosedAt is { } closedAt)
+            {
+                row.AddTo(Bucket(closedAt), slice.Window, created: false, closed: true);
+            }
+        }
+
+        var points = BucketKeys(slice.Range, hourly).ConvertAll(key =>
+            new TimePointDto(key, (buckets.GetValueOrDefault(key) ?? new ReportRollupTotals()).ToMetrics()));
+        return new TimeSeriesDto(slice.Range, hourly ? "hour" : "day", points);
+    }
+
+    /// <summary>
+    /// A breakdown by department or site from the hourly rollups (their keys), with each group's conversations created
+    /// per local day for its sparkline. Agents, labels and intents are not rollup keys: those read the facts.
+    /// </summary>
+    internal async Task<BreakdownDto?> RollupBreakdownAsync(Actor actor, ReportRequest request, string by, CancellationToken cancellationToken)
+    {
+        if (by is not ("department" or "site")
+            || await RollupSliceAsync(actor, request, MaxDays, dayRows: false, cancellationToken) is not { } slice)
+        {
+            return null;
+        }
+
+        var department = by == "department";
+        var zone = slice.Window.Zone;
+        var days = BucketKeys(slice.Range, hourly: false);
+        var dayIndex = days.Select((d, i) => (d, i)).ToDictionary(x => x.d, x => x.i);
+        var groups = new Dictionary<Guid, (ReportRollupTotals Totals, int[] Daily)>();
+        (ReportRollupTotals Totals, int[] Daily) Group(Guid key)
+        {
+            if (!groups.TryGetValue(key, out var group))
+            {
+                groups[key] = group = (new ReportRollupTotals(), new int[days.Count]);
+            }
+
+            return group;
+        }
+
+        foreach (var rollup in slice.Rollups)
+        {
+            var group = Group(department ? rollup.TeamId : rollup.SiteId);
+            group.Totals.Add(rollup);
+            if (rollup.Created > 0 && dayIndex.TryGetValue(BucketOf(rollup.Hour, zone, hourly: false), out var day))
+            {
+                group.Daily[day] += rollup.Created;
+            }
+        }
+
+        foreach (var row in slice.Exact)
+        {
+            var group = Group(department ? row.Row.TeamId ?? Guid.Empty : row.Row.SiteId);
+            row.AddTo(group.Totals, slice.Window, created: true, closed: true);
+            if (row.Created && dayIndex.TryGetValue(BucketOf(row.Row.CreatedAt, zone, hourly: false), out var day))
+            {
+                group.Daily[day]++;
+            }
+        }
+
+        var names = department
+            ? await db.Teams.AsNoTracking().ToDictionaryAsync(t => Key(t.Id)!, t => t.Name, cancellationToken)
+            : await db.Sites.AsNoTracking().ToDictionaryAsync(s => Key(s.Id)!, s => s.Name, cancellationToken);
+        var result = groups
+            .Where(g => !g.Value.Totals.IsEmpty)
+            .Select(g =>
+            {
+                var key = department && g.Key == Guid.Empty ? null : Key(g.Key);
+                return new BreakdownRowDto(key, key is null ? null : names.GetValueOrDefault(key), g.Value.Totals.ToMetrics(), g.Value.Daily);
+            });
+        return new BreakdownDto(slice.Range, by, Order(result));
     }
 
     private static DateTime DayOf(DateTime utc) => new(utc.Year, utc.Month, utc.Day, 0, 0, 0, DateTimeKind.Utc);

@@ -53,6 +53,11 @@ public sealed partial class ReportService(ParleyDbContext db, AccessPolicy acces
             "hour" => true,
             _ => throw new ParleyException(ErrorCatalogue.InvalidReportOption, "interval must be day or hour."),
         };
+        if (await RollupTimeSeriesAsync(actor, request, hourly, cancellationToken) is { } fromRollups)
+        {
+            return fromRollups;
+        }
+
         var (range, window, rows) = await LoadAsync(actor, request, hourly ? MaxHourlyDays : MaxDays, cancellationToken);
         var keys = BucketKeys(range, hourly);
         var byCreated = rows.ToLookup(r => BucketOf(r.CreatedAt, window.Zone, hourly));
@@ -71,6 +76,11 @@ public sealed partial class ReportService(ParleyDbContext db, AccessPolicy acces
         if (by is not ("agent" or "department" or "site" or "label" or "intent"))
         {
             throw new ParleyException(ErrorCatalogue.InvalidReportOption, "by must be agent, department, site, label or intent.");
+        }
+
+        if (await RollupBreakdownAsync(actor, request, by, cancellationToken) is { } fromRollups)
+        {
+            return fromRollups;
         }
 
         var (range, window, rows) = await LoadAsync(actor, request, MaxDays, cancellationToken);
@@ -115,11 +125,13 @@ public sealed partial class ReportService(ParleyDbContext db, AccessPolicy acces
                 var name = g.Key is null ? null : by == "intent" ? g.Key : names.GetValueOrDefault(g.Key);
                 return new BreakdownRowDto(g.Key, name, ReportMath.Compute(group, window), days.ConvertAll(d => daily.GetValueOrDefault(d)));
             })
-            .Where(r => r.Metrics.Created > 0 || r.Metrics.Closed > 0)
-            .OrderByDescending(r => r.Metrics.Created).ThenBy(r => r.Name, StringComparer.Ordinal).ThenBy(r => r.Key, StringComparer.Ordinal)
-            .ToList();
-        return new BreakdownDto(range, by, result);
+            .Where(r => r.Metrics.Created > 0 || r.Metrics.Closed > 0);
+        return new BreakdownDto(range, by, Order(result));
     }
+
+    /// <summary>A breakdown's rows, busiest first, then by name and key (the same order from facts and rollups).</summary>
+    private static List<BreakdownRowDto> Order(IEnumerable<BreakdownRowDto> rows) =>
+        rows.OrderByDescending(r => r.Metrics.Created).ThenBy(r => r.Name, StringComparer.Ordinal).ThenBy(r => r.Key, StringComparer.Ordinal).ToList();
 
     public async Task<CsatReportDto> CsatAsync(Actor actor, ReportRequest request, CancellationToken cancellationToken)
     {
