@@ -181,6 +181,7 @@ public static class ReportScaleBench
                 var rows = new List<Conversation>();
                 var facts = new List<ConversationFacts>();
                 var messages = new List<Message>();
+                var ratings = new List<ConversationRating>();
                 for (var i = done; i < Math.Min(conversations, done + Chunk); i++)
                 {
                     var created = start.AddSeconds(random.NextDouble() * Days * 86400);
@@ -224,6 +225,19 @@ public static class ReportScaleBench
                         CsatScore = closed is not null && random.Next(4) == 0 ? random.Next(1, 6) : null,
                         UpdatedAt = closed ?? created,
                     });
+                    if (facts[^1].CsatScore is { } score)
+                    {
+                        // A third of the ratings carry a comment (the CSAT report lists the newest).
+                        ratings.Add(new ConversationRating
+                        {
+                            ConversationId = c.Id,
+                            ContactId = contact.Id,
+                            Score = score,
+                            Comment = random.Next(3) == 0 ? Phrases[random.Next(Phrases.Length)] : null,
+                            CreatedAt = closed!.Value.AddSeconds(random.Next(5, 600)),
+                        });
+                    }
+
                     for (var m = 0; m < perConversation; m++)
                     {
                         var visitor = m % 2 == 0;
@@ -246,6 +260,7 @@ public static class ReportScaleBench
                 await bulk.InsertAsync(contacts);
                 await bulk.InsertAsync(rows);
                 await bulk.InsertAsync(facts);
+                await bulk.InsertAsync(ratings);
                 await bulk.InsertAsync(messages);
                 Console.Error.Write($"\rseeded {Math.Min(conversations, done + Chunk):N0} conversations, {messageId:N0} messages, {seed.Elapsed.TotalSeconds:F0} s");
             }
@@ -317,7 +332,21 @@ public static class ReportScaleBench
         await TimeAsync("30-day time series by day, one supervisor's department, rollups", runs, async () => $"{(await fromRollups.TimeSeriesAsync(Actor.Agent(supervisor, "sup"), request, "day", default)).Points.Count} days");
         await TimeAsync("30-day time series by day, all departments, exact facts (before)", Math.Max(3, runs / 6), async () => $"{(await exact.TimeSeriesAsync(adminActor, request, "day", default)).Points.Count} days");
         await TimeAsync("30-day breakdown by department, all departments, rollups", runs, async () => $"{(await fromRollups.BreakdownAsync(adminActor, request, "department", default)).Rows.Count} rows");
-        await TimeAsync("30-day breakdown by agent, all departments (facts)", Math.Max(3, runs / 6), async () => $"{(await fromRollups.BreakdownAsync(adminActor, request, "agent", default)).Rows.Count} rows");
+        await TimeAsync("30-day breakdown by agent, all departments, rollups", runs, async () => $"{(await fromRollups.BreakdownAsync(adminActor, request, "agent", default)).Rows.Count} rows");
+        await TimeAsync("30-day breakdown by agent, one supervisor's department, rollups", runs, async () => $"{(await fromRollups.BreakdownAsync(Actor.Agent(supervisor, "sup"), request, "agent", default)).Rows.Count} rows");
+        await TimeAsync("30-day breakdown by agent, all departments, exact facts (before)", Math.Max(3, runs / 6), async () => $"{(await exact.BreakdownAsync(adminActor, request, "agent", default)).Rows.Count} rows");
+        await TimeAsync("30-day response times, all departments, rollups", runs, async () => $"{(await fromRollups.ResponseTimesAsync(adminActor, request, default)).FirstResponse.Count:N0} first responses");
+        await TimeAsync("30-day CSAT with comments, all departments, rollups", runs, async () => $"{(await fromRollups.CsatAsync(adminActor, request, default)).Comments.Count} comments");
+
+        // The Reports page's five requests, as the console sends them at once (docs/reports.md).
+        await TimeAsync("Reports page: its five requests, all departments", runs, async () =>
+        {
+            await fromRollups.SummaryAsync(adminActor, request, default);
+            await fromRollups.TimeSeriesAsync(adminActor, request, "day", default);
+            await fromRollups.ResponseTimesAsync(adminActor, request, default);
+            await fromRollups.CsatAsync(adminActor, request, default);
+            return $"{(await fromRollups.BreakdownAsync(adminActor, request, "agent", default)).Rows.Count} agents";
+        });
 
         var search = scope.ServiceProvider.GetRequiredService<MessageSearch>();
         ClaimsPrincipal Principal(Guid id) => new(new ClaimsIdentity([new Claim(ClaimTypes.NameIdentifier, id.ToString()), new Claim(ClaimTypes.Name, "bench")], "bench"));

@@ -85,13 +85,29 @@ public sealed class ConversationFacts
 }
 
 /// <summary>
-/// One hour (UTC) — or one UTC day, the sum of its hours — of closed conversations for one department and site: the created-side metrics of the closed
+/// One hour (UTC) — or one UTC day, the sum of its hours — of closed conversations for one department and site (and,
+/// at <see cref="AgentLevel"/>, one agent): the created-side metrics of the closed
 /// conversations created in that hour and the closing metrics of those closed in it — counters, sums and duration
 /// histograms (<c>ReportHistogram</c>). Rebuilt from <see cref="ConversationFacts"/> whenever the hour is marked in
 /// <see cref="ReportRollupDirty"/>; never the source of truth. docs/reports.md, "Hourly rollups".
 /// </summary>
 public sealed class ReportRollup
 {
+    /// <summary><see cref="Level"/> of the rows per department and site: summaries, time series, those breakdowns.</summary>
+    public const int DepartmentLevel = 0;
+
+    /// <summary><see cref="Level"/> of the rows per department, site and agent: the breakdown by agent.</summary>
+    public const int AgentLevel = 1;
+
+    /// <summary>
+    /// <see cref="DepartmentLevel"/> or <see cref="AgentLevel"/>: each closed conversation counts once in each level,
+    /// so a report sums one level only.
+    /// </summary>
+    public int Level { get; set; }
+
+    /// <summary>At <see cref="AgentLevel"/> the conversation's assignee (<see cref="Guid.Empty"/> for none); else empty.</summary>
+    public Guid AgentId { get; set; }
+
     /// <summary>The first hour (UTC) the row covers.</summary>
     public DateTime Hour { get; set; }
 
@@ -156,7 +172,7 @@ public sealed class ReportRollup
     {
         modelBuilder.Entity<ReportRollup>(e =>
         {
-            e.HasKey(x => new { x.Span, x.Hour, x.TeamId, x.SiteId });
+            e.HasKey(x => new { x.Level, x.Span, x.Hour, x.TeamId, x.SiteId, x.AgentId });
         });
         modelBuilder.Entity<ReportRollupDirty>(e =>
         {

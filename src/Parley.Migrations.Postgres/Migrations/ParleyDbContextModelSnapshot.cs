@@ -697,8 +697,6 @@ namespace Parley.Migrations.Postgres.Migrations
 
                     b.HasIndex("AssigneeId", "Status");
 
-                    b.HasIndex("AssigneeId", "TeamId", "Id");
-
                     b.HasIndex("ContactId", "CreatedAt");
 
                     b.HasIndex("Status", "LastMessageAt");
@@ -706,6 +704,8 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.HasIndex("TeamId", "QueuedAt")
                         .HasDatabaseName("IX_Conversations_Queue")
                         .HasFilter("\"QueuedAt\" IS NOT NULL");
+
+                    b.HasIndex("AssigneeId", "TeamId", "Id");
 
                     b.HasIndex("SiteId", "Status", "ClosedAt");
 
@@ -1233,6 +1233,9 @@ namespace Parley.Migrations.Postgres.Migrations
 
             modelBuilder.Entity("Parley.Data.ReportRollup", b =>
                 {
+                    b.Property<int>("Level")
+                        .HasColumnType("integer");
+
                     b.Property<int>("Span")
                         .HasColumnType("integer");
 
@@ -1243,6 +1246,9 @@ namespace Parley.Migrations.Postgres.Migrations
                         .HasColumnType("uuid");
 
                     b.Property<Guid>("SiteId")
+                        .HasColumnType("uuid");
+
+                    b.Property<Guid>("AgentId")
                         .HasColumnType("uuid");
 
                     b.Property<int>("Abandoned")
@@ -1318,7 +1324,7 @@ namespace Parley.Migrations.Postgres.Migrations
                     b.Property<double>("ResolutionSum")
                         .HasColumnType("double precision");
 
-                    b.HasKey("Span", "Hour", "TeamId", "SiteId");
+                    b.HasKey("Level", "Span", "Hour", "TeamId", "SiteId", "AgentId");
 
                     b.ToTable("ReportRollups");
                 });

@@ -684,8 +684,6 @@ namespace Parley.Migrations.Sqlite.Migrations
 
                     b.HasIndex("AssigneeId", "Status");
 
-                    b.HasIndex("AssigneeId", "TeamId", "Id");
-
                     b.HasIndex("ContactId", "CreatedAt");
 
                     b.HasIndex("Status", "LastMessageAt");
@@ -693,6 +691,8 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.HasIndex("TeamId", "QueuedAt")
                         .HasDatabaseName("IX_Conversations_Queue")
                         .HasFilter("\"QueuedAt\" IS NOT NULL");
+
+                    b.HasIndex("AssigneeId", "TeamId", "Id");
 
                     b.HasIndex("SiteId", "Status", "ClosedAt");
 
@@ -1212,6 +1212,9 @@ namespace Parley.Migrations.Sqlite.Migrations
 
             modelBuilder.Entity("Parley.Data.ReportRollup", b =>
                 {
+                    b.Property<int>("Level")
+                        .HasColumnType("INTEGER");
+
                     b.Property<int>("Span")
                         .HasColumnType("INTEGER");
 
@@ -1222,6 +1225,9 @@ namespace Parley.Migrations.Sqlite.Migrations
                         .HasColumnType("TEXT");
 
                     b.Property<Guid>("SiteId")
+                        .HasColumnType("TEXT");
+
+                    b.Property<Guid>("AgentId")
                         .HasColumnType("TEXT");
 
                     b.Property<int>("Abandoned")
@@ -1297,7 +1303,7 @@ namespace Parley.Migrations.Sqlite.Migrations
                     b.Property<double>("ResolutionSum")
                         .HasColumnType("REAL");
 
-                    b.HasKey("Span", "Hour", "TeamId", "SiteId");
+                    b.HasKey("Level", "Span", "Hour", "TeamId", "SiteId", "AgentId");
 
                     b.ToTable("ReportRollups");
                 });

@@ -115,8 +115,22 @@ public sealed class ReportRollupTests
                 }
             }
 
+            // The response-time histogram (exact: its bounds are whole seconds within the rollups' one-second buckets)
+            // and CSAT with its comments.
+            var times = await rollups.ResponseTimesAsync(actor, request, ct);
+            var exactTimes = await exact.ResponseTimesAsync(actor, request, ct);
+            Assert.Equal(exactTimes.Buckets, times.Buckets);
+            Assert.Equal(exactTimes.FirstResponse.Count, times.FirstResponse.Count);
+            Within(exactTimes.FirstResponse.Median, times.FirstResponse.Median);
+            Within(exactTimes.QueueWait.P90, times.QueueWait.P90);
+            var csat = await rollups.CsatAsync(actor, request, ct);
+            var exactCsat = await exact.CsatAsync(actor, request, ct);
+            Assert.Equal(exactCsat.Csat.Distribution, csat.Csat.Distribution);
+            Assert.Equal(exactCsat.Csat with { Distribution = [] }, csat.Csat with { Distribution = [] });
+            Assert.Equal(exactCsat.Comments, csat.Comments);
+
             // The breakdowns whose keys the rollups have: the same rows in the same order, sparklines and figures.
-            foreach (var by in new[] { "department", "site" })
+            foreach (var by in new[] { "department", "site", "agent" })
             {
                 if (rolledUp)
                 {
@@ -226,7 +240,8 @@ public sealed class ReportRollupTests
 
         await ReportRollupMaterialiser.RebuildAsync(db, left, ct);
         Assert.False(await db.ReportRollupDirty.AnyAsync(d => d.Hour == hour, ct));
-        Assert.Equal(2, await db.ReportRollups.Where(r => r.Span == 1 && r.Hour == hour).SumAsync(r => r.Created, ct));
+        Assert.Equal(2, await db.ReportRollups.Where(r => r.Level == ReportRollup.DepartmentLevel && r.Span == 1 && r.Hour == hour).SumAsync(r => r.Created, ct));
+        Assert.Equal(2, await db.ReportRollups.Where(r => r.Level == ReportRollup.AgentLevel && r.Span == 1 && r.Hour == hour).SumAsync(r => r.Created, ct));
     }
 
     private static void Within(double? exact, double? fromRollup)

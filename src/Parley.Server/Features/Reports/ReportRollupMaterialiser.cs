@@ -35,6 +35,7 @@ public sealed partial class ReportRollupMaterialiser(IServiceScopeFactory scopes
     public const string LeaseName = "report-rollups";
     private const int HoursPerPass = 200;
     private static readonly TimeSpan Hour = TimeSpan.FromHours(1);
+    private static readonly int[] Levels = [ReportRollup.DepartmentLevel, ReportRollup.AgentLevel];
     private long _rebuilt;
 
     /// <summary>Hours rebuilt since start (tests and the bench wait on it).</summary>
@@ -75,10 +76,10 @@ public sealed partial class ReportRollupMaterialiser(IServiceScopeFactory scopes
         var facts = db.ConversationFacts.AsNoTracking().Where(f => f.ClosedAt != null);
         var created = await ReportService.Project(facts.Where(f => f.CreatedAt >= hour && f.CreatedAt < end)).ToListAsync(cancellationToken);
         var closed = await ReportService.Project(facts.Where(f => f.ClosedAt >= hour && f.ClosedAt < end)).ToListAsync(cancellationToken);
-        var totals = new Dictionary<(Guid Team, Guid Site), ReportRollupTotals>();
-        ReportRollupTotals For(FactRow row)
+        // Every conversation counts once per level: per department and site, and per department, site and agent.
+        var totals = new Dictionary<RollupKey, ReportRollupTotals>();
+        ReportRollupTotals For(RollupKey key)
         {
-            var key = (row.TeamId ?? Guid.Empty, row.SiteId);
             if (!totals.TryGetValue(key, out var t))
             {
                 totals[key] = t = new ReportRollupTotals();
@@ -87,38 +88,42 @@ public sealed partial class ReportRollupMaterialiser(IServiceScopeFactory scopes
             return t;
         }
 
-        foreach (var row in created)
+        foreach (var level in Levels)
         {
-            For(row).AddCreated(row, window);
-        }
+            foreach (var row in created)
+            {
+                For(RollupKey.Of(row, level)).AddCreated(row, window);
+            }
 
-        foreach (var row in closed)
-        {
-            For(row).AddClosed(row, window);
+            foreach (var row in closed)
+            {
+                For(RollupKey.Of(row, level)).AddClosed(row, window);
+            }
         }
 
         await using var tx = await db.Database.BeginTransactionAsync(cancellationToken);
         await db.ReportRollups.Where(r => r.Span == 1 && r.Hour == hour).ExecuteDeleteAsync(cancellationToken);
-        db.ReportRollups.AddRange(totals.Select(t => t.Value.ToRollup(hour, 1, t.Key.Team, t.Key.Site)));
+        db.ReportRollups.AddRange(totals.Select(t => t.Value.ToRollup(hour, 1, t.Key)));
         await db.SaveChangesAsync(cancellationToken);
         db.ChangeTracker.Clear();
 
         // The UTC day's rows: the sum of its hourly rows, rewritten in the same transaction, so they always agree.
         var day = new DateTime(hour.Year, hour.Month, hour.Day, 0, 0, 0, DateTimeKind.Utc);
         var dayEnd = day.AddDays(1);
-        var days = new Dictionary<(Guid Team, Guid Site), ReportRollupTotals>();
+        var days = new Dictionary<RollupKey, ReportRollupTotals>();
         foreach (var r in await db.ReportRollups.AsNoTracking().Where(r => r.Span == 1 && r.Hour >= day && r.Hour < dayEnd).ToListAsync(cancellationToken))
         {
-            if (!days.TryGetValue((r.TeamId, r.SiteId), out var t))
+            var key = RollupKey.Of(r);
+            if (!days.TryGetValue(key, out var t))
             {
-                days[(r.TeamId, r.SiteId)] = t = new ReportRollupTotals();
+                days[key] = t = new ReportRollupTotals();
             }
 
             t.Add(r);
         }
 
         await db.ReportRollups.Where(r => r.Span == 24 && r.Hour == day).ExecuteDeleteAsync(cancellationToken);
-        db.ReportRollups.AddRange(days.Select(t => t.Value.ToRollup(day, 24, t.Key.Team, t.Key.Site)));
+        db.ReportRollups.AddRange(days.Select(t => t.Value.ToRollup(day, 24, t.Key)));
         await db.SaveChangesAsync(cancellationToken);
         db.ChangeTracker.Clear();
         var stamp = mark.Stamp;

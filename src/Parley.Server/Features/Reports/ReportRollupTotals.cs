@@ -31,6 +31,16 @@ public static class ReportHistogram
         bucket < LinearSeconds ? bucket : LinearSeconds * Math.Pow(Ratio, bucket - LinearSeconds);
 }
 
+/// <summary>What one rollup row is for (<see cref="ReportRollup.Level"/>, department, site, agent).</summary>
+public readonly record struct RollupKey(int Level, Guid TeamId, Guid SiteId, Guid AgentId)
+{
+    public static RollupKey Of(ReportRollup r) => new(r.Level, r.TeamId, r.SiteId, r.AgentId);
+
+    /// <summary>A closed conversation's key at <paramref name="level"/>.</summary>
+    public static RollupKey Of(FactRow row, int level) =>
+        new(level, row.TeamId ?? Guid.Empty, row.SiteId, level == ReportRollup.AgentLevel ? row.AssigneeId ?? Guid.Empty : Guid.Empty);
+}
+
 /// <summary>
 /// Sums of report metrics that can be added up: counters, duration sums and histograms. Built from fact rows (the
 /// materialiser, and reports for the hours not rolled up yet) or from <see cref="ReportRollup"/> rows, and turned into
@@ -137,7 +147,7 @@ public sealed class ReportRollupTotals
         }
     }
 
-    public ReportRollup ToRollup(DateTime hour, int span, Guid teamId, Guid siteId)
+    public ReportRollup ToRollup(DateTime hour, int span, RollupKey key)
     {
         var bytes = new List<byte>();
         for (var d = 0; d < Durations; d++)
@@ -159,10 +169,12 @@ public sealed class ReportRollupTotals
 
         return new ReportRollup
         {
+            Level = key.Level,
             Hour = hour,
             Span = span,
-            TeamId = teamId,
-            SiteId = siteId,
+            TeamId = key.TeamId,
+            SiteId = key.SiteId,
+            AgentId = key.AgentId,
             Created = _created,
             Missed = _missed,
             Abandoned = _abandoned,
@@ -188,6 +200,39 @@ public sealed class ReportRollupTotals
             BotResolved = _botResolved,
             Histograms = [.. bytes],
         };
+    }
+
+    /// <summary>
+    /// The first-response and queue-wait counts in each range of <paramref name="bounds"/> (ascending whole seconds, the
+    /// last at most one hour): exact, since below one hour a histogram bucket is one whole second and every bucket
+    /// above lies past the last bound.
+    /// </summary>
+    public (int[] FirstResponse, int[] QueueWait) CountsWithin(double[] bounds)
+    {
+        if (bounds.Any(b => b != Math.Floor(b) || b > ReportHistogram.LinearSeconds))
+        {
+            throw new ArgumentException("Bounds must be whole seconds up to one hour.", nameof(bounds));
+        }
+
+        int[] Regroup(int d)
+        {
+            var counts = new int[bounds.Length];
+            if (_histograms[d] is { } histogram)
+            {
+                for (var b = 0; b < histogram.Length; b++)
+                {
+                    if (histogram[b] > 0)
+                    {
+                        var i = Array.BinarySearch(bounds, ReportHistogram.LowerEdge(b));
+                        counts[i >= 0 ? i : Math.Max(0, ~i - 1)] += histogram[b];
+                    }
+                }
+            }
+
+            return counts;
+        }
+
+        return (Regroup(FirstResponse), Regroup(QueueWait));
     }
 
     public ReportMetrics ToMetrics() =>

@@ -23,6 +23,12 @@ public sealed partial class ReportService
     /// </summary>
     internal sealed record RollupSlice(ReportRange Range, ReportWindow Window, List<ReportRollup> Rollups, List<ExactRow> Exact)
     {
+        /// <summary>
+        /// With day rows: the conversations created per hour of the window, per row key, from the hourly rows the
+        /// day rows sum (what a sparkline by local day needs); marked hours left out, as in <see cref="Rollups"/>.
+        /// </summary>
+        public List<(DateTime Hour, RollupKey Key, int Created)> CreatedByHour { get; init; } = [];
+
         /// <summary>Everything added up (a summary, or one bucket's or one group's share after filtering).</summary>
         public static ReportRollupTotals Sum(IEnumerable<ReportRollup> rollups, IEnumerable<ExactRow> exact, ReportWindow window)
         {
@@ -61,7 +67,7 @@ public sealed partial class ReportService
     /// <returns>Null where the rollups cannot give the exact figures (the caller reads the facts).</returns>
     internal async Task<ReportSummaryDto?> RollupSummaryAsync(Actor actor, ReportRequest request, CancellationToken cancellationToken)
     {
-        if (await RollupSliceAsync(actor, request, MaxDays, dayRows: true, cancellationToken) is not { } slice)
+        if (await RollupSliceAsync(actor, request, MaxDays, ReportRollup.DepartmentLevel, dayRows: true, cancellationToken) is not { } slice)
         {
             return null;
         }
@@ -70,11 +76,11 @@ public sealed partial class ReportService
     }
 
     /// <summary>
-    /// Reads a window's rollups and exact rows, or null where rollups cannot give the exact figures. With
-    /// <paramref name="dayRows"/>, whole UTC days read their day rows (a total); without, every hour its hourly row, so
-    /// the caller can put each hour in a local day or hour of its own.
+    /// Reads a window's rollups at <paramref name="level"/> and the exact rows, or null where rollups cannot give the
+    /// exact figures. With <paramref name="dayRows"/>, whole UTC days read their day rows (a total); without, every hour
+    /// its hourly row, so the caller can put each hour in a local day or hour of its own.
     /// </summary>
-    internal async Task<RollupSlice?> RollupSliceAsync(Actor actor, ReportRequest request, int maxDays, bool dayRows, CancellationToken cancellationToken)
+    internal async Task<RollupSlice?> RollupSliceAsync(Actor actor, ReportRequest request, int maxDays, int level, bool dayRows, CancellationToken cancellationToken, bool createdByHour = false)
     {
         if (!options.Value.UseRollups || request.BusinessHours || request.AgentId is not null || request.LabelId is not null)
         {
@@ -123,9 +129,7 @@ public sealed partial class ReportService
         var staleLo = stale.Count == 0 ? fromUtc : DayOf(stale.Min());
         var staleHi = stale.Count == 0 ? fromUtc : DayOf(stale.Max()).AddDays(1);
         bool WholeDay(DateTime day) => day >= dayLo && day < dayHi && !staleDays.Contains(day);
-        var rollups = db.ReportRollups.AsNoTracking().Where(r =>
-            (r.Span == 24 && r.Hour >= dayLo && r.Hour < dayHi)
-            || (r.Span == 1 && r.Hour >= fromUtc && r.Hour < toUtc && (r.Hour < dayLo || r.Hour >= dayHi || (r.Hour >= staleLo && r.Hour < staleHi))));
+        var rollups = db.ReportRollups.AsNoTracking().Where(r => r.Level == level);
         if (request.TeamId is { } team)
         {
             rollups = rollups.Where(r => r.TeamId == team);
@@ -154,6 +158,17 @@ public sealed partial class ReportService
             rollups = rollups.Where(r => r.SiteId == site);
         }
 
+        var hourly = new List<(DateTime, RollupKey, int)>();
+        if (createdByHour)
+        {
+            var counts = await rollups.Where(r => r.Span == 1 && r.Hour >= fromUtc && r.Hour < toUtc && r.Created > 0)
+                .Select(r => new { r.Hour, r.TeamId, r.SiteId, r.AgentId, r.Created }).ToListAsync(cancellationToken);
+            hourly.AddRange(counts.Where(c => !staleHours.Contains(c.Hour)).Select(c => (c.Hour, new RollupKey(level, c.TeamId, c.SiteId, c.AgentId), c.Created)));
+        }
+
+        rollups = rollups.Where(r =>
+            (r.Span == 24 && r.Hour >= dayLo && r.Hour < dayHi)
+            || (r.Span == 1 && r.Hour >= fromUtc && r.Hour < toUtc && (r.Hour < dayLo || r.Hour >= dayHi || (r.Hour >= staleLo && r.Hour < staleHi))));
         var counted = new List<ReportRollup>();
         foreach (var rollup in await rollups.ToListAsync(cancellationToken))
         {
@@ -183,7 +198,7 @@ public sealed partial class ReportService
         }
 
         var range = new ReportRange(from.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), to.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), zone.Id, request.BusinessHours);
-        return new RollupSlice(range, window, counted, exact);
+        return new RollupSlice(range, window, counted, exact) { CreatedByHour = hourly };
     }
 
     /// <summary>
@@ -192,7 +207,7 @@ public sealed partial class ReportService
     /// </summary>
     internal async Task<TimeSeriesDto?> RollupTimeSeriesAsync(Actor actor, ReportRequest request, bool hourly, CancellationToken cancellationToken)
     {
-        if (await RollupSliceAsync(actor, request, hourly ? MaxHourlyDays : MaxDays, dayRows: false, cancellationToken) is not { } slice)
+        if (await RollupSliceAsync(actor, request, hourly ? MaxHourlyDays : MaxDays, ReportRollup.DepartmentLevel, dayRows: false, cancellationToken) is not { } slice)
         {
             return null;
         }
@@ -230,18 +245,25 @@ public sealed partial class ReportService
     }
 
     /// <summary>
-    /// A breakdown by department or site from the hourly rollups (their keys), with each group's conversations created
-    /// per local day for its sparkline. Agents, labels and intents are not rollup keys: those read the facts.
+    /// A breakdown by department, site or agent from the rollups (their keys): each group's figures from the day rows
+    /// (hourly at the window's edges) and its conversations created per local day, for the sparkline, from the hourly
+    /// rows' counts. Labels and intents are not rollup keys: those read the facts.
     /// </summary>
     internal async Task<BreakdownDto?> RollupBreakdownAsync(Actor actor, ReportRequest request, string by, CancellationToken cancellationToken)
     {
-        if (by is not ("department" or "site")
-            || await RollupSliceAsync(actor, request, MaxDays, dayRows: false, cancellationToken) is not { } slice)
+        Func<RollupKey, Guid>? keyOf = by switch
+        {
+            "department" => k => k.TeamId,
+            "site" => k => k.SiteId,
+            "agent" => k => k.AgentId,
+            _ => null,
+        };
+        var level = by == "agent" ? ReportRollup.AgentLevel : ReportRollup.DepartmentLevel;
+        if (keyOf is null || await RollupSliceAsync(actor, request, MaxDays, level, dayRows: true, cancellationToken, createdByHour: true) is not { } slice)
         {
             return null;
         }
 
-        var department = by == "department";
         var zone = slice.Window.Zone;
         var days = BucketKeys(slice.Range, hourly: false);
         var dayIndex = days.Select((d, i) => (d, i)).ToDictionary(x => x.d, x => x.i);
@@ -258,17 +280,27 @@ public sealed partial class ReportService
 
         foreach (var rollup in slice.Rollups)
         {
-            var group = Group(department ? rollup.TeamId : rollup.SiteId);
-            group.Totals.Add(rollup);
-            if (rollup.Created > 0 && dayIndex.TryGetValue(BucketOf(rollup.Hour, zone, hourly: false), out var day))
+            Group(keyOf(RollupKey.Of(rollup))).Totals.Add(rollup);
+        }
+
+        // Each local day's conversations: an hour's count goes to the day holding it (whole-hour zones only get here).
+        var dayOfHour = new Dictionary<DateTime, int>();
+        foreach (var (hour, key, created) in slice.CreatedByHour)
+        {
+            if (!dayOfHour.TryGetValue(hour, out var day))
             {
-                group.Daily[day] += rollup.Created;
+                dayOfHour[hour] = day = dayIndex.GetValueOrDefault(BucketOf(hour, zone, hourly: false), -1);
+            }
+
+            if (day >= 0)
+            {
+                Group(keyOf(key)).Daily[day] += created;
             }
         }
 
         foreach (var row in slice.Exact)
         {
-            var group = Group(department ? row.Row.TeamId ?? Guid.Empty : row.Row.SiteId);
+            var group = Group(keyOf(RollupKey.Of(row.Row, level)));
             row.AddTo(group.Totals, slice.Window, created: true, closed: true);
             if (row.Created && dayIndex.TryGetValue(BucketOf(row.Row.CreatedAt, zone, hourly: false), out var day))
             {
@@ -276,14 +308,18 @@ public sealed partial class ReportService
             }
         }
 
-        var names = department
-            ? await db.Teams.AsNoTracking().ToDictionaryAsync(t => Key(t.Id)!, t => t.Name, cancellationToken)
-            : await db.Sites.AsNoTracking().ToDictionaryAsync(s => Key(s.Id)!, s => s.Name, cancellationToken);
+        var names = by switch
+        {
+            "department" => await db.Teams.AsNoTracking().ToDictionaryAsync(t => Key(t.Id)!, t => t.Name, cancellationToken),
+            "site" => await db.Sites.AsNoTracking().ToDictionaryAsync(s => Key(s.Id)!, s => s.Name, cancellationToken),
+            _ => await db.Users.AsNoTracking().ToDictionaryAsync(u => Key(u.Id)!, u => u.DisplayName, cancellationToken),
+        };
         var result = groups
             .Where(g => !g.Value.Totals.IsEmpty)
             .Select(g =>
             {
-                var key = department && g.Key == Guid.Empty ? null : Key(g.Key);
+                // No department or no agent is the empty id in a rollup and a null key in a breakdown.
+                var key = by != "site" && g.Key == Guid.Empty ? null : Key(g.Key);
                 return new BreakdownRowDto(key, key is null ? null : names.GetValueOrDefault(key), g.Value.Totals.ToMetrics(), g.Value.Daily);
             });
         return new BreakdownDto(slice.Range, by, Order(result));

@@ -135,8 +135,19 @@ public sealed partial class ReportService(ParleyDbContext db, AccessPolicy acces
 
     public async Task<CsatReportDto> CsatAsync(Actor actor, ReportRequest request, CancellationToken cancellationToken)
     {
+        if (await RollupSliceAsync(actor, request, MaxDays, ReportRollup.DepartmentLevel, dayRows: true, cancellationToken) is { } slice)
+        {
+            var csat = RollupSlice.Sum(slice.Rollups, slice.Exact, slice.Window).ToMetrics().Csat;
+            return new CsatReportDto(slice.Range, csat, await CsatCommentsAsync(actor, request, slice.Window, cancellationToken));
+        }
+
         var (range, window, rows) = await LoadAsync(actor, request, MaxDays, cancellationToken);
-        var metrics = ReportMath.Compute(rows, window);
+        return new CsatReportDto(range, ReportMath.Compute(rows, window).Csat, await CsatCommentsAsync(actor, request, window, cancellationToken));
+    }
+
+    /// <summary>The newest CSAT comments of the conversations closed in the window (up to <see cref="CommentLimit"/>).</summary>
+    private async Task<List<CsatCommentDto>> CsatCommentsAsync(Actor actor, ReportRequest request, ReportWindow window, CancellationToken cancellationToken)
+    {
         var facts = await FilteredAsync(actor, request, cancellationToken);
         var from = window.FromUtc;
         var to = window.ToUtc;
@@ -149,16 +160,23 @@ public sealed partial class ReportService(ParleyDbContext db, AccessPolicy acces
                                 orderby r.CreatedAt descending, r.ConversationId
                                 select new { f.ConversationId, f.TeamId, f.CreatedAt, r.Score, r.Comment, RatedAt = r.CreatedAt, f.AssigneeId, AgentName = u == null ? null : u.DisplayName })
             .Take(CommentLimit * 5).ToListAsync(cancellationToken);
-        var comments = candidates
+        return candidates
             .Where(c => window.Counts(new FactRow { TeamId = c.TeamId, CreatedAt = c.CreatedAt }))
             .Take(CommentLimit)
             .Select(c => new CsatCommentDto(c.ConversationId, c.Score, c.Comment!, c.RatedAt, c.AssigneeId, c.AgentName))
             .ToList();
-        return new CsatReportDto(range, metrics.Csat, comments);
     }
 
     public async Task<ResponseTimesDto> ResponseTimesAsync(Actor actor, ReportRequest request, CancellationToken cancellationToken)
     {
+        if (await RollupSliceAsync(actor, request, MaxDays, ReportRollup.DepartmentLevel, dayRows: true, cancellationToken) is { } slice)
+        {
+            var totals = RollupSlice.Sum(slice.Rollups, slice.Exact, slice.Window);
+            var (firstResponses, queueWaits) = totals.CountsWithin(BucketBounds);
+            var summed = totals.ToMetrics();
+            return new ResponseTimesDto(slice.Range, summed.FirstResponse, summed.QueueWait, DurationBuckets(firstResponses, queueWaits));
+        }
+
         var (range, window, rows) = await LoadAsync(actor, request, MaxDays, cancellationToken);
         var firstResponse = new int[BucketBounds.Length];
         var queueWait = new int[BucketBounds.Length];
@@ -176,9 +194,11 @@ public sealed partial class ReportService(ParleyDbContext db, AccessPolicy acces
         }
 
         var metrics = ReportMath.Compute(rows, window);
-        var buckets = BucketBounds.Select((from, i) => new DurationBucketDto(from, i + 1 < BucketBounds.Length ? BucketBounds[i + 1] : null, firstResponse[i], queueWait[i])).ToList();
-        return new ResponseTimesDto(range, metrics.FirstResponse, metrics.QueueWait, buckets);
+        return new ResponseTimesDto(range, metrics.FirstResponse, metrics.QueueWait, DurationBuckets(firstResponse, queueWait));
     }
+
+    private static List<DurationBucketDto> DurationBuckets(int[] firstResponse, int[] queueWait) =>
+        BucketBounds.Select((from, i) => new DurationBucketDto(from, i + 1 < BucketBounds.Length ? BucketBounds[i + 1] : null, firstResponse[i], queueWait[i])).ToList();
 
     private static int BucketIndex(double seconds)
     {

@@ -1,0 +1,73 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
+using Microsoft.Extensions.DependencyInjection;
+using Parley.Data;
+using Parley.Server.Features.Reports;
+using Parley.Tests.Infrastructure;
+
+namespace Parley.Tests.Reports;
+
+/// <summary>
+/// The migration that adds rollup rows per agent (<c>ReportAgentRollups</c>) on a database that already has rollups:
+/// the department rows stay, every hour with a closed conversation is marked so the agent rows get built, and going
+/// back down removes the agent rows before the key shrinks.
+/// </summary>
+public sealed class ReportRollupUpgradeTests
+{
+    [Theory]
+    [BothStores]
+    public async Task AgentRollupMigration_KeepsDepartmentRows_AndMarksTheHoursForAgentRows(Store store)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var storage = await TestStorage.CreateAsync(store);
+        await using var server = await ParleyServer.StartAsync(storage, new Dictionary<string, string?> { ["Parley:Reports:RollupIntervalSeconds"] = "3600" });
+        await using var scope = server.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
+        var site = await db.Sites.Select(s => s.Id).FirstAsync(ct);
+        var admin = await db.Users.Where(u => u.Email == ParleyServer.AdminEmail).Select(u => u.Id).FirstAsync(ct);
+        var created = new DateTime(2026, 3, 2, 5, 10, 0, DateTimeKind.Utc);
+        var closed = created.AddHours(2);
+        var contact = new Contact { Id = Guid.CreateVersion7(), SiteId = site, CreatedAt = created, LastSeenAt = created };
+        var conversation = new Conversation { Id = Guid.CreateVersion7(), SiteId = site, ContactId = contact.Id, AssigneeId = admin, Status = ConversationStatus.Closed, CreatedAt = created, UpdatedAt = created, ClosedAt = closed };
+        db.Contacts.Add(contact);
+        db.Conversations.Add(conversation);
+        db.ConversationFacts.Add(new ConversationFacts { ConversationId = conversation.Id, SiteId = site, AssigneeId = admin, CreatedAt = created, FirstAssignedAt = created, ClosedAt = closed, MessagesIn = 1, UpdatedAt = created });
+        await db.SaveChangesAsync(ct);
+        db.ChangeTracker.Clear();
+        await ReportRollupMaterialiser.MarkAllAsync(db, ct);
+        var materialiser = server.Services.GetRequiredService<ReportRollupMaterialiser>();
+        while (await materialiser.RunOnceAsync(ct) > 0)
+        {
+        }
+
+        Assert.Equal(2, await db.ReportRollups.CountAsync(r => r.Level == ReportRollup.AgentLevel && r.Span == 1 && r.AgentId == admin, ct));
+        var departmentRows = await db.ReportRollups.CountAsync(r => r.Level == ReportRollup.DepartmentLevel, ct);
+
+        // Down to the release before: the agent rows go, the department rows stay.
+        var migrator = db.GetService<IMigrator>();
+        var all = db.Database.GetMigrations().ToList();
+        var index = all.FindIndex(m => m.EndsWith("_ReportAgentRollups", StringComparison.Ordinal));
+        await migrator.MigrateAsync(all[index - 1], ct);
+        await using (var cmd = db.Database.GetDbConnection().CreateCommand())
+        {
+            await db.Database.OpenConnectionAsync(ct);
+            cmd.CommandText = """SELECT COUNT(*) FROM "ReportRollups" """;
+            Assert.Equal(departmentRows, Convert.ToInt32(await cmd.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture));
+            await db.Database.CloseConnectionAsync();
+        }
+
+        // And up again, as an upgrade from that release: both hours of the conversation are marked for the agent rows.
+        await migrator.MigrateAsync(cancellationToken: ct);
+        Assert.Equal(departmentRows, await db.ReportRollups.CountAsync(r => r.Level == ReportRollup.DepartmentLevel, ct));
+        Assert.Equal(0, await db.ReportRollups.CountAsync(r => r.Level == ReportRollup.AgentLevel, ct));
+        var marked = await db.ReportRollupDirty.Select(d => d.Hour).ToListAsync(ct);
+        Assert.Contains(ReportRollupMaterialiser.HourOf(created), marked);
+        Assert.Contains(ReportRollupMaterialiser.HourOf(closed), marked);
+        while (await materialiser.RunOnceAsync(ct) > 0)
+        {
+        }
+
+        Assert.Equal(2, await db.ReportRollups.CountAsync(r => r.Level == ReportRollup.AgentLevel && r.Span == 1 && r.AgentId == admin, ct));
+    }
+}
