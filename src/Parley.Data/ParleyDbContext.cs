@@ -258,6 +258,8 @@ public sealed class ParleyDbContext(DbContextOptions<ParleyDbContext> options) :
             e.HasKey(x => x.ConversationId);
             e.Property(x => x.Comment).HasMaxLength(2000);
             e.HasOne<Conversation>().WithMany().HasForeignKey(x => x.ConversationId).OnDelete(DeleteBehavior.Cascade);
+            // The CSAT report's newest comments, walked newest first (comments only).
+            e.HasIndex(x => x.CreatedAt).HasFilter("\"Comment\" IS NOT NULL");
         });
 
         modelBuilder.Entity<Conversation>()

@@ -827,6 +827,9 @@ namespace Parley.Migrations.Postgres.Migrations
 
                     b.HasKey("ConversationId");
 
+                    b.HasIndex("CreatedAt")
+                        .HasFilter("\"Comment\" IS NOT NULL");
+
                     b.ToTable("ConversationRatings");
                 });
 

@@ -814,6 +814,9 @@ namespace Parley.Migrations.Sqlite.Migrations
 
                     b.HasKey("ConversationId");
 
+                    b.HasIndex("CreatedAt")
+                        .HasFilter("\"Comment\" IS NOT NULL");
+
                     b.ToTable("ConversationRatings");
                 });
 

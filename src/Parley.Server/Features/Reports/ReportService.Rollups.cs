@@ -23,11 +23,11 @@ public sealed partial class ReportService
     /// </summary>
     internal sealed record RollupSlice(ReportRange Range, ReportWindow Window, List<ReportRollup> Rollups, List<ExactRow> Exact)
     {
-        /// <summary>
-        /// With day rows: the conversations created per hour of the window, per row key, from the hourly rows the
-        /// day rows sum (what a sparkline by local day needs); marked hours left out, as in <see cref="Rollups"/>.
-        /// </summary>
-        public List<(DateTime Hour, RollupKey Key, int Created)> CreatedByHour { get; init; } = [];
+        /// <summary>The rows of the slice's level with its department, site and sandbox filters (any span, any hour).</summary>
+        public required IQueryable<ReportRollup> Filtered { get; init; }
+
+        /// <summary>The window's marked hours (their conversations are in <see cref="Exact"/>).</summary>
+        public required List<DateTime> StaleHours { get; init; }
 
         /// <summary>Everything added up (a summary, or one bucket's or one group's share after filtering).</summary>
         public static ReportRollupTotals Sum(IEnumerable<ReportRollup> rollups, IEnumerable<ExactRow> exact, ReportWindow window)
@@ -80,7 +80,7 @@ public sealed partial class ReportService
     /// exact figures. With <paramref name="dayRows"/>, whole UTC days read their day rows (a total); without, every hour
     /// its hourly row, so the caller can put each hour in a local day or hour of its own.
     /// </summary>
-    internal async Task<RollupSlice?> RollupSliceAsync(Actor actor, ReportRequest request, int maxDays, int level, bool dayRows, CancellationToken cancellationToken, bool createdByHour = false)
+    internal async Task<RollupSlice?> RollupSliceAsync(Actor actor, ReportRequest request, int maxDays, int level, bool dayRows, CancellationToken cancellationToken)
     {
         if (!options.Value.UseRollups || request.BusinessHours || request.AgentId is not null || request.LabelId is not null)
         {
@@ -123,11 +123,11 @@ public sealed partial class ReportService
 
         // Whole UTC days inside the window with no stale hour read their day rows (when asked for); every other hour
         // its hourly rows.
-        var dayLo = DayOf(fromUtc) == fromUtc ? fromUtc : DayOf(fromUtc).AddDays(1);
-        var dayHi = !dayRows ? dayLo : DayOf(toUtc) < dayLo ? dayLo : DayOf(toUtc);
-        var staleDays = staleHours.Select(DayOf).ToHashSet();
-        var staleLo = stale.Count == 0 ? fromUtc : DayOf(stale.Min());
-        var staleHi = stale.Count == 0 ? fromUtc : DayOf(stale.Max()).AddDays(1);
+        var dayLo = ReportRollupMaterialiser.DayOf(fromUtc) == fromUtc ? fromUtc : ReportRollupMaterialiser.DayOf(fromUtc).AddDays(1);
+        var dayHi = !dayRows ? dayLo : ReportRollupMaterialiser.DayOf(toUtc) < dayLo ? dayLo : ReportRollupMaterialiser.DayOf(toUtc);
+        var staleDays = staleHours.Select(ReportRollupMaterialiser.DayOf).ToHashSet();
+        var staleLo = stale.Count == 0 ? fromUtc : ReportRollupMaterialiser.DayOf(stale.Min());
+        var staleHi = stale.Count == 0 ? fromUtc : ReportRollupMaterialiser.DayOf(stale.Max()).AddDays(1);
         bool WholeDay(DateTime day) => day >= dayLo && day < dayHi && !staleDays.Contains(day);
         var rollups = db.ReportRollups.AsNoTracking().Where(r => r.Level == level);
         if (request.TeamId is { } team)
@@ -158,21 +158,14 @@ public sealed partial class ReportService
             rollups = rollups.Where(r => r.SiteId == site);
         }
 
-        var hourly = new List<(DateTime, RollupKey, int)>();
-        if (createdByHour)
-        {
-            var counts = await rollups.Where(r => r.Span == 1 && r.Hour >= fromUtc && r.Hour < toUtc && r.Created > 0)
-                .Select(r => new { r.Hour, r.TeamId, r.SiteId, r.AgentId, r.Created }).ToListAsync(cancellationToken);
-            hourly.AddRange(counts.Where(c => !staleHours.Contains(c.Hour)).Select(c => (c.Hour, new RollupKey(level, c.TeamId, c.SiteId, c.AgentId), c.Created)));
-        }
-
+        var filtered = rollups;
         rollups = rollups.Where(r =>
             (r.Span == 24 && r.Hour >= dayLo && r.Hour < dayHi)
             || (r.Span == 1 && r.Hour >= fromUtc && r.Hour < toUtc && (r.Hour < dayLo || r.Hour >= dayHi || (r.Hour >= staleLo && r.Hour < staleHi))));
         var counted = new List<ReportRollup>();
         foreach (var rollup in await rollups.ToListAsync(cancellationToken))
         {
-            if (rollup.Span == 24 ? WholeDay(rollup.Hour) : !WholeDay(DayOf(rollup.Hour)) && !staleHours.Contains(rollup.Hour))
+            if (rollup.Span == 24 ? WholeDay(rollup.Hour) : !WholeDay(ReportRollupMaterialiser.DayOf(rollup.Hour)) && !staleHours.Contains(rollup.Hour))
             {
                 counted.Add(rollup);
             }
@@ -198,7 +191,7 @@ public sealed partial class ReportService
         }
 
         var range = new ReportRange(from.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), to.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), zone.Id, request.BusinessHours);
-        return new RollupSlice(range, window, counted, exact) { CreatedByHour = hourly };
+        return new RollupSlice(range, window, counted, exact) { Filtered = filtered, StaleHours = stale };
     }
 
     /// <summary>
@@ -259,7 +252,7 @@ public sealed partial class ReportService
             _ => null,
         };
         var level = by == "agent" ? ReportRollup.AgentLevel : ReportRollup.DepartmentLevel;
-        if (keyOf is null || await RollupSliceAsync(actor, request, MaxDays, level, dayRows: true, cancellationToken, createdByHour: true) is not { } slice)
+        if (keyOf is null || await RollupSliceAsync(actor, request, MaxDays, level, dayRows: true, cancellationToken) is not { } slice)
         {
             return null;
         }
@@ -283,18 +276,11 @@ public sealed partial class ReportService
             Group(keyOf(RollupKey.Of(rollup))).Totals.Add(rollup);
         }
 
-        // Each local day's conversations: an hour's count goes to the day holding it (whole-hour zones only get here).
-        var dayOfHour = new Dictionary<DateTime, int>();
-        foreach (var (hour, key, created) in slice.CreatedByHour)
+        foreach (var (localDay, key, created) in await CreatedPerLocalDayAsync(slice, by, cancellationToken))
         {
-            if (!dayOfHour.TryGetValue(hour, out var day))
+            if (dayIndex.TryGetValue(localDay.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), out var day))
             {
-                dayOfHour[hour] = day = dayIndex.GetValueOrDefault(BucketOf(hour, zone, hourly: false), -1);
-            }
-
-            if (day >= 0)
-            {
-                Group(keyOf(key)).Daily[day] += created;
+                Group(key).Daily[day] += created;
             }
         }
 
@@ -325,5 +311,56 @@ public sealed partial class ReportService
         return new BreakdownDto(slice.Range, by, Order(result));
     }
 
-    private static DateTime DayOf(DateTime utc) => new(utc.Year, utc.Month, utc.Day, 0, 0, 0, DateTimeKind.Utc);
+    /// <summary>
+    /// Conversations created per local day and group key (department, site or agent), summed in the database from the
+    /// hourly rows' counts, marked hours left out (their conversations are exact rows): one query per stretch of the
+    /// window with one UTC offset (one, or a few across DST changes), so a sparkline reads a few hundred sums instead
+    /// of every hour's row (72,000 rows per agent breakdown at a million conversations).
+    /// </summary>
+    private static async Task<List<(DateTime Day, Guid Key, int Created)>> CreatedPerLocalDayAsync(RollupSlice slice, string by, CancellationToken cancellationToken)
+    {
+        var zone = slice.Window.Zone;
+        var stale = slice.StaleHours;
+        var result = new List<(DateTime, Guid, int)>();
+        for (var from = slice.Window.FromUtc; from < slice.Window.ToUtc;)
+        {
+            var offset = zone.GetUtcOffset(from);
+            var to = from.AddHours(1);
+            while (to < slice.Window.ToUtc && zone.GetUtcOffset(to) == offset)
+            {
+                to = to.AddHours(1);
+            }
+
+            var (lo, hi, hours) = (from, to, offset.TotalHours);
+            var rows = slice.Filtered.Where(r => r.Span == 1 && r.Hour >= lo && r.Hour < hi && r.Created > 0);
+            if (stale.Count > 0)
+            {
+                rows = rows.Where(r => !stale.Contains(r.Hour));
+            }
+
+            var keyed = by switch
+            {
+                "agent" => rows.Select(r => new HourCount { Hour = r.Hour, Key = r.AgentId, Created = r.Created }),
+                "site" => rows.Select(r => new HourCount { Hour = r.Hour, Key = r.SiteId, Created = r.Created }),
+                _ => rows.Select(r => new HourCount { Hour = r.Hour, Key = r.TeamId, Created = r.Created }),
+            };
+            var sums = await keyed.GroupBy(x => new { Day = x.Hour.AddHours(hours).Date, x.Key })
+                .Select(g => new { g.Key.Day, g.Key.Key, Created = g.Sum(x => x.Created) })
+                .ToListAsync(cancellationToken);
+            result.AddRange(sums.Select(x => (x.Day, x.Key, x.Created)));
+            from = to;
+        }
+
+        return result;
+    }
+
+    /// <summary>An hourly row's count under one group key (a class with init members, so EF Core can group over it).</summary>
+    private sealed class HourCount
+    {
+        public DateTime Hour { get; init; }
+
+        public Guid Key { get; init; }
+
+        public int Created { get; init; }
+    }
 }

@@ -145,26 +145,60 @@ public sealed partial class ReportService(ParleyDbContext db, AccessPolicy acces
         return new CsatReportDto(range, ReportMath.Compute(rows, window).Csat, await CsatCommentsAsync(actor, request, window, cancellationToken));
     }
 
-    /// <summary>The newest CSAT comments of the conversations closed in the window (up to <see cref="CommentLimit"/>).</summary>
+    /// <summary>Ratings with a comment read per step of <see cref="CsatCommentsAsync"/>, newest first.</summary>
+    private const int CommentPage = 500;
+
+    /// <summary>
+    /// The newest CSAT comments (up to <see cref="CommentLimit"/>) of the conversations closed in the window that the
+    /// caller may see. Driven by the ratings with a comment, newest first (index on their time, comments only), a page
+    /// at a time, each page matched against the facts by id: the work follows the comments returned, not the
+    /// conversations closed in the window (a third of a million facts for 30 days at a million conversations, 1 s
+    /// when the facts drove it). A rating is made after its conversation closed, so ratings older than the window are
+    /// not read (a conversation rated, reopened and closed again in the window keeps its older comment out of it).
+    /// </summary>
     private async Task<List<CsatCommentDto>> CsatCommentsAsync(Actor actor, ReportRequest request, ReportWindow window, CancellationToken cancellationToken)
     {
         var facts = await FilteredAsync(actor, request, cancellationToken);
         var from = window.FromUtc;
         var to = window.ToUtc;
-        var candidates = await (from f in facts
-                                where f.ClosedAt >= @from && f.ClosedAt < to && f.CsatScore != null
-                                join r in db.ConversationRatings.AsNoTracking() on f.ConversationId equals r.ConversationId
-                                where r.Comment != null
-                                join u in db.Users.AsNoTracking() on f.AssigneeId equals u.Id into agents
-                                from u in agents.DefaultIfEmpty()
-                                orderby r.CreatedAt descending, r.ConversationId
-                                select new { f.ConversationId, f.TeamId, f.CreatedAt, r.Score, r.Comment, RatedAt = r.CreatedAt, f.AssigneeId, AgentName = u == null ? null : u.DisplayName })
-            .Take(CommentLimit * 5).ToListAsync(cancellationToken);
-        return candidates
-            .Where(c => window.Counts(new FactRow { TeamId = c.TeamId, CreatedAt = c.CreatedAt }))
-            .Take(CommentLimit)
-            .Select(c => new CsatCommentDto(c.ConversationId, c.Score, c.Comment!, c.RatedAt, c.AssigneeId, c.AgentName))
-            .ToList();
+        var comments = new List<CsatCommentDto>();
+        var withComment = db.ConversationRatings.AsNoTracking().Where(r => r.Comment != null && r.CreatedAt >= from);
+        DateTime? before = null;
+        while (comments.Count < CommentLimit)
+        {
+            var ratings = before is { } cursor ? withComment.Where(r => r.CreatedAt < cursor) : withComment;
+            var page = await ratings.OrderByDescending(r => r.CreatedAt).Select(r => new { r.ConversationId, r.CreatedAt }).Take(CommentPage).ToListAsync(cancellationToken);
+            if (page.Count == 0)
+            {
+                break;
+            }
+
+            // A full page may stop inside a run of equal times: take that whole run, and continue below it.
+            var oldest = page[^1].CreatedAt;
+            var ids = page.Count < CommentPage
+                ? page.Select(p => p.ConversationId).ToList()
+                : page.Where(p => p.CreatedAt > oldest).Select(p => p.ConversationId)
+                    .Concat(await withComment.Where(r => r.CreatedAt == oldest).Select(r => r.ConversationId).ToListAsync(cancellationToken)).ToList();
+            var matched = await (from f in facts
+                                 where ids.Contains(f.ConversationId) && f.ClosedAt >= @from && f.ClosedAt < to && f.CsatScore != null
+                                 join r in db.ConversationRatings.AsNoTracking() on f.ConversationId equals r.ConversationId
+                                 join u in db.Users.AsNoTracking() on f.AssigneeId equals u.Id into agents
+                                 from u in agents.DefaultIfEmpty()
+                                 select new { f.ConversationId, f.TeamId, f.CreatedAt, r.Score, r.Comment, RatedAt = r.CreatedAt, f.AssigneeId, AgentName = u == null ? null : u.DisplayName })
+                .ToListAsync(cancellationToken);
+            comments.AddRange(matched
+                .Where(c => window.Counts(new FactRow { TeamId = c.TeamId, CreatedAt = c.CreatedAt }))
+                .OrderByDescending(c => c.RatedAt).ThenBy(c => c.ConversationId)
+                .Select(c => new CsatCommentDto(c.ConversationId, c.Score, c.Comment!, c.RatedAt, c.AssigneeId, c.AgentName)));
+            if (page.Count < CommentPage)
+            {
+                break;
+            }
+
+            before = oldest;
+        }
+
+        return comments.Count > CommentLimit ? comments[..CommentLimit] : comments;
     }
 
     public async Task<ResponseTimesDto> ResponseTimesAsync(Actor actor, ReportRequest request, CancellationToken cancellationToken)
