@@ -19,6 +19,9 @@ public abstract class LeasedPassWorker(IServiceScopeFactory scopes, TimeProvider
     // When this process's lease, by its last renewal, enters the second half of its term; null: not held (guarded by _pass).
     private DateTime? _renewAfter;
 
+    /// <summary>The clock the passes run on (tests: a fake one).</summary>
+    protected TimeProvider Time => time;
+
     protected abstract string Lease { get; }
 
     protected abstract TimeSpan LeaseDuration { get; }

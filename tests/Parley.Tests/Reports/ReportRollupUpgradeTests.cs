@@ -70,4 +70,56 @@ public sealed class ReportRollupUpgradeTests
 
         Assert.Equal(2, await db.ReportRollups.CountAsync(r => r.Level == ReportRollup.AgentLevel && r.Span == 1 && r.AgentId == admin, ct));
     }
+
+    /// <summary>
+    /// During a rolling upgrade a node of the older release rebuilds an hour: it deletes both levels' rows, writes the
+    /// department rows only, and re-sums the day over both levels. The audit finds both disagreements and the passes
+    /// repair them.
+    /// </summary>
+    [Theory]
+    [BothStores]
+    public async Task AnOlderNodesRebuild_IsFoundByTheAudit_AndRepaired(Store store)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var storage = await TestStorage.CreateAsync(store);
+        await using var server = await ParleyServer.StartAsync(storage, new Dictionary<string, string?> { ["Parley:Reports:RollupIntervalSeconds"] = "3600" });
+        await using var scope = server.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
+        var site = await db.Sites.Select(s => s.Id).FirstAsync(ct);
+        var admin = await db.Users.Where(u => u.Email == ParleyServer.AdminEmail).Select(u => u.Id).FirstAsync(ct);
+        var hour = new DateTime(2026, 3, 2, 5, 0, 0, DateTimeKind.Utc);
+        for (var i = 0; i < 3; i++)
+        {
+            var at = hour.AddMinutes(i * 10);
+            var contact = new Contact { Id = Guid.CreateVersion7(), SiteId = site, CreatedAt = at, LastSeenAt = at };
+            var conversation = new Conversation { Id = Guid.CreateVersion7(), SiteId = site, ContactId = contact.Id, AssigneeId = admin, Status = ConversationStatus.Closed, CreatedAt = at, UpdatedAt = at, ClosedAt = at.AddMinutes(5) };
+            db.Contacts.Add(contact);
+            db.Conversations.Add(conversation);
+            db.ConversationFacts.Add(new ConversationFacts { ConversationId = conversation.Id, SiteId = site, AssigneeId = admin, CreatedAt = at, FirstAssignedAt = at, ClosedAt = at.AddMinutes(5), MessagesIn = 1, UpdatedAt = at });
+        }
+
+        await db.SaveChangesAsync(ct);
+        db.ChangeTracker.Clear();
+        await ReportRollupMaterialiser.MarkAllAsync(db, ct);
+        var materialiser = server.Services.GetRequiredService<ReportRollupMaterialiser>();
+        while (await materialiser.RunOnceAsync(ct) > 0)
+        {
+        }
+
+        Assert.Equal(0, await ReportRollupMaterialiser.AuditAsync(db, ct)); // consistent rollups: nothing to mark
+
+        // What the older node leaves behind.
+        await db.ReportRollups.Where(r => r.Level == ReportRollup.AgentLevel && r.Span == 1 && r.Hour == hour).ExecuteDeleteAsync(ct);
+        await db.ReportRollups.Where(r => r.Level == ReportRollup.DepartmentLevel && r.Span == 24).ExecuteUpdateAsync(s => s.SetProperty(r => r.Created, r => r.Created * 2), ct);
+
+        Assert.Equal(1, await ReportRollupMaterialiser.AuditAsync(db, ct)); // the hour (which is also the day's first)
+        Assert.True(await db.ReportRollupDirty.AnyAsync(d => d.Hour == hour, ct));
+        while (await materialiser.RunOnceAsync(ct) > 0)
+        {
+        }
+
+        Assert.Equal(3, await db.ReportRollups.Where(r => r.Level == ReportRollup.AgentLevel && r.Span == 1 && r.Hour == hour).SumAsync(r => r.Created, ct));
+        Assert.Equal(3, await db.ReportRollups.Where(r => r.Level == ReportRollup.DepartmentLevel && r.Span == 24).SumAsync(r => r.Created, ct));
+        Assert.Equal(0, await ReportRollupMaterialiser.AuditAsync(db, ct));
+    }
 }

@@ -37,6 +37,10 @@ public sealed partial class ReportRollupMaterialiser(IServiceScopeFactory scopes
     private static readonly TimeSpan Hour = TimeSpan.FromHours(1);
     private static readonly int[] Levels = [ReportRollup.DepartmentLevel, ReportRollup.AgentLevel];
     private long _rebuilt;
+    private DateTimeOffset? _nextAudit;
+
+    /// <summary>How often <see cref="AuditAsync"/> runs (and once at each node's first pass).</summary>
+    internal static readonly TimeSpan AuditInterval = TimeSpan.FromHours(1);
 
     /// <summary>Hours rebuilt since start (tests and the bench wait on it).</summary>
     public long Rebuilt => Interlocked.Read(ref _rebuilt);
@@ -55,6 +59,16 @@ public sealed partial class ReportRollupMaterialiser(IServiceScopeFactory scopes
 
     protected override async Task<(long Done, bool More)> WorkAsync(ParleyDbContext db, CancellationToken cancellationToken)
     {
+        if (_nextAudit is not { } due || Time.GetUtcNow() >= due)
+        {
+            var marked = await AuditAsync(db, cancellationToken);
+            _nextAudit = Time.GetUtcNow() + AuditInterval;
+            if (marked > 0)
+            {
+                LogAuditMarked(logger, marked);
+            }
+        }
+
         var marks = await db.ReportRollupDirty.AsNoTracking().OrderBy(d => d.Hour).Take(HoursPerPass).ToListAsync(cancellationToken);
         foreach (var day in marks.GroupBy(m => DayOf(m.Hour)))
         {
@@ -169,6 +183,57 @@ public sealed partial class ReportRollupMaterialiser(IServiceScopeFactory scopes
     public static DateTime DayOf(DateTime utc) => new(utc.Year, utc.Month, utc.Day, 0, 0, 0, DateTimeKind.Utc);
 
     /// <summary>
+    /// Marks the hours whose rows disagree with each other, so the next passes rebuild them: an hour whose rows per
+    /// agent do not add up to its rows per department (every closed conversation counts once in each level), and a UTC
+    /// day whose day rows do not add up to its hourly rows. Both happen when a node of the release before per-agent
+    /// rows (<c>ReportAgentRollups</c>) rebuilds an hour during a rolling upgrade: it deletes the hour's rows of both
+    /// levels but writes its department rows only, and re-sums the day's rows over both levels. One grouped read of
+    /// the rollups (their counts only), at a node's first pass and then every <see cref="AuditInterval"/>.
+    /// </summary>
+    /// <returns>How many hours it marked.</returns>
+    public static async Task<int> AuditAsync(ParleyDbContext db, CancellationToken cancellationToken)
+    {
+        var sums = await db.ReportRollups.AsNoTracking()
+            .GroupBy(r => new { r.Level, r.Span, r.Hour })
+            .Select(g => new { g.Key.Level, g.Key.Span, g.Key.Hour, Created = g.Sum(r => r.Created), Closed = g.Sum(r => r.Closed) })
+            .ToListAsync(cancellationToken);
+        var hourly = sums.Where(x => x.Span == 1).ToDictionary(x => (x.Level, x.Hour), x => (x.Created, x.Closed));
+        var days = sums.Where(x => x.Span == 24).ToDictionary(x => (x.Level, x.Hour), x => (x.Created, x.Closed));
+        var stale = new HashSet<DateTime>();
+        foreach (var hour in hourly.Keys.Select(k => k.Hour).Distinct())
+        {
+            if (hourly.GetValueOrDefault((ReportRollup.DepartmentLevel, hour)) != hourly.GetValueOrDefault((ReportRollup.AgentLevel, hour)))
+            {
+                stale.Add(hour);
+            }
+        }
+
+        var hoursByDay = hourly.Keys.Select(k => k.Hour).Distinct().ToLookup(DayOf);
+        foreach (var day in hoursByDay.Select(g => g.Key).Union(days.Keys.Select(k => k.Hour)).Distinct())
+        {
+            foreach (var level in Levels)
+            {
+                var (created, closed) = (0, 0);
+                foreach (var hour in hoursByDay[day])
+                {
+                    var h = hourly.GetValueOrDefault((level, hour));
+                    created += h.Created;
+                    closed += h.Closed;
+                }
+
+                if (days.GetValueOrDefault((level, day)) != (created, closed))
+                {
+                    // One marked hour of the day rewrites the day's rows; the day's first hour will do.
+                    stale.Add(hoursByDay[day].DefaultIfEmpty(day).Min());
+                }
+            }
+        }
+
+        await MarkAsync(db, stale.Order(), cancellationToken);
+        return stale.Count;
+    }
+
+    /// <summary>
     /// The statement that marks one hour stale: a new mark, or the stamp of an existing one bumped, so that a rebuild
     /// which read the hour's facts before this change does not clear the mark (<see cref="RebuildAsync"/> deletes only
     /// the stamp it read). <paramref name="hour"/> is the parameter's placeholder.
@@ -188,13 +253,21 @@ public sealed partial class ReportRollupMaterialiser(IServiceScopeFactory scopes
     {
         var times = await db.ConversationFacts.AsNoTracking().Where(f => f.ClosedAt != null)
             .Select(f => new { f.CreatedAt, ClosedAt = f.ClosedAt!.Value }).ToListAsync(cancellationToken);
-        var hours = times.SelectMany(t => new[] { HourOf(t.CreatedAt), HourOf(t.ClosedAt) }).Distinct().Order().ToList();
+        await MarkAsync(db, times.SelectMany(t => new[] { HourOf(t.CreatedAt), HourOf(t.ClosedAt) }).Distinct().Order(), cancellationToken);
+    }
+
+    /// <summary>Marks <paramref name="hours"/> (<see cref="MarkSql"/>), 200 to a statement batch.</summary>
+    private static async Task MarkAsync(ParleyDbContext db, IEnumerable<DateTime> hours, CancellationToken cancellationToken)
+    {
         foreach (var chunk in hours.Chunk(200))
         {
             var sql = string.Concat(chunk.Select((_, i) => MarkSql("{" + i.ToString(System.Globalization.CultureInfo.InvariantCulture) + "}")));
             await db.Database.ExecuteSqlRawAsync(sql, chunk.Cast<object>(), cancellationToken);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Report rollups: {Hours} hour(s) whose rows disagreed (a node of an older release rebuilt them?) are marked for rebuilding")]
+    private static partial void LogAuditMarked(ILogger logger, int hours);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A report rollup pass failed; the marked hours stay marked and the next pass retries them")]
     private static partial void LogPassFailed(ILogger logger, Exception exception);

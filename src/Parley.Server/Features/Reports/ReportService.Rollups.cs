@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.EntityFrameworkCore;
 using Parley.Data;
+using Parley.Server.Routing;
 
 namespace Parley.Server.Features.Reports;
 
@@ -313,25 +314,20 @@ public sealed partial class ReportService
 
     /// <summary>
     /// Conversations created per local day and group key (department, site or agent), summed in the database from the
-    /// hourly rows' counts, marked hours left out (their conversations are exact rows): one query per stretch of the
-    /// window with one UTC offset (one, or a few across DST changes), so a sparkline reads a few hundred sums instead
-    /// of every hour's row (72,000 rows per agent breakdown at a million conversations).
+    /// hourly rows' counts, marked hours left out (their conversations are exact rows): one grouped range read per
+    /// local day (its UTC hours found here, so DST days are right), a few thousand index entries each, instead of
+    /// bringing back every hour's row (72,000 per agent breakdown at a million conversations; summing them by a date
+    /// computed per row in SQL cost SQLite 0.3 s).
     /// </summary>
     private static async Task<List<(DateTime Day, Guid Key, int Created)>> CreatedPerLocalDayAsync(RollupSlice slice, string by, CancellationToken cancellationToken)
     {
         var zone = slice.Window.Zone;
         var stale = slice.StaleHours;
         var result = new List<(DateTime, Guid, int)>();
-        for (var from = slice.Window.FromUtc; from < slice.Window.ToUtc;)
+        var local = TimeZoneInfo.ConvertTimeFromUtc(slice.Window.FromUtc, zone).Date;
+        for (var lo = slice.Window.FromUtc; lo < slice.Window.ToUtc; local = local.AddDays(1))
         {
-            var offset = zone.GetUtcOffset(from);
-            var to = from.AddHours(1);
-            while (to < slice.Window.ToUtc && zone.GetUtcOffset(to) == offset)
-            {
-                to = to.AddHours(1);
-            }
-
-            var (lo, hi, hours) = (from, to, offset.TotalHours);
+            var hi = BusinessHours.LocalToUtc(local.AddDays(1), zone);
             var rows = slice.Filtered.Where(r => r.Span == 1 && r.Hour >= lo && r.Hour < hi && r.Created > 0);
             if (stale.Count > 0)
             {
@@ -340,15 +336,13 @@ public sealed partial class ReportService
 
             var keyed = by switch
             {
-                "agent" => rows.Select(r => new HourCount { Hour = r.Hour, Key = r.AgentId, Created = r.Created }),
-                "site" => rows.Select(r => new HourCount { Hour = r.Hour, Key = r.SiteId, Created = r.Created }),
-                _ => rows.Select(r => new HourCount { Hour = r.Hour, Key = r.TeamId, Created = r.Created }),
+                "agent" => rows.Select(r => new HourCount { Key = r.AgentId, Created = r.Created }),
+                "site" => rows.Select(r => new HourCount { Key = r.SiteId, Created = r.Created }),
+                _ => rows.Select(r => new HourCount { Key = r.TeamId, Created = r.Created }),
             };
-            var sums = await keyed.GroupBy(x => new { Day = x.Hour.AddHours(hours).Date, x.Key })
-                .Select(g => new { g.Key.Day, g.Key.Key, Created = g.Sum(x => x.Created) })
-                .ToListAsync(cancellationToken);
-            result.AddRange(sums.Select(x => (x.Day, x.Key, x.Created)));
-            from = to;
+            var sums = await keyed.GroupBy(x => x.Key).Select(g => new { g.Key, Created = g.Sum(x => x.Created) }).ToListAsync(cancellationToken);
+            result.AddRange(sums.Select(x => (local, x.Key, x.Created)));
+            lo = hi;
         }
 
         return result;
@@ -357,8 +351,6 @@ public sealed partial class ReportService
     /// <summary>An hourly row's count under one group key (a class with init members, so EF Core can group over it).</summary>
     private sealed class HourCount
     {
-        public DateTime Hour { get; init; }
-
         public Guid Key { get; init; }
 
         public int Created { get; init; }
