@@ -160,9 +160,16 @@ public sealed partial class ReportService
         }
 
         var filtered = rollups;
+        // Each part its own index range (the hours before the whole days, after them, and the days with a marked
+        // hour): one range over the window filtered afterwards read every hourly row of the month, 10x more at the
+        // agent level than the rows it kept.
+        var (headEnd, tailStart) = (dayLo < toUtc ? dayLo : toUtc, dayHi > fromUtc ? dayHi : fromUtc);
+        var (markedLo, markedHi) = (staleLo > fromUtc ? staleLo : fromUtc, staleHi < toUtc ? staleHi : toUtc);
         rollups = rollups.Where(r =>
             (r.Span == 24 && r.Hour >= dayLo && r.Hour < dayHi)
-            || (r.Span == 1 && r.Hour >= fromUtc && r.Hour < toUtc && (r.Hour < dayLo || r.Hour >= dayHi || (r.Hour >= staleLo && r.Hour < staleHi))));
+            || (r.Span == 1 && r.Hour >= fromUtc && r.Hour < headEnd)
+            || (r.Span == 1 && r.Hour >= tailStart && r.Hour < toUtc)
+            || (r.Span == 1 && r.Hour >= markedLo && r.Hour < markedHi));
         var counted = new List<ReportRollup>();
         foreach (var rollup in await rollups.ToListAsync(cancellationToken))
         {
