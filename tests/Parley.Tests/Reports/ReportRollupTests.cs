@@ -213,17 +213,7 @@ public sealed class ReportRollupTests
         var site = await db.Sites.Select(s => s.Id).FirstAsync(ct);
         var hour = Start.AddHours(5);
 
-        async Task AddClosedAsync(int minute)
-        {
-            var at = hour.AddMinutes(minute);
-            var contact = new Contact { Id = Guid.CreateVersion7(), SiteId = site, CreatedAt = at, LastSeenAt = at };
-            var conversation = new Conversation { Id = Guid.CreateVersion7(), SiteId = site, ContactId = contact.Id, Status = ConversationStatus.Closed, CreatedAt = at, UpdatedAt = at, ClosedAt = at.AddMinutes(1) };
-            db.Contacts.Add(contact);
-            db.Conversations.Add(conversation);
-            db.ConversationFacts.Add(new ConversationFacts { ConversationId = conversation.Id, SiteId = site, CreatedAt = at, ClosedAt = at.AddMinutes(1), MessagesIn = 1, UpdatedAt = at });
-            await db.SaveChangesAsync(ct);
-            db.ChangeTracker.Clear();
-        }
+        Task AddClosedAsync(int minute) => AddClosedConversationAsync(db, site, null, hour.AddMinutes(minute), hour.AddMinutes(minute + 1), ct);
 
         await AddClosedAsync(1);
         await ReportRollupMaterialiser.MarkAllAsync(db, ct);
@@ -242,6 +232,18 @@ public sealed class ReportRollupTests
         Assert.False(await db.ReportRollupDirty.AnyAsync(d => d.Hour == hour, ct));
         Assert.Equal(2, await db.ReportRollups.Where(r => r.Level == ReportRollup.DepartmentLevel && r.Span == 1 && r.Hour == hour).SumAsync(r => r.Created, ct));
         Assert.Equal(2, await db.ReportRollups.Where(r => r.Level == ReportRollup.AgentLevel && r.Span == 1 && r.Hour == hour).SumAsync(r => r.Created, ct));
+    }
+
+    /// <summary>A closed conversation and its facts, written behind the refresher's back (as an import would).</summary>
+    internal static async Task AddClosedConversationAsync(ParleyDbContext db, Guid site, Guid? agent, DateTime at, DateTime closedAt, CancellationToken ct)
+    {
+        var contact = new Contact { Id = Guid.CreateVersion7(), SiteId = site, CreatedAt = at, LastSeenAt = at };
+        var conversation = new Conversation { Id = Guid.CreateVersion7(), SiteId = site, ContactId = contact.Id, AssigneeId = agent, Status = ConversationStatus.Closed, CreatedAt = at, UpdatedAt = at, ClosedAt = closedAt };
+        db.Contacts.Add(contact);
+        db.Conversations.Add(conversation);
+        db.ConversationFacts.Add(new ConversationFacts { ConversationId = conversation.Id, SiteId = site, AssigneeId = agent, CreatedAt = at, FirstAssignedAt = agent is null ? null : at, ClosedAt = closedAt, MessagesIn = 1, UpdatedAt = at });
+        await db.SaveChangesAsync(ct);
+        db.ChangeTracker.Clear();
     }
 
     private static void Within(double? exact, double? fromRollup)

@@ -28,13 +28,7 @@ public sealed class ReportRollupUpgradeTests
         var admin = await db.Users.Where(u => u.Email == ParleyServer.AdminEmail).Select(u => u.Id).FirstAsync(ct);
         var created = new DateTime(2026, 3, 2, 5, 10, 0, DateTimeKind.Utc);
         var closed = created.AddHours(2);
-        var contact = new Contact { Id = Guid.CreateVersion7(), SiteId = site, CreatedAt = created, LastSeenAt = created };
-        var conversation = new Conversation { Id = Guid.CreateVersion7(), SiteId = site, ContactId = contact.Id, AssigneeId = admin, Status = ConversationStatus.Closed, CreatedAt = created, UpdatedAt = created, ClosedAt = closed };
-        db.Contacts.Add(contact);
-        db.Conversations.Add(conversation);
-        db.ConversationFacts.Add(new ConversationFacts { ConversationId = conversation.Id, SiteId = site, AssigneeId = admin, CreatedAt = created, FirstAssignedAt = created, ClosedAt = closed, MessagesIn = 1, UpdatedAt = created });
-        await db.SaveChangesAsync(ct);
-        db.ChangeTracker.Clear();
+        await ReportRollupTests.AddClosedConversationAsync(db, site, admin, created, closed, ct);
         await ReportRollupMaterialiser.MarkAllAsync(db, ct);
         var materialiser = server.Services.GetRequiredService<ReportRollupMaterialiser>();
         while (await materialiser.RunOnceAsync(ct) > 0)
@@ -90,16 +84,9 @@ public sealed class ReportRollupUpgradeTests
         var hour = new DateTime(2026, 3, 2, 5, 0, 0, DateTimeKind.Utc);
         for (var i = 0; i < 3; i++)
         {
-            var at = hour.AddMinutes(i * 10);
-            var contact = new Contact { Id = Guid.CreateVersion7(), SiteId = site, CreatedAt = at, LastSeenAt = at };
-            var conversation = new Conversation { Id = Guid.CreateVersion7(), SiteId = site, ContactId = contact.Id, AssigneeId = admin, Status = ConversationStatus.Closed, CreatedAt = at, UpdatedAt = at, ClosedAt = at.AddMinutes(5) };
-            db.Contacts.Add(contact);
-            db.Conversations.Add(conversation);
-            db.ConversationFacts.Add(new ConversationFacts { ConversationId = conversation.Id, SiteId = site, AssigneeId = admin, CreatedAt = at, FirstAssignedAt = at, ClosedAt = at.AddMinutes(5), MessagesIn = 1, UpdatedAt = at });
+            await ReportRollupTests.AddClosedConversationAsync(db, site, admin, hour.AddMinutes(i * 10), hour.AddMinutes((i * 10) + 5), ct);
         }
 
-        await db.SaveChangesAsync(ct);
-        db.ChangeTracker.Clear();
         await ReportRollupMaterialiser.MarkAllAsync(db, ct);
         var materialiser = server.Services.GetRequiredService<ReportRollupMaterialiser>();
         while (await materialiser.RunOnceAsync(ct) > 0)
