@@ -121,13 +121,7 @@ public sealed partial class ReportRollupMaterialiser(IServiceScopeFactory scopes
         var days = new Dictionary<RollupKey, ReportRollupTotals>();
         foreach (var r in await db.ReportRollups.AsNoTracking().Where(r => r.Span == 1 && r.Hour >= day && r.Hour < dayEnd).ToListAsync(cancellationToken))
         {
-            var key = RollupKey.Of(r);
-            if (!days.TryGetValue(key, out var t))
-            {
-                days[key] = t = new ReportRollupTotals();
-            }
-
-            t.Add(r);
+            days.GetOrAdd(RollupKey.Of(r), () => new ReportRollupTotals()).Add(r);
         }
 
         await db.ReportRollups.Where(r => r.Span == 24 && r.Hour == day).ExecuteDeleteAsync(cancellationToken);
@@ -154,15 +148,7 @@ public sealed partial class ReportRollupMaterialiser(IServiceScopeFactory scopes
 
         // Every conversation counts once per level: per department and site, and per department, site and agent.
         var totals = new Dictionary<RollupKey, ReportRollupTotals>();
-        ReportRollupTotals For(RollupKey key)
-        {
-            if (!totals.TryGetValue(key, out var t))
-            {
-                totals[key] = t = new ReportRollupTotals();
-            }
-
-            return t;
-        }
+        ReportRollupTotals For(RollupKey key) => totals.GetOrAdd(key, () => new ReportRollupTotals());
 
         foreach (var level in Levels)
         {
@@ -199,8 +185,9 @@ public sealed partial class ReportRollupMaterialiser(IServiceScopeFactory scopes
             .ToListAsync(cancellationToken);
         var hourly = sums.Where(x => x.Span == 1).ToDictionary(x => (x.Level, x.Hour), x => (x.Created, x.Closed));
         var days = sums.Where(x => x.Span == 24).ToDictionary(x => (x.Level, x.Hour), x => (x.Created, x.Closed));
+        var hours = hourly.Keys.Select(k => k.Hour).Distinct().ToList();
         var stale = new HashSet<DateTime>();
-        foreach (var hour in hourly.Keys.Select(k => k.Hour).Distinct())
+        foreach (var hour in hours)
         {
             if (hourly.GetValueOrDefault((ReportRollup.DepartmentLevel, hour)) != hourly.GetValueOrDefault((ReportRollup.AgentLevel, hour)))
             {
@@ -208,7 +195,7 @@ public sealed partial class ReportRollupMaterialiser(IServiceScopeFactory scopes
             }
         }
 
-        var hoursByDay = hourly.Keys.Select(k => k.Hour).Distinct().ToLookup(DayOf);
+        var hoursByDay = hours.ToLookup(DayOf);
         foreach (var day in hoursByDay.Select(g => g.Key).Union(days.Keys.Select(k => k.Hour)).Distinct())
         {
             foreach (var level in Levels)

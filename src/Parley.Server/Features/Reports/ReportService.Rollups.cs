@@ -1,6 +1,8 @@
 using System.Globalization;
+using System.Linq.Expressions;
 using Microsoft.EntityFrameworkCore;
 using Parley.Data;
+using Parley.Server.Infrastructure;
 using Parley.Server.Routing;
 
 namespace Parley.Server.Features.Reports;
@@ -30,18 +32,18 @@ public sealed partial class ReportService
         /// <summary>The window's marked hours (their conversations are in <see cref="Exact"/>).</summary>
         public required List<DateTime> StaleHours { get; init; }
 
-        /// <summary>Everything added up (a summary, or one bucket's or one group's share after filtering).</summary>
-        public static ReportRollupTotals Sum(IEnumerable<ReportRollup> rollups, IEnumerable<ExactRow> exact, ReportWindow window)
+        /// <summary>Everything in the slice added up (the summary, response times, CSAT).</summary>
+        public ReportRollupTotals Total()
         {
             var totals = new ReportRollupTotals();
-            foreach (var rollup in rollups)
+            foreach (var rollup in Rollups)
             {
                 totals.Add(rollup);
             }
 
-            foreach (var row in exact)
+            foreach (var row in Exact)
             {
-                row.AddTo(totals, window, created: true, closed: true);
+                row.AddTo(totals, Window, created: true, closed: true);
             }
 
             return totals;
@@ -73,7 +75,7 @@ public sealed partial class ReportService
             return null;
         }
 
-        return new ReportSummaryDto(slice.Range, RollupSlice.Sum(slice.Rollups, slice.Exact, slice.Window).ToMetrics());
+        return new ReportSummaryDto(slice.Range, slice.Total().ToMetrics());
     }
 
     /// <summary>
@@ -215,16 +217,7 @@ public sealed partial class ReportService
 
         var zone = slice.Window.Zone;
         var buckets = new Dictionary<string, ReportRollupTotals>();
-        ReportRollupTotals Bucket(DateTime utc)
-        {
-            var key = BucketOf(utc, zone, hourly);
-            if (!buckets.TryGetValue(key, out var totals))
-            {
-                buckets[key] = totals = new ReportRollupTotals();
-            }
-
-            return totals;
-        }
+        ReportRollupTotals Bucket(DateTime utc) => buckets.GetOrAdd(BucketOf(utc, zone, hourly), () => new ReportRollupTotals());
 
         foreach (var rollup in slice.Rollups)
         {
@@ -252,43 +245,38 @@ public sealed partial class ReportService
     /// </summary>
     internal async Task<BreakdownDto?> RollupBreakdownAsync(Actor actor, ReportRequest request, string by, CancellationToken cancellationToken)
     {
-        Func<RollupKey, Guid>? keyOf = by switch
+        // The group's key: as a column (summed in the database) and on a row's key (in memory).
+        (Expression<Func<ReportRollup, Guid>> Column, Func<RollupKey, Guid> Of)? key = by switch
         {
-            "department" => k => k.TeamId,
-            "site" => k => k.SiteId,
-            "agent" => k => k.AgentId,
+            "department" => (r => r.TeamId, k => k.TeamId),
+            "site" => (r => r.SiteId, k => k.SiteId),
+            "agent" => (r => r.AgentId, k => k.AgentId),
             _ => null,
         };
         var level = by == "agent" ? ReportRollup.AgentLevel : ReportRollup.DepartmentLevel;
-        if (keyOf is null || await RollupSliceAsync(actor, request, MaxDays, level, dayRows: true, cancellationToken) is not { } slice)
+        if (key is not { } groupKey || await RollupSliceAsync(actor, request, MaxDays, level, dayRows: true, cancellationToken) is not { } slice)
         {
             return null;
         }
+
+        var keyOf = groupKey.Of;
 
         var zone = slice.Window.Zone;
         var days = BucketKeys(slice.Range, hourly: false);
         var dayIndex = days.Select((d, i) => (d, i)).ToDictionary(x => x.d, x => x.i);
         var groups = new Dictionary<Guid, (ReportRollupTotals Totals, int[] Daily)>();
-        (ReportRollupTotals Totals, int[] Daily) Group(Guid key)
-        {
-            if (!groups.TryGetValue(key, out var group))
-            {
-                groups[key] = group = (new ReportRollupTotals(), new int[days.Count]);
-            }
-
-            return group;
-        }
+        (ReportRollupTotals Totals, int[] Daily) Group(Guid id) => groups.GetOrAdd(id, () => (new ReportRollupTotals(), new int[days.Count]));
 
         foreach (var rollup in slice.Rollups)
         {
             Group(keyOf(RollupKey.Of(rollup))).Totals.Add(rollup);
         }
 
-        foreach (var (localDay, key, created) in await CreatedPerLocalDayAsync(slice, by, cancellationToken))
+        foreach (var (localDay, id, created) in await CreatedPerLocalDayAsync(slice, groupKey.Column, cancellationToken))
         {
             if (dayIndex.TryGetValue(localDay.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), out var day))
             {
-                Group(key).Daily[day] += created;
+                Group(id).Daily[day] += created;
             }
         }
 
@@ -313,8 +301,8 @@ public sealed partial class ReportService
             .Select(g =>
             {
                 // No department or no agent is the empty id in a rollup and a null key in a breakdown.
-                var key = by != "site" && g.Key == Guid.Empty ? null : Key(g.Key);
-                return new BreakdownRowDto(key, key is null ? null : names.GetValueOrDefault(key), g.Value.Totals.ToMetrics(), g.Value.Daily);
+                var rowKey = by != "site" && g.Key == Guid.Empty ? null : Key(g.Key);
+                return new BreakdownRowDto(rowKey, rowKey is null ? null : names.GetValueOrDefault(rowKey), g.Value.Totals.ToMetrics(), g.Value.Daily);
             });
         return new BreakdownDto(slice.Range, by, Order(result));
     }
@@ -326,7 +314,7 @@ public sealed partial class ReportService
     /// bringing back every hour's row (72,000 per agent breakdown at a million conversations; summing them by a date
     /// computed per row in SQL cost SQLite 0.3 s).
     /// </summary>
-    private static async Task<List<(DateTime Day, Guid Key, int Created)>> CreatedPerLocalDayAsync(RollupSlice slice, string by, CancellationToken cancellationToken)
+    private static async Task<List<(DateTime Day, Guid Key, int Created)>> CreatedPerLocalDayAsync(RollupSlice slice, Expression<Func<ReportRollup, Guid>> key, CancellationToken cancellationToken)
     {
         var zone = slice.Window.Zone;
         var stale = slice.StaleHours;
@@ -341,25 +329,11 @@ public sealed partial class ReportService
                 rows = rows.Where(r => !stale.Contains(r.Hour));
             }
 
-            var keyed = by switch
-            {
-                "agent" => rows.Select(r => new HourCount { Key = r.AgentId, Created = r.Created }),
-                "site" => rows.Select(r => new HourCount { Key = r.SiteId, Created = r.Created }),
-                _ => rows.Select(r => new HourCount { Key = r.TeamId, Created = r.Created }),
-            };
-            var sums = await keyed.GroupBy(x => x.Key).Select(g => new { g.Key, Created = g.Sum(x => x.Created) }).ToListAsync(cancellationToken);
+            var sums = await rows.GroupBy(key).Select(g => new { g.Key, Created = g.Sum(r => r.Created) }).ToListAsync(cancellationToken);
             result.AddRange(sums.Select(x => (local, x.Key, x.Created)));
             lo = hi;
         }
 
         return result;
-    }
-
-    /// <summary>An hourly row's count under one group key (a class with init members, so EF Core can group over it).</summary>
-    private sealed class HourCount
-    {
-        public Guid Key { get; init; }
-
-        public int Created { get; init; }
     }
 }

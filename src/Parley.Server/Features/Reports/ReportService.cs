@@ -137,7 +137,7 @@ public sealed partial class ReportService(ParleyDbContext db, AccessPolicy acces
     {
         if (await RollupSliceAsync(actor, request, MaxDays, ReportRollup.DepartmentLevel, dayRows: true, cancellationToken) is { } slice)
         {
-            var csat = RollupSlice.Sum(slice.Rollups, slice.Exact, slice.Window).ToMetrics().Csat;
+            var csat = slice.Total().ToMetrics().Csat;
             return new CsatReportDto(slice.Range, csat, await CsatCommentsAsync(actor, request, slice.Window, cancellationToken));
         }
 
@@ -205,7 +205,7 @@ public sealed partial class ReportService(ParleyDbContext db, AccessPolicy acces
     {
         if (await RollupSliceAsync(actor, request, MaxDays, ReportRollup.DepartmentLevel, dayRows: true, cancellationToken) is { } slice)
         {
-            var totals = RollupSlice.Sum(slice.Rollups, slice.Exact, slice.Window);
+            var totals = slice.Total();
             var (firstResponses, queueWaits) = totals.CountsWithin(BucketBounds);
             var summed = totals.ToMetrics();
             return new ResponseTimesDto(slice.Range, summed.FirstResponse, summed.QueueWait, DurationBuckets(firstResponses, queueWaits));
