@@ -23,16 +23,6 @@ internal sealed partial class GroupCommit
 
     private const string LoadEndpointsSql = """SELECT "Id", "EventTypes" FROM "WebhookEndpoints" WHERE "Enabled" """;
 
-    /// <summary>SQLite: one event, its id back for the outbox rows.</summary>
-    private const string InsertEventSql = """
-        INSERT INTO "IntegrationEvents" ("Type", "ConversationId", "ContactId", "DataJson", "CreatedAt") VALUES (@et, @ecv, @ect, @ed, @eat) RETURNING "Id"
-        """;
-
-    /// <summary>SQLite: one outbox row (<see cref="WebhookDeliveryStatus.Pending"/>, due at once).</summary>
-    private const string InsertDeliverySql = """
-        INSERT INTO "WebhookDeliveries" ("EndpointId", "EventId", "Status", "Attempts", "NextAttemptAt", "CreatedAt") VALUES (@de, @dev, 0, 0, @dat, @dat)
-        """;
-
     /// <summary>
     /// PostgreSQL, in the same <see cref="NpgsqlBatch"/> as the insert: the events in the batch's order (each message's
     /// id spliced into its pre-serialised payload, found by its unique (conversation, seq)), then one outbox row per
@@ -79,40 +69,6 @@ internal sealed partial class GroupCommit
 
     private string PayloadOf(Message m) =>
         _redacted.Contains(m.ConversationId) ? Features.Privacy.DataLifecycle.RedactedPayload : MessageEventJournal.Payload(m);
-
-    /// <summary>SQLite: after the insert (the messages have their ids), two prepared statements reused row after row.</summary>
-    private async Task<int> InsertEventsAsync(
-        DbConnection connection, DbTransaction tx, List<(int Index, Message Message)> fresh,
-        Dictionary<Guid, ConversationState> conversations, Guid[] subscribers, DateTime now, CancellationToken cancellationToken)
-    {
-        var evt = Prepared(connection, tx, InsertEventSql);
-        var delivery = Prepared(connection, tx, InsertDeliverySql);
-        dialect.Set(evt, "@et", MessageEventJournal.Type);
-        dialect.Set(evt, "@eat", now);
-        dialect.Set(delivery, "@dat", now);
-        var count = 0;
-        foreach (var (_, m) in fresh)
-        {
-            if (!HasEvent(m))
-            {
-                continue;
-            }
-
-            dialect.Set(evt, "@ecv", m.ConversationId);
-            dialect.Set(evt, "@ect", conversations[m.ConversationId].ContactId);
-            dialect.Set(evt, "@ed", PayloadOf(m));
-            var id = (long)(await evt.ExecuteScalarAsync(cancellationToken))!;
-            count++;
-            foreach (var endpoint in subscribers)
-            {
-                dialect.Set(delivery, "@de", endpoint);
-                dialect.Set(delivery, "@dev", id);
-                await delivery.ExecuteNonQueryAsync(cancellationToken);
-            }
-        }
-
-        return count;
-    }
 
     /// <summary>PostgreSQL: the order lock and the events' statement, added to the insert's batch (no round trip more).</summary>
     private int AddEventCommands(NpgsqlBatch batch, List<(int Index, Message Message)> fresh, Dictionary<Guid, ConversationState> conversations, Guid[] subscribers, DateTime now)

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Microsoft.Data.Sqlite;
 using Parley.Data;
 using Parley.Server.Data;
 using Parley.Server.Features.Integration;
@@ -17,10 +18,6 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
         "\"Id\", \"ConversationId\", \"Seq\", \"VisitorSeq\", \"ClientId\", \"SenderKind\", \"SenderId\", \"SenderName\", \"Kind\", \"Body\", \"CreatedAt\"";
 
     private DbConnection? _connection;
-
-    // SQLite: the fixed-shape statements of the write path, prepared once per connection and reused batch after batch
-    // (preparing them per batch, with new parameter objects, was a large part of what the chat path allocated).
-    private readonly Dictionary<string, DbCommand> _prepared = new(StringComparer.Ordinal);
 
     // The queue and assignment times of the locked rows, for the report facts; not part of ConversationState.
     private readonly Dictionary<Guid, (DateTime? QueuedAt, DateTime? AssignedAt)> _routingTimes = [];
@@ -112,9 +109,7 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
                 }
                 else
                 {
-                    await InsertAsync(connection, tx, fresh, cancellationToken);
-                    await AdvanceConversationsAsync(connection, tx, fresh, conversations, cancellationToken);
-                    events = await InsertEventsAsync(connection, tx, fresh, conversations, subscribers, now, cancellationToken);
+                    events = InsertAndAdvanceSqlite((SqliteConnection)connection, fresh, conversations, subscribers, now);
                 }
                 foreach (var (_, message) in fresh)
                 {
@@ -155,57 +150,11 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
 
     private async Task ResetAsync()
     {
-        foreach (var command in _prepared.Values)
-        {
-            await command.DisposeAsync();
-        }
-
-        _prepared.Clear();
+        DisposeStatements();
         if (_connection is not null)
         {
             await _connection.DisposeAsync();
             _connection = null;
-        }
-    }
-
-    /// <summary>The connection's command for <paramref name="sql"/>, created and prepared the first time, in <paramref name="tx"/>.</summary>
-    private DbCommand Prepared(DbConnection connection, DbTransaction tx, string sql)
-    {
-        if (!_prepared.TryGetValue(sql, out var command))
-        {
-            command = connection.CreateCommand();
-            command.CommandText = sql;
-            _prepared[sql] = command;
-        }
-
-        command.Transaction = tx;
-        return command;
-    }
-
-    /// <summary>
-    /// A look-up by keys: on PostgreSQL one statement over all of them (<paramref name="listStatement"/> writes its
-    /// text and binds the list: one round trip), on SQLite <paramref name="sqliteSingleKeySql"/>, prepared once per
-    /// connection, run for each key (no round trips to save, and a fixed-shape statement instead of new SQL per batch).
-    /// <paramref name="read"/> consumes each execution's rows.
-    /// </summary>
-    private async Task ByKeysAsync(
-        DbConnection connection, DbTransaction tx, IReadOnlyList<Guid> keys, Action<DbCommand> listStatement,
-        string sqliteSingleKeySql, string keyParameter, Func<DbCommand, Task> read)
-    {
-        if (connection is Npgsql.NpgsqlConnection)
-        {
-            await using var cmd = connection.CreateCommand();
-            cmd.Transaction = tx;
-            listStatement(cmd);
-            await read(cmd);
-            return;
-        }
-
-        var single = Prepared(connection, tx, sqliteSingleKeySql);
-        foreach (var key in keys)
-        {
-            dialect.Set(single, keyParameter, key);
-            await read(single);
         }
     }
 
@@ -222,9 +171,6 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
         LEFT JOIN "Users" AS u ON u."Id" = c."AssigneeId"
         """;
 
-    /// <summary>SQLite: one conversation by id (BEGIN IMMEDIATE already holds the single write lock), prepared once.</summary>
-    private const string SqliteReadConversationSql = $"SELECT {LockColumns} FROM \"Conversations\" AS c {LockJoins} WHERE c.\"Id\" = @lock";
-
     private async Task<Dictionary<Guid, ConversationState>> LockConversationsAsync(
         DbConnection connection, DbTransaction tx, IReadOnlyList<WriteCommand> batch, CancellationToken cancellationToken)
     {
@@ -232,56 +178,61 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
         var result = new Dictionary<Guid, ConversationState>(ids.Count);
         _routingTimes.Clear();
         _redacted.Clear();
-        // PostgreSQL: one statement locks them all, in id order (no deadlock between nodes).
-        await ByKeysAsync(
-            connection,
-            tx,
-            ids,
-            cmd => dialect.SelectConversationsForUpdate(cmd, ids, columns: LockColumns, joins: LockJoins),
-            SqliteReadConversationSql,
-            "@lock",
-            cmd => ReadConversationsAsync(cmd, result, cancellationToken));
-        return result;
-    }
+        if (connection is SqliteConnection sqlite)
+        {
+            ReadConversationsSqlite(sqlite, ids, result);
+            return result;
+        }
 
-    private async Task ReadConversationsAsync(DbCommand cmd, Dictionary<Guid, ConversationState> result, CancellationToken cancellationToken)
-    {
+        // PostgreSQL: one statement locks them all, in id order (no deadlock between nodes).
+        await using var cmd = connection.CreateCommand();
+        cmd.Transaction = tx;
+        dialect.SelectConversationsForUpdate(cmd, ids, columns: LockColumns, joins: LockJoins);
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            var row = new Conversation
-            {
-                Id = SqlDialect.ReadGuid(reader, 0),
-                SiteId = SqlDialect.ReadGuid(reader, 1),
-                ContactId = SqlDialect.ReadGuid(reader, 2),
-                Status = (ConversationStatus)reader.GetInt32(3),
-                AssigneeId = reader.IsDBNull(4) ? null : SqlDialect.ReadGuid(reader, 4),
-                LastSeq = reader.GetInt64(5),
-                LastVisitorSeq = reader.GetInt64(6),
-                CreatedAt = SqlDialect.ReadUtc(reader, 7),
-                LastMessageAt = reader.IsDBNull(8) ? null : SqlDialect.ReadUtc(reader, 8),
-                LastMessagePreview = reader.IsDBNull(9) ? null : reader.GetString(9),
-                LastMessageSenderKind = reader.IsDBNull(10) ? null : (SenderKind)reader.GetInt32(10),
-                TeamId = reader.IsDBNull(13) ? null : SqlDialect.ReadGuid(reader, 13),
-                SnoozedUntil = reader.IsDBNull(14) ? null : SqlDialect.ReadUtc(reader, 14),
-                WaitingSince = reader.IsDBNull(15) ? null : SqlDialect.ReadUtc(reader, 15),
-                BotActive = reader.GetBoolean(17),
-                Intent = reader.IsDBNull(18) ? null : reader.GetString(18),
-                TakeoverReason = reader.IsDBNull(19) ? null : reader.GetString(19),
-                TakeoverAlertedAt = reader.IsDBNull(20) ? null : SqlDialect.ReadUtc(reader, 20),
-                RoutingWaitUntil = reader.IsDBNull(23) ? null : SqlDialect.ReadUtc(reader, 23),
-            };
-            var state = ConversationState.From(
-                row,
-                contactName: reader.IsDBNull(11) ? null : reader.GetString(11),
-                assigneeName: reader.IsDBNull(12) ? null : reader.GetString(12),
-                contactBlocked: !reader.IsDBNull(16));
-            result[state.Id] = state;
-            _routingTimes[state.Id] = (reader.IsDBNull(21) ? null : SqlDialect.ReadUtc(reader, 21), reader.IsDBNull(22) ? null : SqlDialect.ReadUtc(reader, 22));
-            if (!reader.IsDBNull(24) || !reader.IsDBNull(25))
-            {
-                _redacted.Add(state.Id);
-            }
+            ReadConversation(new DbRow(reader), result);
+        }
+
+        return result;
+    }
+
+    /// <summary>One row of <see cref="LockColumns"/>: its state into <paramref name="result"/>, its routing times and whether its events are redacted.</summary>
+    private void ReadConversation<TRow>(TRow row, Dictionary<Guid, ConversationState> result)
+        where TRow : IRow
+    {
+        var conversation = new Conversation
+        {
+            Id = row.Guid(0),
+            SiteId = row.Guid(1),
+            ContactId = row.Guid(2),
+            Status = (ConversationStatus)row.Int32(3),
+            AssigneeId = row.IsNull(4) ? null : row.Guid(4),
+            LastSeq = row.Int64(5),
+            LastVisitorSeq = row.Int64(6),
+            CreatedAt = row.Utc(7),
+            LastMessageAt = row.IsNull(8) ? null : row.Utc(8),
+            LastMessagePreview = row.IsNull(9) ? null : row.String(9),
+            LastMessageSenderKind = row.IsNull(10) ? null : (SenderKind)row.Int32(10),
+            TeamId = row.IsNull(13) ? null : row.Guid(13),
+            SnoozedUntil = row.IsNull(14) ? null : row.Utc(14),
+            WaitingSince = row.IsNull(15) ? null : row.Utc(15),
+            BotActive = row.Boolean(17),
+            Intent = row.IsNull(18) ? null : row.String(18),
+            TakeoverReason = row.IsNull(19) ? null : row.String(19),
+            TakeoverAlertedAt = row.IsNull(20) ? null : row.Utc(20),
+            RoutingWaitUntil = row.IsNull(23) ? null : row.Utc(23),
+        };
+        var state = ConversationState.From(
+            conversation,
+            contactName: row.IsNull(11) ? null : row.String(11),
+            assigneeName: row.IsNull(12) ? null : row.String(12),
+            contactBlocked: !row.IsNull(16));
+        result[state.Id] = state;
+        _routingTimes[state.Id] = (row.IsNull(21) ? null : row.Utc(21), row.IsNull(22) ? null : row.Utc(22));
+        if (!row.IsNull(24) || !row.IsNull(25))
+        {
+            _redacted.Add(state.Id);
         }
     }
 
@@ -299,53 +250,24 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
             return found;
         }
 
-        await ByKeysAsync(
-            connection,
-            tx,
-            clientIds,
-            cmd => cmd.CommandText = $"SELECT {MessageColumns} FROM \"Messages\" WHERE \"ClientId\" {dialect.InList(cmd, "@dk", clientIds)}",
-            SqliteFindByClientIdSql,
-            "@dk",
-            cmd => ReadExistingAsync(cmd, found, cancellationToken));
-        return found;
-    }
+        if (connection is SqliteConnection sqlite)
+        {
+            FindExistingSqlite(sqlite, clientIds, found);
+            return found;
+        }
 
-    private const string SqliteFindByClientIdSql = $"SELECT {MessageColumns} FROM \"Messages\" WHERE \"ClientId\" = @dk";
-
-    private static async Task ReadExistingAsync(DbCommand cmd, Dictionary<(Guid, Guid), Message> found, CancellationToken cancellationToken)
-    {
+        await using var cmd = connection.CreateCommand();
+        cmd.Transaction = tx;
+        cmd.CommandText = $"SELECT {MessageColumns} FROM \"Messages\" WHERE \"ClientId\" {dialect.InList(cmd, "@dk", clientIds)}";
         await using var reader = await cmd.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            var m = MessageReader.Read(reader);
+            var m = MessageReader.Read(new DbRow(reader));
             found[(m.ConversationId, m.ClientId)] = m;
         }
-    }
 
-    /// <summary>SQLite: one prepared single-row insert, run for each message of the batch (no round trips to save).</summary>
-    private async Task InsertAsync(DbConnection connection, DbTransaction tx, List<(int Index, Message Message)> fresh, CancellationToken cancellationToken)
-    {
-        var cmd = Prepared(connection, tx, InsertMessageSql);
-        foreach (var (_, m) in fresh)
-        {
-            dialect.Set(cmd, "@a", m.ConversationId);
-            dialect.Set(cmd, "@b", m.Seq);
-            dialect.Set(cmd, "@c", m.VisitorSeq);
-            dialect.Set(cmd, "@d", m.ClientId);
-            dialect.Set(cmd, "@e", (int)m.SenderKind);
-            dialect.Set(cmd, "@f", m.SenderId);
-            dialect.Set(cmd, "@g", m.SenderName);
-            dialect.Set(cmd, "@h", (int)m.Kind);
-            dialect.Set(cmd, "@i", m.Body);
-            dialect.Set(cmd, "@j", m.CreatedAt);
-            m.Id = (long)(await cmd.ExecuteScalarAsync(cancellationToken))!;
-        }
+        return found;
     }
-
-    private const string InsertMessageSql = """
-        INSERT INTO "Messages" ("ConversationId", "Seq", "VisitorSeq", "ClientId", "SenderKind", "SenderId", "SenderName", "Kind", "Body", "CreatedAt")
-        VALUES (@a, @b, @c, @d, @e, @f, @g, @h, @i, @j) RETURNING "Id"
-        """;
 
     /// <summary>
     /// Gives the inserted messages their ids from the insert's <c>RETURNING "Id", "ConversationId", "Seq"</c> rows,
@@ -369,57 +291,13 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
     private static List<ConversationState> ConversationsOf(List<(int Index, Message Message)> fresh, Dictionary<Guid, ConversationState> conversations) =>
         fresh.Select(f => f.Message.ConversationId).Distinct().Select(id => conversations[id]).ToList();
 
-    private async Task AdvanceConversationsAsync(
-        DbConnection connection, DbTransaction tx, List<(int Index, Message Message)> fresh,
-        Dictionary<Guid, ConversationState> conversations, CancellationToken cancellationToken)
-    {
-        // SQLite runs in-process, so a statement per conversation costs no round trip, while one long multi-statement
-        // command is re-encoded and re-bound statement by statement: quadratic in the batch, and (measured) half of
-        // everything the chat path allocated. The same two commands, prepared once, serve every conversation of the batch.
-        var updatedAt = fresh[0].Message.CreatedAt;
-        var update = Prepared(connection, tx, UpdateConversationSql);
-        var facts = Prepared(connection, tx, UpsertFactsSql);
-        foreach (var c in ConversationsOf(fresh, conversations))
-        {
-            SetUpdateConversation(update, c, updatedAt);
-            await update.ExecuteNonQueryAsync(cancellationToken);
-            dialect.Set(facts, "@id", c.Id);
-            dialect.Set(facts, "@u", updatedAt);
-            SetFacts(facts, c, fresh);
-            await facts.ExecuteNonQueryAsync(cancellationToken);
-        }
-    }
-
-    /// <summary>Advances one conversation (SQLite; <c>@id</c> and <c>@u</c> are shared with the facts).</summary>
-    private const string UpdateConversationSql = """
-        UPDATE "Conversations" SET "LastSeq" = @s, "LastVisitorSeq" = @v, "LastMessageAt" = @t,
-        "LastMessagePreview" = @p, "LastMessageSenderKind" = @k, "UpdatedAt" = @u, "WaitingSince" = @w WHERE "Id" = @id
-        """;
-
-    private void SetUpdateConversation(DbCommand cmd, ConversationState c, DateTime updatedAt)
-    {
-        dialect.Set(cmd, "@s", c.LastSeq);
-        dialect.Set(cmd, "@v", c.LastVisitorSeq);
-        dialect.Set(cmd, "@t", c.LastMessageAt);
-        dialect.Set(cmd, "@p", c.LastMessagePreview);
-        dialect.Set(cmd, "@k", c.LastMessageSenderKind is { } k ? (int)k : null);
-        dialect.Set(cmd, "@u", updatedAt);
-        dialect.Set(cmd, "@w", c.WaitingSince);
-        dialect.Set(cmd, "@id", c.Id);
-    }
-
     /// <summary>
     /// Advances the conversation's report facts (docs/reports.md) in the same transaction: message counters, first
     /// visitor message, first reply of a person, first queue and assignment times. One upsert per conversation, beside
     /// the conversation update, so reports never count messages and the batch costs no round trip more.
-    /// A conversation that did not start with the bot waited for a person from its creation.
+    /// A conversation that did not start with the bot waited for a person from its creation. The values are each
+    /// store's own (SQLite: one row, GroupCommit.Sqlite.cs; PostgreSQL: arrays, GroupCommit.Postgres.cs).
     /// </summary>
-    private const string UpsertFactsSql = FactsInsertInto + """
-
-        VALUES (@id, @fs, @ft, @fa, @fc, @fq, @fg, @fv, @fr, @fi, @fo, @fb, @fbot, FALSE, FALSE, @u)
-
-        """ + FactsOnConflict;
-
     private const string FactsInsertInto = """
         INSERT INTO "ConversationFacts" ("ConversationId", "SiteId", "TeamId", "AssigneeId", "CreatedAt", "FirstQueuedAt", "FirstAssignedAt",
             "FirstVisitorMessageAt", "FirstResponseAt", "MessagesIn", "MessagesOut", "BotMessages", "BotStarted", "HandedOff", "Abandoned", "UpdatedAt")
@@ -443,42 +321,26 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
             "UpdatedAt" = excluded."UpdatedAt"
         """;
 
-    private void SetFacts(DbCommand cmd, ConversationState c, List<(int Index, Message Message)> fresh)
-    {
-        var facts = BatchFacts.Of(c, fresh, _routingTimes);
-        dialect.Set(cmd, "@fs", c.SiteId);
-        dialect.Set(cmd, "@ft", c.TeamId);
-        dialect.Set(cmd, "@fa", c.AssigneeId);
-        dialect.Set(cmd, "@fc", c.CreatedAt);
-        dialect.Set(cmd, "@fq", facts.QueuedAt);
-        dialect.Set(cmd, "@fg", facts.AssignedAt);
-        dialect.Set(cmd, "@fv", facts.FirstIn);
-        dialect.Set(cmd, "@fr", facts.FirstOut);
-        dialect.Set(cmd, "@fi", facts.Inbound);
-        dialect.Set(cmd, "@fo", facts.Outbound);
-        dialect.Set(cmd, "@fb", facts.Bot);
-        dialect.Set(cmd, "@fbot", c.BotActive);
-    }
-
     public async ValueTask DisposeAsync() => await ResetAsync();
 }
 
 internal static class MessageReader
 {
     /// <summary>Reads the columns in the order of GroupCommit.MessageColumns.</summary>
-    public static Message Read(DbDataReader reader) => new()
+    public static Message Read<TRow>(TRow row)
+        where TRow : IRow => new()
     {
-        Id = reader.GetInt64(0),
-        ConversationId = SqlDialect.ReadGuid(reader, 1),
-        Seq = reader.GetInt64(2),
-        VisitorSeq = reader.IsDBNull(3) ? null : reader.GetInt64(3),
-        ClientId = SqlDialect.ReadGuid(reader, 4),
-        SenderKind = (SenderKind)reader.GetInt32(5),
-        SenderId = reader.IsDBNull(6) ? null : SqlDialect.ReadGuid(reader, 6),
-        SenderName = reader.IsDBNull(7) ? null : reader.GetString(7),
-        Kind = (MessageKind)reader.GetInt32(8),
-        Body = reader.GetString(9),
-        CreatedAt = SqlDialect.ReadUtc(reader, 10),
+        Id = row.Int64(0),
+        ConversationId = row.Guid(1),
+        Seq = row.Int64(2),
+        VisitorSeq = row.IsNull(3) ? null : row.Int64(3),
+        ClientId = row.Guid(4),
+        SenderKind = (SenderKind)row.Int32(5),
+        SenderId = row.IsNull(6) ? null : row.Guid(6),
+        SenderName = row.IsNull(7) ? null : row.String(7),
+        Kind = (MessageKind)row.Int32(8),
+        Body = row.String(9),
+        CreatedAt = row.Utc(10),
     };
 }
 
