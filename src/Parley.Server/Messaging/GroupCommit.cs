@@ -329,19 +329,19 @@ internal static class MessageReader
     /// <summary>Reads the columns in the order of GroupCommit.MessageColumns.</summary>
     public static Message Read<TRow>(TRow row)
         where TRow : IRow => new()
-    {
-        Id = row.Int64(0),
-        ConversationId = row.Guid(1),
-        Seq = row.Int64(2),
-        VisitorSeq = row.IsNull(3) ? null : row.Int64(3),
-        ClientId = row.Guid(4),
-        SenderKind = (SenderKind)row.Int32(5),
-        SenderId = row.IsNull(6) ? null : row.Guid(6),
-        SenderName = row.IsNull(7) ? null : row.String(7),
-        Kind = (MessageKind)row.Int32(8),
-        Body = row.String(9),
-        CreatedAt = row.Utc(10),
-    };
+        {
+            Id = row.Int64(0),
+            ConversationId = row.Guid(1),
+            Seq = row.Int64(2),
+            VisitorSeq = row.IsNull(3) ? null : row.Int64(3),
+            ClientId = row.Guid(4),
+            SenderKind = (SenderKind)row.Int32(5),
+            SenderId = row.IsNull(6) ? null : row.Guid(6),
+            SenderName = row.IsNull(7) ? null : row.String(7),
+            Kind = (MessageKind)row.Int32(8),
+            Body = row.String(9),
+            CreatedAt = row.Utc(10),
+        };
 }
 
 /// <summary>What one batch adds to a conversation's report facts: its messages by direction, the first of each, and the routing times.</summary>
