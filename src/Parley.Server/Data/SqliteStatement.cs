@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Data.Common;
 using System.Globalization;
 using System.Text;
@@ -54,7 +55,7 @@ internal readonly struct DbRow(DbDataReader reader) : IRow
 /// It runs inside whatever transaction the connection has open (SQLite's transactions belong to the connection).
 /// <para>
 /// Values are written in the formats EF Core's SQLite provider writes and reads, so rows written here and by EF
-/// compare and sort alike: a Guid as upper-case text, a time as <c>yyyy-MM-dd HH:mm:ss.FFFFFFF</c> text, a bool as
+/// compare and sort alike: text as UTF-8, a Guid as upper-case text, a time as <c>yyyy-MM-dd HH:mm:ss.FFFFFFF</c> text, a bool as
 /// 0 or 1. Parameters are bound by their 1-based position in the SQL text.
 /// </para>
 /// Not thread-safe, like the connection it belongs to; dispose it before the connection.
@@ -126,8 +127,40 @@ internal sealed class SqliteStatement : IRow, IDisposable
         }
     }
 
-    public void Bind(int index, string? value) =>
-        Check(value is null ? raw.sqlite3_bind_null(_stmt, index) : raw.sqlite3_bind_text16(_stmt, index, value.AsSpan()));
+    public void Bind(int index, string? value)
+    {
+        if (value is null)
+        {
+            Check(raw.sqlite3_bind_null(_stmt, index));
+        }
+        else
+        {
+            Bind(index, value.AsSpan());
+        }
+    }
+
+    /// <summary>
+    /// Text, encoded to UTF-8 here as Microsoft.Data.Sqlite encodes it (so an unpaired surrogate becomes U+FFFD alike),
+    /// on the stack or in a pooled buffer; SQLite copies it.
+    /// </summary>
+    public void Bind(int index, ReadOnlySpan<char> value)
+    {
+        byte[]? rented = null;
+        var max = Encoding.UTF8.GetMaxByteCount(value.Length);
+        var buffer = max <= 1024 ? stackalloc byte[1024] : (rented = ArrayPool<byte>.Shared.Rent(max));
+        try
+        {
+            var length = Encoding.UTF8.GetBytes(value, buffer);
+            Check(raw.sqlite3_bind_text(_stmt, index, buffer[..length]));
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
 
     /// <summary>UTF-8 text already encoded (a payload serialised to bytes).</summary>
     public void BindUtf8(int index, ReadOnlySpan<byte> value) => Check(raw.sqlite3_bind_text(_stmt, index, value));
@@ -140,9 +173,9 @@ internal sealed class SqliteStatement : IRow, IDisposable
             return;
         }
 
-        Span<char> text = stackalloc char[32];
+        Span<byte> text = stackalloc byte[32];
         v.TryFormat(text, out var written, TimeFormat, CultureInfo.InvariantCulture);
-        Check(raw.sqlite3_bind_text16(_stmt, index, text[..written]));
+        Check(raw.sqlite3_bind_text(_stmt, index, text[..written]));
     }
 
     /// <summary>Runs the statement to its next row: true with a row to read, false when it is done.</summary>
@@ -215,6 +248,9 @@ internal sealed class SqliteStatement : IRow, IDisposable
     }
 
     public string String(int ordinal) => raw.sqlite3_column_text(_stmt, ordinal).utf8_to_string();
+
+    /// <summary>A text column's UTF-8 bytes as stored, valid until the next <see cref="Step"/> or <see cref="Reset"/>.</summary>
+    public ReadOnlySpan<byte> Utf8(int ordinal) => raw.sqlite3_column_blob(_stmt, ordinal);
 
     public DateTime Utc(int ordinal)
     {

@@ -9,102 +9,17 @@ using Parley.Server.Realtime;
 namespace Parley.Server.Messaging;
 
 /// <summary>Send and replay, shared by both hubs and the REST API.</summary>
-public sealed class MessageService(MessageWriter writer, ParleyDbContext db, AccessPolicy access, IOptions<MessagingOptions> options, Features.Metrics.ParleyMetrics metrics)
+public sealed class MessageService(MessageSender sender, ParleyDbContext db, AccessPolicy access, IOptions<MessagingOptions> options, Features.Metrics.ParleyMetrics metrics)
 {
     public Task<SendAck> SendAsync(Actor actor, SendRequest request, CancellationToken cancellationToken = default) =>
-        SendAsync(actor, request, order: null, cancellationToken);
+        sender.SendAsync(actor, request, order: null, admission: null, access, cancellationToken);
 
     /// <summary>
     /// Validates, checks access and stores a message. A hub passes its connection's <paramref name="order"/> so that
     /// pipelined sends are sequenced in the order they arrived (docs/protocol.md rule 9).
     /// </summary>
     public Task<SendAck> SendAsync(Actor actor, SendRequest request, SendOrder? order, CancellationToken cancellationToken = default) =>
-        SendAsync(actor, request, order, null, cancellationToken);
-
-    /// <summary>As above, after <paramref name="admission"/>.</summary>
-    /// <param name="admission">
-    /// A check started by the caller that may need the network (the visitor's cluster-wide send limit): awaited after
-    /// the turn is taken, so waiting for it never lets a later send overtake this one.
-    /// </param>
-    public async Task<SendAck> SendAsync(Actor actor, SendRequest request, SendOrder? order, Task? admission, CancellationToken cancellationToken)
-    {
-        // Taken before the first await: the invocation's start is the order the client sent in.
-        var turn = order?.Take();
-        Task<WriteResult> written;
-        try
-        {
-            if (admission is not null)
-            {
-                await admission;
-            }
-
-            written = await EnqueueAsync(actor, request, turn, cancellationToken);
-        }
-        finally
-        {
-            turn?.Done();
-        }
-
-        var result = await written;
-        return WriteOutcomes.AckOrThrow(result, actor.Audience);
-    }
-
-    private async Task<Task<WriteResult>> EnqueueAsync(Actor actor, SendRequest request, SendOrder.Turn? turn, CancellationToken cancellationToken)
-    {
-        var conversationId = Ids.Parse(request.ConversationId, "conversationId");
-        var clientId = Ids.Parse(request.ClientId, "clientId");
-        var body = (request.Body ?? "").Trim();
-        if (body.Length == 0)
-        {
-            throw new ParleyException(ErrorCatalogue.BodyEmpty, "The message body is empty.");
-        }
-
-        if (body.Length > options.Value.MaxBodyLength)
-        {
-            throw new ParleyException(ErrorCatalogue.BodyTooLarge, $"The message body is longer than {options.Value.MaxBodyLength} characters.");
-        }
-
-        TextInput.RequireBody(body);
-
-        var isVisitor = actor.Audience == Audience.Visitor;
-        var asBot = !isVisitor && request.AsBot;
-        if (asBot && request.Note)
-        {
-            throw new ParleyException(ErrorCatalogue.InvalidRequest, "A message is either a bot reply or an internal note, not both.");
-        }
-
-        var botName = asBot ? (TextInput.Require(request.BotName, "botName")?.Trim() is { Length: > 0 } n ? n : "Bot") : null;
-        if (botName is { Length: > 100 })
-        {
-            throw new ParleyException(ErrorCatalogue.InvalidRequest, "botName is at most 100 characters.");
-        }
-
-        if (!isVisitor)
-        {
-            // Visitors are checked inside the write transaction (RequiredContactId), with no extra query on their path.
-            await access.RequireConversationAsync(actor, conversationId, request.Note ? ConversationAction.Note : ConversationAction.Reply, cancellationToken);
-        }
-
-        var command = new WriteCommand(
-            conversationId,
-            clientId,
-            isVisitor ? SenderKind.Visitor : asBot ? SenderKind.Bot : SenderKind.Agent,
-            actor.PrincipalId,
-            botName ?? actor.Name,
-            !isVisitor && request.Note ? MessageKind.Note : MessageKind.Text,
-            body)
-        {
-            RequiredContactId = isVisitor ? actor.PrincipalId : null,
-            RejectIfClosed = isVisitor,
-        };
-
-        if (turn is not null)
-        {
-            await turn.Previous;
-        }
-
-        return await writer.EnqueueAsync(command, cancellationToken);
-    }
+        sender.SendAsync(actor, request, order, admission: null, access, cancellationToken);
 
     /// <summary>
     /// Checks access, then subscribes (through <paramref name="subscribe"/>) before reading, so nothing committed in

@@ -17,6 +17,7 @@ public static class MessagingSetup
             sp.GetRequiredService<Features.Metrics.LoadGovernor>(),
             sp.GetRequiredService<ILogger<MessageWriter>>()));
         services.AddHostedService(sp => sp.GetRequiredService<MessageWriter>());
+        services.AddSingleton<MessageSender>();
         services.AddScoped<MessageService>();
         return services;
     }

@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.SignalR;
 using Parley.Server.Features.Auth;
 using Parley.Server.Infrastructure;
@@ -11,8 +12,13 @@ namespace Parley.Server.Realtime;
 /// The agents' realtime endpoint (<c>/hubs/agent</c>). Methods and events: docs/protocol.md. Each method names the API
 /// token scope it needs like the REST endpoint it mirrors (<see cref="HubTokenScopeFilter"/>).
 /// </summary>
+/// <remarks>
+/// SignalR creates a hub per invocation: the constructor takes singletons only, and the methods that need scoped
+/// services (a database context) take them as <c>[FromServices]</c> parameters, so <c>Typing</c>, <c>Leave</c> and the
+/// presence calls resolve nothing from the invocation's scope (as <see cref="VisitorHub"/>).
+/// </remarks>
 [Authorize(Policy = ParleyClaims.AgentPolicy)]
-internal sealed class AgentHub(MessageService messages, ConnectionRegistry registry, TypingSignals typing, ReadReceipts receipts, Features.Access.AccessDirectory access, Presence.IAgentPresence presence, Routing.RoutingService routing, ConsoleRealtime console, Features.Console.ConsoleConversationActions actions, Features.Supervision.LiveViewService live, Features.Access.AccessPolicy policy) : Hub
+internal sealed class AgentHub(ConnectionRegistry registry, TypingSignals typing, Features.Access.AccessDirectory access, Presence.IAgentPresence presence, ConsoleRealtime console, Features.Supervision.LiveViewService live) : Hub
 {
     /// <summary>Loads the agent's access scope before any fan-out needs it (fan-out never queries; unknown means denied).</summary>
     public override async Task OnConnectedAsync()
@@ -52,18 +58,18 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
 
     [HubMethodName("AcceptOffer")]
     [ApiTokenScope("routing", write: true)]
-    public Task<ConversationSummary> AcceptOfferAsync(string conversationId) =>
+    public Task<ConversationSummary> AcceptOfferAsync(string conversationId, [FromServices] Routing.RoutingService routing) =>
         routing.AcceptOfferAsync(Ids.Parse(conversationId, "conversationId"), CurrentActor(), Context.ConnectionAborted);
 
     [HubMethodName("DeclineOffer")]
     [ApiTokenScope("routing", write: true)]
-    public Task DeclineOfferAsync(string conversationId) =>
+    public Task DeclineOfferAsync(string conversationId, [FromServices] Routing.RoutingService routing) =>
         routing.DeclineOfferAsync(Ids.Parse(conversationId, "conversationId"), CurrentActor().PrincipalId, expired: false, Context.ConnectionAborted);
 
     /// <summary>Assigns or transfers (userId null: to yourself), within the assignee's capacity.</summary>
     [HubMethodName("Assign")]
     [ApiTokenScope("conversations", write: true)]
-    public Task<ConversationSummary> AssignAsync(string conversationId, string? userId)
+    public Task<ConversationSummary> AssignAsync(string conversationId, string? userId, [FromServices] Routing.RoutingService routing)
     {
         var actor = CurrentActor();
         var assignee = userId is null ? actor.PrincipalId : Ids.Parse(userId, "userId");
@@ -72,7 +78,7 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
 
     [HubMethodName("Join")]
     [ApiTokenScope("conversations", write: false)]
-    public async Task<ReplayDto> JoinAsync(ResumeRequest request)
+    public async Task<ReplayDto> JoinAsync(ResumeRequest request, [FromServices] MessageService messages)
     {
         ArgumentNullException.ThrowIfNull(request);
         Guid? joined = null;
@@ -99,7 +105,7 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
 
     [HubMethodName("Send")]
     [ApiTokenScope("conversations", write: true)]
-    public Task<SendAck> SendAsync(SendRequest request)
+    public Task<SendAck> SendAsync(SendRequest request, [FromServices] MessageService messages)
     {
         ArgumentNullException.ThrowIfNull(request);
         return messages.SendAsync(CurrentActor(), request, (SendOrder?)Context.Items[typeof(SendOrder)], Context.ConnectionAborted);
@@ -119,7 +125,7 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
     /// </summary>
     [HubMethodName("MarkRead")]
     [ApiTokenScope("conversations", write: true)]
-    public async Task MarkReadAsync(ReadRequest request)
+    public async Task MarkReadAsync(ReadRequest request, [FromServices] ReadReceipts receipts, [FromServices] Features.Console.ConsoleConversationActions actions)
     {
         ArgumentNullException.ThrowIfNull(request);
         await receipts.MarkReadAsync(CurrentActor(), request, Context.ConnectionAborted);
@@ -132,7 +138,7 @@ internal sealed class AgentHub(MessageService messages, ConnectionRegistry regis
     /// </summary>
     [HubMethodName("SubscribeLive")]
     [ApiTokenScope("routing", write: false)]
-    public Task<Features.Supervision.LiveViewDto> SubscribeLiveAsync() =>
+    public Task<Features.Supervision.LiveViewDto> SubscribeLiveAsync([FromServices] Features.Access.AccessPolicy policy) =>
         live.SubscribeAsync(policy, CurrentActor(), Context.ConnectionId, Context.ConnectionAborted);
 
     [HubMethodName("UnsubscribeLive")]

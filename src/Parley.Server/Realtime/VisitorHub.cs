@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.SignalR;
 using Parley.Server.Features.Conversations;
 using Parley.Server.Features.Widget;
@@ -8,8 +9,13 @@ using Parley.Server.Messaging;
 namespace Parley.Server.Realtime;
 
 /// <summary>The visitor's realtime endpoint (<c>/hubs/visitor</c>). Methods and events: docs/protocol.md.</summary>
+/// <remarks>
+/// SignalR creates a hub per invocation. Its constructor takes singletons only, so <c>Send</c> and <c>Typing</c>, the
+/// calls made per keystroke and per message, resolve nothing from the invocation's scope; the rarer calls that need
+/// scoped services (a database context) take them as <c>[FromServices]</c> parameters.
+/// </remarks>
 [Authorize(Policy = ParleyClaims.VisitorPolicy)]
-internal sealed class VisitorHub(Features.Metrics.VisitorAdmission admission, MessageService messages, ConversationService conversations, ConnectionRegistry registry, VisitorSendLimiter limiter, Features.Widget.VisitorActionLimits visitorLimits, TypingSignals typing, ReadReceipts receipts, Routing.RoutingEngine routing, Features.Ai.BotResponder bot) : Hub
+internal sealed class VisitorHub(Features.Metrics.VisitorAdmission admission, MessageSender sender, ConnectionRegistry registry, VisitorSendLimiter limiter, Features.Widget.VisitorActionLimits visitorLimits, TypingSignals typing, Routing.RoutingEngine routing, Features.Ai.BotResponder bot) : Hub
 {
     public override Task OnConnectedAsync()
     {
@@ -18,7 +24,7 @@ internal sealed class VisitorHub(Features.Metrics.VisitorAdmission admission, Me
     }
 
     [HubMethodName("StartConversation")]
-    public async Task<ConversationInfo> StartConversationAsync()
+    public async Task<ConversationInfo> StartConversationAsync([FromServices] ConversationService conversations)
     {
         var actor = CurrentActor();
         var info = await conversations.StartForVisitorAsync(actor.SiteId, actor.PrincipalId, Context.ConnectionAborted);
@@ -28,7 +34,7 @@ internal sealed class VisitorHub(Features.Metrics.VisitorAdmission admission, Me
     }
 
     [HubMethodName("Resume")]
-    public async Task<ReplayDto> ResumeAsync(ResumeRequest request)
+    public async Task<ReplayDto> ResumeAsync(ResumeRequest request, [FromServices] MessageService messages)
     {
         ArgumentNullException.ThrowIfNull(request);
         var replay = await messages.JoinAsync(CurrentActor(), request.ConversationId, request.AfterSeq, Subscribe, Context.ConnectionAborted);
@@ -49,7 +55,7 @@ internal sealed class VisitorHub(Features.Metrics.VisitorAdmission admission, Me
         var admitted = admission.EnterAsync(Context.ConnectionAborted);
         try
         {
-            var ack = await messages.SendAsync(actor, request, (SendOrder?)Context.Items[typeof(SendOrder)], AdmittedAsync(admitted, visitorLimits.AcquireSendAsync(Context.User!.VisitorContactId()!.Value, Context.ConnectionAborted)), Context.ConnectionAborted);
+            var ack = await sender.SendAsync(actor, request, (SendOrder?)Context.Items[typeof(SendOrder)], AdmittedAsync(admitted, visitorLimits.AcquireSendAsync(Context.User!.VisitorContactId()!.Value, Context.ConnectionAborted)), access: null, Context.ConnectionAborted);
             Subscribe(ack.ConversationId);
             return ack;
         }
@@ -81,7 +87,7 @@ internal sealed class VisitorHub(Features.Metrics.VisitorAdmission admission, Me
 
     /// <summary>"Talk to a person": the bot of a bot-first conversation hands it to people. True when it did (false: people have it already).</summary>
     [HubMethodName("RequestPerson")]
-    public async Task<bool> RequestPersonAsync(string conversationId)
+    public async Task<bool> RequestPersonAsync(string conversationId, [FromServices] MessageService messages)
     {
         var id = Ids.Parse(conversationId, "conversationId");
         await messages.FindAccessibleAsync(CurrentActor(), id, Context.ConnectionAborted); // the visitor's own conversation only
@@ -96,7 +102,7 @@ internal sealed class VisitorHub(Features.Metrics.VisitorAdmission admission, Me
     }
 
     [HubMethodName("MarkRead")]
-    public Task MarkReadAsync(ReadRequest request)
+    public Task MarkReadAsync(ReadRequest request, [FromServices] ReadReceipts receipts)
     {
         ArgumentNullException.ThrowIfNull(request);
         return receipts.MarkReadAsync(CurrentActor(), request, Context.ConnectionAborted);

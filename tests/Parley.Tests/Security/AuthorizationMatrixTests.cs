@@ -644,8 +644,9 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixTests.World worl
             }
         }
 
-        /// <summary>Arguments for a hub method: the hub conversation where one is named, plausible values elsewhere.</summary>
-        public object?[] HubArguments(MethodInfo method) => [.. method.GetParameters().Select(p => Argument(p.ParameterType, p.Name ?? ""))];
+        /// <summary>Arguments for a hub method (the caller's, not those the server injects): the hub conversation where one is named, plausible values elsewhere.</summary>
+        public object?[] HubArguments(MethodInfo method) =>
+            [.. method.GetParameters().Where(p => !p.IsDefined(typeof(Microsoft.AspNetCore.Mvc.FromServicesAttribute))).Select(p => Argument(p.ParameterType, p.Name ?? ""))];
 
         private object? Argument(Type type, string name)
         {

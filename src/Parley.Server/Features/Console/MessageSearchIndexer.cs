@@ -1,8 +1,11 @@
 using System.Data.Common;
+using System.Text;
+using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.Options;
 using Parley.Data;
+using Parley.Server.Data;
 using Parley.Server.Infrastructure;
 
 namespace Parley.Server.Features.Console;
@@ -181,33 +184,30 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
         delete.Transaction = transaction;
         delete.CommandText = """DELETE FROM "MessageSearchFts" WHERE rowid = $id""";
         var deleteId = Parameter(delete, "$id");
-        await using var insert = InsertCommand(connection, transaction, out var insertId, out var insertGrams);
+        using var insert = SqliteStatement.Prepare((SqliteConnection)connection, InsertDocumentSql);
         await using var done = connection.CreateCommand();
         done.Transaction = transaction;
         done.CommandText = """DELETE FROM "MessageSearchRetag" WHERE "ConversationId" = $conversation AND "Version" = $version""";
         var doneConversation = Parameter(done, "$conversation");
         var doneVersion = Parameter(done, "$version");
-        var seen = new HashSet<uint>();
-        var codes = new List<uint>();
+        using var documents = new SqliteDocuments();
         foreach (var (id, version) in rows)
         {
             conversation.Value = id;
-            var documents = new List<(long Id, string Grams)>();
+            documents.Clear();
             await using (var reader = await messages.ExecuteReaderAsync(cancellationToken))
             {
                 while (await reader.ReadAsync(cancellationToken))
                 {
-                    documents.Add((reader.GetInt64(0), SqliteDocument(reader.GetString(1), TeamOf(reader, 2), seen, codes)));
+                    documents.Add(reader.GetInt64(0), reader.GetString(1), reader.IsDBNull(2) ? null : Guid.Parse(reader.GetString(2)));
                 }
             }
 
-            foreach (var document in documents)
+            for (var i = 0; i < documents.Count; i++)
             {
-                deleteId.Value = document.Id;
+                deleteId.Value = documents.Id(i);
                 await delete.ExecuteNonQueryAsync(cancellationToken);
-                insertId.Value = document.Id;
-                insertGrams.Value = document.Grams;
-                await insert.ExecuteNonQueryAsync(cancellationToken);
+                InsertDocument(insert, documents, i);
             }
 
             doneConversation.Value = id;
@@ -221,16 +221,14 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
 
     private sealed record RetagRow(Guid ConversationId, long Version);
 
-    private static Guid? TeamOf(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : Guid.Parse(reader.GetString(ordinal));
+    /// <summary>A message's document into the index (SQLite), under its id as rowid.</summary>
+    private const string InsertDocumentSql = """INSERT INTO "MessageSearchFts" (rowid, "Grams") VALUES (?1, ?2)""";
 
-    private static DbCommand InsertCommand(DbConnection connection, DbTransaction transaction, out DbParameter id, out DbParameter grams)
+    private static void InsertDocument(SqliteStatement insert, SqliteDocuments documents, int i)
     {
-        var insert = connection.CreateCommand();
-        insert.Transaction = transaction;
-        insert.CommandText = """INSERT INTO "MessageSearchFts" (rowid, "Grams") VALUES ($id, $grams)""";
-        id = Parameter(insert, "$id");
-        grams = Parameter(insert, "$grams");
-        return insert;
+        insert.Bind(1, documents.Id(i));
+        insert.BindUtf8(2, documents.Document(i));
+        insert.Execute();
     }
 
     protected override void PassFailed(Exception exception) => LogPassFailed(logger, exception);
@@ -298,16 +296,20 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
     private static async Task IndexSqliteAsync(ParleyDbContext db, long watermark, long to, CancellationToken cancellationToken)
     {
         await db.Database.OpenConnectionAsync(cancellationToken);
-        var connection = db.Database.GetDbConnection();
-        var documents = new List<(long Id, string Grams)>();
-        await using (var read = RangeQuery(connection, watermark, to))
+        var connection = (SqliteConnection)db.Database.GetDbConnection();
+        using var documents = new SqliteDocuments();
+        using (var read = RangeStatement(connection, RangeSql, watermark, to))
         {
-            await using var reader = await read.ExecuteReaderAsync(cancellationToken);
-            var seen = new HashSet<uint>();
-            var codes = new List<uint>();
-            while (await reader.ReadAsync(cancellationToken))
+            try
             {
-                documents.Add((reader.GetInt64(0), SqliteDocument(reader.GetString(1), TeamOf(reader, 2), seen, codes)));
+                while (read.Step())
+                {
+                    documents.Add(read.Int64(0), read.Utf8(1), read.IsNull(2) ? null : read.Guid(2));
+                }
+            }
+            finally
+            {
+                read.Reset();
             }
         }
 
@@ -315,25 +317,27 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
         if (documents.Count > 0)
         {
             var live = new HashSet<long>(documents.Count);
-            await using (var check = RangeQuery(connection, watermark, to, idsOnly: true))
+            using (var check = RangeStatement(connection, RangeIdsSql, watermark, to))
             {
-                check.Transaction = tx.GetDbTransaction();
-                await using var reader = await check.ExecuteReaderAsync(cancellationToken);
-                while (await reader.ReadAsync(cancellationToken))
+                try
                 {
-                    live.Add(reader.GetInt64(0));
+                    while (check.Step())
+                    {
+                        live.Add(check.Int64(0));
+                    }
+                }
+                finally
+                {
+                    check.Reset();
                 }
             }
 
-            await using var insert = InsertCommand(connection, tx.GetDbTransaction(), out var id, out var grams);
-            await insert.PrepareAsync(cancellationToken);
-            foreach (var document in documents)
+            using var insert = SqliteStatement.Prepare(connection, InsertDocumentSql);
+            for (var i = 0; i < documents.Count; i++)
             {
-                if (live.Contains(document.Id))
+                if (live.Contains(documents.Id(i)))
                 {
-                    id.Value = document.Id;
-                    grams.Value = document.Grams;
-                    await insert.ExecuteNonQueryAsync(cancellationToken);
+                    InsertDocument(insert, documents, i);
                 }
             }
         }
@@ -343,19 +347,21 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
     }
 
     /// <summary>The indexable messages of the id range (not event lines: erased ones are event lines too), with their conversation's department.</summary>
-    private static DbCommand RangeQuery(DbConnection connection, long watermark, long to, bool idsOnly = false)
+    private const string RangeSql = """
+        SELECT m."Id", m."Body", c."TeamId" FROM "Messages" m JOIN "Conversations" c ON c."Id" = m."ConversationId"
+        WHERE m."Id" > ?1 AND m."Id" <= ?2 AND m."Kind" <> ?3
+        """;
+
+    /// <summary>The ids of <see cref="RangeSql"/>'s messages.</summary>
+    private const string RangeIdsSql = """SELECT "Id" FROM "Messages" WHERE "Id" > ?1 AND "Id" <= ?2 AND "Kind" <> ?3""";
+
+    private static SqliteStatement RangeStatement(SqliteConnection connection, string sql, long watermark, long to)
     {
-        var command = connection.CreateCommand();
-        command.CommandText = idsOnly
-            ? """SELECT "Id" FROM "Messages" WHERE "Id" > $from AND "Id" <= $to AND "Kind" <> $event"""
-            : """
-              SELECT m."Id", m."Body", c."TeamId" FROM "Messages" m JOIN "Conversations" c ON c."Id" = m."ConversationId"
-              WHERE m."Id" > $from AND m."Id" <= $to AND m."Kind" <> $event
-              """;
-        Parameter(command, "$from").Value = watermark;
-        Parameter(command, "$to").Value = to;
-        Parameter(command, "$event").Value = (int)MessageKind.Event;
-        return command;
+        var statement = SqliteStatement.Prepare(connection, sql);
+        statement.Bind(1, watermark);
+        statement.Bind(2, to);
+        statement.Bind(3, (int)MessageKind.Event);
+        return statement;
     }
 
     private static Task<int> MoveWatermarkAsync(ParleyDbContext db, long to, CancellationToken cancellationToken) =>
@@ -378,53 +384,25 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
     {
         var codes = new List<uint>();
         DistinctGrams(text, [], codes);
-        return codes.ConvertAll(static code => string.Create(TokenLength, code, static (span, v) => FormatToken(v, span)));
-    }
-
-    /// <summary>
-    /// The document of <paramref name="body"/>: its distinct bigram tokens (<see cref="SqliteGrams"/>) separated by
-    /// spaces, then the department token (<see cref="SqliteScopeToken"/>), written straight into the one string (no
-    /// string per bigram, no builder: the indexer runs this for every message). <paramref name="seen"/> and
-    /// <paramref name="codes"/> are the caller's, reused across messages.
-    /// </summary>
-    internal static string SqliteDocument(string body, Guid? teamId, HashSet<uint> seen, List<uint> codes)
-    {
-        DistinctGrams(body, seen, codes);
-        var scopeLength = teamId is null ? 5 : 33;
-        return string.Create(codes.Count * (TokenLength + 1) + scopeLength, (codes, teamId), static (span, state) =>
+        return codes.ConvertAll(static code =>
         {
-            var (codes, teamId) = state;
-            for (var i = 0; i < codes.Count; i++)
-            {
-                var at = i * (TokenLength + 1);
-                FormatToken(codes[i], span.Slice(at, TokenLength));
-                span[at + TokenLength] = ' ';
-            }
-
-            var scope = span[(codes.Count * (TokenLength + 1))..];
-            scope[0] = 't';
-            if (teamId is { } team)
-            {
-                team.TryFormat(scope[1..], out _, "N");
-            }
-            else
-            {
-                "none".CopyTo(scope[1..]);
-            }
+            Span<byte> token = stackalloc byte[TokenLength];
+            FormatToken(code, token);
+            return Encoding.ASCII.GetString(token);
         });
     }
 
     private const int TokenLength = 9;
 
-    /// <summary>A bigram's token: <c>g</c> and its code as 8 lower-case hex digits (the one place that spells it).</summary>
-    private static void FormatToken(uint code, Span<char> token)
+    /// <summary>A bigram's token: <c>g</c> and its code as 8 lower-case hex digits, in ASCII (the one place that spells it).</summary>
+    private static void FormatToken(uint code, Span<byte> token)
     {
-        token[0] = 'g';
+        token[0] = (byte)'g';
         code.TryFormat(token[1..], out _, "x8", System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>Each pair of adjacent UTF-16 units (ASCII folded), as a 32-bit code, once, in order of first appearance.</summary>
-    private static void DistinctGrams(string text, HashSet<uint> seen, List<uint> codes)
+    private static void DistinctGrams(ReadOnlySpan<char> text, HashSet<uint> seen, List<uint> codes)
     {
         seen.Clear();
         codes.Clear();
