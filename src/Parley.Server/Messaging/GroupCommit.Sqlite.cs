@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Parley.Data;
 using Parley.Server.Data;
@@ -14,6 +16,10 @@ internal sealed partial class GroupCommit
 {
     // The statements of the write path, prepared once per connection and reused batch after batch.
     private readonly Dictionary<string, SqliteStatement> _statements = new(StringComparer.Ordinal);
+
+    // The message.created payloads, serialised as UTF-8 into one reused buffer and bound as bytes.
+    private readonly ArrayBufferWriter<byte> _payload = new(1024);
+    private readonly Utf8JsonWriter _payloadWriter = new(Stream.Null);
 
     private SqliteStatement Statement(SqliteConnection connection, string sql)
     {
@@ -180,7 +186,19 @@ internal sealed partial class GroupCommit
             evt.Bind(1, Features.Integration.MessageEventJournal.Type);
             evt.Bind(2, m.ConversationId);
             evt.Bind(3, conversations[m.ConversationId].ContactId);
-            evt.Bind(4, PayloadOf(m));
+            if (_redacted.Contains(m.ConversationId))
+            {
+                evt.Bind(4, Features.Privacy.DataLifecycle.RedactedPayload);
+            }
+            else
+            {
+                _payload.ResetWrittenCount();
+                _payloadWriter.Reset(_payload);
+                Features.Integration.MessageEventJournal.WritePayload(m, _payloadWriter);
+                _payloadWriter.Flush();
+                evt.BindUtf8(4, _payload.WrittenSpan);
+            }
+
             evt.Bind(5, now);
             var id = evt.ExecuteInt64();
             events++;

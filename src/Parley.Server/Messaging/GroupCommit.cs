@@ -19,6 +19,16 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
 
     private DbConnection? _connection;
 
+    // A batch's working sets, reused batch after batch (one writer loop commits one batch at a time); the results and
+    // the committed messages handed back are new for every batch.
+    private readonly List<Guid> _keys = [];
+    private readonly List<Guid> _clientIds = [];
+    private readonly Dictionary<Guid, ConversationState> _conversations = [];
+    private readonly Dictionary<(Guid, Guid), Message> _existing = [];
+    private readonly List<(int Index, Message Message)> _fresh = [];
+    private readonly Dictionary<(Guid, Guid), Message> _freshByKey = [];
+    private readonly List<ConversationState> _states = [];
+
     // The queue and assignment times of the locked rows, for the report facts; not part of ConversationState.
     private readonly Dictionary<Guid, (DateTime? QueuedAt, DateTime? AssignedAt)> _routingTimes = [];
 
@@ -35,8 +45,10 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
             var now = time.GetUtcNow().UtcDateTime;
             now = now.AddTicks(-(now.Ticks % TimeSpan.TicksPerMicrosecond));
             var results = new WriteResult[batch.Count];
-            var fresh = new List<(int Index, Message Message)>(batch.Count);
-            var freshByKey = new Dictionary<(Guid, Guid), Message>();
+            var fresh = _fresh;
+            var freshByKey = _freshByKey;
+            fresh.Clear();
+            freshByKey.Clear();
             for (var i = 0; i < batch.Count; i++)
             {
                 var cmd = batch[i];
@@ -174,8 +186,9 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
     private async Task<Dictionary<Guid, ConversationState>> LockConversationsAsync(
         DbConnection connection, DbTransaction tx, IReadOnlyList<WriteCommand> batch, CancellationToken cancellationToken)
     {
-        var ids = batch.Select(b => b.ConversationId).Distinct().Order().ToList();
-        var result = new Dictionary<Guid, ConversationState>(ids.Count);
+        var ids = SortedDistinct(_keys, batch, static b => b.ConversationId);
+        var result = _conversations;
+        result.Clear();
         _routingTimes.Clear();
         _redacted.Clear();
         if (connection is SqliteConnection sqlite)
@@ -240,11 +253,12 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
         DbConnection connection, DbTransaction tx, IReadOnlyList<WriteCommand> batch,
         Dictionary<Guid, ConversationState> conversations, CancellationToken cancellationToken)
     {
-        var found = new Dictionary<(Guid, Guid), Message>();
+        var found = _existing;
+        found.Clear();
 
         // One index range per client id on (ClientId, ConversationId); the pair is matched in memory. A long OR of
         // (conversation AND client) pairs made SQLite's planner fall back to scanning the table.
-        var clientIds = batch.Where(b => conversations.ContainsKey(b.ConversationId)).Select(b => b.ClientId).Distinct().ToList();
+        var clientIds = SortedDistinct(_clientIds, batch, static b => b.ClientId, conversations);
         if (clientIds.Count == 0)
         {
             return found;
@@ -288,8 +302,50 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
     }
 
     /// <summary>The conversations the batch's new messages belong to, each once, in the order of their first message.</summary>
-    private static List<ConversationState> ConversationsOf(List<(int Index, Message Message)> fresh, Dictionary<Guid, ConversationState> conversations) =>
-        fresh.Select(f => f.Message.ConversationId).Distinct().Select(id => conversations[id]).ToList();
+    private List<ConversationState> ConversationsOf(List<(int Index, Message Message)> fresh, Dictionary<Guid, ConversationState> conversations)
+    {
+        _states.Clear();
+        foreach (var (_, m) in fresh)
+        {
+            var state = conversations[m.ConversationId];
+            if (!_states.Contains(state))
+            {
+                _states.Add(state);
+            }
+        }
+
+        return _states;
+    }
+
+    /// <summary>
+    /// <paramref name="keys"/> refilled with one key of each command (of a conversation in <paramref name="found"/>,
+    /// when given), sorted, each once.
+    /// </summary>
+    private static List<Guid> SortedDistinct(
+        List<Guid> keys, IReadOnlyList<WriteCommand> batch, Func<WriteCommand, Guid> key, Dictionary<Guid, ConversationState>? found = null)
+    {
+        keys.Clear();
+        foreach (var command in batch)
+        {
+            if (found is null || found.ContainsKey(command.ConversationId))
+            {
+                keys.Add(key(command));
+            }
+        }
+
+        keys.Sort();
+        var kept = 0;
+        for (var i = 0; i < keys.Count; i++)
+        {
+            if (i == 0 || keys[i] != keys[kept - 1])
+            {
+                keys[kept++] = keys[i];
+            }
+        }
+
+        keys.RemoveRange(kept, keys.Count - kept);
+        return keys;
+    }
 
     /// <summary>
     /// Advances the conversation's report facts (docs/reports.md) in the same transaction: message counters, first

@@ -17,6 +17,7 @@ public sealed record SentimentScore(double Score, bool Frustrated, IReadOnlyList
 public sealed class SentimentAnalyzer
 {
     private readonly FrozenDictionary<string, double> _latin;
+    private readonly FrozenDictionary<string, double>.AlternateLookup<ReadOnlySpan<char>> _latinPhrases;
     private readonly (string Term, double Weight)[] _cjk;
 
     public SentimentAnalyzer()
@@ -41,6 +42,7 @@ public sealed class SentimentAnalyzer
         }
 
         _latin = latin.ToFrozenDictionary(StringComparer.Ordinal);
+        _latinPhrases = _latin.GetAlternateLookup<ReadOnlySpan<char>>();
         _cjk = cjk.OrderByDescending(x => x.Item1.Length).ToArray();
     }
 
@@ -55,7 +57,7 @@ public sealed class SentimentAnalyzer
         {
             double weight;
             var consumed = 1;
-            if (i + 1 < words.Count && _latin.TryGetValue(words[i] + " " + words[i + 1], out weight))
+            if (i + 1 < words.Count && TryGetPhrase(words[i], words[i + 1], out weight))
             {
                 consumed = 2;
             }
@@ -75,14 +77,15 @@ public sealed class SentimentAnalyzer
             }
 
             sum += weight;
-            signals.Add(string.Join(' ', words.Skip(i).Take(consumed)));
+            signals.Add(consumed == 1 ? words[i] : words[i] + " " + words[i + 1]);
             i += consumed - 1;
         }
 
         // Chinese: longest terms first, each occurrence once, negation by 不/没 right before a positive term.
+        // Every term holds a CJK character, so a text without one has nothing to look for.
         var normalized = text.Normalized;
-        var used = new bool[normalized.Length];
-        foreach (var (term, baseWeight) in _cjk)
+        var used = text.CjkChars > 0 ? new bool[normalized.Length] : [];
+        foreach (var (term, baseWeight) in text.CjkChars > 0 ? _cjk : [])
         {
             var at = normalized.IndexOf(term, StringComparison.Ordinal);
             while (at >= 0)
@@ -141,6 +144,22 @@ public sealed class SentimentAnalyzer
         var score = Math.Tanh(sum / 3.0);
         var frustrated = score <= -0.45 || (score < -0.15 && frustrationMarkers > 0);
         return new SentimentScore(Math.Round(score, 3), frustrated, signals);
+    }
+
+    /// <summary>The weight of the two-word phrase "<paramref name="first"/> <paramref name="second"/>", looked up without building it.</summary>
+    private bool TryGetPhrase(string first, string second, out double weight)
+    {
+        var length = first.Length + 1 + second.Length;
+        if (length > 128)
+        {
+            return _latin.TryGetValue(first + " " + second, out weight);
+        }
+
+        Span<char> phrase = stackalloc char[length];
+        first.CopyTo(phrase);
+        phrase[first.Length] = ' ';
+        second.CopyTo(phrase[(first.Length + 1)..]);
+        return _latinPhrases.TryGetValue(phrase, out weight);
     }
 
     private static bool IsNegation(string word) => word is "not" or "no" or "never" or "n't" or "nor" or "without" or "hardly";

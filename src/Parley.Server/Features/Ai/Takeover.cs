@@ -46,8 +46,8 @@ public sealed class TakeoverPredictor(TextAnalyzer analyzer, SentimentAnalyzer s
         }
 
         var last = messages[^1];
-        var scores = messages.Select(sentiment.Score).ToList();
-        var mood = scores[^1].Score;
+        var lastScore = sentiment.Score(last); // the older messages' scores: only the one before it, and only when asked
+        var mood = lastScore.Score;
 
         if (HumanRequest.IsRequest(last))
         {
@@ -55,7 +55,7 @@ public sealed class TakeoverPredictor(TextAnalyzer analyzer, SentimentAnalyzer s
         }
 
         // A closing message ("ok thanks", "找到了，谢谢") ends the episode: nothing to take over.
-        if (IsClosing(last, scores[^1]))
+        if (IsClosing(last, lastScore))
         {
             return new TakeoverSignal(false, null, 0, mood);
         }
@@ -64,9 +64,10 @@ public sealed class TakeoverPredictor(TextAnalyzer analyzer, SentimentAnalyzer s
         // similar to the newest one, itself included.
         var similar = 1;
         var maxSimilarity = 0.0;
+        var lastVector = Vector(last);
         for (var i = 0; i < messages.Count - 1; i++)
         {
-            var s = Similarity(messages[i], last);
+            var s = Similarity(Vector(messages[i]), lastVector);
             maxSimilarity = Math.Max(maxSimilarity, s);
             if (s >= Options.SimilarityThreshold)
             {
@@ -80,7 +81,7 @@ public sealed class TakeoverPredictor(TextAnalyzer analyzer, SentimentAnalyzer s
         }
 
         // Asked again and getting upset: one repeat plus an explicit "again/still/好几次" and a negative tone.
-        if (similar >= Options.RepeatCount - 1 && last.Has("repeat") && (scores[^1].Frustrated || mood < -0.2))
+        if (similar >= Options.RepeatCount - 1 && last.Has("repeat") && (lastScore.Frustrated || mood < -0.2))
         {
             return new TakeoverSignal(true, "repeated_question", maxSimilarity, mood);
         }
@@ -91,7 +92,7 @@ public sealed class TakeoverPredictor(TextAnalyzer analyzer, SentimentAnalyzer s
         }
 
         // Frustration rising over the last three messages and now clearly negative.
-        if (scores.Count >= 3 && scores[^1].Frustrated && scores[^1].Score < scores[^2].Score && scores[^2].Score < 0)
+        if (messages.Count >= 3 && lastScore.Frustrated && sentiment.Score(messages[^2]) is { Score: < 0 } before && lastScore.Score < before.Score)
         {
             return new TakeoverSignal(true, "frustration_rising", maxSimilarity, mood);
         }
@@ -103,10 +104,10 @@ public sealed class TakeoverPredictor(TextAnalyzer analyzer, SentimentAnalyzer s
     /// How much two messages ask the same thing: cosine over content features (words, CJK bigrams and unigrams,
     /// topical concepts), ignoring conversational concepts such as greetings or "again".
     /// </summary>
-    public static double Similarity(AnalyzedText a, AnalyzedText b)
+    public static double Similarity(AnalyzedText a, AnalyzedText b) => Similarity(Vector(a), Vector(b));
+
+    private static double Similarity(Dictionary<string, double> va, Dictionary<string, double> vb)
     {
-        var va = Vector(a);
-        var vb = Vector(b);
         if (va.Count == 0 || vb.Count == 0)
         {
             return 0;
@@ -126,6 +127,19 @@ public sealed class TakeoverPredictor(TextAnalyzer analyzer, SentimentAnalyzer s
         return dot / (na * nb);
     }
 
+    private static bool IsGeneric(ReadOnlySpan<char> concept)
+    {
+        foreach (var generic in GenericConcepts)
+        {
+            if (concept.SequenceEqual(generic))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private static Dictionary<string, double> Vector(AnalyzedText text)
     {
         var vector = new Dictionary<string, double>(StringComparer.Ordinal);
@@ -136,7 +150,7 @@ public sealed class TakeoverPredictor(TextAnalyzer analyzer, SentimentAnalyzer s
                 'w' => 1.0,
                 'b' => 1.0,
                 'u' => 0.3,
-                'c' when !GenericConcepts.Contains(f[TextAnalyzer.Concept.Length..]) => 1.0,
+                'c' when !IsGeneric(f.AsSpan(TextAnalyzer.Concept.Length)) => 1.0,
                 _ => 0,
             };
             if (weight > 0)

@@ -30,6 +30,14 @@ public sealed class TextAnalyzer(Lexicon lexicon)
     private static readonly FrozenSet<char> CjkStop = FrozenSet.ToFrozenSet(
         "的了吗呢啊吧呀哦嘛么是我你您他她它们这那个在有和就也都要会能可以请问什怎哪吗不没很还又把被给对让从到与及或而着过得地之其为上下中里来去说想看用做".ToCharArray());
 
+    private static readonly System.Buffers.SearchValues<char> AsciiLetters =
+        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+
+    // The one-character strings of CJK text and their unigram features, made once per character (a text's analysis
+    // is on every visitor message's path).
+    private static readonly string?[] CharStrings = new string?[char.MaxValue + 1];
+    private static readonly string?[] UnigramFeatures = new string?[char.MaxValue + 1];
+
     private volatile Lexicon _lexicon = lexicon;
 
     public TextAnalyzer()
@@ -69,39 +77,36 @@ public sealed class TextAnalyzer(Lexicon lexicon)
     /// <summary>Latin words (letters, digits, inner apostrophes) of already-normalised text, contractions expanded.</summary>
     public static List<string> LatinWords(string normalized)
     {
+        // A word is a contiguous stretch of the text: sliced, not built char by char.
         var words = new List<string>();
-        var current = new StringBuilder();
-        void Flush()
-        {
-            if (current.Length > 0)
-            {
-                AddWord(words, current.ToString());
-                current.Clear();
-            }
-        }
-
+        var start = -1;
         for (var i = 0; i < normalized.Length; i++)
         {
             var c = normalized[i];
-            if (char.IsAsciiLetterOrDigit(c) || (char.IsLetter(c) && !IsCjk(c) && c < '\u3000'))
+            if (char.IsAsciiLetterOrDigit(c) || (char.IsLetter(c) && !IsCjk(c) && c < '\u3000')
+                || (c == '\'' && start >= 0 && i + 1 < normalized.Length && char.IsAsciiLetter(normalized[i + 1])))
             {
-                current.Append(c);
+                if (start < 0)
+                {
+                    start = i;
+                }
             }
-            else if (c == '\'' && current.Length > 0 && i + 1 < normalized.Length && char.IsAsciiLetter(normalized[i + 1]))
+            else if (start >= 0)
             {
-                current.Append(c);
-            }
-            else
-            {
-                Flush();
+                AddWord(words, normalized.AsSpan(start, i - start));
+                start = -1;
             }
         }
 
-        Flush();
+        if (start >= 0)
+        {
+            AddWord(words, normalized.AsSpan(start));
+        }
+
         return words;
     }
 
-    private static void AddWord(List<string> words, string word)
+    private static void AddWord(List<string> words, ReadOnlySpan<char> word)
     {
         switch (word)
         {
@@ -115,29 +120,29 @@ public sealed class TextAnalyzer(Lexicon lexicon)
                 return;
         }
 
-        var apostrophe = word.IndexOf('\'', StringComparison.Ordinal);
+        var apostrophe = word.IndexOf('\'');
         if (apostrophe > 0)
         {
             var head = word[..apostrophe];
             var tail = word[(apostrophe + 1)..];
-            if (tail == "t" && head.EndsWith('n'))
+            if (tail is "t" && head.EndsWith('n'))
             {
-                words.Add(head[..^1]);
+                words.Add(head[..^1].ToString());
                 words.Add("not");
                 return;
             }
 
-            words.Add(head);
+            words.Add(head.ToString());
             return;
         }
 
-        words.Add(word);
+        words.Add(word.ToString());
     }
 
     /// <summary>A light English stemmer (plurals, -ing, -ed, -ly): enough to meet "shipping", "shipped" and "ships".</summary>
     public static string Stem(string word)
     {
-        if (word.Length <= 3 || !word.All(char.IsAsciiLetter))
+        if (word.Length <= 3 || word.AsSpan().ContainsAnyExcept(AsciiLetters))
         {
             return word;
         }
@@ -208,13 +213,18 @@ public sealed class TextAnalyzer(Lexicon lexicon)
         var cjkChars = 0;
 
         // Latin words: stems, concept phrases over consecutive stems, numbers.
-        var stems = LatinWords(normalized).Select(Stem).ToList();
+        var stems = LatinWords(normalized);
+        for (var i = 0; i < stems.Count; i++)
+        {
+            stems[i] = Stem(stems[i]);
+        }
+
         for (var i = 0; i < stems.Count; i++)
         {
             lexicon.MatchLatin(stems, i, concepts);
             var stem = stems[i];
             words.Add(stem);
-            if (stem.All(char.IsAsciiDigit))
+            if (stem.AsSpan().IndexOfAnyExceptInRange('0', '9') < 0)
             {
                 features.Add(Number + stem);
             }
@@ -225,33 +235,33 @@ public sealed class TextAnalyzer(Lexicon lexicon)
             }
         }
 
-        // Chinese runs: concept terms as substrings, then character unigrams and bigrams.
-        var run = new StringBuilder();
-        void FlushRun()
+        // Chinese runs (contiguous stretches of the text): concept terms as substrings, then character unigrams and bigrams.
+        var runStart = -1;
+        void FlushRun(int end)
         {
-            if (run.Length == 0)
+            if (runStart < 0)
             {
                 return;
             }
 
-            var s = run.ToString();
+            var s = normalized.AsSpan(runStart, end - runStart);
             for (var i = 0; i < s.Length; i++)
             {
                 if (!CjkStop.Contains(s[i]))
                 {
-                    features.Add(Unigram + s[i]);
-                    content.Add(s[i].ToString());
+                    features.Add(UnigramFeatures[s[i]] ??= Unigram + s[i]);
+                    content.Add(CharStrings[s[i]] ??= s[i].ToString());
                 }
 
                 if (ChineseWords is null && i + 1 < s.Length && !(CjkStop.Contains(s[i]) && CjkStop.Contains(s[i + 1])))
                 {
-                    features.Add(string.Concat(Bigram, s.AsSpan(i, 2)));
+                    features.Add(string.Concat(Bigram, s.Slice(i, 2)));
                 }
             }
 
             if (ChineseWords is { } segment)
             {
-                foreach (var w in segment(s))
+                foreach (var w in segment(s.ToString()))
                 {
                     if (w.Length >= 2 && !w.All(CjkStop.Contains))
                     {
@@ -260,26 +270,30 @@ public sealed class TextAnalyzer(Lexicon lexicon)
                 }
             }
 
-            run.Clear();
+            runStart = -1;
         }
 
-        foreach (var c in normalized)
+        for (var i = 0; i < normalized.Length; i++)
         {
-            if (IsCjk(c))
+            if (IsCjk(normalized[i]))
             {
-                run.Append(c);
+                if (runStart < 0)
+                {
+                    runStart = i;
+                }
+
                 cjkChars++;
             }
             else
             {
-                FlushRun();
+                FlushRun(i);
             }
         }
 
-        FlushRun();
+        FlushRun(normalized.Length);
 
         // Chinese (and mixed, e.g. "plus会员", "wifi6") terms as substrings of the whole text, spaces removed.
-        lexicon.MatchCjk(cjkChars > 0 ? string.Concat(normalized.Where(c => !char.IsWhiteSpace(c))) : normalized, concepts);
+        lexicon.MatchCjk(cjkChars > 0 ? WithoutWhiteSpace(normalized) : normalized, concepts);
         foreach (var concept in concepts)
         {
             features.Add(Concept + concept);
@@ -288,13 +302,38 @@ public sealed class TextAnalyzer(Lexicon lexicon)
         return new AnalyzedText(source, normalized, words, content, concepts, features, cjkChars, CountUpperWords(source), CountRepeatedPunctuation(source));
     }
 
+    private static string WithoutWhiteSpace(string text)
+    {
+        var spaces = 0;
+        foreach (var c in text)
+        {
+            spaces += char.IsWhiteSpace(c) ? 1 : 0;
+        }
+
+        return spaces == 0 ? text : string.Create(text.Length - spaces, text, static (span, text) =>
+        {
+            var at = 0;
+            foreach (var c in text)
+            {
+                if (!char.IsWhiteSpace(c))
+                {
+                    span[at++] = c;
+                }
+            }
+        });
+    }
+
+    /// <summary>The text's characters and then one space, which ends the last run (the counts below need it).</summary>
+    private static char At(string text, int i) => i < text.Length ? text[i] : ' ';
+
     private static int CountUpperWords(string text)
     {
         var count = 0;
         var letters = 0;
         var allUpper = true;
-        foreach (var c in text.Append(' '))
+        for (var i = 0; i <= text.Length; i++)
         {
+            var c = At(text, i);
             if (char.IsAsciiLetter(c))
             {
                 letters++;
@@ -319,8 +358,9 @@ public sealed class TextAnalyzer(Lexicon lexicon)
     {
         var runs = 0;
         var length = 0;
-        foreach (var c in text.Append(' '))
+        for (var i = 0; i <= text.Length; i++)
         {
+            var c = At(text, i);
             if (c is '!' or '?' or '！' or '？')
             {
                 length++;

@@ -123,8 +123,11 @@ public sealed partial class VisitorReader(
         var conversationId = state.Id;
         var engines = ai.Engines;
         var analyzed = Analyze(engines, item.MessageId, item.Body!);
-        var intent = engines.Intents.Classify(analyzed);
-        var mood = engines.Sentiment.Score(analyzed);
+
+        // The intent and the mood matter only while the conversation has no intent yet or waits to be routed: most
+        // messages are read for the takeover check alone.
+        IntentPrediction? intentRead = null;
+        IntentPrediction Intent() => intentRead ??= engines.Intents.Classify(analyzed);
         var settings = await siteSettings.GetAsync(scopes, state.SiteId, cancellationToken);
 
         // The conversation's fields come with the message's commit; each write below is conditional on the row as it
@@ -136,19 +139,21 @@ public sealed partial class VisitorReader(
             ParleyDbContext Db() => (scope ??= scopes.CreateAsyncScope()).ServiceProvider.GetRequiredService<ParleyDbContext>();
             ConversationService Conversations() => (scope ??= scopes.CreateAsyncScope()).ServiceProvider.GetRequiredService<ConversationService>();
             var changed = false;
-            if (state.Intent is null && intent.Intent != "greeting")
+            if (state.Intent is null && Intent().Intent is var read && read != "greeting")
             {
                 changed = await Db().Conversations.Where(c => c.Id == conversationId && c.Intent == null)
-                    .ExecuteUpdateAsync(s => s.SetProperty(c => c.Intent, intent.Intent), cancellationToken) == 1;
+                    .ExecuteUpdateAsync(s => s.SetProperty(c => c.Intent, read), cancellationToken) == 1;
             }
 
             // Only a conversation nobody has yet can be waiting for its first message to be routed (the routing
             // itself checks that it still waits).
             if (state.AssigneeId is null && !state.BotActive && state.RoutingWaitUntil is { } until)
             {
+                var intent = Intent();
                 var greetingOnly = IsGreetingOnly(intent, analyzed);
                 if (!greetingOnly || time.GetUtcNow().UtcDateTime >= until)
                 {
+                    var mood = engines.Sentiment.Score(analyzed);
                     var first = new FirstMessage(item.Body!, intent.Intent, intent.Confidence, mood.Label, mood.Score);
                     if (await Conversations().RouteWaitingAsync(conversationId, first, cancellationToken))
                     {

@@ -12,8 +12,25 @@ public sealed partial class MessageSearchIndexer
     /// pooled buffer, from the body's stored UTF-8 decoded into a second one. Indexing a message allocates nothing
     /// (a string per body and per document was about a tenth of what the chat path allocated per message).
     /// </summary>
+    /// <remarks>
+    /// One set is kept between passes (<see cref="Rent"/>, <see cref="Return"/>), with its buffers grown to the largest
+    /// pass so far; a pass that finds it taken (a concurrent <see cref="RunOnceAsync"/>) makes its own.
+    /// </remarks>
     private sealed class SqliteDocuments : IDisposable
     {
+        private static SqliteDocuments? s_spare;
+
+        public static SqliteDocuments Rent() => Interlocked.Exchange(ref s_spare, null) ?? new SqliteDocuments();
+
+        public void Return()
+        {
+            Clear();
+            if (Interlocked.CompareExchange(ref s_spare, this, null) is not null)
+            {
+                Dispose();
+            }
+        }
+
         private readonly HashSet<uint> _seen = [];
         private readonly List<uint> _codes = [];
         private readonly List<(long Id, int Start, int Length)> _documents = [];

@@ -246,6 +246,11 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
 
     private static async Task<long> IndexBatchAsync(ParleyDbContext db, int batch, CancellationToken cancellationToken)
     {
+        if (!db.Database.IsNpgsql())
+        {
+            return await IndexSqliteAsync(db, batch, cancellationToken);
+        }
+
         var watermark = await WatermarkAsync(db, cancellationToken);
         var top = await db.Messages.MaxAsync(m => (long?)m.Id, cancellationToken) ?? 0;
         if (top <= watermark)
@@ -254,15 +259,7 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
         }
 
         var to = Math.Min(top, watermark + batch);
-        if (db.Database.IsNpgsql())
-        {
-            await IndexPostgresAsync(db, watermark, to, cancellationToken);
-        }
-        else
-        {
-            await IndexSqliteAsync(db, watermark, to, cancellationToken);
-        }
-
+        await IndexPostgresAsync(db, watermark, to, cancellationToken);
         return to - watermark;
     }
 
@@ -293,11 +290,44 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
     /// before the write transaction (WAL readers and the writer do not block each other), so the lock is held only
     /// for the inserts. Under it, a message erased or deleted since the read is left out.
     /// </summary>
-    private static async Task IndexSqliteAsync(ParleyDbContext db, long watermark, long to, CancellationToken cancellationToken)
+    /// <returns>How far the watermark moved.</returns>
+    private static async Task<long> IndexSqliteAsync(ParleyDbContext db, int batch, CancellationToken cancellationToken)
     {
         await db.Database.OpenConnectionAsync(cancellationToken);
         var connection = (SqliteConnection)db.Database.GetDbConnection();
-        using var documents = new SqliteDocuments();
+        long watermark, top;
+        using (var bounds = SqliteStatement.Prepare(connection, BoundsSql))
+        {
+            bounds.Step();
+            (watermark, top) = (bounds.IsNull(0) ? throw new InvalidOperationException("The search index has no state row (migration SearchIndex).") : bounds.Int64(0), bounds.IsNull(1) ? 0 : bounds.Int64(1));
+            bounds.Reset();
+        }
+
+        if (top <= watermark)
+        {
+            return 0;
+        }
+
+        var to = Math.Min(top, watermark + batch);
+        var documents = SqliteDocuments.Rent();
+        try
+        {
+            await IndexSqliteAsync(db, connection, documents, watermark, to, cancellationToken);
+        }
+        finally
+        {
+            documents.Return();
+        }
+
+        return to - watermark;
+    }
+
+    /// <summary>The watermark and the newest message id (SQLite), in one read.</summary>
+    private const string BoundsSql = """SELECT (SELECT "Watermark" FROM "MessageSearchState" WHERE "Id" = 1), (SELECT MAX("Id") FROM "Messages")""";
+
+    private static async Task IndexSqliteAsync(
+        ParleyDbContext db, SqliteConnection connection, SqliteDocuments documents, long watermark, long to, CancellationToken cancellationToken)
+    {
         using (var read = RangeStatement(connection, RangeSql, watermark, to))
         {
             try
@@ -342,7 +372,12 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
             }
         }
 
-        await MoveWatermarkAsync(db, to, cancellationToken);
+        using (var move = SqliteStatement.Prepare(connection, MoveWatermarkSql))
+        {
+            move.Bind(1, to);
+            move.Execute();
+        }
+
         await tx.CommitAsync(cancellationToken);
     }
 
@@ -363,6 +398,8 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
         statement.Bind(3, (int)MessageKind.Event);
         return statement;
     }
+
+    private const string MoveWatermarkSql = """UPDATE "MessageSearchState" SET "Watermark" = ?1 WHERE "Id" = 1""";
 
     private static Task<int> MoveWatermarkAsync(ParleyDbContext db, long to, CancellationToken cancellationToken) =>
         db.Database.ExecuteSqlAsync($"""UPDATE "MessageSearchState" SET "Watermark" = {to} WHERE "Id" = 1""", cancellationToken);

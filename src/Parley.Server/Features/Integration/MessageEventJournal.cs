@@ -28,6 +28,10 @@ public sealed class MessageEventJournal(WebhookSubscriptions subscriptions, Inte
     public static string Payload(Message message) =>
         JsonSerializer.Serialize(MessageMapper.ToDto(message, Audience.Agent), IntegrationJsonContext.Default.MessageDto);
 
+    /// <summary>The same payload as UTF-8, into <paramref name="writer"/> (SQLite's commit binds the bytes: no string).</summary>
+    public static void WritePayload(Message message, Utf8JsonWriter writer) =>
+        JsonSerializer.Serialize(writer, MessageMapper.ToDto(message, Audience.Agent), IntegrationJsonContext.Default.MessageDto);
+
     /// <summary>After a commit that stored events: wakes this node's webhook workers and gRPC streams.</summary>
     public void Committed() => signal.Notify();
 }
