@@ -18,14 +18,14 @@ public sealed partial class MessageSearchIndexer
     /// </remarks>
     private sealed class SqliteDocuments : IDisposable
     {
-        private static SqliteDocuments? s_spare;
+        private static SqliteDocuments? _spare;
 
-        public static SqliteDocuments Rent() => Interlocked.Exchange(ref s_spare, null) ?? new SqliteDocuments();
+        public static SqliteDocuments Rent() => Interlocked.Exchange(ref _spare, null) ?? new SqliteDocuments();
 
         public void Return()
         {
             Clear();
-            if (Interlocked.CompareExchange(ref s_spare, this, null) is not null)
+            if (Interlocked.CompareExchange(ref _spare, this, null) is not null)
             {
                 Dispose();
             }
