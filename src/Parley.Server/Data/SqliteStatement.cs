@@ -204,6 +204,24 @@ internal sealed class SqliteStatement : IRow, IDisposable
         raw.sqlite3_clear_bindings(_stmt);
     }
 
+    /// <summary>
+    /// The statement's rows, run from its bound values: <c>foreach (var row in statement.Rows())</c> reads each row's
+    /// columns from <c>row</c> (the statement itself), and the statement is reset when the loop ends, however it ends.
+    /// </summary>
+    public RowEnumerator Rows() => new(this);
+
+    /// <summary>Steps through the rows without allocating; resets the statement when disposed.</summary>
+    public struct RowEnumerator(SqliteStatement statement) : IDisposable
+    {
+        public readonly SqliteStatement Current => statement;
+
+        public readonly RowEnumerator GetEnumerator() => this;
+
+        public readonly bool MoveNext() => statement.Step();
+
+        public readonly void Dispose() => statement.Reset();
+    }
+
     /// <summary>Runs a statement that returns no rows (or whose rows are not wanted) and resets it.</summary>
     public void Execute()
     {

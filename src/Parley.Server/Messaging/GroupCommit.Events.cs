@@ -67,8 +67,11 @@ internal sealed partial class GroupCommit
         return journal.Subscriptions.Store(version, endpoints);
     }
 
+    /// <summary>Whether the message's event is stored without its payload (SQLite binds the payload itself as UTF-8).</summary>
+    private bool Redacted(Message m) => _redacted.Contains(m.ConversationId);
+
     private string PayloadOf(Message m) =>
-        _redacted.Contains(m.ConversationId) ? Features.Privacy.DataLifecycle.RedactedPayload : MessageEventJournal.Payload(m);
+        Redacted(m) ? Features.Privacy.DataLifecycle.RedactedPayload : MessageEventJournal.Payload(m);
 
     /// <summary>PostgreSQL: the order lock and the events' statement, added to the insert's batch (no round trip more).</summary>
     private int AddEventCommands(NpgsqlBatch batch, List<(int Index, Message Message)> fresh, Dictionary<Guid, ConversationState> conversations, Guid[] subscribers, DateTime now)

@@ -51,16 +51,9 @@ internal sealed partial class GroupCommit
         foreach (var id in ids)
         {
             read.Bind(1, id);
-            try
+            foreach (var row in read.Rows())
             {
-                while (read.Step())
-                {
-                    ReadConversation(read, result);
-                }
-            }
-            finally
-            {
-                read.Reset();
+                ReadConversation(row, result);
             }
         }
     }
@@ -73,17 +66,10 @@ internal sealed partial class GroupCommit
         foreach (var clientId in clientIds)
         {
             find.Bind(1, clientId);
-            try
+            foreach (var row in find.Rows())
             {
-                while (find.Step())
-                {
-                    var m = MessageReader.Read(find);
-                    found[(m.ConversationId, m.ClientId)] = m;
-                }
-            }
-            finally
-            {
-                find.Reset();
+                var m = MessageReader.Read(row);
+                found[(m.ConversationId, m.ClientId)] = m;
             }
         }
     }
@@ -186,7 +172,7 @@ internal sealed partial class GroupCommit
             evt.Bind(1, Features.Integration.MessageEventJournal.Type);
             evt.Bind(2, m.ConversationId);
             evt.Bind(3, conversations[m.ConversationId].ContactId);
-            if (_redacted.Contains(m.ConversationId))
+            if (Redacted(m))
             {
                 evt.Bind(4, Features.Privacy.DataLifecycle.RedactedPayload);
             }

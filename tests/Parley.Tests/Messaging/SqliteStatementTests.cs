@@ -136,6 +136,38 @@ public sealed class SqliteStatementTests : IDisposable
     }
 
     [Fact]
+    public void Rows_ResetTheStatement_WhenTheLoopEndsEarly()
+    {
+        using (var insert = SqliteStatement.Prepare(_connection, "INSERT INTO t (k, s) VALUES (?1, ?2)"))
+        {
+            foreach (var k in new long[] { 20, 21, 22 })
+            {
+                insert.Bind(1, k);
+                insert.Bind(2, "row " + k);
+                insert.Execute();
+            }
+        }
+
+        using var read = SqliteStatement.Prepare(_connection, "SELECT s FROM t WHERE k >= ?1 ORDER BY k");
+        read.Bind(1, 20L);
+        foreach (var row in read.Rows())
+        {
+            Assert.Equal("row 20", row.String(0));
+            break;
+        }
+
+        // Reset: the next run starts from its own first row (an unreset statement would go on at "row 21").
+        read.Bind(1, 21L);
+        var seen = new List<string>();
+        foreach (var row in read.Rows())
+        {
+            seen.Add(row.String(0));
+        }
+
+        Assert.Equal(["row 21", "row 22"], seen);
+    }
+
+    [Fact]
     public void MoreThanOneStatement_IsRefused()
     {
         Assert.Throws<ArgumentException>(() => SqliteStatement.Prepare(_connection, "SELECT 1; SELECT 2"));

@@ -298,9 +298,11 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
         long watermark, top;
         using (var bounds = SqliteStatement.Prepare(connection, BoundsSql))
         {
-            bounds.Step();
-            (watermark, top) = (bounds.IsNull(0) ? throw new InvalidOperationException("The search index has no state row (migration SearchIndex).") : bounds.Int64(0), bounds.IsNull(1) ? 0 : bounds.Int64(1));
-            bounds.Reset();
+            (watermark, top) = (0, 0);
+            foreach (var row in bounds.Rows())
+            {
+                (watermark, top) = (row.IsNull(0) ? throw new InvalidOperationException("The search index has no state row (migration SearchIndex).") : row.Int64(0), row.IsNull(1) ? 0 : row.Int64(1));
+            }
         }
 
         if (top <= watermark)
@@ -330,16 +332,9 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
     {
         using (var read = RangeStatement(connection, RangeSql, watermark, to))
         {
-            try
+            foreach (var row in read.Rows())
             {
-                while (read.Step())
-                {
-                    documents.Add(read.Int64(0), read.Utf8(1), read.IsNull(2) ? null : read.Guid(2));
-                }
-            }
-            finally
-            {
-                read.Reset();
+                documents.Add(row.Int64(0), row.Utf8(1), row.IsNull(2) ? null : row.Guid(2));
             }
         }
 
@@ -349,16 +344,9 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
             var live = new HashSet<long>(documents.Count);
             using (var check = RangeStatement(connection, RangeIdsSql, watermark, to))
             {
-                try
+                foreach (var row in check.Rows())
                 {
-                    while (check.Step())
-                    {
-                        live.Add(check.Int64(0));
-                    }
-                }
-                finally
-                {
-                    check.Reset();
+                    live.Add(row.Int64(0));
                 }
             }
 
