@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.Extensions.Options;
@@ -47,23 +48,54 @@ internal static class DataSetup
 
     private static readonly TextInputInterceptor TextInputCheck = new();
 
-    /// <summary>Applies the configured durability to every pooled SQLite connection EF Core opens.</summary>
+    /// <summary>
+    /// Applies the configured durability to every SQLite connection EF Core uses, once per physical connection: the
+    /// settings last as long as the connection, and Microsoft.Data.Sqlite's pool hands the same one out again on every
+    /// open (EF opens and closes around each query), so running them on every open parsed and ran three statements per
+    /// query for nothing.
+    /// </summary>
     private sealed class SqlitePragmaInterceptor(SqliteSynchronous synchronous) : DbConnectionInterceptor
     {
         private readonly string _pragmas = SqliteDialect.Pragmas(synchronous);
 
+        // The physical connections already set up; an entry goes with its connection when the pool closes it.
+        private readonly System.Runtime.CompilerServices.ConditionalWeakTable<SQLitePCL.sqlite3, object> _applied = [];
+
         public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
         {
+            if (IsApplied(connection))
+            {
+                return;
+            }
+
             using var cmd = connection.CreateCommand();
             cmd.CommandText = _pragmas;
             cmd.ExecuteNonQuery();
+            Applied(connection);
         }
 
         public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
         {
+            if (IsApplied(connection))
+            {
+                return;
+            }
+
             await using var cmd = connection.CreateCommand();
             cmd.CommandText = _pragmas;
             await cmd.ExecuteNonQueryAsync(cancellationToken);
+            Applied(connection);
+        }
+
+        private bool IsApplied(DbConnection connection) =>
+            connection is SqliteConnection { Handle: { } handle } && _applied.TryGetValue(handle, out _);
+
+        private void Applied(DbConnection connection)
+        {
+            if (connection is SqliteConnection { Handle: { } handle })
+            {
+                _applied.AddOrUpdate(handle, this);
+            }
         }
     }
 }

@@ -12,11 +12,13 @@ public static class RuntimeTuning
     /// read once, from this variable only). Every connection's transport pipe rents 4 KB blocks from that pool while
     /// a write is on its way, so with thousands of connections on one or two cores most rents missed and allocated a
     /// new array: measured at 1,000 msgs/s on one core, 72 KB allocated per stored message, 37 KB with this setting
-    /// (docs/benchmarks.md, "2026-12-06, morning"). Unused arrays are still trimmed by the pool after a gen-2 GC.
+    /// (docs/benchmarks.md, "2026-12-06, morning"). 256 still missed under overload, when 1,260 connections each had a
+    /// write on its way at once: the pipe's rents were 11 % of all allocation, 4.5 % with 1,024 (findings
+    /// "2026-12-07"). At most 4 MB per array size is kept, and unused arrays are trimmed by the pool after a gen-2 GC.
     /// </summary>
     public const string ArrayPoolVariable = "DOTNET_SYSTEM_BUFFERS_SHAREDARRAYPOOL_MAXARRAYSPERPARTITION";
 
-    public const int ArraysPerCore = 256;
+    public const int ArraysPerCore = 1024;
 
     public static void Apply()
     {

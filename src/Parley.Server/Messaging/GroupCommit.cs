@@ -53,7 +53,8 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
             {
                 var cmd = batch[i];
                 if (!conversations.TryGetValue(cmd.ConversationId, out var conv)
-                    || (cmd.RequiredContactId is { } contact && conv.ContactId != contact))
+                    || (cmd.RequiredContactId is { } contact && conv.ContactId != contact)
+                    || (cmd.RequiredScope is { } scope && !scope.CanSee(conv.TeamId, conv.AssigneeId)))
                 {
                     results[i] = new WriteResult(WriteOutcome.NotFound, null);
                 }

@@ -77,11 +77,18 @@ public sealed class MessageSender(MessageWriter writer, IOptions<MessagingOption
             throw new ParleyException(ErrorCatalogue.InvalidRequest, "botName is at most 100 characters.");
         }
 
+        // Who may write here is checked inside the write transaction, against the locked conversation row: the
+        // visitor's own conversation (RequiredContactId), a console user's department sandbox (RequiredScope). Neither
+        // costs a query on the send path; the console user's scope comes from the access directory's cache.
+        AccessScope? scope = null;
         if (!isVisitor)
         {
-            // Visitors are checked inside the write transaction (RequiredContactId), with no extra query on their path.
-            await (access ?? throw new InvalidOperationException("A console user's send needs the caller's access policy."))
-                .RequireConversationAsync(actor, conversationId, request.Note ? ConversationAction.Note : ConversationAction.Reply, cancellationToken);
+            scope = await (access ?? throw new InvalidOperationException("A console user's send needs the caller's access policy."))
+                .ScopeAsync(actor, cancellationToken);
+            if (!AccessPolicy.Allows(scope, request.Note ? ConversationAction.Note : ConversationAction.Reply, assigneeId: null))
+            {
+                throw AccessPolicy.Forbidden();
+            }
         }
 
         var command = new WriteCommand(
@@ -94,6 +101,7 @@ public sealed class MessageSender(MessageWriter writer, IOptions<MessagingOption
             body)
         {
             RequiredContactId = isVisitor ? actor.PrincipalId : null,
+            RequiredScope = scope,
             RejectIfClosed = isVisitor,
         };
 

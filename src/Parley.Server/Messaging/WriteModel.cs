@@ -15,6 +15,13 @@ public sealed record WriteCommand(
     /// <summary>When set, the conversation must belong to this contact (a visitor writing to its own conversation).</summary>
     public Guid? RequiredContactId { get; init; }
 
+    /// <summary>
+    /// When set, the conversation must be visible to this console user (the department sandbox,
+    /// <see cref="Features.Access.AccessScope.CanSee"/>), checked against the locked row: an agent's send needs no query
+    /// of its own, and a transfer committed just before it is seen.
+    /// </summary>
+    public Features.Access.AccessScope? RequiredScope { get; init; }
+
     /// <summary>Refuse to write into a closed conversation (visitors start a new one instead).</summary>
     public bool RejectIfClosed { get; init; }
 

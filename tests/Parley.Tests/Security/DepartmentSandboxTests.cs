@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Client;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Parley.Server.Features.Conversations;
 using Parley.Server.Features.Metrics;
@@ -64,6 +65,41 @@ public sealed class DepartmentSandboxTests
         Assert.Single((await sam.JoinAsync(salesChat)).Messages);
         await sam.SendAsync(salesChat, "Hi from sales");
         Assert.Equal(HttpStatusCode.OK, (await sam.Http.GetAsync($"/api/v1/conversations/{salesChat}/messages", ct)).StatusCode);
+    }
+
+    /// <summary>
+    /// A console user's send is checked against the conversation row its own commit locks (not a read before it): once
+    /// the conversation has moved to a department the agent is not in (a transfer committed by another node, or just
+    /// before, and handed to an agent of that department), the agent's next send is refused like an unknown id and
+    /// nothing is stored.
+    /// </summary>
+    [Theory]
+    [BothStores]
+    public async Task AgentsSend_IsRefused_OnceTheConversationMovedToAnotherDepartment(Store store)
+    {
+        await using var storage = await TestStorage.CreateAsync(store);
+        await using var server = await ParleyServer.StartAsync(storage);
+        var sales = await server.CreateTeamAsync("Sales");
+        var billing = await server.CreateTeamAsync("Billing");
+        await server.CreateUserAsync("sam@test.local", "agent", sales);
+        var bea = await server.CreateUserAsync("bea@test.local", "agent", billing);
+        var (visitor, chat) = await server.VisitorInTeamAsync(sales, "where is my parcel?");
+        await using var _ = visitor;
+        await using var sam = await AgentClient.ConnectAsAsync(server, "sam@test.local", SecurityFixtures.Password);
+        await sam.SendAsync(chat, "Let me check");
+
+        await using (var scope = server.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<Parley.Data.ParleyDbContext>();
+            Assert.Equal(1, await db.Conversations.Where(c => c.Id == chat)
+                .ExecuteUpdateAsync(s => s.SetProperty(c => c.TeamId, billing).SetProperty(c => c.AssigneeId, bea.Id), TestContext.Current.CancellationToken));
+        }
+
+        var reply = await Assert.ThrowsAsync<HubException>(() => sam.SendAsync(chat, "Found it"));
+        Assert.Contains("conversation_not_found:", reply.Message, StringComparison.Ordinal);
+        var note = await Assert.ThrowsAsync<HubException>(() => sam.SendAsync(chat, "note to self", note: true));
+        Assert.Contains("conversation_not_found:", note.Message, StringComparison.Ordinal);
+        Assert.Equal(["where is my parcel?", "Let me check"], (await server.MessagesAsync(chat)).Select(m => m.Body));
     }
 
     /// <param name="underPressure">
