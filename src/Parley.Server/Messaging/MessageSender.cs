@@ -84,11 +84,7 @@ public sealed class MessageSender(MessageWriter writer, IOptions<MessagingOption
         if (!isVisitor)
         {
             scope = await (access ?? throw new InvalidOperationException("A console user's send needs the caller's access policy."))
-                .ScopeAsync(actor, cancellationToken);
-            if (!AccessPolicy.Allows(scope, request.Note ? ConversationAction.Note : ConversationAction.Reply, assigneeId: null))
-            {
-                throw AccessPolicy.Forbidden();
-            }
+                .RequireMessageScopeAsync(actor, request.Note ? ConversationAction.Note : ConversationAction.Reply, cancellationToken);
         }
 
         var command = new WriteCommand(

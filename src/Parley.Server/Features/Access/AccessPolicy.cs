@@ -128,6 +128,24 @@ public sealed class AccessPolicy(ParleyDbContext db, AccessDirectory directory)
         }
     }
 
+    /// <summary>
+    /// The scope a console user writes a message with (<see cref="ConversationAction.Reply"/> or
+    /// <see cref="ConversationAction.Note"/>): the role check here, and the department sandbox left to the caller, who
+    /// applies <see cref="AccessScope.CanSee"/> to the conversation row where it is written (the group commit locks it),
+    /// so the send path needs no query of its own and a transfer committed just before is seen.
+    /// </summary>
+    public async Task<AccessScope> RequireMessageScopeAsync(Actor actor, ConversationAction action, CancellationToken cancellationToken = default)
+    {
+        // Only actions whose role rule does not depend on the row (its assignee) can be checked before the row is read.
+        if (action is not (ConversationAction.Reply or ConversationAction.Note))
+        {
+            throw new ArgumentOutOfRangeException(nameof(action), action, "Only replies and notes are checked against the row where they are written.");
+        }
+
+        var scope = await ScopeAsync(actor, cancellationToken);
+        return Allows(scope, action, assigneeId: null) ? scope : throw Forbidden();
+    }
+
     /// <summary>Role rules for a conversation the scope can already see.</summary>
     public static bool Allows(AccessScope scope, ConversationAction action, Guid? assigneeId) => action switch
     {

@@ -298,11 +298,9 @@ public sealed partial class MessageSearchIndexer(IServiceScopeFactory scopes, Ti
         long watermark, top;
         using (var bounds = SqliteStatement.Prepare(connection, BoundsSql))
         {
-            (watermark, top) = (0, 0);
-            foreach (var row in bounds.Rows())
-            {
-                (watermark, top) = (row.IsNull(0) ? throw new InvalidOperationException("The search index has no state row (migration SearchIndex).") : row.Int64(0), row.IsNull(1) ? 0 : row.Int64(1));
-            }
+            // Two scalar subqueries: always one row (disposed right after, so no reset).
+            bounds.Step();
+            (watermark, top) = (bounds.IsNull(0) ? throw new InvalidOperationException("The search index has no state row (migration SearchIndex).") : bounds.Int64(0), bounds.IsNull(1) ? 0 : bounds.Int64(1));
         }
 
         if (top <= watermark)
