@@ -113,9 +113,11 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
 
             var committed = new List<MessageCommitted>(fresh.Count);
             var events = 0;
+            var outbox = false;
             if (fresh.Count > 0)
             {
                 var subscribers = (await SubscriptionsAsync(connection, tx, cancellationToken)).Subscribers(MessageEventJournal.Type);
+                outbox = subscribers.Length > 0;
                 if (connection is Npgsql.NpgsqlConnection pg)
                 {
                     events = await InsertAndAdvancePostgresAsync(pg, (Npgsql.NpgsqlTransaction)tx, fresh, conversations, subscribers, now, cancellationToken);
@@ -133,7 +135,7 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
             await tx.CommitAsync(cancellationToken);
             if (events > 0)
             {
-                journal.Committed();
+                journal.Committed(outbox);
             }
 
             return (results, committed);

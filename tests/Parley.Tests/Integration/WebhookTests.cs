@@ -72,6 +72,42 @@ public sealed class WebhookTests
 
     [Theory]
     [BothStores]
+    public async Task Workers_AreWokenOnlyByCommitsThatWroteOutboxRows(Store store)
+    {
+        await using var storage = await TestStorage.CreateAsync(store);
+        await using var server = await ParleyServer.StartAsync(storage, FastRetries());
+        await using var receiver = await WebhookReceiver.StartAsync();
+        var (admin, _) = await AgentClient.SignInAsync(server);
+        var signal = server.Services.GetRequiredService<Parley.Server.Features.Integration.IntegrationEventSignal>();
+        var ct = TestContext.Current.CancellationToken;
+
+        // No endpoint: the message's commit wakes gRPC streams (every event) but not the webhook workers.
+        var events = signal.WaitAsync(ct);
+        var outbox = signal.OutboxWaitAsync(ct);
+        await using var visitor = await VisitorClient.ConnectAsync(server);
+        var conversation = await visitor.StartConversationAsync();
+        await visitor.SendAsync(conversation.Id, "Nobody subscribes to this");
+        Assert.True(events.IsCompleted); // rung after the commit, before the ack
+        await using (var scope = server.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
+            await PollAsync(async () => await db.IntegrationEvents.AnyAsync(e => e.Type == "conversation.created") ? "stored" : null);
+        }
+
+        Assert.False(outbox.IsCompleted);
+
+        // Subscribed: the next commit writes an outbox row and wakes them.
+        await CreateEndpointAsync(admin, receiver.Url, ["message.created"]);
+        Assert.False(outbox.IsCompleted);
+        var ack = await visitor.SendAsync(conversation.Id, "Now somebody does");
+        Assert.True(outbox.IsCompleted);
+        var received = (await receiver.Requests.WaitForCountAsync(1)).Single();
+        using var doc = JsonDocument.Parse(received.Body);
+        Assert.Equal(ack.Id, doc.RootElement.GetProperty("data").GetProperty("id").GetInt64());
+    }
+
+    [Theory]
+    [BothStores]
     public async Task ReceiverFailingThreeTimes_GetsTheEventOnTheFourthTry(Store store)
     {
         await using var storage = await TestStorage.CreateAsync(store);

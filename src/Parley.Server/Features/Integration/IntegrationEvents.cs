@@ -24,15 +24,35 @@ internal sealed class IntegrationEventSource<TEvent>(IntegrationEventLog log, Fu
     }
 }
 
-/// <summary>Wakes whoever waits for new integration events on this node (webhook workers, gRPC streams).</summary>
+/// <summary>
+/// Wakes whoever waits for new integration events on this node: gRPC streams on every stored event, webhook workers
+/// only when webhook outbox rows were written too. Every group commit stores a <c>message.created</c> event, so with
+/// no endpoint subscribed the webhook workers would otherwise look at an empty outbox (two queries) after each burst.
+/// </summary>
 public sealed class IntegrationEventSignal
 {
     private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _outbox = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>A task that completes at the next <see cref="Notify"/>.</summary>
     public Task WaitAsync(CancellationToken cancellationToken) => Volatile.Read(ref _next).Task.WaitAsync(cancellationToken);
 
-    public void Notify() => Interlocked.Exchange(ref _next, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    /// <summary>A task that completes at the next <see cref="Notify"/> that wrote webhook outbox rows.</summary>
+    public Task OutboxWaitAsync(CancellationToken cancellationToken) => Volatile.Read(ref _outbox).Task.WaitAsync(cancellationToken);
+
+    /// <summary>After a commit that stored integration events.</summary>
+    /// <param name="outboxRows">Whether it also wrote webhook outbox rows (or may have: pass true when unsure).</param>
+    public void Notify(bool outboxRows = true)
+    {
+        Interlocked.Exchange(ref _next, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+        if (outboxRows)
+        {
+            NotifyOutbox();
+        }
+    }
+
+    /// <summary>Webhook outbox rows became due without a new event (a delivery queued again by hand).</summary>
+    public void NotifyOutbox() => Interlocked.Exchange(ref _outbox, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 }
 
 /// <summary>
@@ -112,10 +132,12 @@ public sealed partial class IntegrationEventLog(
         }
 
         var endpoints = await db.WebhookEndpoints.AsNoTracking().Where(e => e.Enabled).Select(e => new { e.Id, e.EventTypes }).ToListAsync(cancellationToken);
-        return Add(db, draft, now, endpoints.Select(e => (e.Id, e.EventTypes)));
+        var outbox = false;
+        return Add(db, draft, now, endpoints.Select(e => (e.Id, e.EventTypes)), ref outbox);
     }
 
-    private static IntegrationEvent Add(ParleyDbContext db, IntegrationEventDraft draft, DateTime now, IEnumerable<(Guid Id, string EventTypes)> endpoints)
+    /// <param name="outbox">Set when a webhook outbox row was added (an endpoint subscribes to the event).</param>
+    private static IntegrationEvent Add(ParleyDbContext db, IntegrationEventDraft draft, DateTime now, IEnumerable<(Guid Id, string EventTypes)> endpoints, ref bool outbox)
     {
         var evt = new IntegrationEvent
         {
@@ -131,6 +153,7 @@ public sealed partial class IntegrationEventLog(
             if (Subscribes(types, draft.Type))
             {
                 db.Add(new WebhookDelivery { EndpointId = id, Status = WebhookDeliveryStatus.Pending, NextAttemptAt = now, CreatedAt = now, Event = evt });
+                outbox = true;
             }
         }
 
@@ -191,11 +214,12 @@ public sealed partial class IntegrationEventLog(
                 batch.Add(draft);
             }
 
+            var outbox = true; // unless the batch is known to have written no outbox row
             for (var attempt = 1; ; attempt++)
             {
                 try
                 {
-                    await StoreAsync(batch);
+                    outbox = await StoreAsync(batch);
                     break;
                 }
                 catch (Exception ex) when (attempt < 5)
@@ -212,11 +236,12 @@ public sealed partial class IntegrationEventLog(
 
             Interlocked.Add(ref _handled, batch.Count);
             batch.Clear();
-            signal.Notify();
+            signal.Notify(outbox);
         }
     }
 
-    private async Task StoreAsync(List<IntegrationEventDraft> batch)
+    /// <returns>Whether webhook outbox rows were written.</returns>
+    private async Task<bool> StoreAsync(List<IntegrationEventDraft> batch)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
@@ -230,10 +255,11 @@ public sealed partial class IntegrationEventLog(
         var contactIds = batch.Where(d => d.ContactId is not null).Select(d => d.ContactId!.Value).Distinct().ToList();
         var removed = new HashSet<Guid>(await db.Conversations.AsNoTracking().Where(c => conversationIds.Contains(c.Id) && c.AnonymisedAt != null).Select(c => c.Id).ToListAsync());
         removed.UnionWith(await db.Contacts.AsNoTracking().Where(c => contactIds.Contains(c.Id) && c.ErasedAt != null).Select(c => c.Id).ToListAsync());
+        var outbox = false;
         foreach (var draft in batch)
         {
             var redact = (draft.ConversationId is { } conversation && removed.Contains(conversation)) || (draft.ContactId is { } contact && removed.Contains(contact));
-            Add(db, redact ? draft with { Data = Privacy.DataLifecycle.RedactedPayload } : draft, now, endpoints);
+            Add(db, redact ? draft with { Data = Privacy.DataLifecycle.RedactedPayload } : draft, now, endpoints, ref outbox);
         }
 
         // PostgreSQL: the order lock (OrderLockSql) from the insert to the commit, like the group commit.
@@ -248,6 +274,8 @@ public sealed partial class IntegrationEventLog(
         {
             await tx.CommitAsync();
         }
+
+        return outbox;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Integration event {Type} raised after shutdown; not stored")]

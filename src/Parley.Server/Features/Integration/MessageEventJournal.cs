@@ -32,8 +32,8 @@ public sealed class MessageEventJournal(WebhookSubscriptions subscriptions, Inte
     public static void WritePayload(Message message, Utf8JsonWriter writer) =>
         JsonSerializer.Serialize(writer, MessageMapper.ToDto(message, Audience.Agent), IntegrationJsonContext.Default.MessageDto);
 
-    /// <summary>After a commit that stored events: wakes this node's webhook workers and gRPC streams.</summary>
-    public void Committed() => signal.Notify();
+    /// <summary>After a commit that stored events: wakes this node's gRPC streams, and its webhook workers when an endpoint subscribes.</summary>
+    public void Committed(bool outboxRows) => signal.Notify(outboxRows);
 }
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]

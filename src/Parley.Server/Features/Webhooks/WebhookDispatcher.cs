@@ -29,15 +29,16 @@ public sealed partial class WebhookDispatcher(
     private readonly HttpClient _permissive = new(SsrfGuard.CreateHandler(allowPrivate: true)) { Timeout = Timeout.InfiniteTimeSpan };
 
     /// <summary>Wakes idle workers (a delivery was queued by hand).</summary>
-    public void Wake() => signal.Notify();
+    public void Wake() => signal.NotifyOutbox();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var o = options.Value;
         while (!stoppingToken.IsCancellationRequested)
         {
-            // Subscribe to the wake-up before looking, so an event stored in between is not missed.
-            var woken = signal.WaitAsync(stoppingToken);
+            // Subscribe to the wake-up before looking, so an outbox row written in between is not missed. Events that
+            // wrote no outbox row (no endpoint subscribes) do not wake the workers.
+            var woken = signal.OutboxWaitAsync(stoppingToken);
             try
             {
                 var claimed = await ClaimAsync(stoppingToken);

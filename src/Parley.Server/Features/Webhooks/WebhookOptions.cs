@@ -32,8 +32,9 @@ public sealed class WebhookOptions : IValidatableObject
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>
-    /// An idle worker woken by new events looks at the outbox at most this often: every group commit rings the event
-    /// signal, and a look costs two queries (measured at 7 % of a core under overload, docs/benchmarks.md).
+    /// An idle worker woken by new outbox rows looks at the outbox at most this often: with an endpoint subscribed to
+    /// <c>message.created</c> every group commit rings it, and a look costs two queries (measured at 7 % of a core under
+    /// overload, docs/benchmarks.md). Events that no endpoint subscribes to do not wake the workers at all.
     /// </summary>
     public TimeSpan WakeCoalesce { get; set; } = TimeSpan.FromMilliseconds(200);
 
