@@ -38,6 +38,13 @@ public sealed class TextAnalyzer(Lexicon lexicon)
     private static readonly string?[] CharStrings = new string?[char.MaxValue + 1];
     private static readonly string?[] UnigramFeatures = new string?[char.MaxValue + 1];
 
+    // Latin words, their stems, and the feature names of stems and CJK bigrams, made once per distinct value
+    // (bounded, and never text with digits: TextPool).
+    private static readonly TextPool Words = new(50_000);
+    private static readonly TextPool Stems = new(50_000);
+    private static readonly TextPool WordFeatures = new(50_000);
+    private static readonly TextPool BigramFeatures = new(50_000);
+
     private volatile Lexicon _lexicon = lexicon;
 
     public TextAnalyzer()
@@ -77,8 +84,9 @@ public sealed class TextAnalyzer(Lexicon lexicon)
     /// <summary>Latin words (letters, digits, inner apostrophes) of already-normalised text, contractions expanded.</summary>
     public static List<string> LatinWords(string normalized)
     {
-        // A word is a contiguous stretch of the text: sliced, not built char by char.
-        var words = new List<string>();
+        // A word is a contiguous stretch of the text: sliced, not built char by char. Sized once for about one word per
+        // five characters (a list grown from empty allocated four arrays for one sentence).
+        var words = new List<string>(Math.Min(normalized.Length / 5, 256) + 2);
         var start = -1;
         for (var i = 0; i < normalized.Length; i++)
         {
@@ -127,16 +135,16 @@ public sealed class TextAnalyzer(Lexicon lexicon)
             var tail = word[(apostrophe + 1)..];
             if (tail is "t" && head.EndsWith('n'))
             {
-                words.Add(head[..^1].ToString());
+                words.Add(Words.Get(head[..^1]));
                 words.Add("not");
                 return;
             }
 
-            words.Add(head.ToString());
+            words.Add(Words.Get(head));
             return;
         }
 
-        words.Add(word.ToString());
+        words.Add(Words.Get(word));
     }
 
     /// <summary>A light English stemmer (plurals, -ing, -ed, -ly): enough to meet "shipping", "shipped" and "ships".</summary>
@@ -206,17 +214,25 @@ public sealed class TextAnalyzer(Lexicon lexicon)
 
         var normalized = Normalize(source);
         var lexicon = _lexicon;
-        var features = new List<string>();
-        var concepts = new HashSet<string>(StringComparer.Ordinal);
-        var words = new List<string>();
-        var content = new List<string>();
-        var cjkChars = 0;
 
         // Latin words: stems, concept phrases over consecutive stems, numbers.
         var stems = LatinWords(normalized);
+
+        // The lists are sized once: a feature per stem, a unigram and a bigram per CJK character, a few concepts.
+        var cjk = 0;
+        foreach (var c in normalized)
+        {
+            cjk += IsCjk(c) ? 1 : 0;
+        }
+
+        var features = new List<string>(stems.Count + (2 * cjk) + 4);
+        var concepts = new HashSet<string>(StringComparer.Ordinal);
+        var words = new List<string>(stems.Count);
+        var content = new List<string>(stems.Count + cjk);
+        var cjkChars = 0;
         for (var i = 0; i < stems.Count; i++)
         {
-            stems[i] = Stem(stems[i]);
+            stems[i] = Stems.Get(stems[i], Stem);
         }
 
         for (var i = 0; i < stems.Count; i++)
@@ -226,11 +242,11 @@ public sealed class TextAnalyzer(Lexicon lexicon)
             words.Add(stem);
             if (stem.AsSpan().IndexOfAnyExceptInRange('0', '9') < 0)
             {
-                features.Add(Number + stem);
+                features.Add(Number + stem); // numbers are nearly always new: not pooled
             }
             else if (!EnglishStop.Contains(stem) && stem.Length > 1)
             {
-                features.Add(Word + stem);
+                features.Add(WordFeatures.Prefixed(Word, stem));
                 content.Add(stem);
             }
         }
@@ -255,7 +271,7 @@ public sealed class TextAnalyzer(Lexicon lexicon)
 
                 if (ChineseWords is null && i + 1 < s.Length && !(CjkStop.Contains(s[i]) && CjkStop.Contains(s[i + 1])))
                 {
-                    features.Add(string.Concat(Bigram, s.Slice(i, 2)));
+                    features.Add(BigramFeatures.Prefixed(Bigram, s.Slice(i, 2)));
                 }
             }
 
