@@ -219,17 +219,16 @@ public sealed class TextAnalyzer(Lexicon lexicon)
         var stems = LatinWords(normalized);
 
         // The lists are sized once: a feature per stem, a unigram and a bigram per CJK character, a few concepts.
-        var cjk = 0;
+        var cjkChars = 0;
         foreach (var c in normalized)
         {
-            cjk += IsCjk(c) ? 1 : 0;
+            cjkChars += IsCjk(c) ? 1 : 0;
         }
 
-        var features = new List<string>(stems.Count + (2 * cjk) + 4);
+        var features = new List<string>(stems.Count + (2 * cjkChars) + 4);
         var concepts = new HashSet<string>(StringComparer.Ordinal);
         var words = new List<string>(stems.Count);
-        var content = new List<string>(stems.Count + cjk);
-        var cjkChars = 0;
+        var content = new List<string>(stems.Count + cjkChars);
         for (var i = 0; i < stems.Count; i++)
         {
             stems[i] = Stems.Get(stems[i], Stem);
@@ -297,8 +296,6 @@ public sealed class TextAnalyzer(Lexicon lexicon)
                 {
                     runStart = i;
                 }
-
-                cjkChars++;
             }
             else
             {

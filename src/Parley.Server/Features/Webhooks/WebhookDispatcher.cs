@@ -28,9 +28,6 @@ public sealed partial class WebhookDispatcher(
     private readonly HttpClient _guarded = new(SsrfGuard.CreateHandler(allowPrivate: false)) { Timeout = Timeout.InfiniteTimeSpan };
     private readonly HttpClient _permissive = new(SsrfGuard.CreateHandler(allowPrivate: true)) { Timeout = Timeout.InfiniteTimeSpan };
 
-    /// <summary>Wakes idle workers (a delivery was queued by hand).</summary>
-    public void Wake() => signal.NotifyOutbox();
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var o = options.Value;

@@ -165,7 +165,7 @@ public sealed class WebhookService(ParleyDbContext db, IOptions<WebhookOptions> 
         db.WebhookDeliveries.Add(delivery);
         audit.StageByCaller("webhook.redelivered", "webhook", endpointId.ToString(), new { deliveryId, eventId = original.EventId });
         await db.SaveChangesAsync(cancellationToken);
-        signal.Notify();
+        signal.NotifyOutbox(); // a new outbox row, no new event: gRPC streams have nothing to read
         var type = await db.IntegrationEvents.Where(e => e.Id == original.EventId).Select(e => e.Type).FirstAsync(cancellationToken);
         return ToDto(delivery, type, null);
     }
