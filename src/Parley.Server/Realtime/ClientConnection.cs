@@ -26,6 +26,10 @@ internal sealed partial class ClientConnection
 
     // When the pump's current write started waiting for the socket to drain (TimeProvider timestamp); 0 when none does.
     private long _writeBlockedSince;
+
+    // Events queued and not yet taken by the pump, kept beside the channel so that reading it takes no lock (the
+    // bounded channel's Count does): the soft-limit check on every write and the sampler's backlog read it.
+    private int _pending;
     private Guid[] _subscriptions = [];
     private Dictionary<Guid, SerializedHubMessage>? _latestState;
     private TaskCompletionSource? _roomWaiter;
@@ -67,8 +71,8 @@ internal sealed partial class ClientConnection
     /// <summary>Whether the pump waits for the socket to drain right now (diagnostics, tests).</summary>
     internal bool WaitingForSocket => Volatile.Read(ref _writeBlockedSince) != 0;
 
-    /// <summary>Events waiting to be written.</summary>
-    public int Pending => _outbound.Reader.Count;
+    /// <summary>Events waiting to be written (read without a lock; may lag the queue by an event in flight).</summary>
+    public int Pending => Math.Max(0, Volatile.Read(ref _pending));
 
     /// <summary>
     /// Completes once at most <paramref name="pending"/> events wait to be written (or the connection is gone).
@@ -163,11 +167,15 @@ internal sealed partial class ClientConnection
 
     private void Write(OutboundItem item)
     {
-        if (_outbound.Reader.Count >= _limits.Soft && IsStalled())
+        if (Pending >= _limits.Soft && IsStalled())
         {
             Evict(notReading: true);
         }
-        else if (!_outbound.Writer.TryWrite(item))
+        else if (_outbound.Writer.TryWrite(item))
+        {
+            Interlocked.Increment(ref _pending);
+        }
+        else
         {
             Evict(notReading: false);
         }
@@ -205,6 +213,7 @@ internal sealed partial class ClientConnection
     {
         if (_outbound.Writer.TryWrite(new OutboundItem(closeMessage, default)))
         {
+            Interlocked.Increment(ref _pending);
             _outbound.Writer.TryComplete();
         }
         else
@@ -221,6 +230,7 @@ internal sealed partial class ClientConnection
         {
             await foreach (var item in _outbound.Reader.ReadAllAsync(_context.ConnectionAborted))
             {
+                Interlocked.Decrement(ref _pending);
                 var message = item.Message ?? TakeState(item.StateKey);
                 if (message is not null)
                 {

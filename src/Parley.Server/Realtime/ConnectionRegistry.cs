@@ -10,7 +10,31 @@ internal sealed class ConnectionRegistry
     private ClientConnection[] _agents = [];
     private readonly Lock _agentsGate = new();
 
+    private int _visitors;
+    private int _agentCount;
+
     public int Count => _connections.Count;
+
+    /// <summary>Visitor connections on this node (kept as connections come and go: reading it scans nothing).</summary>
+    public int VisitorCount => Volatile.Read(ref _visitors);
+
+    /// <summary>Agent connections on this node.</summary>
+    public int AgentCount => Volatile.Read(ref _agentCount);
+
+    /// <summary>
+    /// Events waiting in every connection's outbound queue: one pass over the connections without a lock or a
+    /// snapshot (each connection's count is a plain field), for the once-a-second operations sample.
+    /// </summary>
+    public int TotalPending()
+    {
+        var total = 0;
+        foreach (var entry in _connections)
+        {
+            total += entry.Value.Pending;
+        }
+
+        return total;
+    }
 
     /// <summary>Called with a conversation id after an agent connection subscribed to it or left it.</summary>
     public Action<Guid>? AgentSubscriptionChanged { get; set; }
@@ -30,7 +54,12 @@ internal sealed class ConnectionRegistry
 
     public void Add(ClientConnection connection)
     {
-        _connections[connection.ConnectionId] = connection;
+        if (!_connections.TryAdd(connection.ConnectionId, connection))
+        {
+            return; // already registered (one hub connection is added once)
+        }
+
+        Interlocked.Increment(ref CountOf(connection.Audience));
         if (connection.Audience == Audience.Agent)
         {
             lock (_agentsGate)
@@ -47,6 +76,7 @@ internal sealed class ConnectionRegistry
             return;
         }
 
+        Interlocked.Decrement(ref CountOf(connection.Audience));
         connection.Close();
         var subscriptions = connection.Subscriptions; // an immutable snapshot (copy-on-write)
         foreach (var conversationId in subscriptions)
@@ -70,6 +100,8 @@ internal sealed class ConnectionRegistry
             }
         }
     }
+
+    private ref int CountOf(Audience audience) => ref audience == Audience.Agent ? ref _agentCount : ref _visitors;
 
     public void Subscribe(string connectionId, Guid conversationId)
     {

@@ -205,28 +205,39 @@ internal sealed partial class RoutingEngine(
     {
         var o = options.Value;
         var defaults = new RoutingDefaults(o.DefaultStrategy, o.DefaultSticky, o.DefaultOfferTimeoutSeconds);
-        var teams = await db.Teams.AsNoTracking().ToListAsync(cancellationToken);
         var queue = await db.Conversations.AsNoTracking()
             .Where(c => c.QueuedAt != null && c.AssigneeId == null && c.Status != ConversationStatus.Closed)
             .Select(c => new WaitingConversation(c.Id, c.TeamId, c.Priority, c.ContactId, c.QueuedAt!.Value, c.RoutedAt ?? c.CreatedAt, c.OfferedToId, c.DeclinedBy))
             .ToListAsync(cancellationToken);
+        if (queue.Count == 0)
+        {
+            // Nobody waits: nothing to assign, overflow or number, so nothing else to read. This is every pass of a
+            // quiet server (one every SweepIntervalSeconds on each node).
+            return new RoutingSnapshot(queue, new Dictionary<Guid, RoutingTeam>(), new Dictionary<Guid, RoutingAgent>(), new Dictionary<Guid, Guid>(), defaults);
+        }
 
+        var teams = await db.Teams.AsNoTracking().ToListAsync(cancellationToken);
         var present = await presence.GetPresentAsync(cancellationToken);
         var onlineIds = present.Where(p => p.Value == AgentStatus.Online).Select(p => p.Key).ToList();
-        var capacities = await db.Users.AsNoTracking()
-            .Where(u => onlineIds.Contains(u.Id) && u.IsActive)
-            .Select(u => new { u.Id, u.Capacity })
-            .ToDictionaryAsync(u => u.Id, u => u.Capacity, cancellationToken);
-        var held = await db.Conversations.AsNoTracking()
-            .Where(c => c.Status != ConversationStatus.Closed
-                && ((c.AssigneeId != null && onlineIds.Contains(c.AssigneeId.Value)) || (c.OfferedToId != null && onlineIds.Contains(c.OfferedToId.Value))))
-            .Select(c => c.AssigneeId ?? c.OfferedToId)
-            .ToListAsync(cancellationToken);
-        var load = held.Where(a => a is not null).CountBy(a => a!.Value).ToDictionary();
-        var agents = capacities.ToDictionary(a => a.Key, a => new RoutingAgent(a.Key, a.Value, load.GetValueOrDefault(a.Key)));
+        var agents = new Dictionary<Guid, RoutingAgent>();
+        ILookup<Guid, TeamMember> members = Array.Empty<TeamMember>().ToLookup(m => m.TeamId);
+        if (onlineIds.Count > 0)
+        {
+            var capacities = await db.Users.AsNoTracking()
+                .Where(u => onlineIds.Contains(u.Id) && u.IsActive)
+                .Select(u => new { u.Id, u.Capacity })
+                .ToDictionaryAsync(u => u.Id, u => u.Capacity, cancellationToken);
+            var held = await db.Conversations.AsNoTracking()
+                .Where(c => c.Status != ConversationStatus.Closed
+                    && ((c.AssigneeId != null && onlineIds.Contains(c.AssigneeId.Value)) || (c.OfferedToId != null && onlineIds.Contains(c.OfferedToId.Value))))
+                .Select(c => c.AssigneeId ?? c.OfferedToId)
+                .ToListAsync(cancellationToken);
+            var load = held.Where(a => a is not null).CountBy(a => a!.Value).ToDictionary();
+            agents = capacities.ToDictionary(a => a.Key, a => new RoutingAgent(a.Key, a.Value, load.GetValueOrDefault(a.Key)));
+            members = (await db.TeamMembers.AsNoTracking().Where(m => onlineIds.Contains(m.UserId)).ToListAsync(cancellationToken))
+                .ToLookup(m => m.TeamId);
+        }
 
-        var members = (await db.TeamMembers.AsNoTracking().Where(m => onlineIds.Contains(m.UserId)).ToListAsync(cancellationToken))
-            .ToLookup(m => m.TeamId);
         var routingTeams = teams.ToDictionary(t => t.Id, t => new RoutingTeam(
             t.Id, t.Strategy, t.Sticky, t.OfferTimeoutSeconds, BusinessHours.FromStored(t.TimeZone, t.HoursJson),
             members[t.Id].ToDictionary(m => m.UserId, m => m.LastAssignedAt), t.OverflowAfterMinutes, t.OverflowTeamId));

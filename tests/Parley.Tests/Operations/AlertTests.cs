@@ -5,11 +5,13 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Web;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
+using Parley.Data;
 using Parley.Server.Features.Alerts;
 using Parley.Server.Features.Metrics;
 using Parley.Server.Realtime.Presence;
@@ -245,6 +247,52 @@ public sealed class AlertTests
         Assert.Null(incidents[0].ResolvedAt);
         Assert.Equal(2, incidents[1].Notices); // the first notice and the reminder
         Assert.Equal(clock.GetUtcNow().UtcDateTime.AddMinutes(-1), incidents[1].ResolvedAt!.Value, TimeSpan.FromSeconds(1));
+    }
+
+    [Theory]
+    [BothStores]
+    public async Task WithNothingToEvaluate_NoLeaseIsTaken_AndADisabledRulesEpisodeStillEndsWithItsRecovery(Store store)
+    {
+        await using var storage = await TestStorage.CreateAsync(store);
+        await using var server = await ParleyServer.StartAsync(storage, Settings());
+        await using var receiver = await AlertReceiver.StartAsync();
+        var (http, _) = await AgentClient.SignInAsync(server);
+        using var _http = http;
+        await CreateChannelAsync(http, new { kind = "webhook", name = "On-call", url = receiver.Url("/oncall"), secret = WebhookSecret });
+        var scopes = server.Services.GetRequiredService<IServiceScopeFactory>();
+        async Task<bool> LeaseTakenAsync()
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
+            return await db.NodeLeases.AnyAsync(l => l.Name == AlertEvaluator.LeaseName, Ct);
+        }
+
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var node = Evaluator(server, clock);
+        var waiting = Snapshot(("general", 2, 90));
+
+        // No rule: the evaluation writes nothing, not even the lease.
+        Assert.False(await node.RunOnceAsync(waiting, Ct));
+        Assert.False(await LeaseTakenAsync());
+
+        // A rule: the node leads, the episode opens and is announced.
+        var rule = (await (await http.PostAsJsonAsync("/api/v1/alerts/rules", new { kind = "queue_wait", threshold = 60 }, Ct)).Content.ReadFromJsonAsync<AlertRuleDto>(Ct))!;
+        Assert.True(await node.RunOnceAsync(waiting, Ct));
+        Assert.True(await LeaseTakenAsync());
+        await receiver.Requests.WaitUntilAsync(r => r.Count == 1);
+
+        // The rule switched off while its episode is open: that episode still has to end, and the recovery goes out.
+        (await http.PatchAsJsonAsync($"/api/v1/alerts/rules/{rule.Id}", new { enabled = false }, Ct)).EnsureSuccessStatusCode();
+        clock.Advance(TimeSpan.FromSeconds(15));
+        Assert.True(await node.RunOnceAsync(waiting, Ct));
+        var notices = await receiver.Requests.WaitUntilAsync(r => r.Count == 2);
+        Assert.Equal(["alert.firing", "alert.resolved"], notices.Select(r => r.Json["type"]!.GetValue<string>()));
+
+        // Then nothing is left to do: no lease is renewed, however long the queue.
+        clock.Advance(TimeSpan.FromSeconds(15));
+        Assert.False(await node.RunOnceAsync(waiting, Ct));
+        var incident = Assert.Single((await http.GetFromJsonAsync<List<AlertIncidentDto>>("/api/v1/alerts/incidents", Ct))!);
+        Assert.NotNull(incident.ResolvedAt);
     }
 
     [Theory]

@@ -81,6 +81,42 @@ public sealed class SlowConsumerTests
         await Task.CompletedTask;
     }
 
+    [Fact]
+    public async Task TheRegistry_CountsConnectionsByAudience_AndTheEventsWaiting_AsTheyAreQueuedAndWritten()
+    {
+        await using var visitorTransport = new Transport(pauseBytes: 1024);
+        await using var agentTransport = new Transport(pauseBytes: 1024);
+        var limits = new OutboundLimits(Soft: 1000, Hard: 100_000, Stall: TimeSpan.FromSeconds(10));
+        var visitor = visitorTransport.Connect(limits, TimeProvider.System, () => { });
+        var agent = agentTransport.Connect(limits, TimeProvider.System, () => { }, Server.Core.Audience.Agent);
+        var registry = new ConnectionRegistry();
+        registry.Add(visitor);
+        registry.Add(agent);
+        registry.Add(visitor); // the same connection twice counts once
+        Assert.Equal((1, 1), (registry.VisitorCount, registry.AgentCount));
+
+        // Nobody reads the visitor's socket: what the pump cannot write waits in its queue, and the registry's total says so.
+        for (var i = 1; i <= 40; i++)
+        {
+            visitor.Enqueue(Event(i));
+        }
+
+        await WaitUntilAsync(() => visitor.WaitingForSocket);
+        Assert.InRange(visitor.Pending, 20, 40);
+        Assert.Equal(visitor.Pending, registry.TotalPending());
+
+        // The client reads everything: the queue, and with it the total, drains to nothing.
+        await visitorTransport.ReadFramesAsync(count: 40, Ct);
+        await WaitUntilAsync(() => registry.TotalPending() == 0);
+        Assert.Equal(0, visitor.Pending);
+
+        registry.Remove(agent.ConnectionId);
+        Assert.Equal((1, 0), (registry.VisitorCount, registry.AgentCount));
+        registry.Remove(visitor.ConnectionId);
+        registry.Remove(visitor.ConnectionId);
+        Assert.Equal((0, 0), (registry.VisitorCount, registry.AgentCount));
+    }
+
     private static SerializedHubMessage Event(int n) =>
         new(new InvocationMessage("message", [new { n, body = new string('x', 200) }]));
 
@@ -100,14 +136,14 @@ public sealed class SlowConsumerTests
         private readonly Pipe _fromClient = new();
         private HubConnectionContext? _context;
 
-        public ClientConnection Connect(OutboundLimits limits, TimeProvider time, Action onEvicted)
+        public ClientConnection Connect(OutboundLimits limits, TimeProvider time, Action onEvicted, Server.Core.Audience audience = Server.Core.Audience.Visitor)
         {
-            var connection = new DefaultConnectionContext("test", new DuplexPipe(_fromClient.Reader, _toClient.Writer), new DuplexPipe(_toClient.Reader, _fromClient.Writer));
+            var connection = new DefaultConnectionContext($"test-{Guid.NewGuid():N}", new DuplexPipe(_fromClient.Reader, _toClient.Writer), new DuplexPipe(_toClient.Reader, _fromClient.Writer));
             _context = new HubConnectionContext(connection, new HubConnectionContextOptions { KeepAliveInterval = TimeSpan.FromMinutes(5), ClientTimeoutInterval = TimeSpan.FromMinutes(5) }, NullLoggerFactory.Instance)
             {
                 Protocol = new JsonHubProtocol(),
             };
-            return new ClientConnection(_context, Server.Core.Audience.Visitor, Guid.NewGuid(), Guid.NewGuid(), limits, time, NullLogger.Instance, onEvicted);
+            return new ClientConnection(_context, audience, Guid.NewGuid(), Guid.NewGuid(), limits, time, NullLogger.Instance, onEvicted);
         }
 
         /// <summary>Reads <paramref name="count"/> JSON hub frames (0x1E-terminated) as the client would.</summary>

@@ -85,15 +85,24 @@ public sealed partial class AlertEvaluator(
     }
 
     /// <summary>One evaluation over <paramref name="snapshot"/> (tests call it with a snapshot and a fake clock).</summary>
-    /// <returns>Whether this node held the lease (and so sent what was due).</returns>
+    /// <returns>Whether this node held the lease (and so sent what was due); false also when there was nothing to
+    /// evaluate (no enabled rule, no open episode, no recovery to announce), in which case no lease is taken.</returns>
     public async Task<bool> RunOnceAsync(OperationsSnapshot snapshot, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
         var now = time.GetUtcNow().UtcDateTime;
         var o = options.Value;
-        var leader = await NodeLeases.TryHoldAsync(db, LeaseName, _holder, now, TimeSpan.FromSeconds(o.LeaseSeconds), cancellationToken);
         var rules = await db.AlertRules.AsNoTracking().OrderBy(r => r.CreatedAt).ToListAsync(cancellationToken);
+        if (!rules.Exists(r => r.Enabled)
+            && !await db.AlertIncidents.AnyAsync(i => i.OpenKey != null || (i.ResolvedAt != null && i.NotifiedAt != null && i.RecoveryNotifiedAt == null), cancellationToken))
+        {
+            // No rule to evaluate and no episode to end or announce: nothing for a leader to do, so no lease is taken
+            // (a write on every tick of every node of a server that has no alerting set up).
+            return false;
+        }
+
+        var leader = await NodeLeases.TryHoldAsync(db, LeaseName, _holder, now, TimeSpan.FromSeconds(o.LeaseSeconds), cancellationToken);
 
         foreach (var rule in rules.Where(r => r.Enabled && AlertRuleKinds.Find(r.Kind) is { NodeLocal: true }))
         {

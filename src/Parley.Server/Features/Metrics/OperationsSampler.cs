@@ -96,27 +96,12 @@ internal sealed partial class OperationsSampler(
             }
         }
 
-        int visitors = 0, agents = 0, backlog = 0;
-        foreach (var connection in registry.All)
-        {
-            if (connection.Audience == Audience.Agent)
-            {
-                agents++;
-            }
-            else
-            {
-                visitors++;
-            }
-
-            backlog += connection.Pending;
-        }
-
         var snapshot = _store with
         {
             TakenAt = time.GetUtcNow(),
-            VisitorConnections = visitors,
-            AgentConnections = agents,
-            FanoutBacklog = backlog,
+            VisitorConnections = registry.VisitorCount,
+            AgentConnections = registry.AgentCount,
+            FanoutBacklog = registry.TotalPending(),
             CommitSeconds = metrics.TakeSlowestCommit().TotalSeconds,
             WriterQueueDepth = writer.QueueDepth,
             AdmissionWaiting = admission.Waiting,

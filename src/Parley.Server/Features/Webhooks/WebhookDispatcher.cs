@@ -38,14 +38,13 @@ public sealed partial class WebhookDispatcher(
             var woken = signal.OutboxWaitAsync(stoppingToken);
             try
             {
-                var claimed = await ClaimAsync(stoppingToken);
+                var (claimed, delay) = await ClaimAsync(stoppingToken);
                 if (claimed.Count > 0)
                 {
                     await Parallel.ForEachAsync(claimed, new ParallelOptions { MaxDegreeOfParallelism = o.MaxConcurrency, CancellationToken = stoppingToken }, DeliverAsync);
                     continue;
                 }
 
-                var delay = await NextDueInAsync(stoppingToken);
                 if (delay > TimeSpan.Zero)
                 {
                     var idleFrom = time.GetTimestamp();
@@ -80,7 +79,8 @@ public sealed partial class WebhookDispatcher(
 
     internal sealed record Claimed(WebhookDelivery Delivery, WebhookEndpoint Endpoint, IntegrationEvent Event, Guid Token);
 
-    private async Task<List<Claimed>> ClaimAsync(CancellationToken cancellationToken)
+    /// <summary>Claims the deliveries due now; when there are none, how long until the next one may be (one scope).</summary>
+    private async Task<(List<Claimed> Claimed, TimeSpan NextDueIn)> ClaimAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;
         await using var scope = scopes.CreateAsyncScope();
@@ -91,7 +91,7 @@ public sealed partial class WebhookDispatcher(
             .OrderBy(d => d.NextAttemptAt).Select(d => d.Id).Take(o.BatchSize).ToListAsync(cancellationToken);
         if (ids.Count == 0)
         {
-            return [];
+            return ([], await NextDueInAsync(db, cancellationToken));
         }
 
         // The lease condition is repeated in the UPDATE itself: on PostgreSQL a concurrent claimer that locked the
@@ -108,13 +108,11 @@ public sealed partial class WebhookDispatcher(
             join ev in db.IntegrationEvents.AsNoTracking() on d.EventId equals ev.Id
             where d.LeaseToken == token
             select new { d, e, ev }).ToListAsync(cancellationToken);
-        return rows.ConvertAll(r => new Claimed(r.d, r.e, r.ev, token));
+        return (rows.ConvertAll(r => new Claimed(r.d, r.e, r.ev, token)), TimeSpan.Zero);
     }
 
-    private async Task<TimeSpan> NextDueInAsync(CancellationToken cancellationToken)
+    private async Task<TimeSpan> NextDueInAsync(ParleyDbContext db, CancellationToken cancellationToken)
     {
-        await using var scope = scopes.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<ParleyDbContext>();
         var next = await db.WebhookDeliveries.AsNoTracking()
             .Where(d => d.Status == WebhookDeliveryStatus.Pending)
             .Select(d => d.LeaseUntil != null && d.LeaseUntil > d.NextAttemptAt ? d.LeaseUntil : (DateTime?)d.NextAttemptAt)
