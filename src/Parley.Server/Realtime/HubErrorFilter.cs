@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.SignalR;
 using Parley.Server.Infrastructure;
 using Parley.Server.Messaging;
@@ -7,6 +8,9 @@ namespace Parley.Server.Realtime;
 /// <summary>Turns expected failures into <c>HubException("code: text")</c> so callers get a stable error code.</summary>
 internal sealed partial class HubErrorFilter(ILogger<HubErrorFilter> logger) : IHubFilter
 {
+    // Every hub invocation passes here and awaits the method (a send awaits its commit): the pooling builder reuses the
+    // state machine instead of allocating one per invocation. SignalR awaits the returned ValueTask once.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
     {
         try

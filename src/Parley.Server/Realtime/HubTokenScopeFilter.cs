@@ -13,12 +13,23 @@ namespace Parley.Server.Realtime;
 /// </summary>
 internal sealed class HubTokenScopeFilter : IHubFilter
 {
+    private static readonly object NotAToken = new();
+
     // Not async: the checks run before the call, so no state machine is allocated for every invocation (it was,
     // measured on the chat path), and a refusal still reaches the error filter, which calls this inside its try.
     public ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
     {
-        var user = invocationContext.Context.User;
-        if (user?.FindFirst(ApiTokens.TokenClaim) is not null)
+        // Whether the connection is a token's, and the token's scopes, are fixed for its life: read from the claims on
+        // its first invocation and kept with the connection (a claim lookup enumerates the principal and allocates).
+        var items = invocationContext.Context.Items;
+        if (!items.TryGetValue(typeof(HubTokenScopeFilter), out var cached))
+        {
+            var user = invocationContext.Context.User;
+            cached = user?.FindFirst(ApiTokens.TokenClaim) is null ? NotAToken : user.FindAll(ApiTokens.ScopeClaim).Select(c => c.Value).ToArray();
+            items[typeof(HubTokenScopeFilter)] = cached;
+        }
+
+        if (cached is string[] scopes)
         {
             var declared = invocationContext.HubMethod.GetCustomAttribute<ApiTokenScopeAttribute>();
             if (declared is null)
@@ -26,7 +37,7 @@ internal sealed class HubTokenScopeFilter : IHubFilter
                 throw new ParleyException(ErrorCatalogue.InsufficientScope, $"API tokens may not call {invocationContext.HubMethodName}.");
             }
 
-            if (!ApiTokens.Allows(user.FindAll(ApiTokens.ScopeClaim).Select(c => c.Value), declared.Area, declared.Write))
+            if (!ApiTokens.Allows(scopes, declared.Area, declared.Write))
             {
                 throw new ParleyException(ErrorCatalogue.InsufficientScope, $"The API token lacks the scope {declared.Area}:{(declared.Write ? "write" : "read")}.");
             }

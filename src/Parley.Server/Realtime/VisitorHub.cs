@@ -20,6 +20,14 @@ internal sealed class VisitorHub(Features.Metrics.VisitorAdmission admission, Me
     public override Task OnConnectedAsync()
     {
         Context.Items[typeof(SendOrder)] = new SendOrder(); // before any invocation can read it
+
+        // The visitor's identity is the connection's for its whole life: read from the claims once here, not on every
+        // send (each claim lookup enumerates the principal's claims and allocates).
+        if (Context.User is { } user && user.VisitorContactId() is { } contactId)
+        {
+            Context.Items[typeof(Actor)] = Actor.Visitor(contactId, user.VisitorSiteId() ?? Guid.Empty);
+        }
+
         return base.OnConnectedAsync();
     }
 
@@ -55,7 +63,7 @@ internal sealed class VisitorHub(Features.Metrics.VisitorAdmission admission, Me
         var admitted = admission.EnterAsync(Context.ConnectionAborted);
         try
         {
-            var ack = await sender.SendAsync(actor, request, (SendOrder?)Context.Items[typeof(SendOrder)], AdmittedAsync(admitted, visitorLimits.AcquireSendAsync(Context.User!.VisitorContactId()!.Value, Context.ConnectionAborted)), access: null, Context.ConnectionAborted);
+            var ack = await sender.SendAsync(actor, request, (SendOrder?)Context.Items[typeof(SendOrder)], AdmittedAsync(admitted, visitorLimits.AcquireSendAsync(actor.PrincipalId, Context.ConnectionAborted)), access: null, Context.ConnectionAborted);
             Subscribe(ack.ConversationId);
             return ack;
         }
@@ -108,13 +116,10 @@ internal sealed class VisitorHub(Features.Metrics.VisitorAdmission admission, Me
         return receipts.MarkReadAsync(CurrentActor(), request, Context.ConnectionAborted);
     }
 
-    private Actor CurrentActor()
-    {
-        var user = Context.User ?? throw new HubException(ErrorCatalogue.Unauthorized.HubText("No visitor identity."));
-        return Actor.Visitor(
-            user.VisitorContactId() ?? throw new HubException(ErrorCatalogue.Unauthorized.HubText("No visitor identity.")),
-            user.VisitorSiteId() ?? Guid.Empty);
-    }
+    private Actor CurrentActor() =>
+        Context.Items.TryGetValue(typeof(Actor), out var actor) && actor is Actor visitor
+            ? visitor
+            : throw new HubException(ErrorCatalogue.Unauthorized.HubText("No visitor identity."));
 
     private void Subscribe(Guid conversationId) => registry.Subscribe(Context.ConnectionId, conversationId);
 }

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.SignalR;
 using Microsoft.AspNetCore.SignalR.Protocol;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -75,6 +76,9 @@ internal sealed partial class GracefulDrain(ConnectionRegistry registry, IOption
         LogDrained(logger, registry.Count);
     }
 
+    // Every hub invocation passes here and awaits the method (a send awaits its commit): the pooling builder reuses the
+    // state machine instead of allocating one per invocation. SignalR awaits the returned ValueTask once.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<object?> InvokeMethodAsync(HubInvocationContext invocationContext, Func<HubInvocationContext, ValueTask<object?>> next)
     {
         Interlocked.Increment(ref _inFlight);
