@@ -129,6 +129,24 @@ public sealed class TextAnalysisTests
         Assert.Equal(expected, Engines.Intents.Classify(text).Intent);
 
     [Fact]
+    public void Intents_GiveTheSameScores_WhateverWasClassifiedBefore()
+    {
+        // The classifier reuses one feature set per thread: nothing of an earlier text may leak into the next one's
+        // scores, and a long text must not change what a short one scores after it.
+        var fresh = AiEngines.CreateOffline().Intents;
+        const string text = "我的订单还没发货，能帮我查一下吗？";
+        var first = fresh.Classify(text);
+        fresh.Classify(string.Join(' ', Enumerable.Range(0, 3000).Select(i => $"word{i} refund invoice 退款 发票")));
+        fresh.Classify("hello, I'd like to cancel my subscription and get a refund");
+        var again = fresh.Classify(text);
+        Assert.Equal(first.Intent, again.Intent);
+        Assert.Equal(first.Confidence, again.Confidence);
+        Assert.Equal(first.Scores.OrderBy(s => s.Key, StringComparer.Ordinal), again.Scores.OrderBy(s => s.Key, StringComparer.Ordinal));
+        Assert.Equal(fresh.Intents.Count, first.Scores.Count);
+        Assert.Equal(1.0, first.Scores.Values.Sum(), 3);
+    }
+
+    [Fact]
     public void Intents_LearnAnAdminDefinedIntentFromExamples()
     {
         var engines = AiEngines.CreateOffline(

@@ -6,7 +6,46 @@ namespace Parley.Server.Features.Ai;
 public sealed record IntentSample(string Text, string Intent);
 
 /// <summary>The classifier's answer: the intent, its probability and every intent's probability.</summary>
-public sealed record IntentPrediction(string Intent, double Confidence, IReadOnlyDictionary<string, double> Scores);
+public sealed class IntentPrediction
+{
+    private readonly string[]? _labels;
+    private readonly double[]? _probabilities;
+    private IReadOnlyDictionary<string, double>? _scores;
+
+    public IntentPrediction(string intent, double confidence, IReadOnlyDictionary<string, double> scores)
+    {
+        Intent = intent;
+        Confidence = confidence;
+        _scores = scores;
+    }
+
+    /// <summary>A classification whose per-label scores are built only if read (the chat path reads the label alone).</summary>
+    internal IntentPrediction(string intent, double confidence, string[] labels, double[] probabilities)
+    {
+        Intent = intent;
+        Confidence = confidence;
+        _labels = labels;
+        _probabilities = probabilities;
+    }
+
+    public string Intent { get; }
+
+    public double Confidence { get; }
+
+    /// <summary>Every label's probability, rounded to 4 places.</summary>
+    public IReadOnlyDictionary<string, double> Scores => _scores ??= BuildScores();
+
+    private Dictionary<string, double> BuildScores()
+    {
+        var scores = new Dictionary<string, double>(StringComparer.Ordinal);
+        for (var c = 0; c < _labels!.Length; c++)
+        {
+            scores[_labels[c]] = Math.Round(_probabilities![c], 4);
+        }
+
+        return scores;
+    }
+}
 
 /// <summary>
 /// Offline intent classification: multinomial logistic regression over the shared text features (words, CJK
@@ -19,6 +58,9 @@ public sealed class IntentClassifier
 {
     /// <summary>The built-in intents; admins may add more with example sentences.</summary>
     public static readonly IReadOnlyList<string> BuiltInIntents = ["complaint", "consult", "sales", "after_sales", "greeting"];
+
+    [ThreadStatic]
+    private static HashSet<string>? _threadFeatures;
 
     private readonly TextAnalyzer _analyzer;
     private readonly SentimentAnalyzer _sentiment;
@@ -130,9 +172,18 @@ public sealed class IntentClassifier
             return new IntentPrediction("consult", 0, new Dictionary<string, double>());
         }
 
-        var features = Features(analyzed, _sentiment.Score(analyzed));
+        // One set per thread, cleared and filled again in the same order as a new one would be, so the sums below run
+        // in the same order and give the same figures (a set built per message was a tenth of what a message allocated).
+        var features = _threadFeatures ??= new HashSet<string>(StringComparer.Ordinal);
+        features.Clear();
+        AddFeatures(features, analyzed, _sentiment.Score(analyzed));
         var probabilities = new double[_labels.Length];
         Softmax(features, _weights, _bias, probabilities);
+        if (features.Count > 4096)
+        {
+            _threadFeatures = null; // an unusually long text: do not keep its table
+        }
+
         var best = 0;
         for (var c = 1; c < probabilities.Length; c++)
         {
@@ -142,13 +193,7 @@ public sealed class IntentClassifier
             }
         }
 
-        var scores = new Dictionary<string, double>(StringComparer.Ordinal);
-        for (var c = 0; c < _labels.Length; c++)
-        {
-            scores[_labels[c]] = Math.Round(probabilities[c], 4);
-        }
-
-        return new IntentPrediction(_labels[best], probabilities[best], scores);
+        return new IntentPrediction(_labels[best], probabilities[best], _labels, probabilities);
     }
 
     private static void Softmax(HashSet<string> features, Dictionary<string, double[]> weights, double[] bias, double[] output)
@@ -188,11 +233,16 @@ public sealed class IntentClassifier
 
     private static HashSet<string> Features(AnalyzedText analyzed, SentimentScore sentiment)
     {
-        var set = new HashSet<string>(analyzed.Features, StringComparer.Ordinal)
-        {
-            "s:" + sentiment.Label,
-            analyzed.ContentTokens.Count <= 2 ? "len:short" : analyzed.ContentTokens.Count <= 8 ? "len:medium" : "len:long",
-        };
+        var set = new HashSet<string>(StringComparer.Ordinal);
+        AddFeatures(set, analyzed, sentiment);
+        return set;
+    }
+
+    private static void AddFeatures(HashSet<string> set, AnalyzedText analyzed, SentimentScore sentiment)
+    {
+        set.UnionWith(analyzed.Features);
+        set.Add(SentimentFeature(sentiment.Label));
+        set.Add(analyzed.ContentTokens.Count <= 2 ? "len:short" : analyzed.ContentTokens.Count <= 8 ? "len:medium" : "len:long");
         if (sentiment.Frustrated)
         {
             set.Add("s:frustrated");
@@ -202,9 +252,16 @@ public sealed class IntentClassifier
         {
             set.Add("q:question");
         }
-
-        return set;
     }
+
+    private static string SentimentFeature(string label) => label switch
+    {
+        "very_negative" => "s:very_negative",
+        "negative" => "s:negative",
+        "positive" => "s:positive",
+        "neutral" => "s:neutral",
+        _ => "s:" + label,
+    };
 
     /// <summary>Reads `{"text": ..., "intent": ...}` lines; throws <see cref="FormatException"/> naming the line.</summary>
     public static List<IntentSample> ParseJsonLines(string text)
