@@ -46,7 +46,7 @@ internal sealed partial class GroupCommit
 
     private static bool HasEvent(Message m) => MessageEventJournal.Records(m);
 
-    private async Task<WebhookSubscriptions.Snapshot> SubscriptionsAsync(DbConnection connection, DbTransaction tx, CancellationToken cancellationToken)
+    private async Task<WebhookSubscriptions.Snapshot> SubscriptionsAsync(DbConnection connection, DbTransaction? tx, CancellationToken cancellationToken)
     {
         if (journal.Subscriptions.Current is { } current)
         {

@@ -38,9 +38,22 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
     public async Task<(WriteResult[] Results, List<MessageCommitted> Committed)> CommitAsync(IReadOnlyList<WriteCommand> batch, CancellationToken cancellationToken)
     {
         var connection = await EnsureOpenAsync(cancellationToken);
+        var sqlite = connection as SqliteConnection;
+        DbTransaction? tx = null;
         try
         {
-            await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+            // SQLite: BEGIN IMMEDIATE and COMMIT are statements prepared once on this connection. Microsoft.Data.Sqlite's
+            // transaction object made a new command, statement, weak reference and rollback hook for every batch. No
+            // DbTransaction exists then, and every statement of the batch runs on this connection, inside it.
+            if (sqlite is not null)
+            {
+                Statement(sqlite, "BEGIN IMMEDIATE").Execute();
+            }
+            else
+            {
+                tx = await connection.BeginTransactionAsync(cancellationToken);
+            }
+
             var conversations = await LockConversationsAsync(connection, tx, batch, cancellationToken);
             var existing = await FindExistingAsync(connection, tx, batch, conversations, cancellationToken);
 
@@ -123,7 +136,7 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
                 outbox = subscribers.Length > 0;
                 if (connection is Npgsql.NpgsqlConnection pg)
                 {
-                    events = await InsertAndAdvancePostgresAsync(pg, (Npgsql.NpgsqlTransaction)tx, fresh, conversations, subscribers, now, cancellationToken);
+                    events = await InsertAndAdvancePostgresAsync(pg, (Npgsql.NpgsqlTransaction)tx!, fresh, conversations, subscribers, now, cancellationToken);
                 }
                 else
                 {
@@ -135,7 +148,15 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
                 }
             }
 
-            await tx.CommitAsync(cancellationToken);
+            if (sqlite is not null)
+            {
+                Statement(sqlite, "COMMIT").Execute();
+            }
+            else
+            {
+                await tx!.CommitAsync(cancellationToken);
+            }
+
             if (events > 0)
             {
                 journal.Committed(outbox);
@@ -145,9 +166,42 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
         }
         catch
         {
+            if (sqlite is not null)
+            {
+                RollBackSqlite(sqlite);
+            }
+
             // The connection may be broken; the next batch starts from a fresh one.
             await ResetAsync();
             throw;
+        }
+        finally
+        {
+            if (tx is not null)
+            {
+                await tx.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Ends a failed batch's transaction before the connection goes back to the pool (a transaction begun by a statement
+    /// is not rolled back by closing a pooled connection). A connection that cannot roll back is not pooled again.
+    /// </summary>
+    private static void RollBackSqlite(SqliteConnection connection)
+    {
+        try
+        {
+            if (connection.State == System.Data.ConnectionState.Open && SQLitePCL.raw.sqlite3_get_autocommit(connection.Handle) == 0)
+            {
+                using var rollback = connection.CreateCommand();
+                rollback.CommandText = "ROLLBACK";
+                rollback.ExecuteNonQuery();
+            }
+        }
+        catch (SqliteException)
+        {
+            SqliteConnection.ClearPool(connection);
         }
     }
 
@@ -190,7 +244,7 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
         """;
 
     private async Task<Dictionary<Guid, ConversationState>> LockConversationsAsync(
-        DbConnection connection, DbTransaction tx, IReadOnlyList<WriteCommand> batch, CancellationToken cancellationToken)
+        DbConnection connection, DbTransaction? tx, IReadOnlyList<WriteCommand> batch, CancellationToken cancellationToken)
     {
         var ids = SortedDistinct(_keys, batch, static b => b.ConversationId);
         var result = _conversations;
@@ -255,7 +309,7 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
     }
 
     private async Task<Dictionary<(Guid, Guid), Message>> FindExistingAsync(
-        DbConnection connection, DbTransaction tx, IReadOnlyList<WriteCommand> batch,
+        DbConnection connection, DbTransaction? tx, IReadOnlyList<WriteCommand> batch,
         Dictionary<Guid, ConversationState> conversations, CancellationToken cancellationToken)
     {
         var found = _existing;

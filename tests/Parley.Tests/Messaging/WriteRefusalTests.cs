@@ -1,6 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
 using Microsoft.AspNetCore.SignalR;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Parley.Data;
 using Parley.Tests.Infrastructure;
 using Parley.Tests.Widget;
 
@@ -34,5 +37,34 @@ public sealed class WriteRefusalTests
         var send = await Assert.ThrowsAsync<HubException>(() => visitor.SendAsync(conversation.Id, "again"));
         Assert.Contains("contact_blocked", send.Message, StringComparison.Ordinal);
         Assert.Equal(before, (await server.MessagesAsync(conversation.Id)).Count);
+    }
+
+    [Fact]
+    public async Task OnSqlite_ABatchThatFailsInsideItsTransaction_StoresNothing_AndTheNextSendIsStoredRightAfter()
+    {
+        // The SQLite write path begins and commits its transaction with its own prepared statements; a batch that
+        // fails in between must be rolled back (nothing stored, no sequence number used) and leave a working connection.
+        await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
+        await using var server = await ParleyServer.StartAsync(storage);
+        await using var visitor = await VisitorClient.ConnectAsync(server);
+        var conversation = await visitor.StartConversationAsync();
+        var first = await visitor.SendAsync(conversation.Id, "first");
+
+        async Task SqlAsync(string sql)
+        {
+            await using var scope = server.Services.CreateAsyncScope();
+            await scope.ServiceProvider.GetRequiredService<ParleyDbContext>().Database.ExecuteSqlRawAsync(sql, Ct);
+        }
+
+        await SqlAsync("""CREATE TRIGGER "test_fail" BEFORE INSERT ON "Messages" WHEN NEW."Body" = 'boom' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END""");
+        var failed = await Assert.ThrowsAsync<HubException>(() => visitor.SendAsync(conversation.Id, "boom"));
+        Assert.Contains("unavailable", failed.Message, StringComparison.Ordinal);
+        await SqlAsync("""DROP TRIGGER "test_fail" """);
+
+        var next = await visitor.SendAsync(conversation.Id, "after");
+        Assert.Equal(first.Seq + 1, next.Seq);
+        var stored = await server.MessagesAsync(conversation.Id);
+        Assert.DoesNotContain(stored, m => m.Body == "boom");
+        Assert.Equal(["first", "after"], stored.Where(m => m.Body is "first" or "after" or "boom").Select(m => m.Body));
     }
 }
