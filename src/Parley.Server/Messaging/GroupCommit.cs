@@ -166,13 +166,27 @@ internal sealed partial class GroupCommit(SqlDialect dialect, TimeProvider time,
         }
         catch
         {
-            if (sqlite is not null)
+            try
             {
-                RollBackSqlite(sqlite);
+                // The transaction ends before its connection is closed: PostgreSQL's is disposed (rolled back) as it
+                // always was, SQLite's is rolled back by a statement.
+                if (tx is not null)
+                {
+                    var failed = tx;
+                    tx = null;
+                    await failed.DisposeAsync();
+                }
+                else if (sqlite is not null)
+                {
+                    RollBackSqlite(sqlite);
+                }
+            }
+            finally
+            {
+                // The connection may be broken; the next batch starts from a fresh one.
+                await ResetAsync();
             }
 
-            // The connection may be broken; the next batch starts from a fresh one.
-            await ResetAsync();
             throw;
         }
         finally

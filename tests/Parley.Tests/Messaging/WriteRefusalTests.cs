@@ -39,12 +39,14 @@ public sealed class WriteRefusalTests
         Assert.Equal(before, (await server.MessagesAsync(conversation.Id)).Count);
     }
 
-    [Fact]
-    public async Task OnSqlite_ABatchThatFailsInsideItsTransaction_StoresNothing_AndTheNextSendIsStoredRightAfter()
+    [Theory]
+    [BothStores]
+    public async Task ABatchThatFailsInsideItsTransaction_StoresNothing_AndTheNextSendIsStoredRightAfter(Store store)
     {
-        // The SQLite write path begins and commits its transaction with its own prepared statements; a batch that
-        // fails in between must be rolled back (nothing stored, no sequence number used) and leave a working connection.
-        await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
+        // The SQLite write path begins and commits its transaction with its own prepared statements, PostgreSQL's with
+        // Npgsql's transaction; a batch that fails in between must be rolled back (nothing stored, no sequence number
+        // used) and leave a working connection behind.
+        await using var storage = await TestStorage.CreateAsync(store);
         await using var server = await ParleyServer.StartAsync(storage);
         await using var visitor = await VisitorClient.ConnectAsync(server);
         var conversation = await visitor.StartConversationAsync();
@@ -56,10 +58,19 @@ public sealed class WriteRefusalTests
             await scope.ServiceProvider.GetRequiredService<ParleyDbContext>().Database.ExecuteSqlRawAsync(sql, Ct);
         }
 
-        await SqlAsync("""CREATE TRIGGER "test_fail" BEFORE INSERT ON "Messages" WHEN NEW."Body" = 'boom' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END""");
+        if (store == Store.Sqlite)
+        {
+            await SqlAsync("""CREATE TRIGGER "test_fail" BEFORE INSERT ON "Messages" WHEN NEW."Body" = 'boom' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END""");
+        }
+        else
+        {
+            await SqlAsync("""CREATE FUNCTION test_fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN IF NEW."Body" = 'boom' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$""");
+            await SqlAsync("""CREATE TRIGGER "test_fail" BEFORE INSERT ON "Messages" FOR EACH ROW EXECUTE FUNCTION test_fail()""");
+        }
+
         var failed = await Assert.ThrowsAsync<HubException>(() => visitor.SendAsync(conversation.Id, "boom"));
         Assert.Contains("unavailable", failed.Message, StringComparison.Ordinal);
-        await SqlAsync("""DROP TRIGGER "test_fail" """);
+        await SqlAsync(store == Store.Sqlite ? """DROP TRIGGER "test_fail" """ : """DROP TRIGGER "test_fail" ON "Messages" """);
 
         var next = await visitor.SendAsync(conversation.Id, "after");
         Assert.Equal(first.Seq + 1, next.Seq);
