@@ -57,17 +57,18 @@ public static partial class IdempotencyKeys
             && !path.EndsWith("/rotate-secret", StringComparison.OrdinalIgnoreCase);
     }
 
-    public static IApplicationBuilder UseIdempotencyKeys(this IApplicationBuilder app) => app.Use(async (context, next) =>
+    public static IApplicationBuilder UseIdempotencyKeys(this IApplicationBuilder app) => app.Use((context, next) =>
     {
-        var key = context.Request.Headers[Header].ToString();
-        if (!HttpMethods.IsPost(context.Request.Method) || key.Length == 0
-            || context.GetEndpoint() is not RouteEndpoint endpoint || !Applies(endpoint.RoutePattern.RawText, endpoint.Metadata))
+        // Not async: a request without a key passes with next's own task (no state machine kept for a WebSocket's life).
+        if (!HttpMethods.IsPost(context.Request.Method))
         {
-            await next(context);
-            return;
+            return next(context);
         }
 
-        await HandleAsync(context, key, next);
+        var key = context.Request.Headers[Header].ToString();
+        return key.Length == 0 || context.GetEndpoint() is not RouteEndpoint endpoint || !Applies(endpoint.RoutePattern.RawText, endpoint.Metadata)
+            ? next(context)
+            : HandleAsync(context, key, next);
     });
 
     private static async Task HandleAsync(HttpContext context, string key, RequestDelegate next)

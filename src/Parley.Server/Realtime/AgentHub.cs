@@ -29,7 +29,6 @@ internal sealed class AgentHub(ConnectionRegistry registry, TypingSignals typing
             return;
         }
 
-        Context.Items[typeof(SendOrder)] = new SendOrder(); // before any invocation can read it
         await presence.ConnectedAsync(CurrentActor().PrincipalId, Context.ConnectionId);
         await base.OnConnectedAsync();
     }
@@ -108,7 +107,7 @@ internal sealed class AgentHub(ConnectionRegistry registry, TypingSignals typing
     public Task<SendAck> SendAsync(SendRequest request, [FromServices] MessageService messages)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return messages.SendAsync(CurrentActor(), request, (SendOrder?)Context.Items[typeof(SendOrder)], Context.ConnectionAborted);
+        return messages.SendAsync(CurrentActor(), request, ClientConnection.Of(Context).SendOrder, Context.ConnectionAborted);
     }
 
     [HubMethodName("Typing")]
@@ -145,5 +144,6 @@ internal sealed class AgentHub(ConnectionRegistry registry, TypingSignals typing
     [ApiTokenScope("routing", write: false)]
     public void UnsubscribeLive() => live.Unsubscribe(Context.ConnectionId);
 
-    private Actor CurrentActor() => Actor.Agent(Context.User);
+    // Read from the claims once when the connection opened (the principal is the connection's for its life).
+    private Actor CurrentActor() => ClientConnection.Of(Context).Actor ?? Actor.Agent(Context.User);
 }

@@ -1,5 +1,5 @@
-using System.Threading.Channels;
 using Microsoft.AspNetCore.SignalR;
+using Parley.Server.Messaging;
 
 namespace Parley.Server.Realtime;
 
@@ -8,16 +8,20 @@ namespace Parley.Server.Realtime;
 /// client never stalls the writer or other clients.
 /// </summary>
 /// <remarks>
+/// <para>
+/// An idle connection holds no task and no channel: the queue is made at the first event, and the pump is a thread-pool
+/// work item scheduled when an event arrives to an idle queue and ending when the queue is empty (a live chat's
+/// visitor connections are idle nearly all of their lives; docs/benchmarks.md, memory per idle connection).
+/// </para>
 /// A slow consumer is judged by its socket, not by the queue alone: the connection is closed (it resumes by replay)
 /// when more than <see cref="OutboundLimits.Soft"/> events wait <em>and</em> the write in progress has not drained for
 /// <see cref="OutboundLimits.Stall"/>, i.e. the client stopped reading. A queue that grew because the server itself fell
 /// behind (a burst, a busy core) while the client reads on is left to drain; only at <see cref="OutboundLimits.Hard"/>
 /// events, the memory bound, is such a connection closed too.
 /// </remarks>
-internal sealed partial class ClientConnection
+internal sealed partial class ClientConnection : IThreadPoolWorkItem
 {
     private readonly HubConnectionContext _context;
-    private readonly Channel<OutboundItem> _outbound;
     private readonly ILogger _logger;
     private readonly Action _onSlowConsumer;
     private readonly OutboundLimits _limits;
@@ -27,9 +31,19 @@ internal sealed partial class ClientConnection
     // When the pump's current write started waiting for the socket to drain (TimeProvider timestamp); 0 when none does.
     private long _writeBlockedSince;
 
-    // Events queued and not yet taken by the pump, kept beside the channel so that reading it takes no lock (the
-    // bounded channel's Count does): the soft-limit check on every write and the sampler's backlog read it.
+    // Under _gate: the events waiting (null until the first), whether a pump is scheduled or running, whether the queue
+    // takes no more events (closed, evicted: what is queued still goes out), and whether the pump stopped for good (the
+    // connection is gone or a write failed: nothing more goes out).
+    private Queue<OutboundItem>? _queue;
+    private bool _pumping;
+    private bool _completed;
+    private bool _stopped;
+
+    // The queue's length, also kept outside the lock so that reading it takes none: the soft-limit check on every
+    // write and the sampler's backlog read it.
     private int _pending;
+    private SendOrder? _sendOrder;
+    private object? _sendLimit;
     private Guid[] _subscriptions = [];
     private Dictionary<Guid, SerializedHubMessage>? _latestState;
     private TaskCompletionSource? _roomWaiter;
@@ -45,15 +59,13 @@ internal sealed partial class ClientConnection
         PrincipalId = principalId;
         SiteId = siteId;
         _logger = logger;
-        _outbound = Channel.CreateBounded<OutboundItem>(new BoundedChannelOptions(limits.Hard)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait, // never used to wait: TryWrite fails instead
-        });
-        _ = PumpAsync();
     }
 
     public string ConnectionId => _context.ConnectionId;
+
+    /// <summary>The connection's state, set when it opened (<see cref="TrackingHubLifetimeManager{THub}"/>).</summary>
+    public static ClientConnection Of(HubCallerContext context) =>
+        context.Features.Get<ClientConnection>() ?? throw new InvalidOperationException($"Connection {context.ConnectionId} was not registered.");
 
     public Audience Audience { get; }
 
@@ -67,6 +79,40 @@ internal sealed partial class ClientConnection
 
     /// <summary>The agent's display name (who-is-viewing); null for visitors.</summary>
     public string? DisplayName { get; init; }
+
+    /// <summary>
+    /// Who calls the hub on this connection, read from the claims once when it opened (a claim lookup enumerates the
+    /// principal's claims and allocates; the principal cannot change during a connection). Null without an identity.
+    /// </summary>
+    public Actor? Actor { get; init; }
+
+    /// <summary>The order of this connection's sends (docs/protocol.md rule 9), made at its first send.</summary>
+    public SendOrder SendOrder => Volatile.Read(ref _sendOrder) ?? Interlocked.CompareExchange(ref _sendOrder, new SendOrder(), null) ?? _sendOrder!;
+
+    /// <summary>The connection's API token scopes as <see cref="HubTokenScopeFilter"/> read them on its first call.</summary>
+    internal object? TokenScopes { get; set; }
+
+    /// <summary>
+    /// The visitor's per-connection send limit (<see cref="Features.Widget.VisitorSendLimiter"/>). Set once: the first
+    /// value stored is kept, and later sets (concurrent first sends) are ignored.
+    /// </summary>
+    internal object? SendLimit
+    {
+        get => Volatile.Read(ref _sendLimit);
+        set => Interlocked.CompareExchange(ref _sendLimit, value, null);
+    }
+
+    /// <summary>Whether a pump is scheduled or writing (diagnostics, tests): false whenever the queue is empty.</summary>
+    internal bool IsPumping
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _pumping;
+            }
+        }
+    }
 
     /// <summary>Whether the pump waits for the socket to drain right now (diagnostics, tests).</summary>
     internal bool WaitingForSocket => Volatile.Read(ref _writeBlockedSince) != 0;
@@ -82,7 +128,7 @@ internal sealed partial class ClientConnection
     {
         lock (_gate)
         {
-            if (_outbound.Reader.Count <= pending || _outbound.Reader.Completion.IsCompleted || _context.ConnectionAborted.IsCancellationRequested)
+            if (QueuedLocked <= pending || _stopped || (_completed && QueuedLocked == 0) || _context.ConnectionAborted.IsCancellationRequested)
             {
                 return Task.CompletedTask;
             }
@@ -120,6 +166,8 @@ internal sealed partial class ClientConnection
             return true;
         }
     }
+
+    private int QueuedLocked => _queue?.Count ?? 0;
 
     /// <summary>Queues an event; every one is delivered, in order.</summary>
     public void Enqueue(SerializedHubMessage message) => Write(new OutboundItem(message, default));
@@ -170,15 +218,51 @@ internal sealed partial class ClientConnection
         if (Pending >= _limits.Soft && IsStalled())
         {
             Evict(notReading: true);
+            return;
         }
-        else if (_outbound.Writer.TryWrite(item))
+
+        bool queued, schedule = false;
+        lock (_gate)
         {
-            Interlocked.Increment(ref _pending);
+            if (_completed)
+            {
+                return; // closed or evicted already: nothing more is delivered to it
+            }
+
+            queued = QueuedLocked < _limits.Hard;
+            if (queued)
+            {
+                EnqueueLocked(item);
+                schedule = StartPumpLocked();
+            }
         }
-        else
+
+        if (!queued)
         {
             Evict(notReading: false);
         }
+        else if (schedule)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
+    private void EnqueueLocked(OutboundItem item)
+    {
+        (_queue ??= new Queue<OutboundItem>()).Enqueue(item);
+        Interlocked.Increment(ref _pending);
+    }
+
+    /// <summary>Whether the caller must schedule the pump (none is scheduled or running); marks it scheduled.</summary>
+    private bool StartPumpLocked()
+    {
+        if (_pumping || _stopped)
+        {
+            return false;
+        }
+
+        _pumping = true;
+        return true;
     }
 
     /// <summary>Whether the write in progress has waited for the socket to drain for at least the stall time.</summary>
@@ -190,11 +274,11 @@ internal sealed partial class ClientConnection
 
     private void Evict(bool notReading)
     {
-        if (_outbound.Writer.TryComplete())
+        if (TryComplete())
         {
             if (notReading)
             {
-                LogSlowConsumer(_logger, ConnectionId, _outbound.Reader.Count, _limits.Stall.TotalSeconds);
+                LogSlowConsumer(_logger, ConnectionId, Pending, _limits.Stall.TotalSeconds);
             }
             else
             {
@@ -206,31 +290,63 @@ internal sealed partial class ClientConnection
         }
     }
 
-    public void Close() => _outbound.Writer.TryComplete();
+    /// <summary>Takes no more events (what is queued still goes out). False when it was closed already.</summary>
+    private bool TryComplete()
+    {
+        lock (_gate)
+        {
+            if (_completed)
+            {
+                return false;
+            }
+
+            _completed = true;
+        }
+
+        return true;
+    }
+
+    public void Close() => TryComplete();
 
     /// <summary>Delivers what is queued, then <paramref name="closeMessage"/>; the client closes and reconnects elsewhere.</summary>
     public void CloseForReconnect(SerializedHubMessage closeMessage)
     {
-        if (_outbound.Writer.TryWrite(new OutboundItem(closeMessage, default)))
+        bool queued, schedule = false;
+        lock (_gate)
         {
-            Interlocked.Increment(ref _pending);
-            _outbound.Writer.TryComplete();
+            queued = !_completed && QueuedLocked < _limits.Hard;
+            if (queued)
+            {
+                EnqueueLocked(new OutboundItem(closeMessage, default));
+                _completed = true;
+                schedule = StartPumpLocked();
+            }
         }
-        else
+
+        if (!queued)
         {
             Abort();
+        }
+        else if (schedule)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
     }
 
     public void Abort() => _context.Abort();
 
+    void IThreadPoolWorkItem.Execute() => _ = PumpAsync();
+
+    /// <summary>
+    /// Writes the queued events in order until the queue is empty, then ends (the next event schedules it again). Runs
+    /// without a state machine on the heap unless a write has to wait for the socket.
+    /// </summary>
     private async Task PumpAsync()
     {
         try
         {
-            await foreach (var item in _outbound.Reader.ReadAllAsync(_context.ConnectionAborted))
+            while (TryTake(out var item))
             {
-                Interlocked.Decrement(ref _pending);
                 var message = item.Message ?? TakeState(item.StateKey);
                 if (message is not null)
                 {
@@ -262,24 +378,68 @@ internal sealed partial class ClientConnection
         }
         catch (OperationCanceledException)
         {
-            // Connection gone; nothing to deliver to.
+            Stop(); // connection gone; nothing to deliver to
         }
         catch (Exception ex)
         {
             LogPumpFailed(_logger, ex, ConnectionId);
+            Stop();
             _context.Abort();
         }
-        finally
+    }
+
+    /// <summary>The next event to write, or false (and the pump marked idle) when there is none or the connection is gone.</summary>
+    private bool TryTake(out OutboundItem item)
+    {
+        lock (_gate)
         {
-            SignalRoom(force: true);
+            if (!_stopped && !_context.ConnectionAborted.IsCancellationRequested && _queue is not null && _queue.TryDequeue(out item))
+            {
+                Interlocked.Decrement(ref _pending);
+                return true;
+            }
+
+            _pumping = false;
+            if (_context.ConnectionAborted.IsCancellationRequested)
+            {
+                StopLocked();
+            }
         }
+
+        item = default;
+        if (Volatile.Read(ref _roomWaiter) is not null)
+        {
+            SignalRoom(force: true); // the queue is empty (or gone): any wait for room is over
+        }
+
+        return false;
+    }
+
+    private void Stop()
+    {
+        lock (_gate)
+        {
+            StopLocked();
+        }
+
+        SignalRoom(force: true);
+    }
+
+    private void StopLocked()
+    {
+        _stopped = true;
+        _completed = true;
+        _pumping = false;
+        _queue?.Clear();
+        _latestState?.Clear();
+        Volatile.Write(ref _pending, 0);
     }
 
     private void SignalRoom(bool force)
     {
         lock (_gate)
         {
-            if (_roomWaiter is { } waiter && (force || _outbound.Reader.Count <= _roomTarget))
+            if (_roomWaiter is { } waiter && (force || QueuedLocked <= _roomTarget))
             {
                 _roomWaiter = null;
                 waiter.TrySetResult();

@@ -21,12 +21,13 @@ internal sealed class HubTokenScopeFilter : IHubFilter
     {
         // Whether the connection is a token's, and the token's scopes, are fixed for its life: read from the claims on
         // its first invocation and kept with the connection (a claim lookup enumerates the principal and allocates).
-        var items = invocationContext.Context.Items;
-        if (!items.TryGetValue(typeof(HubTokenScopeFilter), out var cached))
+        var connection = ClientConnection.Of(invocationContext.Context);
+        var cached = connection.TokenScopes;
+        if (cached is null)
         {
             var user = invocationContext.Context.User;
             cached = user?.FindFirst(ApiTokens.TokenClaim) is null ? NotAToken : user.FindAll(ApiTokens.ScopeClaim).Select(c => c.Value).ToArray();
-            items[typeof(HubTokenScopeFilter)] = cached;
+            connection.TokenScopes = cached;
         }
 
         if (cached is string[] scopes)

@@ -23,12 +23,19 @@ internal sealed class TrackingHubLifetimeManager<THub>(
     public override async Task OnConnectedAsync(HubConnectionContext connection)
     {
         var user = connection.User;
-        var principal = (_audience == Audience.Agent ? user.UserId() : user.VisitorContactId()) ?? Guid.Empty;
+        var id = _audience == Audience.Agent ? user.UserId() : user.VisitorContactId();
         var site = user.VisitorSiteId() ?? Guid.Empty;
-        registry.Add(new ClientConnection(connection, _audience, principal, site, OutboundLimits.From(options.Value), time, logger, metrics.SlowConsumerDisconnected)
+        var name = _audience == Audience.Agent ? user.FindFirst(System.Security.Claims.ClaimTypes.Name)?.Value : null;
+        var client = new ClientConnection(connection, _audience, id ?? Guid.Empty, site, OutboundLimits.From(options.Value), time, logger, metrics.SlowConsumerDisconnected)
         {
-            DisplayName = _audience == Audience.Agent ? user.FindFirst(System.Security.Claims.ClaimTypes.Name)?.Value : null,
-        });
+            DisplayName = name,
+            Actor = id is not { } principal ? null : _audience == Audience.Agent ? Actor.Agent(principal, name) : Actor.Visitor(principal, site),
+        };
+
+        // The hubs and their filters find the connection's state here (ClientConnection.Of) before any invocation:
+        // SignalR calls the lifetime manager before the hub's OnConnectedAsync.
+        connection.Features.Set(client);
+        registry.Add(client);
         await inner.OnConnectedAsync(connection);
     }
 

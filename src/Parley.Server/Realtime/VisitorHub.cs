@@ -17,20 +17,6 @@ namespace Parley.Server.Realtime;
 [Authorize(Policy = ParleyClaims.VisitorPolicy)]
 internal sealed class VisitorHub(Features.Metrics.VisitorAdmission admission, MessageSender sender, ConnectionRegistry registry, VisitorSendLimiter limiter, Features.Widget.VisitorActionLimits visitorLimits, TypingSignals typing, Routing.RoutingEngine routing, Features.Ai.BotResponder bot) : Hub
 {
-    public override Task OnConnectedAsync()
-    {
-        Context.Items[typeof(SendOrder)] = new SendOrder(); // before any invocation can read it
-
-        // The visitor's identity is the connection's for its whole life: read from the claims once here, not on every
-        // send (each claim lookup enumerates the principal's claims and allocates).
-        if (Context.User is { } user && user.VisitorContactId() is { } contactId)
-        {
-            Context.Items[typeof(Actor)] = Actor.Visitor(contactId, user.VisitorSiteId() ?? Guid.Empty);
-        }
-
-        return base.OnConnectedAsync();
-    }
-
     [HubMethodName("StartConversation")]
     public async Task<ConversationInfo> StartConversationAsync([FromServices] ConversationService conversations)
     {
@@ -54,7 +40,7 @@ internal sealed class VisitorHub(Features.Metrics.VisitorAdmission admission, Me
     public async Task<SendAck> SendAsync(SendRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        limiter.Acquire(Context);
+        limiter.Acquire(ClientConnection.Of(Context));
         var actor = CurrentActor();
 
         // Admission (the load governor) is asked first and synchronously, so one connection's sends are admitted in the
@@ -63,7 +49,7 @@ internal sealed class VisitorHub(Features.Metrics.VisitorAdmission admission, Me
         var admitted = admission.EnterAsync(Context.ConnectionAborted);
         try
         {
-            var ack = await sender.SendAsync(actor, request, (SendOrder?)Context.Items[typeof(SendOrder)], AdmittedAsync(admitted, visitorLimits.AcquireSendAsync(actor.PrincipalId, Context.ConnectionAborted)), access: null, Context.ConnectionAborted);
+            var ack = await sender.SendAsync(actor, request, ClientConnection.Of(Context).SendOrder, AdmittedAsync(admitted, visitorLimits.AcquireSendAsync(actor.PrincipalId, Context.ConnectionAborted)), access: null, Context.ConnectionAborted);
             Subscribe(ack.ConversationId);
             return ack;
         }
@@ -116,10 +102,9 @@ internal sealed class VisitorHub(Features.Metrics.VisitorAdmission admission, Me
         return receipts.MarkReadAsync(CurrentActor(), request, Context.ConnectionAborted);
     }
 
+    // The visitor's identity is the connection's for its whole life, read from the claims once when it opened.
     private Actor CurrentActor() =>
-        Context.Items.TryGetValue(typeof(Actor), out var actor) && actor is Actor visitor
-            ? visitor
-            : throw new HubException(ErrorCatalogue.Unauthorized.HubText("No visitor identity."));
+        ClientConnection.Of(Context).Actor ?? throw new HubException(ErrorCatalogue.Unauthorized.HubText("No visitor identity."));
 
     private void Subscribe(Guid conversationId) => registry.Subscribe(Context.ConnectionId, conversationId);
 }

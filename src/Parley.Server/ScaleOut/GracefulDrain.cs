@@ -101,16 +101,16 @@ internal sealed partial class GracefulDrain(ConnectionRegistry registry, IOption
         Task.FromResult(_draining ? HealthCheckResult.Unhealthy("Draining for shutdown.") : HealthCheckResult.Healthy());
 
     /// <summary>Refuses new hub connections (and negotiations) while draining, so the client tries elsewhere.</summary>
-    public RequestDelegate RefuseNewConnections(RequestDelegate next) => async context =>
+    /// <remarks>Not async: a connection let through keeps no state machine of this middleware for its life.</remarks>
+    public RequestDelegate RefuseNewConnections(RequestDelegate next) => context =>
     {
         if (_draining && context.Request.Path.StartsWithSegments("/hubs", StringComparison.OrdinalIgnoreCase))
         {
             context.Response.Headers.RetryAfter = "1";
-            await Problems.Create(ErrorCatalogue.Draining, "This server is shutting down; connect again to reach another one.").ExecuteAsync(context);
-            return;
+            return Problems.Create(ErrorCatalogue.Draining, "This server is shutting down; connect again to reach another one.").ExecuteAsync(context);
         }
 
-        await next(context);
+        return next(context);
     };
 
     private async Task<bool> WaitAsync(Func<bool> condition, double seconds, CancellationToken cancellationToken)

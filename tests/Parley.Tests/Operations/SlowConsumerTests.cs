@@ -82,6 +82,47 @@ public sealed class SlowConsumerTests
     }
 
     [Fact]
+    public async Task AConnectionWithNothingToSend_HoldsNoPump_AndEventsAfterAnIdleSpellGoOutInOrder()
+    {
+        await using var transport = new Transport(pauseBytes: 4096);
+        var connection = transport.Connect(new OutboundLimits(Soft: 16, Hard: 100_000, Stall: TimeSpan.FromSeconds(10)), TimeProvider.System, () => { });
+        Assert.False(connection.IsPumping); // a new connection: nothing scheduled until its first event
+
+        var numbers = new List<int>();
+        for (var round = 0; round < 3; round++)
+        {
+            var reading = transport.ReadFramesAsync(count: 300, Ct);
+            for (var i = 1; i <= 300; i++)
+            {
+                connection.Enqueue(Event((round * 300) + i));
+            }
+
+            numbers.AddRange((await reading).Select(Number));
+
+            // Everything written: the pump has ended, and the next round must start it again.
+            await WaitUntilAsync(() => !connection.IsPumping);
+            Assert.Equal(0, connection.Pending);
+        }
+
+        Assert.Equal(Enumerable.Range(1, 900), numbers);
+
+        // Closing for a reconnect from idle still delivers the close message, last.
+        var closing = transport.ReadFramesAsync(count: 2, Ct);
+        connection.Enqueue(Event(901));
+        connection.CloseForReconnect(Event(902));
+        Assert.Equal([901, 902], (await closing).Select(Number));
+        connection.Enqueue(Event(903)); // closed: taken no more
+        await WaitUntilAsync(() => !connection.IsPumping);
+        Assert.Equal(0, connection.Pending);
+    }
+
+    private static int Number(string frame)
+    {
+        var start = frame.IndexOf("\"n\":", StringComparison.Ordinal) + 4;
+        return int.Parse(frame.AsSpan(start, frame.IndexOf(',', start) - start), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
     public async Task TheRegistry_CountsConnectionsByAudience_AndTheEventsWaiting_AsTheyAreQueuedAndWritten()
     {
         await using var visitorTransport = new Transport(pauseBytes: 1024);

@@ -15,7 +15,8 @@ namespace Parley.Server.Features.Access;
 /// </summary>
 internal sealed class ConsoleOriginsMiddleware(RequestDelegate next, IOptions<TransportOptions> options)
 {
-    public async Task InvokeAsync(HttpContext http)
+    /// <remarks>Not async: a request let through returns next's task, so a WebSocket keeps no state machine of this.</remarks>
+    public Task InvokeAsync(HttpContext http)
     {
         var request = http.Request;
         var origin = request.Headers.Origin.ToString();
@@ -24,11 +25,10 @@ internal sealed class ConsoleOriginsMiddleware(RequestDelegate next, IOptions<Tr
             && !request.Headers.Authorization.ToString().StartsWith("Bearer " + ApiTokens.Prefix, StringComparison.Ordinal)
             && !Allowed(request, origin))
         {
-            await Problems.Create(ErrorCatalogue.OriginNotAllowed, "This origin may not connect to the agent hub (Parley:Transport:ConsoleOrigins).").ExecuteAsync(http);
-            return;
+            return Problems.Create(ErrorCatalogue.OriginNotAllowed, "This origin may not connect to the agent hub (Parley:Transport:ConsoleOrigins).").ExecuteAsync(http);
         }
 
-        await next(http);
+        return next(http);
     }
 
     private bool Allowed(HttpRequest request, string origin)

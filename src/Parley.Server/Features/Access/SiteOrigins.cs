@@ -167,36 +167,56 @@ internal sealed class SiteOriginsMiddleware(RequestDelegate next, SiteOrigins or
     public static bool IsVisitorSurface(PathString path) =>
         path.StartsWithSegments("/api/v1/widget") || path.StartsWithSegments("/hubs/visitor");
 
-    public async Task InvokeAsync(HttpContext http)
+    /// <remarks>
+    /// Not async on the way through: a visitor's hub connection lives for hours, and an awaited <c>next</c> would keep
+    /// this middleware's state machine alive all that time. The site's origins are cached, so the check completes at once.
+    /// </remarks>
+    public Task InvokeAsync(HttpContext http)
     {
         var request = http.Request;
         var origin = request.Headers.Origin.ToString();
         if (!IsVisitorSurface(request.Path) || origin.Length == 0 || SiteOrigins.IsSelf(request, origin))
         {
-            await next(http);
-            return;
+            return next(http);
         }
 
         if (HttpMethods.IsOptions(request.Method) && request.Headers.ContainsKey("Access-Control-Request-Method"))
         {
-            await PreflightAsync(http, origin);
-            return;
+            return PreflightAsync(http, origin);
         }
 
-        if (VisitorSite(request) is { } siteId)
+        if (VisitorSite(request) is not { } siteId)
         {
-            try
-            {
-                SiteOrigins.Require(http, await origins.ForSiteAsync(siteId, http.RequestAborted) ?? SiteOriginList.Unknown);
-            }
-            catch (ParleyException ex)
-            {
-                await Problems.From(ex).ExecuteAsync(http);
-                return;
-            }
+            return next(http);
         }
 
-        await next(http);
+        var allowed = AllowedAsync(http, siteId);
+        return allowed.IsCompletedSuccessfully
+            ? (allowed.Result ? next(http) : Task.CompletedTask)
+            : ThenNextAsync(allowed, http);
+    }
+
+    private async Task ThenNextAsync(Task<bool> allowed, HttpContext http)
+    {
+        if (await allowed)
+        {
+            await next(http);
+        }
+    }
+
+    /// <summary>Whether the request's origin may reach the site; false once the refusal has been written.</summary>
+    private async Task<bool> AllowedAsync(HttpContext http, Guid siteId)
+    {
+        try
+        {
+            SiteOrigins.Require(http, await origins.ForSiteAsync(siteId, http.RequestAborted) ?? SiteOriginList.Unknown);
+            return true;
+        }
+        catch (ParleyException ex)
+        {
+            await Problems.From(ex).ExecuteAsync(http);
+            return false;
+        }
     }
 
     private async Task PreflightAsync(HttpContext http, string origin)

@@ -125,7 +125,7 @@ public sealed class ApiTokenScopeAttribute(string area, bool write) : Attribute
 /// </summary>
 internal static class ApiTokenScopeCheck
 {
-    public static IApplicationBuilder UseApiTokenScopes(this IApplicationBuilder app) => app.Use(async (context, next) =>
+    public static IApplicationBuilder UseApiTokenScopes(this IApplicationBuilder app) => app.Use((context, next) =>
     {
         var user = context.User;
         // The agent hub's negotiate is a POST and its upgrade a GET whatever the client means to do: there the token
@@ -142,17 +142,15 @@ internal static class ApiTokenScopeCheck
 
             if (area == "auth" && !(segments is [_, _, _, "me"] && !write))
             {
-                await Problems.Create(ErrorCatalogue.SessionRequired, "Account management needs a signed-in session, not an API token.").ExecuteAsync(context);
-                return;
+                return Problems.Create(ErrorCatalogue.SessionRequired, "Account management needs a signed-in session, not an API token.").ExecuteAsync(context);
             }
 
             if (!ApiTokens.Allows(user.FindAll(ApiTokens.ScopeClaim).Select(c => c.Value), area, write))
             {
-                await Problems.Create(ErrorCatalogue.InsufficientScope, $"The API token lacks the scope {area}:{(write ? "write" : "read")}.").ExecuteAsync(context);
-                return;
+                return Problems.Create(ErrorCatalogue.InsufficientScope, $"The API token lacks the scope {area}:{(write ? "write" : "read")}.").ExecuteAsync(context);
             }
         }
 
-        await next(context);
+        return next(context); // not awaited: a long-lived request keeps no state machine of this middleware
     });
 }

@@ -76,7 +76,7 @@ public static class AuthSetup
     /// custom header, which a cross-site form or simple request cannot set (and SameSite=Strict backs it up).
     /// Requests authenticated by an API token are exempt: a browser never attaches a token on its own.
     /// </summary>
-    public static IApplicationBuilder UseCsrfHeaderCheck(this IApplicationBuilder app) => app.Use(async (context, next) =>
+    public static IApplicationBuilder UseCsrfHeaderCheck(this IApplicationBuilder app) => app.Use((context, next) =>
     {
         var request = context.Request;
         var unsafeMethod = !(HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method) || HttpMethods.IsOptions(request.Method));
@@ -86,11 +86,10 @@ public static class AuthSetup
             && !context.User.HasClaim(c => c.Type == ApiTokens.TokenClaim)
             && !request.Headers.ContainsKey(AuthApi.CsrfHeader))
         {
-            await Problems.Create(ErrorCatalogue.CsrfHeaderMissing, $"State-changing requests must send the {AuthApi.CsrfHeader} header.")
+            return Problems.Create(ErrorCatalogue.CsrfHeaderMissing, $"State-changing requests must send the {AuthApi.CsrfHeader} header.")
                 .ExecuteAsync(context);
-            return;
         }
 
-        await next(context);
+        return next(context); // not awaited: a long-lived request keeps no state machine of this middleware
     });
 }

@@ -11,16 +11,10 @@ internal static class PasswordChangeGate
 {
     public const string Marker = "parley:password-change-required";
 
-    public static IApplicationBuilder UsePasswordChangeGate(this IApplicationBuilder app) => app.Use(async (context, next) =>
-    {
-        if (context.Items.ContainsKey(Marker) && IsGated(context.Request))
-        {
-            await Problems.Create(ErrorCatalogue.PasswordChangeRequired, "Choose a new password before using Parley.").ExecuteAsync(context);
-            return;
-        }
-
-        await next(context);
-    });
+    public static IApplicationBuilder UsePasswordChangeGate(this IApplicationBuilder app) => app.Use((context, next) =>
+        context.Items.ContainsKey(Marker) && IsGated(context.Request)
+            ? Problems.Create(ErrorCatalogue.PasswordChangeRequired, "Choose a new password before using Parley.").ExecuteAsync(context)
+            : next(context)); // not awaited: a long-lived request keeps no state machine of this middleware
 
     private static bool IsGated(HttpRequest request)
     {

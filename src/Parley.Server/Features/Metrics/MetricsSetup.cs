@@ -41,7 +41,9 @@ public static class MetricsSetup
     {
         var options = app.Services.GetRequiredService<IOptions<MetricsOptions>>().Value;
         var token = options.Token is { Length: > 0 } t ? Encoding.UTF8.GetBytes("Bearer " + t) : null;
-        app.Use(async (context, next) =>
+        // Not async: a request that passes returns next's task as it is, so a long-lived one (a hub's WebSocket) keeps
+        // no state machine of this middleware alive for its whole life (docs/benchmarks.md, memory per connection).
+        app.Use((context, next) =>
         {
             var path = context.Request.Path;
             var metrics = path.StartsWithSegments("/metrics", StringComparison.OrdinalIgnoreCase);
@@ -49,24 +51,20 @@ public static class MetricsSetup
             {
                 if (metrics || path.StartsWithSegments("/health", StringComparison.OrdinalIgnoreCase))
                 {
-                    await next(context);
-                }
-                else
-                {
-                    context.Response.StatusCode = StatusCodes.Status404NotFound;
+                    return next(context);
                 }
 
-                return;
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return Task.CompletedTask;
             }
 
             if (metrics && !Presents(context, token))
             {
                 context.Response.Headers.WWWAuthenticate = "Bearer";
-                await Problems.Create(ErrorCatalogue.Unauthorized, "Metrics are served on the management port or with the metrics token (Parley:Metrics).").ExecuteAsync(context);
-                return;
+                return Problems.Create(ErrorCatalogue.Unauthorized, "Metrics are served on the management port or with the metrics token (Parley:Metrics).").ExecuteAsync(context);
             }
 
-            await next(context);
+            return next(context);
         });
         return app;
     }

@@ -8,7 +8,9 @@ public static class WebAssets
 {
     public static WebApplication UseParleyWebAssets(this WebApplication app)
     {
-        app.Use(async (context, next) =>
+        // Not async on the way through: a hub's WebSocket request passes here and lives for hours; an awaited next
+        // would keep this middleware's state machine for all that time.
+        app.Use((context, next) =>
         {
             var headers = context.Response.Headers;
             headers.XContentTypeOptions = "nosniff";
@@ -28,23 +30,13 @@ public static class WebAssets
                 var csp = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; base-uri 'none'";
                 if (WidgetSiteKey(context.Request, rest) is { } siteKey)
                 {
-                    var site = await context.RequestServices.GetRequiredService<SiteOrigins>().ForSiteKeyAsync(siteKey, context.RequestAborted);
-                    var ancestors = site is null ? "frame-ancestors 'none'" : site.FrameAncestors;
-                    csp = ancestors is null ? csp : $"{csp}; {ancestors}";
-
-                    // The page's framing rule follows the site's settings: a cached copy (revalidated by the file's
-                    // ETag alone) would keep yesterday's frame-ancestors.
-                    context.Response.OnStarting(() =>
-                    {
-                        context.Response.Headers.CacheControl = "no-store";
-                        return Task.CompletedTask;
-                    });
+                    return FramedWidgetAsync(context, next, siteKey, csp);
                 }
 
                 headers.ContentSecurityPolicy = csp;
             }
 
-            await next(context);
+            return next(context);
         });
 
         app.UseStaticFiles(new StaticFileOptions
@@ -64,6 +56,22 @@ public static class WebAssets
     }
 
     /// <summary>The site a widget page is for: <c>/widget/?site=KEY</c> (iframe) or <c>/chat/KEY</c> (H5 page).</summary>
+    private static async Task FramedWidgetAsync(HttpContext context, RequestDelegate next, string siteKey, string csp)
+    {
+        var site = await context.RequestServices.GetRequiredService<SiteOrigins>().ForSiteKeyAsync(siteKey, context.RequestAborted);
+        var ancestors = site is null ? "frame-ancestors 'none'" : site.FrameAncestors;
+        context.Response.Headers.ContentSecurityPolicy = ancestors is null ? csp : $"{csp}; {ancestors}";
+
+        // The page's framing rule follows the site's settings: a cached copy (revalidated by the file's ETag alone)
+        // would keep yesterday's frame-ancestors.
+        context.Response.OnStarting(() =>
+        {
+            context.Response.Headers.CacheControl = "no-store";
+            return Task.CompletedTask;
+        });
+        await next(context);
+    }
+
     private static string? WidgetSiteKey(HttpRequest request, PathString chatRest)
     {
         if (chatRest.HasValue)

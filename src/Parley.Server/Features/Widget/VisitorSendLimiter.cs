@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.SignalR;
 using Microsoft.Extensions.Options;
 using Parley.Server.Infrastructure;
 
@@ -7,14 +6,13 @@ namespace Parley.Server.Features.Widget;
 /// <summary>Token bucket per visitor connection: anonymous senders cannot flood a conversation or the store.</summary>
 internal sealed class VisitorSendLimiter(IOptions<WidgetOptions> options, TimeProvider time, Metrics.ParleyMetrics metrics)
 {
-    private static readonly object ItemKey = new();
-
-    public void Acquire(HubCallerContext context)
+    public void Acquire(Realtime.ClientConnection connection)
     {
-        if (!context.Items.TryGetValue(ItemKey, out var value) || value is not TokenBucket bucket)
+        // Kept with the connection (made at its first send; its invocations may run at once: the first bucket wins).
+        if (connection.SendLimit is not TokenBucket bucket)
         {
-            bucket = new TokenBucket(options.Value.SendBurst, options.Value.SendPerSecond, time);
-            context.Items[ItemKey] = bucket;
+            connection.SendLimit = new TokenBucket(options.Value.SendBurst, options.Value.SendPerSecond, time);
+            bucket = (TokenBucket)connection.SendLimit;
         }
 
         if (!bucket.TryTake())
