@@ -14,11 +14,15 @@ public static class RuntimeTuning
     /// new array: measured at 1,000 msgs/s on one core, 72 KB allocated per stored message, 37 KB with this setting
     /// (docs/benchmarks.md, "2026-12-06, morning"). 256 still missed under overload, when 1,260 connections each had a
     /// write on its way at once: the pipe's rents were 11 % of all allocation, 4.5 % with 1,024 (findings
-    /// "2026-12-07"). At most 4 MB per array size is kept, and unused arrays are trimmed by the pool after a gen-2 GC.
+    /// "2026-12-07"). 1,024 still missed in fan-out: one message to 2,000 receivers puts a write on its way to each of
+    /// them before any transport has read its own, and the rents were 99 % of what the server allocated there (0.7–2.4 MB
+    /// per message); with 4,096, 11–12 KB per message and 3–5 collections in a run instead of 86–152 (findings
+    /// "2026-12-07, midday"). At most 16 MB per array size is kept (only when that many were out at once), and unused
+    /// arrays are trimmed by the pool after a gen-2 GC.
     /// </summary>
     public const string ArrayPoolVariable = "DOTNET_SYSTEM_BUFFERS_SHAREDARRAYPOOL_MAXARRAYSPERPARTITION";
 
-    public const int ArraysPerCore = 1024;
+    public const int ArraysPerCore = 4096;
 
     public static void Apply()
     {
