@@ -18,8 +18,12 @@ public interface IAnonymousRateLimits
 /// <summary>Limits of this process only: enough for one node.</summary>
 internal sealed class InProcessAnonymousRateLimits : IAnonymousRateLimits
 {
+    // One limiter factory per (permits, window): the partitioner runs on every request and every visitor send, and
+    // RateLimitPartition.GetFixedWindowLimiter made two closures and two delegates each time.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(int Permits, TimeSpan Window), Func<string, RateLimiter>> _factories = new();
+
     public RateLimitPartition<string> Partition(string policy, string key, int permits, TimeSpan window) =>
-        RateLimitPartition.GetFixedWindowLimiter(key, _ => Options(permits, window));
+        new(key, _factories.GetOrAdd((permits, window), static limit => _ => new FixedWindowRateLimiter(Options(limit.Permits, limit.Window))));
 
     internal static FixedWindowRateLimiterOptions Options(int permits, TimeSpan window) =>
         new() { PermitLimit = permits, Window = window, QueueLimit = 0, AutoReplenishment = true };
