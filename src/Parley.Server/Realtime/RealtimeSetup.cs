@@ -20,12 +20,19 @@ public static class RealtimeSetup
                 o.ClientTimeoutInterval = TimeSpan.FromSeconds(options.ClientTimeoutSeconds);
                 o.EnableDetailedErrors = false;
                 o.MaximumParallelInvocationsPerClient = options.MaxParallelInvocationsPerClient;
-                o.AddFilter<HubErrorFilter>();
-                o.AddFilter<HubTokenScopeFilter>();
             })
             .AddHubOptions<VisitorHub>(o => o.MaximumParallelInvocationsPerClient = options.VisitorMaxParallelInvocationsPerClient)
             .AddJsonProtocol(o => o.PayloadSerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.CamelCase)
             .AddMessagePackProtocol();
+
+        // The filters are stateless and added as instances: a filter added by type is resolved (or constructed) and
+        // awaited by SignalR's filter factory on every invocation, a state machine and an object per call each. Error
+        // mapping first (outermost), so that a refused token scope reaches the caller as its error code.
+        services.AddOptions<HubOptions>().Configure<ILogger<HubErrorFilter>>((o, logger) =>
+        {
+            o.AddFilter(new HubErrorFilter(logger));
+            o.AddFilter(new HubTokenScopeFilter());
+        });
 
         services.AddSingleton<ConnectionRegistry>();
         services.AddSingleton<RealtimeFanout>();
