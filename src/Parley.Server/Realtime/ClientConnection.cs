@@ -87,20 +87,16 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     public Actor? Actor { get; init; }
 
     /// <summary>The order of this connection's sends (docs/protocol.md rule 9), made at its first send.</summary>
-    public SendOrder SendOrder => Volatile.Read(ref _sendOrder) ?? Interlocked.CompareExchange(ref _sendOrder, new SendOrder(), null) ?? _sendOrder!;
+    public SendOrder SendOrder => LazyInitializer.EnsureInitialized(ref _sendOrder, static () => new SendOrder());
 
     /// <summary>The connection's API token scopes as <see cref="HubTokenScopeFilter"/> read them on its first call.</summary>
     internal object? TokenScopes { get; set; }
 
     /// <summary>
-    /// The visitor's per-connection send limit (<see cref="Features.Widget.VisitorSendLimiter"/>). Set once: the first
-    /// value stored is kept, and later sets (concurrent first sends) are ignored.
+    /// The visitor's per-connection send limit (<see cref="Features.Widget.VisitorSendLimiter"/>), made by
+    /// <paramref name="create"/> at the first send (concurrent first sends all get the one that was stored).
     /// </summary>
-    internal object? SendLimit
-    {
-        get => Volatile.Read(ref _sendLimit);
-        set => Interlocked.CompareExchange(ref _sendLimit, value, null);
-    }
+    internal object SendLimit(Func<object> create) => LazyInitializer.EnsureInitialized(ref _sendLimit, create);
 
     /// <summary>Whether a pump is scheduled or writing (diagnostics, tests): false whenever the queue is empty.</summary>
     internal bool IsPumping
@@ -218,50 +214,39 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
         if (Pending >= _limits.Soft && IsStalled())
         {
             Evict(notReading: true);
-            return;
         }
+        else if (!TryEnqueue(item, thenComplete: false))
+        {
+            Evict(notReading: false); // at the hard limit (on a connection closed already, a no-op)
+        }
+    }
 
-        bool queued, schedule = false;
+    /// <summary>
+    /// Queues <paramref name="item"/> (then takes no more when <paramref name="thenComplete"/>) and schedules the pump
+    /// unless one is scheduled or running. False, with nothing queued, when the queue is closed or at the hard limit.
+    /// </summary>
+    private bool TryEnqueue(OutboundItem item, bool thenComplete)
+    {
+        bool schedule;
         lock (_gate)
         {
-            if (_completed)
+            if (_completed || QueuedLocked >= _limits.Hard)
             {
-                return; // closed or evicted already: nothing more is delivered to it
+                return false;
             }
 
-            queued = QueuedLocked < _limits.Hard;
-            if (queued)
-            {
-                EnqueueLocked(item);
-                schedule = StartPumpLocked();
-            }
+            (_queue ??= new Queue<OutboundItem>()).Enqueue(item);
+            Interlocked.Increment(ref _pending);
+            _completed = thenComplete;
+            schedule = !_pumping && !_stopped;
+            _pumping |= schedule;
         }
 
-        if (!queued)
-        {
-            Evict(notReading: false);
-        }
-        else if (schedule)
+        if (schedule)
         {
             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
-    }
 
-    private void EnqueueLocked(OutboundItem item)
-    {
-        (_queue ??= new Queue<OutboundItem>()).Enqueue(item);
-        Interlocked.Increment(ref _pending);
-    }
-
-    /// <summary>Whether the caller must schedule the pump (none is scheduled or running); marks it scheduled.</summary>
-    private bool StartPumpLocked()
-    {
-        if (_pumping || _stopped)
-        {
-            return false;
-        }
-
-        _pumping = true;
         return true;
     }
 
@@ -311,25 +296,9 @@ internal sealed partial class ClientConnection : IThreadPoolWorkItem
     /// <summary>Delivers what is queued, then <paramref name="closeMessage"/>; the client closes and reconnects elsewhere.</summary>
     public void CloseForReconnect(SerializedHubMessage closeMessage)
     {
-        bool queued, schedule = false;
-        lock (_gate)
-        {
-            queued = !_completed && QueuedLocked < _limits.Hard;
-            if (queued)
-            {
-                EnqueueLocked(new OutboundItem(closeMessage, default));
-                _completed = true;
-                schedule = StartPumpLocked();
-            }
-        }
-
-        if (!queued)
+        if (!TryEnqueue(new OutboundItem(closeMessage, default), thenComplete: true))
         {
             Abort();
-        }
-        else if (schedule)
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
     }
 

@@ -4,20 +4,24 @@ using Parley.Server.Infrastructure;
 namespace Parley.Server.Features.Widget;
 
 /// <summary>Token bucket per visitor connection: anonymous senders cannot flood a conversation or the store.</summary>
-internal sealed class VisitorSendLimiter(IOptions<WidgetOptions> options, TimeProvider time, Metrics.ParleyMetrics metrics)
+internal sealed class VisitorSendLimiter
 {
+    private readonly Metrics.ParleyMetrics _metrics;
+    private readonly Func<object> _newBucket;
+
+    public VisitorSendLimiter(IOptions<WidgetOptions> options, TimeProvider time, Metrics.ParleyMetrics metrics)
+    {
+        _metrics = metrics;
+        _newBucket = () => new TokenBucket(options.Value.SendBurst, options.Value.SendPerSecond, time);
+    }
+
     public void Acquire(Realtime.ClientConnection connection)
     {
-        // Kept with the connection (made at its first send; its invocations may run at once: the first bucket wins).
-        if (connection.SendLimit is not TokenBucket bucket)
-        {
-            connection.SendLimit = new TokenBucket(options.Value.SendBurst, options.Value.SendPerSecond, time);
-            bucket = (TokenBucket)connection.SendLimit;
-        }
-
+        // Kept with the connection, made at its first send.
+        var bucket = (TokenBucket)connection.SendLimit(_newBucket);
         if (!bucket.TryTake())
         {
-            metrics.RateLimited("visitor-send-connection");
+            _metrics.RateLimited("visitor-send-connection");
             throw new ParleyException(ErrorCatalogue.RateLimited, "Too many messages; slow down.");
         }
     }
