@@ -127,7 +127,7 @@ for db in $DBS; do
   if [[ "$SCENARIOS" == *" overload "* ]]; then
     for governor in false true; do
       RUN_ENV=(Parley__Governor__Enabled=$governor)
-      run_one "$db" "overload-governor-$governor" chat --rate "${BENCH_OVERLOAD_RATE:-6000}" --duration 30 --warmup 3 --agents 60 --window 16 --agent-rate 20 --recovery true --drain 30 --max-seconds 240
+      run_one "$db" "overload-governor-$governor" chat --rate "${BENCH_OVERLOAD_RATE:-6000}" --duration 30 --warmup 3 --agents 60 --window 1 --agent-rate 20 --recovery true --recovery-seconds 150 --drain 120 --max-seconds 360
     done
     RUN_ENV=()
   fi

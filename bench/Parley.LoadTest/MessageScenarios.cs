@@ -56,7 +56,9 @@ internal sealed class MessageLoad
     /// <summary>
     /// Most visitor sends one connection has unanswered (<c>--window</c>, 0 = no limit): like the widget's outbox, a
     /// message typed beyond it waits in the client, with its intended time, until an earlier one is answered. Keeps
-    /// the generator's own memory bounded when the server holds sends back; the offered load is unchanged.
+    /// the generator's own memory bounded when the server holds sends back; the offered load is unchanged. A send the
+    /// server refuses as <c>overloaded</c> goes back to the front of its outbox, and the outbox pauses as the widget's
+    /// does (2 s, doubling to a minute, reset by an ack) before it sends again with the same client id.
     /// </summary>
     public int Window { get; init; }
 
@@ -67,8 +69,11 @@ internal sealed class MessageLoad
     /// <summary>Agents' sends (<c>--agent-rate</c>), timed apart from the visitors' so their priority shows.</summary>
     public Latency AgentAckLatency { get; } = new();
 
-    /// <summary>Visitor sends the server refused as <c>overloaded</c> (not stored, not acked: the widget retries them later).</summary>
+    /// <summary>Visitor sends the server refused as <c>overloaded</c> (not stored; retried later as the widget does, so one message may count more than once).</summary>
     public long Refused => Interlocked.Read(ref _refused);
+
+    /// <summary>Visitor messages typed but neither acknowledged nor failed: in flight, or waiting in an outbox.</summary>
+    public long Unanswered => Sent - Acked - Interlocked.Read(ref _failed);
 
     public long AgentSent => Interlocked.Read(ref _agentSent);
 
@@ -206,14 +211,15 @@ internal sealed class MessageLoad
             return;
         }
 
-        if (!agent && Window > 0)
+        var item = new Typed(conv, intended, Guid.NewGuid());
+        if (!agent)
         {
             var outbox = OutboxOf(sender);
             lock (outbox)
             {
-                if (outbox.InFlight >= Window)
+                if (outbox.Paused || outbox.Probing || (Window > 0 && outbox.InFlight >= Window))
                 {
-                    outbox.Waiting.Enqueue((conv, intended));
+                    outbox.Waiting.AddLast(item);
                     return;
                 }
 
@@ -221,11 +227,29 @@ internal sealed class MessageLoad
             }
         }
 
-        Invoke(sender, conv, intended, agent);
+        Invoke(sender, item, agent);
     }
 
-    private void Invoke(HubClient sender, Conv conv, long intended, bool agent) =>
-        _ = sender.SendInvocationAsync("Send", Wire.SendArgs(conv.Id, Guid.NewGuid(), Wire.Body(intended)), new PendingSend(this, sender, conv, intended, agent));
+    private void Invoke(HubClient sender, Typed item, bool agent) =>
+        _ = sender.SendInvocationAsync("Send", Wire.SendArgs(item.Conv.Id, item.ClientId, Wire.Body(item.Intended)), new PendingSend(this, sender, item, agent));
+
+    /// <summary>A message as typed: its conversation, its intended send time, and its client id (kept across retries).</summary>
+    private sealed record Typed(Conv Conv, long Intended, Guid ClientId);
+
+    /// <summary>
+    /// The widget's pause before the n-th refused retry in a row (web/packages/shared/src/errors.ts, throttleDelay): 2 s
+    /// doubling to a minute, of which the second half is random so that visitors refused together do not return together.
+    /// </summary>
+    private static TimeSpan ThrottleDelay(int attempt)
+    {
+        var ceiling = Math.Min(60_000, 2000 * Math.Pow(2, Math.Max(0, attempt)));
+        return TimeSpan.FromMilliseconds(ceiling / 2 + Random.Shared.NextDouble() * ceiling / 2);
+    }
+
+    /// <summary>Stops refused sends' retries (the measured run is over).</summary>
+    public void StopRetries() => Volatile.Write(ref _stopped, true);
+
+    private bool _stopped;
 
     private Outbox OutboxOf(HubClient sender)
     {
@@ -240,28 +264,104 @@ internal sealed class MessageLoad
         }
     }
 
-    /// <summary>A visitor send was answered (or failed): the next one typed meanwhile goes out.</summary>
-    private void Answered(HubClient sender, bool agent)
+    /// <summary>A visitor send was answered (acked, or failed for good): what was typed meanwhile goes out, up to the window.</summary>
+    private void Answered(HubClient sender, bool agent, bool acked)
     {
-        if (agent || Window <= 0)
+        if (agent)
         {
             return;
         }
 
         var outbox = OutboxOf(sender);
-        (Conv Conv, long Intended) next;
+        List<Typed>? next = null;
         lock (outbox)
         {
-            if (!outbox.Waiting.TryDequeue(out next))
+            outbox.InFlight--;
+            if (acked)
             {
-                outbox.InFlight--;
-                return;
+                outbox.Throttled = 0;
+            }
+
+            outbox.Probing = false;
+            if (!outbox.Paused)
+            {
+                next = Take(outbox, Window);
             }
         }
 
+        foreach (var item in next ?? [])
+        {
+            Send(sender, item);
+        }
+    }
+
+    /// <summary>Takes what may go out now, up to <paramref name="window"/> unanswered (0: no limit), counting it in flight.</summary>
+    private List<Typed>? Take(Outbox outbox, int window)
+    {
+        List<Typed>? take = null;
+        while (!Volatile.Read(ref _stopped) && (window <= 0 || outbox.InFlight < window) && outbox.Waiting.First is { } first)
+        {
+            (take ??= []).Add(first.Value);
+            outbox.Waiting.RemoveFirst();
+            outbox.InFlight++;
+        }
+
+        return take;
+    }
+
+    /// <summary>
+    /// The server refused a visitor send as <c>overloaded</c>: it goes back to the front of its outbox, which pauses for
+    /// the widget's back-off and then sends again from the front.
+    /// </summary>
+    private void RefusedSend(HubClient sender, Typed item)
+    {
+        Interlocked.Increment(ref _refused);
+        var outbox = OutboxOf(sender);
+        TimeSpan? pause = null;
+        lock (outbox)
+        {
+            outbox.InFlight--;
+            outbox.Probing = false;
+            outbox.Waiting.AddFirst(item);
+            if (!outbox.Paused)
+            {
+                outbox.Paused = true;
+                pause = ThrottleDelay(outbox.Throttled++);
+            }
+        }
+
+        if (pause is { } delay)
+        {
+            _ = Task.Delay(delay).ContinueWith(_ => Resume(sender), TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>
+    /// After a refusal's pause the outbox sends only its first message, as the widget does (it always has one in flight);
+    /// the rest follow, up to the window, once that one is answered.
+    /// </summary>
+    private void Resume(HubClient sender)
+    {
+        var outbox = OutboxOf(sender);
+        List<Typed>? resend;
+        lock (outbox)
+        {
+            outbox.Paused = false;
+            resend = Take(outbox, outbox.InFlight + 1);
+            outbox.Probing = resend is not null;
+        }
+
+        foreach (var item in resend ?? [])
+        {
+            Send(sender, item);
+        }
+    }
+
+    private void Send(HubClient sender, Typed item)
+    {
         if (sender.IsOpen)
         {
-            Invoke(sender, next.Conv, next.Intended, agent: false);
+            Invoke(sender, item, agent: false);
         }
         else
         {
@@ -274,7 +374,16 @@ internal sealed class MessageLoad
     {
         public int InFlight;
 
-        public Queue<(Conv Conv, long Intended)> Waiting { get; } = new();
+        /// <summary>Consecutive refusals (<c>overloaded</c>) since the last ack: the next pause's exponent.</summary>
+        public int Throttled;
+
+        /// <summary>Waiting out a refusal's back-off: nothing goes out until it ends.</summary>
+        public bool Paused;
+
+        /// <summary>After a pause, one message is out to see whether the server takes sends again.</summary>
+        public bool Probing;
+
+        public LinkedList<Typed> Waiting { get; } = new();
     }
 
     /// <summary>Waits until every send is answered and every receiver has caught up, or the timeout passes.</summary>
@@ -283,7 +392,7 @@ internal sealed class MessageLoad
         var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         while (Stopwatch.GetTimestamp() < deadline)
         {
-            if (Acked + Interlocked.Read(ref _failed) + Refused >= Sent && AgentAcked + AgentFailed >= AgentSent && _order.All(c => c.Receivers.Values.All(r => r.Last >= c.MaxAckSeq)))
+            if (Acked + Interlocked.Read(ref _failed) >= Sent && AgentAcked + AgentFailed >= AgentSent && _order.All(c => c.Receivers.Values.All(r => r.Last >= c.MaxAckSeq)))
             {
                 return true;
             }
@@ -344,38 +453,40 @@ internal sealed class MessageLoad
     private static readonly string? TraceFile = Environment.GetEnvironmentVariable("LT_AGENT_TRACE");
     private static readonly Lock TraceLock = new();
 
-    private sealed class PendingSend(MessageLoad load, HubClient sender, Conv conv, long intended, bool agent) : IPendingCall
+    private sealed class PendingSend(MessageLoad load, HubClient sender, Typed item, bool agent) : IPendingCall
     {
         public void Complete(ref MessagePackReader reader, string? error, bool hasResult)
         {
+            if (!agent && error is not null && error.Contains("overloaded:", StringComparison.Ordinal))
+            {
+                // Shed by the server's load governor: nothing stored; kept and retried after a pause, as the widget does.
+                load.RefusedSend(sender, item);
+                return;
+            }
+
+            var acked = false;
             try
             {
-                Record(ref reader, error, hasResult);
+                acked = Record(ref reader, error, hasResult);
             }
             finally
             {
-                load.Answered(sender, agent);
+                load.Answered(sender, agent, acked);
             }
         }
 
-        private void Record(ref MessagePackReader reader, string? error, bool hasResult)
+        private bool Record(ref MessagePackReader reader, string? error, bool hasResult)
         {
             if (error is not null || !hasResult)
             {
-                if (!agent && error is not null && error.Contains("overloaded:", StringComparison.Ordinal))
-                {
-                    // Shed by the server's load governor: refused, never stored; a real widget retries it later.
-                    Interlocked.Increment(ref load._refused);
-                    return;
-                }
-
                 Interlocked.Increment(ref agent ? ref load._agentFailed : ref load._failed);
                 load.Errors.Add((agent ? "agent send error: " : "send error: ") + (error ?? "no result"));
-                return;
+                return false;
             }
 
             var ack = Wire.ReadAck(ref reader);
             var now = Stopwatch.GetTimestamp();
+            var intended = item.Intended;
             if (load.Recording)
             {
                 (agent ? load.AgentAckLatency : load.AckLatency).RecordTicks(now - intended);
@@ -388,20 +499,22 @@ internal sealed class MessageLoad
                 }
             }
 
-            conv.Acked(ack.Seq);
+            item.Conv.Acked(ack.Seq);
             Interlocked.Increment(ref agent ? ref load._agentAcked : ref load._acked);
             Interlocked.Exchange(ref load._lastAckTicks, now);
             if (ack.Duplicate)
             {
                 load.Errors.Add("unexpected duplicate ack");
             }
+
+            return true;
         }
 
         public void Fail(Exception exception)
         {
             Interlocked.Increment(ref agent ? ref load._agentFailed : ref load._failed);
             load.Errors.Add("send failed: " + exception.Message);
-            load.Answered(sender, agent);
+            load.Answered(sender, agent, acked: false);
         }
     }
 }
@@ -591,6 +704,7 @@ internal static class MessageScenarios
             ["errors"] = load.Errors.Total,
             ["errorKinds"] = load.Errors.Snapshot(),
             ["refused"] = load.Refused,
+            ["unansweredAtEnd"] = load.Unanswered,
             ["ackLatencyMs"] = load.AckLatency.Summary(),
             ["deliveryLatencyMs"] = load.DeliveryLatency.Summary(),
             ["server"] = server,
@@ -621,6 +735,7 @@ internal static class MessageScenarios
             result[k] = v;
         }
 
+        load.StopRetries();
         foreach (var client in clients)
         {
             await client.DisposeAsync();

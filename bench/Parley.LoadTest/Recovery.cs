@@ -3,9 +3,11 @@ using System.Diagnostics;
 namespace Parley.LoadTest;
 
 /// <summary>
-/// After an overload run stops sending: how long until an agent's reply is acknowledged within 100 ms again (a probe
-/// send every 250 ms, timed from the end of the load), and until the server reports itself Healthy (its load governor
-/// back to Normal). Runs alongside the drain, so it also shows how long the backlog takes to clear.
+/// After an overload run stops typing: how long until an agent's reply is acknowledged within 100 ms again (a probe
+/// send every 250 ms), and until the server reports itself Healthy (its load governor back to Normal). The visitors'
+/// outboxes still hold what they typed while the server was behind and keep sending it, as the widget does, so the load
+/// on the server stops only when that backlog is answered: both are timed from the end of the typing and from the end
+/// of the backlog. Runs alongside the drain.
 /// </summary>
 internal static class Recovery
 {
@@ -19,8 +21,14 @@ internal static class Recovery
         var healthy = WaitHealthyAsync(target, end, cts.Token);
         var probes = new List<(double AtS, double Ms)>();
         var conv = load.Conversations.FirstOrDefault(c => c.AgentSender is not null);
+        double? backlogClearedS = null;
         while (conv is not null && !cts.IsCancellationRequested)
         {
+            if (backlogClearedS is null && load.Unanswered <= 0)
+            {
+                backlogClearedS = Seconds(end, Stopwatch.GetTimestamp());
+            }
+
             var sent = Stopwatch.GetTimestamp();
             try
             {
@@ -32,7 +40,7 @@ internal static class Recovery
                 probes.Add((Seconds(end, sent), double.PositiveInfinity));
             }
 
-            if (probes.Count >= FastInARow && probes.TakeLast(FastInARow).All(p => p.Ms <= FastMs) && healthy.IsCompleted)
+            if (backlogClearedS is { } cleared && probes.Count(p => p.AtS >= cleared) >= FastInARow && probes.TakeLast(FastInARow).All(p => p.Ms <= FastMs) && healthy.IsCompleted)
             {
                 break;
             }
@@ -56,12 +64,19 @@ internal static class Recovery
             run++;
         }
 
+        double? recovered = run >= FastInARow ? Math.Round(fastFrom!.Value, 1) : null;
+        var healthyAfter = await healthy;
         return new()
         {
             ["recoveryProbes"] = probes.Count,
             ["recoveryProbeMaxMs"] = probes.Count == 0 ? null : Math.Round(probes.Max(p => double.IsInfinity(p.Ms) ? -1 : p.Ms), 1),
-            ["recoveredAfterS"] = run >= FastInARow ? Math.Round(fastFrom!.Value, 1) : null,
-            ["healthyAfterS"] = await healthy,
+            ["recoveredAfterS"] = recovered,
+            ["healthyAfterS"] = healthyAfter,
+            ["backlogClearedAfterS"] = backlogClearedS is { } b ? Math.Round(b, 1) : null,
+
+            // From the end of the load on the server (the backlog answered); 0 when it was already so by then.
+            ["recoveredAfterLoadS"] = recovered is { } r && backlogClearedS is { } c ? Math.Round(Math.Max(0, r - c), 1) : null,
+            ["healthyAfterLoadS"] = healthyAfter is { } h && backlogClearedS is { } c2 ? Math.Round(Math.Max(0, h - c2), 1) : null,
         };
     }
 

@@ -100,7 +100,7 @@ public sealed partial class MessageWriter : BackgroundService
         return pending.Completion.Task;
     }
 
-    /// <summary>What a refused visitor is told to wait (the widget backs off from 2 s, doubling).</summary>
+    /// <summary>What a refused visitor is told to wait (the widget backs off from 1–2 s at random, doubling).</summary>
     private const int OverloadRetrySeconds = 2;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

@@ -111,6 +111,8 @@ export interface OutboxSenderDeps {
   schedule?(fn: () => void, ms: number): void;
   /** Delay before retrying a transient failure while still connected. */
   retryDelayMs?: number;
+  /** The back-off's jitter source, [0, 1) (defaults to Math.random). */
+  random?: () => number;
 }
 
 /**
@@ -183,7 +185,7 @@ export class OutboxSender {
           }
           return 'stop';
         case 'throttled':
-          this.retryLater(throttleDelay(this.throttled++));
+          this.retryLater(throttleDelay(this.throttled++, this.deps.random));
           return 'stop';
         default:
           // Keep the item. If we are still connected (e.g. `unavailable`), retry after a pause;

@@ -150,7 +150,7 @@ describe('OutboxSender', () => {
     expect(o.size).toBe(0);
   });
 
-  it('rate_limited keeps the message and backs off: 2, 4, 8 s …, reset after a success', async () => {
+  it('rate_limited keeps the message and backs off: up to 2, 4, 8 s …, reset after a success', async () => {
     const o = new Outbox();
     o.add(item('a'));
     const delays: number[] = [];
@@ -168,6 +168,7 @@ describe('OutboxSender', () => {
         fn = f;
         delays.push(ms);
       },
+      random: () => 0.999_999,
     });
     await sender.flush();
     for (let i = 0; i < 3; i++) {
@@ -176,9 +177,21 @@ describe('OutboxSender', () => {
       next();
       await sender.flush();
     }
-    expect(delays).toEqual([2000, 4000, 8000]);
+    expect(delays.map(Math.round)).toEqual([2000, 4000, 8000]);
     expect(o.size).toBe(0);
-    expect(throttleDelay(10)).toBe(60_000);
+    expect(throttleDelay(10, () => 0.999_999)).toBeCloseTo(60_000, 0);
+  });
+
+  it('spreads the back-off: the second half of each pause is random, so refused visitors do not return together', () => {
+    expect(throttleDelay(0, () => 0)).toBe(1000);
+    expect(throttleDelay(2, () => 0.5)).toBe(6000);
+    expect(throttleDelay(10, () => 0)).toBe(30_000);
+    const pauses = new Set(Array.from({ length: 50 }, () => throttleDelay(0)));
+    expect(pauses.size).toBeGreaterThan(1);
+    for (const p of pauses) {
+      expect(p).toBeGreaterThanOrEqual(1000);
+      expect(p).toBeLessThan(2000);
+    }
   });
 
   it('drops rejected bodies and carries on with the next item', async () => {
