@@ -51,14 +51,15 @@ internal sealed class MessageLoad
     private long _agentSent;
     private long _agentAcked;
     private long _agentFailed;
-    private readonly Dictionary<HubClient, Outbox> _outboxes = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<HubClient, Outbox> _outboxes = new();
 
     /// <summary>
     /// Most visitor sends one connection has unanswered (<c>--window</c>, 0 = no limit): like the widget's outbox, a
     /// message typed beyond it waits in the client, with its intended time, until an earlier one is answered. Keeps
     /// the generator's own memory bounded when the server holds sends back; the offered load is unchanged. A send the
     /// server refuses as <c>overloaded</c> goes back to the front of its outbox, and the outbox pauses as the widget's
-    /// does (2 s, doubling to a minute, reset by an ack) before it sends again with the same client id.
+    /// does (1–2 s at random, doubling to 30–60 s, reset by an ack) before it sends its first message again, with the
+    /// same client id; the rest follow once that one is answered.
     /// </summary>
     public int Window { get; init; }
 
@@ -251,18 +252,7 @@ internal sealed class MessageLoad
 
     private bool _stopped;
 
-    private Outbox OutboxOf(HubClient sender)
-    {
-        lock (_outboxes)
-        {
-            if (!_outboxes.TryGetValue(sender, out var outbox))
-            {
-                _outboxes[sender] = outbox = new Outbox();
-            }
-
-            return outbox;
-        }
-    }
+    private Outbox OutboxOf(HubClient sender) => _outboxes.GetOrAdd(sender, static _ => new Outbox());
 
     /// <summary>A visitor send was answered (acked, or failed for good): what was typed meanwhile goes out, up to the window.</summary>
     private void Answered(HubClient sender, bool agent, bool acked)
