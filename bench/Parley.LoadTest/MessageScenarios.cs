@@ -136,6 +136,7 @@ internal sealed class MessageLoad
 
     public void ResetCounters()
     {
+        Interlocked.Increment(ref _epoch); // answers to sends typed before this are no longer counted
         AckLatency.Reset();
         DeliveryLatency.Reset();
         AgentAckLatency.Reset();
@@ -212,13 +213,13 @@ internal sealed class MessageLoad
             return;
         }
 
-        var item = new Typed(conv, intended, Guid.NewGuid());
+        var item = new Typed(conv, intended, Guid.NewGuid(), Volatile.Read(ref _epoch));
         if (!agent)
         {
             var outbox = OutboxOf(sender);
             lock (outbox)
             {
-                if (outbox.Paused || outbox.Probing || (Window > 0 && outbox.InFlight >= Window))
+                if (!outbox.MayGo(Window))
                 {
                     outbox.Waiting.AddLast(item);
                     return;
@@ -234,8 +235,25 @@ internal sealed class MessageLoad
     private void Invoke(HubClient sender, Typed item, bool agent) =>
         _ = sender.SendInvocationAsync("Send", Wire.SendArgs(item.Conv.Id, item.ClientId, Wire.Body(item.Intended)), new PendingSend(this, sender, item, agent));
 
-    /// <summary>A message as typed: its conversation, its intended send time, and its client id (kept across retries).</summary>
-    private sealed record Typed(Conv Conv, long Intended, Guid ClientId);
+    /// <summary>
+    /// A message as typed: its conversation, its intended send time, its client id (kept across retries), and the
+    /// counters' epoch it was typed in (a warm-up send answered after <see cref="ResetCounters"/> is not counted).
+    /// </summary>
+    private sealed record Typed(Conv Conv, long Intended, Guid ClientId, int Epoch);
+
+    private int _epoch;
+
+    /// <summary>Whether <paramref name="item"/>'s outcome counts: it was typed since the counters were last reset.</summary>
+    private bool Counts(Typed item) => item.Epoch == Volatile.Read(ref _epoch);
+
+    private void Count(Typed item, ref long counter)
+    {
+        if (Counts(item))
+        {
+            Interlocked.Increment(ref counter);
+        }
+    }
+
 
     /// <summary>
     /// The widget's pause before the n-th refused retry in a row (web/packages/shared/src/errors.ts, throttleDelay): 2 s
@@ -263,7 +281,7 @@ internal sealed class MessageLoad
         }
 
         var outbox = OutboxOf(sender);
-        List<Typed>? next = null;
+        List<Typed>? next;
         lock (outbox)
         {
             outbox.InFlight--;
@@ -273,10 +291,7 @@ internal sealed class MessageLoad
             }
 
             outbox.Probing = false;
-            if (!outbox.Paused)
-            {
-                next = Take(outbox, Window);
-            }
+            next = Take(outbox, Window);
         }
 
         foreach (var item in next ?? [])
@@ -289,7 +304,7 @@ internal sealed class MessageLoad
     private List<Typed>? Take(Outbox outbox, int window)
     {
         List<Typed>? take = null;
-        while (!Volatile.Read(ref _stopped) && (window <= 0 || outbox.InFlight < window) && outbox.Waiting.First is { } first)
+        while (!Volatile.Read(ref _stopped) && outbox.MayGo(window) && outbox.Waiting.First is { } first)
         {
             (take ??= []).Add(first.Value);
             outbox.Waiting.RemoveFirst();
@@ -305,7 +320,7 @@ internal sealed class MessageLoad
     /// </summary>
     private void RefusedSend(HubClient sender, Typed item)
     {
-        Interlocked.Increment(ref _refused);
+        Count(item, ref _refused);
         var outbox = OutboxOf(sender);
         TimeSpan? pause = null;
         lock (outbox)
@@ -355,7 +370,7 @@ internal sealed class MessageLoad
         }
         else
         {
-            Interlocked.Increment(ref _failed);
+            Count(item, ref _failed);
             Errors.Add("send on closed connection");
         }
     }
@@ -372,6 +387,9 @@ internal sealed class MessageLoad
 
         /// <summary>After a pause, one message is out to see whether the server takes sends again.</summary>
         public bool Probing;
+
+        /// <summary>Whether another message may go out now: none during a back-off or a probe, else up to <paramref name="window"/> unanswered (0: no limit).</summary>
+        public bool MayGo(int window) => !Paused && !Probing && (window <= 0 || InFlight < window);
 
         public LinkedList<Typed> Waiting { get; } = new();
     }
@@ -469,7 +487,7 @@ internal sealed class MessageLoad
         {
             if (error is not null || !hasResult)
             {
-                Interlocked.Increment(ref agent ? ref load._agentFailed : ref load._failed);
+                load.Count(item, ref agent ? ref load._agentFailed : ref load._failed);
                 load.Errors.Add((agent ? "agent send error: " : "send error: ") + (error ?? "no result"));
                 return false;
             }
@@ -477,7 +495,7 @@ internal sealed class MessageLoad
             var ack = Wire.ReadAck(ref reader);
             var now = Stopwatch.GetTimestamp();
             var intended = item.Intended;
-            if (load.Recording)
+            if (load.Recording && load.Counts(item))
             {
                 (agent ? load.AgentAckLatency : load.AckLatency).RecordTicks(now - intended);
                 if (agent && TraceFile is not null)
@@ -490,7 +508,7 @@ internal sealed class MessageLoad
             }
 
             item.Conv.Acked(ack.Seq);
-            Interlocked.Increment(ref agent ? ref load._agentAcked : ref load._acked);
+            load.Count(item, ref agent ? ref load._agentAcked : ref load._acked);
             Interlocked.Exchange(ref load._lastAckTicks, now);
             if (ack.Duplicate)
             {
@@ -502,7 +520,7 @@ internal sealed class MessageLoad
 
         public void Fail(Exception exception)
         {
-            Interlocked.Increment(ref agent ? ref load._agentFailed : ref load._failed);
+            load.Count(item, ref agent ? ref load._agentFailed : ref load._failed);
             load.Errors.Add("send failed: " + exception.Message);
             load.Answered(sender, agent, acked: false);
         }
