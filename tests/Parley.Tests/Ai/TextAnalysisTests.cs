@@ -114,6 +114,23 @@ public sealed class TextAnalysisTests
         Assert.Equal("vip", new AssistantBrain(with).Decide("黑卡有什么好处").Match?.Document.Id);
     }
 
+
+    [Fact]
+    public void NumberTerms_AreFound_InTextWithoutChinese_AsInChineseText_InTheSameOrder()
+    {
+        // Terms with no Chinese character (hotlines, sale days) are searched for directly in text with no Chinese
+        // character, and through every window of the text otherwise: both must find the same concepts, in the order
+        // of their first occurrence (a term inside another one after it).
+        var analyzer = new TextAnalyzer(Lexicon.BuiltIn.With([["618", "年中大促"], ["1618", "会员日"]]));
+        static List<string> Admin(AnalyzedText text) => [.. text.Concepts.Where(c => c.StartsWith("syn", StringComparison.Ordinal))];
+
+        Assert.Equal(["syn1", "syn0"], Admin(analyzer.Analyze("see you on 1618 then")));
+        Assert.Equal(["syn1", "syn0"], Admin(analyzer.Analyze("see you on 1618 then 好")));
+        Assert.Equal(["syn0"], Admin(analyzer.Analyze("the 618 sale")));
+        Assert.Empty(Admin(analyzer.Analyze("the 61 8 sale")));
+        Assert.Contains("complain", analyzer.Analyze("I will call 12315 about this").Concepts);
+        Assert.Contains("complain", analyzer.Analyze("我要打12315").Concepts);
+    }
     [Theory]
     [InlineData("你们的服务太差劲了，我要投诉", "complaint")]
     [InlineData("This is unacceptable, I want to complain to a manager", "complaint")]

@@ -18,6 +18,10 @@ public sealed class Lexicon
     private readonly FrozenDictionary<string, string[]>.AlternateLookup<ReadOnlySpan<char>> _cjkBySpan;
     private readonly int _longestCjk;
 
+    // The keys of _cjk with no CJK character (numbers such as "12315"): the only ones text without CJK can contain, so
+    // such text (most English messages) is searched for these few instead of looking up every window of it.
+    private readonly (string Term, string[] Concepts)[] _withoutCjk;
+
     private Lexicon(IReadOnlyList<(string Concept, IReadOnlyList<string> Terms)> groups)
     {
         Groups = groups;
@@ -65,6 +69,7 @@ public sealed class Lexicon
         _cjk = cjk.ToFrozenDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.Ordinal);
         _cjkBySpan = _cjk.GetAlternateLookup<ReadOnlySpan<char>>();
         _longestCjk = cjk.Count == 0 ? 0 : cjk.Keys.Max(k => k.Length);
+        _withoutCjk = [.. _cjk.Where(p => !TextAnalyzer.ContainsCjk(p.Key)).Select(p => (p.Key, p.Value))];
     }
 
     /// <summary>The groups this lexicon was built from (concept name, terms).</summary>
@@ -138,6 +143,33 @@ public sealed class Lexicon
     /// <summary>Concepts of every Chinese term that occurs in a run of CJK characters.</summary>
     internal void MatchCjk(string run, ICollection<string> concepts)
     {
+        if (!run.AsSpan().ContainsAnyInRange('\u3400', '\u9fff') && !run.AsSpan().ContainsAnyInRange('\uf900', '\ufaff'))
+        {
+            // No CJK character (TextAnalyzer.IsCjk's ranges, with the few non-CJK characters between them): only
+            // the keys without one can occur, and a key occurs in some window exactly when the text contains it.
+            // Added in the order the windows below would find them (first occurrence, then shorter first).
+            List<(int At, int Length, string[] Concepts)>? hits = null;
+            foreach (var (term, found) in _withoutCjk)
+            {
+                var at = run.IndexOf(term, StringComparison.Ordinal);
+                if (at >= 0)
+                {
+                    (hits ??= []).Add((at, term.Length, found));
+                }
+            }
+
+            hits?.Sort(static (a, b) => a.At != b.At ? a.At.CompareTo(b.At) : a.Length.CompareTo(b.Length));
+            foreach (var hit in hits ?? [])
+            {
+                foreach (var concept in hit.Concepts)
+                {
+                    concepts.Add(concept);
+                }
+            }
+
+            return;
+        }
+
         for (var start = 0; start < run.Length; start++)
         {
             var max = Math.Min(_longestCjk, run.Length - start);
