@@ -134,7 +134,10 @@ internal sealed class SqliteDialect(string connectionString, SqliteSynchronous s
 internal sealed class PostgresDialect(NpgsqlDataSource dataSource) : SqlDialect
 {
     // Serializes writers of the same conversation across nodes; the ORDER BY before it keeps the lock order stable.
-    protected override string LockConversationRows => " FOR UPDATE OF c";
+    protected override string LockConversationRows => ConversationRowLock;
+
+    /// <summary>The lock clause of <see cref="SqlDialect.SelectConversationsForUpdate"/> (the group commit's fixed text has it too).</summary>
+    public const string ConversationRowLock = " FOR UPDATE OF c";
 
     public override string LockRows => " FOR UPDATE";
 
