@@ -47,7 +47,8 @@ public sealed class MessageSender(MessageWriter writer, IOptions<MessagingOption
         return WriteOutcomes.AckOrThrow(result, actor.Audience);
     }
 
-    private async Task<Task<WriteResult>> EnqueueAsync(Actor actor, SendRequest request, SendOrder.Turn? turn, AccessPolicy? access, CancellationToken cancellationToken)
+    // A ValueTask: the write is usually queued without waiting, and a Task<Task<...>> was allocated for every send.
+    private async ValueTask<Task<WriteResult>> EnqueueAsync(Actor actor, SendRequest request, SendOrder.Turn? turn, AccessPolicy? access, CancellationToken cancellationToken)
     {
         var conversationId = Ids.Parse(request.ConversationId, "conversationId");
         var clientId = Ids.Parse(request.ClientId, "clientId");
