@@ -254,7 +254,6 @@ internal sealed class MessageLoad
         }
     }
 
-
     /// <summary>
     /// The widget's pause before the n-th refused retry in a row (web/packages/shared/src/errors.ts, throttleDelay): 2 s
     /// doubling to a minute, of which the second half is random so that visitors refused together do not return together.

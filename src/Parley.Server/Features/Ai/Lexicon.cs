@@ -140,14 +140,16 @@ public sealed class Lexicon
         return consumed;
     }
 
-    /// <summary>Concepts of every Chinese term that occurs in a run of CJK characters.</summary>
-    internal void MatchCjk(string run, ICollection<string> concepts)
+    /// <summary>
+    /// Concepts of every Chinese (or mixed) term that occurs in <paramref name="run"/>; <paramref name="hasCjk"/>
+    /// says whether the text has a CJK character (<see cref="TextAnalyzer.IsCjk"/>), which the analyzer has counted.
+    /// </summary>
+    internal void MatchCjk(string run, bool hasCjk, ICollection<string> concepts)
     {
-        if (!run.AsSpan().ContainsAnyInRange('\u3400', '\u9fff') && !run.AsSpan().ContainsAnyInRange('\uf900', '\ufaff'))
+        if (!hasCjk)
         {
-            // No CJK character (TextAnalyzer.IsCjk's ranges, with the few non-CJK characters between them): only
-            // the keys without one can occur, and a key occurs in some window exactly when the text contains it.
-            // Added in the order the windows below would find them (first occurrence, then shorter first).
+            // Only the keys without a CJK character can occur, and a key occurs in some window exactly when the text
+            // contains it. Added in the order the windows below would find them (first occurrence, then shorter first).
             List<(int At, int Length, string[] Concepts)>? hits = null;
             foreach (var (term, found) in _withoutCjk)
             {

@@ -306,7 +306,7 @@ public sealed class TextAnalyzer(Lexicon lexicon)
         FlushRun(normalized.Length);
 
         // Chinese (and mixed, e.g. "plus会员", "wifi6") terms as substrings of the whole text, spaces removed.
-        lexicon.MatchCjk(cjkChars > 0 ? WithoutWhiteSpace(normalized) : normalized, concepts);
+        lexicon.MatchCjk(cjkChars > 0 ? WithoutWhiteSpace(normalized) : normalized, cjkChars > 0, concepts);
         foreach (var concept in concepts)
         {
             features.Add(Concept + concept);
