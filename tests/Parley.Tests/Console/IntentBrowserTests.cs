@@ -96,4 +96,45 @@ public sealed class IntentBrowserTests(BrowserFixture browser) : IClassFixture<B
         (await admin.Http.PostAsync($"/api/v1/conversations/{conversation.Id}/close", null, Ct)).EnsureSuccessStatusCode();
         await Assertions.Expect(alert).ToHaveCountAsync(0, new() { Timeout = Timeout });
     }
+
+    [Fact]
+    public async Task SupervisorsQueuePage_KeepsAPushedAlert_WhenTheListReadBeforeItArrivesAfterIt()
+    {
+        browser.SkipIfUnavailable();
+        await using var storage = await TestStorage.CreateAsync(Store.Sqlite);
+        await using var server = await ParleyServer.StartAsync(storage);
+        await using var visitor = await VisitorClient.ConnectAsync(server);
+        var conversation = await visitor.StartConversationAsync();
+        await visitor.SendAsync(conversation.Id, "我的快递什么时候到？");
+
+        // The page's read of the alert list is answered with what the server said before the alert was raised, but
+        // only once the alert's push has arrived: the two cross, as on a slow server or network.
+        await using var context = await browser.Browser.NewContextAsync(new() { Locale = "zh-CN", ViewportSize = new() { Width = 1440, Height = 860 } });
+        var readBeforeTheAlert = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await context.RouteAsync("**/api/v1/ai/takeover-alerts", async route =>
+        {
+            var stale = await route.FetchAsync();
+            readBeforeTheAlert.TrySetResult();
+            await release.Task;
+            await route.FulfillAsync(new() { Response = stale });
+        });
+        var console = await ConsolePage.SignInAsync(context, server);
+        await console.GetByTestId("nav-queue").ClickAsync();
+        await readBeforeTheAlert.Task.WaitAsync(TimeSpan.FromMilliseconds(Timeout), Ct);
+        var title = console.GetByTestId("takeover-alerts-title");
+        await Assertions.Expect(title).ToHaveAttributeAsync("data-loaded", "false");
+        await Assertions.Expect(console.GetByTestId("takeover-alerts-empty")).ToHaveCountAsync(0); // not "none" before it knows
+
+        await visitor.SendAsync(conversation.Id, "快递到底什么时候到？");
+        await visitor.SendAsync(conversation.Id, "请问我的快递什么时候能到？");
+        var alert = console.Locator($"[data-testid=takeover-alert][data-conversation=\"{conversation.Id}\"]");
+        await Assertions.Expect(alert).ToHaveCountAsync(1, new() { Timeout = Timeout });
+
+        // The stale list (empty) arrives: the pushed alert stays.
+        release.SetResult();
+        await Assertions.Expect(title).ToHaveAttributeAsync("data-loaded", "true", new() { Timeout = Timeout });
+        await Assertions.Expect(alert).ToHaveCountAsync(1);
+        await Assertions.Expect(alert).ToContainTextAsync("访客 ");
+    }
 }
