@@ -258,9 +258,12 @@ internal sealed class MessageLoad
     /// The widget's pause before the n-th refused retry in a row (web/packages/shared/src/errors.ts, throttleDelay): 2 s
     /// doubling to a minute, of which the second half is random so that visitors refused together do not return together.
     /// </summary>
+    private const int ThrottleFirstCeilingMilliseconds = 2_000;
+    private const int ThrottleMaxCeilingMilliseconds = 60_000;
+
     private static TimeSpan ThrottleDelay(int attempt)
     {
-        var ceiling = Math.Min(60_000, 2000 * Math.Pow(2, Math.Max(0, attempt)));
+        var ceiling = Math.Min(ThrottleMaxCeilingMilliseconds, ThrottleFirstCeilingMilliseconds * Math.Pow(2, Math.Max(0, attempt)));
         return TimeSpan.FromMilliseconds(ceiling / 2 + Random.Shared.NextDouble() * ceiling / 2);
     }
 

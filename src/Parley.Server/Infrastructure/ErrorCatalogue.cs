@@ -218,13 +218,13 @@ public static class ErrorCatalogue
 
     public static readonly ErrorCode OriginNotAllowed = new("origin_not_allowed", 403, false, "The request's Origin is not allowed (the console's agent hub, or a site's widget origins).");
 
-    public static readonly ErrorCode Overloaded = new("overloaded", 503, true, "The server sheds work under load: it refuses new anonymous widget sessions (retry after the Retry-After seconds; the widget offers the offline form meanwhile) and visitor sends beyond the write queue's bound (nothing stored; retry with the same client id, backing off from 1–2 s at random, doubling).");
+    public static readonly ErrorCode Overloaded = new("overloaded", 503, true, "The server sheds work under load: it refuses new anonymous widget sessions (retry after the Retry-After seconds; the widget offers the offline form meanwhile) and visitor sends beyond the write queue's bound (nothing stored; retry with the same client id, backing off " + ClientBackOff.Summary + ").");
 
     public static readonly ErrorCode PasswordChangeRequired = new("password_change_required", 403, false, "A bootstrap password must be changed first: only /auth/me, /auth/password and /auth/logout answer until it is.");
 
     public static readonly ErrorCode PasswordUnchanged = new("password_unchanged", 400, false, "A required password change kept the configured password.");
 
-    public static readonly ErrorCode RateLimited = new("rate_limited", 429, true, "Too many requests or messages; retry later, backing off (the clients wait 1–2 s at random, doubling to 30–60 s).");
+    public static readonly ErrorCode RateLimited = new("rate_limited", 429, true, "Too many requests or messages; retry later, backing off (the clients wait " + ClientBackOff.Summary + ").");
 
     public static readonly ErrorCode RatingNotFound = new("rating_not_found", 404, false, "This conversation has not been rated.");
 

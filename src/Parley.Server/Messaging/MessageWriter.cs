@@ -82,7 +82,7 @@ public sealed partial class MessageWriter : BackgroundService
         var visitor = command.SenderKind == SenderKind.Visitor;
         if (visitor && _governor.ShouldRefuseVisitorWrite(_visitors.Reader.Count))
         {
-            throw new ParleyException(ErrorCatalogue.Overloaded, $"The server is busy; retry in {OverloadRetrySeconds} s with the same client id.");
+            throw new ParleyException(ErrorCatalogue.Overloaded, $"The server is busy; retry in {ClientBackOff.FirstRetrySeconds} s with the same client id.");
         }
 
         var pending = new PendingWrite(command);
@@ -99,9 +99,6 @@ public sealed partial class MessageWriter : BackgroundService
         // Once queued the write happens whatever the caller does next, so the ack is not cancellable.
         return pending.Completion.Task;
     }
-
-    /// <summary>What a refused visitor is told to wait (the widget backs off from 1–2 s at random, doubling).</summary>
-    private const int OverloadRetrySeconds = 2;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Parley.Server.Features.Widget;
+using Parley.Server.Infrastructure;
 using Parley.Server.Realtime;
 using Parley.Tests.Infrastructure;
 
@@ -62,6 +63,54 @@ public sealed partial class ClientContractTests
         }
 
         Assert.Contains("`Visitor XXXXXX`", Read("docs", "protocol.md"), StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The back-off after a throttled send (<see cref="ClientBackOff"/>): the widget's and console's outbox, the load
+    /// generator's copy, the wait the server names when it refuses, and the words of the catalogue and the docs.
+    /// </summary>
+    [Fact]
+    public void ThrottledSendBackOff_IsOneSchedule_InTheClients_TheLoadGenerator_TheServerAndTheDocs()
+    {
+        int Constant(string text, string name)
+        {
+            var match = Regex.Match(text, $@"\b{name}\s*=\s*([0-9_]+);");
+            Assert.True(match.Success, $"{name} not found");
+            return int.Parse(match.Groups[1].Value.Replace("_", string.Empty, StringComparison.Ordinal), System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        var ts = Read("web", "packages", "shared", "src", "errors.ts");
+        Assert.Equal(ClientBackOff.FirstCeilingMilliseconds, Constant(ts, "THROTTLE_FIRST_CEILING_MS"));
+        Assert.Equal(ClientBackOff.MaxCeilingMilliseconds, Constant(ts, "THROTTLE_MAX_CEILING_MS"));
+        Assert.Contains("Math.min(THROTTLE_MAX_CEILING_MS, THROTTLE_FIRST_CEILING_MS * 2 ** Math.max(0, attempt))", ts, StringComparison.Ordinal);
+        Assert.Contains("return ceiling / 2 + (ceiling / 2) * random();", ts, StringComparison.Ordinal);
+
+        var generator = Read("bench", "Parley.LoadTest", "MessageScenarios.cs");
+        Assert.Equal(ClientBackOff.FirstCeilingMilliseconds, Constant(generator, "ThrottleFirstCeilingMilliseconds"));
+        Assert.Equal(ClientBackOff.MaxCeilingMilliseconds, Constant(generator, "ThrottleMaxCeilingMilliseconds"));
+        Assert.Contains("ceiling / 2 + Random.Shared.NextDouble() * ceiling / 2", generator, StringComparison.Ordinal);
+
+        // The words follow from the numbers: half to all of the first ceiling, then of the last.
+        static string Seconds(int ms) => (ms / 1000.0).ToString("0.#", System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(
+            ClientBackOff.Summary,
+            $"{Seconds(ClientBackOff.FirstCeilingMilliseconds / 2)}–{Seconds(ClientBackOff.FirstCeilingMilliseconds)} s at random, doubling to {Seconds(ClientBackOff.MaxCeilingMilliseconds / 2)}–{Seconds(ClientBackOff.MaxCeilingMilliseconds)} s");
+        Assert.Equal(ClientBackOff.FirstCeilingMilliseconds / 1000, ClientBackOff.FirstRetrySeconds);
+        Assert.Contains(ClientBackOff.Summary, ErrorCatalogue.Overloaded.Meaning, StringComparison.Ordinal);
+        Assert.Contains(ClientBackOff.Summary, ErrorCatalogue.RateLimited.Meaning, StringComparison.Ordinal);
+        var protocol = Read("docs", "protocol.md");
+        var operations = Read("docs", "operations.md");
+        Assert.Equal(2, Regex.Count(protocol, Regex.Escape(ClientBackOff.Summary)));
+        Assert.Contains(ClientBackOff.Summary, operations, StringComparison.Ordinal);
+
+        // No other schedule is stated anywhere they describe it.
+        foreach (var (name, text) in new[] { ("docs/protocol.md", protocol), ("docs/operations.md", operations), ("docs/api.md", Read("docs", "api.md")) })
+        {
+            foreach (Match stated in Regex.Matches(text, @"\d+(\.\d+)?–\d+ s at random[^.;)|]*"))
+            {
+                Assert.True(stated.Value.StartsWith(ClientBackOff.Summary, StringComparison.Ordinal), $"{name} states another back-off: '{stated.Value}'");
+            }
+        }
     }
 
     [GeneratedRegex("""Of\("([a-z_]+)"[,)]""")]

@@ -58,9 +58,12 @@ export function classifySendError(code: string | null): SendErrorClass {
 /**
  * Pause before the n-th consecutive throttled retry (n from 0): a ceiling of 2 s doubling to at most a minute, of which
  * the second half is random ("equal jitter"), so that visitors refused at the same moment do not all return at the same
- * moment (a herd of retries is itself a load spike). `random` returns [0, 1).
+ * moment (a herd of retries is itself a load spike). `random` returns [0, 1). The server's copy and the one contract:
+ * ClientBackOff (src/Parley.Server/Infrastructure/ClientBackOff.cs).
  */
+export const THROTTLE_FIRST_CEILING_MS = 2_000;
+export const THROTTLE_MAX_CEILING_MS = 60_000;
 export function throttleDelay(attempt: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(60_000, 2000 * 2 ** Math.max(0, attempt));
+  const ceiling = Math.min(THROTTLE_MAX_CEILING_MS, THROTTLE_FIRST_CEILING_MS * 2 ** Math.max(0, attempt));
   return ceiling / 2 + (ceiling / 2) * random();
 }
