@@ -5,6 +5,7 @@
 #   BENCH_DBS="sqlite postgres"   databases to run (default both)
 #   BENCH_RATES="100 500 1000 2000 5000 10000"   chat offered rates
 #   BENCH_DURATION=10             measured seconds per chat/fanout run
+#   BENCH_CHAT_WARMUP=12          unmeasured seconds before each chat run (at its rate, at most 1,000/s)
 #   BENCH_IDLE=5000               idle connections (spread over 127.0.0.2..5, 2 generator processes)
 #   BENCH_SKIP_BDN=1              skip the BenchmarkDotNet part (BENCH_BDN_DIR: reuse an earlier run's results folder)
 #   BENCH_SCENARIOS="echo chat fanout idle churn overload reconnect"   which scenarios to run (default all):
@@ -26,6 +27,9 @@ source bench/lib.sh
 DBS="${BENCH_DBS:-sqlite postgres}"
 RATES="${BENCH_RATES:-100 500 1000 2000 5000 10000}"
 DURATION="${BENCH_DURATION:-10}"
+# Chat runs warm up for this long at their rate, at most 1,000/s, unmeasured: past the JIT of every path and the
+# first runs of the server's 5 s passes (search indexer, report rollups), which compile their queries.
+CHAT_WARMUP="${BENCH_CHAT_WARMUP:-12}"
 IDLE="${BENCH_IDLE:-5000}"
 PG_ADMIN="${PARLEY_BENCH_POSTGRES:-Host=127.0.0.1;Username=postgres;Password=parley}"
 WORK="$(mktemp -d /tmp/parley-bench.XXXXXX)"
@@ -116,7 +120,7 @@ for db in $DBS; do
     fi
   fi
   [[ "$SCENARIOS" == *" chat "* ]] && for rate in $RATES; do
-    run_one "$db" "chat-$(printf %05d "$rate")" chat --rate "$rate" --duration "$DURATION" --warmup 3 --agents 2 --drain 15 --max-seconds 200
+    run_one "$db" "chat-$(printf %05d "$rate")" chat --rate "$rate" --duration "$DURATION" --warmup "$CHAT_WARMUP" --warmup-rate 1000 --agents 2 --drain 15 --max-seconds 200
   done
   if [[ "$SCENARIOS" == *" fanout "* ]]; then
   run_one "$db" fanout-050 fanout --rate 50 --receivers 2000 --agents 2 --senders 4 --duration "$DURATION" --warmup 2 --drain 15 --max-seconds 150

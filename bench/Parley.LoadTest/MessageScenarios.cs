@@ -653,14 +653,19 @@ internal static class MessageScenarios
     {
         var seconds = o.Double("duration", 20);
         var warmup = o.Double("warmup", 3);
+
+        // The warm-up's rate (default: the measured one). A long warm-up at a saturating rate would only leave a
+        // backlog; what it is for (every path compiled, the server's periodic passes past their first run) needs time,
+        // not load.
+        var warmupRate = Math.Min(rate, o.Double("warmup-rate", rate));
         var agentRate = o.Double("agent-rate", 0);
         await using var keepAlive = new KeepAlive(() => clients, o.PingInterval);
 
         if (warmup > 0)
         {
-            Console.Error.WriteLine($"[{scenario}] warm-up {warmup}s at {rate}/s");
+            Console.Error.WriteLine($"[{scenario}] warm-up {warmup}s at {warmupRate}/s");
             load.Recording = false;
-            load.Run(rate, warmup, agentRate);
+            load.Run(warmupRate, warmup, agentRate);
             await load.DrainAsync(TimeSpan.FromSeconds(20));
             load.ResetCounters();
             load.Recording = true;
