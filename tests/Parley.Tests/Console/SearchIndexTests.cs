@@ -252,6 +252,57 @@ public sealed class SearchIndexTests
 
     private static Task<SearchPage> SearchAsync(AgentClient agent, string q, string? cursor = null) => SearchAsync(agent.Http, q, cursor);
 
+    [Theory]
+    [BothStores]
+    public async Task Indexer_AsksForAnotherPassAtOnce_OnlyAfterAFullBatch(Store store)
+    {
+        await using var storage = await TestStorage.CreateAsync(store);
+        await using var server = await ParleyServer.StartAsync(storage, new Dictionary<string, string?>
+        {
+            ["Parley:Console:SearchIndexIntervalSeconds"] = "3600", // the background pass runs once at start; the test drives the rest
+            ["Parley:Console:SearchIndexBatch"] = "100",
+            ["Parley:Console:SearchIndexSqliteBatch"] = "100",
+        });
+        var indexer = server.Services.GetRequiredService<MessageSearchIndexer>();
+        var (visitor, chat) = await server.VisitorInTeamAsync(null, "退款 first");
+        await using var _ = visitor;
+        await indexer.CatchUpAsync(Ct);
+
+        // A trickle: the pass takes what there is and does not ask for another (it used to, 20 ms later, for ever).
+        await visitor.SendAsync(chat, "退款 second");
+        var trickle = await indexer.PassAsync(Ct);
+        Assert.True(trickle.Done > 0);
+        Assert.False(trickle.More);
+        Assert.Equal((0, false), await indexer.PassAsync(Ct));
+
+        // A backlog of more than a batch: a full pass asks for the next one at once, the one that empties it does not.
+        var top = await Db(server, async db =>
+        {
+            var last = await db.Messages.MaxAsync(m => m.Id, Ct);
+            for (var i = 1; i <= 130; i++)
+            {
+                db.Messages.Add(new Parley.Data.Message
+                {
+                    Id = last + i,
+                    ConversationId = chat,
+                    Seq = 1000 + i,
+                    ClientId = Guid.NewGuid(),
+                    SenderKind = Parley.Data.SenderKind.Visitor,
+                    Kind = Parley.Data.MessageKind.Text,
+                    Body = $"退款 backlog {i}",
+                    CreatedAt = DateTime.UnixEpoch,
+                });
+            }
+
+            await db.SaveChangesAsync(Ct);
+            return last + 130;
+        });
+        Assert.Equal((100, true), await indexer.PassAsync(Ct));
+        Assert.Equal((30, false), await indexer.PassAsync(Ct));
+        Assert.Equal(top, await WatermarkAsync(server));
+        Assert.Equal(132, (await IndexedAsync(server, store, "退款")).Count);
+    }
+
     private static async Task<SearchPage> SearchAsync(HttpClient http, string q, string? cursor = null) =>
         (await http.GetFromJsonAsync<SearchPage>("/api/v1/search/messages?q=" + Uri.EscapeDataString(q) + (cursor is null ? "" : "&cursor=" + cursor), Ct))!;
 
