@@ -254,13 +254,14 @@ internal sealed class MessageLoad
         }
     }
 
+    // The back-off's ceilings: the server's ClientBackOff (ClientContractTests checks this copy).
+    private const int ThrottleFirstCeilingMilliseconds = 2_000;
+    private const int ThrottleMaxCeilingMilliseconds = 60_000;
+
     /// <summary>
     /// The widget's pause before the n-th refused retry in a row (web/packages/shared/src/errors.ts, throttleDelay): 2 s
     /// doubling to a minute, of which the second half is random so that visitors refused together do not return together.
     /// </summary>
-    private const int ThrottleFirstCeilingMilliseconds = 2_000;
-    private const int ThrottleMaxCeilingMilliseconds = 60_000;
-
     private static TimeSpan ThrottleDelay(int attempt)
     {
         var ceiling = Math.Min(ThrottleMaxCeilingMilliseconds, ThrottleFirstCeilingMilliseconds * Math.Pow(2, Math.Max(0, attempt)));

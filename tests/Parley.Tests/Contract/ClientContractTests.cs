@@ -95,7 +95,6 @@ public sealed partial class ClientContractTests
         Assert.Equal(
             ClientBackOff.Summary,
             $"{Seconds(ClientBackOff.FirstCeilingMilliseconds / 2)}–{Seconds(ClientBackOff.FirstCeilingMilliseconds)} s at random, doubling to {Seconds(ClientBackOff.MaxCeilingMilliseconds / 2)}–{Seconds(ClientBackOff.MaxCeilingMilliseconds)} s");
-        Assert.Equal(ClientBackOff.FirstCeilingMilliseconds / 1000, ClientBackOff.FirstRetrySeconds);
         Assert.Contains(ClientBackOff.Summary, ErrorCatalogue.Overloaded.Meaning, StringComparison.Ordinal);
         Assert.Contains(ClientBackOff.Summary, ErrorCatalogue.RateLimited.Meaning, StringComparison.Ordinal);
         var protocol = Read("docs", "protocol.md");

@@ -42,3 +42,22 @@ export async function api<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
   const text = await res.text();
   return (text ? JSON.parse(text) : undefined) as T;
 }
+
+/**
+ * Reads that live pushes can overtake. A read's answer is what the server held when the read began, so once a push has
+ * arrived since then (or a newer read has begun), that answer is older than what the page shows and must not replace
+ * it. Call `begin()` as a read starts and apply its answer only if the check it returns still holds; call `pushed()`
+ * for every push.
+ */
+export function crossingReads(): { begin: () => () => boolean; pushed: () => void } {
+  let epoch = 0;
+  return {
+    begin: () => {
+      const mine = ++epoch;
+      return () => mine === epoch;
+    },
+    pushed: () => {
+      epoch++;
+    },
+  };
+}
